@@ -1,0 +1,208 @@
+"""The plain records the engine works on: sessions, inputs, actions and events.
+
+They are msgspec structs so every store and the server encode them the same way, fast, and
+decode them strictly. Inputs and actions are *tagged* unions: ``{"type": "text", ...}``.
+
+The :class:`Session` is a snapshot: the fold of its events (see :mod:`dialoghub.engine.fold`).
+Nothing but :func:`dialoghub.engine.fold.apply` changes one.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "ASR",
+    "Action",
+    "CommandAction",
+    "CommandResult",
+    "End",
+    "EndAction",
+    "Event",
+    "EventInput",
+    "Input",
+    "Jump",
+    "Reply",
+    "Session",
+    "SetVariables",
+    "Status",
+    "Text",
+    "Timeout",
+    "Transcribe",
+    "WaitForUser",
+]
+
+
+class Status(enum.StrEnum):
+    """Lifecycle of a session."""
+
+    ACTIVE = "active"  # takes input
+    ENDED = "ended"  # reached a final state or was ended explicitly
+    EXPIRED = "expired"  # idle or absolute lifetime ran out
+
+
+# --- inputs -----------------------------------------------------------------------------
+
+
+class Text(msgspec.Struct, tag="text", kw_only=True, frozen=True):
+    """What the user typed."""
+
+    text: str
+
+
+class ASR(msgspec.Struct, tag="asr", kw_only=True, frozen=True):
+    """A speech recognizer's final transcript, with its confidence in [0, 1]."""
+
+    text: str
+    confidence: float = 1.0
+
+
+class CommandResult(msgspec.Struct, tag="command_result", kw_only=True, frozen=True):
+    """The answer to a :class:`CommandAction`; ``id`` must be the awaited command's."""
+
+    id: str
+    outputs: dict[str, Any] = {}
+    error: str | None = None
+
+
+class Jump(msgspec.Struct, tag="jump", kw_only=True, frozen=True):
+    """Move the session to ``state`` (set story), optionally replacing its memory."""
+
+    state: str
+    params: dict[str, Any] | None = None
+    variables: dict[str, Any] | None = None  # replaces the current unit's variables if given
+
+
+class SetVariables(msgspec.Struct, tag="set_variables", kw_only=True, frozen=True):
+    """Set variables of a unit (the current one if ``unit`` is None); the flow does not move."""
+
+    variables: dict[str, Any]
+    unit: str | None = None
+
+
+class Timeout(msgspec.Struct, tag="timeout", kw_only=True, frozen=True):
+    """The user did not answer in time (delivered by the application or a timer)."""
+
+    name: str = "prompt"
+
+
+class EventInput(msgspec.Struct, tag="event", kw_only=True, frozen=True):
+    """A named event, as the transitions of an XState-style machine expect."""
+
+    name: str
+    params: dict[str, Any] | None = None
+
+
+class End(msgspec.Struct, tag="end", kw_only=True, frozen=True):
+    """End the session now."""
+
+    reason: str = "ended by request"
+
+
+Input = Text | ASR | CommandResult | Jump | SetVariables | Timeout | EventInput | End
+
+
+# --- actions ----------------------------------------------------------------------------
+
+
+class WaitForUser(msgspec.Struct, tag="wait_for_user", kw_only=True, frozen=True):
+    """Get the next input from the user; needs an update.
+
+    ``immediate`` means the user was just asked something and should be listened to now;
+    otherwise the system is idle. ``requires_wake_word`` asks the front end to wait for its
+    wake word before listening.
+    """
+
+    immediate: bool = False
+    requires_wake_word: bool = False
+
+
+class CommandAction(msgspec.Struct, tag="command", kw_only=True, frozen=True):
+    """Run command ``id`` with ``params``; its result must come back as a CommandResult."""
+
+    id: str
+    params: dict[str, Any] = {}
+
+
+class Reply(msgspec.Struct, tag="reply", kw_only=True, frozen=True):
+    """Show or speak ``text``; needs no update."""
+
+    text: str
+
+
+class Transcribe(msgspec.Struct, tag="transcribe", kw_only=True, frozen=True):
+    """Take free dictation into variable ``variable``; needs no update of the flow."""
+
+    variable: str = "transcript"
+
+
+class EndAction(msgspec.Struct, tag="end", kw_only=True, frozen=True):
+    """The session is over."""
+
+    reason: str = ""
+
+
+Action = WaitForUser | CommandAction | Reply | Transcribe | EndAction
+
+#: Actions after which the application must call back (or stop): every list ends with one.
+TERMINAL_ACTIONS = (WaitForUser, CommandAction, EndAction)
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+class Event(msgspec.Struct, kw_only=True, frozen=True, array_like=True):
+    """One immutable entry of a session's log.
+
+    ``seq`` numbers a session's events 1, 2, 3, ... without gaps; ``version`` is the session
+    version the event produced (every event of one update shares it); ``time`` is seconds
+    since the epoch; ``type`` and ``data`` say what happened.
+    """
+
+    seq: int
+    version: int
+    time: float
+    type: str
+    data: dict[str, Any] = {}
+
+
+# --- the session ------------------------------------------------------------------------
+
+
+class Session(msgspec.Struct, kw_only=True):
+    """The snapshot of one session: exactly the fold of its events."""
+
+    id: str
+    tenant: str = "default"
+    model_id: str
+    model_version: str
+    unit: str  # the unit (dialog) the session is in
+    state: str  # the state within that unit
+    params: dict[str, Any] = {}
+    variables: dict[str, dict[str, Any]] = {}  # unit -> name -> value
+    metadata: dict[str, Any] = {}  # fixed at creation
+    status: Status = Status.ACTIVE
+    active: bool = True  # NaifJs' flag: a dialog is running for this user
+    version: int = 0  # +1 per update
+    seq: int = 0  # sequence number of the last event
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    last_request: dict[str, Any] | None = None
+    last_response: dict[str, Any] | None = None
+    # What the session waits for and where the flow resumes; engine-private but stored.
+    awaiting: dict[str, Any] | None = None
+    # Call stack of sub-dialogs: each frame is {"unit", "state", "step"} to return to.
+    stack: list[dict[str, Any]] = []
+    counters: dict[str, int] = {}  # e.g. re-prompts of the current question
+
+    @property
+    def ended(self) -> bool:
+        """True when the session takes no more input."""
+        return self.status is not Status.ACTIVE
+
+    def unit_variables(self, unit: str | None = None) -> dict[str, Any]:
+        """The variables of ``unit`` (the current unit by default)."""
+        return self.variables.get(unit or self.unit, {})

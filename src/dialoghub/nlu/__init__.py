@@ -1,0 +1,21 @@
+"""Deterministic, offline intent and slot recognition for text input."""
+
+from __future__ import annotations
+
+from dialoghub.nlu.types import (
+    EntityKind,
+    EntitySpec,
+    EntityValue,
+    IntentSpec,
+    Recognition,
+    SlotValue,
+)
+
+__all__ = [
+    "EntityKind",
+    "EntitySpec",
+    "EntityValue",
+    "IntentSpec",
+    "Recognition",
+    "SlotValue",
+]
