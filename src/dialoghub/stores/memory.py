@@ -1,0 +1,275 @@
+"""The in-process store: dicts in memory, for tests, demos and single-process tools.
+
+It implements the :class:`~dialoghub.stores.base.Store` protocol with exactly the semantics
+of the durable stores (compare-and-set, idempotency records, paged event log, keyset
+listing), so code written against it behaves the same on SQLite or PostgreSQL. Nothing
+survives :meth:`MemoryStore.close` or the process.
+
+Snapshots and event batches are kept *encoded* (msgpack, :mod:`dialoghub.stores.codec`): a
+caller can never mutate stored state through an object it passed in or got back, and the
+store exercises the same codec as the durable backends.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from dialoghub.engine.records import Event, Session
+from dialoghub.errors import (
+    IdempotencyKeyReused,
+    SessionExists,
+    SessionNotFound,
+    StoreConfigError,
+    StoreError,
+    VersionConflict,
+)
+from dialoghub.stores import codec
+from dialoghub.stores.base import Idempotency, Page, SessionFilter, Write, check_events
+
+__all__ = ["MemoryStore"]
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The events of one update, as the durable stores keep them: one entry per update."""
+
+    first_seq: int
+    version: int
+    time: float
+    data: bytes  # codec.encode_batch
+    count: int
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One stored session: its encoded snapshot, indexed columns, log and idempotency."""
+
+    order: int  # creation order; the listing's keyset
+    body: bytes
+    model_id: str
+    state: str
+    status: str
+    version: int
+    seq: int
+    batches: list[_Batch] = field(default_factory=list)
+    idempotency: dict[str, Idempotency] = field(default_factory=dict)
+
+
+def _encode_cursor(order: int) -> str:
+    return base64.urlsafe_b64encode(f"m1:{order}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = raw.partition(":")
+        if prefix != "m1":
+            raise ValueError(prefix)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise StoreError(
+            f"invalid listing cursor {cursor!r}; pass back the next_cursor of a previous "
+            "page of the same store"
+        ) from exc
+
+
+def _check_batch(write: Write) -> None:
+    """Refuse events that cannot be one stored row: they must share version and time."""
+    if write.events:
+        first = write.events[0]
+        for event in write.events[1:]:
+            if event.version != first.version or event.time != first.time:
+                raise ValueError(
+                    f"events of one write must share version and time; seq {event.seq} has "
+                    f"({event.version}, {event.time}), seq {first.seq} has "
+                    f"({first.version}, {first.time})"
+                )
+
+
+class MemoryStore:
+    """Sessions in process memory; ``memory://``.
+
+    Safe to share between tasks of one event loop and between threads: every method runs
+    its critical section under one lock without awaiting inside it, so a write is atomic.
+    """
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._sessions: dict[tuple[str, str], _Entry] = {}
+        # tenant -> (orders, keys), both ascending by order: listing bisects instead of
+        # scanning every tenant's sessions.
+        self._by_tenant: dict[str, tuple[list[int], list[str]]] = {}
+        self._next_order = 1
+        self._open = False
+
+    @classmethod
+    def from_url(cls, url: str) -> MemoryStore:
+        """Build a store from ``memory://`` (it takes no options)."""
+        if urlsplit(url).query:
+            raise StoreConfigError(f"memory:// takes no options, got {url!r}; use 'memory://'")
+        return cls(url)
+
+    async def open(self) -> None:
+        """Nothing to connect to; marks the store usable."""
+        self._open = True
+
+    async def close(self) -> None:
+        """Forget everything: a memory store is not durable."""
+        with self._lock:
+            self._open = False
+            self._sessions.clear()
+            self._by_tenant.clear()
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise StoreError(f"store {self.url!r} is not open; call 'await store.open()' first")
+
+    async def write(self, write: Write) -> None:
+        """Apply one update atomically (see :meth:`Store.write`)."""
+        self._check_open()
+        _check_batch(write)
+        session = write.session
+        key = (session.tenant, session.id)
+        # Encode before taking the lock: the stored copy is independent of the caller's.
+        body = codec.encode_session(session)
+        batch = (
+            _Batch(
+                first_seq=write.events[0].seq,
+                version=write.events[0].version,
+                time=write.events[0].time,
+                data=codec.encode_batch(write.events),
+                count=len(write.events),
+            )
+            if write.events
+            else None
+        )
+        with self._lock:
+            entry = self._sessions.get(key)
+            if write.expected_version == 0:
+                if entry is not None:
+                    raise SessionExists(session.id)
+                check_events(write, 0)
+                entry = _Entry(
+                    order=self._next_order,
+                    body=body,
+                    model_id=session.model_id,
+                    state=session.state,
+                    status=str(session.status),
+                    version=session.version,
+                    seq=session.seq,
+                )
+                self._next_order += 1
+                self._sessions[key] = entry
+                orders, keys = self._by_tenant.setdefault(session.tenant, ([], []))
+                orders.append(entry.order)  # orders only grow: stays sorted
+                keys.append(session.id)
+            else:
+                if entry is None:
+                    raise SessionNotFound(session.id)
+                # Key reuse is reported before a stale version: a retried update that already
+                # landed is a key reuse first (the caller should look up the stored answer).
+                if write.idempotency is not None and write.idempotency.key in entry.idempotency:
+                    raise IdempotencyKeyReused(session.id, write.idempotency.key)
+                if entry.version != write.expected_version:
+                    raise VersionConflict(session.id, write.expected_version, entry.version)
+                check_events(write, entry.seq)
+                # Every check passed: from here on nothing can fail, so the update is atomic.
+                entry.body = body
+                entry.model_id = session.model_id
+                entry.state = session.state
+                entry.status = str(session.status)
+                entry.version = session.version
+                entry.seq = session.seq
+            if batch is not None:
+                entry.batches.append(batch)
+            if write.idempotency is not None:
+                entry.idempotency[write.idempotency.key] = write.idempotency
+
+    async def load(self, session_id: str, *, tenant: str = "default") -> Session | None:
+        """The latest snapshot (a fresh copy), or None."""
+        self._check_open()
+        with self._lock:
+            entry = self._sessions.get((tenant, session_id))
+            body = entry.body if entry is not None else None
+        return codec.decode_session(body) if body is not None else None
+
+    async def idempotent(
+        self, session_id: str, key: str, *, tenant: str = "default"
+    ) -> Idempotency | None:
+        """The stored answer to a keyed update of this session, or None."""
+        self._check_open()
+        with self._lock:
+            entry = self._sessions.get((tenant, session_id))
+            # Idempotency is a frozen dataclass of str and bytes: sharing it is safe.
+            return entry.idempotency.get(key) if entry is not None else None
+
+    async def events(
+        self, session_id: str, *, tenant: str = "default", after: int = 0, limit: int = 100
+    ) -> list[Event]:
+        """Events with ``seq > after``, in order, at most ``limit``."""
+        self._check_open()
+        if limit <= 0:
+            return []
+        with self._lock:
+            entry = self._sessions.get((tenant, session_id))
+            if entry is None:
+                return []
+            # The batch holding seq after+1 is the last one starting at or before it.
+            firsts = [b.first_seq for b in entry.batches]
+            start = max(bisect.bisect_right(firsts, after + 1) - 1, 0)
+            batches = entry.batches[start:]
+        out: list[Event] = []
+        for b in batches:
+            for event in codec.decode_batch(b.first_seq, b.version, b.time, b.data):
+                if event.seq > after:
+                    out.append(event)
+                    if len(out) == limit:
+                        return out
+        return out
+
+    async def list_sessions(
+        self, filter: SessionFilter, *, limit: int = 50, cursor: str | None = None
+    ) -> Page:
+        """Sessions matching ``filter`` in creation order, one page at a time."""
+        self._check_open()
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        after = _decode_cursor(cursor) if cursor is not None else 0
+        found: list[bytes] = []
+        last_order = 0
+        more = False
+        with self._lock:
+            orders, keys = self._by_tenant.get(filter.tenant, ([], []))
+            for i in range(bisect.bisect_right(orders, after), len(orders)):
+                entry = self._sessions[(filter.tenant, keys[i])]
+                if (
+                    (filter.model_id is not None and entry.model_id != filter.model_id)
+                    or (filter.state is not None and entry.state != filter.state)
+                    or (filter.status is not None and entry.status != filter.status)
+                ):
+                    continue
+                if len(found) == limit:
+                    more = True
+                    break
+                found.append(entry.body)
+                last_order = entry.order
+        sessions = [codec.decode_session(body) for body in found]
+        return Page(sessions, _encode_cursor(last_order) if more else None)
+
+    async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
+        """Remove a session with its events and idempotency records; False if absent."""
+        self._check_open()
+        with self._lock:
+            entry = self._sessions.pop((tenant, session_id), None)
+            if entry is None:
+                return False
+            orders, keys = self._by_tenant[tenant]
+            i = bisect.bisect_left(orders, entry.order)
+            del orders[i], keys[i]
+            return True

@@ -1,0 +1,689 @@
+"""The embedded default store: one SQLite file in WAL mode, with group commit.
+
+``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``; the option
+``?synchronous=normal`` trades durability on power loss for fewer fsyncs (the default,
+``full``, means an acknowledged write is on disk).
+
+How it is put together:
+
+* **One writer thread** owns the only write connection. :meth:`SQLiteStore.write` encodes the
+  update on the caller's loop, puts it on a queue and awaits a future. The writer takes
+  *everything* pending (up to ``max_batch``) and applies it in ONE transaction: one fsync
+  for hundreds of updates is what makes thousands of durable updates per second possible.
+  Each update runs inside its own SAVEPOINT, so one that fails its compare-and-set (or
+  anything else) is rolled back alone and leaves nothing behind, while the others commit.
+  Futures are resolved only after COMMIT returns: acknowledged means committed.
+* **Reads** run on a few reader threads, each with its own read-only connection; WAL lets
+  them read the last committed state while the writer works.
+* **Schema** (version 1, kept in ``PRAGMA user_version``): ``sessions`` holds the encoded
+  snapshot plus the columns listings filter on; ``events`` holds ONE row per update (all its
+  events in one msgpack batch, they share version and time); ``idempotency`` holds keyed
+  answers. Sessions are keyed internally by an integer ``sid`` so the other tables repeat
+  8 bytes, not the tenant and session id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import concurrent.futures
+import contextlib
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from dialoghub.engine.records import Event, Session
+from dialoghub.errors import (
+    DialoghubError,
+    IdempotencyKeyReused,
+    SessionExists,
+    SessionNotFound,
+    StoreConfigError,
+    StoreCorrupt,
+    StoreError,
+    VersionConflict,
+)
+from dialoghub.stores import codec
+from dialoghub.stores.base import Idempotency, Page, SessionFilter, Write, check_events
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+#: The schema this code writes; a database with a higher ``user_version`` is refused.
+SCHEMA_VERSION: Final = 1
+
+_SYNCHRONOUS: Final = ("full", "normal", "extra")
+
+_SCHEMA: Final = (
+    # AUTOINCREMENT: a sid is never reused after a delete, so a listing cursor (the last sid
+    # seen) can never skip a session created later under a recycled sid.
+    """CREATE TABLE sessions (
+        sid INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        status TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        body BLOB NOT NULL,
+        UNIQUE (tenant, id)
+    )""",
+    # One index per listing filter, ending in sid so each is a keyset walk in creation order.
+    "CREATE INDEX sessions_by_tenant ON sessions (tenant, sid)",
+    "CREATE INDEX sessions_by_model ON sessions (tenant, model_id, sid)",
+    "CREATE INDEX sessions_by_state ON sessions (tenant, state, sid)",
+    "CREATE INDEX sessions_by_status ON sessions (tenant, status, sid)",
+    """CREATE TABLE events (
+        sid INTEGER NOT NULL,
+        first_seq INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        time REAL NOT NULL,
+        batch BLOB NOT NULL,
+        PRIMARY KEY (sid, first_seq)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE idempotency (
+        sid INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        response BLOB NOT NULL,
+        PRIMARY KEY (sid, key)
+    ) WITHOUT ROWID""",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+
+# The batch holding seq after+1 is the last row starting at or before it (seqs have no gaps),
+# so paging from inside a batch reads that row and filters it. One statement: one snapshot.
+_EVENTS_SQL: Final = """
+    WITH s(sid) AS (SELECT sid FROM sessions WHERE tenant = ? AND id = ?)
+    SELECT first_seq, version, time, batch FROM events
+    WHERE sid = (SELECT sid FROM s)
+      AND first_seq >= (SELECT coalesce(max(first_seq), 0) FROM events
+                        WHERE sid = (SELECT sid FROM s) AND first_seq <= ?)
+    ORDER BY first_seq
+"""
+
+T = TypeVar("T")
+
+
+def _wrap(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
+    """Translate a driver error into a StoreError that says what to do about it."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code
+    if code == 26:  # SQLITE_NOTADB
+        return StoreCorrupt(
+            f"{path} is not a SQLite database (or is encrypted); point the store URL at a "
+            "dialoghub database or at a new file",
+            path=path,
+        )
+    if code == 11:  # SQLITE_CORRUPT
+        return StoreCorrupt(
+            f"SQLite database {path} is corrupt ({exc}); restore it from a backup",
+            path=path,
+        )
+    if code in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED
+        return StoreError(
+            f"SQLite database {path} stayed locked by another connection while {doing}; "
+            "make sure only one dialoghub process writes to it, or raise the timeout",
+            path=path,
+        )
+    if code == 13:  # SQLITE_FULL
+        return StoreError(f"disk full while {doing} in {path}; free some space", path=path)
+    if code == 8:  # SQLITE_READONLY
+        return StoreError(
+            f"SQLite database {path} is read-only; check the permissions of the file and of "
+            "its directory (WAL mode creates files next to it)",
+            path=path,
+        )
+    if code == 14:  # SQLITE_CANTOPEN
+        return StoreConfigError(
+            f"cannot open SQLite database {path}; check that its directory exists and is "
+            "writable",
+            path=path,
+        )
+    return StoreError(f"SQLite failed while {doing} in {path}: {exc}", path=path)
+
+
+def _check_batch(write: Write) -> None:
+    """Refuse events that cannot be one stored row: they must share version and time."""
+    if write.events:
+        first = write.events[0]
+        for event in write.events[1:]:
+            if event.version != first.version or event.time != first.time:
+                raise ValueError(
+                    f"events of one write must share version and time; seq {event.seq} has "
+                    f"({event.version}, {event.time}), seq {first.seq} has "
+                    f"({first.version}, {first.time})"
+                )
+
+
+def _encode_cursor(sid: int) -> str:
+    return base64.urlsafe_b64encode(f"s1:{sid}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = raw.partition(":")
+        if prefix != "s1":
+            raise ValueError(prefix)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise StoreError(
+            f"invalid listing cursor {cursor!r}; pass back the next_cursor of a previous "
+            "page of the same store"
+        ) from exc
+
+
+# --- the writer's work items --------------------------------------------------------------
+
+
+class _Op:
+    """One queued mutation and the future of the task awaiting it."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+    def apply(self, conn: sqlite3.Connection) -> Any:
+        raise NotImplementedError
+
+
+class _WriteOp(_Op):
+    __slots__ = ("batch", "body", "write")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, write: Write) -> None:
+        super().__init__(loop)
+        self.write = write
+        # Encoded on the caller's side: errors surface there, and the stored bytes cannot
+        # change if the caller mutates its session after the call.
+        self.body = codec.encode_session(write.session)
+        self.batch = codec.encode_batch(write.events) if write.events else None
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        w, s = self.write, self.write.session
+        row = conn.execute(
+            "SELECT sid, version, seq FROM sessions WHERE tenant = ? AND id = ?",
+            (s.tenant, s.id),
+        ).fetchone()
+        if w.expected_version == 0:
+            if row is not None:
+                raise SessionExists(s.id)
+            check_events(w, 0)
+            cur = conn.execute(
+                "INSERT INTO sessions (tenant, id, model_id, state, status, version, seq,"
+                " created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (s.tenant, s.id, s.model_id, s.state, str(s.status), s.version, s.seq,
+                 s.created_at, s.updated_at, self.body),
+            )
+            sid = cur.lastrowid
+        else:
+            if row is None:
+                raise SessionNotFound(s.id)
+            sid, version, seq = row
+            # Key reuse is reported before a stale version: a retried update that already
+            # landed is a key reuse first (the caller should look up the stored answer).
+            if w.idempotency is not None and conn.execute(
+                "SELECT 1 FROM idempotency WHERE sid = ? AND key = ?", (sid, w.idempotency.key)
+            ).fetchone():
+                raise IdempotencyKeyReused(s.id, w.idempotency.key)
+            if version != w.expected_version:
+                raise VersionConflict(s.id, w.expected_version, version)
+            check_events(w, seq)
+            conn.execute(
+                "UPDATE sessions SET model_id = ?, state = ?, status = ?, version = ?, seq = ?,"
+                " updated_at = ?, body = ? WHERE sid = ?",
+                (s.model_id, s.state, str(s.status), s.version, s.seq, s.updated_at,
+                 self.body, sid),
+            )
+        if self.batch is not None:
+            first = w.events[0]
+            conn.execute(
+                "INSERT INTO events (sid, first_seq, version, time, batch) VALUES (?, ?, ?, ?, ?)",
+                (sid, first.seq, first.version, first.time, self.batch),
+            )
+        if w.idempotency is not None:
+            i = w.idempotency
+            conn.execute(
+                "INSERT INTO idempotency (sid, key, fingerprint, response) VALUES (?, ?, ?, ?)",
+                (sid, i.key, i.fingerprint, i.response),
+            )
+
+
+class _DeleteOp(_Op):
+    __slots__ = ("session_id", "tenant")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, session_id: str, tenant: str) -> None:
+        super().__init__(loop)
+        self.session_id = session_id
+        self.tenant = tenant
+
+    def apply(self, conn: sqlite3.Connection) -> bool:
+        row = conn.execute(
+            "SELECT sid FROM sessions WHERE tenant = ? AND id = ?", (self.tenant, self.session_id)
+        ).fetchone()
+        if row is None:
+            return False
+        conn.execute("DELETE FROM events WHERE sid = ?", row)
+        conn.execute("DELETE FROM idempotency WHERE sid = ?", row)
+        conn.execute("DELETE FROM sessions WHERE sid = ?", row)
+        return True
+
+
+_STOP: Final = object()  # queued by close(): the writer finishes what is before it and exits
+
+Outcome = tuple[_Op, Any, BaseException | None]
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    """Resolve futures on their own loop (called there via call_soon_threadsafe)."""
+    for op, result, exc in outcomes:
+        if op.future.done():  # the caller was cancelled; the write may still have landed
+            continue
+        if exc is not None:
+            op.future.set_exception(exc)
+        else:
+            op.future.set_result(result)
+
+
+# --- the store ----------------------------------------------------------------------------
+
+
+class SQLiteStore:
+    """Sessions in one SQLite file; see the module docstring for the design.
+
+    ``commits`` counts the transactions the writer committed: with many concurrent writers
+    it grows much more slowly than the number of writes (group commit).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str = "full",
+        max_batch: int = 512,
+        readers: int = 4,
+        timeout: float = 5.0,
+        url: str | None = None,
+    ) -> None:
+        if synchronous.lower() not in _SYNCHRONOUS:
+            raise StoreConfigError(
+                f"synchronous={synchronous!r} is not supported; use one of "
+                + ", ".join(_SYNCHRONOUS)
+            )
+        self.path = path
+        self.url = url if url is not None else f"sqlite:///{path}"
+        self.synchronous = synchronous.lower()
+        self.max_batch = max_batch
+        self.timeout = timeout
+        self.commits = 0
+        self._readers_count = readers
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._readers: concurrent.futures.ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._open = False
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        """Build a store from ``sqlite:///path.db[?synchronous=full|normal|extra]``."""
+        parts = urlsplit(url)
+        usage = "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        if parts.netloc:
+            raise StoreConfigError(
+                f"SQLite URL {url!r} names a host ({parts.netloc!r}); {usage}"
+            )
+        # The first slash separates the (empty) host from the path, as in SQLAlchemy.
+        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        if not path:
+            raise StoreConfigError(f"SQLite URL {url!r} names no file; {usage}")
+        if path == ":memory:" or path.startswith("file:"):
+            raise StoreConfigError(
+                f"SQLite URL {url!r} is not a file path: the writer and the readers need a "
+                "shared file; use memory:// for a store that lives in memory"
+            )
+        options: dict[str, str] = {}
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if key != "synchronous":
+                raise StoreConfigError(
+                    f"unknown option {key!r} in SQLite URL {url!r}; known: synchronous"
+                )
+            options[key] = value
+        return cls(path, synchronous=options.get("synchronous", "full"), url=url)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open (creating if needed) the database, check its schema, start the threads."""
+        if self._open:
+            raise StoreError(f"store {self.url!r} is already open")
+        self._check_path()
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._queue = queue.SimpleQueue()
+        self._writer = threading.Thread(
+            target=self._run_writer, args=(ready,), name="dialoghub-sqlite-writer", daemon=True
+        )
+        self._writer.start()
+        await asyncio.wrap_future(ready)
+        self._readers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self._readers_count, thread_name_prefix="dialoghub-sqlite-reader"
+        )
+        self._open = True
+
+    async def close(self) -> None:
+        """Commit everything queued, stop the writer and close every connection."""
+        if not self._open:
+            return
+        self._open = False  # refuse new work; what is queued still gets written
+        self._queue.put(_STOP)
+        writer, readers = self._writer, self._readers
+        if writer is not None:
+            await asyncio.to_thread(writer.join)
+        if readers is not None:
+            await asyncio.to_thread(readers.shutdown, True)
+        with self._conns_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+        self._local = threading.local()
+
+    def _check_path(self) -> None:
+        # sqlite3 says only "unable to open database file"; say which part is wrong.
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(directory):
+            raise StoreConfigError(
+                f"cannot open SQLite database {self.path}: directory {directory} does not "
+                "exist; create it first or fix the store URL",
+                path=self.path,
+            )
+        if os.path.isdir(self.path):
+            raise StoreConfigError(
+                f"cannot open SQLite database {self.path}: it is a directory; name a file",
+                path=self.path,
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves (the writer batches).
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=64,
+        )
+        return conn
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        """Check the schema version, switch to WAL and create the schema if the file is new."""
+        # The first read of the file: a non-database fails here with SQLITE_NOTADB.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"SQLite database {self.path} has schema version {version}, written by a newer "
+                f"dialoghub (this one knows version {SCHEMA_VERSION}); upgrade dialoghub",
+                path=self.path,
+                schema_version=version,
+            )
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(
+                f"SQLite database {self.path} cannot use WAL mode (got {mode!r}); put it on a "
+                "local file system",
+                path=self.path,
+            )
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        if version == SCHEMA_VERSION:
+            return
+        # IMMEDIATE: two processes opening a new file at once must not both create tables.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    raise StoreConfigError(
+                        f"{self.path} is a SQLite database but not a dialoghub one (it has "
+                        "tables and no dialoghub schema version); use a new file",
+                        path=self.path,
+                    )
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # --- the writer thread ----------------------------------------------------------------
+
+    def _run_writer(self, ready: concurrent.futures.Future[None]) -> None:
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            ready.set_exception(_wrap(exc, self.path, "opening the database"))
+            return
+        try:
+            self._setup(conn)
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.Error):
+                exc = _wrap(exc, self.path, "opening the database")
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        try:
+            stop = False
+            while not stop:
+                item = self._queue.get()
+                items = [item]
+                # Group commit: take whatever else is already waiting, up to the cap.
+                while len(items) < self.max_batch:
+                    try:
+                        items.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = any(i is _STOP for i in items)
+                ops = [i for i in items if isinstance(i, _Op)]
+                if ops:
+                    try:
+                        self._commit(conn, ops)
+                    except Exception as exc:  # a bug here must not leave callers hanging
+                        self._resolve([(op, None, StoreError(f"writer failed: {exc!r}"))
+                                       for op in ops])
+        finally:
+            conn.close()
+            # A write that raced close() behind the stop marker must not hang forever.
+            leftover: list[Outcome] = []
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, _Op):
+                    leftover.append((item, None, StoreError(f"store {self.url!r} is closed")))
+            self._resolve(leftover)
+
+    def _commit(self, conn: sqlite3.Connection, ops: list[_Op]) -> None:
+        """Apply ``ops`` in one transaction; each op succeeds or fails on its own."""
+        outcomes: list[Outcome] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op in ops:
+                conn.execute("SAVEPOINT op")
+                try:
+                    result = op.apply(conn)
+                except Exception as exc:
+                    # Undo this op only. If SQLite already aborted the whole transaction,
+                    # ROLLBACK TO fails and the outer handler fails the whole batch.
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    error: BaseException = exc
+                    if isinstance(exc, sqlite3.Error):
+                        error = self._chain(exc, "writing a session")
+                    elif not isinstance(exc, DialoghubError | ValueError):
+                        error = StoreError(f"cannot store the update: {exc}")
+                        error.__cause__ = exc
+                    outcomes.append((op, None, error))
+                else:
+                    conn.execute("RELEASE op")
+                    outcomes.append((op, result, None))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                # If even that fails the connection is beyond use; the next BEGIN says so.
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            # One fresh exception per caller: they are raised in different tasks.
+            outcomes = [(op, None, self._chain(exc, "committing updates")) for op in ops]
+        else:
+            self.commits += 1
+        self._resolve(outcomes)
+
+    def _chain(self, exc: sqlite3.Error, doing: str) -> StoreError:
+        error = _wrap(exc, self.path, doing)
+        error.__cause__ = exc
+        return error
+
+    @staticmethod
+    def _resolve(outcomes: list[Outcome]) -> None:
+        # One wake-up per event loop, not per write: a batch can hold hundreds.
+        by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+        for loop, items in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
+                loop.call_soon_threadsafe(_settle, items)
+
+    async def _submit(self, op: _Op) -> Any:
+        self._check_open()
+        self._queue.put(op)
+        return await op.future
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise StoreError(f"store {self.url!r} is not open; call 'await store.open()' first")
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only = 1")  # reads only: the writer thread owns writes
+            with self._conns_lock:
+                self._reader_conns.append(conn)
+            self._local.conn = conn
+        return conn
+
+    def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return fn(self._reader())
+        except sqlite3.Error as exc:
+            raise _wrap(exc, self.path, "reading") from exc
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
+        assert self._readers is not None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._run_read, fn)
+
+    # --- the Store protocol ---------------------------------------------------------------
+
+    async def write(self, write: Write) -> None:
+        """Apply one update atomically; returns once it is committed (see :meth:`Store.write`)."""
+        self._check_open()
+        _check_batch(write)
+        await self._submit(_WriteOp(asyncio.get_running_loop(), write))
+
+    async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
+        """Remove a session with its events and idempotency records; False if absent."""
+        result: bool = await self._submit(
+            _DeleteOp(asyncio.get_running_loop(), session_id, tenant)
+        )
+        return result
+
+    async def load(self, session_id: str, *, tenant: str = "default") -> Session | None:
+        """The latest committed snapshot, or None."""
+
+        def run(conn: sqlite3.Connection) -> Session | None:
+            row = conn.execute(
+                "SELECT body FROM sessions WHERE tenant = ? AND id = ?", (tenant, session_id)
+            ).fetchone()
+            return codec.decode_session(row[0]) if row is not None else None
+
+        return await self._read(run)
+
+    async def idempotent(
+        self, session_id: str, key: str, *, tenant: str = "default"
+    ) -> Idempotency | None:
+        """The stored answer to a keyed update of this session, or None."""
+
+        def run(conn: sqlite3.Connection) -> Idempotency | None:
+            row = conn.execute(
+                "SELECT i.fingerprint, i.response FROM idempotency AS i"
+                " JOIN sessions AS s ON s.sid = i.sid"
+                " WHERE s.tenant = ? AND s.id = ? AND i.key = ?",
+                (tenant, session_id, key),
+            ).fetchone()
+            return Idempotency(key, row[0], bytes(row[1])) if row is not None else None
+
+        return await self._read(run)
+
+    async def events(
+        self, session_id: str, *, tenant: str = "default", after: int = 0, limit: int = 100
+    ) -> list[Event]:
+        """Events with ``seq > after``, in order, at most ``limit``."""
+        if limit <= 0:
+            return []
+
+        def run(conn: sqlite3.Connection) -> list[Event]:
+            out: list[Event] = []
+            # Rows are read lazily: we stop as soon as ``limit`` events are decoded.
+            for first_seq, version, time, batch in conn.execute(
+                _EVENTS_SQL, (tenant, session_id, after + 1)
+            ):
+                for event in codec.decode_batch(first_seq, version, time, batch):
+                    if event.seq > after:
+                        out.append(event)
+                        if len(out) == limit:
+                            return out
+            return out
+
+        return await self._read(run)
+
+    async def list_sessions(
+        self, filter: SessionFilter, *, limit: int = 50, cursor: str | None = None
+    ) -> Page:
+        """Sessions matching ``filter`` in creation order (keyset pagination on sid)."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        after = _decode_cursor(cursor) if cursor is not None else 0
+        where = ["tenant = ?", "sid > ?"]
+        params: list[Any] = [filter.tenant, after]
+        for column, value in (
+            ("model_id", filter.model_id),
+            ("state", filter.state),
+            ("status", filter.status),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")  # column names come from this tuple only
+                params.append(str(value))
+        # One row more than asked tells whether there is a next page without another query.
+        sql = f"SELECT sid, body FROM sessions WHERE {' AND '.join(where)} ORDER BY sid LIMIT ?"
+        params.append(limit + 1)
+
+        def run(conn: sqlite3.Connection) -> list[tuple[int, bytes]]:
+            return conn.execute(sql, params).fetchall()
+
+        rows = await self._read(run)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        sessions = [codec.decode_session(body) for _, body in rows]
+        return Page(sessions, _encode_cursor(rows[-1][0]) if more else None)
