@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from dialoghub.stores import Store, open_store
+from tests.services import POSTGRES, REDIS, require
 
 Cleanup = Callable[[], Awaitable[None]]
 
@@ -30,10 +31,53 @@ def _sqlite(tmp_path: Path) -> tuple[str, Cleanup]:
     return f"sqlite:///{tmp_path / 'sessions.db'}", _nothing
 
 
+PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _postgres(tmp_path: Path) -> tuple[str, Cleanup]:
+    require(*POSTGRES)
+    schema = unique("t_")
+
+    async def drop() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(PG_DSN)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    return f"{PG_DSN}?schema={schema}", drop
+
+
+def _redis(tmp_path: Path) -> tuple[str, Cleanup]:
+    require(*REDIS)
+    prefix = unique("t_") + ":"
+
+    async def drop() -> None:
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(REDIS_URL)
+        try:
+            keys = [k async for k in client.scan_iter(match=prefix + "*", count=1000)]
+            for i in range(0, len(keys), 500):
+                await client.delete(*keys[i : i + 500])
+        finally:
+            await client.aclose()
+
+    return f"{REDIS_URL}?prefix={prefix}", drop
+
+
+def _json(tmp_path: Path) -> tuple[str, Cleanup]:
+    return f"json://{tmp_path / 'sessions.json'}", _nothing
+
+
 # name -> factory(tmp_path) -> (url, cleanup). Backends add themselves here.
 BACKENDS: dict[str, Callable[[Path], tuple[str, Cleanup]]] = {
     "memory": _memory,
     "sqlite": _sqlite,
+    "postgres": _postgres,
 }
 
 

@@ -1,0 +1,194 @@
+"""Pieces the networked and file stores share: group commit, row checks, cursors.
+
+:class:`GroupCommit` is how PostgreSQL, Redis and the JSON file turn many concurrent
+:meth:`~dialoghub.stores.base.Store.write` calls into few round trips (or file writes) without
+making any caller wait for a timer: an idle writer takes whatever is queued *now*, and while
+it is busy the queue fills up, so batches grow exactly when there is load. Each caller is
+answered only after the batch that carried its write is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import collections
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import parse_qsl
+
+from dialoghub.errors import StoreConfigError, StoreError
+from dialoghub.stores.base import Write
+
+__all__ = [
+    "GroupCommit",
+    "batch_key",
+    "check_batch",
+    "decode_cursor",
+    "encode_cursor",
+    "query_options",
+]
+
+#: Runs a batch of writes of distinct sessions; one result per write, None meaning applied.
+RunBatch = Callable[[list[Write]], Awaitable[Sequence[BaseException | None]]]
+
+
+def batch_key(write: Write) -> tuple[str, str]:
+    """The session a write belongs to."""
+    return (write.session.tenant, write.session.id)
+
+
+class GroupCommit:
+    """A queue of writes drained by ``writers`` tasks, each running up to ``max_batch``.
+
+    One batch never holds two writes of the same session, and a session with a write in
+    flight is not taken again until that write is answered: the second write's compare-and-set
+    must see the first one's result, and a backend never waits on its own row lock.
+    """
+
+    def __init__(self, run: RunBatch, *, writers: int = 1, max_batch: int = 500) -> None:
+        self._run = run
+        self._writers = writers
+        self._max_batch = max_batch
+        self._queue: collections.deque[tuple[Write, asyncio.Future[None]]] = collections.deque()
+        self._inflight: set[tuple[str, str]] = set()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    def start(self) -> None:
+        """Start the writer tasks (on the running loop)."""
+        self._closing = False
+        self._tasks = [asyncio.create_task(self._writer()) for _ in range(self._writers)]
+
+    async def close(self) -> None:
+        """Finish every queued write, then stop the writers."""
+        self._closing = True
+        self._wake.set()
+        tasks, self._tasks = self._tasks, []
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def submit(self, write: Write) -> None:
+        """Queue a write and wait until its batch is durable (or refused)."""
+        if self._closing or not self._tasks:
+            raise StoreError("store is not open; call 'await store.open()' first")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((write, future))
+        self._wake.set()
+        # A caller cancelled before its write is taken leaves the future cancelled and the
+        # writer skips it: nothing is written. Once taken, the outcome is the batch's.
+        await future
+
+    def _take(self) -> list[tuple[Write, asyncio.Future[None]]]:
+        batch: list[tuple[Write, asyncio.Future[None]]] = []
+        keys: set[tuple[str, str]] = set()
+        held: list[tuple[Write, asyncio.Future[None]]] = []
+        while self._queue and len(batch) < self._max_batch:
+            item = self._queue.popleft()
+            if item[1].done():  # cancelled by its caller before it started
+                continue
+            key = batch_key(item[0])
+            if key in keys or key in self._inflight:
+                held.append(item)  # keeps its place for a later batch
+                continue
+            keys.add(key)
+            batch.append(item)
+        self._queue.extendleft(reversed(held))
+        self._inflight |= keys
+        return batch
+
+    async def _writer(self) -> None:
+        while True:
+            batch = self._take() if self._queue else []
+            if not batch:
+                if self._closing and not self._queue:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            writes = [w for w, _ in batch]
+            results: Sequence[BaseException | None]
+            try:
+                results = await self._run(writes)
+            except Exception as exc:  # the whole batch failed: every caller learns why
+                results = [exc] * len(batch)
+            finally:
+                self._inflight -= {batch_key(w) for w in writes}
+                # Writes held back for a session that was in flight can go now.
+                if self._queue:
+                    self._wake.set()
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if result is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(result)
+
+
+def check_batch(write: Write) -> tuple[int, int, float] | None:
+    """``(first_seq, version, time)`` of the write's one stored event row, None if no events.
+
+    Events of one update are stored as one row, so they must share version and time.
+    """
+    if not write.events:
+        return None
+    first = write.events[0]
+    for i, event in enumerate(write.events):
+        if event.version != first.version or event.time != first.time:
+            raise ValueError(
+                f"events of one write must share version and time; seq {event.seq} has "
+                f"({event.version}, {event.time}), seq {first.seq} has "
+                f"({first.version}, {first.time})"
+            )
+        if event.seq != first.seq + i:
+            raise ValueError(f"event seq {event.seq} does not follow {first.seq + i - 1}")
+    return first.seq, first.version, first.time
+
+
+def encode_cursor(tag: str, order: int) -> str:
+    """An opaque listing cursor: the creation order of the last session of a page."""
+    return base64.urlsafe_b64encode(f"{tag}:{order}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(tag: str, cursor: str) -> int:
+    """The creation order a cursor of :func:`encode_cursor` holds; StoreError if it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = raw.partition(":")
+        if prefix != tag:
+            raise ValueError(prefix)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise StoreError(
+            f"invalid listing cursor {cursor!r}; pass back the next_cursor of a previous "
+            "page of the same store"
+        ) from exc
+
+
+def query_options(url: str, query: str, allowed: dict[str, str]) -> dict[str, str]:
+    """The ``?name=value`` options of a store URL; unknown names are a StoreConfigError.
+
+    ``allowed`` maps each known option to its default.
+    """
+    options = dict(allowed)
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name not in allowed:
+            raise StoreConfigError(
+                f"unknown option {name!r} in store URL {url!r}; known: "
+                + ", ".join(sorted(allowed))
+            )
+        options[name] = value
+    return options
+
+
+def int_option(url: str, options: dict[str, str], name: str, minimum: int = 1) -> int:
+    """An integer URL option, at least ``minimum``."""
+    try:
+        value = int(options[name])
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise StoreConfigError(
+            f"option {name}={options[name]!r} in {url!r} must be an integer >= {minimum}"
+        )
+    return value

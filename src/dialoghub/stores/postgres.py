@@ -1,0 +1,440 @@
+"""The PostgreSQL store, ``postgresql://user:password@host:port/db?schema=dialoghub``.
+
+The production store: every server process talks to the same database, and the
+compare-and-set on the session row is what keeps their updates from overwriting each other.
+
+* **One transaction per batch of updates.** Writes go through a
+  :class:`~dialoghub.stores._common.GroupCommit`: ``writers`` tasks (URL option
+  ``writers``, default 4) each take every queued write of distinct sessions and apply them with
+  one call of the ``dialoghub_write`` function (see :mod:`dialoghub.stores._pg_schema`): one
+  round trip, one commit, one fsync for the lot. A lone write is sent at once, so nobody waits
+  for a timer; under load the batches grow by themselves. Each write still gets its own
+  outcome (applied, exists, missing, conflict, key reused).
+* **Prepared statements.** asyncpg prepares every statement on first use per connection and
+  keeps it in its statement cache, so a turn is a bind + execute of a cached plan.
+* **Compact history.** One ``events`` row per update, keyed by the session's integer ``sid``.
+* **Deadlock-free batches.** Each batch locks its sessions in (tenant, id) order, the same in
+  every process, so two stores racing on the same sessions wait for each other, never cycle.
+
+URL options: ``schema`` (default ``dialoghub``), ``writers`` (4), ``pool_size`` (10),
+``max_batch`` (500); any other query option is passed to asyncpg (e.g. ``sslmode``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from dialoghub.engine.records import Event, Session
+from dialoghub.errors import (
+    IdempotencyKeyReused,
+    SessionExists,
+    SessionNotFound,
+    StoreConfigError,
+    StoreError,
+    VersionConflict,
+)
+from dialoghub.stores import codec
+from dialoghub.stores._common import (
+    GroupCommit,
+    batch_key,
+    check_batch,
+    decode_cursor,
+    encode_cursor,
+    int_option,
+)
+from dialoghub.stores._pg_schema import SCHEMA_VERSION, create_statements
+from dialoghub.stores.base import Idempotency, Page, SessionFilter, Write, check_events
+
+__all__ = ["PostgresStore"]
+
+_OPTIONS = {"schema": "dialoghub", "writers": "4", "pool_size": "10", "max_batch": "500"}
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
+_CURSOR_TAG = "p1"
+_RETRIES = 5  # deadlocks or serialization failures of a batch are retried this often
+
+_WRITE = (
+    "SELECT outcome, actual FROM dialoghub_write(" + ", ".join(f"${i}" for i in range(1, 18)) + ")"
+)
+
+
+class PostgresStore:
+    """Sessions in PostgreSQL through an asyncpg pool; see the module docstring."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        dsn: str | None = None,
+        schema: str = "dialoghub",
+        writers: int = 4,
+        pool_size: int = 10,
+        max_batch: int = 500,
+    ) -> None:
+        self.url = url
+        self._dsn = dsn if dsn is not None else url
+        self._schema = schema
+        self._pool_size = max(pool_size, writers + 1)
+        self._group = GroupCommit(self._run_batch, writers=writers, max_batch=max_batch)
+        self._pool: Any = None
+        self._asyncpg: Any = None
+        parts = urlsplit(self._dsn)
+        self._where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+        self._user = parts.username or "(default user)"
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresStore:
+        """Build a store from its URL; our options are taken out of the DSN asyncpg gets."""
+        parts = urlsplit(url)
+        options = dict(_OPTIONS)
+        passthrough: list[tuple[str, str]] = []
+        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            if name in options:
+                options[name] = value
+            else:
+                passthrough.append((name, value))
+        if not _IDENT.match(options["schema"]):
+            raise StoreConfigError(
+                f"schema {options['schema']!r} in {url!r} is not a plain identifier "
+                "(letters, digits, underscore)"
+            )
+        dsn = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(passthrough)))
+        return cls(
+            url,
+            dsn=dsn,
+            schema=options["schema"],
+            writers=int_option(url, options, "writers"),
+            pool_size=int_option(url, options, "pool_size"),
+            max_batch=int_option(url, options, "max_batch"),
+        )
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, create the schema if needed and check its version."""
+        try:
+            import asyncpg
+        except ImportError as exc:
+            raise StoreConfigError(
+                "the PostgreSQL store needs the asyncpg driver: pip install 'dialoghub[postgres]'"
+            ) from exc
+        self._asyncpg = asyncpg
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=1,
+                max_size=self._pool_size,
+                server_settings={
+                    "search_path": self._schema,
+                    "application_name": "dialoghub",
+                    # Plans here are tiny; JIT compilation would only add latency.
+                    "jit": "off",
+                },
+            )
+            async with self._pool.acquire() as conn, conn.transaction():
+                await self._migrate(conn)
+        except BaseException as exc:
+            if self._pool is not None:
+                self._pool.terminate()
+                self._pool = None
+            if isinstance(exc, StoreError) or not isinstance(exc, Exception):
+                raise
+            raise self._wrap(exc, "connecting") from exc
+        self._group.start()
+
+    async def _migrate(self, conn: Any) -> None:
+        # Two processes opening a fresh database at once must not both create the tables.
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))", "dialoghub:" + self._schema
+        )
+        exists = await conn.fetchval(
+            "SELECT to_regclass($1) IS NOT NULL", f'"{self._schema}".dialoghub_schema'
+        )
+        if exists:
+            version = await conn.fetchval(
+                f'SELECT max(version) FROM "{self._schema}".dialoghub_schema'
+            )
+            if version is not None and version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the database schema {self._schema!r} at {self._where} is at version "
+                    f"{version}, newer than this dialoghub understands ({SCHEMA_VERSION}); "
+                    "upgrade dialoghub, or point the URL at another schema"
+                )
+            if version == SCHEMA_VERSION:
+                return
+        for statement in create_statements(self._schema):
+            await conn.execute(statement)
+        await conn.execute(
+            f'INSERT INTO "{self._schema}".dialoghub_schema (version) VALUES ($1)',
+            SCHEMA_VERSION,
+        )
+
+    async def close(self) -> None:
+        """Finish queued writes, then close the pool."""
+        await self._group.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    # --- errors -----------------------------------------------------------------------------
+
+    def _wrap(self, exc: BaseException, doing: str) -> StoreError:
+        """The StoreError that says what went wrong with the driver and what to do."""
+        pg = self._asyncpg
+        if pg is not None and isinstance(exc, pg.InvalidPasswordError):
+            return StoreConfigError(
+                f"PostgreSQL at {self._where}: authentication failed for user "
+                f"{self._user!r}; check the user and password in the store URL"
+            )
+        if pg is not None and isinstance(exc, pg.InvalidAuthorizationSpecificationError):
+            return StoreConfigError(
+                f"PostgreSQL at {self._where} refused user {self._user!r}: {exc}; "
+                "check the user in the store URL"
+            )
+        if pg is not None and isinstance(exc, pg.InvalidCatalogNameError):
+            return StoreConfigError(
+                f"PostgreSQL at {self._where}: {exc}; create the database or fix the URL"
+            )
+        if isinstance(exc, OSError | TimeoutError):
+            return StoreError(
+                f"cannot reach PostgreSQL at {self._where} while {doing}: {exc}; "
+                "is the server running and the host and port in the URL right?"
+            )
+        return StoreError(f"PostgreSQL at {self._where} failed while {doing}: {exc}")
+
+    def _conn(self) -> Any:
+        if self._pool is None:
+            raise StoreError(f"store {self.url!r} is not open; call 'await store.open()' first")
+        return self._pool.acquire()
+
+    async def _fetch(self, doing: str, sql: str, *args: Any) -> list[Any]:
+        try:
+            async with self._conn() as conn:
+                rows: list[Any] = await conn.fetch(sql, *args)
+                return rows
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._wrap(exc, doing) from exc
+
+    # --- writes -----------------------------------------------------------------------------
+
+    async def write(self, write: Write) -> None:
+        """Apply one update atomically; answered once its batch is committed."""
+        check_batch(write)
+        if write.expected_version == 0:
+            check_events(write, 0)
+        await self._group.submit(write)
+
+    async def _run_batch(self, writes: list[Write]) -> list[BaseException | None]:
+        # Same lock order in every process: see the module docstring.
+        order = sorted(range(len(writes)), key=lambda i: batch_key(writes[i]))
+        ordered = [writes[i] for i in order]
+        try:
+            outcomes = await self._execute(ordered)
+        except Exception as exc:
+            if len(ordered) == 1 or not isinstance(exc, self._asyncpg.PostgresError):
+                raise self._wrap(exc, "writing") from exc
+            # The statement failed on some write's data: run each write alone so one bad
+            # write cannot fail the others, and each gets its own answer.
+            outcomes = []
+            for w in ordered:
+                try:
+                    outcomes += await self._execute([w])
+                except Exception as one:
+                    error = self._wrap(one, "writing")
+                    error.__cause__ = one
+                    outcomes.append(error)
+        results: list[BaseException | None] = [None] * len(writes)
+        for i, outcome in zip(order, outcomes, strict=True):
+            results[i] = outcome
+        return results
+
+    async def _execute(self, writes: list[Write]) -> list[BaseException | None]:
+        """Run one batch in one statement; per-write outcomes. Driver errors propagate."""
+        args = _batch_args(writes)
+        pg = self._asyncpg
+        attempt = 0
+        while True:
+            try:
+                async with self._conn() as conn:
+                    rows = await conn.fetch(_WRITE, *args)
+                break
+            except (pg.DeadlockDetectedError, pg.SerializationError):
+                # Cannot happen between dialoghub stores (sorted locks), but a foreign
+                # transaction might lock rows in another order; the batch is safe to rerun.
+                attempt += 1
+                if attempt == _RETRIES:
+                    raise
+        return [
+            _outcome(w, row["outcome"], row["actual"]) for w, row in zip(writes, rows, strict=True)
+        ]
+
+    # --- reads ------------------------------------------------------------------------------
+
+    async def load(self, session_id: str, *, tenant: str = "default") -> Session | None:
+        """The latest snapshot, or None."""
+        rows = await self._fetch(
+            "loading a session",
+            "SELECT snapshot FROM sessions WHERE tenant = $1 AND id = $2",
+            tenant,
+            session_id,
+        )
+        return codec.decode_session(rows[0]["snapshot"]) if rows else None
+
+    async def idempotent(
+        self, session_id: str, key: str, *, tenant: str = "default"
+    ) -> Idempotency | None:
+        """The stored answer to a keyed update of this session, or None."""
+        rows = await self._fetch(
+            "reading an idempotency record",
+            "SELECT k.fingerprint, k.response FROM idempotency k JOIN sessions s "
+            "ON s.sid = k.sid WHERE s.tenant = $1 AND s.id = $2 AND k.key = $3",
+            tenant,
+            session_id,
+            key,
+        )
+        if not rows:
+            return None
+        return Idempotency(
+            key=key, fingerprint=rows[0]["fingerprint"], response=rows[0]["response"]
+        )
+
+    async def events(
+        self, session_id: str, *, tenant: str = "default", after: int = 0, limit: int = 100
+    ) -> list[Event]:
+        """Events with ``seq > after``, in order, at most ``limit``."""
+        if limit <= 0:
+            return []
+        # Start at the row holding seq after+1 (the last one starting at or before it); each
+        # row holds at least one event, so ``limit`` rows are always enough.
+        rows = await self._fetch(
+            "reading events",
+            """
+            WITH s AS (SELECT sid FROM sessions WHERE tenant = $1 AND id = $2)
+            SELECT e.first_seq, e.version, e.ts, e.batch FROM events e, s
+            WHERE e.sid = s.sid AND e.first_seq >= coalesce((
+                SELECT max(x.first_seq) FROM events x
+                WHERE x.sid = s.sid AND x.first_seq <= $3 + 1), 0)
+            ORDER BY e.first_seq LIMIT $4
+            """,
+            tenant,
+            session_id,
+            after,
+            limit,
+        )
+        out: list[Event] = []
+        for row in rows:
+            for event in codec.decode_batch(
+                row["first_seq"], row["version"], row["ts"], row["batch"]
+            ):
+                if event.seq > after:
+                    out.append(event)
+                    if len(out) == limit:
+                        return out
+        return out
+
+    async def list_sessions(
+        self, filter: SessionFilter, *, limit: int = 50, cursor: str | None = None
+    ) -> Page:
+        """Sessions matching ``filter`` in creation order (keyset on ``sid``)."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        after = decode_cursor(_CURSOR_TAG, cursor) if cursor is not None else 0
+        # Only the filters given appear in the SQL, so each combination gets its own
+        # prepared plan that uses its index (a generic "$2 IS NULL OR ..." plan would not).
+        where = ["tenant = $1", "sid > $2"]
+        args: list[Any] = [filter.tenant, after]
+        for column, value in (
+            ("model_id", filter.model_id),
+            ("state", filter.state),
+            ("status", filter.status),
+        ):
+            if value is not None:
+                args.append(value)
+                where.append(f"{column} = ${len(args)}")
+        args.append(limit + 1)
+        rows = await self._fetch(
+            "listing sessions",
+            f"SELECT sid, snapshot FROM sessions WHERE {' AND '.join(where)} "
+            f"ORDER BY sid LIMIT ${len(args)}",
+            *args,
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        sessions = [codec.decode_session(row["snapshot"]) for row in rows]
+        return Page(sessions, encode_cursor(_CURSOR_TAG, rows[-1]["sid"]) if more else None)
+
+    async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
+        """Remove a session, its events and idempotency records in one transaction."""
+        try:
+            async with self._conn() as conn, conn.transaction():
+                # Separate statements on purpose: after waiting for the row lock, the later
+                # statements take a fresh snapshot and so also see events a racing write
+                # committed meanwhile (a CTE would share the stale one and leave orphans).
+                sid = await conn.fetchval(
+                    "DELETE FROM sessions WHERE tenant = $1 AND id = $2 RETURNING sid",
+                    tenant,
+                    session_id,
+                )
+                if sid is None:
+                    return False
+                await conn.execute("DELETE FROM events WHERE sid = $1", sid)
+                await conn.execute("DELETE FROM idempotency WHERE sid = $1", sid)
+                return True
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._wrap(exc, "deleting a session") from exc
+
+
+def _batch_args(writes: Sequence[Write]) -> list[list[Any]]:
+    """The 17 parallel arrays ``dialoghub_write`` takes, one element per write."""
+    cols: list[list[Any]] = [[] for _ in range(17)]
+    for w in writes:
+        s = w.session
+        row = check_batch(w)
+        idem = w.idempotency
+        values: tuple[Any, ...] = (
+            s.tenant,
+            s.id,
+            w.expected_version,
+            s.model_id,
+            s.state,
+            str(s.status),
+            s.version,
+            s.seq,
+            s.updated_at,
+            codec.encode_session(s),
+            row[0] if row else None,
+            row[1] if row else None,
+            row[2] if row else None,
+            codec.encode_batch(w.events) if row else None,
+            idem.key if idem else None,
+            idem.fingerprint if idem else None,
+            idem.response if idem else None,
+        )
+        for col, value in zip(cols, values, strict=True):
+            col.append(value)
+    return cols
+
+
+def _outcome(write: Write, outcome: str, actual: int | None) -> BaseException | None:
+    sid = write.session.id
+    if outcome == "ok":
+        return None
+    if outcome == "exists":
+        return SessionExists(sid)
+    if outcome == "missing":
+        return SessionNotFound(sid)
+    if outcome == "conflict":
+        return VersionConflict(sid, write.expected_version, actual)
+    if outcome == "reused":
+        assert write.idempotency is not None
+        return IdempotencyKeyReused(sid, write.idempotency.key)
+    if outcome == "gap":
+        first = write.events[0].seq if write.events else None
+        return ValueError(f"event seq {first} does not follow {actual}")
+    return StoreError(f"unexpected outcome {outcome!r} from dialoghub_write")
