@@ -1,0 +1,1 @@
+"""What the peer implementations of the weather dialog (LangGraph, ADK) share."""

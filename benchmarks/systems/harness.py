@@ -1,0 +1,193 @@
+"""The measuring harness every system runner shares, and the subprocess entry point.
+
+A runner module implements :class:`Driver` for one system (open a store in a directory, create
+a session, play one turn, close) and calls :func:`main`. The harness runs one workload in the
+current process, on a fresh temporary directory, checks every reply against
+:mod:`benchmarks.workload`, and prints one JSON row on stdout:
+
+- **W1**: ``sessions`` sessions created first (not timed), then all of them in flight at once as
+  asyncio tasks, each playing ``turns`` turns one after the other;
+- **W2**: one session playing ``turns`` turns; ``last_first_ratio`` is the mean latency of the
+  last 100 turns divided by that of the first 100.
+
+``python -m benchmarks.turns`` starts one subprocess per (system, workload), so peak RSS
+(``ru_maxrss``) is that system's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from benchmarks.workload import expected_reply, message
+
+__all__ = ["Driver", "WrongReply", "database_bytes", "main", "run_w1", "run_w2"]
+
+#: Turns at each end of W2 whose mean latencies are compared.
+W2_WINDOW = 100
+#: Sessions created concurrently at a time before W1 starts (creation is not timed).
+CREATE_BATCH = 100
+
+
+class WrongReply(AssertionError):
+    """A system answered a turn with something other than the expected reply."""
+
+    def __init__(self, system: str, session_id: str, turn: int, got: str, want: str) -> None:
+        super().__init__(f"{system}: session {session_id} turn {turn}: got {got!r}, want {want!r}")
+        self.system = system
+        self.session_id = session_id
+        self.turn = turn
+        self.got = got
+        self.want = want
+
+
+class Driver(Protocol):
+    """One system playing the weather dialog, durably, in one directory."""
+
+    #: The name in the table: ``dialoghub``, ``langgraph`` or ``adk``.
+    name: str
+
+    async def open(self, directory: Path) -> None:
+        """Open (create) the system's store in ``directory``."""
+
+    async def create(self, session_id: str) -> None:
+        """Create session ``session_id`` (not timed)."""
+
+    async def turn(self, session_id: str, text: str) -> str:
+        """Play one turn: ``text`` in, until the reply is ready; return the reply's text."""
+
+    async def close(self) -> None:
+        """Flush and close the store."""
+
+    def store(self) -> str:
+        """Describe the store as configured, e.g. ``sqlite WAL sync=FULL``."""
+
+    def version(self) -> str:
+        """The version of the system's library."""
+
+
+async def _timed_turns(driver: Driver, session_id: str, turns: int, latencies: list[float]) -> None:
+    """Play ``turns`` turns of one session in order, appending each turn's latency (s)."""
+    for i in range(turns):
+        text = message(i)
+        start = time.perf_counter()
+        reply = await driver.turn(session_id, text)
+        latencies.append(time.perf_counter() - start)
+        want = expected_reply(i)
+        if reply != want:
+            raise WrongReply(driver.name, session_id, i, reply, want)
+
+
+async def run_w1(driver: Driver, sessions: int, turns: int) -> tuple[float, list[float]]:
+    """Run W1; return (wall seconds of the turns, every turn's latency in seconds)."""
+    ids = [f"s{n:06d}" for n in range(sessions)]
+    for chunk in range(0, sessions, CREATE_BATCH):
+        await asyncio.gather(*(driver.create(i) for i in ids[chunk : chunk + CREATE_BATCH]))
+    latencies: list[float] = []
+    start = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for session_id in ids:
+            group.create_task(_timed_turns(driver, session_id, turns, latencies))
+    return time.perf_counter() - start, latencies
+
+
+async def run_w2(driver: Driver, turns: int) -> tuple[float, list[float]]:
+    """Run W2; return (wall seconds, every turn's latency in seconds, in turn order)."""
+    await driver.create("w2")
+    latencies: list[float] = []
+    start = time.perf_counter()
+    await _timed_turns(driver, "w2", turns, latencies)
+    return time.perf_counter() - start, latencies
+
+
+def database_bytes(directory: Path) -> int:
+    """Bytes the databases in ``directory`` take once their WAL is checkpointed.
+
+    Every SQLite file gets ``PRAGMA wal_checkpoint(TRUNCATE)``; then the sizes of all files but
+    the shared-memory index (``-shm``) are added up (main file plus any ``-wal``/``-journal``).
+    """
+    for path in directory.iterdir():
+        if path.is_file() and path.suffix in {".db", ".sqlite", ".sqlite3"}:
+            with sqlite3.connect(path) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+    return sum(
+        p.stat().st_size for p in directory.iterdir() if p.is_file() and not p.name.endswith("-shm")
+    )
+
+
+def _p99(values: list[float]) -> float:
+    """The 99th percentile of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set size in MiB (Linux reports ``ru_maxrss`` in KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / (1024 * 1024)
+
+
+async def _measure(driver: Driver, workload: str, sessions: int, turns: int) -> dict[str, Any]:
+    """Run ``workload`` on ``driver`` in a fresh temporary directory; return the result row."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{driver.name}-") as tmp:
+        directory = Path(tmp)
+        await driver.open(directory)
+        try:
+            if workload == "W1":
+                seconds, latencies = await run_w1(driver, sessions, turns)
+            else:
+                sessions = 1
+                seconds, latencies = await run_w2(driver, turns)
+        finally:
+            await driver.close()
+        db_bytes = database_bytes(directory)
+    total = len(latencies)
+    row: dict[str, Any] = {
+        "system": driver.name,
+        "version": driver.version(),
+        "workload": workload,
+        "store": driver.store(),
+        "sessions": sessions,
+        "turns": turns,
+        "total_turns": total,
+        "seconds": round(seconds, 3),
+        "turns_per_s": round(total / seconds, 1),
+        "mean_ms": round(1000 * sum(latencies) / total, 3),
+        "p99_ms": round(1000 * _p99(latencies), 3),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "db_bytes": db_bytes,
+        "bytes_per_turn": round(db_bytes / total, 1),
+    }
+    if workload == "W2":
+        window = min(W2_WINDOW, total // 2)
+        first = sum(latencies[:window]) / window
+        last = sum(latencies[-window:]) / window
+        row["first_mean_ms"] = round(1000 * first, 3)
+        row["last_mean_ms"] = round(1000 * last, 3)
+        row["last_first_ratio"] = round(last / first, 3)
+    return row
+
+
+def main(factory: Callable[[], Driver], argv: list[str] | None = None) -> None:
+    """Subprocess entry point: run one workload on the driver ``factory`` makes; print its row."""
+    parser = argparse.ArgumentParser(description="Run one workload on one system.")
+    parser.add_argument("--workload", choices=["W1", "W2"], required=True)
+    parser.add_argument("--sessions", type=int, default=1000, help="W1 sessions")
+    parser.add_argument("--turns", type=int, default=20, help="turns per session")
+    args = parser.parse_args(argv)
+    if args.sessions < 1 or args.turns < 2:
+        parser.error("need at least 1 session and 2 turns")
+    row = asyncio.run(_measure(factory(), args.workload, args.sessions, args.turns))
+    sys.stdout.write(json.dumps(row) + "\n")
+    sys.stdout.flush()
