@@ -78,6 +78,7 @@ BACKENDS: dict[str, Callable[[Path], tuple[str, Cleanup]]] = {
     "memory": _memory,
     "sqlite": _sqlite,
     "postgres": _postgres,
+    "redis": _redis,
 }
 
 

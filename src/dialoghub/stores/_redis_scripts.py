@@ -1,0 +1,118 @@
+"""The Lua scripts of :mod:`dialoghub.stores.redis`: each one change, atomic inside Redis.
+
+Keys, under ``base`` = ``{prefix}{tenant}:`` (tenant percent-escaped, so it has no ``:``):
+
+``{base}s:{id}``   hash: ``v`` version, ``q`` last seq, ``s`` msgpack snapshot, ``o`` creation
+                   order, ``m``/``st``/``su`` model id, state and status (for the indexes)
+``{base}e:{id}``   stream: one entry per update, id ``{first_seq}-0``, field ``b`` =
+                   msgpack ``[version, time, batch]``; explicit ids make Redis itself refuse
+                   an entry that does not come after the last one
+``{base}k:{id}``   hash: idempotency key -> msgpack ``[fingerprint, response]``
+``{base}ix:{m}|{st}|{su}``  sorted sets of ids scored by creation order, one per filter
+                   combination (each part ``*`` for "any" or ``#{bytes}:{value}``), so every
+                   filtered listing is one ``ZRANGE BYSCORE ... LIMIT``: O(log n + page)
+
+The scripts compute index key names themselves, which Redis Cluster does not allow: the
+store targets one Redis (with replicas), not a cluster.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DELETE", "EVENTS", "LIST", "WRITE"]
+
+_INDEX = """
+local function part(v)
+    if not v then return '*' end
+    return '#' .. #v .. ':' .. v
+end
+local function ixkey(base, mask, m, st, su)
+    return base .. 'ix:' .. part(mask % 2 == 1 and m) .. '|'
+        .. part(math.floor(mask / 2) % 2 == 1 and st) .. '|'
+        .. part(math.floor(mask / 4) % 2 == 1 and su)
+end
+"""
+
+# KEYS: snapshot hash, events stream, idempotency hash, order counter.
+# ARGV: base, id, expected, version, seq, snapshot, model, state, status,
+#       first_seq ('' = no events), stream entry, idempotency key ('' = none), its value.
+# Returns {outcome[, actual]}; outcomes as in the PostgreSQL store.
+WRITE = (
+    _INDEX
+    + """
+local base, id, expected = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local first_seq, key = ARGV[10], ARGV[12]
+local cur = redis.call('HMGET', KEYS[1], 'v', 'q', 'o', 'm', 'st', 'su')
+local order
+if expected == 0 then
+    if cur[1] then return {'exists'} end
+    order = redis.call('INCR', KEYS[4])
+else
+    if not cur[1] then return {'missing'} end
+    if key ~= '' and redis.call('HEXISTS', KEYS[3], key) == 1 then return {'reused'} end
+    if tonumber(cur[1]) ~= expected then return {'conflict', cur[1]} end
+    if first_seq ~= '' and tonumber(first_seq) ~= tonumber(cur[2]) + 1 then
+        return {'gap', cur[2]}
+    end
+    order = cur[3]
+end
+local model, state, status = ARGV[7], ARGV[8], ARGV[9]
+redis.call('HSET', KEYS[1], 'v', ARGV[4], 'q', ARGV[5], 's', ARGV[6], 'o', order,
+    'm', model, 'st', state, 'su', status)
+if first_seq ~= '' then redis.call('XADD', KEYS[2], first_seq .. '-0', 'b', ARGV[11]) end
+if key ~= '' then redis.call('HSET', KEYS[3], key, ARGV[13]) end
+for mask = 0, 7 do
+    local new = ixkey(base, mask, model, state, status)
+    if expected == 0 then
+        redis.call('ZADD', new, order, id)
+    else
+        -- Only the sets whose name changes move: a turn that keeps state and status
+        -- touches no index at all.
+        local old = ixkey(base, mask, cur[4], cur[5], cur[6])
+        if old ~= new then
+            redis.call('ZREM', old, id)
+            redis.call('ZADD', new, order, id)
+        end
+    end
+end
+return {'ok'}
+"""
+)
+
+# KEYS: snapshot hash, events stream, idempotency hash. ARGV: base, id. Returns 1 or 0.
+DELETE = (
+    _INDEX
+    + """
+local cur = redis.call('HMGET', KEYS[1], 'm', 'st', 'su')
+if not cur[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+for mask = 0, 7 do
+    redis.call('ZREM', ixkey(ARGV[1], mask, cur[1], cur[2], cur[3]), ARGV[2])
+end
+return 1
+"""
+)
+
+# KEYS: events stream. ARGV: '{after+1}-0', limit. The entry holding seq after+1 is the last
+# one whose id is at or before it; each entry holds at least one event.
+EVENTS = """
+local first = redis.call('XREVRANGE', KEYS[1], ARGV[1], '-', 'COUNT', 1)
+local from = '-'
+if #first > 0 then from = first[1][1] end
+return redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', ARGV[2])
+"""
+
+# KEYS: index sorted set. ARGV: base, creation order after which to start, how many.
+# Returns {order, snapshot, order, snapshot, ...}.
+LIST = """
+local ids = redis.call('ZRANGE', KEYS[1], '(' .. ARGV[2], '+inf', 'BYSCORE', 'LIMIT', 0,
+    ARGV[3])
+local out = {}
+for _, id in ipairs(ids) do
+    local h = redis.call('HMGET', ARGV[1] .. 's:' .. id, 'o', 's')
+    if h[2] then
+        out[#out + 1] = h[1]
+        out[#out + 1] = h[2]
+    end
+end
+return out
+"""

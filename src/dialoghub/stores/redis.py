@@ -1,0 +1,335 @@
+"""The Redis store, ``redis://host:port/db?prefix=dialoghub:``.
+
+Every change is one Lua script (:mod:`dialoghub.stores._redis_scripts`), which Redis runs
+atomically: the write script checks the version (compare-and-set), the idempotency key and
+the sequence, then sets the snapshot, appends one stream entry for the update's events,
+stores the idempotency record and moves the session between the listing indexes. A refused
+write changes nothing.
+
+Throughput comes from pipelining: writes go through a
+:class:`~dialoghub.stores._common.GroupCommit` whose ``writers`` tasks (URL option, default 4)
+each send every queued write as one pipeline of ``EVALSHA`` calls, one round trip for the lot;
+each script still succeeds or fails on its own.
+
+Durability is Redis's: an acknowledged write is in Redis's memory and survives a crash only
+as far as its persistence settings say (``appendonly yes`` with ``appendfsync always`` for
+"nothing acknowledged is lost"; the default ``everysec`` may lose the last second).
+
+URL options: ``prefix`` (default ``dialoghub:``), ``writers`` (4), ``max_batch`` (500); any
+other query option is passed to redis-py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import msgspec
+
+from dialoghub.engine.records import Event, Session
+from dialoghub.errors import (
+    IdempotencyKeyReused,
+    SessionExists,
+    SessionNotFound,
+    StoreConfigError,
+    StoreError,
+    VersionConflict,
+)
+from dialoghub.stores import _redis_scripts as scripts
+from dialoghub.stores import codec
+from dialoghub.stores._common import (
+    GroupCommit,
+    check_batch,
+    decode_cursor,
+    encode_cursor,
+    int_option,
+)
+from dialoghub.stores.base import Idempotency, Page, SessionFilter, Write, check_events
+
+__all__ = ["SCHEMA_VERSION", "RedisStore"]
+
+#: Layout version of the keys; a prefix written by a newer layout is refused.
+SCHEMA_VERSION = 1
+
+_OPTIONS = {"prefix": "dialoghub:", "writers": "4", "max_batch": "500"}
+_CURSOR_TAG = "r1"
+_enc = msgspec.msgpack.Encoder()
+_entry_dec = msgspec.msgpack.Decoder(tuple[int, float, bytes])
+_idem_dec = msgspec.msgpack.Decoder(tuple[str, bytes])
+
+
+def _sha(source: str) -> str:
+    return hashlib.sha1(source.encode()).hexdigest()
+
+
+def _part(value: str | None) -> str:
+    """One part of an index key name, as the scripts build it."""
+    return "*" if value is None else f"#{len(value.encode())}:{value}"
+
+
+class RedisStore:
+    """Sessions in Redis through redis-py's asyncio client; see the module docstring."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        client_url: str | None = None,
+        prefix: str = "dialoghub:",
+        writers: int = 4,
+        max_batch: int = 500,
+    ) -> None:
+        self.url = url
+        self._client_url = client_url if client_url is not None else url
+        self._prefix = prefix
+        self._group = GroupCommit(self._run_batch, writers=writers, max_batch=max_batch)
+        self._client: Any = None
+        self._redis: Any = None
+        parts = urlsplit(self._client_url)
+        self._where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+        self._user = parts.username or "default"
+        self._shas = {name: _sha(getattr(scripts, name)) for name in scripts.__all__}
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStore:
+        """Build a store from its URL; our options are taken out of the one redis-py gets."""
+        parts = urlsplit(url)
+        options = dict(_OPTIONS)
+        passthrough: list[tuple[str, str]] = []
+        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            if name in options:
+                options[name] = value
+            else:
+                passthrough.append((name, value))
+        return cls(
+            url,
+            client_url=urlunsplit(parts._replace(query=urlencode(passthrough))),
+            prefix=options["prefix"],
+            writers=int_option(url, options, "writers"),
+            max_batch=int_option(url, options, "max_batch"),
+        )
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, load the scripts and check the key layout version."""
+        try:
+            import redis.asyncio
+            import redis.exceptions
+        except ImportError as exc:
+            raise StoreConfigError(
+                "the Redis store needs the redis driver: pip install 'dialoghub[redis]'"
+            ) from exc
+        self._redis = redis.exceptions
+        try:
+            self._client = redis.asyncio.Redis.from_url(self._client_url)
+            schema_key = self._prefix + "dialoghub_schema"
+            await self._client.set(schema_key, SCHEMA_VERSION, nx=True)
+            version = int(await self._client.get(schema_key))
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the Redis keys under prefix {self._prefix!r} at {self._where} have "
+                    f"layout version {version}, newer than this dialoghub understands "
+                    f"({SCHEMA_VERSION}); upgrade dialoghub, or use another prefix"
+                )
+            await self._load_scripts()
+        except BaseException as exc:
+            if self._client is not None:
+                await self._client.aclose()
+                self._client = None
+            if isinstance(exc, StoreError) or not isinstance(exc, Exception):
+                raise
+            raise self._wrap(exc, "connecting") from exc
+        self._group.start()
+
+    async def _load_scripts(self) -> None:
+        for name in scripts.__all__:
+            await self._client.script_load(getattr(scripts, name))
+
+    async def close(self) -> None:
+        """Finish queued writes, then disconnect."""
+        await self._group.close()
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _wrap(self, exc: BaseException, doing: str) -> StoreError:
+        """The StoreError that says what went wrong with the driver and what to do."""
+        errors = self._redis
+        if errors is not None and isinstance(exc, errors.AuthenticationError):
+            return StoreConfigError(
+                f"Redis at {self._where}: authentication failed for user {self._user!r}; "
+                "check the user and password in the store URL"
+            )
+        if errors is not None and isinstance(exc, errors.ConnectionError | errors.TimeoutError):
+            return StoreError(
+                f"cannot reach Redis at {self._where} while {doing}: {exc}; "
+                "is the server running and the host and port in the URL right?"
+            )
+        return StoreError(f"Redis at {self._where} failed while {doing}: {exc}")
+
+    def _base(self, tenant: str) -> str:
+        return f"{self._prefix}{quote(tenant, safe='')}:"
+
+    def _keys(self, tenant: str, session_id: str) -> list[str]:
+        base = self._base(tenant)
+        return [f"{base}s:{session_id}", f"{base}e:{session_id}", f"{base}k:{session_id}"]
+
+    async def _call(self, doing: str, name: str, keys: list[str], *args: Any) -> Any:
+        if self._client is None:
+            raise StoreError(f"store {self.url!r} is not open; call 'await store.open()' first")
+        try:
+            try:
+                return await self._client.evalsha(self._shas[name], len(keys), *keys, *args)
+            except self._redis.NoScriptError:  # Redis restarted or flushed its script cache
+                await self._load_scripts()
+                return await self._client.evalsha(self._shas[name], len(keys), *keys, *args)
+        except Exception as exc:
+            raise self._wrap(exc, doing) from exc
+
+    # --- writes -----------------------------------------------------------------------------
+
+    async def write(self, write: Write) -> None:
+        """Apply one update atomically; answered once its pipeline has been executed."""
+        check_batch(write)
+        if write.expected_version == 0:
+            check_events(write, 0)
+        if self._client is None:
+            raise StoreError(f"store {self.url!r} is not open; call 'await store.open()' first")
+        await self._group.submit(write)
+
+    def _write_args(self, w: Write) -> list[Any]:
+        s = w.session
+        row = check_batch(w)
+        idem = w.idempotency
+        keys = self._keys(s.tenant, s.id)
+        return [
+            self._shas["WRITE"], 4, *keys, self._prefix + "order",
+            self._base(s.tenant), s.id, w.expected_version, s.version, s.seq,
+            codec.encode_session(s), s.model_id, s.state, str(s.status),
+            row[0] if row else "",
+            _enc.encode((row[1], row[2], codec.encode_batch(w.events))) if row else "",
+            idem.key if idem else "",
+            _enc.encode((idem.fingerprint, idem.response)) if idem else "",
+        ]  # fmt: skip
+
+    async def _run_batch(self, writes: list[Write]) -> list[BaseException | None]:
+        calls = [self._write_args(w) for w in writes]
+        try:
+            replies = await self._pipeline(calls)
+            if any(isinstance(r, self._redis.NoScriptError) for r in replies):
+                # A script that was not found did not run: reload and send those again.
+                await self._load_scripts()
+                redo = [
+                    i for i, r in enumerate(replies) if isinstance(r, self._redis.NoScriptError)
+                ]
+                for i, reply in zip(
+                    redo, await self._pipeline([calls[i] for i in redo]), strict=True
+                ):
+                    replies[i] = reply
+        except Exception as exc:
+            raise self._wrap(exc, "writing") from exc
+        return [self._outcome(w, r) for w, r in zip(writes, replies, strict=True)]
+
+    async def _pipeline(self, calls: list[list[Any]]) -> list[Any]:
+        pipe = self._client.pipeline(transaction=False)
+        for call in calls:
+            pipe.execute_command("EVALSHA", *call)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
+
+    def _outcome(self, write: Write, reply: Any) -> BaseException | None:
+        if isinstance(reply, Exception):
+            error = self._wrap(reply, "writing")
+            error.__cause__ = reply
+            return error
+        outcome = reply[0].decode()
+        sid = write.session.id
+        if outcome == "ok":
+            return None
+        if outcome == "exists":
+            return SessionExists(sid)
+        if outcome == "missing":
+            return SessionNotFound(sid)
+        if outcome == "conflict":
+            return VersionConflict(sid, write.expected_version, int(reply[1]))
+        if outcome == "reused":
+            assert write.idempotency is not None
+            return IdempotencyKeyReused(sid, write.idempotency.key)
+        if outcome == "gap":
+            first = write.events[0].seq if write.events else None
+            return ValueError(f"event seq {first} does not follow {int(reply[1])}")
+        return StoreError(f"unexpected reply {reply!r} from the write script")
+
+    # --- reads ------------------------------------------------------------------------------
+
+    async def _client_call(self, doing: str, method: str, *args: Any) -> Any:
+        if self._client is None:
+            raise StoreError(f"store {self.url!r} is not open; call 'await store.open()' first")
+        try:
+            return await getattr(self._client, method)(*args)
+        except Exception as exc:
+            raise self._wrap(exc, doing) from exc
+
+    async def load(self, session_id: str, *, tenant: str = "default") -> Session | None:
+        """The latest snapshot, or None."""
+        key = self._keys(tenant, session_id)[0]
+        body = await self._client_call("loading a session", "hget", key, "s")
+        return codec.decode_session(body) if body is not None else None
+
+    async def idempotent(
+        self, session_id: str, key: str, *, tenant: str = "default"
+    ) -> Idempotency | None:
+        """The stored answer to a keyed update of this session, or None."""
+        hkey = self._keys(tenant, session_id)[2]
+        raw = await self._client_call("reading an idempotency record", "hget", hkey, key)
+        if raw is None:
+            return None
+        fingerprint, response = _idem_dec.decode(raw)
+        return Idempotency(key=key, fingerprint=fingerprint, response=response)
+
+    async def events(
+        self, session_id: str, *, tenant: str = "default", after: int = 0, limit: int = 100
+    ) -> list[Event]:
+        """Events with ``seq > after``, in order, at most ``limit``."""
+        if limit <= 0:
+            return []
+        stream = self._keys(tenant, session_id)[1]
+        entries = await self._call("reading events", "EVENTS", [stream], f"{after + 1}-0", limit)
+        out: list[Event] = []
+        for entry_id, fields in entries:
+            first_seq = int(entry_id.split(b"-")[0])
+            version, time, batch = _entry_dec.decode(fields[1])
+            for event in codec.decode_batch(first_seq, version, time, batch):
+                if event.seq > after:
+                    out.append(event)
+                    if len(out) == limit:
+                        return out
+        return out
+
+    async def list_sessions(
+        self, filter: SessionFilter, *, limit: int = 50, cursor: str | None = None
+    ) -> Page:
+        """Sessions matching ``filter`` in creation order, from the matching index set."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        after = decode_cursor(_CURSOR_TAG, cursor) if cursor is not None else 0
+        base = self._base(filter.tenant)
+        index = f"{base}ix:{_part(filter.model_id)}|{_part(filter.state)}|{_part(filter.status)}"
+        flat = await self._call("listing sessions", "LIST", [index], base, after, limit + 1)
+        pairs = [(int(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2)]
+        more = len(pairs) > limit
+        pairs = pairs[:limit]
+        sessions = [codec.decode_session(body) for _, body in pairs]
+        return Page(sessions, encode_cursor(_CURSOR_TAG, pairs[-1][0]) if more else None)
+
+    async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
+        """Remove a session, its events, idempotency records and index entries atomically."""
+        keys = self._keys(tenant, session_id)
+        deleted = await self._call(
+            "deleting a session", "DELETE", keys, self._base(tenant), session_id
+        )
+        return bool(deleted)

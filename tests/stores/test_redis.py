@@ -1,0 +1,107 @@
+"""Redis-specific behaviour: connection errors, the key layout version, races, index upkeep."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from dialoghub.errors import StoreConfigError, StoreError
+from dialoghub.stores import SessionFilter, open_store
+from tests.stores.conftest import BACKENDS, REDIS_URL
+from tests.stores.test_postgres import bump, contend, new_session, race_two_stores
+
+aioredis = pytest.importorskip("redis.asyncio")
+
+
+@pytest.fixture
+async def redis_url(tmp_path: Path) -> AsyncIterator[str]:
+    url, cleanup = BACKENDS["redis"](tmp_path)
+    yield url
+    await cleanup()
+
+
+async def test_fifty_writers_on_one_session(redis_url: str) -> None:
+    store = open_store(redis_url)
+    await store.open()
+    try:
+        await contend(store)
+    finally:
+        await store.close()
+
+
+async def test_two_stores_race_on_the_same_sessions(redis_url: str) -> None:
+    await race_two_stores(redis_url)
+
+
+async def test_index_sets_follow_state_and_vanish_on_delete(redis_url: str) -> None:
+    store = open_store(redis_url)
+    await store.open()
+    prefix = redis_url.split("prefix=")[1]
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        await store.write(new_session("a"))
+        await bump(store, "a", "w", 2)  # state s0 -> s2 -> s3
+        page = await store.list_sessions(SessionFilter(state="s3"))
+        assert [s.id for s in page.sessions] == ["a"]
+        assert (await store.list_sessions(SessionFilter(state="s0"))).sessions == []
+        # one sorted set per filter combination, each holding the session once
+        assert len([k async for k in client.scan_iter(match=prefix + "default:ix:*")]) == 8
+        assert await store.delete("a")
+        left = sorted([k async for k in client.scan_iter(match=prefix + "*")])
+        assert left == [f"{prefix}dialoghub_schema".encode(), f"{prefix}order".encode()]
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+async def test_newer_layout_version_is_refused(redis_url: str) -> None:
+    prefix = redis_url.split("prefix=")[1]
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        await client.set(prefix + "dialoghub_schema", 2)
+    finally:
+        await client.aclose()
+    with pytest.raises(StoreError, match="layout version 2, newer"):
+        await open_store(redis_url).open()
+
+
+async def test_unreachable_server_names_host_and_port() -> None:
+    with pytest.raises(StoreError, match=r"127\.0\.0\.1:1\b") as info:
+        await open_store("redis://127.0.0.1:1/0").open()
+    assert not isinstance(info.value, StoreConfigError)
+
+
+async def test_bad_password_says_authentication_failed(redis_url: str) -> None:
+    bad = redis_url.replace("redis://", "redis://bob:wrong@")
+    with pytest.raises(StoreConfigError, match="authentication failed for user 'bob'"):
+        await open_store(bad).open()
+
+
+async def test_missing_driver_says_which_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)  # makes the import fail
+    with pytest.raises(StoreConfigError, match=r"pip install 'dialoghub\[redis\]'"):
+        await open_store("redis://127.0.0.1:6379/0").open()
+
+
+def test_unknown_scheme_and_bad_options() -> None:
+    with pytest.raises(StoreConfigError, match="unknown store scheme 'redi'"):
+        open_store("redi://127.0.0.1:6379/0")
+    with pytest.raises(StoreConfigError, match="max_batch"):
+        open_store("redis://127.0.0.1:6379/0?max_batch=x")
+
+
+async def test_survives_a_flushed_script_cache(redis_url: str) -> None:
+    store = open_store(redis_url)
+    await store.open()
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        await client.script_flush()
+        await store.write(new_session("a"))  # NOSCRIPT: reloaded and sent again
+        await client.script_flush()
+        assert [s.id for s in (await store.list_sessions(SessionFilter())).sessions] == ["a"]
+    finally:
+        await client.aclose()
+        await store.close()
