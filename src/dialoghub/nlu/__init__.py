@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dialoghub.nlu.recognizer import Recognizer
 from dialoghub.nlu.types import (
     EntityKind,
     EntitySpec,
@@ -17,5 +18,6 @@ __all__ = [
     "EntityValue",
     "IntentSpec",
     "Recognition",
+    "Recognizer",
     "SlotValue",
 ]

@@ -1,0 +1,168 @@
+"""Turning raw text into normalized tokens that still know where they came from.
+
+Everything the recognizer compares (intent examples, entity values, user input) goes through
+:func:`tokenize`, so both sides agree on case, accents, apostrophes and contractions. Each
+token keeps the character span of the raw text it came from, so a slot can report the exact
+words the user typed (``SlotValue.text``, ``start``, ``end``) even after "what's" became the
+two tokens ``what`` and ``is``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import NamedTuple
+
+__all__ = ["FILLERS", "STOPWORDS", "Token", "normalize_word", "scan", "split_word", "tokenize"]
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+class Token(NamedTuple):
+    """One normalized token and the span ``text[start:end]`` of the raw text it came from."""
+
+    norm: str
+    start: int
+    end: int
+
+
+# A number is digits with at most one inner "." or ":" ("3.5", "7:30"), or digits grouped by
+# thousands ("1,000,000"). A leading "-" counts as a sign only when it does not follow a word
+# character, so "5-3" is two numbers and "-5" is one. Words are runs of letters, apostrophes
+# inside them kept ("what's", "o'clock") so contractions can be expanded afterwards.
+_TOKEN_RE = re.compile(
+    r"(?:(?<![\w-])-)?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.:]\d+)?)"
+    r"|[^\W\d_]+(?:['\u2019`][^\W\d_]+)*"
+)
+
+# Whole-word rewrites: contractions whose stem changes, and chat spellings common enough that
+# users expect them to work. The values are what the word means, as separate tokens.
+_REWRITES: dict[str, tuple[str, ...]] = {
+    "won't": ("will", "not"),
+    "can't": ("can", "not"),
+    "cannot": ("can", "not"),
+    "shan't": ("shall", "not"),
+    "ain't": ("is", "not"),
+    "let's": ("let", "us"),
+    "o'clock": ("oclock",),
+    "y'all": ("you", "all"),
+    "ma'am": ("madam",),
+    # apostrophe-less spellings people type on phones
+    "whats": ("what", "is"),
+    "wheres": ("where", "is"),
+    "hows": ("how", "is"),
+    "thats": ("that", "is"),
+    "im": ("i", "am"),
+    "ive": ("i", "have"),
+    "dont": ("do", "not"),
+    "doesnt": ("does", "not"),
+    "didnt": ("did", "not"),
+    "isnt": ("is", "not"),
+    "cant": ("can", "not"),
+    "wont": ("will", "not"),
+    "wanna": ("want", "to"),
+    "gonna": ("going", "to"),
+    "gotta": ("got", "to"),
+    "gimme": ("give", "me"),
+    "lemme": ("let", "me"),
+    "u": ("you",),
+    "ur": ("your",),
+    "pls": ("please",),
+    "plz": ("please",),
+    "thx": ("thanks",),
+    "tmrw": ("tomorrow",),
+    "tmr": ("tomorrow",),
+    "oclock": ("oclock",),
+}
+
+# Words before which "'s" means "is" rather than a possessive ("what's" vs "john's").
+_S_IS = _wordset(
+    """
+    what where when who how why that there here it he she this everything something
+    """
+)
+
+# Suffix contractions, tried in order (longest first so "n't" wins over "'t").
+_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("n't", "not"),
+    ("'re", "are"),
+    ("'ve", "have"),
+    ("'ll", "will"),
+    ("'d", "would"),
+    ("'m", "am"),
+)
+
+#: Words that carry no intent on their own: they never count against a match when no intent
+#: uses them, and they are never "corrected" into a similar-looking word of the model.
+FILLERS = _wordset(
+    """
+    um umm uh uhh er erm hmm hm ah oh eh well so okay ok like just actually basically really
+    please kindly could would can will shall should may might must do does did you your i me
+    my we us our a an the to of for in on at by with about and or but if then also too very
+    some any this that these those it its is are was were be been am have has had hey hi hello
+    thanks thank yes yeah yep no nope not know think want wanted need tell let get first
+    second third fourth fifth sixth seventh eighth ninth tenth
+    """
+)
+
+#: Function words: when a model uses them they count, but for half as much as other words,
+#: so "could you tell me" does not pull a text towards the one intent that says "you".
+STOPWORDS = _wordset(
+    """
+    um umm uh uhh er erm hmm hm ah oh eh well so just actually really please kindly could
+    would can will shall should may might must do does did you your i me my we us our a an the
+    to of for in on at by with about and or but if then also too very some any this that these
+    those it its is are was were be been am have has had not
+    """
+)
+
+
+def normalize_word(word: str) -> str:
+    """Case-fold a word, strip its accents and unify its apostrophes ("Café\u2019s" -> "cafe's")."""
+    word = word.casefold()
+    if not word.isascii():
+        # NFKD splits "é" into "e" + a combining accent, which is then dropped; other scripts
+        # (CJK, Cyrillic, ...) pass through unchanged apart from compatibility forms.
+        decomposed = unicodedata.normalize("NFKD", word)
+        word = "".join(c for c in decomposed if not unicodedata.combining(c))
+        word = word.replace("\u2019", "'").replace("`", "'")
+    return word
+
+
+def split_word(word: str) -> tuple[str, ...]:
+    """Expand one normalized word into the tokens it stands for ("what's" -> what, is)."""
+    rewrite = _REWRITES.get(word)
+    if rewrite is not None:
+        return rewrite
+    if "'" not in word:
+        return (word,)
+    if word.endswith("'s"):
+        stem = word[:-2]
+        # A possessive keeps its stem only: "john's" is about john.
+        return (stem, "is") if stem in _S_IS else (stem.replace("'", ""),)
+    for suffix, meaning in _SUFFIXES:
+        if word.endswith(suffix):
+            return (word[: -len(suffix)].replace("'", ""), meaning)
+    # Names such as "o'brien" or "d'arcy": the apostrophe is spelling, not grammar.
+    return (word.replace("'", ""),)
+
+
+def scan(text: str) -> list[tuple[str, int, int]]:
+    """The written words and numbers of ``text`` with their spans, before normalization."""
+    return [(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split ``text`` into normalized tokens with their spans in ``text``.
+
+    Punctuation disappears, case and accents are folded, contractions are expanded (each
+    part keeps the span of the whole written word).
+    """
+    tokens: list[Token] = []
+    for raw, start, end in scan(text):
+        for part in split_word(normalize_word(raw)):
+            if part:
+                tokens.append(Token(part, start, end))
+    return tokens

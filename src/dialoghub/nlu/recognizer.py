@@ -1,0 +1,498 @@
+"""The recognizer: which intent a text expresses, how sure that is, and its slots.
+
+How a text is scored
+--------------------
+Every intent example becomes a bag of *terms*: its normalized words, with each ``{slot}``
+placeholder replaced by an entity term (``@city``). The user's text becomes a bag the same
+way: its words are normalized (:mod:`.normalize`), words the model does not know are
+spell-corrected towards the model's vocabulary (:mod:`.fuzzy`), and every entity value found
+in it (:mod:`.entities`) adds its entity term, so "weather in the big apple" and
+"weather in {city}" share ``weather``, ``in`` and ``@city``.
+
+Terms are weighted by how few intents use them (inverse document frequency over intents, so
+"weather" outweighs "the"). For each example, ``matched`` is the weight the text and the
+example share, and the score is the geometric mean of
+
+* how much of the text the example explains (``matched / weight of the text``), and
+* how much of the example the text contains (``matched / weight of the example``);
+
+an intent scores as its best example. Filler words the model never uses ("um", "please")
+weigh nothing; other unknown words weigh half as much as the rarest model word, so
+"order a cheeseburger" is a weaker match for "order a {pizza}" than "order a margherita".
+Spell-corrected words count a little less than exact ones. Word order does not matter, and
+slots are found wherever they are in the text.
+
+Slots
+-----
+The chosen intent's entities are read from the text, overlaps resolved (longer, then more
+specific readings win), and each value is given to a slot. When an intent has several slots
+of one entity ("from {origin} to {destination}"), the words around each placeholder in the
+examples decide which value goes where.
+
+Everything is compiled in ``__init__``; ``recognize`` does no regex compilation, no sorting of
+the model, and caches the analysis of every distinct written word.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from dialoghub.errors import ModelError
+from dialoghub.nlu.entities import Analysis, Match, Matcher, best_non_overlapping, compile_entity
+from dialoghub.nlu.fuzzy import Speller
+from dialoghub.nlu.normalize import FILLERS, STOPWORDS, normalize_word, scan, split_word, tokenize
+from dialoghub.nlu.numbers import NUMBER_WORDS
+from dialoghub.nlu.times import TIME_WORDS
+from dialoghub.nlu.types import EntityKind, EntitySpec, IntentSpec, Recognition, SlotValue
+
+__all__ = ["Recognizer"]
+
+_PLACEHOLDER = re.compile(r"\{\s*([^{}\s]+)\s*\}")
+
+# Entity names that work without being declared: slots may say `entity: number` directly.
+_BUILTIN = {"number": EntityKind.NUMBER, "time": EntityKind.TIME}
+
+# How much a spell-corrected word counts, by the number of edits it took.
+_CORRECTED = (1.0, 0.85, 0.7)
+
+#: How many runner-up intents a recognition lists.
+MAX_ALTERNATIVES = 5
+
+# What a word of the text is to the scorer.
+_TERM = 0  # a word some example uses
+_FILLER = 1  # a filler word no example uses: ignored
+_OTHER = 2  # any other word: counts against every intent
+
+
+# Entity terms weigh less than words: "Paris" alone says which city, hardly which intent.
+_ENTITY_DAMPING = 0.5
+
+
+def _damping(term: str) -> float:
+    if term.startswith("@"):
+        return _ENTITY_DAMPING
+    return 0.5 if term in STOPWORDS else 1.0
+
+
+class _Word(NamedTuple):
+    form: str  # normalized, spell-corrected
+    quality: float
+    kind: int
+
+
+@dataclass(frozen=True, slots=True)
+class _SlotContext:
+    """The words next to a slot's placeholder across an intent's examples."""
+
+    before: frozenset[str]
+    before2: frozenset[str]
+    after: frozenset[str]
+
+    def affinity(self, words: Sequence[str], m: Match) -> float:
+        """How well the words around a match fit this slot (0 when nothing is known)."""
+        score = 0.0
+        if m.start >= 1 and words[m.start - 1] in self.before:
+            score += 2.0
+        elif m.start >= 2 and words[m.start - 2] in self.before2:
+            score += 0.5
+        if m.end < len(words) and words[m.end] in self.after:
+            score += 1.0
+        return score
+
+
+@dataclass(frozen=True, slots=True)
+class _Intent:
+    name: str
+    slots: dict[str, str]  # slot -> entity
+    entity_slots: tuple[tuple[str, tuple[str, ...]], ...]  # entity -> its slots, in order
+    contexts: dict[str, _SlotContext]
+
+
+class Recognizer:
+    """Intent and slot recognition for one model's intents and entities.
+
+    >>> from dialoghub.nlu import EntitySpec, EntityValue, IntentSpec
+    >>> city = EntitySpec("city", values=(EntityValue("New York", ("the big apple",)),))
+    >>> weather = IntentSpec("weather", ("what's the weather in {city}",), {"city": "city"})
+    >>> r = Recognizer([weather], [city]).recognize("Wether in the Big Apple?")
+    >>> r.intent, r.slots["city"].value
+    ('weather', 'New York')
+    """
+
+    def __init__(
+        self,
+        intents: Sequence[IntentSpec],
+        entities: Sequence[EntitySpec],
+        *,
+        threshold: float = 0.5,
+    ) -> None:
+        """Compile ``intents`` and ``entities``; raise :class:`ModelError` if they don't fit.
+
+        ``threshold`` is the confidence below which :meth:`recognize` answers no intent.
+        Slots may name an undeclared entity ``number`` or ``time``: the built-in ones.
+        """
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], not {threshold!r}")
+        self.threshold = threshold
+        specs: dict[str, EntitySpec] = {}
+        for spec in entities:
+            if spec.name in specs:
+                raise ModelError(f"entity {spec.name!r} is declared twice", entity=spec.name)
+            specs[spec.name] = spec
+        self._specs = specs
+        self._matchers: dict[str, Matcher] = {n: compile_entity(s) for n, s in specs.items()}
+
+        self._intents: list[_Intent] = []
+        example_terms: list[list[str]] = []
+        example_intent: list[int] = []
+        seen: set[str] = set()
+        for intent in intents:
+            if intent.name in seen:
+                raise ModelError(f"intent {intent.name!r} is declared twice", intent=intent.name)
+            seen.add(intent.name)
+            index = len(self._intents)
+            compiled, terms = self._compile_intent(intent)
+            self._intents.append(compiled)
+            for bag in terms:
+                example_terms.append(bag)
+                example_intent.append(index)
+        self._names = [i.name for i in self._intents]
+        self._index = {name: k for k, name in enumerate(self._names)}
+
+        # Entities the scorer looks for: those some intent has a slot for, in a fixed order.
+        used = sorted({e for i in self._intents for e in i.slots.values()})
+        self._used: list[tuple[str, Matcher]] = [(e, self._matchers[e]) for e in used]
+
+        # Weights: inverse document frequency over intents, never zero.
+        intent_terms: dict[str, set[int]] = {}
+        for bag, owner in zip(example_terms, example_intent, strict=True):
+            for term in bag:
+                intent_terms.setdefault(term, set()).add(owner)
+        n_intents = max(len(self._intents), 1)
+        self._weight = {
+            t: math.log(1.0 + n_intents / len(owners)) * _damping(t)
+            for t, owners in sorted(intent_terms.items())
+        }
+        self._penalty = 0.5 * math.log(1.0 + n_intents)
+
+        postings: dict[str, list[tuple[int, int]]] = {}
+        self._norm: list[float] = []
+        for ex, bag in enumerate(example_terms):
+            counts: dict[str, int] = {}
+            for term in bag:
+                counts[term] = counts.get(term, 0) + 1
+            for term, count in counts.items():
+                postings.setdefault(term, []).append((ex, count))
+            self._norm.append(sum(self._weight[t] * c for t, c in counts.items()) or 1.0)
+        self._postings = {t: tuple(p) for t, p in postings.items()}
+        # The same per intent: a term's largest count in any one of the intent's examples.
+        by_intent: dict[str, dict[int, int]] = {}
+        for term, post in self._postings.items():
+            most = by_intent.setdefault(term, {})
+            for ex, count in post:
+                owner = example_intent[ex]
+                most[owner] = max(most.get(owner, 0), count)
+        self._intent_postings = {t: tuple(sorted(m.items())) for t, m in by_intent.items()}
+        self._example_intent = example_intent
+
+        frequency: dict[str, int] = {}
+        for bag in example_terms:
+            for term in bag:
+                frequency[term] = frequency.get(term, 0) + 1
+        vocabulary = {t for t in frequency if not t.startswith("@")}
+        for matcher in self._matchers.values():
+            vocabulary |= matcher.words
+        vocabulary |= NUMBER_WORDS | TIME_WORDS
+        self._speller = Speller(vocabulary, rank=frequency)
+        self._words: dict[str, tuple[_Word, ...]] = {}
+
+    # --- compiling -------------------------------------------------------------------------
+
+    def _entity_for(self, intent: str, slot: str, entity: str) -> str:
+        """Resolve a slot's entity name, adding a built-in on first use."""
+        if entity not in self._matchers:
+            kind = _BUILTIN.get(entity)
+            if kind is None:
+                raise ModelError(
+                    f"intent {intent!r}: slot {slot!r} uses unknown entity {entity!r}",
+                    intent=intent,
+                    slot=slot,
+                    entity=entity,
+                )
+            self._matchers[entity] = compile_entity(EntitySpec(entity, kind))
+        return entity
+
+    def _compile_intent(self, spec: IntentSpec) -> tuple[_Intent, list[list[str]]]:
+        slots = {s: self._entity_for(spec.name, s, e) for s, e in spec.slots.items()}
+        order: list[str] = []  # slots in order of first appearance in the examples
+        before: dict[str, set[str]] = {}
+        before2: dict[str, set[str]] = {}
+        after: dict[str, set[str]] = {}
+        bags: list[list[str]] = []
+        for example in spec.examples:
+            seq: list[tuple[str, str | None]] = []  # (term, slot name or None)
+            pos = 0
+            for m in _PLACEHOLDER.finditer(example):
+                seq.extend((t.norm, None) for t in tokenize(example[pos : m.start()]))
+                slot = m.group(1)
+                if slot not in slots:
+                    # A placeholder named after an entity (or a built-in) needs no declaration.
+                    if slot in self._matchers or slot in _BUILTIN:
+                        slots[slot] = self._entity_for(spec.name, slot, slot)
+                    else:
+                        raise ModelError(
+                            f"intent {spec.name!r}: example {example!r} uses undeclared slot "
+                            f"{{{slot}}}",
+                            intent=spec.name,
+                            slot=slot,
+                        )
+                seq.append(("@" + slots[slot], slot))
+                pos = m.end()
+            seq.extend((t.norm, None) for t in tokenize(example[pos:]))
+            if not seq:
+                continue
+            bags.append([term for term, _ in seq])
+            for k, (_, slot) in enumerate(seq):
+                if slot is None:
+                    continue
+                if slot not in order:
+                    order.append(slot)
+                if k >= 1 and seq[k - 1][1] is None:
+                    before.setdefault(slot, set()).add(seq[k - 1][0])
+                if k >= 2 and seq[k - 2][1] is None:
+                    before2.setdefault(slot, set()).add(seq[k - 2][0])
+                if k + 1 < len(seq) and seq[k + 1][1] is None:
+                    after.setdefault(slot, set()).add(seq[k + 1][0])
+        order.extend(s for s in slots if s not in order)
+        by_entity: dict[str, list[str]] = {}
+        for slot in order:
+            by_entity.setdefault(slots[slot], []).append(slot)
+        contexts = {
+            s: _SlotContext(
+                frozenset(before.get(s, ())), frozenset(before2.get(s, ())),
+                frozenset(after.get(s, ())),
+            )
+            for s in order
+        }  # fmt: skip
+        entity_slots = tuple((e, tuple(ss)) for e, ss in sorted(by_entity.items()))
+        return _Intent(spec.name, slots, entity_slots, contexts), bags
+
+    # --- analysing text --------------------------------------------------------------------
+
+    def _word(self, raw: str) -> tuple[_Word, ...]:
+        """What one written word is to the scorer (cached: users repeat themselves)."""
+        cached = self._words.get(raw)
+        if cached is not None:
+            return cached
+        parts: list[_Word] = []
+        for part in split_word(normalize_word(raw)):
+            if not part:
+                continue
+            if part in self._speller:
+                parts.append(_Word(part, 1.0, _TERM if part in self._weight else _OTHER))
+            elif part in FILLERS:
+                parts.append(_Word(part, 1.0, _FILLER))
+            else:
+                fixed = self._speller.correct(part)
+                if fixed is None:
+                    parts.append(_Word(part, 1.0, _OTHER))
+                else:
+                    form, edits = fixed
+                    kind = _TERM if form in self._weight else _OTHER
+                    parts.append(_Word(form, _CORRECTED[edits], kind))
+        result = tuple(parts)
+        if len(self._words) > 100_000:  # a bound for adversarial input, not an LRU
+            self._words.clear()
+        self._words[raw] = result
+        return result
+
+    def _analyse(self, text: str) -> tuple[Analysis, list[int]]:
+        words: list[str] = []
+        spans: list[tuple[int, int]] = []
+        quality: list[float] = []
+        kinds: list[int] = []
+        for raw, start, end in scan(text):
+            for w in self._word(raw):
+                words.append(w.form)
+                spans.append((start, end))
+                quality.append(w.quality)
+                kinds.append(w.kind)
+        return Analysis(text, words, spans, quality), kinds
+
+    # --- scoring ---------------------------------------------------------------------------
+
+    def _scores(self, analysis: Analysis, kinds: list[int], matches: list[Match]) -> list[float]:
+        """Every intent's score, by intent index."""
+        weight = self._weight
+        words = analysis.words
+        covered = [False] * len(words)
+        for m in matches:
+            for k in range(m.start, m.end):
+                covered[k] = True
+        bag: dict[str, tuple[int, float]] = {}
+        text_weight = 0.0
+        for k, form in enumerate(words):
+            kind = kinds[k]
+            if kind == _TERM:
+                count, q = bag.get(form, (0, 1.0))
+                bag[form] = (count + 1, min(q, analysis.quality[k]))
+                # Words inside an entity value are accounted for by the entity term; they may
+                # still match an example that spells the value out ("a large pizza"). A
+                # repeated word ("bye bye") says nothing new, so it weighs once.
+                if not covered[k] and count == 0:
+                    text_weight += weight[form]
+            elif kind == _OTHER and not covered[k]:
+                text_weight += self._penalty
+        # Entity terms. Readings of the same words by different entities ("7" as a number
+        # and as a time) are alternatives: the text weighs only the heaviest of them.
+        cluster_end = -1
+        cluster_weight = 0.0
+        for m in sorted(matches, key=lambda m: (m.char_start, m.char_end, m.entity)):
+            term = "@" + m.entity
+            count, q = bag.get(term, (0, 1.0))
+            bag[term] = (count + 1, min(q, m.score))
+            w = weight.get(term, 0.0)
+            if m.char_start >= cluster_end:
+                text_weight += cluster_weight
+                cluster_weight = w
+            else:
+                cluster_weight = max(cluster_weight, w)
+            cluster_end = max(cluster_end, m.char_end)
+        text_weight += cluster_weight
+
+        shared = [0.0] * len(self._norm)
+        shared_intent = [0.0] * len(self._intents)
+        postings = self._postings
+        intent_postings = self._intent_postings
+        for term, (count, q) in bag.items():
+            post = postings.get(term)
+            if post is None:
+                continue
+            w = weight[term] * q
+            for ex, n in post:
+                shared[ex] += w * (count if count < n else n)
+            for i, n in intent_postings[term]:
+                shared_intent[i] += w * (count if count < n else n)
+        if text_weight <= 0.0:
+            text_weight = 1e-9  # only words inside entity values: they explain everything
+        # How much of the text the intent explains: half from the example itself, half from
+        # all the intent's examples together, so "hello there" fits an intent that has the
+        # examples "hello" and "hi there" better than an intent with only "hello".
+        of_intent = [min(m / text_weight, 1.0) for m in shared_intent]
+        scores = [0.0] * len(self._intents)
+        owner = self._example_intent
+        for ex, (m_w, e_w) in enumerate(zip(shared, self._norm, strict=True)):
+            if m_w <= 0.0:
+                continue
+            i = owner[ex]
+            of_text = 0.5 * (min(m_w / text_weight, 1.0) + of_intent[i])
+            of_example = 1.0 if m_w >= e_w else m_w / e_w
+            s = math.sqrt(of_text * of_example)
+            if s > scores[i]:
+                scores[i] = s
+        return scores
+
+    def _find(self, analysis: Analysis, matchers: Sequence[tuple[str, Matcher]]) -> list[Match]:
+        found: list[Match] = []
+        if analysis.text:
+            for _, matcher in matchers:
+                found.extend(matcher.find(analysis))
+        return found
+
+    def _slots(
+        self, intent: _Intent, analysis: Analysis, matches: list[Match]
+    ) -> dict[str, SlotValue]:
+        wanted = set(intent.slots.values())
+        chosen = best_non_overlapping([m for m in matches if m.entity in wanted])
+        result: dict[str, SlotValue] = {}
+        for entity, slots in intent.entity_slots:
+            found = [m for m in chosen if m.entity == entity]
+            if not found:
+                continue
+            # Give values to slots greedily, best fitting pair first; with no context to go
+            # on, the k-th value goes to the k-th slot of the examples.
+            pairs = sorted(
+                (-intent.contexts[slot].affinity(analysis.words, m), abs(si - mi), mi, si)
+                for si, slot in enumerate(slots)
+                for mi, m in enumerate(found)
+            )
+            used_slots: set[int] = set()
+            used_matches: set[int] = set()
+            for _, _, mi, si in pairs:
+                if si in used_slots or mi in used_matches:
+                    continue
+                used_slots.add(si)
+                used_matches.add(mi)
+                m = found[mi]
+                result[slots[si]] = SlotValue(
+                    m.value, analysis.text[m.char_start : m.char_end], m.char_start, m.char_end
+                )
+        return dict(sorted(result.items()))
+
+    # --- public API ------------------------------------------------------------------------
+
+    @property
+    def intents(self) -> tuple[str, ...]:
+        """The names of the intents, in declaration order."""
+        return tuple(self._names)
+
+    def recognize(self, text: str, *, allowed: Collection[str] | None = None) -> Recognition:
+        """The intent ``text`` most likely expresses, with its confidence and slots.
+
+        With ``allowed``, only those intents are candidates (unknown names are ignored); call
+        again without it to learn whether the text fits an intent that is not allowed here.
+        ``intent`` is None when the best candidate scores below the threshold; its score is
+        still the ``confidence`` and ``alternatives`` then starts with it, so a caller can
+        say "did you mean ...". Otherwise ``alternatives`` lists the runners-up (score > 0,
+        at most :data:`MAX_ALTERNATIVES`, best first): two close scores mean ambiguity.
+        """
+        if not text or text.isspace():
+            return Recognition(None, 0.0)
+        analysis, kinds = self._analyse(text)
+        matches = self._find(analysis, self._used)
+        scores = self._scores(analysis, kinds, matches)
+        candidates: Sequence[int] = range(len(scores))
+        if allowed is not None:
+            candidates = [i for i in candidates if self._names[i] in allowed]
+        ranked = sorted((i for i in candidates if scores[i] > 0.0), key=lambda i: (-scores[i], i))
+        if not ranked:
+            return Recognition(None, 0.0)
+        best = ranked[0]
+        confidence = round(min(scores[best], 1.0), 4)
+        if confidence < self.threshold:
+            alternatives = tuple((self._names[i], round(scores[i], 4)) for i in ranked)
+            return Recognition(None, confidence, {}, alternatives[:MAX_ALTERNATIVES])
+        alternatives = tuple((self._names[i], round(scores[i], 4)) for i in ranked[1:])
+        slots = self._slots(self._intents[best], analysis, matches)
+        return Recognition(self._names[best], confidence, slots, alternatives[:MAX_ALTERNATIVES])
+
+    def extract(self, entity: str, text: str) -> SlotValue | None:
+        """One value of ``entity`` in ``text`` (the answer to "Which city?"), or None.
+
+        The best reading wins (exact over spell-corrected, longer over shorter), then the
+        leftmost. ``number`` and ``time`` work even when the model does not declare them.
+        """
+        matcher = self._matchers.get(entity)
+        if matcher is None:
+            self._entity_for("<extract>", entity, entity)
+            matcher = self._matchers[entity]
+        analysis, _ = self._analyse(text)
+        found = self._find(analysis, [(entity, matcher)])
+        if not found:
+            return None
+        m = min(found, key=lambda m: (-m.score, -(m.char_end - m.char_start), m.char_start))
+        return SlotValue(m.value, text[m.char_start : m.char_end], m.char_start, m.char_end)
+
+    def extract_slots(self, intent: str, text: str) -> dict[str, SlotValue]:
+        """The slots of ``intent`` that ``text`` fills, whatever intent the text expresses."""
+        index = self._index.get(intent)
+        if index is None:
+            raise ModelError(f"unknown intent {intent!r}", intent=intent, known=self._names)
+        compiled = self._intents[index]
+        analysis, _ = self._analyse(text)
+        matchers = [(e, self._matchers[e]) for e, _ in compiled.entity_slots]
+        return self._slots(compiled, analysis, self._find(analysis, matchers))
