@@ -119,9 +119,7 @@ class UnknownModel(ModelError):
     def __init__(self, model_id: str, known: Sequence[str]) -> None:
         self.model_id = model_id
         hint = ", ".join(sorted(known)) or "none loaded"
-        super().__init__(
-            f"unknown model {model_id!r} (loaded: {hint})", model_id=model_id
-        )
+        super().__init__(f"unknown model {model_id!r} (loaded: {hint})", model_id=model_id)
 
 
 class ModelMismatch(ModelError):
@@ -228,8 +226,7 @@ class VersionConflict(ConflictError):
         self.expected = expected
         self.actual = actual
         super().__init__(
-            f"session {session_id!r} is at version {actual}, not {expected}; "
-            "re-read it and retry",
+            f"session {session_id!r} is at version {actual}, not {expected}; re-read it and retry",
             session_id=session_id,
             expected=expected,
             actual=actual,

@@ -1,0 +1,229 @@
+"""The ``dialoghub`` command line: chat, validate, sessions.
+
+Every command reports a refused input or an invalid model as one clear message and a
+non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+import msgspec
+
+from dialoghub.engine.records import CommandAction, EndAction, Reply, Transcribe
+from dialoghub.errors import DialoghubError, ModelValidationError
+from dialoghub.hub import DEFAULT_STORE, Hub
+from dialoghub.model.loader import load_models
+from dialoghub.runner import Runner, load_plugins
+from dialoghub.view import SessionView
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+STORE_HELP = (
+    "Where sessions live: sqlite:///file.db (default), memory://, postgresql://…, redis://…"
+)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except DialoghubError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        _run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dialoghub")
+def main() -> None:
+    """dialoghub: durable sessions for dialogs, assistants and review workflows."""
+
+
+# --- chat ---------------------------------------------------------------------------------
+
+
+def _show(view: SessionView, echo: Callable[[str], None]) -> None:
+    for action in view.actions:
+        if isinstance(action, Reply):
+            echo(click.style("bot> ", fg="green") + action.text)
+        elif isinstance(action, Transcribe):
+            echo(click.style(f"(dictation into {action.variable})", dim=True))
+        elif isinstance(action, EndAction):
+            echo(click.style(f"[session ended: {action.reason}]", dim=True))
+
+
+async def _ask_outputs(command: CommandAction) -> dict[str, Any]:
+    """No plugin: the person at the terminal plays the command service."""
+    click.echo(
+        click.style(f"[command {command.id} {json.dumps(command.params)}]", fg="yellow")
+        + " type its outputs as JSON or key=value pairs:"
+    )
+    while True:
+        line = click.prompt("outputs", default="{}", show_default=False, err=True)
+        try:
+            if line.strip().startswith("{"):
+                value = json.loads(line)
+                if isinstance(value, dict):
+                    return value
+            else:
+                pairs = [p.split("=", 1) for p in line.split()]
+                if all(len(p) == 2 for p in pairs):
+                    return {k: _scalar(v) for k, v in pairs}
+        except json.JSONDecodeError:
+            pass
+        click.echo("not a JSON object or key=value pairs; try again", err=True)
+
+
+def _scalar(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+@main.command()
+@click.argument("model", type=click.Path(exists=True))
+@click.option("--plugins", help="Python file or module whose functions answer commands.")
+@click.option("--store", default="memory://", show_default=True, help=STORE_HELP)
+@click.option("--session", "session_id", help="Resume (or create) the session with this id.")
+@_async
+async def chat(model: str, plugins: str | None, store: str, session_id: str | None) -> None:
+    """Talk to MODEL (a model file or folder) in the terminal. Ctrl-D or 'quit' leaves."""
+    commands = load_plugins(plugins) if plugins else {}
+    async with Hub(store) as hub:
+        models = hub.load_models(model)
+        runner = Runner(hub, commands, on_missing=_ask_outputs)
+        existing = None
+        if session_id is not None:
+            try:
+                existing = await hub.get_session(session_id)
+            except DialoghubError:
+                existing = None
+        if existing is not None and not existing.ended:
+            click.echo(f"resuming session {session_id} in state {existing.state}")
+            sid = existing.id
+            if existing.last_response:
+                click.echo(click.style("bot> ", fg="green") + existing.last_response["text"])
+        else:
+            view = await runner.start(models[0].id, session_id=session_id)
+            sid = view.id
+            click.echo(click.style(f"session {sid} on {store}", dim=True))
+            _show(view, click.echo)
+        while True:
+            try:
+                text = await asyncio.to_thread(input, click.style("you> ", fg="cyan"))
+            except EOFError:
+                click.echo()
+                break
+            if text.strip().lower() in ("quit", "exit", "/quit"):
+                break
+            if not text.strip():
+                continue
+            try:
+                view = await runner.send(sid, text)
+            except DialoghubError as exc:
+                click.echo(click.style(f"error: {exc}", fg="red"))
+                continue
+            _show(view, click.echo)
+            if view.ended:
+                break
+
+
+# --- validate -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+def validate(paths: tuple[str, ...]) -> None:
+    """Check model files or folders; print every problem as file:line:column: message."""
+    failed = False
+    for path in paths:
+        try:
+            models = load_models(path)
+        except ModelValidationError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            continue
+        for m in models:
+            click.echo(f"{m.source}: ok ({m.id} v{m.version}, {len(m.states)} states)")
+    if failed:
+        sys.exit(1)
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+@main.group()
+def sessions() -> None:
+    """Inspect stored sessions."""
+
+
+def _store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--store", default=DEFAULT_STORE, show_default=True, help=STORE_HELP)(fn)
+
+
+@sessions.command("list")
+@_store_option
+@click.option("--model", help="Only sessions of this model.")
+@click.option("--state", help="Only sessions in this state.")
+@click.option("--status", type=click.Choice(["active", "ended", "expired"]))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--cursor", help="Continue after a previous page.")
+@_async
+async def list_(
+    store: str,
+    model: str | None,
+    state: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> None:
+    """List sessions, oldest first."""
+    async with Hub(store) as hub:
+        page = await hub.list_sessions(
+            model=model, state=state, status=status, limit=limit, cursor=cursor
+        )
+    for s in page.sessions:
+        click.echo(f"{s.id}\t{s.model_id}\t{s.state}\t{s.status.value}\tv{s.version}")
+    if page.next_cursor:
+        click.echo(f"next page: --cursor {page.next_cursor}", err=True)
+
+
+@sessions.command()
+@_store_option
+@click.argument("session_id")
+@_async
+async def show(store: str, session_id: str) -> None:
+    """Print one session as JSON."""
+    async with Hub(store) as hub:
+        session = await hub.get_session(session_id)
+    click.echo(msgspec.json.format(msgspec.json.encode(session), indent=2))
+
+
+@sessions.command()
+@_store_option
+@click.argument("session_id")
+@click.option("--after", default=0, show_default=True, type=click.IntRange(0))
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
+@_async
+async def events(store: str, session_id: str, after: int, limit: int) -> None:
+    """Print a session's events, one JSON object per line."""
+    async with Hub(store) as hub:
+        items = await hub.events(session_id, after=after, limit=limit)
+    for e in items:
+        row = {"seq": e.seq, "version": e.version, "time": e.time, "type": e.type, "data": e.data}
+        click.echo(msgspec.json.encode(row).decode())

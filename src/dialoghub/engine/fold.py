@@ -1,0 +1,151 @@
+"""Applying events to a session: the only code that changes a session.
+
+The engine emits events and applies each one to its working copy with :func:`apply`, and
+:func:`replay` folds a stored log the same way, so a replayed log always reproduces the stored
+snapshot. Each event type changes the fields listed next to it in ``_APPLY``; every event sets
+``seq``, ``version`` and ``updated_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import msgspec
+
+from dialoghub.engine.records import Event, Session, Status
+
+__all__ = ["EVENT_TYPES", "apply", "copy_session", "replay"]
+
+
+def _started(s: Session | None, e: Event) -> Session:
+    d = e.data
+    return Session(
+        id=d["id"],
+        tenant=d.get("tenant", "default"),
+        model_id=d["model_id"],
+        model_version=d["model_version"],
+        unit=d["unit"],
+        state=d["state"],
+        params=dict(d.get("params") or {}),
+        metadata=dict(d.get("metadata") or {}),
+        variables={},
+        created_at=e.time,
+    )
+
+
+def _input(s: Session, e: Event) -> None:
+    s.last_request = {**e.data["input"], "time": e.time}
+    if e.data["input"].get("type") != "timeout":
+        s.counters = {}  # any real request resets the prompt-timeout counters (NaifJs)
+
+
+def _var(s: Session, e: Event) -> None:
+    d = e.data
+    unit = d.get("unit") or s.unit
+    s.variables = {**s.variables, unit: {**s.variables.get(unit, {}), d["name"]: d["value"]}}
+
+
+def _cleared(s: Session, e: Event) -> None:
+    unit = e.data.get("unit") or s.unit
+    scope = dict(s.variables.get(unit, {}))
+    scope.pop(e.data["name"], None)
+    s.variables = {**s.variables, unit: scope}
+
+
+def _replaced(s: Session, e: Event) -> None:
+    unit = e.data.get("unit") or s.unit
+    s.variables = {**s.variables, unit: dict(e.data["variables"])}
+
+
+def _params(s: Session, e: Event) -> None:
+    s.params = dict(e.data["params"])
+
+
+def _entered(s: Session, e: Event) -> None:
+    s.unit = e.data.get("unit", s.unit)
+    s.state = e.data["state"]
+    s.counters = {}
+
+
+def _awaiting(s: Session, e: Event) -> None:
+    s.awaiting = dict(e.data) if e.data else None
+
+
+def _action(s: Session, e: Event) -> None:
+    action = e.data["action"]
+    if action.get("type") != "reply":
+        return
+    prev = s.last_response
+    if prev is not None and prev.get("version") == e.version:
+        text = f"{prev['text']} {action['text']}"
+    else:
+        text = action["text"]
+    s.last_response = {"text": text, "time": e.time, "state": s.state, "version": e.version}
+
+
+def _timeout(s: Session, e: Event) -> None:
+    s.counters = {**s.counters, e.data["name"]: e.data["count"]}
+
+
+def _ended(s: Session, e: Event) -> None:
+    s.status = Status(e.data.get("status", "ended"))
+    s.active = False
+    s.awaiting = None
+
+
+def _nothing(s: Session, e: Event) -> None:
+    """Events that only record what happened (an intent was recognized, a result arrived)."""
+
+
+_APPLY: dict[str, Callable[[Session, Event], None]] = {
+    "input_received": _input,  # last_request
+    "intent_recognized": _nothing,
+    "slot_filled": _var,  # variables[unit][slot]
+    "variable_set": _var,  # variables[unit][name]
+    "variable_cleared": _cleared,
+    "variables_replaced": _replaced,
+    "params_set": _params,
+    "state_entered": _entered,  # unit, state
+    "awaiting": _awaiting,  # what the session waits for, and where it resumes
+    "action_emitted": _action,  # last_response (replies)
+    "command_result_received": _nothing,
+    "timeout_fired": _timeout,  # counters
+    "session_ended": _ended,  # status, active
+}
+
+#: Every event type the engine emits.
+EVENT_TYPES = frozenset({"session_started", *_APPLY})
+
+
+def apply(session: Session | None, event: Event) -> Session:
+    """Apply one event; ``session_started`` builds the session, any other changes it in place."""
+    if event.type == "session_started":
+        s = _started(session, event)
+    else:
+        if session is None:
+            raise ValueError(f"event {event.seq} ({event.type}) before session_started")
+        s = session
+        handler = _APPLY.get(event.type)
+        if handler is None:
+            raise ValueError(f"unknown event type {event.type!r} at seq {event.seq}")
+        handler(s, event)
+    s.seq = event.seq
+    s.version = event.version
+    s.updated_at = event.time
+    return s
+
+
+def replay(events: Iterable[Event], session: Session | None = None) -> Session:
+    """Fold events (onto a copy of ``session`` if given) into a snapshot."""
+    s = copy_session(session) if session is not None else None
+    for event in events:
+        s = apply(s, event)
+    if s is None:
+        raise ValueError("no events to replay")
+    return s
+
+
+def copy_session(session: Session) -> Session:
+    """A working copy. Shallow is enough: ``apply`` never mutates a field's value in place, it
+    assigns a new one (copy on write), so the original's dicts are never touched."""
+    return msgspec.structs.replace(session)

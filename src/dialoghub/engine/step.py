@@ -1,0 +1,502 @@
+"""The pure step function: ``step(model, session, input, now) -> Step``.
+
+No I/O, no clock, no randomness: the same model, snapshot, input and time always give the
+same new snapshot, actions and events. A refused input raises before anything is returned,
+so the caller has nothing to store.
+
+The flow inside one update: the input is recorded, interpreted (intent, slots, command
+outputs, ...), and the session moves through states, running each state's instructions,
+until it must wait: for the user, for a command result, or forever (it ended). Every change
+goes through :meth:`_Run.emit`, which appends an event and applies it with
+:func:`dialoghub.engine.fold.apply`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from dialoghub.engine.fold import apply, copy_session
+from dialoghub.engine.records import (
+    ASR,
+    TERMINAL_ACTIONS,
+    Action,
+    CommandAction,
+    CommandResult,
+    End,
+    EndAction,
+    Event,
+    EventInput,
+    Input,
+    Jump,
+    Reply,
+    Session,
+    SetVariables,
+    Text,
+    Timeout,
+    Transcribe,
+    WaitForUser,
+)
+from dialoghub.engine.scope import evaluate_value, lookup, lookup_in
+from dialoghub.errors import (
+    InvalidInput,
+    ModelError,
+    ModelMismatch,
+    NoMatch,
+    SessionClosed,
+    UnexpectedInput,
+    UnknownCommand,
+)
+from dialoghub.model import spec as m
+
+__all__ = ["MAX_STATE_ENTRIES", "Step", "start", "step"]
+
+#: More state entries than this in one update means the model loops without waiting.
+MAX_STATE_ENTRIES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The result of one update: the new snapshot, the actions to carry out, the new events."""
+
+    session: Session
+    actions: tuple[Action, ...]
+    events: tuple[Event, ...]
+
+
+def start(
+    model: m.Model,
+    session_id: str,
+    *,
+    now: float,
+    tenant: str = "default",
+    metadata: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+) -> Step:
+    """Create a session of ``model`` and run it up to its first wait."""
+    run = _Run(model, None, now, version=1)
+    run.emit(
+        "session_started",
+        id=session_id,
+        tenant=tenant,
+        model_id=model.id,
+        model_version=model.version,
+        unit=model.unit,
+        state=model.start,
+        metadata=metadata or {},
+        params=params or {},
+    )
+    run.enter(model.start)
+    return run.result()
+
+
+def step(model: m.Model, session: Session, inp: Input, now: float) -> Step:
+    """Apply one input to a session; raises an InputError (and returns nothing) if refused."""
+    if session.ended:
+        raise SessionClosed(session.id, session.status.value)
+    if session.state not in model.states:
+        raise ModelMismatch(
+            f"session {session.id!r} is in state {session.state!r}, which model "
+            f"{model.id!r} version {model.version} does not have",
+            session_id=session.id,
+            state=session.state,
+        )
+    run = _Run(model, session, now, version=session.version + 1)
+    run.emit("input_received", input=msgspec.to_builtins(inp))
+    _DISPATCH[type(inp)](run, inp)
+    return run.result()
+
+
+class _Run:
+    """One update in progress: a working copy of the session plus what it has emitted."""
+
+    def __init__(self, model: m.Model, session: Session | None, now: float, version: int) -> None:
+        self.model = model
+        self.s: Session = copy_session(session) if session is not None else None  # type: ignore[assignment]
+        self.now = now
+        self.version = version
+        self.seq = session.seq if session is not None else 0
+        self.events: list[Event] = []
+        self.actions: list[Action] = []
+        self.entries = 0
+
+    # --- recording ------------------------------------------------------------------------
+
+    def emit(self, type: str, **data: Any) -> None:
+        self.seq += 1
+        event = Event(seq=self.seq, version=self.version, time=self.now, type=type, data=data)
+        self.s = apply(self.s, event)
+        self.events.append(event)
+
+    def act(self, action: Action) -> None:
+        self.actions.append(action)
+        self.emit("action_emitted", action=msgspec.to_builtins(action))
+
+    def result(self) -> Step:
+        # The contract with every application: the list ends with an action that needs an
+        # update (or ends the session). A model that breaks it is a bug, never silent.
+        if not self.actions or not isinstance(self.actions[-1], TERMINAL_ACTIONS):
+            raise ModelError(f"model {self.model.id!r} produced no action to wait on")
+        return Step(self.s, tuple(self.actions), tuple(self.events))
+
+    # --- states and code ------------------------------------------------------------------
+
+    @property
+    def state(self) -> m.State:
+        return self.model.states[self.s.state]
+
+    def enter(self, name: str) -> None:
+        self.entries += 1
+        if self.entries > MAX_STATE_ENTRIES:
+            raise ModelError(
+                f"model {self.model.id!r} entered {MAX_STATE_ENTRIES} states in one update "
+                f"without waiting (last: {name!r}); a loop of jumps needs a wait",
+                state=name,
+            )
+        self.emit("state_entered", state=name)
+        self.run_block(("do",), 0)
+
+    def block(self, key: Sequence[str]) -> tuple[tuple[m.Instruction, ...], m.Handler | None]:
+        """The code a block key names, and the handler it belongs to (None: the state's do)."""
+        if key[0] == "do":
+            return self.state.code, None
+        owner: Any = self.state if key[0] == "state" else self.model
+        handler = getattr(owner, key[1])
+        if handler is None:
+            raise ModelMismatch(f"model has no handler {'.'.join(key)}", block=list(key))
+        return handler.code, handler
+
+    def run_block(self, key: Sequence[str], pc: int) -> None:
+        code, handler = self.block(key)
+        while pc < len(code):
+            ins = code[pc]
+            pc += 1
+            if isinstance(ins, m.Say):
+                self.act(Reply(text=ins.text.render(lookup_in(self.s))))
+            elif isinstance(ins, m.SetVar):
+                self.set_var(ins)
+            elif isinstance(ins, m.Clear):
+                for name in ins.names:
+                    if lookup(self.s, name) is not None:
+                        self.emit("variable_cleared", name=name)
+            elif isinstance(ins, m.Branch):
+                if not ins.when.evaluate(lookup_in(self.s)):
+                    pc = ins.target
+            elif isinstance(ins, m.Jump):
+                pc = ins.target
+            elif isinstance(ins, m.Goto):
+                self.enter(ins.state)
+                return
+            elif isinstance(ins, m.End):
+                self.finish(ins.reason)
+                return
+            elif isinstance(ins, m.Transcribe):
+                self.act(Transcribe(variable=ins.variable))
+            elif isinstance(ins, m.RunCommand):
+                self.run_command(ins, key, pc)
+                return
+        if handler is None:
+            self.after_code()
+        elif handler.target is not None:
+            self.enter(handler.target)
+        else:
+            self.wait(ask=False)
+
+    def set_var(self, ins: m.SetVar) -> None:
+        value = evaluate_value(ins.value, self.s)
+        current = lookup(self.s, ins.name)
+        if ins.op == "increment":
+            base = (
+                current if isinstance(current, int | float) and not isinstance(current, bool) else 0
+            )
+            value = base + value
+        elif ins.op == "append":
+            value = [*(current if isinstance(current, list) else []), value]
+        self.emit("variable_set", name=ins.name, value=value)
+
+    def run_command(self, ins: m.RunCommand, key: Sequence[str], resume: int) -> None:
+        spec = self.model.commands[ins.command]
+        params = {
+            name: evaluate_value(ins.params[name], self.s)
+            if name in ins.params
+            else lookup(self.s, name)
+            for name in spec.inputs
+        }
+        self.emit(
+            "awaiting",
+            kind="command",
+            command=ins.command,
+            params=params,
+            block=list(key),
+            pc=resume,
+            on_error=ins.on_error,
+        )
+        self.act(CommandAction(id=ins.command, params=params))
+
+    def after_code(self) -> None:
+        state = self.state
+        if state.final:
+            self.finish(f"reached final state {state.name!r}")
+        elif state.waits:
+            self.wait(ask=True)
+        else:
+            self.follow(state.next, state)
+
+    def follow(self, transitions: Sequence[m.Transition], state: m.State) -> None:
+        lookup_fn = lookup_in(self.s)
+        for t in transitions:
+            if t.when is None or t.when.evaluate(lookup_fn):
+                self.enter(t.target)
+                return
+        if state.waits:
+            self.no_match(state)
+        else:
+            raise ModelError(
+                f"no transition of state {state.name!r} applies and it does not wait; "
+                "add a transition without 'when' as the default",
+                state=state.name,
+            )
+
+    def wait(self, *, ask: bool, fill: dict[str, Any] | None = None) -> None:
+        state = self.state
+        prompt = state.ask if ask else None
+        if prompt is not None:
+            self.act(Reply(text=prompt.render(lookup_in(self.s))))
+        wake = self.model.wake_word if state.wake_word is None else state.wake_word
+        # Immediate: the user was just asked something (the state's question or a slot's)
+        # and should be listened to now; otherwise the system is idle until spoken to.
+        immediate = fill is not None or state.ask is not None
+        awaiting: dict[str, Any] = {"kind": "user", "immediate": immediate}
+        if wake:
+            awaiting["wake"] = True
+        if fill is not None:
+            awaiting["fill"] = fill
+        self.emit("awaiting", **awaiting)
+        self.act(WaitForUser(immediate=immediate, requires_wake_word=wake))
+
+    def finish(self, reason: str, status: str = "ended") -> None:
+        self.act(EndAction(reason=reason))
+        self.emit("session_ended", reason=reason, status=status)
+
+    def run_handler(self, key: tuple[str, str]) -> None:
+        self.run_block(key, 0)
+
+    # --- understanding text ---------------------------------------------------------------
+
+    def no_match(self, state: m.State, text: str | None = None) -> None:
+        if state.no_match is not None:
+            self.run_handler(("state", "no_match"))
+        elif self.model.no_match is not None:
+            self.run_handler(("model", "no_match"))
+        else:
+            raise NoMatch(
+                f"{text!r} matches no intent allowed in state {state.name!r} of model "
+                f"{self.model.id!r} (allowed: {', '.join(sorted(state.on)) or 'none'}); "
+                "add a 'no_match' handler to the state or the model to answer it",
+                state=state.name,
+                text=text,
+            )
+
+    def not_allowed(self, state: m.State, intent: str, text: str) -> None:
+        if state.not_allowed is not None:
+            self.run_handler(("state", "not_allowed"))
+        elif self.model.not_allowed is not None:
+            self.run_handler(("model", "not_allowed"))
+        else:
+            self.no_match(state, text)
+
+    def text(self, text: str) -> None:
+        if not text.strip():
+            raise InvalidInput("text is empty")
+        aw = self.s.awaiting or {}
+        if aw.get("kind") != "user":
+            raise UnexpectedInput(
+                f"session {self.s.id!r} is waiting for the result of command "
+                f"{aw.get('command')!r}, not for text",
+                session_id=self.s.id,
+                command=aw.get("command"),
+            )
+        state = self.state
+        rec = self.model.recognizer.recognize(text)
+        fill = aw.get("fill")
+        if fill is not None and self.fill_slot(fill, text, rec.intent):
+            return
+        self.emit("intent_recognized", intent=rec.intent, confidence=round(rec.confidence, 4))
+        if rec.intent is None:
+            self.no_match(state, text)
+        elif rec.intent not in state.on:
+            self.not_allowed(state, rec.intent, text)
+        else:
+            intent = self.model.intents[rec.intent]
+            filled = []
+            for slot in intent.slots:
+                found = rec.slots.get(slot.name)
+                if found is not None:
+                    self.emit("slot_filled", name=slot.name, value=found.value)
+                    filled.append(slot.name)
+            self.continue_fill(intent, filled)
+
+    def fill_slot(self, fill: dict[str, Any], text: str, other_intent: str | None) -> bool:
+        """Try the answer to a slot question; False if the user said something else instead."""
+        intent = self.model.intents[fill["intent"]]
+        slot = next(s for s in intent.slots if s.name == fill["slot"])
+        found = self.model.recognizer.extract(slot.entity, text)
+        if found is None:
+            if other_intent is not None and other_intent != intent.name:
+                return False  # the user changed the subject: handle it as a new request
+            self.ask_slot(intent, slot, fill["filled"])
+            return True
+        self.emit("slot_filled", name=slot.name, value=found.value)
+        self.continue_fill(intent, [*fill["filled"], slot.name])
+        return True
+
+    def continue_fill(self, intent: m.IntentDef, filled: list[str]) -> None:
+        for slot in intent.slots:
+            if slot.required and slot.name not in filled:
+                self.ask_slot(intent, slot, filled)
+                return
+        self.follow(self.state.on[intent.name], self.state)
+
+    def ask_slot(self, intent: m.IntentDef, slot: m.SlotSpec, filled: list[str]) -> None:
+        if slot.prompt is not None:
+            self.act(Reply(text=slot.prompt.render(lookup_in(self.s))))
+        self.wait(ask=False, fill={"intent": intent.name, "slot": slot.name, "filled": filled})
+
+
+# --- one handler per input type -----------------------------------------------------------
+
+
+def _text(run: _Run, inp: Text) -> None:
+    run.text(inp.text)
+
+
+def _asr(run: _Run, inp: ASR) -> None:
+    if not 0.0 <= inp.confidence <= 1.0:
+        raise InvalidInput(f"ASR confidence must be in [0, 1], not {inp.confidence}")
+    run.text(inp.text)
+
+
+def _command_result(run: _Run, inp: CommandResult) -> None:
+    aw = run.s.awaiting or {}
+    if aw.get("kind") != "command":
+        raise UnknownCommand(
+            f"session {run.s.id!r} is not waiting for a command result (got one for {inp.id!r})",
+            session_id=run.s.id,
+            command=inp.id,
+        )
+    if inp.id != aw["command"]:
+        raise UnknownCommand(
+            f"session {run.s.id!r} is waiting for command {aw['command']!r}, not {inp.id!r}",
+            session_id=run.s.id,
+            command=inp.id,
+            awaited=aw["command"],
+        )
+    spec = run.model.commands[inp.id]
+    unknown = sorted(set(inp.outputs) - set(spec.outputs))
+    if unknown:
+        raise InvalidInput(
+            f"command {inp.id!r} has no output{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(map(repr, unknown))}; declared: {', '.join(spec.outputs) or 'none'}",
+            command=inp.id,
+            outputs=unknown,
+        )
+    run.emit("command_result_received", id=inp.id, error=inp.error)
+    for name in spec.outputs:
+        if name in inp.outputs:
+            run.emit("variable_set", name=name, value=inp.outputs[name])
+    if inp.error is not None:
+        if aw.get("on_error"):
+            run.enter(aw["on_error"])
+            return
+        if run.model.command_error is not None:
+            run.emit("variable_set", name="error", value=inp.error)
+            run.run_handler(("model", "command_error"))
+            return
+        run.emit("variable_set", name="error", value=inp.error)
+    run.run_block(aw["block"], aw["pc"])
+
+
+def _jump(run: _Run, inp: Jump) -> None:
+    if inp.state not in run.model.states:
+        raise InvalidInput(f"model {run.model.id!r} has no state {inp.state!r}", state=inp.state)
+    if inp.params is not None:
+        run.emit("params_set", params=inp.params)
+    if inp.variables is not None:
+        run.emit("variables_replaced", variables=inp.variables)
+    run.enter(inp.state)
+
+
+def _set_variables(run: _Run, inp: SetVariables) -> None:
+    if not inp.variables:
+        raise InvalidInput("set_variables needs at least one variable")
+    for name, value in inp.variables.items():
+        if not name or "." in name:
+            raise InvalidInput(f"{name!r} is not a variable name (no dots, not empty)")
+        run.emit("variable_set", name=name, value=value, unit=inp.unit or run.s.unit)
+    # The flow does not move: repeat what the session was already waiting for.
+    aw = run.s.awaiting or {}
+    if aw.get("kind") == "command":
+        run.act(CommandAction(id=aw["command"], params=aw.get("params") or {}))
+    else:
+        run.act(
+            WaitForUser(
+                immediate=bool(aw.get("immediate")), requires_wake_word=bool(aw.get("wake"))
+            )
+        )
+
+
+def _timeout(run: _Run, inp: Timeout) -> None:
+    aw = run.s.awaiting or {}
+    if aw.get("kind") != "user":
+        raise UnexpectedInput(
+            f"session {run.s.id!r} is not waiting for the user, so it cannot time out",
+            session_id=run.s.id,
+        )
+    count = run.s.counters.get(inp.name, 0) + 1
+    run.emit("timeout_fired", name=inp.name, count=count)
+    state = run.state
+    if state.timeout is not None:
+        run.run_handler(("state", "timeout"))
+    else:
+        run.wait(ask=True)
+
+
+def _event(run: _Run, inp: EventInput) -> None:
+    aw = run.s.awaiting or {}
+    if aw.get("kind") != "user":
+        raise UnexpectedInput(
+            f"session {run.s.id!r} is waiting for command {aw.get('command')!r}, "
+            f"not for event {inp.name!r}",
+            session_id=run.s.id,
+        )
+    state = run.state
+    transitions = state.on.get(inp.name)
+    if transitions is None or inp.name in run.model.intents:
+        raise UnexpectedInput(
+            f"state {state.name!r} takes no event {inp.name!r}; it takes: "
+            + (", ".join(sorted(e for e in state.on if e in run.model.events)) or "none"),
+            state=state.name,
+            event=inp.name,
+        )
+    if inp.params is not None:
+        run.emit("params_set", params=inp.params)
+    run.follow(transitions, state)
+
+
+def _end(run: _Run, inp: End) -> None:
+    run.finish(inp.reason)
+
+
+_DISPATCH: dict[type[Any], Any] = {
+    Text: _text,
+    ASR: _asr,
+    CommandResult: _command_result,
+    Jump: _jump,
+    SetVariables: _set_variables,
+    Timeout: _timeout,
+    EventInput: _event,
+    End: _end,
+}

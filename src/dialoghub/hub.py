@@ -1,0 +1,432 @@
+"""The Hub: the public async API that runs many sessions of many models on one store.
+
+A Hub owns the loaded models, a store, a per-session lock and a cache of recent snapshots.
+Every update follows the same path (:meth:`Hub.update`): take the session's lock, answer a
+repeated idempotency key from the store, load the snapshot (cache first), run the pure
+engine, write snapshot + events in one compare-and-set, and return the view. If another
+process changed the session meanwhile, the write loses the compare-and-set; the Hub then
+re-reads and re-runs the step (unless the caller pinned ``expected_version``, which is then
+a :class:`~dialoghub.errors.VersionConflict`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from dialoghub.engine import step as engine
+from dialoghub.engine.records import (
+    ASR,
+    CommandResult,
+    End,
+    Event,
+    EventInput,
+    Input,
+    Jump,
+    Session,
+    SetVariables,
+    Text,
+    Timeout,
+    WaitForUser,
+)
+from dialoghub.errors import (
+    IdempotencyKeyReused,
+    InvalidInput,
+    ModelError,
+    SessionExists,
+    SessionNotFound,
+    StoreError,
+    UnknownModel,
+    VersionConflict,
+)
+from dialoghub.keyed import KeyedLocks, LRUCache
+from dialoghub.model.loader import load_models
+from dialoghub.model.spec import Model
+from dialoghub.stores import Idempotency, Page, SessionFilter, Store, Write, open_store
+from dialoghub.view import SessionView
+
+__all__ = ["DEFAULT_STORE", "Hub"]
+
+#: The embedded default: a SQLite file in the working directory.
+DEFAULT_STORE = "sqlite:///dialoghub.db"
+#: How often a hub re-runs a step after losing a race to another process.
+MAX_RETRIES = 10
+
+_SESSION_ID = re.compile(r"[^\x00-\x1f\x7f/\\]{1,200}")
+_input_decoder: msgspec.json.Decoder[Input] = msgspec.json.Decoder(Input)
+_view_decoder = msgspec.msgpack.Decoder(SessionView)
+_encoder = msgspec.msgpack.Encoder()
+
+
+def _check_id(session_id: Any) -> str:
+    if not isinstance(session_id, str) or not _SESSION_ID.fullmatch(session_id):
+        raise InvalidInput(
+            f"invalid session id {session_id!r}: 1 to 200 characters, no '/', '\\' or "
+            "control characters",
+            session_id=session_id,
+        )
+    return session_id
+
+
+def _check_input(inp: Input) -> Input:
+    """Validate an input's field types (the structs themselves do not check on creation)."""
+    try:
+        return _input_decoder.decode(msgspec.json.encode(inp))
+    except (msgspec.ValidationError, TypeError) as exc:
+        raise InvalidInput(f"invalid {type(inp).__name__} input: {exc}") from None
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(msgspec.msgpack.encode(parts)).hexdigest()[:32]
+
+
+class Hub:
+    """Runs sessions of the loaded models on one store.
+
+    Use it as an async context manager (``async with Hub("sqlite:///app.db") as hub``), load
+    models with :meth:`load_models`, then create and update sessions. Every update accepts
+    ``expected_version`` (refuse if the session moved on) and ``idempotency_key`` (a retry
+    returns the first answer) and returns a :class:`~dialoghub.view.SessionView`.
+    """
+
+    def __init__(
+        self,
+        store: str | Store = DEFAULT_STORE,
+        *,
+        default_model: str | None = None,
+        clock: Callable[[], float] = time.time,
+        cache_size: int = 10_000,
+    ) -> None:
+        self.store: Store = open_store(store) if isinstance(store, str) else store
+        self.default_model = default_model
+        self._clock = clock
+        self._models: dict[str, Model] = {}
+        self._locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
+        self._cache: LRUCache[tuple[str, str], Session] = LRUCache(cache_size)
+        self._open = False
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the store (done by ``async with``)."""
+        if not self._open:
+            await self.store.open()
+            self._open = True
+
+    async def close(self) -> None:
+        """Flush and close the store (done by ``async with``)."""
+        if self._open:
+            self._open = False
+            await self.store.close()
+
+    async def __aenter__(self) -> Hub:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- models ---------------------------------------------------------------------------
+
+    def load_models(self, path: str | Path) -> list[Model]:
+        """Load a model file or every model file of a folder; all or nothing."""
+        models = load_models(path)
+        for model in models:
+            self.add_model(model)
+        return models
+
+    def add_model(self, model: Model) -> None:
+        """Make a compiled model available (replacing a loaded one with the same id)."""
+        self._models[model.id] = model
+        if self.default_model is None:
+            self.default_model = model.id
+
+    @property
+    def models(self) -> dict[str, Model]:
+        """The loaded models by id."""
+        return dict(self._models)
+
+    def model(self, model_id: str) -> Model:
+        """The loaded model ``model_id``; raises UnknownModel."""
+        try:
+            return self._models[model_id]
+        except KeyError:
+            raise UnknownModel(model_id, list(self._models)) from None
+
+    # --- creating -------------------------------------------------------------------------
+
+    async def create_session(
+        self,
+        model_id: str | None = None,
+        *,
+        session_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        tenant: str = "default",
+        idempotency_key: str | None = None,
+    ) -> SessionView:
+        """Start a session of ``model_id`` (or the default model) and run it to its first wait."""
+        model = self.model(model_id or self._default_model_id())
+        sid = _check_id(session_id) if session_id is not None else uuid.uuid4().hex
+        for name, value in (("metadata", metadata), ("params", params)):
+            if value is not None and not isinstance(value, dict):
+                raise InvalidInput(f"{name} must be a mapping, not {type(value).__name__}")
+        key = (tenant, sid)
+        async with self._locks.hold(key):
+            fp = _fingerprint("create", model.id, metadata, params)
+            if idempotency_key is not None:
+                seen = await self._idempotent(tenant, sid, idempotency_key, fp)
+                if seen is not None:
+                    return seen
+            result = engine.start(
+                model, sid, now=self._clock(), tenant=tenant, metadata=metadata, params=params
+            )
+            view = SessionView(session=result.session, actions=result.actions, events=result.events)
+            idem = (
+                Idempotency(idempotency_key, fp, _encoder.encode(view))
+                if idempotency_key is not None
+                else None
+            )
+            await self._write(key, Write(result.session, result.events, 0, idem))
+            return view
+
+    def _default_model_id(self) -> str:
+        if self.default_model is None:
+            raise UnknownModel("(default)", list(self._models))
+        return self.default_model
+
+    # --- updating -------------------------------------------------------------------------
+
+    async def update(
+        self,
+        session_id: str,
+        inp: Input,
+        *,
+        tenant: str = "default",
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> SessionView:
+        """Apply any input to a session; the other ``process_*`` methods call this."""
+        _check_id(session_id)
+        inp = _check_input(inp)
+        if expected_version is not None and (
+            not isinstance(expected_version, int) or isinstance(expected_version, bool)
+        ):
+            raise InvalidInput(f"expected_version must be an integer, not {expected_version!r}")
+        key = (tenant, session_id)
+        async with self._locks.hold(key):
+            fp = _fingerprint(inp, expected_version)
+            if idempotency_key is not None:
+                seen = await self._idempotent(tenant, session_id, idempotency_key, fp)
+                if seen is not None:
+                    return seen
+            fresh = False
+            for _ in range(MAX_RETRIES):
+                session = await self._load(key, fresh=fresh)
+                if expected_version is not None and session.version != expected_version:
+                    if not fresh:  # the cache may be behind another process: check the store
+                        fresh = True
+                        continue
+                    raise VersionConflict(session_id, expected_version, session.version)
+                model = self.model(session.model_id)
+                result = engine.step(model, session, inp, self._clock())
+                view = SessionView(
+                    session=result.session, actions=result.actions, events=result.events
+                )
+                idem = (
+                    Idempotency(idempotency_key, fp, _encoder.encode(view))
+                    if idempotency_key is not None
+                    else None
+                )
+                try:
+                    await self._write(
+                        key, Write(result.session, result.events, session.version, idem)
+                    )
+                except VersionConflict:
+                    if expected_version is not None:
+                        raise
+                    fresh = True  # another process moved the session on: re-read, re-run
+                    continue
+                except IdempotencyKeyReused:
+                    seen = await self._idempotent(tenant, session_id, idempotency_key or "", fp)
+                    if seen is not None:
+                        return seen
+                    raise
+                return view
+            raise VersionConflict(session_id, session.version, None)
+
+    async def process_text(self, session_id: str, text: str, **kw: Any) -> SessionView:
+        """The user typed ``text``."""
+        return await self.update(session_id, Text(text=text), **kw)
+
+    async def process_asr_result(
+        self, session_id: str, text: str, confidence: float = 1.0, **kw: Any
+    ) -> SessionView:
+        """A speech recognizer heard ``text`` with ``confidence``."""
+        return await self.update(session_id, ASR(text=text, confidence=confidence), **kw)
+
+    async def process_command_result(
+        self,
+        session_id: str,
+        command_id: str,
+        outputs: dict[str, Any] | None = None,
+        error: str | None = None,
+        **kw: Any,
+    ) -> SessionView:
+        """The application ran command ``command_id``: its outputs, or an error."""
+        inp = CommandResult(id=command_id, outputs=outputs or {}, error=error)
+        return await self.update(session_id, inp, **kw)
+
+    async def process_event(
+        self, session_id: str, name: str, params: dict[str, Any] | None = None, **kw: Any
+    ) -> SessionView:
+        """A named event (the transitions of XState-style machines)."""
+        return await self.update(session_id, EventInput(name=name, params=params), **kw)
+
+    async def jump(
+        self,
+        session_id: str,
+        state: str,
+        *,
+        params: dict[str, Any] | None = None,
+        variables: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> SessionView:
+        """Move the session to ``state`` now; ``variables`` (if given) replace its memory."""
+        return await self.update(
+            session_id, Jump(state=state, params=params, variables=variables), **kw
+        )
+
+    async def set_variables(
+        self, session_id: str, variables: dict[str, Any], *, unit: str | None = None, **kw: Any
+    ) -> SessionView:
+        """Set variables without moving the flow."""
+        return await self.update(session_id, SetVariables(variables=variables, unit=unit), **kw)
+
+    async def timeout(self, session_id: str, name: str = "prompt", **kw: Any) -> SessionView:
+        """The user did not answer in time."""
+        return await self.update(session_id, Timeout(name=name), **kw)
+
+    async def end_session(
+        self, session_id: str, reason: str = "ended by request", **kw: Any
+    ) -> SessionView:
+        """End the session; it keeps its history and takes no more input."""
+        return await self.update(session_id, End(reason=reason), **kw)
+
+    async def request(self, session_id: str, text: str, *, tenant: str = "default") -> SessionView:
+        """One call per user message: creates the session (default model) on first mention.
+
+        On first mention the view holds the session's opening actions followed by the
+        answer to ``text``.
+        """
+        _check_id(session_id)
+        opening: SessionView | None = None
+        if await self._peek(tenant, session_id) is None:
+            try:
+                opening = await self.create_session(session_id=session_id, tenant=tenant)
+            except SessionExists:  # created concurrently by another request: just use it
+                opening = None
+        view = await self.process_text(session_id, text, tenant=tenant)
+        if opening is None:
+            return view
+        first = tuple(a for a in opening.actions if not isinstance(a, WaitForUser))
+        return SessionView(
+            session=view.session,
+            actions=first + view.actions,
+            events=opening.events + view.events,
+        )
+
+    # --- reading --------------------------------------------------------------------------
+
+    async def get_session(self, session_id: str, *, tenant: str = "default") -> Session:
+        """The session's current snapshot; raises SessionNotFound."""
+        _check_id(session_id)
+        session = await self.store.load(session_id, tenant=tenant)
+        if session is None:
+            raise SessionNotFound(session_id)
+        return session
+
+    async def list_sessions(
+        self,
+        *,
+        model: str | None = None,
+        state: str | None = None,
+        status: str | None = None,
+        tenant: str = "default",
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Sessions, oldest first, filtered; pass ``page.next_cursor`` for the next page."""
+        if not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidInput(f"limit must be an integer from 1 to 1000, not {limit!r}")
+        if status is not None and status not in ("active", "ended", "expired"):
+            raise InvalidInput(f"status must be active, ended or expired, not {status!r}")
+        flt = SessionFilter(tenant=tenant, model_id=model, state=state, status=status)
+        return await self.store.list_sessions(flt, limit=limit, cursor=cursor)
+
+    async def events(
+        self, session_id: str, *, after: int = 0, limit: int = 100, tenant: str = "default"
+    ) -> list[Event]:
+        """The session's events with ``seq > after``, at most ``limit``, in order."""
+        _check_id(session_id)
+        if not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidInput(f"limit must be an integer from 1 to 10000, not {limit!r}")
+        if not isinstance(after, int) or after < 0:
+            raise InvalidInput(f"after must be a non-negative integer, not {after!r}")
+        if await self._peek(tenant, session_id) is None:
+            raise SessionNotFound(session_id)
+        return await self.store.events(session_id, tenant=tenant, after=after, limit=limit)
+
+    async def delete_session(self, session_id: str, *, tenant: str = "default") -> bool:
+        """Delete a session and its history; False if there was none."""
+        _check_id(session_id)
+        key = (tenant, session_id)
+        async with self._locks.hold(key):
+            self._cache.pop(key)
+            return await self.store.delete(session_id, tenant=tenant)
+
+    # --- internals ------------------------------------------------------------------------
+
+    async def _peek(self, tenant: str, session_id: str) -> Session | None:
+        cached = self._cache.get((tenant, session_id))
+        return cached or await self.store.load(session_id, tenant=tenant)
+
+    async def _load(self, key: tuple[str, str], *, fresh: bool) -> Session:
+        session = None if fresh else self._cache.get(key)
+        if session is None:
+            session = await self.store.load(key[1], tenant=key[0])
+            if session is None:
+                self._cache.pop(key)
+                raise SessionNotFound(key[1])
+            self._cache.put(key, session)
+        return session
+
+    async def _write(self, key: tuple[str, str], write: Write) -> None:
+        try:
+            await self.store.write(write)
+        except (StoreError, VersionConflict, IdempotencyKeyReused, SessionExists):
+            self._cache.pop(key)  # what is stored is unknown or newer: read it next time
+            raise
+        self._cache.put(key, write.session)
+
+    async def _idempotent(
+        self, tenant: str, session_id: str, key: str, fingerprint: str
+    ) -> SessionView | None:
+        if not isinstance(key, str) or not 1 <= len(key) <= 200:
+            raise InvalidInput("idempotency_key must be a string of 1 to 200 characters")
+        record = await self.store.idempotent(session_id, key, tenant=tenant)
+        if record is None:
+            return None
+        if record.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(session_id, key)
+        try:
+            return _view_decoder.decode(record.response)
+        except msgspec.DecodeError as exc:  # pragma: no cover - stored by this code
+            raise ModelError(f"stored idempotent response is unreadable: {exc}") from exc

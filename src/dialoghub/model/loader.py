@@ -1,0 +1,92 @@
+"""Loading models from files and folders: parse, compile, and refuse anything half-valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dialoghub.errors import ModelValidationError, Problem
+from dialoghub.model.compile import compile_model
+from dialoghub.model.source import SourceError, read_source
+from dialoghub.model.spec import Model
+from dialoghub.nlu.types import EntitySpec, IntentSpec
+
+if TYPE_CHECKING:
+    from dialoghub.nlu.recognizer import Recognizer
+
+__all__ = ["MODEL_SUFFIXES", "load_model", "load_model_text", "load_models"]
+
+MODEL_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _recognizer(
+    intents: list[IntentSpec], entities: list[EntitySpec], threshold: float
+) -> Recognizer:
+    # Imported here so that merely reading the model layer does not build the NLU tables.
+    from dialoghub.nlu.recognizer import Recognizer
+
+    return Recognizer(intents, entities, threshold=threshold)
+
+
+def load_model_text(text: str, file: str = "<model>") -> Model:
+    """Compile one model from YAML or JSON text; raises ModelValidationError with every problem."""
+    try:
+        located = read_source(text, file)
+    except SourceError as exc:
+        raise ModelValidationError(exc.problems) from None
+    model, problems = compile_model(located, _recognizer)
+    if model is None:
+        raise ModelValidationError(problems or [Problem("the model is invalid", file)])
+    return model
+
+
+def load_model(path: str | Path) -> Model:
+    """Load one model file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelValidationError([Problem("no such file", str(p))]) from None
+    except UnicodeDecodeError as exc:
+        raise ModelValidationError(
+            [Problem(f"not UTF-8 text (byte {exc.start})", str(p))]
+        ) from None
+    except OSError as exc:
+        raise ModelValidationError([Problem(f"cannot read: {exc.strerror}", str(p))]) from None
+    return load_model_text(text, str(p))
+
+
+def load_models(path: str | Path) -> list[Model]:
+    """Load a model file, or every model file in a folder (not recursive), all or nothing.
+
+    Problems of every file are gathered and raised together, and duplicate model ids across
+    files are reported, so a folder never loads half-valid.
+    """
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix in MODEL_SUFFIXES and f.is_file())
+        if not files:
+            raise ModelValidationError(
+                [Problem(f"no model files ({', '.join(MODEL_SUFFIXES)}) in this folder", str(p))]
+            )
+    else:
+        files = [p]
+    models: list[Model] = []
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for f in files:
+        try:
+            model = load_model(f)
+        except ModelValidationError as exc:
+            problems.extend(exc.problems)
+            continue
+        if model.id in seen:
+            problems.append(
+                Problem(f"model id {model.id!r} is already defined in {seen[model.id]}", str(f))
+            )
+            continue
+        seen[model.id] = str(f)
+        models.append(model)
+    if problems:
+        raise ModelValidationError(problems)
+    return models
