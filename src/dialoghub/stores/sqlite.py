@@ -113,7 +113,13 @@ T = TypeVar("T")
 
 
 def _wrap(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
-    """Translate a driver error into a StoreError that says what to do about it."""
+    """Translate a driver error into a StoreError that says what to do; ``exc`` is its cause."""
+    error = _translate(exc, path, doing)
+    error.__cause__ = exc
+    return error
+
+
+def _translate(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code
     if code == 26:  # SQLITE_NOTADB
         return StoreCorrupt(
@@ -526,7 +532,7 @@ class SQLiteStore:
                     conn.execute("RELEASE op")
                     error: BaseException = exc
                     if isinstance(exc, sqlite3.Error):
-                        error = self._chain(exc, "writing a session")
+                        error = _wrap(exc, self.path, "writing a session")
                     elif not isinstance(exc, DialoghubError | ValueError):
                         error = StoreError(f"cannot store the update: {exc}")
                         error.__cause__ = exc
@@ -541,15 +547,10 @@ class SQLiteStore:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
             # One fresh exception per caller: they are raised in different tasks.
-            outcomes = [(op, None, self._chain(exc, "committing updates")) for op in ops]
+            outcomes = [(op, None, _wrap(exc, self.path, "committing updates")) for op in ops]
         else:
             self.commits += 1
         self._resolve(outcomes)
-
-    def _chain(self, exc: sqlite3.Error, doing: str) -> StoreError:
-        error = _wrap(exc, self.path, doing)
-        error.__cause__ = exc
-        return error
 
     @staticmethod
     def _resolve(outcomes: list[Outcome]) -> None:
