@@ -3,8 +3,10 @@
 The recognizer knows a closed vocabulary (the words of its intent examples, entity values and
 synonyms, number and time words). A user's word outside it is compared with the vocabulary by
 edit distance, counting a swap of two neighbouring letters as one edit (optimal string
-alignment), since "teh" is one slip of the fingers, not two. Short words are never corrected:
-"form" vs "from" is a different word more often than a typo.
+alignment), since "waether" is one slip of the fingers, not two. Words of three letters or
+fewer are never corrected: nearly every short string is one edit from some short word, so a
+"correction" would be a guess. Words of four to seven letters may be one edit away, longer
+words two.
 
 Lookup uses a deletion index (the SymSpell idea): every vocabulary word is stored under each
 string obtained by deleting up to ``d`` of its letters; two words within distance ``d`` share

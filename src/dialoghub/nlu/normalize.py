@@ -13,7 +13,16 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-__all__ = ["FILLERS", "STOPWORDS", "Token", "normalize_word", "scan", "split_word", "tokenize"]
+__all__ = [
+    "COMMON_WORDS",
+    "FILLERS",
+    "STOPWORDS",
+    "Token",
+    "normalize_word",
+    "scan",
+    "split_word",
+    "tokenize",
+]
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -115,6 +124,32 @@ STOPWORDS = _wordset(
     would can will shall should may might must do does did you your i me my we us our a an the
     to of for in on at by with about and or but if then also too very some any this that these
     those it its is are was were be been am have has had not
+    """
+)
+
+#: Everyday words a user writes on purpose. When the model does not know one, it is a word the
+#: model does not know, not a typo: "none" is not "nine", "there" is not "three", "home" is
+#: not "Rome". (Fillers are in this set too.)
+COMMON_WORDS = FILLERS | _wordset(
+    """
+    none nine fine find fire hour here there their where were wear what when then than them
+    they thing think thin home hose house rome come came some same game name more most
+    move love live life like lime time tome take make made many much must mine nice once
+    only open over same seem seen send sent show side size sold sure told tone took town
+    tree true turn used very wait walk wall want warm wash week well went west wide wife
+    will wind wish with word work year your about after again also away back been best
+    better both call case could days does done door down each even ever face fact feel
+    felt form from full gave give goes gone good hand hard have head hear held help high
+    hold idea into just keep kind knew know land last late left less line long look lost
+    mean meet miss near need next note part past pick place plan play point poor quite
+    rain read real rest ride road room rule said save seat sell shop shot sign sing sort
+    spot stay step stop such sure talk team tell test text that this thus till tiny tone
+    upon user view ways what whom wine wire work yard yeah zone nothing something anything
+    everything someone anyone everyone because before being between bring could every
+    first found great group house large later learn light might money month never night
+    other people right small sound still story study their these thing those three under
+    until water where which while white whole world would write wrong young phone price
+    order later early today again maybe sorry thanks
     """
 )
 

@@ -16,8 +16,10 @@ example share, and the score is the geometric mean of
 * how much of the text the example explains (``matched / weight of the text``), and
 * how much of the example the text contains (``matched / weight of the example``);
 
-an intent scores as its best example. Filler words the model never uses ("um", "please")
-weigh nothing; other unknown words weigh half as much as the rarest model word, so
+an intent scores as its best example (a text sharing only slot values with an example that
+has words is scaled down: "3" alone hardly means "volume {level}"). Filler words the model
+never uses ("um", "please") weigh nothing; other unknown words weigh half as much as a word
+only one intent uses, so
 "order a cheeseburger" is a weaker match for "order a {pizza}" than "order a margherita".
 Spell-corrected words count a little less than exact ones. Word order does not matter, and
 slots are found wherever they are in the text.
@@ -44,7 +46,15 @@ from typing import NamedTuple
 from dialoghub.errors import ModelError
 from dialoghub.nlu.entities import Analysis, Match, Matcher, best_non_overlapping, compile_entity
 from dialoghub.nlu.fuzzy import Speller
-from dialoghub.nlu.normalize import FILLERS, STOPWORDS, normalize_word, scan, split_word, tokenize
+from dialoghub.nlu.normalize import (
+    COMMON_WORDS,
+    FILLERS,
+    STOPWORDS,
+    normalize_word,
+    scan,
+    split_word,
+    tokenize,
+)
 from dialoghub.nlu.numbers import NUMBER_WORDS
 from dialoghub.nlu.times import TIME_WORDS
 from dialoghub.nlu.types import EntityKind, EntitySpec, IntentSpec, Recognition, SlotValue
@@ -70,6 +80,10 @@ _OTHER = 2  # any other word: counts against every intent
 
 # Entity terms weigh less than words: "Paris" alone says which city, hardly which intent.
 _ENTITY_DAMPING = 0.5
+# And a text that shares only slot values with an example that also has words ("3" with
+# "volume {level}") is scaled down again: it answers a question rather than asks for something.
+# An example made of slots only ("{city}") is not affected.
+_VALUES_ONLY = 0.8
 
 
 def _damping(term: str) -> float:
@@ -189,6 +203,7 @@ class Recognizer:
                 postings.setdefault(term, []).append((ex, count))
             self._norm.append(sum(self._weight[t] * c for t, c in counts.items()) or 1.0)
         self._postings = {t: tuple(p) for t, p in postings.items()}
+        self._has_words = [any(t[0] != "@" for t in bag) for bag in example_terms]
         # The same per intent: a term's largest count in any one of the intent's examples.
         by_intent: dict[str, dict[int, int]] = {}
         for term, post in self._postings.items():
@@ -296,6 +311,8 @@ class Recognizer:
                 parts.append(_Word(part, 1.0, _TERM if part in self._weight else _OTHER))
             elif part in FILLERS:
                 parts.append(_Word(part, 1.0, _FILLER))
+            elif part in COMMON_WORDS:
+                parts.append(_Word(part, 1.0, _OTHER))  # a real word, not a typo
             else:
                 fixed = self._speller.correct(part)
                 if fixed is None:
@@ -365,6 +382,7 @@ class Recognizer:
         text_weight += cluster_weight
 
         shared = [0.0] * len(self._norm)
+        shared_words = [0.0] * len(self._norm)  # the part of `shared` that is words
         shared_intent = [0.0] * len(self._intents)
         postings = self._postings
         intent_postings = self._intent_postings
@@ -373,8 +391,12 @@ class Recognizer:
             if post is None:
                 continue
             w = weight[term] * q
+            is_word = term[0] != "@"
             for ex, n in post:
-                shared[ex] += w * (count if count < n else n)
+                part = w * (count if count < n else n)
+                shared[ex] += part
+                if is_word:
+                    shared_words[ex] += part
             for i, n in intent_postings[term]:
                 shared_intent[i] += w * (count if count < n else n)
         if text_weight <= 0.0:
@@ -392,6 +414,8 @@ class Recognizer:
             of_text = 0.5 * (min(m_w / text_weight, 1.0) + of_intent[i])
             of_example = 1.0 if m_w >= e_w else m_w / e_w
             s = math.sqrt(of_text * of_example)
+            if shared_words[ex] <= 0.0 and self._has_words[ex]:
+                s *= _VALUES_ONLY
             if s > scores[i]:
                 scores[i] = s
         return scores
