@@ -12,8 +12,6 @@ store exercises the same codec as the durable backends.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
 import threading
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from dialoghub.errors import (
     VersionConflict,
 )
 from dialoghub.stores import codec
+from dialoghub.stores._common import check_batch, decode_cursor, encode_cursor
 from dialoghub.stores.base import Idempotency, Page, SessionFilter, Write, check_events
 
 __all__ = ["MemoryStore"]
@@ -59,36 +58,6 @@ class _Entry:
     batches: list[_Batch] = field(default_factory=list)
     idempotency: dict[str, Idempotency] = field(default_factory=dict)
 
-
-def _encode_cursor(order: int) -> str:
-    return base64.urlsafe_b64encode(f"m1:{order}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = raw.partition(":")
-        if prefix != "m1":
-            raise ValueError(prefix)
-        return int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise StoreError(
-            f"invalid listing cursor {cursor!r}; pass back the next_cursor of a previous "
-            "page of the same store"
-        ) from exc
-
-
-def _check_batch(write: Write) -> None:
-    """Refuse events that cannot be one stored row: they must share version and time."""
-    if write.events:
-        first = write.events[0]
-        for event in write.events[1:]:
-            if event.version != first.version or event.time != first.time:
-                raise ValueError(
-                    f"events of one write must share version and time; seq {event.seq} has "
-                    f"({event.version}, {event.time}), seq {first.seq} has "
-                    f"({first.version}, {first.time})"
-                )
 
 
 class MemoryStore:
@@ -133,7 +102,7 @@ class MemoryStore:
     async def write(self, write: Write) -> None:
         """Apply one update atomically (see :meth:`Store.write`)."""
         self._check_open()
-        _check_batch(write)
+        check_batch(write)
         session = write.session
         key = (session.tenant, session.id)
         # Encode before taking the lock: the stored copy is independent of the caller's.
@@ -240,7 +209,7 @@ class MemoryStore:
         self._check_open()
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
-        after = _decode_cursor(cursor) if cursor is not None else 0
+        after = decode_cursor("m1", cursor) if cursor is not None else 0
         found: list[bytes] = []
         last_order = 0
         more = False
@@ -260,7 +229,7 @@ class MemoryStore:
                 found.append(entry.body)
                 last_order = entry.order
         sessions = [codec.decode_session(body) for body in found]
-        return Page(sessions, _encode_cursor(last_order) if more else None)
+        return Page(sessions, encode_cursor("m1", last_order) if more else None)
 
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
         """Remove a session with its events and idempotency records; False if absent."""

@@ -25,8 +25,6 @@ How it is put together:
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import concurrent.futures
 import contextlib
 import os
@@ -35,7 +33,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from dialoghub.engine.records import Event, Session
 from dialoghub.errors import (
@@ -49,6 +47,7 @@ from dialoghub.errors import (
     VersionConflict,
 )
 from dialoghub.stores import codec
+from dialoghub.stores._common import check_batch, decode_cursor, encode_cursor, query_options
 from dialoghub.stores.base import Idempotency, Page, SessionFilter, Write, check_events
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -61,40 +60,21 @@ _SYNCHRONOUS: Final = ("full", "normal", "extra")
 _SCHEMA: Final = (
     # AUTOINCREMENT: a sid is never reused after a delete, so a listing cursor (the last sid
     # seen) can never skip a session created later under a recycled sid.
-    """CREATE TABLE sessions (
-        sid INTEGER PRIMARY KEY AUTOINCREMENT,
-        tenant TEXT NOT NULL,
-        id TEXT NOT NULL,
-        model_id TEXT NOT NULL,
-        state TEXT NOT NULL,
-        status TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        seq INTEGER NOT NULL,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        body BLOB NOT NULL,
-        UNIQUE (tenant, id)
-    )""",
+    "CREATE TABLE sessions (sid INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL,"
+    " id TEXT NOT NULL, model_id TEXT NOT NULL, state TEXT NOT NULL, status TEXT NOT NULL,"
+    " version INTEGER NOT NULL, seq INTEGER NOT NULL, created_at REAL NOT NULL,"
+    " updated_at REAL NOT NULL, body BLOB NOT NULL, UNIQUE (tenant, id))",
     # One index per listing filter, ending in sid so each is a keyset walk in creation order.
     "CREATE INDEX sessions_by_tenant ON sessions (tenant, sid)",
     "CREATE INDEX sessions_by_model ON sessions (tenant, model_id, sid)",
     "CREATE INDEX sessions_by_state ON sessions (tenant, state, sid)",
     "CREATE INDEX sessions_by_status ON sessions (tenant, status, sid)",
-    """CREATE TABLE events (
-        sid INTEGER NOT NULL,
-        first_seq INTEGER NOT NULL,
-        version INTEGER NOT NULL,
-        time REAL NOT NULL,
-        batch BLOB NOT NULL,
-        PRIMARY KEY (sid, first_seq)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE idempotency (
-        sid INTEGER NOT NULL,
-        key TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        response BLOB NOT NULL,
-        PRIMARY KEY (sid, key)
-    ) WITHOUT ROWID""",
+    # WITHOUT ROWID: the primary key is the row's only copy of (sid, first_seq), no extra index.
+    "CREATE TABLE events (sid INTEGER NOT NULL, first_seq INTEGER NOT NULL,"
+    " version INTEGER NOT NULL, time REAL NOT NULL, batch BLOB NOT NULL,"
+    " PRIMARY KEY (sid, first_seq)) WITHOUT ROWID",
+    "CREATE TABLE idempotency (sid INTEGER NOT NULL, key TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL, response BLOB NOT NULL, PRIMARY KEY (sid, key)) WITHOUT ROWID",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
 
@@ -119,71 +99,28 @@ def _wrap(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
     return error
 
 
+# SQLite primary result code -> (error class, what to tell the user).
+_ADVICE: Final[dict[int, tuple[type[StoreError], str]]] = {
+    26: (StoreCorrupt, "{path} is not a SQLite database (or is encrypted); point the store "
+         "URL at a dialoghub database or at a new file"),  # SQLITE_NOTADB
+    11: (StoreCorrupt, "SQLite database {path} is corrupt ({exc}); restore it from a "
+         "backup"),  # SQLITE_CORRUPT
+    5: (StoreError, "SQLite database {path} stayed locked by another connection while "
+        "{doing}; make sure only one dialoghub process writes to it, or raise the "
+        "timeout"),  # SQLITE_BUSY
+    13: (StoreError, "disk full while {doing} in {path}; free some space"),  # SQLITE_FULL
+    8: (StoreError, "SQLite database {path} is read-only; check the permissions of the file "
+        "and of its directory (WAL mode creates files next to it)"),  # SQLITE_READONLY
+    14: (StoreConfigError, "cannot open SQLite database {path}; check that its directory "
+         "exists and is writable"),  # SQLITE_CANTOPEN
+}
+_ADVICE[6] = _ADVICE[5]  # SQLITE_LOCKED
+
+
 def _translate(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code
-    if code == 26:  # SQLITE_NOTADB
-        return StoreCorrupt(
-            f"{path} is not a SQLite database (or is encrypted); point the store URL at a "
-            "dialoghub database or at a new file",
-            path=path,
-        )
-    if code == 11:  # SQLITE_CORRUPT
-        return StoreCorrupt(
-            f"SQLite database {path} is corrupt ({exc}); restore it from a backup",
-            path=path,
-        )
-    if code in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED
-        return StoreError(
-            f"SQLite database {path} stayed locked by another connection while {doing}; "
-            "make sure only one dialoghub process writes to it, or raise the timeout",
-            path=path,
-        )
-    if code == 13:  # SQLITE_FULL
-        return StoreError(f"disk full while {doing} in {path}; free some space", path=path)
-    if code == 8:  # SQLITE_READONLY
-        return StoreError(
-            f"SQLite database {path} is read-only; check the permissions of the file and of "
-            "its directory (WAL mode creates files next to it)",
-            path=path,
-        )
-    if code == 14:  # SQLITE_CANTOPEN
-        return StoreConfigError(
-            f"cannot open SQLite database {path}; check that its directory exists and is "
-            "writable",
-            path=path,
-        )
-    return StoreError(f"SQLite failed while {doing} in {path}: {exc}", path=path)
-
-
-def _check_batch(write: Write) -> None:
-    """Refuse events that cannot be one stored row: they must share version and time."""
-    if write.events:
-        first = write.events[0]
-        for event in write.events[1:]:
-            if event.version != first.version or event.time != first.time:
-                raise ValueError(
-                    f"events of one write must share version and time; seq {event.seq} has "
-                    f"({event.version}, {event.time}), seq {first.seq} has "
-                    f"({first.version}, {first.time})"
-                )
-
-
-def _encode_cursor(sid: int) -> str:
-    return base64.urlsafe_b64encode(f"s1:{sid}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = raw.partition(":")
-        if prefix != "s1":
-            raise ValueError(prefix)
-        return int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise StoreError(
-            f"invalid listing cursor {cursor!r}; pass back the next_cursor of a previous "
-            "page of the same store"
-        ) from exc
+    cls, advice = _ADVICE.get(code, (StoreError, "SQLite failed while {doing} in {path}: {exc}"))
+    return cls(advice.format(path=path, doing=doing, exc=exc), path=path)
 
 
 # --- the writer's work items --------------------------------------------------------------
@@ -357,14 +294,8 @@ class SQLiteStore:
                 f"SQLite URL {url!r} is not a file path: the writer and the readers need a "
                 "shared file; use memory:// for a store that lives in memory"
             )
-        options: dict[str, str] = {}
-        for key, value in parse_qsl(parts.query, keep_blank_values=True):
-            if key != "synchronous":
-                raise StoreConfigError(
-                    f"unknown option {key!r} in SQLite URL {url!r}; known: synchronous"
-                )
-            options[key] = value
-        return cls(path, synchronous=options.get("synchronous", "full"), url=url)
+        options = query_options(url, parts.query, {"synchronous": "full"})
+        return cls(path, synchronous=options["synchronous"], url=url)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -419,14 +350,9 @@ class SQLiteStore:
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves (the writer batches).
-        conn = sqlite3.connect(
-            self.path,
-            timeout=self.timeout,
-            isolation_level=None,
-            check_same_thread=False,
-            cached_statements=64,
+        return sqlite3.connect(
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
-        return conn
 
     def _setup(self, conn: sqlite3.Connection) -> None:
         """Check the schema version, switch to WAL and create the schema if the file is new."""
@@ -600,7 +526,7 @@ class SQLiteStore:
     async def write(self, write: Write) -> None:
         """Apply one update atomically; returns once it is committed (see :meth:`Store.write`)."""
         self._check_open()
-        _check_batch(write)
+        check_batch(write)
         await self._submit(_WriteOp(asyncio.get_running_loop(), write))
 
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
@@ -665,7 +591,7 @@ class SQLiteStore:
         """Sessions matching ``filter`` in creation order (keyset pagination on sid)."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
-        after = _decode_cursor(cursor) if cursor is not None else 0
+        after = decode_cursor("s1", cursor) if cursor is not None else 0
         where = ["tenant = ?", "sid > ?"]
         params: list[Any] = [filter.tenant, after]
         for column, value in (
@@ -687,4 +613,4 @@ class SQLiteStore:
         more = len(rows) > limit
         rows = rows[:limit]
         sessions = [codec.decode_session(body) for _, body in rows]
-        return Page(sessions, _encode_cursor(rows[-1][0]) if more else None)
+        return Page(sessions, encode_cursor("s1", rows[-1][0]) if more else None)
