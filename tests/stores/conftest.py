@@ -79,6 +79,7 @@ BACKENDS: dict[str, Callable[[Path], tuple[str, Cleanup]]] = {
     "sqlite": _sqlite,
     "postgres": _postgres,
     "redis": _redis,
+    "json": _json,
 }
 
 

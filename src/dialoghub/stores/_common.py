@@ -13,7 +13,8 @@ import asyncio
 import base64
 import binascii
 import collections
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
 from urllib.parse import parse_qsl
 
 from dialoghub.errors import StoreConfigError, StoreError
@@ -28,8 +29,7 @@ __all__ = [
     "query_options",
 ]
 
-#: Runs a batch of writes of distinct sessions; one result per write, None meaning applied.
-RunBatch = Callable[[list[Write]], Awaitable[Sequence[BaseException | None]]]
+T = TypeVar("T")
 
 
 def batch_key(write: Write) -> tuple[str, str]:
@@ -37,20 +37,30 @@ def batch_key(write: Write) -> tuple[str, str]:
     return (write.session.tenant, write.session.id)
 
 
-class GroupCommit:
-    """A queue of writes drained by ``writers`` tasks, each running up to ``max_batch``.
+class GroupCommit(Generic[T]):
+    """A queue of changes drained by ``writers`` tasks, each running up to ``max_batch``.
 
-    One batch never holds two writes of the same session, and a session with a write in
-    flight is not taken again until that write is answered: the second write's compare-and-set
-    must see the first one's result, and a backend never waits on its own row lock.
+    ``run`` gets a batch of changes (usually :class:`Write`) of distinct sessions and returns
+    one result per change, None meaning applied. One batch never holds two changes of the
+    same session (``key``), and a session with a change in flight is not taken again until
+    that change is answered: the second write's compare-and-set must see the first one's
+    result, and a backend never waits on its own row lock.
     """
 
-    def __init__(self, run: RunBatch, *, writers: int = 1, max_batch: int = 500) -> None:
+    def __init__(
+        self,
+        run: Callable[[list[T]], Awaitable[Sequence[BaseException | None]]],
+        *,
+        key: Callable[[T], Hashable],
+        writers: int = 1,
+        max_batch: int = 500,
+    ) -> None:
         self._run = run
+        self._key = key
         self._writers = writers
         self._max_batch = max_batch
-        self._queue: collections.deque[tuple[Write, asyncio.Future[None]]] = collections.deque()
-        self._inflight: set[tuple[str, str]] = set()
+        self._queue: collections.deque[tuple[T, asyncio.Future[None]]] = collections.deque()
+        self._inflight: set[Hashable] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -67,8 +77,8 @@ class GroupCommit:
         tasks, self._tasks = self._tasks, []
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def submit(self, write: Write) -> None:
-        """Queue a write and wait until its batch is durable (or refused)."""
+    async def submit(self, write: T) -> None:
+        """Queue a change and wait until its batch is durable (or refused)."""
         if self._closing or not self._tasks:
             raise StoreError("store is not open; call 'await store.open()' first")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -78,15 +88,15 @@ class GroupCommit:
         # writer skips it: nothing is written. Once taken, the outcome is the batch's.
         await future
 
-    def _take(self) -> list[tuple[Write, asyncio.Future[None]]]:
-        batch: list[tuple[Write, asyncio.Future[None]]] = []
-        keys: set[tuple[str, str]] = set()
-        held: list[tuple[Write, asyncio.Future[None]]] = []
+    def _take(self) -> list[tuple[T, asyncio.Future[None]]]:
+        batch: list[tuple[T, asyncio.Future[None]]] = []
+        keys: set[Hashable] = set()
+        held: list[tuple[T, asyncio.Future[None]]] = []
         while self._queue and len(batch) < self._max_batch:
             item = self._queue.popleft()
             if item[1].done():  # cancelled by its caller before it started
                 continue
-            key = batch_key(item[0])
+            key = self._key(item[0])
             if key in keys or key in self._inflight:
                 held.append(item)  # keeps its place for a later batch
                 continue
@@ -112,7 +122,7 @@ class GroupCommit:
             except Exception as exc:  # the whole batch failed: every caller learns why
                 results = [exc] * len(batch)
             finally:
-                self._inflight -= {batch_key(w) for w in writes}
+                self._inflight -= {self._key(w) for w in writes}
                 # Writes held back for a session that was in flight can go now.
                 if self._queue:
                     self._wake.set()

@@ -77,7 +77,9 @@ class PostgresStore:
         self._dsn = dsn if dsn is not None else url
         self._schema = schema
         self._pool_size = max(pool_size, writers + 1)
-        self._group = GroupCommit(self._run_batch, writers=writers, max_batch=max_batch)
+        self._group: GroupCommit[Write] = GroupCommit(
+            self._run_batch, key=batch_key, writers=writers, max_batch=max_batch
+        )
         self._pool: Any = None
         self._asyncpg: Any = None
         parts = urlsplit(self._dsn)

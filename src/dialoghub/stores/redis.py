@@ -15,8 +15,8 @@ Durability is Redis's: an acknowledged write is in Redis's memory and survives a
 as far as its persistence settings say (``appendonly yes`` with ``appendfsync always`` for
 "nothing acknowledged is lost"; the default ``everysec`` may lose the last second).
 
-URL options: ``prefix`` (default ``dialoghub:``), ``writers`` (4), ``max_batch`` (500); any
-other query option is passed to redis-py.
+URL options: ``prefix`` (default ``dialoghub:``), ``writers`` (4), ``max_batch`` (500),
+``pool_size`` (20 connections); any other query option is passed to redis-py.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from dialoghub.stores import _redis_scripts as scripts
 from dialoghub.stores import codec
 from dialoghub.stores._common import (
     GroupCommit,
+    batch_key,
     check_batch,
     decode_cursor,
     encode_cursor,
@@ -52,7 +53,7 @@ __all__ = ["SCHEMA_VERSION", "RedisStore"]
 #: Layout version of the keys; a prefix written by a newer layout is refused.
 SCHEMA_VERSION = 1
 
-_OPTIONS = {"prefix": "dialoghub:", "writers": "4", "max_batch": "500"}
+_OPTIONS = {"prefix": "dialoghub:", "writers": "4", "max_batch": "500", "pool_size": "20"}
 _CURSOR_TAG = "r1"
 _enc = msgspec.msgpack.Encoder()
 _entry_dec = msgspec.msgpack.Decoder(tuple[int, float, bytes])
@@ -79,11 +80,15 @@ class RedisStore:
         prefix: str = "dialoghub:",
         writers: int = 4,
         max_batch: int = 500,
+        pool_size: int = 20,
     ) -> None:
         self.url = url
+        self._pool_size = max(pool_size, writers + 1)
         self._client_url = client_url if client_url is not None else url
         self._prefix = prefix
-        self._group = GroupCommit(self._run_batch, writers=writers, max_batch=max_batch)
+        self._group: GroupCommit[Write] = GroupCommit(
+            self._run_batch, key=batch_key, writers=writers, max_batch=max_batch
+        )
         self._client: Any = None
         self._redis: Any = None
         parts = urlsplit(self._client_url)
@@ -108,6 +113,7 @@ class RedisStore:
             prefix=options["prefix"],
             writers=int_option(url, options, "writers"),
             max_batch=int_option(url, options, "max_batch"),
+            pool_size=int_option(url, options, "pool_size"),
         )
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -123,7 +129,11 @@ class RedisStore:
             ) from exc
         self._redis = redis.exceptions
         try:
-            self._client = redis.asyncio.Redis.from_url(self._client_url)
+            # A blocking pool: a burst of reads waits for a connection instead of failing.
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                self._client_url, max_connections=self._pool_size, timeout=None
+            )
+            self._client = redis.asyncio.Redis.from_pool(pool)  # closes the pool with it
             schema_key = self._prefix + "dialoghub_schema"
             await self._client.set(schema_key, SCHEMA_VERSION, nx=True)
             version = int(await self._client.get(schema_key))

@@ -1,0 +1,148 @@
+"""The NaifJs session-file layout: one session <-> one entry of the JSON file.
+
+The file is one object keyed by session id. Each entry has NaifJs's fields at the top::
+
+    "34824744": {"unit": "secondUnit", "state": "restart", "time": 1602775249799,
+                 "active": false, "variables": {"firstUnit": {"firstName": "Giorgio"}},
+                 "request": {"text": "no", "speech": false, "time": 1602775251565},
+                 "response": {"text": "...", "speech": false, "time": ..., "stateid": "..."},
+                 "dialoghub": {...}}
+
+and everything else dialoghub keeps under ``"dialoghub"`` (model, version, status, the event
+log as one ``[first_seq, version, time, [[type, data], ...]]`` per update, idempotency records),
+which NaifJs ignores. An entry without ``"dialoghub"`` (a file written by hand or by NaifJs)
+loads with defaults, marked inactive as NaifJs marks the sessions it loads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from dialoghub.engine.records import Session
+
+__all__ = ["Entry", "Row", "entry_key", "from_entry", "render"]
+
+_json = msgspec.json.Encoder()
+# Top-level entry fields that belong to NaifJs, in its order; "time" is milliseconds.
+_NAIF = ("unit", "state", "time", "active", "variables", "request", "response")
+# Fields of the snapshot that live under "dialoghub" (the rest map to _NAIF fields).
+_OURS = (
+    "id", "tenant", "model_id", "model_version", "params", "metadata", "status", "version",
+    "seq", "created_at", "updated_at", "awaiting", "stack", "counters",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class Row:
+    """The events of one update: one stored entry, as in every store."""
+
+    first_seq: int
+    version: int
+    time: float
+    items: bytes  # JSON ``[[type, data], ...]``
+
+    def render(self) -> bytes:
+        """The row as it appears in the file."""
+        head = _json.encode([self.first_seq, self.version, self.time])
+        return head[:-1] + b"," + self.items + b"]"
+
+
+@dataclass(slots=True)
+class Entry:
+    """One session held by the JSON store, with the file text of its entry cached."""
+
+    order: int  # creation order: the listing's keyset and the file's order
+    session: Session
+    rows: list[Row] = field(default_factory=list)
+    idempotency: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    text: bytes = b""  # cached render(); rebuilt only when the session changes
+
+
+def entry_key(tenant: str, session_id: str) -> str:
+    """The file key of a session: its id, prefixed with its tenant unless ``default``."""
+    return session_id if tenant == "default" else f"{tenant}/{session_id}"
+
+
+def render(entry: Entry) -> bytes:
+    """The JSON value of one file entry."""
+    data: dict[str, Any] = msgspec.to_builtins(entry.session)
+    out: dict[str, Any] = {
+        "unit": data["unit"],
+        "state": data["state"],
+        "time": round(entry.session.updated_at * 1000),
+        "active": data["active"],
+        "variables": data["variables"],
+    }
+    if data.get("last_request") is not None:
+        out["request"] = data["last_request"]
+    if data.get("last_response") is not None:
+        out["response"] = data["last_response"]
+    ours = {name: data[name] for name in _OURS if name in data}
+    ours["order"] = entry.order
+    if entry.idempotency:
+        ours["idempotency"] = {
+            k: [fp, base64.b64encode(resp).decode()] for k, (fp, resp) in entry.idempotency.items()
+        }
+    out["dialoghub"] = ours
+    head = _json.encode(out)  # ends with "}}": the dialoghub object, then the entry
+    events = b",".join(row.render() for row in entry.rows)
+    return head[:-2] + b',"events":[' + events + b"]}}"
+
+
+class EntryError(ValueError):
+    """An entry of the file does not describe a session."""
+
+
+def from_entry(key: str, value: Any, *, model_id: str, order: int) -> Entry:
+    """Rebuild a session from its file entry; EntryError says what is wrong with it."""
+    if not isinstance(value, dict):
+        raise EntryError(f"is a {type(value).__name__}, not an object")
+    ours = value.get("dialoghub")
+    if ours is not None and not isinstance(ours, dict):
+        raise EntryError('"dialoghub" is not an object')
+    hand_written = ours is None
+    ours = dict(ours or {})
+    rows_raw = ours.pop("events", [])
+    idem_raw = ours.pop("idempotency", {})
+    order = ours.pop("order", order)
+    time_ms = value.get("time", 0)
+    if not isinstance(time_ms, int | float) or isinstance(time_ms, bool):
+        raise EntryError(f'"time" must be a number of milliseconds, not {time_ms!r}')
+    data: dict[str, Any] = {
+        "id": key,
+        "model_id": model_id,
+        "model_version": "",
+        # A hand-written session exists, so it has a version to compare-and-set against.
+        "version": 1,
+        "created_at": time_ms / 1000,
+        "updated_at": time_ms / 1000,
+        **ours,
+        "unit": value.get("unit"),
+        "state": value.get("state"),
+        "active": False if hand_written else value.get("active", True),
+        "variables": value.get("variables", {}),
+        "last_request": value.get("request"),
+        "last_response": value.get("response"),
+    }
+    try:
+        session = msgspec.convert(data, Session)
+        rows = [
+            Row(first_seq, version, time, _json.encode(items))
+            for first_seq, version, time, items in msgspec.convert(
+                rows_raw, list[tuple[int, int, float, list[tuple[str, dict[str, Any]]]]]
+            )
+        ]
+        idem = {
+            k: (fp, base64.b64decode(resp, validate=True))
+            for k, (fp, resp) in msgspec.convert(idem_raw, dict[str, tuple[str, str]]).items()
+        }
+        if not isinstance(order, int):
+            raise EntryError(f'"dialoghub.order" must be an integer, not {order!r}')
+    except (msgspec.ValidationError, binascii.Error) as exc:
+        raise EntryError(str(exc)) from exc
+    return Entry(order=order, session=session, rows=rows, idempotency=idem)
