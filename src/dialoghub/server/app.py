@@ -1,0 +1,190 @@
+"""The ASGI app: :func:`create_app` builds it from :class:`~dialoghub.server.settings.Settings`.
+
+On start-up (the ASGI lifespan) the app opens the Hub on the configured store, loads every
+model it is pointed at (each file on its own: a model that does not validate is logged and
+skipped, so one broken example does not keep the server down), opens the API key store and
+the token keyring, and builds the :class:`~dialoghub.server.service.Service` the routes
+share. Routes live in ``routes_*``, ``websocket`` and ``sse``; this module only assembles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import logging
+import time
+from collections.abc import AsyncIterator
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from dialoghub.errors import ModelValidationError
+from dialoghub.hub import Hub
+from dialoghub.model.loader import MODEL_SUFFIXES, load_model
+from dialoghub.server import routes_keys, routes_models, routes_sessions, sse, websocket
+from dialoghub.server.auth import Principal
+from dialoghub.server.endpoint import JSONResponse, endpoint
+from dialoghub.server.errors import exception_handlers
+from dialoghub.server.keystore import KeyStore, open_keystore
+from dialoghub.server.metrics import CONTENT_TYPE_LATEST
+from dialoghub.server.openapi import DOCS_HTML, openapi_document
+from dialoghub.server.schemas import Health, VersionInfo
+from dialoghub.server.service import Service
+from dialoghub.server.settings import Settings
+from dialoghub.server.tokens import Keyring, parse_keys
+
+__all__ = ["create_app", "model_files", "server_version"]
+
+log = logging.getLogger("dialoghub.server")
+
+
+def server_version() -> str:
+    """The installed dialoghub version."""
+    try:
+        return version("dialoghub")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+def model_files(patterns: tuple[str, ...]) -> list[Path]:
+    """The model files named by files, folders (not recursive) and globs, in order."""
+    files: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            log.warning("no model files match %s", pattern)
+        for match in matches:
+            path = Path(match)
+            if path.is_dir():
+                files.extend(sorted(p for p in path.iterdir() if p.suffix in MODEL_SUFFIXES))
+            elif path.suffix in MODEL_SUFFIXES:
+                files.append(path)
+            elif not glob.has_magic(pattern):
+                log.warning("%s is not a model file or folder; skipped", path)
+    return list(dict.fromkeys(files))
+
+
+def load_into(hub: Hub, patterns: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Load every model file into ``hub``; return (loaded ids, skipped files with why)."""
+    loaded: list[str] = []
+    skipped: list[str] = []
+    for path in model_files(patterns):
+        try:
+            model = load_model(path)
+        except ModelValidationError as exc:
+            skipped.append(f"{path}: {exc.message}")
+            log.warning("model %s skipped: %s", path, exc.message)
+            continue
+        except Exception as exc:  # a model using a feature still in progress may crash
+            skipped.append(f"{path}: {type(exc).__name__}: {exc}")
+            log.warning("model %s skipped: %s: %s", path, type(exc).__name__, exc)
+            continue
+        if model.id in hub.models:
+            skipped.append(f"{path}: model id {model.id!r} already loaded")
+            log.warning("model %s skipped: id %r already loaded", path, model.id)
+            continue
+        hub.add_model(model)
+        loaded.append(model.id)
+        log.info("model %s v%s loaded from %s", model.id, model.version, path)
+    return loaded, skipped
+
+
+async def keyring_for(settings: Settings, keystore: KeyStore | None) -> Keyring:
+    """The configured secrets, else those kept in the key store (one is made on first use)."""
+    if settings.token_keys:
+        keys = parse_keys(settings.token_keys)
+    else:
+        keys = await keystore.token_secrets() if keystore is not None else []
+        if not keys:
+            kid, secret = Keyring.new_secret()
+            if keystore is not None:
+                await keystore.add_token_secret(kid, secret, time.time())
+            keys = [(kid, secret)]
+    return Keyring(keys, max_stateless_bytes=settings.max_token_bytes)
+
+
+@endpoint("/health", None)
+async def health(service: Service, request: Request, who: Principal) -> Response:
+    """Liveness: the process answers."""
+    return JSONResponse(Health())
+
+
+@endpoint("/version", None)
+async def version_route(service: Service, request: Request, who: Principal) -> Response:
+    """The server's version."""
+    return JSONResponse(VersionInfo(version=server_version(), models=len(service.hub.models)))
+
+
+@endpoint("/metrics", None)
+async def metrics(service: Service, request: Request, who: Principal) -> Response:
+    """Prometheus metrics."""
+    return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def openapi(request: Request) -> Response:
+    """The OpenAPI document."""
+    doc = request.app.state.openapi
+    return JSONResponse(doc)
+
+
+async def docs(request: Request) -> Response:
+    """The browsable API documentation."""
+    return HTMLResponse(DOCS_HTML)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    hub: Hub | None = None,
+    keystore: KeyStore | None = None,
+) -> Starlette:
+    """Build the app; ``hub`` and ``keystore`` (optional) replace the configured ones."""
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        the_hub = hub if hub is not None else Hub(settings.store)
+        async with the_hub:
+            loaded, skipped = load_into(the_hub, settings.models)
+            app.state.loaded, app.state.skipped = loaded, skipped
+            keys = keystore
+            if keys is None and settings.auth:
+                keys = await open_keystore(settings.keys_store or settings.store)
+            try:
+                keyring = await keyring_for(settings, keys)
+                app.state.service = Service(
+                    the_hub, settings, keystore=keys, keyring=keyring
+                )
+                yield
+            finally:
+                if keys is not None:
+                    await keys.close()
+
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/version", version_route, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False),
+        Route("/docs", docs, methods=["GET"], include_in_schema=False),
+        *routes_models.routes,
+        *routes_sessions.routes,
+        *sse.routes,
+        *websocket.routes,
+        *routes_keys.routes,
+    ]
+    app = Starlette(routes=routes, exception_handlers=exception_handlers, lifespan=lifespan)
+    app.state.openapi = openapi_document(server_version())
+    app.state.settings = settings
+    return app
+
+
+def app_factory() -> Any:
+    """``uvicorn --factory dialoghub.server.app:app_factory``: settings from the environment."""
+    from dialoghub.server.settings import load_settings
+
+    return create_app(load_settings())

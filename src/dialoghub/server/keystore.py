@@ -1,0 +1,252 @@
+"""Where API keys and token-signing secrets live: next to the sessions, in the same database.
+
+A :class:`KeyStore` is a small protocol of its own rather than new methods on every session
+store, so the session stores stay untouched: ``open_keystore(url)`` picks an implementation by
+URL scheme. ``sqlite://`` keeps two extra tables (``dialoghub_api_keys`` and
+``dialoghub_token_keys``) in the sessions' database file; ``memory://`` keeps them in process.
+Other schemes are refused with a hint to point ``keys_store`` at a SQLite file.
+
+Only a hash of each API key's secret is stored; the secret is shown once, at creation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from dataclasses import dataclass, replace
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from dialoghub.errors import StoreConfigError, StoreError
+from dialoghub.stores import open_store
+
+__all__ = ["KeyRecord", "KeyStore", "MemoryKeyStore", "SQLiteKeyStore", "open_keystore"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """One API key as stored: its public id, tenant, scopes and the hash of its secret."""
+
+    key_id: str
+    tenant: str
+    scopes: tuple[str, ...]
+    secret_hash: str
+    name: str = ""
+    created_at: float = 0.0
+    revoked_at: float | None = None
+
+    @property
+    def revoked(self) -> bool:
+        """True once the key was revoked."""
+        return self.revoked_at is not None
+
+
+class KeyStore(Protocol):
+    """API keys and token secrets; every method may raise StoreError."""
+
+    async def open(self) -> None:
+        """Create the tables if needed."""
+
+    async def close(self) -> None:
+        """Release the connection."""
+
+    async def add_key(self, record: KeyRecord) -> None:
+        """Store a new key."""
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        """The key with this id, revoked or not, or None."""
+
+    async def list_keys(self, tenant: str | None = None) -> list[KeyRecord]:
+        """Every key (of ``tenant`` if given), oldest first."""
+
+    async def revoke_key(self, key_id: str, now: float, tenant: str | None = None) -> bool:
+        """Mark a key revoked; False if there is no such (live) key (in ``tenant``)."""
+
+    async def token_secrets(self) -> list[tuple[str, bytes]]:
+        """Token-signing secrets as (kid, secret), newest first."""
+
+    async def add_token_secret(self, kid: str, secret: bytes, now: float) -> None:
+        """Store a new signing secret; it becomes the newest."""
+
+
+class MemoryKeyStore:
+    """Keys in process memory (for ``memory://`` stores and tests)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, KeyRecord] = {}
+        self._secrets: list[tuple[str, bytes]] = []
+
+    async def open(self) -> None:
+        """Nothing to open."""
+
+    async def close(self) -> None:
+        """Nothing to close; the keys stay for the life of the object."""
+
+    async def add_key(self, record: KeyRecord) -> None:
+        """Store a new key."""
+        self._keys[record.key_id] = record
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        """The key with this id, or None."""
+        return self._keys.get(key_id)
+
+    async def list_keys(self, tenant: str | None = None) -> list[KeyRecord]:
+        """Every key (of ``tenant``), oldest first."""
+        keys = sorted(self._keys.values(), key=lambda r: r.created_at)
+        return [k for k in keys if tenant is None or k.tenant == tenant]
+
+    async def revoke_key(self, key_id: str, now: float, tenant: str | None = None) -> bool:
+        """Mark a key revoked."""
+        record = self._keys.get(key_id)
+        if record is None or record.revoked or (tenant is not None and record.tenant != tenant):
+            return False
+        self._keys[key_id] = replace(record, revoked_at=now)
+        return True
+
+    async def token_secrets(self) -> list[tuple[str, bytes]]:
+        """Signing secrets, newest first."""
+        return list(self._secrets)
+
+    async def add_token_secret(self, kid: str, secret: bytes, now: float) -> None:
+        """Store a new newest secret."""
+        self._secrets.insert(0, (kid, secret))
+
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS dialoghub_api_keys (key_id TEXT PRIMARY KEY, tenant TEXT NOT NULL,"
+    " scopes TEXT NOT NULL, secret_hash TEXT NOT NULL, name TEXT NOT NULL,"
+    " created_at REAL NOT NULL, revoked_at REAL)",
+    "CREATE INDEX IF NOT EXISTS dialoghub_api_keys_by_tenant"
+    " ON dialoghub_api_keys (tenant, created_at)",
+    "CREATE TABLE IF NOT EXISTS dialoghub_token_keys (kid TEXT PRIMARY KEY,"
+    " secret BLOB NOT NULL, created_at REAL NOT NULL)",
+)
+_COLUMNS = "key_id, tenant, scopes, secret_hash, name, created_at, revoked_at"
+
+
+def _row(row: tuple[str, str, str, str, str, float, float | None]) -> KeyRecord:
+    key_id, tenant, scopes, secret_hash, name, created_at, revoked_at = row
+    return KeyRecord(
+        key_id, tenant, tuple(s for s in scopes.split(",") if s), secret_hash, name,
+        created_at, revoked_at,
+    )
+
+
+class SQLiteKeyStore:
+    """Keys in two tables of the sessions' SQLite file; one connection used from threads."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _connect(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        for statement in _SCHEMA:
+            conn.execute(statement)
+        self._conn = conn
+
+    async def _run(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        def run() -> list[tuple[object, ...]]:
+            with self._lock:
+                if self._conn is None:
+                    raise StoreError(f"key store {self.path} is not open")
+                try:
+                    return self._conn.execute(sql, args).fetchall()
+                except sqlite3.Error as exc:
+                    raise StoreError(f"API key table of {self.path}: {exc}") from exc
+
+        return await asyncio.to_thread(run)
+
+    async def open(self) -> None:
+        """Connect and create the key tables if they are missing."""
+        try:
+            await asyncio.to_thread(self._connect)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the API key tables in {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    async def add_key(self, record: KeyRecord) -> None:
+        """Store a new key."""
+        await self._run(
+            f"INSERT INTO dialoghub_api_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (record.key_id, record.tenant, ",".join(record.scopes), record.secret_hash,
+             record.name, record.created_at, record.revoked_at),
+        )
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        """The key with this id, or None."""
+        rows = await self._run(
+            f"SELECT {_COLUMNS} FROM dialoghub_api_keys WHERE key_id = ?", (key_id,)
+        )
+        return _row(rows[0]) if rows else None  # type: ignore[arg-type]
+
+    async def list_keys(self, tenant: str | None = None) -> list[KeyRecord]:
+        """Every key (of ``tenant``), oldest first."""
+        if tenant is None:
+            rows = await self._run(
+                f"SELECT {_COLUMNS} FROM dialoghub_api_keys ORDER BY created_at"
+            )
+        else:
+            rows = await self._run(
+                f"SELECT {_COLUMNS} FROM dialoghub_api_keys WHERE tenant = ?"
+                " ORDER BY created_at",
+                (tenant,),
+            )
+        return [_row(r) for r in rows]  # type: ignore[arg-type]
+
+    async def revoke_key(self, key_id: str, now: float, tenant: str | None = None) -> bool:
+        """Mark a key revoked."""
+        rows = await self._run(
+            "UPDATE dialoghub_api_keys SET revoked_at = ? WHERE key_id = ?"
+            " AND revoked_at IS NULL AND (? IS NULL OR tenant = ?) RETURNING key_id",
+            (now, key_id, tenant, tenant),
+        )
+        return bool(rows)
+
+    async def token_secrets(self) -> list[tuple[str, bytes]]:
+        """Signing secrets, newest first."""
+        rows = await self._run(
+            "SELECT kid, secret FROM dialoghub_token_keys ORDER BY created_at DESC"
+        )
+        return [(str(kid), bytes(secret)) for kid, secret in rows]  # type: ignore[call-overload]
+
+    async def add_token_secret(self, kid: str, secret: bytes, now: float) -> None:
+        """Store a new newest secret."""
+        await self._run(
+            "INSERT INTO dialoghub_token_keys (kid, secret, created_at) VALUES (?, ?, ?)",
+            (kid, secret, now),
+        )
+
+
+async def open_keystore(url: str) -> KeyStore:
+    """Open the key store of a store URL (``sqlite://`` file or ``memory://``)."""
+    parts = urlsplit(url)
+    if parts.scheme == "memory":
+        mem = MemoryKeyStore()
+        await mem.open()
+        return mem
+    if parts.scheme == "sqlite":
+        # The session store creates its schema first: it refuses a new file that already
+        # has other tables, so it must see the file before the key tables exist.
+        sessions = open_store(url)
+        await sessions.open()
+        path = str(getattr(sessions, "path", ""))
+        await sessions.close()
+        store = SQLiteKeyStore(path)
+        await store.open()
+        return store
+    raise StoreConfigError(
+        f"API keys cannot be kept in a {parts.scheme}:// store yet; set keys_store "
+        "(--keys-store, DIALOGHUB_KEYS_STORE) to a sqlite:/// file, or run with auth off",
+        url=url,
+    )

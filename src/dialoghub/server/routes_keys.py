@@ -1,0 +1,80 @@
+"""The API keys routes of ``/v1`` (admin scope): list, create and revoke the keys of the
+caller's own tenant. ``dialoghub keys`` does the same from the command line for any tenant.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dialoghub.server.auth import Principal, create_key
+from dialoghub.server.endpoint import JSONResponse, body, endpoint
+from dialoghub.server.errors import HTTPError, NotFound
+from dialoghub.server.keystore import KeyRecord, KeyStore
+from dialoghub.server.schemas import CreatedKey, CreateKey, KeyList, KeyOut
+from dialoghub.server.service import Service
+
+__all__ = ["key_out", "routes"]
+
+
+class KeysDisabled(HTTPError):
+    """The server runs without API keys."""
+
+    code = "keys_disabled"
+    status = 404
+
+
+def _keystore(service: Service) -> KeyStore:
+    if service.keystore is None or not service.auth.enabled:
+        raise KeysDisabled("this server runs without API keys (auth is off)")
+    return service.keystore
+
+
+def key_out(record: KeyRecord) -> KeyOut:
+    """The listed form of a key."""
+    return KeyOut(
+        key_id=record.key_id, tenant=record.tenant, scopes=list(record.scopes),
+        name=record.name, created_at=record.created_at, revoked_at=record.revoked_at,
+    )
+
+
+@endpoint("/v1/keys", "admin")
+async def list_keys(service: Service, request: Request, who: Principal) -> Response:
+    """The tenant's keys, revoked ones included, never their secrets."""
+    records = await _keystore(service).list_keys(who.tenant)
+    return JSONResponse(KeyList(keys=[key_out(r) for r in records]))
+
+
+@endpoint("/v1/keys", "admin")
+async def add_key(service: Service, request: Request, who: Principal) -> Response:
+    """A new key of the tenant; its secret is in this response only."""
+    req = await body(service, request, CreateKey)
+    key, record = await create_key(
+        _keystore(service), who.tenant, scopes=tuple(req.scopes), name=req.name
+    )
+    out = key_out(record)
+    created = CreatedKey(
+        key=key, key_id=out.key_id, tenant=out.tenant, scopes=out.scopes, name=out.name,
+        created_at=out.created_at, revoked_at=None,
+    )
+    return JSONResponse(created, status_code=201)
+
+
+@endpoint("/v1/keys/{key_id}", "admin")
+async def revoke_key(service: Service, request: Request, who: Principal) -> Response:
+    """Revoke a key of the tenant; it gets 401 from now on."""
+    key_id: str = request.path_params["key_id"]
+    if not await _keystore(service).revoke_key(key_id, time.time(), tenant=who.tenant):
+        raise NotFound(f"no live API key {key_id!r} in this tenant", key_id=key_id)
+    service.auth.forget(key_id)
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/v1/keys", list_keys, methods=["GET"], name="list_keys"),
+    Route("/v1/keys", add_key, methods=["POST"], name="create_key"),
+    Route("/v1/keys/{key_id}", revoke_key, methods=["DELETE"], name="revoke_key"),
+]

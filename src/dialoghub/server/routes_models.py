@@ -1,0 +1,68 @@
+"""The models routes of ``/v1``: list the loaded models, get one, validate a posted one.
+
+Validation compiles the posted text (YAML or JSON) exactly as the loader compiles a file and
+answers 200 either way: ``valid`` with the model's description, or every problem with its
+line and column. Nothing is loaded into the server by validating.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dialoghub.errors import ModelValidationError, UnknownModel
+from dialoghub.model.loader import load_model_text
+from dialoghub.server.auth import Principal
+from dialoghub.server.endpoint import JSONResponse, endpoint
+from dialoghub.server.errors import BadRequest
+from dialoghub.server.limits import read_body
+from dialoghub.server.schemas import ModelList, ProblemOut, ValidateResult
+from dialoghub.server.service import Service
+
+__all__ = ["routes"]
+
+
+@endpoint("/v1/models", "read")
+async def list_models(service: Service, request: Request, who: Principal) -> Response:
+    """Every loaded model with its version, language and audio sample rate."""
+    models = sorted(service.hub.models.values(), key=lambda m: m.id)
+    return JSONResponse(ModelList(models=[service.model_info(m) for m in models]))
+
+
+@endpoint("/v1/models/{model_id}", "read")
+async def get_model(service: Service, request: Request, who: Principal) -> Response:
+    """One loaded model."""
+    model_id: str = request.path_params["model_id"]
+    model = service.hub.models.get(model_id)
+    if model is None:
+        raise UnknownModel(model_id, list(service.hub.models))
+    return JSONResponse(service.model_info(model))
+
+
+@endpoint("/v1/models/validate", "read")
+async def validate_model(service: Service, request: Request, who: Principal) -> Response:
+    """Compile a posted model (YAML or JSON text) and report every problem."""
+    raw = await read_body(request, service.settings.max_body_bytes)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the model is not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise BadRequest("post the model's YAML or JSON text as the request body")
+    try:
+        model = load_model_text(text, "<posted>")
+    except ModelValidationError as exc:
+        problems = [
+            ProblemOut(message=p.message, file=p.file, line=p.line, column=p.column, path=p.path)
+            for p in exc.problems
+        ]
+        return JSONResponse(ValidateResult(valid=False, problems=problems))
+    return JSONResponse(ValidateResult(valid=True, model=service.model_info(model)))
+
+
+routes = [
+    Route("/v1/models", list_models, methods=["GET"], name="list_models"),
+    Route("/v1/models/validate", validate_model, methods=["POST"], name="validate_model"),
+    Route("/v1/models/{model_id}", get_model, methods=["GET"], name="get_model"),
+]

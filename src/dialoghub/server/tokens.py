@@ -1,0 +1,216 @@
+"""Signed session tokens, in two modes, with signing keys that rotate.
+
+Every create and update returns a token. In **reference** mode the token names the session:
+``r1.<kid>.<payload>.<mac>`` where the payload is (tenant, session id, version, issued-at)
+and the MAC is HMAC-SHA256. Sending it back proves which session and version the client
+last saw: a wrong MAC or another tenant is 401, an older version is 409 (stale).
+
+In **stateless** mode the whole session travels inside the token and the server stores
+nothing (the action-driven SDK's way): ``s1.<kid>.<nonce + ciphertext>``, the session's
+msgpack compressed with zlib and sealed with AES-256-GCM, so it is both secret and
+tamper-proof. A token larger than the configured bound is refused (413) and every response
+reports the size.
+
+:class:`Keyring` holds secrets newest first: the newest signs, every one verifies. Rotating
+adds a new newest secret and keeps the old ones, so live tokens stay valid; retiring an old
+secret (removing it from the ring) invalidates tokens signed with it. Each token carries the
+id of the secret that signed it. Keys for MAC and encryption are derived from each secret
+with HKDF, so one secret never serves two purposes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+import time
+import zlib
+from dataclasses import dataclass
+
+import msgspec
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from dialoghub.engine.records import Session
+from dialoghub.errors import ConflictError
+from dialoghub.server.errors import PayloadTooLarge, Unauthorized
+
+__all__ = [
+    "InvalidToken",
+    "Keyring",
+    "Reference",
+    "StaleToken",
+    "TokenTooLarge",
+    "parse_keys",
+]
+
+
+class InvalidToken(Unauthorized):
+    """The token was not issued by this server (tampered, truncated, unknown key)."""
+
+    code = "invalid_token"
+
+
+class StaleToken(ConflictError):
+    """The token names an older version of the session than the stored one."""
+
+    code = "stale_token"
+
+
+class TokenTooLarge(PayloadTooLarge):
+    """A stateless session grew beyond the token size bound."""
+
+    code = "token_too_large"
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What a reference token says."""
+
+    tenant: str
+    session_id: str
+    version: int
+    issued_at: float
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _derive(secret: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret)
+
+
+def parse_keys(specs: tuple[str, ...]) -> list[tuple[str, bytes]]:
+    """``("kid:secret", ...)`` -> ``[(kid, secret bytes)]``; a secret of 16+ characters."""
+    keys = []
+    for spec in specs:
+        kid, sep, secret = spec.partition(":")
+        if not sep or not kid or len(secret) < 16 or "." in kid:
+            raise ValueError(
+                f"token key {kid or spec[:8]!r} must be 'kid:secret' with a secret of at least "
+                "16 characters and no '.' in the kid"
+            )
+        keys.append((kid, secret.encode()))
+    return keys
+
+
+_session_encoder = msgspec.msgpack.Encoder()
+_session_decoder = msgspec.msgpack.Decoder(Session)
+_ref_decoder = msgspec.msgpack.Decoder(tuple[str, str, int, float])
+
+
+class Keyring:
+    """Secrets newest first; issues and verifies both kinds of token."""
+
+    def __init__(self, keys: list[tuple[str, bytes]], *, max_stateless_bytes: int = 8192) -> None:
+        if not keys:
+            raise ValueError("a keyring needs at least one secret")
+        self.max_stateless_bytes = max_stateless_bytes
+        self._order = [kid for kid, _ in keys]
+        self._mac: dict[str, bytes] = {}
+        self._aead: dict[str, AESGCM] = {}
+        for kid, secret in keys:
+            self._mac[kid] = _derive(secret, b"dialoghub reference token")
+            self._aead[kid] = AESGCM(_derive(secret, b"dialoghub stateless token"))
+
+    @staticmethod
+    def new_secret() -> tuple[str, bytes]:
+        """A fresh (kid, secret) pair for rotation."""
+        return secrets.token_hex(4), secrets.token_bytes(32)
+
+    @property
+    def current(self) -> str:
+        """The id of the secret that signs new tokens."""
+        return self._order[0]
+
+    # --- reference tokens ----------------------------------------------------------------
+
+    def _mac_of(self, kid: str, signed: str) -> bytes:
+        return hmac.new(self._mac[kid], signed.encode(), hashlib.sha256).digest()
+
+    def reference(self, session: Session) -> str:
+        """A reference token for the session as it is now."""
+        kid = self.current
+        payload = _b64(
+            _session_encoder.encode((session.tenant, session.id, session.version, time.time()))
+        )
+        signed = f"r1.{kid}.{payload}"
+        return f"{signed}.{_b64(self._mac_of(kid, signed))}"
+
+    def read_reference(self, token: str) -> Reference:
+        """Verify a reference token; InvalidToken if it is not one of ours."""
+        parts = token.split(".") if isinstance(token, str) else []
+        if len(parts) != 4 or parts[0] != "r1" or parts[1] not in self._mac:
+            raise InvalidToken("invalid session token: not a reference token of this server")
+        signed = ".".join(parts[:3])
+        try:
+            mac = _unb64(parts[3])
+            ok = hmac.compare_digest(mac, self._mac_of(parts[1], signed))
+            if not ok:
+                raise ValueError("mac")
+            tenant, sid, version, issued = _ref_decoder.decode(_unb64(parts[2]))
+        except (ValueError, binascii.Error, msgspec.DecodeError):
+            raise InvalidToken("invalid session token: signature does not match") from None
+        return Reference(tenant, sid, version, issued)
+
+    def check_reference(self, token: str, *, tenant: str, session: Session) -> None:
+        """Refuse a token of another session (401) or an older version (409)."""
+        ref = self.read_reference(token)
+        if ref.tenant != tenant or ref.session_id != session.id:
+            raise InvalidToken("invalid session token: it names another session")
+        if ref.version != session.version:
+            raise StaleToken(
+                f"session token is for version {ref.version} but session {session.id!r} is "
+                f"at version {session.version}; re-read the session and use its new token",
+                session_id=session.id,
+                token_version=ref.version,
+                version=session.version,
+            )
+
+    # --- stateless tokens ----------------------------------------------------------------
+
+    def seal(self, session: Session) -> str:
+        """The whole session as an encrypted token; TokenTooLarge past the bound."""
+        kid = self.current
+        nonce = os.urandom(12)
+        plain = zlib.compress(_session_encoder.encode(session), 6)
+        sealed = self._aead[kid].encrypt(nonce, plain, f"s1.{kid}".encode())
+        token = f"s1.{kid}.{_b64(nonce + sealed)}"
+        if len(token) > self.max_stateless_bytes:
+            raise TokenTooLarge(
+                f"the session no longer fits in a stateless token ({len(token)} bytes, limit "
+                f"{self.max_stateless_bytes}); use a stored (reference mode) session",
+                size=len(token),
+                limit=self.max_stateless_bytes,
+            )
+        return token
+
+    def open(self, token: str, *, tenant: str) -> Session:
+        """Decrypt a stateless token; InvalidToken if forged, altered or another tenant's."""
+        parts = token.split(".") if isinstance(token, str) else []
+        if len(parts) != 3 or parts[0] != "s1" or parts[1] not in self._aead:
+            raise InvalidToken("invalid session token: not a stateless token of this server")
+        if len(token) > self.max_stateless_bytes:
+            raise TokenTooLarge(
+                f"token of {len(token)} bytes exceeds {self.max_stateless_bytes}",
+                size=len(token), limit=self.max_stateless_bytes,
+            )
+        try:
+            raw = _unb64(parts[2])
+            plain = self._aead[parts[1]].decrypt(raw[:12], raw[12:], f"s1.{parts[1]}".encode())
+            session = _session_decoder.decode(zlib.decompress(plain))
+        except (ValueError, binascii.Error, InvalidTag, zlib.error, msgspec.DecodeError):
+            raise InvalidToken("invalid session token: it was altered or is corrupt") from None
+        if session.tenant != tenant:
+            raise InvalidToken("invalid session token: it belongs to another tenant")
+        return session

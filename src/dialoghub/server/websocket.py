@@ -1,0 +1,215 @@
+"""``/v1/sessions/{id}/ws``: attach to a session, receive every update, send inputs.
+
+Protocol (JSON text frames):
+
+- connect with ``Authorization: Bearer KEY`` (or ``?access_token=KEY`` where headers cannot
+  be set) and optionally ``?after=SEQ``, the last event sequence number the client saw;
+- the server sends the events after ``after`` (``{"type": "events", "events": [...]}``),
+  then ``{"type": "attached", "session": {...}, "last_seq": N, "token": ...}``, then one
+  ``{"type": "update", ...}`` per update of the session, whoever caused it (another socket,
+  an HTTP call); events are never repeated and gaps are filled from the store;
+- the client sends ``{"type": "input", "input": {...}, "request_id": "...",
+  "expected_version": n, "token": "...", "idempotency_key": "..."}`` (all but ``input``
+  optional); its own update comes back with its ``request_id``, a refusal as
+  ``{"type": "error", "request_id": ..., "code", "message", "details"}``;
+- ``{"type": "ping"}`` gets ``{"type": "pong"}``.
+
+Closing the socket does not end the session. Close codes: 4401 no or bad key, 4403 missing
+scope, 4404 no such session (in this tenant), 1009 a frame over the body limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import msgspec
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from dialoghub.engine.records import Event, Session
+from dialoghub.errors import DialoghubError
+from dialoghub.server.auth import Principal
+from dialoghub.server.broadcast import Subscription, follow
+from dialoghub.server.endpoint import service_of
+from dialoghub.server.errors import BadRequest, error_body, status_of
+from dialoghub.server.schemas import StrictInput, decode, to_input
+from dialoghub.server.service import Service
+
+__all__ = ["Attached", "ClientInput", "routes"]
+
+_encode = msgspec.json.Encoder().encode
+
+
+class ClientInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A frame from the client; ``input`` is decoded separately into a strict input."""
+
+    type: str
+    input: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    request_id: str | None = None
+    expected_version: int | None = None
+    token: str | None = None
+    idempotency_key: str | None = None
+
+
+class Attached(msgspec.Struct, kw_only=True, tag="attached", tag_field="type"):
+    """Sent once the backlog is delivered: from now on every update is pushed."""
+
+    session: Any
+    last_seq: int
+    token: str
+
+
+_frame_decoder = msgspec.json.Decoder(ClientInput)
+
+
+async def _authenticate(ws: WebSocket, service: Service) -> Principal | None:
+    header = ws.headers.get("authorization") or ws.query_params.get("access_token")
+    try:
+        principal = await service.auth.authenticate(header)
+        principal.require("read")
+        service.limiter.hit(principal.key_id)
+    except DialoghubError as exc:
+        await _refuse(ws, exc)
+        return None
+    return principal
+
+
+async def _refuse(ws: WebSocket, exc: BaseException) -> None:
+    status = status_of(exc)
+    await ws.accept()
+    await _send(ws, _encode({"type": "error", **msgspec.to_builtins(error_body(exc))}))
+    await ws.close(code=4000 + status if 400 <= status < 500 else 1011)
+
+
+async def _send(ws: WebSocket, body: bytes) -> None:
+    """Send one JSON text frame (text, not binary: browsers hand text frames to JS as is)."""
+    await ws.send({"type": "websocket.send", "text": body.decode()})
+
+
+def _after(ws: WebSocket) -> int:
+    raw = ws.query_params.get("after") or "0"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"after must be an integer, not {raw[:50]!r}") from None
+    if value < 0:
+        raise BadRequest("after must be >= 0")
+    return value
+
+
+async def session_socket(ws: WebSocket) -> None:
+    """Attach a client to one session until it disconnects."""
+    service = service_of(ws)
+    principal = await _authenticate(ws, service)
+    if principal is None:
+        return
+    sid: str = ws.path_params["session_id"]
+    key = (principal.tenant, sid)
+    sub = service.broadcaster.subscribe(key)
+    try:
+        try:
+            after = _after(ws)
+            session = await service.hub.get_session(sid, tenant=principal.tenant)
+        except DialoghubError as exc:
+            await _refuse(ws, exc)
+            return
+        await ws.accept()
+        service.metrics.clients.inc()
+        try:
+            await _serve(ws, service, principal, session, after, sub)
+        finally:
+            service.metrics.clients.dec()
+    finally:
+        service.broadcaster.unsubscribe(sub)
+
+
+async def _receive(ws: WebSocket) -> bytes:
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if text is not None:
+        return str(text).encode("utf-8", "surrogatepass")
+    return bytes(message.get("bytes") or b"")
+
+
+async def _serve(
+    ws: WebSocket, service: Service, principal: Principal, session: Session, after: int,
+    sub: Subscription,
+) -> None:
+    sid = session.id
+    after = min(after, session.seq)
+
+    async def read(since: int, limit: int) -> list[Event]:
+        return await service.hub.events(sid, after=since, limit=limit, tenant=principal.tenant)
+
+    live = asyncio.Event()
+
+    async def push() -> None:
+        async for last_seq, body in follow(sub, after, read, service.encode_events):
+            if body:
+                await _send(ws, body)
+                continue
+            current = await service.hub.get_session(sid, tenant=principal.tenant)
+            await _send(ws,
+                _encode(Attached(session=current, last_seq=last_seq,
+                                 token=service.keyring.reference(current)))
+            )
+            live.set()
+
+    pusher = asyncio.create_task(push())
+    try:
+        waiter = asyncio.ensure_future(live.wait())
+        await asyncio.wait({waiter, pusher}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        while True:
+            receive = asyncio.ensure_future(_receive(ws))
+            done, _ = await asyncio.wait({receive, pusher}, return_when=asyncio.FIRST_COMPLETED)
+            if pusher in done:
+                receive.cancel()
+                pusher.result()  # re-raise what stopped it
+                return
+            frame = receive.result()
+            reply = await _handle(service, principal, sid, sub.id, frame)
+            if reply is not None:
+                await _send(ws, reply)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        pusher.cancel()
+        with contextlib.suppress(BaseException):
+            await pusher
+
+
+async def _handle(
+    service: Service, principal: Principal, sid: str, sub_id: int, data: bytes
+) -> bytes | None:
+    """Handle one client frame; return a direct reply (errors, pong) or None."""
+    request_id = None
+    try:
+        if len(data) > service.settings.max_body_bytes:
+            raise BadRequest(f"frame exceeds {service.settings.max_body_bytes} bytes")
+        msg = decode(data, ClientInput)
+        request_id = msg.request_id
+        if msg.type == "ping":
+            return _encode({"type": "pong", "request_id": request_id})
+        if msg.type != "input" or not len(msg.input):
+            raise BadRequest("frames are {'type': 'input', 'input': {...}} or {'type': 'ping'}")
+        principal.require("write")
+        service.limiter.hit(principal.key_id)
+        inp = to_input(decode(bytes(msg.input), StrictInput))
+        await service.update(
+            principal, sid, inp,
+            expected_version=msg.expected_version, token=msg.token,
+            idempotency_key=msg.idempotency_key, origin=sub_id,
+            request_id=request_id or "",
+        )
+        return None
+    except Exception as exc:
+        body = msgspec.to_builtins(error_body(exc))
+        return _encode({"type": "error", "request_id": request_id, **body})
+
+
+routes = [WebSocketRoute("/v1/sessions/{session_id}/ws", session_socket, name="session_ws")]
