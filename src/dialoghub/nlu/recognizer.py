@@ -84,12 +84,17 @@ _ENTITY_DAMPING = 0.5
 # "volume {level}") is scaled down again: it answers a question rather than asks for something.
 # An example made of slots only ("{city}") is not affected.
 _VALUES_ONLY = 0.8
+_VALUES_ONLY_SQUARED = _VALUES_ONLY * _VALUES_ONLY
 
 
 def _damping(term: str) -> float:
     if term.startswith("@"):
         return _ENTITY_DAMPING
     return 0.5 if term in STOPWORDS else 1.0
+
+
+# A term's postings: (examples, counts there, intents, counts there).
+_Posting = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 
 
 class _Word(NamedTuple):
@@ -202,16 +207,37 @@ class Recognizer:
             for term, count in counts.items():
                 postings.setdefault(term, []).append((ex, count))
             self._norm.append(sum(self._weight[t] * c for t, c in counts.items()) or 1.0)
-        self._postings = {t: tuple(p) for t, p in postings.items()}
-        self._has_words = [any(t[0] != "@" for t in bag) for bag in example_terms]
-        # The same per intent: a term's largest count in any one of the intent's examples.
-        by_intent: dict[str, dict[int, int]] = {}
-        for term, post in self._postings.items():
-            most = by_intent.setdefault(term, {})
+        # Per example, what scoring needs: its inverse weight, its intent, and the factor for
+        # a text that shares only slot values with it (squared, as scores are).
+        self._example_static = [
+            (
+                1.0 / norm,
+                owner,
+                _VALUES_ONLY_SQUARED if any(t[0] != "@" for t in bag) else 1.0,
+            )
+            for norm, owner, bag in zip(self._norm, example_intent, example_terms, strict=True)
+        ]
+        # Each intent's examples are numbered consecutively: intent k owns ranges[k].
+        self._ranges: list[tuple[int, int]] = []
+        for k in range(len(self._intents)):
+            first = example_intent.index(k) if k in example_intent else 0
+            count = example_intent.count(k)
+            self._ranges.append((first, first + count))
+        # Per term: the examples using it and how often, and the same per intent (a term's
+        # count in an intent is its largest count in any one of the intent's examples).
+        self._postings: dict[str, _Posting] = {}
+        for term, post in sorted(postings.items()):
+            most: dict[int, int] = {}
             for ex, count in post:
                 owner = example_intent[ex]
                 most[owner] = max(most.get(owner, 0), count)
-        self._intent_postings = {t: tuple(sorted(m.items())) for t, m in by_intent.items()}
+            per_intent = sorted(most.items())
+            self._postings[term] = (
+                tuple(ex for ex, _ in post),
+                tuple(c for _, c in post),
+                tuple(i for i, _ in per_intent),
+                tuple(c for _, c in per_intent),
+            )
         self._example_intent = example_intent
 
         frequency: dict[str, int] = {}
@@ -385,40 +411,47 @@ class Recognizer:
         shared_words = [0.0] * len(self._norm)  # the part of `shared` that is words
         shared_intent = [0.0] * len(self._intents)
         postings = self._postings
-        intent_postings = self._intent_postings
         for term, (count, q) in bag.items():
             post = postings.get(term)
             if post is None:
                 continue
             w = weight[term] * q
-            is_word = term[0] != "@"
-            for ex, n in post:
+            examples, counts, intents, intent_counts = post
+            if count == 1:  # the usual case: min(count, n) is 1 for every example
+                for ex in examples:
+                    shared[ex] += w
+                if term[0] != "@":
+                    for ex in examples:
+                        shared_words[ex] += w
+                for i in intents:
+                    shared_intent[i] += w
+                continue
+            for ex, n in zip(examples, counts, strict=True):
                 part = w * (count if count < n else n)
                 shared[ex] += part
-                if is_word:
+                if term[0] != "@":
                     shared_words[ex] += part
-            for i, n in intent_postings[term]:
+            for i, n in zip(intents, intent_counts, strict=True):
                 shared_intent[i] += w * (count if count < n else n)
         if text_weight <= 0.0:
             text_weight = 1e-9  # only words inside entity values: they explain everything
-        # How much of the text the intent explains: half from the example itself, half from
-        # all the intent's examples together, so "hello there" fits an intent that has the
-        # examples "hello" and "hi there" better than an intent with only "hello".
-        of_intent = [min(m / text_weight, 1.0) for m in shared_intent]
-        scores = [0.0] * len(self._intents)
-        owner = self._example_intent
-        for ex, (m_w, e_w) in enumerate(zip(shared, self._norm, strict=True)):
-            if m_w <= 0.0:
-                continue
-            i = owner[ex]
-            of_text = 0.5 * (min(m_w / text_weight, 1.0) + of_intent[i])
-            of_example = 1.0 if m_w >= e_w else m_w / e_w
-            s = math.sqrt(of_text * of_example)
-            if shared_words[ex] <= 0.0 and self._has_words[ex]:
-                s *= _VALUES_ONLY
-            if s > scores[i]:
-                scores[i] = s
-        return scores
+        # How much of the text an example explains is the mean of what the example itself
+        # shares with it and what all the intent's examples together share with it, so
+        # "hello there" fits an intent with the examples "hello" and "hi there" better than
+        # an intent with only "hello". Below, each example's score is computed squared and
+        # doubled, (of_example_text + of_intent_text) * of_example, with the constant half and
+        # the root applied once per intent; clamping is written out because calls cost.
+        inv_text = 1.0 / text_weight
+        of_intent = [1.0 if m >= text_weight else m * inv_text for m in shared_intent]
+        doubled = [
+            ((1.0 if m >= text_weight else m * inv_text) + of_intent[i])
+            * (m * inv_norm)  # never above 1: an example shares at most all of itself
+            * (1.0 if mw else values_only)
+            for m, mw, (inv_norm, i, values_only) in zip(
+                shared, shared_words, self._example_static, strict=True
+            )
+        ]
+        return [min(math.sqrt(0.5 * max(doubled[a:b], default=0.0)), 1.0) for a, b in self._ranges]
 
     def _find(self, analysis: Analysis, matchers: Sequence[tuple[str, Matcher]]) -> list[Match]:
         found: list[Match] = []
@@ -488,11 +521,16 @@ class Recognizer:
         best = ranked[0]
         confidence = round(min(scores[best], 1.0), 4)
         if confidence < self.threshold:
-            alternatives = tuple((self._names[i], round(scores[i], 4)) for i in ranked)
-            return Recognition(None, confidence, {}, alternatives[:MAX_ALTERNATIVES])
-        alternatives = tuple((self._names[i], round(scores[i], 4)) for i in ranked[1:])
+            alternatives = self._alternatives(scores, ranked[:MAX_ALTERNATIVES])
+            return Recognition(None, confidence, {}, alternatives)
+        alternatives = self._alternatives(scores, ranked[1 : MAX_ALTERNATIVES + 1])
         slots = self._slots(self._intents[best], analysis, matches)
-        return Recognition(self._names[best], confidence, slots, alternatives[:MAX_ALTERNATIVES])
+        return Recognition(self._names[best], confidence, slots, alternatives)
+
+    def _alternatives(
+        self, scores: list[float], ranked: list[int]
+    ) -> tuple[tuple[str, float], ...]:
+        return tuple((self._names[i], round(min(scores[i], 1.0), 4)) for i in ranked)
 
     def extract(self, entity: str, text: str) -> SlotValue | None:
         """One value of ``entity`` in ``text`` (the answer to "Which city?"), or None.
