@@ -30,12 +30,17 @@ def _recognizer(
 
 def load_model_text(text: str, file: str = "<model>") -> Model:
     """Compile one model from YAML or JSON text; raises ModelValidationError with every problem."""
+    early: list[Problem] = []
     try:
         located = read_source(text, file)
     except SourceError as exc:
-        raise ModelValidationError(exc.problems) from None
+        if exc.located is None:
+            raise ModelValidationError(exc.problems) from None
+        # e.g. a duplicate key: keep checking the rest, so every problem is reported at once
+        early, located = exc.problems, exc.located
     model, problems = compile_model(located, _recognizer)
-    if model is None:
+    problems = sorted([*early, *problems], key=lambda p: (p.line, p.column))
+    if model is None or problems:
         raise ModelValidationError(problems or [Problem("the model is invalid", file)])
     return model
 

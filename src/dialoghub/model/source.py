@@ -31,11 +31,17 @@ _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": Fals
 
 
 class SourceError(Exception):
-    """The file cannot be parsed at all; carries the problems found."""
+    """The file cannot be read cleanly; carries the problems found.
 
-    def __init__(self, problems: list[Problem]) -> None:
+    ``located`` is the data that could still be read (duplicate keys dropped) when the text
+    parsed but had problems, so a caller can go on checking it and report everything at once;
+    None when the text could not be parsed at all.
+    """
+
+    def __init__(self, problems: list[Problem], located: Located | None = None) -> None:
         super().__init__("; ".join(str(p) for p in problems))
         self.problems = problems
+        self.located = located
 
 
 @dataclass
@@ -133,5 +139,5 @@ def read_source(text: str, file: str = "<model>") -> Located:
     problems: list[Problem] = []
     loc.data = _build(root, (), loc, problems)
     if problems:
-        raise SourceError(problems)
+        raise SourceError(problems, loc)
     return loc
