@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from dialoghub.errors import ModelError
-from dialoghub.nlu.entities import Analysis, Match, Matcher, best_non_overlapping, compile_entity
+from dialoghub.nlu.entities import Analysis, Match, Matcher, compile_entity
 from dialoghub.nlu.fuzzy import Speller
 from dialoghub.nlu.normalize import (
     COMMON_WORDS,
@@ -56,6 +56,7 @@ from dialoghub.nlu.normalize import (
     tokenize,
 )
 from dialoghub.nlu.numbers import NUMBER_WORDS
+from dialoghub.nlu.slots import SlotContext, assign_slots
 from dialoghub.nlu.times import TIME_WORDS
 from dialoghub.nlu.types import EntityKind, EntitySpec, IntentSpec, Recognition, SlotValue
 
@@ -104,31 +105,11 @@ class _Word(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class _SlotContext:
-    """The words next to a slot's placeholder across an intent's examples."""
-
-    before: frozenset[str]
-    before2: frozenset[str]
-    after: frozenset[str]
-
-    def affinity(self, words: Sequence[str], m: Match) -> float:
-        """How well the words around a match fit this slot (0 when nothing is known)."""
-        score = 0.0
-        if m.start >= 1 and words[m.start - 1] in self.before:
-            score += 2.0
-        elif m.start >= 2 and words[m.start - 2] in self.before2:
-            score += 0.5
-        if m.end < len(words) and words[m.end] in self.after:
-            score += 1.0
-        return score
-
-
-@dataclass(frozen=True, slots=True)
 class _Intent:
     name: str
     slots: dict[str, str]  # slot -> entity
     entity_slots: tuple[tuple[str, tuple[str, ...]], ...]  # entity -> its slots, in order
-    contexts: dict[str, _SlotContext]
+    contexts: dict[str, SlotContext]
 
 
 class Recognizer:
@@ -313,7 +294,7 @@ class Recognizer:
         for slot in order:
             by_entity.setdefault(slots[slot], []).append(slot)
         contexts = {
-            s: _SlotContext(
+            s: SlotContext(
                 frozenset(before.get(s, ())), frozenset(before2.get(s, ())),
                 frozenset(after.get(s, ())),
             )
@@ -463,32 +444,7 @@ class Recognizer:
     def _slots(
         self, intent: _Intent, analysis: Analysis, matches: list[Match]
     ) -> dict[str, SlotValue]:
-        wanted = set(intent.slots.values())
-        chosen = best_non_overlapping([m for m in matches if m.entity in wanted])
-        result: dict[str, SlotValue] = {}
-        for entity, slots in intent.entity_slots:
-            found = [m for m in chosen if m.entity == entity]
-            if not found:
-                continue
-            # Give values to slots greedily, best fitting pair first; with no context to go
-            # on, the k-th value goes to the k-th slot of the examples.
-            pairs = sorted(
-                (-intent.contexts[slot].affinity(analysis.words, m), abs(si - mi), mi, si)
-                for si, slot in enumerate(slots)
-                for mi, m in enumerate(found)
-            )
-            used_slots: set[int] = set()
-            used_matches: set[int] = set()
-            for _, _, mi, si in pairs:
-                if si in used_slots or mi in used_matches:
-                    continue
-                used_slots.add(si)
-                used_matches.add(mi)
-                m = found[mi]
-                result[slots[si]] = SlotValue(
-                    m.value, analysis.text[m.char_start : m.char_end], m.char_start, m.char_end
-                )
-        return dict(sorted(result.items()))
+        return assign_slots(intent.entity_slots, intent.contexts, analysis, matches)
 
     # --- public API ------------------------------------------------------------------------
 
