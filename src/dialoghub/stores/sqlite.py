@@ -151,10 +151,15 @@ class _WriteOp(_Op):
         self.batch = codec.encode_batch(write.events) if write.events else None
 
     def apply(self, conn: sqlite3.Connection) -> None:
+        # Every refusal (exists, not found, key reused, stale version, seq gap) is raised
+        # before the first statement that changes anything.
         w, s = self.write, self.write.session
+        idem_key = w.idempotency.key if w.idempotency is not None else None
+        # One statement reads the row and whether the idempotency key is taken (NULL key: no).
         row = conn.execute(
-            "SELECT sid, version, seq FROM sessions WHERE tenant = ? AND id = ?",
-            (s.tenant, s.id),
+            "SELECT sid, version, seq, EXISTS (SELECT 1 FROM idempotency AS i"
+            " WHERE i.sid = s.sid AND i.key = ?) FROM sessions AS s WHERE tenant = ? AND id = ?",
+            (idem_key, s.tenant, s.id),
         ).fetchone()
         if w.expected_version == 0:
             if row is not None:
@@ -170,13 +175,11 @@ class _WriteOp(_Op):
         else:
             if row is None:
                 raise SessionNotFound(s.id)
-            sid, version, seq = row
+            sid, version, seq, key_taken = row
             # Key reuse is reported before a stale version: a retried update that already
             # landed is a key reuse first (the caller should look up the stored answer).
-            if w.idempotency is not None and conn.execute(
-                "SELECT 1 FROM idempotency WHERE sid = ? AND key = ?", (sid, w.idempotency.key)
-            ).fetchone():
-                raise IdempotencyKeyReused(s.id, w.idempotency.key)
+            if key_taken and idem_key is not None:
+                raise IdempotencyKeyReused(s.id, idem_key)
             if version != w.expected_version:
                 raise VersionConflict(s.id, w.expected_version, version)
             check_events(w, seq)
