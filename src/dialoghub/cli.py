@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -94,14 +95,41 @@ def _scalar(text: str) -> Any:
         return text
 
 
+def _server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--server URL`` and ``--api-key KEY``: use a running server (see cli_server)."""
+    from dialoghub.cli_server import SERVER_HELP
+
+    fn = click.option("--api-key", envvar="DIALOGHUB_API_KEY", help="API key for --server.")(fn)
+    return click.option("--server", envvar="DIALOGHUB_SERVER", help=SERVER_HELP)(fn)
+
+
 @main.command()
-@click.argument("model", type=click.Path(exists=True))
+@click.argument("model")
 @click.option("--plugins", help="Python file or module whose functions answer commands.")
 @click.option("--store", default="memory://", show_default=True, help=STORE_HELP)
 @click.option("--session", "session_id", help="Resume (or create) the session with this id.")
-@_async
-async def chat(model: str, plugins: str | None, store: str, session_id: str | None) -> None:
-    """Talk to MODEL (a model file or folder) in the terminal. Ctrl-D or 'quit' leaves."""
+@_server_options
+def chat(
+    model: str,
+    plugins: str | None,
+    store: str,
+    session_id: str | None,
+    server: str | None,
+    api_key: str | None,
+) -> None:
+    """Talk to MODEL (a model file or folder; with --server, a model id) in the terminal.
+    Ctrl-D or 'quit' leaves."""
+    if server is not None:
+        from dialoghub.cli_server import remote_chat
+
+        remote_chat(server, api_key, model, session_id)
+        return
+    if not os.path.exists(model):
+        raise click.BadParameter(f"path {model!r} does not exist", param_hint="MODEL")
+    _run(_chat(model, plugins, store, session_id))
+
+
+async def _chat(model: str, plugins: str | None, store: str, session_id: str | None) -> None:
     commands = load_plugins(plugins) if plugins else {}
     async with Hub(store) as hub:
         models = hub.load_models(model)
@@ -183,6 +211,7 @@ def _store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--status", type=click.Choice(["active", "ended", "expired"]))
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--cursor", help="Continue after a previous page.")
+@_server_options
 @_async
 async def list_(
     store: str,
@@ -191,8 +220,16 @@ async def list_(
     status: str | None,
     limit: int,
     cursor: str | None,
+    server: str | None = None,
+    api_key: str | None = None,
 ) -> None:
     """List sessions, oldest first."""
+    if server is not None:
+        from dialoghub.cli_server import remote_list
+
+        filters = {"model": model, "state": state, "status": status, "limit": limit}
+        await asyncio.to_thread(remote_list, server, api_key, cursor=cursor, **filters)
+        return
     async with Hub(store) as hub:
         page = await hub.list_sessions(
             model=model, state=state, status=status, limit=limit, cursor=cursor
@@ -206,9 +243,17 @@ async def list_(
 @sessions.command()
 @_store_option
 @click.argument("session_id")
+@_server_options
 @_async
-async def show(store: str, session_id: str) -> None:
+async def show(
+    store: str, session_id: str, server: str | None = None, api_key: str | None = None
+) -> None:
     """Print one session as JSON."""
+    if server is not None:
+        from dialoghub.cli_server import remote_show
+
+        await asyncio.to_thread(remote_show, server, api_key, session_id)
+        return
     async with Hub(store) as hub:
         session = await hub.get_session(session_id)
     click.echo(msgspec.json.format(msgspec.json.encode(session), indent=2))
@@ -219,11 +264,33 @@ async def show(store: str, session_id: str) -> None:
 @click.argument("session_id")
 @click.option("--after", default=0, show_default=True, type=click.IntRange(0))
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
+@_server_options
 @_async
-async def events(store: str, session_id: str, after: int, limit: int) -> None:
+async def events(
+    store: str,
+    session_id: str,
+    after: int,
+    limit: int,
+    server: str | None = None,
+    api_key: str | None = None,
+) -> None:
     """Print a session's events, one JSON object per line."""
+    if server is not None:
+        from dialoghub.cli_server import remote_events
+
+        await asyncio.to_thread(remote_events, server, api_key, session_id, after, limit)
+        return
     async with Hub(store) as hub:
         items = await hub.events(session_id, after=after, limit=limit)
     for e in items:
         row = {"seq": e.seq, "version": e.version, "time": e.time, "type": e.type, "data": e.data}
         click.echo(msgspec.json.encode(row).decode())
+
+
+# --- server -------------------------------------------------------------------------------
+# Registered last; cli_server imports the server's dependencies only when a command runs.
+from dialoghub.cli_server import keys as _keys  # noqa: E402
+from dialoghub.cli_server import serve as _serve  # noqa: E402
+
+main.add_command(_serve, "serve")
+main.add_command(_keys, "keys")

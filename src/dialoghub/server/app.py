@@ -184,7 +184,12 @@ def create_app(
 
 
 def app_factory() -> Any:
-    """``uvicorn --factory dialoghub.server.app:app_factory``: settings from the environment."""
+    """``uvicorn --factory dialoghub.server.app:app_factory``: settings from the environment
+    (``DIALOGHUB_SERVE_SETTINGS``, JSON, as ``dialoghub serve --workers N`` passes them)."""
+    import json
+    import os
+
     from dialoghub.server.settings import load_settings
 
-    return create_app(load_settings())
+    passed = os.environ.get("DIALOGHUB_SERVE_SETTINGS")
+    return create_app(load_settings(json.loads(passed) if passed else None))

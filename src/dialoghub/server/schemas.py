@@ -15,12 +15,14 @@ import msgspec
 from dialoghub.engine.records import (
     ASR,
     Action,
+    CommandAction,
     CommandResult,
     End,
     Event,
     EventInput,
     Input,
     Jump,
+    Reply,
     Session,
     SetVariables,
     Text,
@@ -194,6 +196,32 @@ class ViewOut(msgspec.Struct, kw_only=True):
     token: str
     token_mode: Literal["reference", "stateless"] = "reference"
     token_size: int = 0
+
+    @property
+    def id(self) -> str:
+        """The session id."""
+        return self.session.id
+
+    @property
+    def version(self) -> int:
+        """The session version after this update."""
+        return self.session.version
+
+    @property
+    def replies(self) -> list[str]:
+        """The texts of this update's reply actions."""
+        return [a.text for a in self.actions if isinstance(a, Reply)]
+
+    @property
+    def command(self) -> CommandAction | None:
+        """The command the application must run now, if the update ends with one."""
+        last = self.actions[-1] if self.actions else None
+        return last if isinstance(last, CommandAction) else None
+
+    @property
+    def ended(self) -> bool:
+        """True when the session takes no more input."""
+        return self.session.ended
 
 
 class SessionPage(msgspec.Struct, kw_only=True):
