@@ -47,6 +47,7 @@ from dialoghub.errors import (
     VersionConflict,
 )
 from dialoghub.keyed import KeyedLocks, LRUCache
+from dialoghub.model.codeunit import CodeUnit, CodeUnitError, load_code_unit, model_from_code
 from dialoghub.model.loader import load_models
 from dialoghub.model.spec import Model
 from dialoghub.stores import Idempotency, Page, SessionFilter, Store, Write, open_store
@@ -78,9 +79,21 @@ def _check_id(session_id: Any) -> str:
 def _check_input(inp: Input) -> Input:
     """Validate an input's field types (the structs themselves do not check on creation)."""
     try:
-        return _input_decoder.decode(msgspec.json.encode(inp))
+        checked = _input_decoder.decode(msgspec.json.encode(inp))
     except (msgspec.ValidationError, TypeError) as exc:
         raise InvalidInput(f"invalid {type(inp).__name__} input: {exc}") from None
+    _check_storable(checked, f"{type(inp).__name__} input")
+    return checked
+
+
+def _check_storable(value: Any, what: str) -> None:
+    """Refuse values the stores cannot keep exactly (integers beyond 64 bits, odd types)."""
+    try:
+        _encoder.encode(value)
+    except OverflowError:
+        raise InvalidInput(f"{what} has an integer that does not fit in 64 bits") from None
+    except TypeError as exc:
+        raise InvalidInput(f"{what} has a value that cannot be stored: {exc}") from None
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -148,6 +161,24 @@ class Hub:
         if self.default_model is None:
             self.default_model = model.id
 
+    def add_code_unit(
+        self, unit: CodeUnit | str, *, model_id: str | None = None, version: str = "1"
+    ) -> Model:
+        """Register a dialog written as Python functions as a model of its own.
+
+        ``unit`` is a :class:`~dialoghub.model.codeunit.CodeUnit` or a reference to one
+        (``"package.module"`` or ``"path/to/dialog.py"``); the model id is the unit's name
+        unless ``model_id`` is given. Its sessions are stored and logged like any other.
+        """
+        if isinstance(unit, str):
+            try:
+                unit = load_code_unit(unit)
+            except CodeUnitError as exc:
+                raise ModelError(str(exc)) from None
+        model = model_from_code(unit, model_id=model_id, version=version)
+        self.add_model(model)
+        return model
+
     @property
     def models(self) -> dict[str, Model]:
         """The loaded models by id."""
@@ -178,6 +209,7 @@ class Hub:
         for name, value in (("metadata", metadata), ("params", params)):
             if value is not None and not isinstance(value, dict):
                 raise InvalidInput(f"{name} must be a mapping, not {type(value).__name__}")
+            _check_storable(value, name)
         key = (tenant, sid)
         async with self._locks.hold(key):
             fp = _fingerprint("create", model.id, metadata, params)

@@ -67,11 +67,9 @@ def _entered(s: Session, e: Event) -> None:
     s.counters = {}
 
 
-def _awaiting(s: Session, e: Event) -> None:
-    s.awaiting = dict(e.data) if e.data else None
-
-
 def _action(s: Session, e: Event) -> None:
+    if "awaiting" in e.data:  # a wait or a command: what the session now waits for
+        s.awaiting = e.data["awaiting"]
     action = e.data["action"]
     if action.get("type") != "reply":
         return
@@ -93,6 +91,18 @@ def _ended(s: Session, e: Event) -> None:
     s.awaiting = None
 
 
+def _pushed(s: Session, e: Event) -> None:
+    # copy on write: a new list, so snapshots sharing the old one never see the change
+    s.stack = [*s.stack, dict(e.data["frame"])]
+
+
+def _popped(s: Session, e: Event) -> None:
+    frame = s.stack[-1]
+    s.stack = s.stack[:-1]
+    s.unit = frame["unit"]
+    s.state = frame["state"]
+
+
 def _nothing(s: Session, e: Event) -> None:
     """Events that only record what happened (an intent was recognized, a result arrived)."""
 
@@ -106,10 +116,12 @@ _APPLY: dict[str, Callable[[Session, Event], None]] = {
     "variables_replaced": _replaced,
     "params_set": _params,
     "state_entered": _entered,  # unit, state
-    "awaiting": _awaiting,  # what the session waits for, and where it resumes
-    "action_emitted": _action,  # last_response (replies)
+    "action_emitted": _action,  # last_response (replies); awaiting (waits and commands)
     "command_result_received": _nothing,
     "timeout_fired": _timeout,  # counters
+    "frame_pushed": _pushed,  # stack (a unit is called, or an interrupt starts)
+    "frame_popped": _popped,  # stack, unit, state (back where the unit was called)
+    "confirmation_answered": _nothing,  # a yes/no answer to a confirmation question
     "session_ended": _ended,  # status, active
 }
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from dialoghub.engine import code, dialog
 from dialoghub.engine.fold import apply, copy_session
 from dialoghub.engine.records import (
     ASR,
@@ -97,15 +98,16 @@ def step(model: m.Model, session: Session, inp: Input, now: float) -> Step:
     """Apply one input to a session; raises an InputError (and returns nothing) if refused."""
     if session.ended:
         raise SessionClosed(session.id, session.status.value)
-    if session.state not in model.states:
+    if not model.has_state(session.unit, session.state):
         raise ModelMismatch(
-            f"session {session.id!r} is in state {session.state!r}, which model "
+            f"session {session.id!r} is in state {session.unit}.{session.state}, which model "
             f"{model.id!r} version {model.version} does not have",
             session_id=session.id,
             state=session.state,
         )
     run = _Run(model, session, now, version=session.version + 1)
-    run.emit("input_received", input=msgspec.to_builtins(inp))
+    if not isinstance(inp, CommandResult):  # a command result has its own event, below
+        run.emit("input_received", input=msgspec.to_builtins(inp))
     _DISPATCH[type(inp)](run, inp)
     return run.result()
 
@@ -122,6 +124,7 @@ class _Run:
         self.events: list[Event] = []
         self.actions: list[Action] = []
         self.entries = 0
+        self.goal: str | None = None  # the default state, when this update reached it
 
     # --- recording ------------------------------------------------------------------------
 
@@ -131,9 +134,13 @@ class _Run:
         self.s = apply(self.s, event)
         self.events.append(event)
 
-    def act(self, action: Action) -> None:
+    def act(self, action: Action, awaiting: dict[str, Any] | None = None) -> None:
+        """Emit an action; a wait or a command carries what the session now awaits."""
         self.actions.append(action)
-        self.emit("action_emitted", action=msgspec.to_builtins(action))
+        if awaiting is None:
+            self.emit("action_emitted", action=msgspec.to_builtins(action))
+        else:
+            self.emit("action_emitted", action=msgspec.to_builtins(action), awaiting=awaiting)
 
     def result(self) -> Step:
         # The contract with every application: the list ends with an action that needs an
@@ -146,9 +153,9 @@ class _Run:
 
     @property
     def state(self) -> m.State:
-        return self.model.states[self.s.state]
+        return self.model.state(self.s.state, self.s.unit)
 
-    def enter(self, name: str) -> None:
+    def count_entry(self, name: str) -> None:
         self.entries += 1
         if self.entries > MAX_STATE_ENTRIES:
             raise ModelError(
@@ -156,7 +163,21 @@ class _Run:
                 f"without waiting (last: {name!r}); a loop of jumps needs a wait",
                 state=name,
             )
-        self.emit("state_entered", state=name)
+
+    def enter(self, name: str, unit: str | None = None) -> None:
+        """Enter state ``name`` (of ``unit``, when moving into another unit) and run it."""
+        self.count_entry(name)
+        if unit is not None and unit != self.s.unit:
+            self.emit("state_entered", state=name, unit=unit)
+        else:
+            self.emit("state_entered", state=name)
+        if code.is_code_unit(self):
+            code.run_state(self, name, text=None)
+            return
+        # The default state is the goal: reaching it (not starting in it) ends the session.
+        goal = name == self.model.default_state and self.s.unit == self.model.unit
+        if goal and (self.version > 1 or self.entries > 1):
+            self.goal = name
         self.run_block(("do",), 0)
 
     def block(self, key: Sequence[str]) -> tuple[tuple[m.Instruction, ...], m.Handler | None]:
@@ -198,6 +219,15 @@ class _Run:
             elif isinstance(ins, m.RunCommand):
                 self.run_command(ins, key, pc)
                 return
+            elif isinstance(ins, m.Listen):
+                dialog.listen(self, ins, key, pc)
+                return
+            elif isinstance(ins, m.Call):
+                dialog.call(self, ins.unit, key, pc)
+                return
+            elif isinstance(ins, m.Return):
+                dialog.leave_unit(self, f"unit {self.s.unit!r} returned")
+                return
         if handler is None:
             self.after_code()
         elif handler.target is not None:
@@ -225,21 +255,25 @@ class _Run:
             else lookup(self.s, name)
             for name in spec.inputs
         }
-        self.emit(
-            "awaiting",
-            kind="command",
-            command=ins.command,
-            params=params,
-            block=list(key),
-            pc=resume,
-            on_error=ins.on_error,
-        )
-        self.act(CommandAction(id=ins.command, params=params))
+        awaiting = {
+            "kind": "command",
+            "command": ins.command,
+            "params": params,  # to repeat the action if variables are set meanwhile
+            "block": list(key),
+            "pc": resume,
+        }
+        if ins.on_error is not None:
+            awaiting["on_error"] = ins.on_error
+        self.act(CommandAction(id=ins.command, params=params), awaiting)
 
     def after_code(self) -> None:
         state = self.state
-        if state.final:
-            self.finish(f"reached final state {state.name!r}")
+        if self.goal == state.name:
+            self.finish(f"reached the default state {state.name!r}")
+        elif state.final:
+            dialog.leave_unit(self, f"reached final state {state.name!r}")
+        elif state.confirm is not None:
+            dialog.ask_confirm(self, state.confirm.prompt, {"state": state.name})
         elif state.waits:
             self.wait(ask=True)
         else:
@@ -260,22 +294,46 @@ class _Run:
                 state=state.name,
             )
 
-    def wait(self, *, ask: bool, fill: dict[str, Any] | None = None) -> None:
+    def wait(self, *, ask: bool) -> None:
+        """Wait in the current state; ``ask``: put its question (first wording) first."""
+        prompt = self.state.prompt
+        texts = dialog.render(self, prompt.wordings) if prompt is not None else None
+        # Immediate: the user was just asked something and should be listened to now;
+        # otherwise the system is idle until spoken to.
+        self.wait_for_user(texts, say=ask, immediate=prompt is not None, timing=prompt)
+
+    def wait_for_user(
+        self,
+        texts: list[str] | None,
+        *,
+        say: bool,
+        immediate: bool,
+        timing: m.Prompt | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Wait for the user after saying ``texts[0]`` (if ``say``).
+
+        The awaiting record keeps every wording (re-prompts use the next ones) and, for a
+        question with a timeout, when it is due (``due_at``), so a timer service finds it.
+        """
+        if say and texts:
+            self.act(Reply(text=texts[0]))
         state = self.state
-        prompt = state.ask if ask else None
-        if prompt is not None:
-            self.act(Reply(text=prompt.render(lookup_in(self.s))))
         wake = self.model.wake_word if state.wake_word is None else state.wake_word
-        # Immediate: the user was just asked something (the state's question or a slot's)
-        # and should be listened to now; otherwise the system is idle until spoken to.
-        immediate = fill is not None or state.ask is not None
         awaiting: dict[str, Any] = {"kind": "user", "immediate": immediate}
         if wake:
             awaiting["wake"] = True
-        if fill is not None:
-            awaiting["fill"] = fill
-        self.emit("awaiting", **awaiting)
-        self.act(WaitForUser(immediate=immediate, requires_wake_word=wake))
+        if texts:
+            awaiting["prompt"] = texts
+        if timing is not None and timing.timeout is not None:
+            awaiting["timeout"] = timing.timeout
+            awaiting["due_at"] = self.now + timing.timeout
+            awaiting["retries"] = timing.retries
+            if timing.then is not None:
+                awaiting["then"] = timing.then
+        if extra:
+            awaiting.update(extra)
+        self.act(WaitForUser(immediate=immediate, requires_wake_word=wake), awaiting)
 
     def finish(self, reason: str, status: str = "ended") -> None:
         self.act(EndAction(reason=reason))
@@ -319,10 +377,22 @@ class _Run:
                 session_id=self.s.id,
                 command=aw.get("command"),
             )
+        if code.is_code_unit(self):
+            code.run_state(self, self.s.state, text=text)
+            return
         state = self.state
         rec = self.model.recognizer.recognize(text)
+        if dialog.interrupt(self, rec, aw):
+            return
+        if "confirm" in aw and dialog.answer_confirm(self, aw, text, rec):
+            return
         fill = aw.get("fill")
         if fill is not None and self.fill_slot(fill, text, rec.intent):
+            return
+        if "listen" in aw:
+            dialog.heard(self, aw["listen"], rec)
+            return
+        if dialog.is_ambiguous(self, state, rec):
             return
         self.emit("intent_recognized", intent=rec.intent, confidence=round(rec.confidence, 4))
         if rec.intent is None:
@@ -347,7 +417,7 @@ class _Run:
         if found is None:
             if other_intent is not None and other_intent != intent.name:
                 return False  # the user changed the subject: handle it as a new request
-            self.ask_slot(intent, slot, fill["filled"])
+            self.ask_slot(intent, slot, fill["filled"], tries=fill.get("tries", 0) + 1)
             return True
         self.emit("slot_filled", name=slot.name, value=found.value)
         self.continue_fill(intent, [*fill["filled"], slot.name])
@@ -358,12 +428,24 @@ class _Run:
             if slot.required and slot.name not in filled:
                 self.ask_slot(intent, slot, filled)
                 return
+        if intent.confirm is not None:
+            what = {"intent": intent.name, "filled": filled}
+            dialog.ask_confirm(self, intent.confirm.prompt, what)
+            return
         self.follow(self.state.on[intent.name], self.state)
 
-    def ask_slot(self, intent: m.IntentDef, slot: m.SlotSpec, filled: list[str]) -> None:
-        if slot.prompt is not None:
-            self.act(Reply(text=slot.prompt.render(lookup_in(self.s))))
-        self.wait(ask=False, fill={"intent": intent.name, "slot": slot.name, "filled": filled})
+    def ask_slot(
+        self, intent: m.IntentDef, slot: m.SlotSpec, filled: list[str], tries: int = 0
+    ) -> None:
+        """Ask for a required slot; asked again (``tries``), it uses the next wording."""
+        wordings = [slot.prompt, *slot.reprompts] if slot.prompt is not None else []
+        texts = dialog.render(self, wordings)
+        if texts:
+            texts = [texts[min(tries, len(texts) - 1)], *texts]
+        fill: dict[str, Any] = {"intent": intent.name, "slot": slot.name, "filled": filled}
+        if tries:
+            fill["tries"] = tries
+        self.wait_for_user(texts, say=True, immediate=True, extra={"fill": fill})
 
 
 # --- one handler per input type -----------------------------------------------------------
@@ -403,7 +485,10 @@ def _command_result(run: _Run, inp: CommandResult) -> None:
             command=inp.id,
             outputs=unknown,
         )
-    run.emit("command_result_received", id=inp.id, error=inp.error)
+    result: dict[str, Any] = {"id": inp.id, "outputs": inp.outputs}
+    if inp.error is not None:
+        result["error"] = inp.error
+    run.emit("command_result_received", **result)
     for name in spec.outputs:
         if name in inp.outputs:
             run.emit("variable_set", name=name, value=inp.outputs[name])
@@ -420,8 +505,11 @@ def _command_result(run: _Run, inp: CommandResult) -> None:
 
 
 def _jump(run: _Run, inp: Jump) -> None:
-    if inp.state not in run.model.states:
-        raise InvalidInput(f"model {run.model.id!r} has no state {inp.state!r}", state=inp.state)
+    if not run.model.has_state(run.s.unit, inp.state):
+        raise InvalidInput(
+            f"unit {run.s.unit!r} of model {run.model.id!r} has no state {inp.state!r}",
+            state=inp.state,
+        )
     if inp.params is not None:
         run.emit("params_set", params=inp.params)
     if inp.variables is not None:
@@ -439,29 +527,16 @@ def _set_variables(run: _Run, inp: SetVariables) -> None:
     # The flow does not move: repeat what the session was already waiting for.
     aw = run.s.awaiting or {}
     if aw.get("kind") == "command":
-        run.act(CommandAction(id=aw["command"], params=aw.get("params") or {}))
+        run.act(CommandAction(id=aw["command"], params=aw["params"]), aw)
     else:
-        run.act(
-            WaitForUser(
-                immediate=bool(aw.get("immediate")), requires_wake_word=bool(aw.get("wake"))
-            )
+        wait = WaitForUser(
+            immediate=bool(aw.get("immediate")), requires_wake_word=bool(aw.get("wake"))
         )
+        run.act(wait, aw)
 
 
 def _timeout(run: _Run, inp: Timeout) -> None:
-    aw = run.s.awaiting or {}
-    if aw.get("kind") != "user":
-        raise UnexpectedInput(
-            f"session {run.s.id!r} is not waiting for the user, so it cannot time out",
-            session_id=run.s.id,
-        )
-    count = run.s.counters.get(inp.name, 0) + 1
-    run.emit("timeout_fired", name=inp.name, count=count)
-    state = run.state
-    if state.timeout is not None:
-        run.run_handler(("state", "timeout"))
-    else:
-        run.wait(ask=True)
+    dialog.timeout(run, inp.name)
 
 
 def _event(run: _Run, inp: EventInput) -> None:
