@@ -216,15 +216,18 @@ class RedisStore:
         row = check_batch(w)
         idem = w.idempotency
         keys = self._keys(s.tenant, s.id)
-        return [
-            self._shas["WRITE"], 4, *keys, self._prefix + "order",
-            self._base(s.tenant), s.id, w.expected_version, s.version, s.seq,
-            codec.encode_session(s), s.model_id, s.state, str(s.status),
-            row[0] if row else "",
-            _enc.encode((row[1], row[2], codec.encode_batch(w.events))) if row else "",
-            idem.key if idem else "",
-            _enc.encode((idem.fingerprint, idem.response)) if idem else "",
-        ]  # fmt: skip
+        scalars = _enc.encode(
+            (
+                self._base(s.tenant), s.id, w.expected_version, s.version, s.seq,
+                s.model_id, s.state, str(s.status), row[0] if row else "",
+                idem.key if idem else "",
+            )
+        )  # fmt: skip
+        entry = _enc.encode((row[1], row[2], codec.encode_batch(w.events))) if row else b""
+        record = _enc.encode((idem.fingerprint, idem.response)) if idem else b""
+        snapshot = codec.encode_session(s)
+        return [self._shas["WRITE"], 4, *keys, self._prefix + "order", scalars, snapshot, entry,
+                record]  # fmt: skip
 
     async def _run_batch(self, writes: list[Write]) -> list[BaseException | None]:
         calls = [self._write_args(w) for w in writes]
