@@ -175,9 +175,23 @@ async def _chat(model: str, plugins: str | None, store: str, session_id: str | N
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-def validate(paths: tuple[str, ...]) -> None:
-    """Check model files or folders; print every problem as file:line:column: message."""
+@click.option(
+    "--against",
+    "old",
+    type=click.Path(exists=True),
+    help="The deployed version (file or folder): report changes that break its sessions.",
+)
+@click.option("--store", help="With --against: count the active sessions each change hits.")
+def validate(paths: tuple[str, ...], old: str | None, store: str | None) -> None:
+    """Check model files or folders; print every problem as file:line:column: message.
+
+    With --against OLD, also compare each model with the model of the same id in OLD, and
+    fail when sessions could be waiting in a state that is removed or renamed, or rely on an
+    intent, command or output that is gone. With --store, only states where active sessions
+    are actually waiting count as breaking.
+    """
     failed = False
+    loaded = []
     for path in paths:
         try:
             models = load_models(path)
@@ -188,8 +202,81 @@ def validate(paths: tuple[str, ...]) -> None:
             continue
         for m in models:
             click.echo(f"{m.source}: ok ({m.id} v{m.version}, {len(m.states)} states)")
+        loaded.extend(models)
+    if store is not None and old is None:
+        raise click.UsageError("--store needs --against")
+    if old is not None and _breaks(old, loaded, store):
+        failed = True
     if failed:
         sys.exit(1)
+
+
+def _breaks(old_path: str, models: list[Any], store: str | None) -> bool:
+    """Print the changes from the models in OLD to ``models``; True if one breaks sessions."""
+    from dialoghub.model.compat import compare, count_waiting
+
+    try:
+        old = {m.id: m for m in load_models(old_path)}
+    except ModelValidationError as exc:
+        raise click.ClickException(f"the old version ({old_path}) does not load:\n{exc}") from None
+
+    async def counted(model_id: str, changes: list[Any]) -> list[Any]:
+        assert store is not None
+        async with Hub(store) as hub:
+            return await count_waiting(hub, model_id, changes)
+
+    broken = False
+    for model in models:
+        before = old.get(model.id)
+        if before is None:
+            click.echo(f"{model.source}: model {model.id!r} is new (not in {old_path})")
+            continue
+        changes = compare(before, model)
+        if store is not None:
+            changes = _run(counted(model.id, changes))
+        label = f"{model.source}: against {before.source} (v{before.version} -> v{model.version})"
+        click.echo(f"{label}: " + ("no changes that matter to sessions" if not changes else ""))
+        for change in changes:
+            click.echo(f"  {change}", err=change.breaking)
+        broken = broken or any(c.breaking for c in changes)
+    return broken
+
+
+# --- diagram ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("model", type=click.Path(exists=True))
+@click.option("-o", "--output", type=click.Path(), help="Write to this file (default: stdout).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "svg", "dot"]),
+    help="Default: svg for an .svg output file, else mermaid.",
+)
+def diagram(model: str, output: str | None, fmt: str | None) -> None:
+    """Draw MODEL: states, transitions, waits and commands, as Mermaid or SVG (Graphviz)."""
+    from dialoghub.model.diagram import to_dot, to_mermaid, to_svg
+
+    try:
+        models = load_models(model)
+    except ModelValidationError as exc:
+        raise click.ClickException(str(exc)) from None
+    if fmt is None:
+        fmt = "svg" if output and output.endswith(".svg") else "mermaid"
+    if fmt != "mermaid" and len(models) > 1:
+        raise click.ClickException(f"{model} holds {len(models)} models; draw one file at a time")
+    draw = {"mermaid": to_mermaid, "svg": to_svg, "dot": to_dot}[fmt]
+    try:
+        text = "\n".join(draw(m) for m in models)
+    except DialoghubError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+        click.echo(f"wrote {output}", err=True)
 
 
 # --- sessions -----------------------------------------------------------------------------
