@@ -6,7 +6,9 @@ then keeps answering command actions with those functions until the session wait
 user again or ends, and returns everything the user should see as one view.
 
 A plugin function takes the command's params as keyword arguments and returns its outputs as
-a dict (sync or async). An exception it raises becomes the command's ``error``.
+a dict (sync or async). An exception it raises becomes the command's ``error``. A command no
+plugin answers but the model declares with a ``webhook`` is POSTed to it
+(:mod:`dialoghub.webhook`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dialoghub.engine.records import CommandAction
 from dialoghub.errors import DialoghubError, InvalidInput
 from dialoghub.hub import Hub
 from dialoghub.view import SessionView
+from dialoghub.webhook import call_webhook
 
 __all__ = ["CommandFunction", "Runner", "load_plugins"]
 
@@ -95,7 +98,7 @@ class Runner:
             command = view.command
             if command is None:
                 break
-            outputs, error = await self._run(command)
+            outputs, error = await self._run(command, view)
             view = await self.hub.process_command_result(
                 view.id, command.id, outputs, error, tenant=view.session.tenant
             )
@@ -108,8 +111,14 @@ class Runner:
             )
         return SessionView(session=view.session, actions=tuple(actions), events=tuple(events))
 
-    async def _run(self, command: CommandAction) -> tuple[dict[str, Any], str | None]:
+    async def _run(
+        self, command: CommandAction, view: SessionView
+    ) -> tuple[dict[str, Any], str | None]:
         fn = self.commands.get(command.id)
+        if fn is None:  # a command the model fulfils by a webhook
+            spec = self.hub.model(view.session.model_id).commands.get(command.id)
+            if spec is not None and spec.webhook is not None:
+                return await call_webhook(spec.webhook, command.id, command.params, spec.outputs)
         try:
             if fn is None:
                 if self.on_missing is None:

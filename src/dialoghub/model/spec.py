@@ -20,15 +20,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Branch",
+    "Call",
     "Clear",
     "CommandSpec",
+    "Confirm",
     "End",
     "Goto",
     "Handler",
     "Instruction",
     "IntentDef",
     "Jump",
+    "Listen",
     "Model",
+    "Prompt",
+    "Return",
     "RunCommand",
     "Say",
     "SetVar",
@@ -36,6 +41,8 @@ __all__ = [
     "State",
     "Transcribe",
     "Transition",
+    "Unit",
+    "Webhook",
 ]
 
 # --- instructions -------------------------------------------------------------------------
@@ -114,7 +121,59 @@ class Transcribe:
     variable: str
 
 
-Instruction = Say | RunCommand | SetVar | Clear | Branch | Jump | Goto | End | Transcribe
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A question: its wordings (the first asks, the others re-ask), and what a timeout does.
+
+    ``timeout`` seconds without an answer re-ask up to ``retries`` times, each time with the
+    next wording (the last one repeats); one more timeout enters state ``then`` (None: the
+    session ends). Without ``timeout`` the question never times out by itself, though a
+    :class:`~dialoghub.engine.records.Timeout` input still re-asks it.
+    """
+
+    wordings: tuple[Template, ...]
+    timeout: float | None = None
+    retries: int = 0
+    then: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    """Wait for the user in the middle of a state's code (stories: ``ask`` / ``listen`` steps).
+
+    The answer's intent goes to the variable ``intent`` (None when nothing matched) and its
+    slots to variables, then the code goes on after this instruction.
+    """
+
+    prompt: Prompt | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Run unit ``unit`` as one step: push a frame, enter its start, resume here on return."""
+
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    """Leave the current unit: back to where it was called (or end the session if nobody did)."""
+
+
+Instruction = (
+    Say
+    | RunCommand
+    | SetVar
+    | Clear
+    | Branch
+    | Jump
+    | Goto
+    | End
+    | Transcribe
+    | Listen
+    | Call
+    | Return
+)
 
 # --- states ---------------------------------------------------------------------------------
 
@@ -136,12 +195,23 @@ class Handler:
 
 
 @dataclass(frozen=True, slots=True)
+class Confirm:
+    """A yes/no confirmation: on a state (``yes``/``no`` targets) or an intent (targets None)."""
+
+    prompt: Template
+    yes: str | None = None
+    no: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class State:
     """One state of a dialog."""
 
     name: str
     code: tuple[Instruction, ...] = ()
-    ask: Template | None = None  # a question: reply, then wait immediately
+    ask: Template | None = None  # a question: reply, then wait immediately (prompt's 1st wording)
+    prompt: Prompt | None = None  # the whole question: wordings, timeout, retries, then
+    confirm: Confirm | None = None  # after the code: ask yes/no, go to confirm.yes / .no
     waits: bool = False  # waits for input after its code (ask, on, or wait: true)
     on: Mapping[str, tuple[Transition, ...]] = field(default_factory=dict)
     next: tuple[Transition, ...] = ()  # taken right after the code when the state does not wait
@@ -149,6 +219,7 @@ class State:
     no_match: Handler | None = None
     not_allowed: Handler | None = None
     timeout: Handler | None = None
+    ambiguous: Handler | None = None
     wake_word: bool | None = None  # None: the model's default
     line: int = 0
 
@@ -164,6 +235,7 @@ class SlotSpec:
     entity: str
     required: bool = False
     prompt: Template | None = None
+    reprompts: tuple[Template, ...] = ()  # other wordings, used when asking again
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +245,16 @@ class IntentDef:
     name: str
     examples: tuple[str, ...]
     slots: tuple[SlotSpec, ...] = ()
+    confirm: Confirm | None = None  # asked once the required slots are filled
+    interrupt: str | None = None  # a unit this intent runs from any waiting state, then resumes
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Fulfil a command by POSTing its inputs as JSON to ``url``; the JSON answer has outputs."""
+
+    url: str
+    timeout: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +264,21 @@ class CommandSpec:
     name: str
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+    webhook: Webhook | None = None  # the Runner calls it when no plugin answers the command
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A dialog unit: its own states and variable scope.
+
+    ``python`` is set for a unit written as Python functions (a
+    :class:`~dialoghub.model.codeunit.CodeUnit`); its ``states`` then only name the functions.
+    """
+
+    name: str
+    start: str
+    states: Mapping[str, State]
+    python: Any = None
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -208,9 +305,21 @@ class Model:
     no_match: Handler | None = None
     not_allowed: Handler | None = None
     command_error: Handler | None = None
+    ambiguous: Handler | None = None
+    ambiguity_margin: float = 0.0  # two intents closer than this are ambiguous (0: never)
     wake_word: bool = False
     source: str = "<model>"
+    units: Mapping[str, Unit] = field(default_factory=dict)  # every unit, ``unit`` included
 
-    def state(self, name: str) -> State:
-        """The state called ``name``; KeyError if there is none."""
-        return self.states[name]
+    def state(self, name: str, unit: str | None = None) -> State:
+        """The state called ``name`` of ``unit`` (the main unit); KeyError if there is none."""
+        if unit is None or unit == self.unit:
+            return self.states[name]
+        return self.units[unit].states[name]
+
+    def has_state(self, unit: str, name: str) -> bool:
+        """True when ``unit`` exists and has a state ``name``."""
+        u = self.units.get(unit)
+        if u is None:
+            return unit == self.unit and name in self.states
+        return name in u.states

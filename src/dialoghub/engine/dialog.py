@@ -1,0 +1,223 @@
+"""The dialog features of the step function beyond states and transitions.
+
+Units called as one step and the interrupts that push them (a frame on ``Session.stack``,
+popped on return), questions in the middle of a state's code (``ask``/``listen`` steps),
+yes/no confirmations, ambiguous inputs, and prompt timeouts with re-prompts. Each function
+takes the update in progress (``run``, a :class:`dialoghub.engine.step._Run`) and changes the
+session only through ``run.emit`` / ``run.act``, so everything here is replayed by the fold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dialoghub.engine import code
+from dialoghub.engine.records import Reply, WaitForUser
+from dialoghub.engine.scope import lookup_in
+from dialoghub.errors import UnexpectedInput
+from dialoghub.model import spec as m
+from dialoghub.model.templates import Template
+from dialoghub.nlu.types import Recognition
+from dialoghub.nlu.yesno import yes_or_no
+
+if TYPE_CHECKING:
+    from dialoghub.engine.step import _Run
+
+__all__ = [
+    "answer_confirm",
+    "ask_confirm",
+    "call",
+    "heard",
+    "interrupt",
+    "is_ambiguous",
+    "leave_unit",
+    "listen",
+    "render",
+    "rewait",
+    "timeout",
+]
+
+
+def render(run: _Run, wordings: Sequence[Template]) -> list[str]:
+    """The texts of a question's wordings, rendered now."""
+    look = lookup_in(run.s)
+    return [w.render(look) for w in wordings]
+
+
+def rewait(run: _Run, aw: dict[str, Any], text: str | None) -> None:
+    """Wait again for what ``aw`` waited for, saying ``text`` first (a re-prompt)."""
+    if text:
+        run.act(Reply(text=text))
+    awaiting = dict(aw)
+    if "timeout" in aw:
+        awaiting["due_at"] = run.now + aw["timeout"]
+    wait = WaitForUser(immediate=bool(aw.get("immediate")), requires_wake_word=bool(aw.get("wake")))
+    run.act(wait, awaiting)
+
+
+# --- questions in the middle of code ------------------------------------------------------
+
+
+def listen(run: _Run, ins: m.Listen, key: Sequence[str], pc: int) -> None:
+    """An ``ask``/``listen`` step: wait for the user, then go on at ``pc``."""
+    texts = render(run, ins.prompt.wordings) if ins.prompt is not None else None
+    run.wait_for_user(
+        texts,
+        say=True,
+        immediate=ins.prompt is not None,
+        timing=ins.prompt,
+        extra={"listen": {"block": list(key), "pc": pc}},
+    )
+
+
+def heard(run: _Run, where: dict[str, Any], rec: Recognition) -> None:
+    """The answer to an ``ask``/``listen`` step: ``intent`` and slots to variables, go on."""
+    run.emit("intent_recognized", intent=rec.intent, confidence=round(rec.confidence, 4))
+    run.emit("variable_set", name="intent", value=rec.intent)
+    if rec.intent is not None:
+        for name, found in rec.slots.items():
+            run.emit("slot_filled", name=name, value=found.value)
+    run.run_block(where["block"], where["pc"])
+
+
+# --- units ----------------------------------------------------------------------------------
+
+
+def call(run: _Run, unit: str, key: Sequence[str], pc: int) -> None:
+    """Run ``unit`` as one step: remember where to come back, enter its start."""
+    frame = {"unit": run.s.unit, "state": run.s.state, "block": list(key), "pc": pc}
+    run.emit("frame_pushed", frame=frame)
+    run.enter(run.model.units[unit].start, unit=unit)
+
+
+def leave_unit(run: _Run, reason: str) -> None:
+    """The current unit is done: back to where it was called or interrupted, else the end."""
+    if not run.s.stack:
+        run.finish(reason)
+        return
+    frame = run.s.stack[-1]
+    run.emit("frame_popped", unit=frame["unit"], state=frame["state"])
+    aw = frame.get("awaiting")
+    if aw is not None:  # an interrupt: ask the interrupted question again
+        texts = aw.get("prompt") or []
+        rewait(run, aw, texts[0] if texts else None)
+    else:
+        run.run_block(frame["block"], frame["pc"])
+
+
+def interrupt(run: _Run, rec: Recognition, aw: dict[str, Any]) -> bool:
+    """An intent declared ``interrupt: unit``: push the unit, resume this wait afterwards."""
+    if rec.intent is None:
+        return False
+    intent = run.model.intents[rec.intent]
+    if intent.interrupt is None or rec.intent in run.state.on:
+        return False
+    if intent.interrupt == run.s.unit or any(f["unit"] == intent.interrupt for f in run.s.stack):
+        return False  # already in it: no interrupt of an interrupt by itself
+    run.emit("intent_recognized", intent=rec.intent, confidence=round(rec.confidence, 4))
+    frame = {"unit": run.s.unit, "state": run.s.state, "awaiting": aw}
+    run.emit("frame_pushed", frame=frame)
+    unit = run.model.units[intent.interrupt]
+    run.enter(unit.start, unit=unit.name)
+    return True
+
+
+# --- confirmations --------------------------------------------------------------------------
+
+
+def ask_confirm(run: _Run, prompt: Template, what: dict[str, Any]) -> None:
+    """Ask a yes/no question; ``what`` says what is confirmed (an intent or a state)."""
+    run.wait_for_user(render(run, [prompt]), say=True, immediate=True, extra={"confirm": what})
+
+
+def answer_confirm(run: _Run, aw: dict[str, Any], text: str, rec: Recognition) -> bool:
+    """The answer to a confirmation; False when it is another request instead."""
+    what = aw["confirm"]
+    answer = yes_or_no(text)
+    state = run.state
+    if answer is None:
+        if rec.intent is not None and rec.intent in state.on:
+            return False  # the user asked for something else: handle it as a new request
+        texts = aw.get("prompt") or []
+        rewait(run, aw, texts[0] if texts else None)
+        return True
+    run.emit("confirmation_answered", answer="yes" if answer else "no", **what)
+    if "state" in what:
+        confirm = state.confirm
+        assert confirm is not None and confirm.yes is not None and confirm.no is not None
+        run.enter(confirm.yes if answer else confirm.no)
+        return True
+    intent = run.model.intents[what["intent"]]
+    if answer:
+        run.follow(state.on[intent.name], state)
+        return True
+    # "no": take corrections said with it ("no, a large one"), else ask the slots again
+    found = run.model.recognizer.extract_slots(intent.name, text)
+    names = {s.name for s in intent.slots}
+    corrected = {k: v for k, v in found.items() if k in names}
+    if corrected:
+        for name, value in corrected.items():
+            run.emit("slot_filled", name=name, value=value.value)
+        run.continue_fill(intent, [*what.get("filled", []), *corrected])
+        return True
+    for slot in intent.slots:
+        if run.s.unit_variables().get(slot.name) is not None:
+            run.emit("variable_cleared", name=slot.name)
+    if any(s.required for s in intent.slots):
+        run.continue_fill(intent, [])
+    else:
+        run.wait(ask=True)
+    return True
+
+
+# --- ambiguity and timeouts -----------------------------------------------------------------
+
+
+def is_ambiguous(run: _Run, state: m.State, rec: Recognition) -> bool:
+    """Two intents too close to call: run the ``ambiguous`` handler (state's, else model's)."""
+    margin = run.model.ambiguity_margin
+    if margin <= 0 or rec.intent is None or not rec.alternatives:
+        return False
+    if state.ambiguous is None and run.model.ambiguous is None:
+        return False
+    other, score = rec.alternatives[0]
+    if rec.confidence - score >= margin:
+        return False
+    run.emit(
+        "intent_recognized",
+        intent=None,
+        confidence=round(rec.confidence, 4),
+        ambiguous=[rec.intent, other],
+    )
+    run.run_block(("state" if state.ambiguous is not None else "model", "ambiguous"), 0)
+    return True
+
+
+def timeout(run: _Run, name: str) -> None:
+    """No answer in time: re-prompt with the next wording, up to the retries, then move on."""
+    aw = run.s.awaiting or {}
+    if aw.get("kind") != "user":
+        raise UnexpectedInput(
+            f"session {run.s.id!r} is not waiting for the user, so it cannot time out",
+            session_id=run.s.id,
+        )
+    count = run.s.counters.get(name, 0) + 1
+    run.emit("timeout_fired", name=name, count=count)
+    if code.is_code_unit(run):
+        code.timed_out(run, aw)
+        return
+    texts: list[str] = aw.get("prompt") or []
+    again = texts[min(count, len(texts) - 1)] if texts else None
+    if "timeout" in aw:
+        if count <= aw.get("retries", 0):
+            rewait(run, aw, again)
+        elif aw.get("then"):
+            run.enter(aw["then"])
+        else:
+            run.finish("no answer", "ended")
+        return
+    if run.state.timeout is not None:
+        run.run_handler(("state", "timeout"))
+        return
+    rewait(run, aw, again)
