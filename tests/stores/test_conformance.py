@@ -14,9 +14,9 @@ import pytest
 from dialoghub.engine.records import Session, Status
 from dialoghub.errors import (
     IdempotencyKeyReused,
+    InvalidInput,
     SessionExists,
     SessionNotFound,
-    StoreError,
     VersionConflict,
 )
 from dialoghub.stores import SessionFilter, Store, Write, open_store
@@ -296,7 +296,7 @@ async def test_cursor_survives_deleting_the_newest_sessions(store: Store) -> Non
 
 async def test_invalid_cursor_is_a_store_error(store: Store) -> None:
     await create(store, "a")
-    with pytest.raises(StoreError, match="cursor"):
+    with pytest.raises(InvalidInput, match="cursor"):
         await store.list_sessions(SessionFilter(), cursor="not a cursor!")
 
 

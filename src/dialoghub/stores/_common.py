@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 from urllib.parse import parse_qsl
 
-from dialoghub.errors import StoreConfigError, StoreError
+from dialoghub.errors import InvalidInput, StoreConfigError, StoreError
 from dialoghub.stores.base import Write
 
 __all__ = [
@@ -161,7 +161,10 @@ def encode_cursor(tag: str, order: int) -> str:
 
 
 def decode_cursor(tag: str, cursor: str) -> int:
-    """The creation order a cursor of :func:`encode_cursor` holds; StoreError if it is not one."""
+    """The creation order a cursor of :func:`encode_cursor` holds.
+
+    A cursor that is not one is the caller's mistake, not the store's: InvalidInput.
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = raw.partition(":")
@@ -169,7 +172,7 @@ def decode_cursor(tag: str, cursor: str) -> int:
             raise ValueError(prefix)
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise StoreError(
+        raise InvalidInput(
             f"invalid listing cursor {cursor!r}; pass back the next_cursor of a previous "
             "page of the same store"
         ) from exc

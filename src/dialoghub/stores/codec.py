@@ -4,10 +4,12 @@ A session snapshot is one msgpack map; the events of one update are stored toget
 msgpack array (they share ``version`` and ``time``), which keeps the log compact: one row, one
 key and one timestamp per update instead of per event.
 
-Both are deflated with a *preset dictionary* of dialoghub's own vocabulary (event types,
+Event batches (which accumulate forever) are deflated with a *preset dictionary* of dialoghub's own vocabulary (event types,
 field names, action tags). Small records barely compress on their own, because deflate has
 nothing earlier to refer back to; with the dictionary, the words every record repeats cost a
 few bits each. The dictionary holds no application data, so it fits every model equally.
+Snapshots stay plain msgpack: one per session, rewritten in place, and read on every cache
+miss, so their speed matters more than their size.
 
 Every blob starts with a format byte, so old rows stay readable when the format changes:
 ``0x00`` plain msgpack, ``0x01`` deflate with dictionary 1. A new dictionary gets a new byte;
@@ -62,6 +64,7 @@ def _vocabulary() -> bytes:
 
 
 _ZDICT = _vocabulary()
+_PLAIN_PREFIX = bytes((_PLAIN,))
 
 
 def _pack(raw: bytes) -> bytes:
@@ -92,7 +95,7 @@ def _unpack(data: bytes, what: str) -> bytes:
 
 def encode_session(session: Session) -> bytes:
     """Encode a snapshot."""
-    return _pack(_enc.encode(session))
+    return _PLAIN_PREFIX + _enc.encode(session)
 
 
 def decode_session(data: bytes) -> Session:
