@@ -27,9 +27,14 @@ from dialoghub.errors import DialoghubError, InvalidInput, ModelError
 if TYPE_CHECKING:
     from dialoghub.engine.step import _Run
 
-__all__ = ["Context", "is_code_unit", "run_state", "timed_out"]
+__all__ = ["Context", "Slots", "is_code_unit", "run_state", "timed_out"]
 
-_MISSING: Any = object()
+
+class Slots(dict[str, str]):
+    """The named groups of a regex match; true even without groups (it matched)."""
+
+    def __bool__(self) -> bool:
+        return True
 
 
 class Context:
@@ -143,15 +148,18 @@ class Context:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def match(self, pattern: str, text: str | None = None) -> dict[str, str] | None:
-        """Search ``pattern`` in ``text`` (the input); its named groups as slots, or None."""
+    def match(self, pattern: str, text: str | None = None) -> Slots | None:
+        """Search ``pattern`` in ``text`` (the input, case-insensitive).
+
+        Returns the named groups as slots (a dict that is true even when empty), or None.
+        """
         subject = self.text if text is None else text
         if subject is None:
             return None
         found = re.search(pattern, subject, re.IGNORECASE)
         if found is None:
             return None
-        return {k: v for k, v in found.groupdict().items() if v is not None}
+        return Slots({k: v for k, v in found.groupdict().items() if v is not None})
 
     def _check(self, state: str) -> str:
         unit = self._run.model.units[self._run.s.unit]

@@ -493,14 +493,14 @@ def _command_result(run: _Run, inp: CommandResult) -> None:
         if name in inp.outputs:
             run.emit("variable_set", name=name, value=inp.outputs[name])
     if inp.error is not None:
+        # the error branch (or the handler) can say why: {error}
+        run.emit("variable_set", name="error", value=inp.error)
         if aw.get("on_error"):
             run.enter(aw["on_error"])
             return
         if run.model.command_error is not None:
-            run.emit("variable_set", name="error", value=inp.error)
             run.run_handler(("model", "command_error"))
             return
-        run.emit("variable_set", name="error", value=inp.error)
     run.run_block(aw["block"], aw["pc"])
 
 

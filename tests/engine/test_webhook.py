@@ -1,0 +1,119 @@
+"""Commands fulfilled by an HTTP webhook, against a real local HTTP server (stdlib)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from dialoghub import Hub
+from dialoghub.errors import ModelValidationError
+from dialoghub.model.loader import load_model_text
+from dialoghub.runner import Runner
+
+RELEASE = threading.Event()  # holds the "slow" endpoint until the test is done with it
+RECEIVED: list[dict[str, Any]] = []
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        RECEIVED.append({"path": self.path, "body": body})
+        if self.path == "/slow":
+            RELEASE.wait(10)
+        if self.path == "/fail":
+            self.send_response(500)
+            self.end_headers()
+            return
+        answer: Any = {"total": len(body["item"]) * 2, "ignored": 1}
+        if self.path == "/notjson":
+            answer = "nope"
+        data = json.dumps(answer).encode() if self.path != "/garbage" else b"<html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    RELEASE.set()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _model(url: str, timeout: float = 5) -> str:
+    return f"""
+id: shop
+intents:
+  buy: [buy it]
+commands:
+  price:
+    inputs: [item]
+    outputs: [total]
+    webhook: {{url: "{url}", timeout: {timeout}}}
+states:
+  start:
+    do:
+      - set: {{item: lamp}}
+      - command: price
+        on_error: failed
+      - say: "Total: {{total}}."
+    final: true
+  failed:
+    say: "No price: {{error}}."
+    final: true
+"""
+
+
+async def _run(url: str, hook_timeout: float = 5) -> list[str]:
+    async with Hub("memory://") as hub:
+        hub.add_model(load_model_text(_model(url, hook_timeout)))
+        view = await Runner(hub).start("shop", session_id="w")
+        return view.replies
+
+
+async def test_webhook_posts_inputs_and_sets_declared_outputs(server: str) -> None:
+    RECEIVED.clear()
+    assert await _run(server + "/ok") == ["Total: 8."]
+    assert RECEIVED == [{"path": "/ok", "body": {"item": "lamp"}}]
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/fail", "answered HTTP 500"),
+        ("/garbage", "not JSON"),
+        ("/notjson", "not an object"),
+    ],
+)
+async def test_webhook_failure_takes_the_error_branch(server: str, path: str, error: str) -> None:
+    replies = await _run(server + path)
+    assert replies[0].startswith("No price: webhook for 'price'") and error in replies[0]
+
+
+async def test_webhook_timeout_takes_the_error_branch(server: str) -> None:
+    replies = await _run(server + "/slow", hook_timeout=0.2)
+    assert replies == ["No price: webhook for 'price' timed out after 0.2s."]
+
+
+async def test_unreachable_webhook_takes_the_error_branch() -> None:
+    replies = await _run("http://127.0.0.1:9/nothing-listens-here")
+    assert replies[0].startswith("No price: webhook for 'price' failed")
+
+
+def test_webhook_url_is_checked_when_loading() -> None:
+    with pytest.raises(ModelValidationError, match="must be an http:// or https:// URL"):
+        load_model_text(_model("ftp://example.com/x"))
