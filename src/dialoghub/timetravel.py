@@ -85,6 +85,17 @@ async def fork_session(
         else e
         for e in events
     ]
-    session = replay(copied)
-    await hub.store.write(Write(session, copied, 0))
+    # Stores keep one update per write (its events share version and time), so the copy is
+    # written update by update; each write is a compare-and-set on the previous version.
+    session = None
+    start = 0
+    for i, event in enumerate(copied):
+        if i + 1 < len(copied) and copied[i + 1].version == event.version:
+            continue
+        group = copied[start : i + 1]
+        before = session.version if session is not None else 0
+        session = replay(group, session)
+        await hub.store.write(Write(session, group, before))
+        start = i + 1
+    assert session is not None
     return session, copied

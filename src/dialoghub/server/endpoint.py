@@ -29,6 +29,7 @@ from dialoghub.server.service import Service
 __all__ = [
     "JSONResponse",
     "body",
+    "by_method",
     "endpoint",
     "optional_body",
     "query_int",
@@ -50,14 +51,28 @@ class JSONResponse(Response):
         return _encode(content)
 
 
+def by_method(**handlers: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    """One endpoint for a path whose methods have separate handlers, so a wrong method gets
+    a 405 whose ``Allow`` lists every method of the path."""
+
+    async def dispatch(request: Request) -> Any:
+        return await handlers[request.method](request)
+
+    return dispatch
+
+
 def service_of(request: Any) -> Service:
     """The app's :class:`Service`."""
     service: Service = request.app.state.service
     return service
 
 
-def endpoint(route: str, scope: str | None) -> Callable[[Route], Callable[[Request], Any]]:
-    """Wrap a route: ``scope`` None means no API key is needed (health, docs, metrics)."""
+def endpoint(
+    route: str, scope: str | None, *, query: tuple[str, ...] = ()
+) -> Callable[[Route], Callable[[Request], Any]]:
+    """Wrap a route: ``scope`` None means no API key is needed (health, docs, metrics);
+    ``query`` names the query parameters it takes (any other one is a 400)."""
+    allowed = frozenset(query)
 
     def wrap(fn: Route) -> Callable[[Request], Any]:
         @functools.wraps(fn)
@@ -73,6 +88,14 @@ def endpoint(route: str, scope: str | None) -> Callable[[Route], Callable[[Reque
                     )
                     principal.require(scope)
                     service.limiter.hit(principal.key_id)
+                if request.url.query:
+                    unknown = set(request.query_params.keys()) - allowed
+                    if unknown:
+                        raise BadRequest(
+                            f"unknown query parameter(s) {sorted(unknown)}; this route takes "
+                            f"{sorted(allowed) or 'none'}",
+                            parameters=sorted(unknown),
+                        )
                 try:
                     async with asyncio.timeout(service.settings.request_timeout):
                         response = await fn(service, request, principal)

@@ -72,7 +72,8 @@ def _param(name: str, where: str, schema: dict[str, Any], desc: str, *,
 
 
 _SID = _param("session_id", "path",
-              {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\\]+$"},
+              {"type": "string", "minLength": 1, "maxLength": 200,
+               "pattern": "^[^/\\\\\\x00-\\x1f\\x7f]+$"},
               "The session id.")
 _IDEM = _param("Idempotency-Key", "header", {"type": "string", "minLength": 1,
                "maxLength": 200}, "A retry with the same key gets the first answer.")
@@ -120,7 +121,8 @@ def _paths() -> dict[str, Any]:
                "Only sessions with this status."),
         _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
                "Page size (default 50)."),
-        _param("cursor", "query", {"type": "string"}, "next_cursor of the previous page."),
+        _param("cursor", "query", {"type": "string", "pattern": "^[A-Za-z0-9_=-]{0,200}$"},
+               "next_cursor of the previous page."),
     ]
     seq = {"type": "integer", "minimum": 1, "maximum": 2**53}
     return {
@@ -141,7 +143,8 @@ def _paths() -> dict[str, Any]:
             params=[_param("model_id", "path", {"type": "string"}, "The model id.")])},
         "/v1/models/validate": {"post": _op(
             "validateModel", "Validate a model's YAML or JSON text", "200", "ValidateResult",
-            tag="models", body={"type": "string"}, content_type="application/yaml")},
+            tag="models", body={"description": "The model as YAML (or JSON) text."},
+            content_type="application/yaml")},
         "/v1/sessions": {
             "post": _op("createSession", "Start a session", "201", "ViewOut", tag="sessions",
                         body="CreateSession", params=[_IDEM]),

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dialoghub.server.auth import Principal, create_key
-from dialoghub.server.endpoint import JSONResponse, body, endpoint
+from dialoghub.server.endpoint import JSONResponse, body, by_method, endpoint
 from dialoghub.server.errors import HTTPError, NotFound
 from dialoghub.server.keystore import KeyRecord, KeyStore
 from dialoghub.server.schemas import CreatedKey, CreateKey, KeyList, KeyOut
@@ -74,7 +74,7 @@ async def revoke_key(service: Service, request: Request, who: Principal) -> Resp
 
 
 routes = [
-    Route("/v1/keys", list_keys, methods=["GET"], name="list_keys"),
-    Route("/v1/keys", add_key, methods=["POST"], name="create_key"),
+    Route("/v1/keys", by_method(GET=list_keys, POST=add_key), methods=["GET", "POST"],
+          name="keys"),
     Route("/v1/keys/{key_id}", revoke_key, methods=["DELETE"], name="revoke_key"),
 ]

@@ -16,6 +16,7 @@ from dialoghub.server.auth import Principal
 from dialoghub.server.endpoint import (
     JSONResponse,
     body,
+    by_method,
     endpoint,
     optional_body,
     query_int,
@@ -61,13 +62,13 @@ async def create_session(service: Service, request: Request, who: Principal) -> 
     return JSONResponse(out, status_code=201)
 
 
-@endpoint("/v1/sessions", "read")
+@endpoint("/v1/sessions", "read", query=("model", "state", "status", "limit", "cursor"))
 async def list_sessions(service: Service, request: Request, who: Principal) -> Response:
     """Sessions of the caller's tenant, oldest first, filtered, one page at a time."""
     status = query_str(request, "status")
     if status is not None and status not in ("active", "ended", "expired"):
         raise InvalidInput(f"status must be active, ended or expired, not {status[:50]!r}")
-    cursor = query_str(request, "cursor")
+    cursor = query_str(request, "cursor") or None
     try:
         page = await service.hub.list_sessions(
             model=query_str(request, "model"),
@@ -84,7 +85,7 @@ async def list_sessions(service: Service, request: Request, who: Principal) -> R
     return JSONResponse(SessionPage(sessions=page.sessions, next_cursor=page.next_cursor))
 
 
-@endpoint("/v1/sessions/{session_id}", "read")
+@endpoint("/v1/sessions/{session_id}", "read", query=("at",))
 async def get_session(service: Service, request: Request, who: Principal) -> Response:
     """The session now, or as it was right after event ``at``."""
     at = query_int(request, "at", default=None, low=1, high=_MAX_SEQ)
@@ -129,7 +130,7 @@ async def end_session(service: Service, request: Request, who: Principal) -> Res
     return JSONResponse(out)
 
 
-@endpoint("/v1/sessions/{session_id}/events", "read")
+@endpoint("/v1/sessions/{session_id}/events", "read", query=("after", "limit"))
 async def list_events(service: Service, request: Request, who: Principal) -> Response:
     """The session's events after ``after``, at most ``limit``."""
     after = query_int(request, "after", default=0, low=0, high=_MAX_SEQ) or 0
@@ -167,11 +168,10 @@ async def stateless_input(service: Service, request: Request, who: Principal) ->
 
 
 routes = [
-    Route("/v1/sessions", create_session, methods=["POST"], name="create_session"),
-    Route("/v1/sessions", list_sessions, methods=["GET"], name="list_sessions"),
-    Route("/v1/sessions/{session_id}", get_session, methods=["GET"], name="get_session"),
-    Route("/v1/sessions/{session_id}", delete_session, methods=["DELETE"],
-          name="delete_session"),
+    Route("/v1/sessions", by_method(POST=create_session, GET=list_sessions),
+          methods=["GET", "POST"], name="sessions"),
+    Route("/v1/sessions/{session_id}", by_method(GET=get_session, DELETE=delete_session),
+          methods=["GET", "DELETE"], name="session"),
     Route("/v1/sessions/{session_id}/inputs", update_session, methods=["POST"],
           name="update_session"),
     Route("/v1/sessions/{session_id}/end", end_session, methods=["POST"], name="end_session"),

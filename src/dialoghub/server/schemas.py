@@ -8,7 +8,7 @@ API decodes inputs into strict twins built here from the records themselves
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
@@ -100,11 +100,17 @@ class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     pass
 
 
+#: A session id as the Hub accepts it: 1 to 200 characters, no '/', '\\' or control ones.
+SessionId = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=200, pattern="^[^/\\\\\\x00-\\x1f\\x7f]+$")
+]
+
+
 class CreateSession(_Strict):
     """``POST /v1/sessions``: start a session of ``model_id``."""
 
     model_id: str | None = None  # None: the server's default model
-    session_id: str | None = None  # None: a random id
+    session_id: SessionId | None = None  # None: a random id
     metadata: dict[str, Any] | None = None  # fixed for the session's life
     params: dict[str, Any] | None = None
     token_mode: Literal["reference", "stateless"] | None = None  # None: the model's default
@@ -147,7 +153,7 @@ class ForkSession(_Strict):
     """``POST /v1/sessions/{id}/fork``: a new session with the history up to event ``at``."""
 
     at: int | None = None  # sequence number; None: the latest event
-    session_id: str | None = None  # the new session's id; None: a random id
+    session_id: SessionId | None = None  # the new session's id; None: a random id
 
 
 class ForkOut(msgspec.Struct, kw_only=True):
@@ -162,10 +168,12 @@ class ForkOut(msgspec.Struct, kw_only=True):
 class CreateKey(_Strict):
     """``POST /v1/keys``: a new API key of the caller's tenant."""
 
-    scopes: list[Literal["read", "write", "admin"]] = msgspec.field(
-        default_factory=lambda: ["write"]
+    scopes: Annotated[list[Literal["read", "write", "admin"]], msgspec.Meta(min_length=1)] = (
+        msgspec.field(
+            default_factory=lambda: ["write"]
+        )
     )
-    name: str = ""
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
 
 
 class EventOut(msgspec.Struct, kw_only=True):
@@ -314,6 +322,17 @@ class VersionInfo(msgspec.Struct, kw_only=True):
     models: int = 0
 
 
+def _whole(value: Any) -> Any:
+    """``value`` with every whole float (5.0) turned into an int (5)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    return value
+
+
 def decode(body: bytes, kind: type[Any]) -> Any:
     """Decode a JSON request body into ``kind``; BadRequest with the reason if it cannot."""
     if not body:
@@ -321,6 +340,11 @@ def decode(body: bytes, kind: type[Any]) -> Any:
     try:
         return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as exc:
+        if "got `float`" in str(exc):  # JSON Schema counts 5.0 as an integer: so do we
+            try:
+                return msgspec.convert(_whole(msgspec.json.decode(body)), kind)
+            except msgspec.ValidationError:
+                pass
         raise BadRequest(f"invalid request body: {exc}") from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON (UTF-8): {exc}") from None

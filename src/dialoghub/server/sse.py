@@ -34,7 +34,7 @@ def _last_event_id(request: Request) -> int | None:
     return int(raw) if raw is not None and raw.isdigit() and len(raw) < 17 else None
 
 
-@endpoint("/v1/sessions/{session_id}/stream", "read")
+@endpoint("/v1/sessions/{session_id}/stream", "read", query=("after",))
 async def stream(service: Service, request: Request, who: Principal) -> Response:
     """Stream the session's updates as server-sent events."""
     sid: str = request.path_params["session_id"]
