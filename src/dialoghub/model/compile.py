@@ -123,7 +123,8 @@ def compile_model(
     }
 
     units: dict[str, Unit] = {}
-    for name, raw in ctx.mapping(data.get("units"), ("units",), "units").items():
+    raw_units = ctx.mapping(data.get("units"), ("units",), "units")
+    for name, raw in raw_units.items():
         if name == MAIN:
             ctx.error(("units", name), f"'{MAIN}' is the unit the top-level states form")
             continue
@@ -140,7 +141,7 @@ def compile_model(
             where = "" if unit_name == MAIN else f" in unit {unit_name!r}"
             ctx.error(path, f"no state {target!r}{where}{hint}")
     for path, unit_name in ctx.calls:
-        if unit_name not in units:
+        if unit_name not in raw_units or unit_name == MAIN:  # (a broken unit is reported once)
             hint = closest(unit_name, units) if units else "; declare it under 'units'"
             ctx.error(path, f"no unit {unit_name!r}{hint}")
     if all(t in all_units[u].states for _, u, t in ctx.targets if u in all_units):

@@ -24,19 +24,14 @@ from typing import Any
 from dialoghub.errors import Problem
 from dialoghub.model.source import Located, Path
 
-__all__ = ["from_xstate", "is_xstate"]
+__all__ = ["STATE_KEYS", "TOP_KEYS", "from_xstate", "is_xstate"]
 
-_TOP = {
-    "id",
-    "initial",
-    "states",
-    "description",
-    "version",
-    "default",
-    "meta",
+#: the keys a machine and a state may have (the JSON Schema lists the same, checked by a test)
+TOP_KEYS = frozenset({
+    "id", "initial", "states", "description", "version", "default", "meta",
     "predictableActionArguments",
-}
-_STATE = {"on", "meta", "type", "description"}
+})  # fmt: skip
+STATE_KEYS = frozenset({"on", "meta", "type", "description"})
 
 
 def is_xstate(data: Any) -> bool:
@@ -62,8 +57,8 @@ def from_xstate(loc: Located) -> tuple[Located, list[Problem]]:
         problems.append(loc.problem(path, message))
 
     for key in src:
-        if key not in _TOP:
-            bad((key,), f"XState key {key!r} is not supported; a machine here has {sorted(_TOP)}")
+        if key not in TOP_KEYS:
+            bad((key,), f"XState key {key!r} is not supported; use {sorted(TOP_KEYS)}")
     mark((), ())
     model: dict[str, Any] = {}
     for key in ("id", "description", "version"):
@@ -88,10 +83,10 @@ def from_xstate(loc: Located) -> tuple[Located, list[Problem]]:
             continue
         state: dict[str, Any] = {}
         for key in raw:
-            if key not in _STATE:
+            if key not in STATE_KEYS:
                 bad(
                     (*path, key),
-                    f"XState key {key!r} is not supported in a state; use {sorted(_STATE)}",
+                    f"XState key {key!r} is not supported in a state; use {sorted(STATE_KEYS)}",
                 )
         smeta = raw.get("meta")
         if isinstance(smeta, dict) and "prompt" in smeta:
