@@ -20,8 +20,13 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,postgres,redis]'
 	touch $@ $(STAMP_RUN)
 
+# The server on 127.0.0.1:8000 with every example model that validates (the others are
+# logged and skipped), sessions and API keys in .dialoghub/server.db; a demo API key is made
+# on first start (kept in .dialoghub/demo-key) and printed with a curl line to try.
 run: $(STAMP_RUN)
-	$(BIN)/dialoghub demo
+	mkdir -p .dialoghub
+	$(BIN)/dialoghub serve --store sqlite:///.dialoghub/server.db --models 'examples/*/' \
+		--host 127.0.0.1 --port 8000 --demo-key-file .dialoghub/demo-key
 
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest -q
