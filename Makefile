@@ -6,7 +6,17 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean system-deps
+
+# Debian packages some tests and tools use, installed once when missing (CI runs as root).
+SYSTEM_DEPS := graphviz:dot
+system-deps:
+	@for pair in $(SYSTEM_DEPS); do pkg=$${pair%%:*}; cmd=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || { echo "installing $$pkg"; \
+	    (apt-get install -y -q $$pkg >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $$pkg >/dev/null 2>&1)) || \
+	    echo "warning: could not install $$pkg; tests needing $$cmd will skip"; }; \
+	done
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +38,7 @@ run: $(STAMP_RUN)
 	$(BIN)/dialoghub serve --store sqlite:///.dialoghub/server.db --models 'examples/*/' \
 		--host 127.0.0.1 --port 8000 --demo-key-file .dialoghub/demo-key
 
-test: $(STAMP_TEST)
+test: $(STAMP_TEST) system-deps
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/mypy

@@ -187,6 +187,7 @@ async def test_updates_of_one_session_are_serialized(hub: Hub) -> None:
     assert all(session.variables["main"][f"v{i}"] == i for i in range(50))
     events = await hub.events("busy", limit=10_000)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert len(hub._locks) == 0  # per-session locks are dropped once nobody holds them
 
 
 async def test_many_sessions_concurrently(hub: Hub) -> None:
