@@ -8,6 +8,7 @@ fold of the stored log must equal the stored snapshot, field for field.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ async def _drive(url: str, model_dir: Path, seq: list[Input]) -> tuple[Any, Any]
 )
 @given(seq=st.lists(inputs, max_size=25))
 def test_replay_equals_snapshot_on_sqlite(seq: list[Input], tmp_path: Path, weather: Model) -> None:
-    db = tmp_path / f"p{abs(hash(str(seq)))}.db"
+    db = tmp_path / f"{uuid.uuid4().hex}.db"  # hypothesis may run one sequence twice
     stored, events = asyncio.run(
         _drive(f"sqlite:///{db}?synchronous=normal", Path(weather.source).parent, seq)
     )

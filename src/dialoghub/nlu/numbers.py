@@ -47,7 +47,7 @@ def parse_digits(token: str) -> Number | None:
     if not token or ":" in token:
         return None
     body = token[1:] if token[0] == "-" else token
-    if not body or not body[0].isdigit():
+    if not body or not body[0].isdecimal():
         return None
     try:
         value: Number = (
@@ -144,7 +144,7 @@ def number_at(tokens: Sequence[str], i: int) -> tuple[Number, int] | None:
 
 def _fraction_at(tokens: Sequence[str], i: int) -> tuple[str, int] | None:
     """The digits after "point": digit words ("five two") or one digit token ("52")."""
-    if i < len(tokens) and tokens[i].isdigit():
+    if i < len(tokens) and tokens[i].isdecimal():
         return tokens[i], i + 1
     digits: list[str] = []
     j = i
@@ -159,7 +159,7 @@ def small_number_at(tokens: Sequence[str], i: int, limit: int) -> tuple[int, int
     if i >= len(tokens):
         return None
     word = tokens[i]
-    if word.isdigit():
+    if word.isdecimal():
         value = int(word)
         return (value, i + 1) if value <= limit else None
     if word in _UNITS:
@@ -182,7 +182,7 @@ def find_numbers(tokens: Sequence[str]) -> list[tuple[int, int, Number]]:
     n = len(tokens)
     while i < n:
         word = tokens[i]
-        if word in _STARTS or word[:1].isdigit() or word[:2][-1:].isdigit():
+        if word in _STARTS or word[:1].isdecimal() or word[:2][-1:].isdecimal():
             hit = number_at(tokens, i)
             if hit is not None:
                 found.append((i, hit[1], hit[0]))

@@ -104,7 +104,7 @@ def _clock_at(tokens: Sequence[str], i: int) -> TimeMatch | None:
     word = tokens[i]
     if ":" in word:
         hh, _, mm = word.partition(":")
-        if not (hh.isdigit() and mm.isdigit() and len(mm) == 2):
+        if not (hh.isdecimal() and mm.isdecimal() and len(mm) == 2):
             return None
         meridiem, _, end = _suffix_at(tokens, i + 1)
         value = _apply(int(hh), int(mm), meridiem)
@@ -112,7 +112,7 @@ def _clock_at(tokens: Sequence[str], i: int) -> TimeMatch | None:
     if "." in word:  # "7.30pm": only with a meridiem, else it is a decimal number
         hh, _, mm = word.partition(".")
         meridiem, marked, end = _suffix_at(tokens, i + 1)
-        if not (marked and meridiem and hh.isdigit() and len(mm) == 2):
+        if not (marked and meridiem and hh.isdecimal() and len(mm) == 2):
             return None
         value = _apply(int(hh), int(mm), meridiem)
         return TimeMatch(i, end, value, True) if value else None
@@ -123,10 +123,10 @@ def _clock_at(tokens: Sequence[str], i: int) -> TimeMatch | None:
     minute = 0
     # "seven thirty", "seven oh five": minutes as words; digits after an hour ("7 30") are
     # more often two numbers than a time, so they are not read as minutes.
-    if j < len(tokens) and not tokens[j].isdigit():
+    if j < len(tokens) and not tokens[j].isdecimal():
         if tokens[j] == "oh" and j + 1 < len(tokens):
             m = small_number_at(tokens, j + 1, 9)
-            if m is not None and not tokens[j + 1].isdigit():
+            if m is not None and not tokens[j + 1].isdecimal():
                 minute, j = m
         else:
             m = small_number_at(tokens, j, 59)
@@ -211,6 +211,6 @@ def _weak_at(tokens: Sequence[str], i: int) -> TimeMatch | None:
     h, j = hour
     minute = 0
     m = small_number_at(tokens, j, 59)
-    if m is not None and m[0] >= 10 and not tokens[j].isdigit() and not tokens[i].isdigit():
+    if m is not None and m[0] >= 10 and not tokens[j].isdecimal() and not tokens[i].isdecimal():
         minute, j = m
     return TimeMatch(i, j, _fmt(h, minute), False)
