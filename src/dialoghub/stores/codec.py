@@ -4,12 +4,13 @@ A session snapshot is one msgpack map; the events of one update are stored toget
 msgpack array (they share ``version`` and ``time``), which keeps the log compact: one row, one
 key and one timestamp per update instead of per event.
 
-Event batches (which accumulate forever) are deflated with a *preset dictionary* of dialoghub's own vocabulary (event types,
-field names, action tags). Small records barely compress on their own, because deflate has
-nothing earlier to refer back to; with the dictionary, the words every record repeats cost a
-few bits each. The dictionary holds no application data, so it fits every model equally.
-Snapshots stay plain msgpack: one per session, rewritten in place, and read on every cache
-miss, so their speed matters more than their size.
+Event batches (which accumulate forever) are deflated with a *preset dictionary* of
+dialoghub's own vocabulary (event types, field names, action tags). Small records barely
+compress on their own, because deflate has nothing earlier to refer back to; with the
+dictionary, the words every record repeats cost a few bits each. The dictionary holds no
+application data, so it fits every model equally. Snapshots stay plain msgpack: one per
+session, rewritten in place, and read on every cache miss, so their speed matters more than
+their size.
 
 Every blob starts with a format byte, so old rows stay readable when the format changes:
 ``0x00`` plain msgpack, ``0x01`` deflate with dictionary 1. A new dictionary gets a new byte;
@@ -67,8 +68,15 @@ _ZDICT = _vocabulary()
 _PLAIN_PREFIX = bytes((_PLAIN,))
 
 
+# A 1 KiB window (it holds the whole dictionary) and the smallest hash table keep the deflate
+# state at a few KiB. The default (256 KiB) crosses malloc's mmap threshold, so every record
+# paid for fresh zeroed pages: 30 us per record instead of 5.
+_WBITS = -10
+_MEMLEVEL = 1
+
+
 def _pack(raw: bytes) -> bytes:
-    c = zlib.compressobj(6, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
+    c = zlib.compressobj(6, zlib.DEFLATED, _WBITS, _MEMLEVEL, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
     packed = c.compress(raw) + c.flush()
     if len(packed) + 1 < len(raw):
         return bytes((_DEFLATE_V1,)) + packed
