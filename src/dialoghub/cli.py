@@ -381,3 +381,7 @@ from dialoghub.cli_server import serve as _serve  # noqa: E402
 
 main.add_command(_serve, "serve")
 main.add_command(_keys, "keys")
+
+from dialoghub.cli_store import store as _store  # noqa: E402
+
+main.add_command(_store, "store")

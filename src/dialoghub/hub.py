@@ -51,6 +51,7 @@ from dialoghub.model.codeunit import CodeUnit, CodeUnitError, load_code_unit, mo
 from dialoghub.model.loader import load_models
 from dialoghub.model.spec import Model
 from dialoghub.stores import Idempotency, Page, SessionFilter, Store, Write, open_store
+from dialoghub.stores.migrations import Migratable
 from dialoghub.view import SessionView
 
 __all__ = ["DEFAULT_STORE", "Hub"]
@@ -116,8 +117,12 @@ class Hub:
         default_model: str | None = None,
         clock: Callable[[], float] = time.time,
         cache_size: int = 10_000,
+        migrate: bool = False,
     ) -> None:
         self.store: Store = open_store(store) if isinstance(store, str) else store
+        #: Upgrade the store's schema in place on :meth:`open` (SQLite and PostgreSQL);
+        #: without it an older schema is refused with a message saying how to migrate.
+        self.migrate = migrate
         self.default_model = default_model
         self._clock = clock
         self._models: dict[str, Model] = {}
@@ -128,8 +133,10 @@ class Hub:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Open the store (done by ``async with``)."""
+        """Open the store (done by ``async with``), migrating its schema first if asked."""
         if not self._open:
+            if self.migrate and isinstance(self.store, Migratable):
+                await self.store.migrate()
             await self.store.open()
             self._open = True
 

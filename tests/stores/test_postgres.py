@@ -149,10 +149,10 @@ async def test_newer_schema_version_is_refused(pg_url: str) -> None:
     schema = pg_url.split("schema=")[1]
     conn = await asyncpg.connect(PG_DSN)
     try:
-        await conn.execute(f'UPDATE "{schema}".dialoghub_schema SET version = 2')
+        await conn.execute(f'UPDATE "{schema}".dialoghub_schema SET version = 99')
     finally:
         await conn.close()
-    with pytest.raises(StoreError, match="version 2, newer"):
+    with pytest.raises(StoreError, match="version 99, written by a newer dialoghub"):
         await open_store(pg_url).open()
 
 

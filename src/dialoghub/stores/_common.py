@@ -205,3 +205,13 @@ def int_option(url: str, options: dict[str, str], name: str, minimum: int = 1) -
             f"option {name}={options[name]!r} in {url!r} must be an integer >= {minimum}"
         )
     return value
+
+
+def bool_option(url: str, options: dict[str, str], name: str) -> bool:
+    """A yes/no URL option: true/false, yes/no, on/off or 1/0."""
+    value = options[name].strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise StoreConfigError(f"option {name}={options[name]!r} in {url!r} must be true or false")

@@ -1,4 +1,5 @@
-"""The PostgreSQL schema of :mod:`dialoghub.stores.postgres`, version 1, and its write function.
+"""The PostgreSQL schema of :mod:`dialoghub.stores.postgres`, as first released, and its write
+function. The migration steps of :mod:`dialoghub.stores.migrations.postgres` build on it.
 
 Tables live in the schema the URL names (``?schema=``, default ``dialoghub``):
 
@@ -23,17 +24,13 @@ instead of raising, so one refused write never rolls back the others.
 
 from __future__ import annotations
 
-__all__ = ["SCHEMA_VERSION", "create_statements"]
-
-SCHEMA_VERSION = 1
+__all__ = ["V1_STATEMENTS", "WRITE_FUNCTION_V1"]
 
 
-def create_statements(schema: str) -> list[str]:
-    """DDL that creates version 1 in ``schema`` (a validated identifier); idempotent."""
-    return [
-        f'CREATE SCHEMA IF NOT EXISTS "{schema}"',
-        f'SET LOCAL search_path TO "{schema}"',
-        "CREATE TABLE IF NOT EXISTS dialoghub_schema (version integer NOT NULL)",
+def _v1() -> tuple[str, ...]:
+    """DDL of schema version 1, run with ``search_path`` set to the store's schema. Frozen:
+    databases in the field ran it; change the schema with a new migration step."""
+    return (
         """
         CREATE TABLE IF NOT EXISTS sessions (
             sid bigserial NOT NULL UNIQUE,
@@ -75,13 +72,13 @@ def create_statements(schema: str) -> list[str]:
             PRIMARY KEY (sid, key)
         )
         """,
-        _WRITE_FUNCTION,
-    ]
+        WRITE_FUNCTION_V1,
+    )
 
 
 # Outcomes: ok | exists (create of a present session) | missing | reused (idempotency key)
 # | conflict (actual = stored version) | gap (actual = stored seq; a caller bug).
-_WRITE_FUNCTION = """
+WRITE_FUNCTION_V1 = """
 CREATE OR REPLACE FUNCTION dialoghub_write(
     p_tenant text[], p_id text[], p_expected bigint[], p_model text[], p_state text[],
     p_status text[], p_version bigint[], p_seq bigint[], p_updated float8[],
@@ -149,3 +146,6 @@ BEGIN
 END
 $fn$
 """
+
+#: Schema version 1 (the first migration step).
+V1_STATEMENTS = _v1()

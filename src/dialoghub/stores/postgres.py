@@ -17,7 +17,9 @@ compare-and-set on the session row is what keeps their updates from overwriting 
   every process, so two stores racing on the same sessions wait for each other, never cycle.
 
 URL options: ``schema`` (default ``dialoghub``), ``writers`` (4), ``pool_size`` (10),
-``max_batch`` (500); any other query option is passed to asyncpg (e.g. ``sslmode``).
+``max_batch`` (500), ``migrate`` (``false``: an older schema is refused until
+``dialoghub store migrate`` upgrades it; ``true``: upgrade it on open); any other query
+option is passed to asyncpg (e.g. ``sslmode``).
 """
 
 from __future__ import annotations
@@ -40,17 +42,27 @@ from dialoghub.stores import codec
 from dialoghub.stores._common import (
     GroupCommit,
     batch_key,
+    bool_option,
     check_batch,
     decode_cursor,
     encode_cursor,
     int_option,
 )
-from dialoghub.stores._pg_schema import SCHEMA_VERSION, create_statements
 from dialoghub.stores.base import Idempotency, Page, SessionFilter, Write, check_events
+from dialoghub.stores.migrations import Step, too_new, too_old
+from dialoghub.stores.migrations import postgres as migrations
 
 __all__ = ["PostgresStore"]
 
-_OPTIONS = {"schema": "dialoghub", "writers": "4", "pool_size": "10", "max_batch": "500"}
+_OPTIONS = {
+    "schema": "dialoghub",
+    "writers": "4",
+    "pool_size": "10",
+    "max_batch": "500",
+    "migrate": "false",
+}
+#: The schema version this code reads and writes (see :mod:`dialoghub.stores.migrations`).
+SCHEMA_VERSION = migrations.LATEST
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 _CURSOR_TAG = "p1"
 _RETRIES = 5  # deadlocks or serialization failures of a batch are retried this often
@@ -72,8 +84,11 @@ class PostgresStore:
         writers: int = 4,
         pool_size: int = 10,
         max_batch: int = 500,
+        migrate: bool = False,
     ) -> None:
         self.url = url
+        #: Upgrade an older schema on open instead of refusing it (URL ``?migrate=true``).
+        self.migrate_on_open = migrate
         self._dsn = dsn if dsn is not None else url
         self._schema = schema
         self._pool_size = max(pool_size, writers + 1)
@@ -110,6 +125,7 @@ class PostgresStore:
             writers=int_option(url, options, "writers"),
             pool_size=int_option(url, options, "pool_size"),
             max_batch=int_option(url, options, "max_batch"),
+            migrate=bool_option(url, options, "migrate"),
         )
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -135,8 +151,8 @@ class PostgresStore:
                     "jit": "off",
                 },
             )
-            async with self._pool.acquire() as conn, conn.transaction():
-                await self._migrate(conn)
+            async with self._pool.acquire() as conn:
+                await self._check_schema(conn, migrate=self.migrate_on_open)
         except BaseException as exc:
             if self._pool is not None:
                 self._pool.terminate()
@@ -146,32 +162,41 @@ class PostgresStore:
             raise self._wrap(exc, "connecting") from exc
         self._group.start()
 
-    async def _migrate(self, conn: Any) -> None:
-        # Two processes opening a fresh database at once must not both create the tables.
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext($1))", "dialoghub:" + self._schema
-        )
-        exists = await conn.fetchval(
-            "SELECT to_regclass($1) IS NOT NULL", f'"{self._schema}".dialoghub_schema'
-        )
-        if exists:
-            version = await conn.fetchval(
-                f'SELECT max(version) FROM "{self._schema}".dialoghub_schema'
+    async def _check_schema(self, conn: Any, *, migrate: bool) -> list[Step]:
+        """Refuse a newer schema; create a new one; upgrade an older one only if ``migrate``."""
+        version = await migrations.current_version(conn, self._schema)
+        where = f"the database schema {self._schema!r} at {self._where}"
+        if version > SCHEMA_VERSION:
+            raise too_new(where, version, SCHEMA_VERSION, ", or point the URL at another schema")
+        if version == SCHEMA_VERSION:
+            return []
+        if version > 0 and not migrate:
+            raise too_old(where, version, SCHEMA_VERSION, self.url)
+        return await migrations.apply(conn, self._schema)
+
+    async def migrate(self) -> list[Step]:
+        """Upgrade the schema in place (the store need not be open); the steps applied."""
+        try:
+            import asyncpg
+        except ImportError as exc:
+            raise StoreConfigError(
+                "the PostgreSQL store needs the asyncpg driver: pip install 'dialoghub[postgres]'"
+            ) from exc
+        self._asyncpg = asyncpg
+        try:
+            conn = await asyncpg.connect(
+                self._dsn, server_settings={"application_name": "dialoghub migrate"}
             )
-            if version is not None and version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the database schema {self._schema!r} at {self._where} is at version "
-                    f"{version}, newer than this dialoghub understands ({SCHEMA_VERSION}); "
-                    "upgrade dialoghub, or point the URL at another schema"
-                )
-            if version == SCHEMA_VERSION:
-                return
-        for statement in create_statements(self._schema):
-            await conn.execute(statement)
-        await conn.execute(
-            f'INSERT INTO "{self._schema}".dialoghub_schema (version) VALUES ($1)',
-            SCHEMA_VERSION,
-        )
+        except Exception as exc:
+            raise self._wrap(exc, "connecting") from exc
+        try:
+            return await self._check_schema(conn, migrate=True)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._wrap(exc, "migrating the schema") from exc
+        finally:
+            await conn.close()
 
     async def close(self) -> None:
         """Finish queued writes, then close the pool."""

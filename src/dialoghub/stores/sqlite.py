@@ -2,7 +2,8 @@
 
 ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``; the option
 ``?synchronous=normal`` trades durability on power loss for fewer fsyncs (the default,
-``full``, means an acknowledged write is on disk).
+``full``, means an acknowledged write is on disk); ``?migrate=true`` upgrades an older schema
+on open instead of refusing it.
 
 How it is put together:
 
@@ -15,7 +16,8 @@ How it is put together:
   Futures are resolved only after COMMIT returns: acknowledged means committed.
 * **Reads** run on a few reader threads, each with its own read-only connection; WAL lets
   them read the last committed state while the writer works.
-* **Schema** (version 1, kept in ``PRAGMA user_version``): ``sessions`` holds the encoded
+* **Schema** (versioned in ``PRAGMA user_version``, built and upgraded by the steps of
+  :mod:`dialoghub.stores.migrations.sqlite`): ``sessions`` holds the encoded
   snapshot plus the columns listings filter on; ``events`` holds ONE row per update (all its
   events in one msgpack batch, they share version and time); ``idempotency`` holds keyed
   answers. Sessions are keyed internally by an integer ``sid`` so the other tables repeat
@@ -47,36 +49,26 @@ from dialoghub.errors import (
     VersionConflict,
 )
 from dialoghub.stores import codec
-from dialoghub.stores._common import check_batch, decode_cursor, encode_cursor, query_options
+from dialoghub.stores._common import (
+    bool_option,
+    check_batch,
+    decode_cursor,
+    encode_cursor,
+    query_options,
+)
 from dialoghub.stores.base import Idempotency, Page, SessionFilter, Write, check_events
+from dialoghub.stores.migrations import Step, too_new, too_old
+from dialoghub.stores.migrations import sqlite as migrations
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-#: The schema this code writes; a database with a higher ``user_version`` is refused.
-SCHEMA_VERSION: Final = 1
+#: The schema this code writes; a database with a higher ``user_version`` is refused, an
+#: older one is migrated (see :mod:`dialoghub.stores.migrations.sqlite`).
+SCHEMA_VERSION: Final = migrations.LATEST
 
 _SYNCHRONOUS: Final = ("full", "normal", "extra")
 
-_SCHEMA: Final = (
-    # AUTOINCREMENT: a sid is never reused after a delete, so a listing cursor (the last sid
-    # seen) can never skip a session created later under a recycled sid.
-    "CREATE TABLE sessions (sid INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL,"
-    " id TEXT NOT NULL, model_id TEXT NOT NULL, state TEXT NOT NULL, status TEXT NOT NULL,"
-    " version INTEGER NOT NULL, seq INTEGER NOT NULL, created_at REAL NOT NULL,"
-    " updated_at REAL NOT NULL, body BLOB NOT NULL, UNIQUE (tenant, id))",
-    # One index per listing filter, ending in sid so each is a keyset walk in creation order.
-    "CREATE INDEX sessions_by_tenant ON sessions (tenant, sid)",
-    "CREATE INDEX sessions_by_model ON sessions (tenant, model_id, sid)",
-    "CREATE INDEX sessions_by_state ON sessions (tenant, state, sid)",
-    "CREATE INDEX sessions_by_status ON sessions (tenant, status, sid)",
-    # WITHOUT ROWID: the primary key is the row's only copy of (sid, first_seq), no extra index.
-    "CREATE TABLE events (sid INTEGER NOT NULL, first_seq INTEGER NOT NULL,"
-    " version INTEGER NOT NULL, time REAL NOT NULL, batch BLOB NOT NULL,"
-    " PRIMARY KEY (sid, first_seq)) WITHOUT ROWID",
-    "CREATE TABLE idempotency (sid INTEGER NOT NULL, key TEXT NOT NULL,"
-    " fingerprint TEXT NOT NULL, response BLOB NOT NULL, PRIMARY KEY (sid, key)) WITHOUT ROWID",
-    f"PRAGMA user_version = {SCHEMA_VERSION}",
-)
+# The schema lives in migrations.sqlite.STEPS: a new table or index is a new step there.
 
 # The batch holding seq after+1 is the last row starting at or before it (seqs have no gaps),
 # so paging from inside a batch reads that row and filters it. One statement: one snapshot.
@@ -258,6 +250,7 @@ class SQLiteStore:
         readers: int = 4,
         timeout: float = 5.0,
         url: str | None = None,
+        migrate: bool = False,
     ) -> None:
         if synchronous.lower() not in _SYNCHRONOUS:
             raise StoreConfigError(
@@ -269,6 +262,8 @@ class SQLiteStore:
         self.synchronous = synchronous.lower()
         self.max_batch = max_batch
         self.timeout = timeout
+        #: Upgrade an older schema on open instead of refusing it (URL ``?migrate=true``).
+        self.migrate_on_open = migrate
         self.commits = 0
         self._readers_count = readers
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -297,8 +292,13 @@ class SQLiteStore:
                 f"SQLite URL {url!r} is not a file path: the writer and the readers need a "
                 "shared file; use memory:// for a store that lives in memory"
             )
-        options = query_options(url, parts.query, {"synchronous": "full"})
-        return cls(path, synchronous=options["synchronous"], url=url)
+        options = query_options(url, parts.query, {"synchronous": "full", "migrate": "false"})
+        return cls(
+            path,
+            synchronous=options["synchronous"],
+            url=url,
+            migrate=bool_option(url, options, "migrate"),
+        )
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -357,17 +357,24 @@ class SQLiteStore:
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
 
-    def _setup(self, conn: sqlite3.Connection) -> None:
-        """Check the schema version, switch to WAL and create the schema if the file is new."""
+    def _setup(self, conn: sqlite3.Connection, *, migrate: bool = False) -> list[Step]:
+        """Check the schema version, switch to WAL, create or upgrade the schema if allowed.
+
+        A new file gets every migration step; an older schema is upgraded only with
+        ``migrate`` (else :class:`~dialoghub.stores.migrations.SchemaTooOld`); a newer one is
+        refused. Returns the steps applied. Nothing is written when it raises.
+        """
         # The first read of the file: a non-database fails here with SQLITE_NOTADB.
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version = migrations.current_version(conn)
+        where = f"SQLite database {self.path}"
         if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"SQLite database {self.path} has schema version {version}, written by a newer "
-                f"dialoghub (this one knows version {SCHEMA_VERSION}); upgrade dialoghub",
-                path=self.path,
-                schema_version=version,
-            )
+            newer = too_new(where, version, SCHEMA_VERSION)
+            newer.details["path"] = self.path
+            raise newer
+        if 0 < version < SCHEMA_VERSION and not (migrate or self.migrate_on_open):
+            older = too_old(where, version, SCHEMA_VERSION, self.url)
+            older.details["path"] = self.path
+            raise older
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(
@@ -377,24 +384,30 @@ class SQLiteStore:
             )
         conn.execute(f"PRAGMA synchronous = {self.synchronous}")
         if version == SCHEMA_VERSION:
-            return
-        # IMMEDIATE: two processes opening a new file at once must not both create tables.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                    raise StoreConfigError(
-                        f"{self.path} is a SQLite database but not a dialoghub one (it has "
-                        "tables and no dialoghub schema version); use a new file",
-                        path=self.path,
-                    )
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            return []
+        return migrations.apply(conn, self.path)
+
+    async def migrate(self) -> list[Step]:
+        """Upgrade the database's schema in place (the store need not be open); the steps run.
+
+        Safe to run while other processes use an older schema only if every step is
+        backwards compatible; stop them first when in doubt.
+        """
+        self._check_path()
+
+        def run() -> list[Step]:
+            try:
+                conn = self._connect()
+            except sqlite3.Error as exc:
+                raise _wrap(exc, self.path, "opening the database") from exc
+            try:
+                return self._setup(conn, migrate=True)
+            except sqlite3.Error as exc:
+                raise _wrap(exc, self.path, "migrating the schema") from exc
+            finally:
+                conn.close()
+
+        return await asyncio.to_thread(run)
 
     # --- the writer thread ----------------------------------------------------------------
 
