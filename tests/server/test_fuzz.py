@@ -32,9 +32,12 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _app)
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 def test_api(case: schemathesis.Case) -> None:
-    # A listing cursor is opaque: one that matches its documented pattern but was not issued
-    # by the store is refused (422), which the positive-data check cannot know.
-    excluded = [positive_data_acceptance] if case.operation.path == "/v1/sessions" else []
-    case.call_and_validate(
-        headers={"Authorization": f"Bearer {_KEY}"}, excluded_checks=excluded
-    )
+    response = case.call(headers={"Authorization": f"Bearer {_KEY}"})
+    # Two refusals the document cannot express, so the positive-data check cannot know them:
+    # a listing cursor is opaque (one matching its pattern but not issued by the store is
+    # refused), and free-form JSON values must fit the stores' encoding (integers of at most
+    # 64 bits). Both are 422s with a clear message; every other check still applies.
+    opaque = case.operation.path == "/v1/sessions" and case.method == "GET"
+    too_big = response.status_code == 422 and "64 bits" in response.text
+    excluded = [positive_data_acceptance] if opaque or too_big else []
+    case.validate_response(response, excluded_checks=excluded)
