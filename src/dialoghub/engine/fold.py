@@ -3,7 +3,7 @@
 The engine emits events and applies each one to its working copy with :func:`apply`, and
 :func:`replay` folds a stored log the same way, so a replayed log always reproduces the stored
 snapshot. Each event type changes the fields listed next to it in ``_APPLY``; every event sets
-``seq``, ``version`` and ``updated_at``.
+``seq``, ``version`` and ``updated_at``, and moves ``expires_at`` (idle lifetime) on.
 """
 
 from __future__ import annotations
@@ -30,7 +30,17 @@ def _started(s: Session | None, e: Event) -> Session:
         metadata=dict(d.get("metadata") or {}),
         variables={},
         created_at=e.time,
+        lifetime=dict(d["lifetime"]) if d.get("lifetime") else None,
     )
+
+
+def _forked(s: Session | None, e: Event) -> Session:
+    """A fork starts from a copy of its source's snapshot, under its own id and history."""
+    d = e.data
+    fork = msgspec.convert(d["snapshot"], Session)
+    fork.id = d["id"]
+    fork.created_at = e.time
+    return fork
 
 
 def _input(s: Session, e: Event) -> None:
@@ -70,6 +80,7 @@ def _entered(s: Session, e: Event) -> None:
 def _action(s: Session, e: Event) -> None:
     if "awaiting" in e.data:  # a wait or a command: what the session now waits for
         s.awaiting = e.data["awaiting"]
+        s.due_at = s.awaiting.get("due_at") if s.awaiting is not None else None
     action = e.data["action"]
     if action.get("type") != "reply":
         return
@@ -89,6 +100,14 @@ def _ended(s: Session, e: Event) -> None:
     s.status = Status(e.data.get("status", "ended"))
     s.active = False
     s.awaiting = None
+    s.due_at = None
+
+
+def _expired(s: Session, e: Event) -> None:
+    s.status = Status.EXPIRED
+    s.active = False
+    s.awaiting = None
+    s.due_at = None
 
 
 def _pushed(s: Session, e: Event) -> None:
@@ -116,23 +135,26 @@ _APPLY: dict[str, Callable[[Session, Event], None]] = {
     "variables_replaced": _replaced,
     "params_set": _params,
     "state_entered": _entered,  # unit, state
-    "action_emitted": _action,  # last_response (replies); awaiting (waits and commands)
+    "action_emitted": _action,  # last_response (replies); awaiting, due_at (waits, commands)
     "command_result_received": _nothing,
     "timeout_fired": _timeout,  # counters
     "frame_pushed": _pushed,  # stack (a unit is called, or an interrupt starts)
     "frame_popped": _popped,  # stack, unit, state (back where the unit was called)
     "confirmation_answered": _nothing,  # a yes/no answer to a confirmation question
-    "session_ended": _ended,  # status, active
+    "session_ended": _ended,  # status, active, awaiting, due_at
+    "session_expired": _expired,  # status, active, awaiting, due_at (a lifetime ran out)
 }
 
 #: Every event type the engine emits.
-EVENT_TYPES = frozenset({"session_started", *_APPLY})
+EVENT_TYPES = frozenset({"session_started", "session_forked", *_APPLY})
 
 
 def apply(session: Session | None, event: Event) -> Session:
     """Apply one event; ``session_started`` builds the session, any other changes it in place."""
     if event.type == "session_started":
         s = _started(session, event)
+    elif event.type == "session_forked":
+        s = _forked(session, event)
     else:
         if session is None:
             raise ValueError(f"event {event.seq} ({event.type}) before session_started")
@@ -144,7 +166,19 @@ def apply(session: Session | None, event: Event) -> Session:
     s.seq = event.seq
     s.version = event.version
     s.updated_at = event.time
+    if s.lifetime is not None:
+        s.expires_at = _expiry(s) if not s.ended else None
     return s
+
+
+def _expiry(s: Session) -> float | None:
+    """When the session expires: ``idle`` after its last event or ``absolute`` after creation."""
+    assert s.lifetime is not None
+    idle, absolute = s.lifetime.get("idle"), s.lifetime.get("absolute")
+    at = s.created_at + absolute if absolute else None
+    if idle and (at is None or s.updated_at + idle < at):
+        at = s.updated_at + idle
+    return at
 
 
 def replay(events: Iterable[Event], session: Session | None = None) -> Session:

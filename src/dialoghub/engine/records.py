@@ -23,6 +23,7 @@ __all__ = [
     "EndAction",
     "Event",
     "EventInput",
+    "Expire",
     "Input",
     "Jump",
     "Reply",
@@ -31,6 +32,7 @@ __all__ = [
     "Status",
     "Text",
     "Timeout",
+    "Timer",
     "Transcribe",
     "WaitForUser",
 ]
@@ -102,7 +104,13 @@ class End(msgspec.Struct, tag="end", kw_only=True, frozen=True):
     reason: str = "ended by request"
 
 
-Input = Text | ASR | CommandResult | Jump | SetVariables | Timeout | EventInput | End
+class Expire(msgspec.Struct, tag="expire", kw_only=True, frozen=True):
+    """The session's idle or absolute lifetime ran out (delivered by the timer service)."""
+
+    reason: str = "lifetime ran out"
+
+
+Input = Text | ASR | CommandResult | Jump | SetVariables | Timeout | EventInput | End | Expire
 
 
 # --- actions ----------------------------------------------------------------------------
@@ -171,6 +179,16 @@ class Event(msgspec.Struct, kw_only=True, frozen=True, array_like=True):
 
 # --- the session ------------------------------------------------------------------------
 
+#: The timer name that delivers :class:`Expire`; any other name delivers ``Timeout(name)``.
+EXPIRE = "expire"
+
+
+class Timer(msgspec.Struct, array_like=True, frozen=True):
+    """A session's next timer: at ``due_at``, deliver the input ``name`` stands for."""
+
+    due_at: float
+    name: str
+
 
 class Session(msgspec.Struct, kw_only=True):
     """The snapshot of one session: exactly the fold of its events."""
@@ -197,11 +215,33 @@ class Session(msgspec.Struct, kw_only=True):
     # Call stack of sub-dialogs: each frame is {"unit", "state", "step"} to return to.
     stack: list[dict[str, Any]] = []
     counters: dict[str, int] = {}  # e.g. re-prompts of the current question
+    # Lifetimes in seconds ({"idle": ..., "absolute": ...}), fixed at creation.
+    lifetime: dict[str, float] | None = None
+    # When the session expires (idle or absolute, whichever comes first); None: never/ended.
+    expires_at: float | None = None
+    # When the awaited question times out (the awaiting record's ``due_at``); None: no timeout.
+    due_at: float | None = None
 
     @property
     def ended(self) -> bool:
         """True when the session takes no more input."""
         return self.status is not Status.ACTIVE
+
+    @property
+    def timer(self) -> Timer | None:
+        """The next timer input this session needs, derived from the snapshot; None if none.
+
+        Stores index it (due time, name, version) in the same write as the snapshot, so a
+        timer service finds due sessions without decoding any.
+        """
+        if self.ended:
+            return None
+        timer: Timer | None = None
+        if self.due_at is not None:
+            timer = Timer(self.due_at, "prompt")
+        if self.expires_at is not None and (timer is None or self.expires_at <= timer.due_at):
+            timer = Timer(self.expires_at, EXPIRE)
+        return timer
 
     def unit_variables(self, unit: str | None = None) -> dict[str, Any]:
         """The variables of ``unit`` (the current unit by default)."""

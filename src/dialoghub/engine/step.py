@@ -31,6 +31,7 @@ from dialoghub.engine.records import (
     EndAction,
     Event,
     EventInput,
+    Expire,
     Input,
     Jump,
     Reply,
@@ -76,9 +77,14 @@ def start(
     tenant: str = "default",
     metadata: dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
+    lifetime: dict[str, float] | None = None,
 ) -> Step:
-    """Create a session of ``model`` and run it up to its first wait."""
+    """Create a session of ``model`` and run it up to its first wait.
+
+    ``lifetime`` (``{"idle": seconds, "absolute": seconds}``) makes the session expire.
+    """
     run = _Run(model, None, now, version=1)
+    extra: dict[str, Any] = {"lifetime": lifetime} if lifetime else {}
     run.emit(
         "session_started",
         id=session_id,
@@ -89,6 +95,7 @@ def start(
         state=model.start,
         metadata=metadata or {},
         params=params or {},
+        **extra,
     )
     run.enter(model.start)
     return run.result()
@@ -565,6 +572,11 @@ def _end(run: _Run, inp: End) -> None:
     run.finish(inp.reason)
 
 
+def _expire(run: _Run, inp: Expire) -> None:
+    run.act(EndAction(reason=inp.reason))
+    run.emit("session_expired", reason=inp.reason)
+
+
 _DISPATCH: dict[type[Any], Any] = {
     Text: _text,
     ASR: _asr,
@@ -574,4 +586,5 @@ _DISPATCH: dict[type[Any], Any] = {
     Timeout: _timeout,
     EventInput: _event,
     End: _end,
+    Expire: _expire,
 }

@@ -9,9 +9,10 @@ The file is one object keyed by session id. Each entry has NaifJs's fields at th
                  "dialoghub": {...}}
 
 and everything else dialoghub keeps under ``"dialoghub"`` (model, version, status, the event
-log as one ``[first_seq, version, time, [[type, data], ...]]`` per update, idempotency records),
-which NaifJs ignores. An entry without ``"dialoghub"`` (a file written by hand or by NaifJs)
-loads with defaults, marked inactive as NaifJs marks the sessions it loads.
+log as one ``[first_seq, version, time, [[type, data], ...]]`` per update, idempotency records,
+the snapshots kept for time travel), which NaifJs ignores. An entry without ``"dialoghub"``
+(a file written by hand or by NaifJs) loads with defaults, marked inactive as NaifJs marks the
+sessions it loads.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ _NAIF = ("unit", "state", "time", "active", "variables", "request", "response")
 # Fields of the snapshot that live under "dialoghub" (the rest map to _NAIF fields).
 _OURS = (
     "id", "tenant", "model_id", "model_version", "params", "metadata", "status", "version",
-    "seq", "created_at", "updated_at", "awaiting", "stack", "counters",
+    "seq", "created_at", "updated_at", "awaiting", "stack", "counters", "lifetime",
+    "expires_at", "due_at",
 )  # fmt: skip
 
 
@@ -61,6 +63,8 @@ class Entry:
     rows: list[Row] = field(default_factory=list)
     idempotency: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     text: bytes = b""  # cached render(); rebuilt only when the session changes
+    # (seq, JSON snapshot) kept every SNAPSHOT_EVERY versions, ascending: for time travel
+    snapshots: list[tuple[int, bytes]] = field(default_factory=list)
 
 
 def entry_key(tenant: str, session_id: str) -> str:
@@ -91,7 +95,8 @@ def render(entry: Entry) -> bytes:
     out["dialoghub"] = ours
     head = _json.encode(out)  # ends with "}}": the dialoghub object, then the entry
     events = b",".join(row.render() for row in entry.rows)
-    return head[:-2] + b',"events":[' + events + b"]}}"
+    kept = b",".join(body for _, body in entry.snapshots)
+    return head[:-2] + b',"events":[' + events + b'],"snapshots":[' + kept + b"]}}"
 
 
 class EntryError(ValueError):
@@ -109,6 +114,7 @@ def from_entry(key: str, value: Any, *, model_id: str, order: int) -> Entry:
     ours = dict(ours or {})
     rows_raw = ours.pop("events", [])
     idem_raw = ours.pop("idempotency", {})
+    kept_raw = ours.pop("snapshots", [])
     order = ours.pop("order", order)
     time_ms = value.get("time", 0)
     if not isinstance(time_ms, int | float) or isinstance(time_ms, bool):
@@ -143,6 +149,7 @@ def from_entry(key: str, value: Any, *, model_id: str, order: int) -> Entry:
         }
         if not isinstance(order, int):
             raise EntryError(f'"dialoghub.order" must be an integer, not {order!r}')
+        kept = [(s.seq, _json.encode(s)) for s in msgspec.convert(kept_raw, list[Session])]
     except (msgspec.ValidationError, binascii.Error) as exc:
         raise EntryError(str(exc)) from exc
-    return Entry(order=order, session=session, rows=rows, idempotency=idem)
+    return Entry(order=order, session=session, rows=rows, idempotency=idem, snapshots=kept)

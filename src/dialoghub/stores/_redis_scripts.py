@@ -11,6 +11,12 @@ Keys, under ``base`` = ``{prefix}{tenant}:`` (tenant percent-escaped, so it has 
 ``{base}ix:{m}|{st}|{su}``  sorted sets of ids scored by creation order, one per filter
                    combination (each part ``*`` for "any" or ``#{bytes}:{value}``), so every
                    filtered listing is one ``ZRANGE BYSCORE ... LIMIT``: O(log n + page)
+``{base}p:{id}``   sorted set: the snapshots kept every ``SNAPSHOT_EVERY`` versions (members
+                   are the msgpack snapshots, scored by their seq), for time travel
+``{prefix}timers`` sorted set: the snapshot hash key of every session with a timer, scored
+                   by its due time; the hash field ``tn`` names the timer, ``v`` is its version
+``{prefix}closed`` sorted set: the snapshot hash key of every ended or expired session,
+                   scored by its last update, for retention
 
 The scripts compute index key names themselves, which Redis Cluster does not allow: the
 store targets one Redis (with replicas), not a cluster.
@@ -18,7 +24,7 @@ store targets one Redis (with replicas), not a cluster.
 
 from __future__ import annotations
 
-__all__ = ["DELETE", "EVENTS", "LIST", "WRITE"]
+__all__ = ["CLAIM", "DELETE", "DROP_TIMER", "EVENTS", "LIST", "PURGE", "REWIND", "WRITE"]
 
 _INDEX = """
 local function part(v)
@@ -32,9 +38,11 @@ local function ixkey(base, mask, m, st, su)
 end
 """
 
-# KEYS: snapshot hash, events stream, idempotency hash, order counter.
+# KEYS: snapshot hash, events stream, idempotency hash, order counter, kept snapshots,
+#   timers, closed sessions.
 # ARGV[1]: msgpack array [base, id, expected, version, seq, model, state, status, first_seq
-#   ('' = no events), idempotency key ('' = none)]: one argument instead of ten, because
+#   ('' = no events), idempotency key ('' = none), timer due time ('' = none), timer name,
+#   keep the snapshot (1/0), last update]: one argument instead of fourteen, because
 #   packing arguments is much of the client's cost (Redis's cmsgpack has no bin type, so the
 #   binary values come separately). ARGV[2]: snapshot, ARGV[3]: stream entry, ARGV[4]:
 #   idempotency record.
@@ -66,6 +74,14 @@ if first_seq ~= '' then
     redis.call('XADD', KEYS[2], string.format('%d-0', first_seq), 'b', ARGV[3])
 end
 if key ~= '' then redis.call('HSET', KEYS[3], key, ARGV[4]) end
+if a[11] ~= '' then
+    redis.call('HSET', KEYS[1], 'tn', a[12])
+    redis.call('ZADD', KEYS[6], a[11], KEYS[1])
+elseif expected ~= 0 then
+    redis.call('ZREM', KEYS[6], KEYS[1])
+end
+if a[13] == 1 then redis.call('ZADD', KEYS[5], a[5], ARGV[2]) end
+if status ~= 'active' then redis.call('ZADD', KEYS[7], a[14], KEYS[1]) end
 if expected == 0 then
     for mask = 0, 7 do
         redis.call('ZADD', ixkey(base, mask, model, state, status), order, id)
@@ -86,19 +102,94 @@ return {'ok'}
 """
 )
 
-# KEYS: snapshot hash, events stream, idempotency hash. ARGV: base, id. Returns 1 or 0.
+_FORGET = """
+local function forget(base, id, skey, timers, closed)
+    local cur = redis.call('HMGET', skey, 'm', 'st', 'su')
+    if not cur[1] then return 0 end
+    redis.call('DEL', skey, base .. 'e:' .. id, base .. 'k:' .. id, base .. 'p:' .. id)
+    for mask = 0, 7 do
+        redis.call('ZREM', ixkey(base, mask, cur[1], cur[2], cur[3]), id)
+    end
+    redis.call('ZREM', timers, skey)
+    redis.call('ZREM', closed, skey)
+    return 1
+end
+"""
+
+# KEYS: snapshot hash, timers, closed. ARGV: base, id. Returns 1 or 0.
 DELETE = (
     _INDEX
+    + _FORGET
     + """
-local cur = redis.call('HMGET', KEYS[1], 'm', 'st', 'su')
-if not cur[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-for mask = 0, 7 do
-    redis.call('ZREM', ixkey(ARGV[1], mask, cur[1], cur[2], cur[3]), ARGV[2])
-end
-return 1
+return forget(ARGV[1], ARGV[2], KEYS[1], KEYS[2], KEYS[3])
 """
 )
+
+# KEYS: closed, timers. ARGV: prefix, before, limit. Deletes up to limit closed sessions
+# last updated before ``before`` (oldest first) with everything they own; returns how many.
+PURGE = (
+    _INDEX
+    + _FORGET
+    + """
+local keys = redis.call('ZRANGE', KEYS[1], '-inf', '(' .. ARGV[2], 'BYSCORE', 'LIMIT', 0,
+    ARGV[3])
+local n = 0
+for _, skey in ipairs(keys) do
+    -- skey is {prefix}{tenant}:s:{id}, and the escaped tenant has no ':'
+    local rest = string.sub(skey, #ARGV[1] + 1)
+    local colon = string.find(rest, ':', 1, true)
+    local base = ARGV[1] .. string.sub(rest, 1, colon)
+    local id = string.sub(rest, colon + 3)
+    n = n + forget(base, id, skey, KEYS[2], KEYS[1])
+    redis.call('ZREM', KEYS[1], skey)
+end
+return n
+"""
+)
+
+# KEYS: timers. ARGV: now, limit, now + lease. Returns {skey, version, name, due, ...} of the
+# claimed timers, each moved to now + lease.
+CLAIM = """
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[2],
+    'WITHSCORES')
+local out = {}
+for i = 1, #due, 2 do
+    local skey = due[i]
+    local h = redis.call('HMGET', skey, 'v', 'tn')
+    if h[1] and h[2] then
+        redis.call('ZADD', KEYS[1], ARGV[3], skey)
+        out[#out + 1] = skey
+        out[#out + 1] = h[1]
+        out[#out + 1] = h[2]
+        out[#out + 1] = due[i + 1]
+    else
+        redis.call('ZREM', KEYS[1], skey)
+    end
+end
+return out
+"""
+
+# KEYS: timers, snapshot hash. ARGV: version. Removes the timer if the session is still there.
+DROP_TIMER = """
+if redis.call('HGET', KEYS[2], 'v') == ARGV[1] then redis.call('ZREM', KEYS[1], KEYS[2]) end
+return 0
+"""
+
+# KEYS: kept snapshots, events stream. ARGV: at. Returns {snapshot or '', its seq, entries}:
+# the nearest kept snapshot at or before ``at`` and the stream entries after it up to ``at``.
+REWIND = """
+local kept = redis.call('ZRANGE', KEYS[1], ARGV[1], '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1,
+    'WITHSCORES')
+local since = 0
+local body = ''
+if #kept > 0 then
+    body = kept[1]
+    since = tonumber(kept[2])
+end
+local entries = redis.call('XRANGE', KEYS[2], string.format('%d-0', since + 1),
+    string.format('%d-0', tonumber(ARGV[1])))
+return {body, since, entries}
+"""
 
 # KEYS: events stream. ARGV: '{after+1}-0', limit. The entry holding seq after+1 is the last
 # one whose id is at or before it; each entry holds at least one event.

@@ -4,6 +4,13 @@ A store keeps, per (tenant, session id), a *snapshot* (the encoded :class:`Sessi
 session's append-only *event log*. :meth:`Store.write` applies one update atomically: the new
 snapshot, its events and (optionally) an idempotency record, guarded by a compare-and-set on
 the version. Nothing in a store decides anything about dialogs; that is the engine's job.
+
+The same write also keeps two derived indexes up to date, so nobody has to decode snapshots
+to find them: the session's next *timer* (:attr:`Session.timer`: a prompt timeout or its
+expiry, one per session, replaced or removed by every write) and, every
+:data:`SNAPSHOT_EVERY` versions, a kept *snapshot* for time travel (:meth:`Store.rewind`).
+Ended and expired sessions are indexed by their last update for retention
+(:meth:`Store.purge`).
 """
 
 from __future__ import annotations
@@ -15,7 +22,28 @@ from typing import Protocol, runtime_checkable
 
 from dialoghub.engine.records import Event, Session
 
-__all__ = ["Idempotency", "Order", "Page", "SessionFilter", "Store", "Write", "check_events"]
+__all__ = [
+    "SNAPSHOT_EVERY",
+    "DueTimer",
+    "Idempotency",
+    "Order",
+    "Page",
+    "Rewind",
+    "SessionFilter",
+    "Store",
+    "Write",
+    "check_events",
+    "keeps_snapshot",
+]
+
+#: A write whose new version is a multiple of this also keeps its snapshot for time travel:
+#: reading a session as of any event then folds at most this many updates.
+SNAPSHOT_EVERY = 100
+
+
+def keeps_snapshot(session: Session) -> bool:
+    """Whether the write of ``session`` keeps its snapshot (see :data:`SNAPSHOT_EVERY`)."""
+    return session.version % SNAPSHOT_EVERY == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +98,38 @@ class Page:
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class DueTimer:
+    """A claimed timer: deliver input ``name`` to the session if it is still at ``version``."""
+
+    tenant: str
+    session_id: str
+    version: int
+    name: str
+    due_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Rewind:
+    """What time travel to one event needs: a kept snapshot and the events after it.
+
+    ``snapshot`` is the nearest kept snapshot at or before the event (None: there is none,
+    fold from the start); ``events`` follow it without a gap, up to the end of the update
+    that holds the event.
+    """
+
+    snapshot: Session | None
+    events: list[Event]
+
+
 @runtime_checkable
 class Store(Protocol):
     """Where sessions live. Every method may raise :class:`dialoghub.errors.StoreError`."""
 
     url: str
+    #: Events decoded by :meth:`events` and :meth:`rewind` since the store was built: how
+    #: tests check that time travel reads O(events since a snapshot), not the history.
+    events_read: int
 
     async def open(self) -> None:
         """Connect and create or check the schema. Called once before any other method."""
@@ -110,7 +165,34 @@ class Store(Protocol):
         """Sessions matching ``filter``, oldest first, one page at a time."""
 
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
-        """Remove a session, its events and its idempotency records; False if absent."""
+        """Remove a session, its events, idempotency records, timer and kept snapshots;
+        False if absent."""
+
+    async def rewind(self, session_id: str, *, at: int, tenant: str = "default") -> Rewind:
+        """The nearest kept snapshot at or before event ``at`` and the events after it.
+
+        Reads O(events since that snapshot), whatever the length of the history. A session
+        that does not exist gives ``Rewind(None, [])``.
+        """
+
+    async def claim_timers(
+        self, now: float, *, limit: int = 100, lease: float = 60.0
+    ) -> list[DueTimer]:
+        """Take up to ``limit`` timers due at ``now`` (earliest first), atomically.
+
+        A claimed timer is not due again before ``now + lease``: no other claimer (in this
+        or another process) gets it meanwhile. Delivering it writes the session, which
+        replaces the timer; if the claimer dies first, the timer comes back after the lease,
+        and the session's version (checked on delivery) keeps it from being applied twice.
+        """
+
+    async def drop_timer(self, timer: DueTimer) -> None:
+        """Remove a claimed timer that cannot be delivered, if the session is still at
+        ``timer.version`` (a later write's timer is kept)."""
+
+    async def purge(self, before: float, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` ended or expired sessions last updated before ``before``
+        (oldest first), with everything they own, in one atomic step; how many it deleted."""
 
 
 def check_events(write: Write, stored_seq: int) -> None:

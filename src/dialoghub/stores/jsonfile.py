@@ -55,14 +55,25 @@ from dialoghub.stores._common import (
     encode_cursor,
     query_options,
 )
+from dialoghub.stores._indexes import LocalIndexes
 from dialoghub.stores._naif import Entry, EntryError, Row, entry_key, from_entry, render
-from dialoghub.stores.base import Idempotency, Page, SessionFilter, Write, check_events
+from dialoghub.stores.base import (
+    DueTimer,
+    Idempotency,
+    Page,
+    Rewind,
+    SessionFilter,
+    Write,
+    check_events,
+    keeps_snapshot,
+)
 
 __all__ = ["JSONFileStore"]
 
 _CURSOR_TAG = "j1"
 _json = msgspec.json.Encoder()
 _items_dec = msgspec.json.Decoder(list[tuple[str, dict[str, Any]]])
+_session_dec = msgspec.json.Decoder(Session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +84,21 @@ class _Delete:
     session_id: str
 
 
-_Change = Write | _Delete
+@dataclass(slots=True)
+class _Purge:
+    """Sessions retention deletes, queued like a write: saved together in one file write."""
+
+    keys: list[tuple[str, str]]
+    deleted: int = 0  # set once saved
+
+
+_Change = Write | _Delete | _Purge
+_PURGE_KEY = ("", "\x00purge")  # no session has this key: purges only wait for each other
 
 
 def _change_key(change: _Change) -> tuple[str, str]:
+    if isinstance(change, _Purge):
+        return _PURGE_KEY
     if isinstance(change, _Delete):
         return (change.tenant, change.session_id)
     return (change.session.tenant, change.session.id)
@@ -94,6 +116,8 @@ class JSONFileStore:
         self._by_tenant: dict[str, tuple[list[int], list[str]]] = {}
         self._next_order = 1
         self._open = False
+        self._indexes = LocalIndexes()  # timers and closed sessions (snapshots are in entries)
+        self.events_read = 0
         # One writer: each save rewrites the whole file, so parallel saves would only race.
         self._group: GroupCommit[_Change] = GroupCommit(
             self._run_batch, key=_change_key, writers=1, max_batch=100_000
@@ -171,6 +195,7 @@ class JSONFileStore:
         finally:
             self._entries.clear()
             self._by_tenant.clear()
+            self._indexes = LocalIndexes()
 
     # --- the file ---------------------------------------------------------------------------
 
@@ -246,6 +271,9 @@ class JSONFileStore:
         if row is not None:
             items = _json.encode([(e.type, e.data) for e in write.events])
             rows.append(Row(row[0], row[1], row[2], items))
+        kept = list(old.snapshots) if old is not None else []
+        if keeps_snapshot(s):
+            kept.append((s.seq, _json.encode(s)))
         idem = dict(old.idempotency) if old is not None else {}
         if write.idempotency is not None:
             idem[write.idempotency.key] = (
@@ -254,7 +282,13 @@ class JSONFileStore:
             )
         # A private copy: the caller may keep mutating the session it passed in.
         copy = codec.decode_session(codec.encode_session(s))
-        entry = Entry(order=old.order if old else order, session=copy, rows=rows, idempotency=idem)
+        entry = Entry(
+            order=old.order if old else order,
+            session=copy,
+            rows=rows,
+            idempotency=idem,
+            snapshots=kept,
+        )
         entry.text = render(entry)
         return entry
 
@@ -266,7 +300,12 @@ class JSONFileStore:
         for i, change in enumerate(changes):
             key = _change_key(change)
             try:
-                if isinstance(change, _Delete):
+                if isinstance(change, _Purge):
+                    for gone in change.keys:
+                        if gone in self._entries and gone not in changed:
+                            changed[gone] = None
+                            change.deleted += 1
+                elif isinstance(change, _Delete):
                     if key not in self._entries:
                         raise _Absent
                     changed[key] = None
@@ -287,6 +326,11 @@ class JSONFileStore:
                 "(the old file is intact); free disk space or fix permissions and retry"
             )
             error.__cause__ = exc
+            for change in changes:  # nothing was deleted: back into the retention index
+                if isinstance(change, _Purge):
+                    for gone in change.keys:
+                        if gone in self._entries:
+                            self._indexes.written(self._entries[gone].session)
             return [r if r is not None else error for r in results]
         # Durable: now (and only now) readers see the changes.
         for key, entry in changed.items():
@@ -294,6 +338,7 @@ class JSONFileStore:
                 self._remove(key)
             else:
                 self._entries[key] = entry
+                self._indexes.written(entry.session)
         for entry in new:
             self._insert(entry)
         self._next_order = order
@@ -305,12 +350,14 @@ class JSONFileStore:
         orders, ids = self._by_tenant.setdefault(tenant, ([], []))
         orders.append(entry.order)  # orders only grow: stays sorted
         ids.append(sid)
+        self._indexes.written(entry.session)
 
     def _remove(self, key: tuple[str, str]) -> None:
         entry = self._entries.pop(key)
         orders, ids = self._by_tenant[key[0]]
         i = bisect.bisect_left(orders, entry.order)
         del orders[i], ids[i]
+        self._indexes.removed(key)
 
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
         """Remove a session with its events and idempotency records; saved before returning."""
@@ -352,7 +399,9 @@ class JSONFileStore:
         start = max(bisect.bisect_right(rows, after + 1, key=lambda r: r.first_seq) - 1, 0)
         out: list[Event] = []
         for row in rows[start:]:
-            for i, (type_, data) in enumerate(_items_dec.decode(row.items)):
+            items = _items_dec.decode(row.items)
+            self.events_read += len(items)
+            for i, (type_, data) in enumerate(items):
                 seq = row.first_seq + i
                 if seq > after:
                     out.append(
@@ -385,6 +434,53 @@ class JSONFileStore:
                 return Page(found, encode_cursor(_CURSOR_TAG, last))
             found.append(codec.decode_session(codec.encode_session(s)))
         return Page(found, None)
+
+    # --- time travel, timers, retention -------------------------------------------------
+
+    async def rewind(self, session_id: str, *, at: int, tenant: str = "default") -> Rewind:
+        """The nearest kept snapshot at or before event ``at`` and the events after it."""
+        self._check_open()
+        entry = self._entries.get((tenant, session_id))
+        if entry is None:
+            return Rewind(None, [])
+        i = bisect.bisect_right(entry.snapshots, at, key=lambda k: k[0]) - 1
+        since = entry.snapshots[i][0] if i >= 0 else 0
+        lo = bisect.bisect_right(entry.rows, since, key=lambda r: r.first_seq)
+        hi = bisect.bisect_right(entry.rows, at, key=lambda r: r.first_seq)
+        events: list[Event] = []
+        for row in entry.rows[lo:hi]:
+            events.extend(
+                Event(seq=row.first_seq + n, version=row.version, time=row.time, type=ty, data=d)
+                for n, (ty, d) in enumerate(_items_dec.decode(row.items))
+            )
+        self.events_read += len(events)
+        return Rewind(_session_dec.decode(entry.snapshots[i][1]) if i >= 0 else None, events)
+
+    async def claim_timers(
+        self, now: float, *, limit: int = 100, lease: float = 60.0
+    ) -> list[DueTimer]:
+        """Take up to ``limit`` due timers; each is due again at ``now + lease``.
+
+        Claims live in memory (one process per file): after a restart every timer is due
+        at its own time again, and the version check on delivery drops the stale ones.
+        """
+        self._check_open()
+        return self._indexes.claim(now, limit, lease)
+
+    async def drop_timer(self, timer: DueTimer) -> None:
+        """Remove a claimed timer if its session is still at ``timer.version``."""
+        self._check_open()
+        self._indexes.drop(timer)
+
+    async def purge(self, before: float, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` closed sessions last updated before ``before``: one save."""
+        self._check_open()
+        keys = self._indexes.closed_before(before, limit)
+        if not keys:
+            return 0
+        change = _Purge(keys)
+        await self._group.submit(change)
+        return change.deleted
 
 
 class _Absent(Exception):

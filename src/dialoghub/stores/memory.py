@@ -7,7 +7,8 @@ survives :meth:`MemoryStore.close` or the process.
 
 Snapshots and event batches are kept *encoded* (msgpack, :mod:`dialoghub.stores.codec`): a
 caller can never mutate stored state through an object it passed in or got back, and the
-store exercises the same codec as the durable backends.
+store exercises the same codec as the durable backends. Timers, kept snapshots and closed
+sessions are indexed by :class:`~dialoghub.stores._indexes.LocalIndexes`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,16 @@ from dialoghub.errors import (
 )
 from dialoghub.stores import codec
 from dialoghub.stores._common import check_batch, decode_cursor, encode_cursor
-from dialoghub.stores.base import Idempotency, Page, SessionFilter, Write, check_events
+from dialoghub.stores._indexes import LocalIndexes
+from dialoghub.stores.base import (
+    DueTimer,
+    Idempotency,
+    Page,
+    Rewind,
+    SessionFilter,
+    Write,
+    check_events,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -59,6 +69,9 @@ class _Entry:
     idempotency: dict[str, Idempotency] = field(default_factory=dict)
 
 
+def _first_seq(batch: _Batch) -> int:
+    return batch.first_seq
+
 
 class MemoryStore:
     """Sessions in process memory; ``memory://``.
@@ -76,6 +89,8 @@ class MemoryStore:
         self._by_tenant: dict[str, tuple[list[int], list[str]]] = {}
         self._next_order = 1
         self._open = False
+        self._indexes = LocalIndexes()
+        self.events_read = 0
 
     @classmethod
     def from_url(cls, url: str) -> MemoryStore:
@@ -94,6 +109,7 @@ class MemoryStore:
             self._open = False
             self._sessions.clear()
             self._by_tenant.clear()
+            self._indexes = LocalIndexes()
 
     def _check_open(self) -> None:
         if not self._open:
@@ -159,6 +175,7 @@ class MemoryStore:
                 entry.batches.append(batch)
             if write.idempotency is not None:
                 entry.idempotency[write.idempotency.key] = write.idempotency
+            self._indexes.written(session, body)
 
     async def load(self, session_id: str, *, tenant: str = "default") -> Session | None:
         """The latest snapshot (a fresh copy), or None."""
@@ -195,7 +212,9 @@ class MemoryStore:
             batches = entry.batches[start:]
         out: list[Event] = []
         for b in batches:
-            for event in codec.decode_batch(b.first_seq, b.version, b.time, b.data):
+            decoded = codec.decode_batch(b.first_seq, b.version, b.time, b.data)
+            self.events_read += len(decoded)
+            for event in decoded:
                 if event.seq > after:
                     out.append(event)
                     if len(out) == limit:
@@ -238,7 +257,58 @@ class MemoryStore:
             entry = self._sessions.pop((tenant, session_id), None)
             if entry is None:
                 return False
-            orders, keys = self._by_tenant[tenant]
-            i = bisect.bisect_left(orders, entry.order)
-            del orders[i], keys[i]
+            self._forget((tenant, session_id), entry)
             return True
+
+    def _forget(self, key: tuple[str, str], entry: _Entry) -> None:
+        """Drop a popped entry from the listing and the indexes (under the lock)."""
+        orders, keys = self._by_tenant[key[0]]
+        i = bisect.bisect_left(orders, entry.order)
+        del orders[i], keys[i]
+        self._indexes.removed(key)
+
+    # --- time travel, timers, retention -------------------------------------------------
+
+    async def rewind(self, session_id: str, *, at: int, tenant: str = "default") -> Rewind:
+        """The nearest kept snapshot at or before event ``at`` and the events after it."""
+        self._check_open()
+        key = (tenant, session_id)
+        with self._lock:
+            entry = self._sessions.get(key)
+            if entry is None:
+                return Rewind(None, [])
+            kept = self._indexes.snapshot_at(key, at)
+            since = kept[0] if kept is not None else 0
+            # Batches starting after the snapshot, up to the one holding ``at``: O(log n).
+            lo = bisect.bisect_right(entry.batches, since, key=_first_seq)
+            hi = bisect.bisect_right(entry.batches, at, key=_first_seq)
+            batches = entry.batches[lo:hi]
+        events: list[Event] = []
+        for b in batches:
+            events.extend(codec.decode_batch(b.first_seq, b.version, b.time, b.data))
+        self.events_read += len(events)
+        return Rewind(codec.decode_session(kept[1]) if kept is not None else None, events)
+
+    async def claim_timers(
+        self, now: float, *, limit: int = 100, lease: float = 60.0
+    ) -> list[DueTimer]:
+        """Take up to ``limit`` due timers; each is due again at ``now + lease``."""
+        self._check_open()
+        with self._lock:
+            return self._indexes.claim(now, limit, lease)
+
+    async def drop_timer(self, timer: DueTimer) -> None:
+        """Remove a claimed timer if its session is still at ``timer.version``."""
+        self._check_open()
+        with self._lock:
+            self._indexes.drop(timer)
+
+    async def purge(self, before: float, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` closed sessions last updated before ``before``."""
+        self._check_open()
+        with self._lock:
+            keys = self._indexes.closed_before(before, limit)
+            for key in keys:
+                entry = self._sessions.pop(key)
+                self._forget(key, entry)
+            return len(keys)

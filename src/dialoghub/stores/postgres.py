@@ -38,6 +38,7 @@ from dialoghub.errors import (
     StoreError,
     VersionConflict,
 )
+from dialoghub.stores import _pg_indexes as _idx
 from dialoghub.stores import codec
 from dialoghub.stores._common import (
     GroupCommit,
@@ -48,7 +49,16 @@ from dialoghub.stores._common import (
     encode_cursor,
     int_option,
 )
-from dialoghub.stores.base import Idempotency, Page, SessionFilter, Write, check_events
+from dialoghub.stores.base import (
+    DueTimer,
+    Idempotency,
+    Page,
+    Rewind,
+    SessionFilter,
+    Write,
+    check_events,
+    keeps_snapshot,
+)
 from dialoghub.stores.migrations import Step, too_new, too_old
 from dialoghub.stores.migrations import postgres as migrations
 
@@ -67,9 +77,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 _CURSOR_TAG = "p1"
 _RETRIES = 5  # deadlocks or serialization failures of a batch are retried this often
 
-_WRITE = (
-    "SELECT outcome, actual FROM dialoghub_write(" + ", ".join(f"${i}" for i in range(1, 18)) + ")"
-)
+_WRITE = _idx.WRITE  # dialoghub_write plus the timer and snapshot indexes
 
 
 class PostgresStore:
@@ -100,6 +108,7 @@ class PostgresStore:
         parts = urlsplit(self._dsn)
         self._where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
         self._user = parts.username or "(default user)"
+        self.events_read = 0
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -153,6 +162,7 @@ class PostgresStore:
             )
             async with self._pool.acquire() as conn:
                 await self._check_schema(conn, migrate=self.migrate_on_open)
+                await _idx.create(conn, self._schema)  # additive: timers, snapshots
         except BaseException as exc:
             if self._pool is not None:
                 self._pool.terminate()
@@ -354,9 +364,9 @@ class PostgresStore:
         )
         out: list[Event] = []
         for row in rows:
-            for event in codec.decode_batch(
-                row["first_seq"], row["version"], row["ts"], row["batch"]
-            ):
+            decoded = codec.decode_batch(row["first_seq"], row["version"], row["ts"], row["batch"])
+            self.events_read += len(decoded)
+            for event in decoded:
                 if event.seq > after:
                     out.append(event)
                     if len(out) == limit:
@@ -408,22 +418,61 @@ class PostgresStore:
                 )
                 if sid is None:
                     return False
-                await conn.execute("DELETE FROM events WHERE sid = $1", sid)
-                await conn.execute("DELETE FROM idempotency WHERE sid = $1", sid)
+                for table in _idx.OWNED:
+                    await conn.execute(f"DELETE FROM {table} WHERE sid = $1", sid)
                 return True
         except StoreError:
             raise
         except Exception as exc:
             raise self._wrap(exc, "deleting a session") from exc
 
+    # --- time travel, timers, retention -----------------------------------------------------
+
+    async def rewind(self, session_id: str, *, at: int, tenant: str = "default") -> Rewind:
+        """The nearest kept snapshot at or before event ``at`` and the events after it."""
+        rows = await self._fetch("reading a session's past", _idx.REWIND, tenant, session_id, at)
+        found = _idx.decode_rewind(rows)
+        self.events_read += len(found.events)
+        return found
+
+    async def claim_timers(
+        self, now: float, *, limit: int = 100, lease: float = 60.0
+    ) -> list[DueTimer]:
+        """Take up to ``limit`` due timers (``FOR UPDATE SKIP LOCKED``); each is due again at
+        ``now + lease``."""
+        rows = await self._fetch("claiming timers", _idx.CLAIM, now, limit, now + lease)
+        return _idx.claimed(rows)
+
+    async def drop_timer(self, timer: DueTimer) -> None:
+        """Remove a claimed timer if its session is still at ``timer.version``."""
+        await self._fetch(
+            "dropping a timer", _idx.DROP, timer.tenant, timer.session_id, timer.version
+        )
+
+    async def purge(self, before: float, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` closed sessions last updated before ``before``, in one
+        transaction."""
+        try:
+            async with self._conn() as conn, conn.transaction():
+                sids = [r["sid"] for r in await conn.fetch(_idx.PURGE, before, limit)]
+                if sids:
+                    for table in _idx.OWNED:
+                        await conn.execute(f"DELETE FROM {table} WHERE sid = ANY($1)", sids)
+                return len(sids)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._wrap(exc, "purging sessions") from exc
+
 
 def _batch_args(writes: Sequence[Write]) -> list[list[Any]]:
-    """The 17 parallel arrays ``dialoghub_write`` takes, one element per write."""
-    cols: list[list[Any]] = [[] for _ in range(17)]
+    """The 20 parallel arrays ``dialoghub_write_indexed`` takes, one element per write."""
+    cols: list[list[Any]] = [[] for _ in range(20)]
     for w in writes:
         s = w.session
         row = check_batch(w)
         idem = w.idempotency
+        timer = s.timer
         values: tuple[Any, ...] = (
             s.tenant,
             s.id,
@@ -442,6 +491,9 @@ def _batch_args(writes: Sequence[Write]) -> list[list[Any]]:
             idem.key if idem else None,
             idem.fingerprint if idem else None,
             idem.response if idem else None,
+            timer.due_at if timer else None,
+            timer.name if timer else None,
+            keeps_snapshot(s),
         )
         for col, value in zip(cols, values, strict=True):
             col.append(value)

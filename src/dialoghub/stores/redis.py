@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import msgspec
 
@@ -46,7 +46,16 @@ from dialoghub.stores._common import (
     encode_cursor,
     int_option,
 )
-from dialoghub.stores.base import Idempotency, Page, SessionFilter, Write, check_events
+from dialoghub.stores.base import (
+    DueTimer,
+    Idempotency,
+    Page,
+    Rewind,
+    SessionFilter,
+    Write,
+    check_events,
+    keeps_snapshot,
+)
 
 __all__ = ["SCHEMA_VERSION", "RedisStore"]
 
@@ -58,6 +67,11 @@ _CURSOR_TAG = "r1"
 _enc = msgspec.msgpack.Encoder()
 _entry_dec = msgspec.msgpack.Decoder(tuple[int, float, bytes])
 _idem_dec = msgspec.msgpack.Decoder(tuple[str, bytes])
+
+
+def _time(value: float) -> str:
+    """A time as a sorted-set score, exactly (Lua would round a number to 14 digits)."""
+    return repr(float(value))
 
 
 def _sha(source: str) -> str:
@@ -95,6 +109,9 @@ class RedisStore:
         self._where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
         self._user = parts.username or "default"
         self._shas = {name: _sha(getattr(scripts, name)) for name in scripts.__all__}
+        self._timers = prefix + "timers"
+        self._closed = prefix + "closed"
+        self.events_read = 0
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -216,18 +233,22 @@ class RedisStore:
         row = check_batch(w)
         idem = w.idempotency
         keys = self._keys(s.tenant, s.id)
+        timer = s.timer
         scalars = _enc.encode(
             (
                 self._base(s.tenant), s.id, w.expected_version, s.version, s.seq,
                 s.model_id, s.state, str(s.status), row[0] if row else "",
-                idem.key if idem else "",
+                idem.key if idem else "", _time(timer.due_at) if timer else "",
+                timer.name if timer else "", 1 if keeps_snapshot(s) else 0,
+                _time(s.updated_at),
             )
         )  # fmt: skip
         entry = _enc.encode((row[1], row[2], codec.encode_batch(w.events))) if row else b""
         record = _enc.encode((idem.fingerprint, idem.response)) if idem else b""
         snapshot = codec.encode_session(s)
-        return [self._shas["WRITE"], 4, *keys, self._prefix + "order", scalars, snapshot, entry,
-                record]  # fmt: skip
+        indexes = [self._prefix + "order", self._base(s.tenant) + "p:" + s.id, self._timers,
+                   self._closed]  # fmt: skip
+        return [self._shas["WRITE"], 7, *keys, *indexes, scalars, snapshot, entry, record]
 
     async def _run_batch(self, writes: list[Write]) -> list[BaseException | None]:
         calls = [self._write_args(w) for w in writes]
@@ -316,7 +337,9 @@ class RedisStore:
         for entry_id, fields in entries:
             first_seq = int(entry_id.split(b"-")[0])
             version, time, batch = _entry_dec.decode(fields[1])
-            for event in codec.decode_batch(first_seq, version, time, batch):
+            decoded = codec.decode_batch(first_seq, version, time, batch)
+            self.events_read += len(decoded)
+            for event in decoded:
                 if event.seq > after:
                     out.append(event)
                     if len(out) == limit:
@@ -341,8 +364,57 @@ class RedisStore:
 
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
         """Remove a session, its events, idempotency records and index entries atomically."""
-        keys = self._keys(tenant, session_id)
+        keys = [self._keys(tenant, session_id)[0], self._timers, self._closed]
         deleted = await self._call(
             "deleting a session", "DELETE", keys, self._base(tenant), session_id
         )
         return bool(deleted)
+
+    # --- time travel, timers, retention -----------------------------------------------------
+
+    async def rewind(self, session_id: str, *, at: int, tenant: str = "default") -> Rewind:
+        """The nearest kept snapshot at or before event ``at`` and the events after it."""
+        base = self._base(tenant)
+        keys = [f"{base}p:{session_id}", f"{base}e:{session_id}"]
+        body, _, entries = await self._call("reading a session's past", "REWIND", keys, at)
+        events: list[Event] = []
+        for entry_id, fields in entries:
+            version, time, batch = _entry_dec.decode(fields[1])
+            first_seq = int(entry_id.split(b"-")[0])
+            events.extend(codec.decode_batch(first_seq, version, time, batch))
+        self.events_read += len(events)
+        return Rewind(codec.decode_session(body) if body else None, events)
+
+    async def claim_timers(
+        self, now: float, *, limit: int = 100, lease: float = 60.0
+    ) -> list[DueTimer]:
+        """Take up to ``limit`` due timers atomically; each is due again at ``now + lease``."""
+        flat = await self._call(
+            "claiming timers", "CLAIM", [self._timers], _time(now), limit, _time(now + lease)
+        )
+        out: list[DueTimer] = []
+        for i in range(0, len(flat), 4):
+            tenant, session_id = self._session_of(flat[i].decode())
+            out.append(
+                DueTimer(tenant, session_id, int(flat[i + 1]), flat[i + 2].decode(),
+                         float(flat[i + 3]))
+            )  # fmt: skip
+        return out
+
+    def _session_of(self, skey: str) -> tuple[str, str]:
+        """(tenant, id) of a snapshot hash key ``{prefix}{tenant}:s:{id}``."""
+        tenant, _, session_id = skey[len(self._prefix) :].partition(":s:")
+        return unquote(tenant), session_id
+
+    async def drop_timer(self, timer: DueTimer) -> None:
+        """Remove a claimed timer if its session is still at ``timer.version``."""
+        skey = self._keys(timer.tenant, timer.session_id)[0]
+        await self._call("dropping a timer", "DROP_TIMER", [self._timers, skey], timer.version)
+
+    async def purge(self, before: float, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` closed sessions last updated before ``before``, atomically."""
+        deleted = await self._call(
+            "purging sessions", "PURGE", [self._closed, self._timers], self._prefix,
+            _time(before), limit,
+        )  # fmt: skip
+        return int(deleted)

@@ -21,7 +21,8 @@ How it is put together:
   snapshot plus the columns listings filter on; ``events`` holds ONE row per update (all its
   events in one msgpack batch, they share version and time); ``idempotency`` holds keyed
   answers. Sessions are keyed internally by an integer ``sid`` so the other tables repeat
-  8 bytes, not the tenant and session id.
+  8 bytes, not the tenant and session id. The timer, snapshot and retention indexes are in
+  :mod:`dialoghub.stores._sqlite_indexes`, kept up to date in the same transaction.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from dialoghub.errors import (
     StoreError,
     VersionConflict,
 )
+from dialoghub.stores import _sqlite_indexes as _idx
 from dialoghub.stores import codec
 from dialoghub.stores._common import (
     bool_option,
@@ -56,7 +58,15 @@ from dialoghub.stores._common import (
     encode_cursor,
     query_options,
 )
-from dialoghub.stores.base import Idempotency, Page, SessionFilter, Write, check_events
+from dialoghub.stores.base import (
+    DueTimer,
+    Idempotency,
+    Page,
+    Rewind,
+    SessionFilter,
+    Write,
+    check_events,
+)
 from dialoghub.stores.migrations import Step, too_new, too_old
 from dialoghub.stores.migrations import sqlite as migrations
 
@@ -193,6 +203,7 @@ class _WriteOp(_Op):
                 "INSERT INTO idempotency (sid, key, fingerprint, response) VALUES (?, ?, ?, ?)",
                 (sid, i.key, i.fingerprint, i.response),
             )
+        _idx.index(conn, [(sid, s, self.body, w.expected_version == 0)])
 
 
 class _DeleteOp(_Op):
@@ -209,10 +220,23 @@ class _DeleteOp(_Op):
         ).fetchone()
         if row is None:
             return False
-        conn.execute("DELETE FROM events WHERE sid = ?", row)
-        conn.execute("DELETE FROM idempotency WHERE sid = ?", row)
-        conn.execute("DELETE FROM sessions WHERE sid = ?", row)
+        _idx.forget(conn, [row])
         return True
+
+
+class _TimerOp(_Op):
+    """A claim of due timers (``apply`` is :func:`_idx.claim` or another timer function)."""
+
+    __slots__ = ("run",)
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, run: Callable[[sqlite3.Connection], Any]
+    ) -> None:
+        super().__init__(loop)
+        self.run = run
+
+    def apply(self, conn: sqlite3.Connection) -> Any:
+        return self.run(conn)
 
 
 _STOP: Final = object()  # queued by close(): the writer finishes what is before it and exits
@@ -273,6 +297,7 @@ class SQLiteStore:
         self._reader_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._open = False
+        self.events_read = 0
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -419,6 +444,7 @@ class SQLiteStore:
             return
         try:
             self._setup(conn)
+            _idx.create(conn)  # additive tables of the timer/snapshot indexes
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):
@@ -592,7 +618,9 @@ class SQLiteStore:
             for first_seq, version, time, batch in conn.execute(
                 _EVENTS_SQL, (tenant, session_id, after + 1)
             ):
-                for event in codec.decode_batch(first_seq, version, time, batch):
+                decoded = codec.decode_batch(first_seq, version, time, batch)
+                self.events_read += len(decoded)
+                for event in decoded:
                     if event.seq > after:
                         out.append(event)
                         if len(out) == limit:
@@ -630,3 +658,30 @@ class SQLiteStore:
         rows = rows[:limit]
         sessions = [codec.decode_session(body) for _, body in rows]
         return Page(sessions, encode_cursor("s1", rows[-1][0]) if more else None)
+
+    # --- time travel, timers, retention ---------------------------------------------------
+
+    async def rewind(self, session_id: str, *, at: int, tenant: str = "default") -> Rewind:
+        """The nearest kept snapshot at or before event ``at`` and the events after it."""
+        found = await self._read(lambda conn: _idx.rewind(conn, tenant, session_id, at))
+        self.events_read += len(found.events)
+        return found
+
+    async def claim_timers(
+        self, now: float, *, limit: int = 100, lease: float = 60.0
+    ) -> list[DueTimer]:
+        """Take up to ``limit`` due timers; each is due again at ``now + lease``."""
+        loop = asyncio.get_running_loop()
+        op = _TimerOp(loop, lambda conn: _idx.claim(conn, now, limit, lease))
+        claimed: list[DueTimer] = await self._submit(op)
+        return claimed
+
+    async def drop_timer(self, timer: DueTimer) -> None:
+        """Remove a claimed timer if its session is still at ``timer.version``."""
+        await self._submit(_TimerOp(asyncio.get_running_loop(), lambda c: _idx.drop(c, timer)))
+
+    async def purge(self, before: float, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` closed sessions last updated before ``before``."""
+        op = _TimerOp(asyncio.get_running_loop(), lambda c: _idx.purge(c, before, limit))
+        deleted: int = await self._submit(op)
+        return deleted

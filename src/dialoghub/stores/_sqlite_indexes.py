@@ -1,0 +1,149 @@
+"""The SQLite store's timer, snapshot and retention indexes: tables and the SQL on them.
+
+Additive to the version-1 schema of :mod:`dialoghub.stores.sqlite` (every statement is
+``IF NOT EXISTS``, run on each open, so a database created before them gains them):
+
+``timers``
+    ``sid -> (due_at, name, version)``: the session's next timer (a prompt timeout or its
+    expiry), one per session, replaced or removed by every write; indexed by ``due_at``.
+``snapshots``
+    ``(sid, seq) -> (version, body)``: the snapshot kept every
+    :data:`~dialoghub.stores.base.SNAPSHOT_EVERY` versions, for time travel.
+``sessions_closed``
+    a partial index of ended and expired sessions by last update, for retention.
+
+Every function here runs on the writer's connection inside its transaction (claims and purges
+are writes: with one writer per file and ``BEGIN IMMEDIATE`` across processes, a timer is
+claimed by one claimer only) except :func:`rewind`, which runs on a reader.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Final
+
+from dialoghub.engine.records import Event, Session
+from dialoghub.stores import codec
+from dialoghub.stores.base import DueTimer, Rewind, keeps_snapshot
+
+__all__ = ["INDEX_SCHEMA", "claim", "create", "drop", "forget", "index", "purge", "rewind"]
+
+INDEX_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS timers (sid INTEGER PRIMARY KEY, due_at REAL NOT NULL,"
+    " name TEXT NOT NULL, version INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS timers_due ON timers (due_at)",
+    "CREATE TABLE IF NOT EXISTS snapshots (sid INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " version INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (sid, seq)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS sessions_closed ON sessions (updated_at) WHERE status <> 'active'",
+)
+
+_CLOSED: Final = "status <> 'active'"  # must match the partial index's WHERE to use it
+
+
+def create(conn: sqlite3.Connection) -> None:
+    """Create the index tables if missing, in one transaction (run on every open)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in INDEX_SCHEMA:
+            conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def index(
+    conn: sqlite3.Connection, rows: Sequence[tuple[int | None, Session, bytes, bool]]
+) -> None:
+    """Bring the indexes up to date after writes ``(sid, session, body, created)``."""
+    timed = []
+    untimed = []
+    kept = []
+    for sid, s, body, created in rows:
+        timer = s.timer
+        if timer is not None:
+            timed.append((sid, timer.due_at, timer.name, s.version))
+        elif not created:
+            untimed.append((sid,))
+        if keeps_snapshot(s):
+            kept.append((sid, s.seq, s.version, body))
+    if timed:
+        conn.executemany(
+            "INSERT INTO timers (sid, due_at, name, version) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (sid) DO UPDATE SET due_at = excluded.due_at, name = excluded.name,"
+            " version = excluded.version",
+            timed,
+        )
+    if untimed:
+        conn.executemany("DELETE FROM timers WHERE sid = ?", untimed)
+    if kept:
+        conn.executemany(
+            "INSERT INTO snapshots (sid, seq, version, body) VALUES (?, ?, ?, ?)", kept
+        )
+
+
+def forget(conn: sqlite3.Connection, sids: Sequence[tuple[int]]) -> None:
+    """Delete everything the sessions ``sids`` own, the session rows last."""
+    for table in ("events", "idempotency", "timers", "snapshots", "sessions"):
+        conn.executemany(f"DELETE FROM {table} WHERE sid = ?", sids)  # fixed table names
+
+
+def claim(conn: sqlite3.Connection, now: float, limit: int, lease: float) -> list[DueTimer]:
+    """Take up to ``limit`` due timers, earliest first, moving each to ``now + lease``."""
+    rows = conn.execute(
+        "SELECT t.sid, s.tenant, s.id, t.version, t.name, t.due_at FROM timers AS t"
+        " JOIN sessions AS s ON s.sid = t.sid WHERE t.due_at <= ? ORDER BY t.due_at LIMIT ?",
+        (now, limit),
+    ).fetchall()
+    conn.executemany(
+        "UPDATE timers SET due_at = ? WHERE sid = ?", [(now + lease, r[0]) for r in rows]
+    )
+    return [DueTimer(tenant, sid_text, v, name, due) for _, tenant, sid_text, v, name, due in rows]
+
+
+def drop(conn: sqlite3.Connection, timer: DueTimer) -> None:
+    """Remove a claimed timer if the session is still at the timer's version."""
+    conn.execute(
+        "DELETE FROM timers WHERE version = ? AND sid = (SELECT sid FROM sessions"
+        " WHERE tenant = ? AND id = ?)",
+        (timer.version, timer.tenant, timer.session_id),
+    )
+
+
+def purge(conn: sqlite3.Connection, before: float, limit: int) -> int:
+    """Delete up to ``limit`` closed sessions last updated before ``before``, oldest first."""
+    sids = conn.execute(
+        f"SELECT sid FROM sessions WHERE {_CLOSED} AND updated_at < ? ORDER BY updated_at LIMIT ?",
+        (before, limit),
+    ).fetchall()
+    forget(conn, sids)
+    return len(sids)
+
+
+def rewind(conn: sqlite3.Connection, tenant: str, session_id: str, at: int) -> Rewind:
+    """The kept snapshot nearest before event ``at`` and the events after it, read in one
+    transaction (one consistent view). ``events_read`` is ``len(result.events)``."""
+    conn.execute("BEGIN")
+    try:
+        row = conn.execute(
+            "SELECT sid FROM sessions WHERE tenant = ? AND id = ?", (tenant, session_id)
+        ).fetchone()
+        if row is None:
+            return Rewind(None, [])
+        sid = row[0]
+        kept = conn.execute(
+            "SELECT seq, body FROM snapshots WHERE sid = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+            (sid, at),
+        ).fetchone()
+        since = kept[0] if kept is not None else 0
+        events: list[Event] = []
+        for first_seq, version, time, batch in conn.execute(
+            "SELECT first_seq, version, time, batch FROM events WHERE sid = ?"
+            " AND first_seq > ? AND first_seq <= ? ORDER BY first_seq",
+            (sid, since, at),
+        ):
+            events.extend(codec.decode_batch(first_seq, version, time, batch))
+    finally:
+        conn.execute("COMMIT")
+    return Rewind(codec.decode_session(kept[1]) if kept is not None else None, events)
