@@ -23,11 +23,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[server]'
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,postgres,redis]'
+	$(BIN)/pip install -q -e '.[server,test,postgres,redis]'
 	touch $@ $(STAMP_RUN)
 
 # The server on 127.0.0.1:8000 with every example model that validates (the others are
