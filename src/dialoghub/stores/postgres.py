@@ -272,6 +272,16 @@ class PostgresStore:
         try:
             outcomes = await self._execute(ordered)
         except Exception as exc:
+            if _connection_lost(exc, self._asyncpg):
+                # The batch may have committed before the connection dropped: running its
+                # writes again would answer "conflict" for writes that landed (and a Hub
+                # would then apply its input twice). The outcome is unknown: say so.
+                raise StoreError(
+                    f"the connection to PostgreSQL at {self._where} was lost while writing "
+                    f"({exc.__class__.__name__}: {exc}); each update was applied whole or not "
+                    "at all, but which is unknown: read the session before retrying, or retry "
+                    "with the same idempotency key"
+                ) from exc
             if len(ordered) == 1 or not isinstance(exc, self._asyncpg.PostgresError):
                 raise self._wrap(exc, "writing") from exc
             # The statement failed on some write's data: run each write alone so one bad
@@ -498,6 +508,13 @@ def _batch_args(writes: Sequence[Write]) -> list[list[Any]]:
         for col, value in zip(cols, values, strict=True):
             col.append(value)
     return cols
+
+
+def _connection_lost(exc: BaseException, pg: Any) -> bool:
+    """Whether ``exc`` means the connection broke (not that the server refused the batch)."""
+    return isinstance(
+        exc, pg.PostgresConnectionError | pg.InterfaceError | OSError | ConnectionError
+    )
 
 
 def _outcome(write: Write, outcome: str, actual: int | None) -> BaseException | None:
