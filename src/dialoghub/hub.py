@@ -97,6 +97,18 @@ def _check_storable(value: Any, what: str) -> None:
         raise InvalidInput(f"{what} has a value that cannot be stored: {exc}") from None
 
 
+def _check_lifetime(lifetime: dict[str, float] | None) -> dict[str, float] | None:
+    """A lifetime mapping (``idle`` and/or ``absolute`` seconds > 0), or None."""
+    if lifetime is None:
+        return None
+    if not isinstance(lifetime, dict) or not set(lifetime) <= {"idle", "absolute"}:
+        raise InvalidInput(f"lifetime takes 'idle' and 'absolute' seconds, not {lifetime!r}")
+    for name, value in lifetime.items():
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise InvalidInput(f"lifetime {name} must be a positive number of seconds")
+    return dict(lifetime) or None
+
+
 def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(msgspec.msgpack.encode(parts)).hexdigest()[:32]
 
@@ -118,6 +130,8 @@ class Hub:
         clock: Callable[[], float] = time.time,
         cache_size: int = 10_000,
         migrate: bool = False,
+        lifetime: dict[str, float] | None = None,
+        timers: bool = False,
     ) -> None:
         self.store: Store = open_store(store) if isinstance(store, str) else store
         #: Upgrade the store's schema in place on :meth:`open` (SQLite and PostgreSQL);
@@ -129,6 +143,11 @@ class Hub:
         self._locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
         self._cache: LRUCache[tuple[str, str], Session] = LRUCache(cache_size)
         self._open = False
+        #: Default lifetimes (``{"idle": s, "absolute": s}``) of sessions whose model sets none.
+        self.lifetime = _check_lifetime(lifetime)
+        #: Run a :class:`~dialoghub.timers.TimerService` while open (prompt timeouts, expiry).
+        self.timers = timers
+        self._timer_service: Any = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -139,11 +158,19 @@ class Hub:
                 await self.store.migrate()
             await self.store.open()
             self._open = True
+            if self.timers:
+                from dialoghub.timers import TimerService
+
+                self._timer_service = TimerService(self)
+                self._timer_service.start()
 
     async def close(self) -> None:
-        """Flush and close the store (done by ``async with``)."""
+        """Stop the timer service, flush and close the store (done by ``async with``)."""
         if self._open:
             self._open = False
+            if self._timer_service is not None:
+                service, self._timer_service = self._timer_service, None
+                await service.stop()
             await self.store.close()
 
     async def __aenter__(self) -> Hub:
@@ -225,7 +252,13 @@ class Hub:
                 if seen is not None:
                     return seen
             result = engine.start(
-                model, sid, now=self._clock(), tenant=tenant, metadata=metadata, params=params
+                model,
+                sid,
+                now=self._clock(),
+                tenant=tenant,
+                metadata=metadata,
+                params=params,
+                lifetime=getattr(model, "lifetime", None) or self.lifetime,
             )
             view = SessionView(session=result.session, actions=result.actions, events=result.events)
             idem = (
@@ -384,13 +417,56 @@ class Hub:
 
     # --- reading --------------------------------------------------------------------------
 
-    async def get_session(self, session_id: str, *, tenant: str = "default") -> Session:
-        """The session's current snapshot; raises SessionNotFound."""
+    async def get_session(
+        self, session_id: str, *, at: int | None = None, tenant: str = "default"
+    ) -> Session:
+        """The session's current snapshot, or as it was right after event ``at``.
+
+        Reading the past costs O(events since the nearest kept snapshot), whatever the length
+        of the history. Raises SessionNotFound; InvalidInput if ``at`` is not in the log.
+        """
         _check_id(session_id)
         session = await self.store.load(session_id, tenant=tenant)
         if session is None:
             raise SessionNotFound(session_id)
-        return session
+        if at is None or at == session.seq:
+            return session
+        from dialoghub import timetravel
+
+        return await timetravel.rewind(self, session, at)
+
+    async def fork_session(
+        self,
+        session_id: str,
+        *,
+        at: int | None = None,
+        new_id: str | None = None,
+        tenant: str = "default",
+    ) -> Session:
+        """Start a new session where ``session_id`` was after event ``at`` (the latest if
+        None), with a history of its own; returns it. SessionExists if ``new_id`` is taken.
+
+        A fork point inside an update moves to that update's end: a session only rests
+        between updates. The fork's log begins with one ``session_forked`` event.
+        """
+        from dialoghub import timetravel
+
+        return await timetravel.fork(self, session_id, at=at, new_id=new_id, tenant=tenant)
+
+    async def purge(self, *, older_than: float, batch: int = 1000) -> int:
+        """Delete ended and expired sessions last updated more than ``older_than`` seconds
+        ago, with their histories, ``batch`` sessions per store transaction; how many."""
+        if not isinstance(batch, int) or not 1 <= batch <= 100_000:
+            raise InvalidInput(f"batch must be an integer from 1 to 100000, not {batch!r}")
+        if not isinstance(older_than, int | float) or older_than < 0:
+            raise InvalidInput(f"older_than must be seconds >= 0, not {older_than!r}")
+        before = self._clock() - older_than
+        total = 0
+        while True:
+            deleted = await self.store.purge(before, limit=batch)
+            total += deleted
+            if deleted < batch:
+                return total
 
     async def list_sessions(
         self,

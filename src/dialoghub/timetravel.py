@@ -1,43 +1,96 @@
-"""Time travel on top of the Hub: read a session as of any event, fork one from any event.
+"""Time travel: read a session as of any event, fork a new session from any event.
 
-Both are built from the event log alone, so they hold for every store: a session's state is
-the fold of its events (:func:`dialoghub.engine.fold.replay`). Reading as of event ``seq``
-folds events 1..seq. Forking copies events 1..seq under a new session id (the
-``session_started`` event is the only one naming the id) and writes them as one create, so
-the fork's own log replays to its snapshot like any other session's and its history is
-auditable back to the source's start. These read the log in pages, so their cost grows with
-``seq``; they are for inspection and branching, not for the per-turn path.
+A session's state is the fold of its events (:func:`dialoghub.engine.fold.replay`), and every
+store keeps a snapshot every :data:`~dialoghub.stores.base.SNAPSHOT_EVERY` versions. Reading
+as of event ``seq`` asks the store for the nearest kept snapshot at or before it plus the
+events after it (:meth:`~dialoghub.stores.base.Store.rewind`) and folds those: the cost is
+O(events since that snapshot), whatever the length of the history.
 
-The Hub has no time-travel methods yet; when it gets them the server should call those.
+A fork is a new session whose log begins with one ``session_forked`` event carrying the
+source's snapshot (:func:`dialoghub.engine.fork.fork`), so its own log replays to its
+snapshot like any other session's and it never reads its source's history again.
+
+The public API is :meth:`Hub.get_session(id, at=seq) <dialoghub.hub.Hub.get_session>` and
+:meth:`Hub.fork_session <dialoghub.hub.Hub.fork_session>`; the functions below are what they
+run, plus the older helpers :func:`session_at` and :func:`fork_session`, kept for callers.
 """
 
 from __future__ import annotations
 
 import uuid
-
-import msgspec
+from typing import TYPE_CHECKING
 
 from dialoghub.engine.fold import replay
+from dialoghub.engine.fork import fork as fork_snapshot
 from dialoghub.engine.records import Event, Session
-from dialoghub.errors import InvalidInput
-from dialoghub.hub import Hub, _check_id
+from dialoghub.errors import InvalidInput, SessionNotFound
 from dialoghub.stores import Write
 
-__all__ = ["fork_session", "history_until", "session_at"]
+if TYPE_CHECKING:
+    from dialoghub.hub import Hub
+
+__all__ = ["fork", "fork_session", "history_until", "rewind", "session_at"]
 
 _PAGE = 1000
 
 
-async def history_until(hub: Hub, session_id: str, seq: int, *, tenant: str) -> list[Event]:
-    """Events 1..``seq`` of a session; InvalidInput if ``seq`` is out of range."""
-    current = await hub.get_session(session_id, tenant=tenant)
-    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= current.seq:
+def _check_at(session: Session, at: object) -> int:
+    if not isinstance(at, int) or isinstance(at, bool) or not 1 <= at <= session.seq:
         raise InvalidInput(
-            f"event {seq!r} is not in session {session_id!r}'s log (1 to {current.seq})",
-            session_id=session_id,
-            at=seq,
-            last_seq=current.seq,
+            f"event {at!r} is not in session {session.id!r}'s log (1 to {session.seq})",
+            session_id=session.id,
+            at=at,
+            last_seq=session.seq,
         )
+    return at
+
+
+async def _as_of(hub: Hub, session: Session, at: int) -> tuple[Session | None, list[Event]]:
+    """The kept snapshot (or None) and the events after it, through the update holding
+    ``at``; raises if there is nothing to fold."""
+    found = await hub.store.rewind(session.id, at=at, tenant=session.tenant)
+    if found.snapshot is None and not found.events:
+        raise SessionNotFound(session.id)  # deleted meanwhile
+    return found.snapshot, found.events
+
+
+async def rewind(hub: Hub, session: Session, at: int) -> Session:
+    """``session`` (its current snapshot) as it was right after event ``at``."""
+    _check_at(session, at)
+    base, events = await _as_of(hub, session, at)
+    return replay([e for e in events if e.seq <= at], base)
+
+
+async def fork(
+    hub: Hub,
+    session_id: str,
+    *,
+    at: int | None = None,
+    new_id: str | None = None,
+    tenant: str = "default",
+) -> Session:
+    """Create a session from ``session_id`` as it was after the update holding event ``at``
+    (the latest if None) and return it; see :meth:`dialoghub.hub.Hub.fork_session`."""
+    from dialoghub.hub import _check_id
+
+    current = await hub.get_session(session_id, tenant=tenant)
+    fork_id = _check_id(new_id) if new_id is not None else uuid.uuid4().hex
+    if fork_id == session_id:
+        raise InvalidInput("a fork needs a session id other than its source's")
+    if at is None or at == current.seq:
+        source = current
+    else:
+        base, events = await _as_of(hub, current, _check_at(current, at))
+        source = replay(events, base)  # whole updates: the source at rest
+    session, event = fork_snapshot(source, fork_id, now=hub._clock())
+    await hub._write((tenant, fork_id), Write(session, [event], 0))
+    return session
+
+
+async def history_until(hub: Hub, session_id: str, seq: int, *, tenant: str) -> list[Event]:
+    """Events 1..``seq`` of a session, read in pages (O(seq): for audits and exports, not
+    for time travel); InvalidInput if ``seq`` is out of range."""
+    _check_at(await hub.get_session(session_id, tenant=tenant), seq)
     events: list[Event] = []
     after = 0
     while after < seq:
@@ -52,8 +105,8 @@ async def history_until(hub: Hub, session_id: str, seq: int, *, tenant: str) -> 
 
 
 async def session_at(hub: Hub, session_id: str, seq: int, *, tenant: str = "default") -> Session:
-    """The session as it was right after event ``seq``."""
-    return replay(await history_until(hub, session_id, seq, tenant=tenant))
+    """The session as it was right after event ``seq`` (:meth:`Hub.get_session` with ``at``)."""
+    return await hub.get_session(session_id, at=seq, tenant=tenant)
 
 
 async def fork_session(
@@ -64,38 +117,7 @@ async def fork_session(
     new_id: str | None = None,
     tenant: str = "default",
 ) -> tuple[Session, list[Event]]:
-    """Create a new session whose history is ``session_id``'s up to event ``at`` (the latest
-    if None); return its snapshot and log. SessionExists if ``new_id`` is taken.
-
-    A fork point inside an update is moved to that update's last event: a session is only
-    ever at rest between updates, waiting for its next input.
-    """
-    if at is None:
-        at = (await hub.get_session(session_id, tenant=tenant)).seq
-    events = await history_until(hub, session_id, at, tenant=tenant)
-    rest = await hub.events(session_id, after=at, limit=_PAGE, tenant=tenant)
-    events.extend(e for e in rest if e.version == events[-1].version)
-    fork_id = new_id if new_id is not None else uuid.uuid4().hex
-    if fork_id == session_id:
-        raise InvalidInput("a fork needs a session id other than its source's")
-    _check_id(fork_id)  # the Hub's own rule for ids
-    copied = [
-        msgspec.structs.replace(e, data={**e.data, "id": fork_id})
-        if e.type == "session_started"
-        else e
-        for e in events
-    ]
-    # Stores keep one update per write (its events share version and time), so the copy is
-    # written update by update; each write is a compare-and-set on the previous version.
-    session = None
-    start = 0
-    for i, event in enumerate(copied):
-        if i + 1 < len(copied) and copied[i + 1].version == event.version:
-            continue
-        group = copied[start : i + 1]
-        before = session.version if session is not None else 0
-        session = replay(group, session)
-        await hub.store.write(Write(session, group, before))
-        start = i + 1
-    assert session is not None
-    return session, copied
+    """:meth:`Hub.fork_session`, returning the fork and its log (one ``session_forked``
+    event, whose ``data["source"]["seq"]`` is where the source was forked)."""
+    session = await fork(hub, session_id, at=at, new_id=new_id, tenant=tenant)
+    return session, await hub.events(session.id, tenant=tenant, limit=1)

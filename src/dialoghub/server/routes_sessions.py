@@ -154,7 +154,7 @@ async def fork(service: Service, request: Request, who: Principal) -> Response:
         session=session,
         token=service.keyring.reference(session),
         forked_from=_sid(request),
-        at=events[-1].seq,
+        at=events[0].data["source"]["seq"],
     )
     return JSONResponse(out, status_code=201)
 
