@@ -21,10 +21,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SYSTEMS", "add_ratios", "format_table", "main", "run_one"]
+__all__ = ["SYSTEMS", "add_ratios", "format_table", "main", "plan", "run_one"]
 
 #: Systems in table order; each is ``benchmarks.systems.<name>_runner``.
 SYSTEMS = ("dialoghub", "langgraph", "adk")
+#: Default W1 sessions and W2 turns of the peers: the full workloads take them many minutes
+#: (see README.md); ``--full`` runs them in full.
+PEER_SESSIONS = 100
+PEER_W2_TURNS = 2000
 ROOT = Path(__file__).resolve().parent.parent
 #: The keys every row has (None when the run failed).
 ROW_KEYS = (
@@ -165,6 +169,22 @@ def _ratio_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
                 )
         if parts:
             out.append(f"dialoghub vs {peer}: " + ", ".join(parts))
+    ours = {r["workload"]: r for r in rows if r["system"] == "dialoghub" and not r.get("error")}
+    for row in rows:
+        mine = ours.get(row["workload"])
+        if row["system"] == "dialoghub" or row.get("error") or mine is None:
+            continue
+        if (row["sessions"], row["turns"]) != (mine["sessions"], mine["turns"]):
+            out.append(
+                f"note: {row['system']} ran {row['workload']} scaled down to "
+                f"{row['sessions']:,} x {row['turns']:,} turns (dialoghub: "
+                f"{mine['sessions']:,} x {mine['turns']:,}); --full runs the peers in full."
+            )
+    if any(r["workload"] == "W1" for r in rows):
+        out.append(
+            "W1 latencies include waiting behind the other sessions in flight: compare them "
+            "only between rows with the same sessions x turns."
+        )
     return out
 
 
@@ -178,6 +198,21 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--turns", type=int, default=20, help="W1 turns per session (default 20)")
     parser.add_argument(
         "--w2-turns", type=int, default=2000, help="W2 turns of the one session (default 2000)"
+    )
+    parser.add_argument(
+        "--peer-sessions",
+        type=int,
+        default=PEER_SESSIONS,
+        help=f"W1 sessions of the peers (default {PEER_SESSIONS}; 0: same as --sessions)",
+    )
+    parser.add_argument(
+        "--peer-w2-turns",
+        type=int,
+        default=PEER_W2_TURNS,
+        help=f"W2 turns of the peers (default {PEER_W2_TURNS}; 0: same as --w2-turns)",
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="the peers run the same workloads as dialoghub"
     )
     parser.add_argument(
         "--only", default=",".join(SYSTEMS), help=f"comma-separated subset of {','.join(SYSTEMS)}"
@@ -198,20 +233,36 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"unknown workload(s) {sorted(unknown)}; choose from W1, W2")
     if args.sessions < 1 or args.turns < 2 or args.w2_turns < 2:
         parser.error("need at least 1 session and 2 turns")
+    if args.full or args.peer_sessions <= 0:
+        args.peer_sessions = args.sessions
+    if args.full or args.peer_w2_turns <= 0:
+        args.peer_w2_turns = args.w2_turns
     return args
+
+
+def plan(args: argparse.Namespace) -> list[tuple[str, str, int, int]]:
+    """The runs to make, in order: (system, workload, W1 sessions, turns per session)."""
+    runs = []
+    for system in (s for s in SYSTEMS if s in args.systems):
+        peer = system != "dialoghub"
+        for workload in (w for w in ("W1", "W2") if w in args.workload_list):
+            if workload == "W1":
+                sessions = args.peer_sessions if peer else args.sessions
+                runs.append((system, workload, sessions, args.turns))
+            else:
+                runs.append((system, workload, 1, args.peer_w2_turns if peer else args.w2_turns))
+    return runs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; print the table (or JSON); return the exit status."""
     args = _parse(argv)
     rows = []
-    for system in (s for s in SYSTEMS if s in args.systems):
-        for workload in (w for w in ("W1", "W2") if w in args.workload_list):
-            turns = args.turns if workload == "W1" else args.w2_turns
-            print(f"running {system} {workload} ...", file=sys.stderr, flush=True)
-            start = time.perf_counter()
-            rows.append(run_one(system, workload, args.sessions, turns, args.timeout))
-            print(f"  done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    for system, workload, sessions, turns in plan(args):
+        print(f"running {system} {workload} ...", file=sys.stderr, flush=True, end=" ")
+        start = time.perf_counter()
+        rows.append(run_one(system, workload, sessions, turns, args.timeout))
+        print(f"{time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     add_ratios(rows)
     if args.json:
         print(json.dumps(rows, indent=1))

@@ -76,7 +76,7 @@ class DialoghubDriver:
 
     def store(self) -> str:
         """The store as configured."""
-        return "sqlite WAL group-commit"
+        return "SQLiteStore WAL sync=full"
 
     def version(self) -> str:
         """Installed dialoghub version."""

@@ -128,7 +128,7 @@ class LangGraphDriver:
 
     def store(self) -> str:
         """The checkpointer and its SQLite settings."""
-        return "AsyncSqliteSaver WAL"
+        return "AsyncSqliteSaver WAL sync=full"
 
     def version(self) -> str:
         """Installed langgraph and checkpointer versions."""
