@@ -41,6 +41,27 @@ _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 MAIN = "main"  # the name of the unit a model's top-level states form
 
 
+def _lifetime(ctx: Ctx, data: dict[str, Any]) -> dict[str, float] | None:
+    """``lifetime: {idle: seconds, absolute: seconds}``; the timer service expires sessions."""
+    if "lifetime" not in data:
+        return None
+    raw = ctx.mapping(data["lifetime"], ("lifetime",), "lifetime")
+    ctx.keys(raw, KEYS["lifetime"], ("lifetime",), "lifetime")
+    out: dict[str, float] = {}
+    for name, value in raw.items():
+        if name not in KEYS["lifetime"]:
+            continue
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            ctx.error(("lifetime", name), f"lifetime {name} must be a positive number of seconds")
+            continue
+        out[name] = float(value)
+    if not out and raw:
+        return None
+    if not raw:
+        ctx.error(("lifetime",), "lifetime needs 'idle' and/or 'absolute' seconds")
+    return out or None
+
+
 def _settings(ctx: Ctx, data: dict[str, Any]) -> tuple[float, float]:
     settings = ctx.mapping(data.get("settings"), ("settings",), "settings")
     ctx.keys(settings, KEYS["settings"], ("settings",), "settings")
@@ -88,6 +109,7 @@ def compile_model(
     commands = compile_commands(ctx, data.get("commands"))
     events = set(ctx.strings(data.get("events", []), ("events",), "events"))
     threshold, margin = _settings(ctx, data)
+    lifetime = _lifetime(ctx, data)
     sample_rate = data.get("sample_rate", 16000)
     if not isinstance(sample_rate, int) or isinstance(sample_rate, bool) or sample_rate <= 0:
         ctx.error(("sample_rate",), "sample_rate must be a positive integer (Hz)")
@@ -188,6 +210,7 @@ def compile_model(
         sample_rate=sample_rate,
         description=str(data.get("description", "")),
         default_state=default_state,
+        lifetime=lifetime,
         no_match=handlers["no_match"],
         not_allowed=handlers["not_allowed"],
         command_error=handlers["command_error"],

@@ -307,6 +307,8 @@ class Model:
     command_error: Handler | None = None
     ambiguous: Handler | None = None
     ambiguity_margin: float = 0.0  # two intents closer than this are ambiguous (0: never)
+    # Seconds a session may stay idle / exist at all before it expires: {"idle", "absolute"}.
+    lifetime: Mapping[str, float] | None = None
     wake_word: bool = False
     source: str = "<model>"
     units: Mapping[str, Unit] = field(default_factory=dict)  # every unit, ``unit`` included
