@@ -99,7 +99,7 @@ async def test_sqlite_v1_is_refused_untouched_until_migrated(tmp_path: Path) -> 
     assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_migrations.LATEST
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     conn.close()
-    assert "sessions_by_updated" in indexes
+    assert {"sessions_by_updated", "timers_due", "sessions_closed"} <= indexes
     async with Hub(url) as hub:
         hub.load_models(WEATHER)
         await check_v1_data_and_continue(hub)
@@ -119,12 +119,13 @@ async def test_sqlite_failed_step_leaves_the_last_whole_step(
 ) -> None:
     path = tmp_path / "v1.db"
     url = v1_sqlite(path)
-    broken = Step(3, "broken", ("CREATE TABLE t3 (x)", "THIS IS NOT SQL"))
+    broken = Step(sqlite_migrations.LATEST + 1, "broken", ("CREATE TABLE t3 (x)", "NOT SQL"))
     monkeypatch.setattr(sqlite_migrations, "STEPS", (*sqlite_migrations.STEPS, broken))
     with pytest.raises(Exception, match="syntax error"):
         await SQLiteStore.from_url(url).migrate()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # step 2 stayed, 3 undone
+    # every real step stayed, the broken one left nothing
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_migrations.LATEST
     assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 't3'").fetchone()
     conn.close()
 

@@ -1,7 +1,7 @@
 """The PostgreSQL store's timer, snapshot and retention indexes: tables, functions, SQL.
 
-Additive to the schema of :mod:`dialoghub.stores._pg_schema` and its migrations; created on
-open when missing (:func:`create`), in the store's schema:
+Created in the store's schema by migration step 3 (:mod:`dialoghub.stores.migrations.postgres`,
+statements in :data:`SCHEMA`):
 
 ``timers``
     ``sid -> (due_at, name, version)``: the session's next timer (a prompt timeout or its
@@ -34,9 +34,9 @@ __all__ = [
     "OWNED",
     "PURGE",
     "REWIND",
+    "SCHEMA",
     "WRITE",
     "claimed",
-    "create",
     "decode_rewind",
 ]
 
@@ -159,21 +159,9 @@ REWIND: Final = """
 """
 
 
-async def create(conn: Any, schema: str) -> None:
-    """Create the tables and the write function in ``schema`` if missing (on every open)."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "dialoghub:" + schema)
-        ready = await conn.fetchval(
-            "SELECT to_regprocedure($1) IS NOT NULL",
-            f'"{schema}".dialoghub_write_indexed(text[], text[], bigint[], text[], text[],'
-            " text[], bigint[], bigint[], float8[], bytea[], bigint[], bigint[], float8[],"
-            " bytea[], text[], text[], bytea[], float8[], text[], boolean[])",
-        )
-        if ready:
-            return
-        await conn.execute(f'SET LOCAL search_path TO "{schema}"')
-        for statement in (*_TABLES, _WRITE_INDEXED):
-            await conn.execute(statement)
+#: Migration step 3 of :mod:`dialoghub.stores.migrations.postgres`. Frozen: databases ran
+#: it; change these tables or the function through a new migration step.
+SCHEMA: Final = (*_TABLES, _WRITE_INDEXED)
 
 
 def decode_rewind(rows: list[Any]) -> Rewind:

@@ -1,7 +1,7 @@
 """The SQLite store's timer, snapshot and retention indexes: tables and the SQL on them.
 
-Additive to the version-1 schema of :mod:`dialoghub.stores.sqlite` (every statement is
-``IF NOT EXISTS``, run on each open, so a database created before them gains them):
+Created by migration step 3 (:mod:`dialoghub.stores.migrations.sqlite`, statements in
+:data:`INDEX_SCHEMA`, frozen: change them through a new step):
 
 ``timers``
     ``sid -> (due_at, name, version)``: the session's next timer (a prompt timeout or its
@@ -27,7 +27,7 @@ from dialoghub.engine.records import Event, Session
 from dialoghub.stores import codec
 from dialoghub.stores.base import DueTimer, Rewind, keeps_snapshot
 
-__all__ = ["INDEX_SCHEMA", "claim", "create", "drop", "forget", "index", "purge", "rewind"]
+__all__ = ["INDEX_SCHEMA", "claim", "drop", "forget", "index", "purge", "rewind"]
 
 INDEX_SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS timers (sid INTEGER PRIMARY KEY, due_at REAL NOT NULL,"
@@ -39,18 +39,6 @@ INDEX_SCHEMA: Final = (
 )
 
 _CLOSED: Final = "status <> 'active'"  # must match the partial index's WHERE to use it
-
-
-def create(conn: sqlite3.Connection) -> None:
-    """Create the index tables if missing, in one transaction (run on every open)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for statement in INDEX_SCHEMA:
-            conn.execute(statement)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def index(

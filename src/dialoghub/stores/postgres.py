@@ -162,7 +162,6 @@ class PostgresStore:
             )
             async with self._pool.acquire() as conn:
                 await self._check_schema(conn, migrate=self.migrate_on_open)
-                await _idx.create(conn, self._schema)  # additive: timers, snapshots
         except BaseException as exc:
             if self._pool is not None:
                 self._pool.terminate()

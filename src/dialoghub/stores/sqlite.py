@@ -444,7 +444,6 @@ class SQLiteStore:
             return
         try:
             self._setup(conn)
-            _idx.create(conn)  # additive tables of the timer/snapshot indexes
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from dialoghub.stores._pg_indexes import SCHEMA as INDEX_SCHEMA
 from dialoghub.stores._pg_schema import V1_STATEMENTS
 from dialoghub.stores.migrations import Step, check_steps
 
@@ -31,6 +32,12 @@ STEPS: Final[tuple[Step, ...]] = (
             " ADD COLUMN IF NOT EXISTS description text",
         ),
     ),
+    Step(
+        3,
+        "timers (one per session, by due time), snapshots kept for time travel, closed "
+        "sessions by last update for retention; dialoghub_write_indexed keeps them in step",
+        INDEX_SCHEMA,
+    ),
 )
 
 #: The schema version this code reads and writes.
@@ -49,27 +56,44 @@ async def current_version(conn: Any, schema: str) -> int:
 
 
 async def apply(conn: Any, schema: str) -> list[Step]:
-    """Apply every missing step to ``schema`` (a validated identifier), each in its own
-    transaction; return the steps applied."""
+    """Apply every missing step to ``schema`` (a validated identifier); the steps applied.
+
+    A new schema gets all steps in ONE transaction, so a process opening it meanwhile sees
+    either nothing or the latest version, never a half-built schema it would take for an old
+    one. An existing schema gets each missing step in its own transaction.
+    """
     done: list[Step] = []
+    async with conn.transaction():
+        if await _lock(conn, schema) == 0:
+            for step in STEPS:
+                await _run(conn, step)
+            return list(STEPS)
     for step in STEPS:
         async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "dialoghub:" + schema)
-            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            await conn.execute(f'SET LOCAL search_path TO "{schema}"')
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS dialoghub_schema (version integer NOT NULL)"
-            )
-            if await current_version(conn, schema) >= step.version:
+            if await _lock(conn, schema) >= step.version:
                 continue
-            for statement in step.statements:
-                await conn.execute(statement)
-            await conn.execute("INSERT INTO dialoghub_schema (version) VALUES ($1)", step.version)
-            if step.version >= 2:  # the description column exists from step 2 on
-                await conn.execute(
-                    "UPDATE dialoghub_schema SET description = $2 WHERE version = $1",
-                    step.version,
-                    step.description,
-                )
+            await _run(conn, step)
         done.append(step)
     return done
+
+
+async def _lock(conn: Any, schema: str) -> int:
+    """Take the schema's migration lock (until the transaction ends); its version."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "dialoghub:" + schema)
+    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    await conn.execute(f'SET LOCAL search_path TO "{schema}"')
+    await conn.execute("CREATE TABLE IF NOT EXISTS dialoghub_schema (version integer NOT NULL)")
+    return await current_version(conn, schema)
+
+
+async def _run(conn: Any, step: Step) -> None:
+    """The step's statements and its record, inside the caller's transaction."""
+    for statement in step.statements:
+        await conn.execute(statement)
+    await conn.execute("INSERT INTO dialoghub_schema (version) VALUES ($1)", step.version)
+    if step.version >= 2:  # the description column exists from step 2 on
+        await conn.execute(
+            "UPDATE dialoghub_schema SET description = $2 WHERE version = $1",
+            step.version,
+            step.description,
+        )

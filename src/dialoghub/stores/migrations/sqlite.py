@@ -12,6 +12,7 @@ import sqlite3
 from typing import Final
 
 from dialoghub.errors import StoreConfigError
+from dialoghub.stores._sqlite_indexes import INDEX_SCHEMA
 from dialoghub.stores.migrations import Step, check_steps
 
 __all__ = ["LATEST", "STEPS", "apply", "current_version"]
@@ -48,6 +49,12 @@ STEPS: Final[tuple[Step, ...]] = (
         "index on update time, for retention and idle-expiry sweeps",
         ("CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (updated_at)",),
     ),
+    Step(
+        3,
+        "timers (one per session, by due time), snapshots kept for time travel, "
+        "closed sessions by last update for retention",
+        INDEX_SCHEMA,
+    ),
 )
 
 #: The schema version this code reads and writes.
@@ -61,32 +68,48 @@ def current_version(conn: sqlite3.Connection) -> int:
 
 
 def apply(conn: sqlite3.Connection, path: str) -> list[Step]:
-    """Apply every missing step, each in its own transaction; return the steps applied.
+    """Apply every missing step; return the steps applied.
 
+    A new database gets all steps in ONE transaction, so another process opening it at the
+    same time sees either nothing or the latest schema, never a half-built one it would take
+    for an old database. An existing database gets each missing step in its own transaction.
     ``conn`` must be in autocommit mode (``isolation_level=None``). ``BEGIN IMMEDIATE`` takes
     the write lock before the version is read again, so two processes migrating at once apply
     each step once: the second finds it done.
     """
-    done: list[Step] = []
-    for step in STEPS:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = current_version(conn)
-            if version >= step.version:
-                conn.execute("COMMIT")
-                continue
-            if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if current_version(conn) == 0:
+            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 raise StoreConfigError(
                     f"{path} is a SQLite database but not a dialoghub one (it has tables and "
                     "no dialoghub schema version); use a new file",
                     path=path,
                 )
-            for statement in step.statements:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {step.version:d}")
+            for step in STEPS:
+                _run(conn, step)
+            conn.execute("COMMIT")
+            return list(STEPS)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    done: list[Step] = []
+    for step in STEPS:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if current_version(conn) < step.version:
+                _run(conn, step)
+                done.append(step)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        done.append(step)
     return done
+
+
+def _run(conn: sqlite3.Connection, step: Step) -> None:
+    """The step's statements and its record, inside the caller's transaction."""
+    for statement in step.statements:
+        conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {step.version:d}")
