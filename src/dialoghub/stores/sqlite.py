@@ -103,18 +103,31 @@ def _wrap(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
 
 # SQLite primary result code -> (error class, what to tell the user).
 _ADVICE: Final[dict[int, tuple[type[StoreError], str]]] = {
-    26: (StoreCorrupt, "{path} is not a SQLite database (or is encrypted); point the store "
-         "URL at a dialoghub database or at a new file"),  # SQLITE_NOTADB
-    11: (StoreCorrupt, "SQLite database {path} is corrupt ({exc}); restore it from a "
-         "backup"),  # SQLITE_CORRUPT
-    5: (StoreError, "SQLite database {path} stayed locked by another connection while "
+    26: (
+        StoreCorrupt,
+        "{path} is not a SQLite database (or is encrypted); point the store "
+        "URL at a dialoghub database or at a new file",
+    ),  # SQLITE_NOTADB
+    11: (
+        StoreCorrupt,
+        "SQLite database {path} is corrupt ({exc}); restore it from a backup",
+    ),  # SQLITE_CORRUPT
+    5: (
+        StoreError,
+        "SQLite database {path} stayed locked by another connection while "
         "{doing}; make sure only one dialoghub process writes to it, or raise the "
-        "timeout"),  # SQLITE_BUSY
+        "timeout",
+    ),  # SQLITE_BUSY
     13: (StoreError, "disk full while {doing} in {path}; free some space"),  # SQLITE_FULL
-    8: (StoreError, "SQLite database {path} is read-only; check the permissions of the file "
-        "and of its directory (WAL mode creates files next to it)"),  # SQLITE_READONLY
-    14: (StoreConfigError, "cannot open SQLite database {path}; check that its directory "
-         "exists and is writable"),  # SQLITE_CANTOPEN
+    8: (
+        StoreError,
+        "SQLite database {path} is read-only; check the permissions of the file "
+        "and of its directory (WAL mode creates files next to it)",
+    ),  # SQLITE_READONLY
+    14: (
+        StoreConfigError,
+        "cannot open SQLite database {path}; check that its directory exists and is writable",
+    ),  # SQLITE_CANTOPEN
 }
 _ADVICE[6] = _ADVICE[5]  # SQLITE_LOCKED
 
@@ -170,8 +183,18 @@ class _WriteOp(_Op):
             cur = conn.execute(
                 "INSERT INTO sessions (tenant, id, model_id, state, status, version, seq,"
                 " created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (s.tenant, s.id, s.model_id, s.state, str(s.status), s.version, s.seq,
-                 s.created_at, s.updated_at, self.body),
+                (
+                    s.tenant,
+                    s.id,
+                    s.model_id,
+                    s.state,
+                    str(s.status),
+                    s.version,
+                    s.seq,
+                    s.created_at,
+                    s.updated_at,
+                    self.body,
+                ),
             )
             sid = cur.lastrowid
         else:
@@ -188,8 +211,16 @@ class _WriteOp(_Op):
             conn.execute(
                 "UPDATE sessions SET model_id = ?, state = ?, status = ?, version = ?, seq = ?,"
                 " updated_at = ?, body = ? WHERE sid = ?",
-                (s.model_id, s.state, str(s.status), s.version, s.seq, s.updated_at,
-                 self.body, sid),
+                (
+                    s.model_id,
+                    s.state,
+                    str(s.status),
+                    s.version,
+                    s.seq,
+                    s.updated_at,
+                    self.body,
+                    sid,
+                ),
             )
         if self.batch is not None:
             first = w.events[0]
@@ -237,6 +268,126 @@ class _TimerOp(_Op):
 
     def apply(self, conn: sqlite3.Connection) -> Any:
         return self.run(conn)
+
+
+def _commit_batch(conn: sqlite3.Connection, ops: list[_WriteOp]) -> list[Outcome]:
+    """The fast path for a batch of writes: check them all, then apply them with executemany.
+
+    Inside BEGIN IMMEDIATE nobody else can write, so checking every compare-and-set with one
+    SELECT and then applying the accepted writes is as atomic as checking each in its own
+    statement, at a fraction of the Python work per write. A refused write changes nothing
+    (it is never applied); any driver error raises, and the caller rolls the batch back.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    keys = {(op.write.session.tenant, op.write.session.id) for op in ops}
+    current: dict[tuple[str, str], list[int]] = {}
+    for chunk in _chunks(sorted(keys), 400):
+        marks = ",".join("(?,?)" for _ in chunk)
+        flat = [v for k in chunk for v in k]
+        for tenant, sid_text, sid, version, seq in conn.execute(
+            f"SELECT tenant, id, sid, version, seq FROM sessions WHERE (tenant, id) IN ({marks})",
+            flat,
+        ):
+            current[(tenant, sid_text)] = [sid, version, seq]
+    taken: set[tuple[int, str]] = set()
+    keyed = [
+        (current[k][0], op.write.idempotency.key)
+        for op in ops
+        if op.write.idempotency is not None
+        and (k := (op.write.session.tenant, op.write.session.id)) in current
+    ]
+    for keyed_sid, idem_key in keyed:
+        if conn.execute(
+            "SELECT 1 FROM idempotency WHERE sid = ? AND key = ?", (keyed_sid, idem_key)
+        ).fetchone():
+            taken.add((keyed_sid, idem_key))
+    outcomes: list[Outcome] = []
+    updates: list[tuple[Any, ...]] = []
+    event_rows: list[tuple[Any, ...]] = []
+    idem_rows: list[tuple[Any, ...]] = []
+    indexed: list[tuple[int | None, Session, bytes, bool]] = []
+    for op in ops:
+        w, s = op.write, op.write.session
+        key = (s.tenant, s.id)
+        row = current.get(key)
+        try:
+            if w.expected_version == 0:
+                if row is not None:
+                    raise SessionExists(s.id)
+                check_events(w, 0)
+                cur = conn.execute(
+                    "INSERT INTO sessions (tenant, id, model_id, state, status, version, seq,"
+                    " created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        s.tenant,
+                        s.id,
+                        s.model_id,
+                        s.state,
+                        str(s.status),
+                        s.version,
+                        s.seq,
+                        s.created_at,
+                        s.updated_at,
+                        op.body,
+                    ),
+                )
+                sid = int(cur.lastrowid or 0)  # set by every successful INSERT
+                current[key] = [sid, s.version, s.seq]
+            else:
+                if row is None:
+                    raise SessionNotFound(s.id)
+                sid, version, seq = row
+                if w.idempotency is not None and (sid, w.idempotency.key) in taken:
+                    raise IdempotencyKeyReused(s.id, w.idempotency.key)
+                if version != w.expected_version:
+                    raise VersionConflict(s.id, w.expected_version, version)
+                check_events(w, seq)
+                row[1], row[2] = s.version, s.seq  # a later write of the batch sees this one
+                updates.append(
+                    (
+                        s.model_id,
+                        s.state,
+                        str(s.status),
+                        s.version,
+                        s.seq,
+                        s.updated_at,
+                        op.body,
+                        sid,
+                    )
+                )
+        except (DialoghubError, ValueError) as exc:
+            outcomes.append((op, None, exc))
+            continue
+        if op.batch is not None:
+            first = w.events[0]
+            event_rows.append((sid, first.seq, first.version, first.time, op.batch))
+        if w.idempotency is not None:
+            i = w.idempotency
+            taken.add((sid, i.key))
+            idem_rows.append((sid, i.key, i.fingerprint, i.response))
+        indexed.append((sid, s, op.body, w.expected_version == 0))
+        outcomes.append((op, None, None))
+    conn.executemany(
+        "UPDATE sessions SET model_id = ?, state = ?, status = ?, version = ?, seq = ?,"
+        " updated_at = ?, body = ? WHERE sid = ?",
+        updates,
+    )
+    conn.executemany(
+        "INSERT INTO events (sid, first_seq, version, time, batch) VALUES (?, ?, ?, ?, ?)",
+        event_rows,
+    )
+    if idem_rows:
+        conn.executemany(
+            "INSERT INTO idempotency (sid, key, fingerprint, response) VALUES (?, ?, ?, ?)",
+            idem_rows,
+        )
+    _idx.index(conn, indexed)
+    conn.execute("COMMIT")
+    return outcomes
+
+
+def _chunks(items: list[T], size: int) -> list[list[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 _STOP: Final = object()  # queued by close(): the writer finishes what is before it and exits
@@ -305,9 +456,7 @@ class SQLiteStore:
         parts = urlsplit(url)
         usage = "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
         if parts.netloc:
-            raise StoreConfigError(
-                f"SQLite URL {url!r} names a host ({parts.netloc!r}); {usage}"
-            )
+            raise StoreConfigError(f"SQLite URL {url!r} names a host ({parts.netloc!r}); {usage}")
         # The first slash separates the (empty) host from the path, as in SQLAlchemy.
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if not path:
@@ -468,8 +617,9 @@ class SQLiteStore:
                     try:
                         self._commit(conn, ops)
                     except Exception as exc:  # a bug here must not leave callers hanging
-                        self._resolve([(op, None, StoreError(f"writer failed: {exc!r}"))
-                                       for op in ops])
+                        self._resolve(
+                            [(op, None, StoreError(f"writer failed: {exc!r}")) for op in ops]
+                        )
         finally:
             conn.close()
             # A write that raced close() behind the stop marker must not hang forever.
@@ -485,6 +635,25 @@ class SQLiteStore:
 
     def _commit(self, conn: sqlite3.Connection, ops: list[_Op]) -> None:
         """Apply ``ops`` in one transaction; each op succeeds or fails on its own."""
+        writes = [op for op in ops if isinstance(op, _WriteOp)]
+        if len(writes) == len(ops) and len(ops) > 1:
+            try:
+                outcomes = _commit_batch(conn, writes)
+            except sqlite3.Error:
+                # Something failed below the checks (a full disk, a value SQLite cannot
+                # bind): nothing of the batch stayed. Redo it op by op, so only the op at
+                # fault fails and the others land.
+                with contextlib.suppress(sqlite3.Error):
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+            else:
+                self.commits += 1
+                self._resolve(outcomes)
+                return
+        self._commit_each(conn, ops)
+
+    def _commit_each(self, conn: sqlite3.Connection, ops: list[_Op]) -> None:
+        """The careful path: one SAVEPOINT per op, so a failing op is undone alone."""
         outcomes: list[Outcome] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -572,9 +741,7 @@ class SQLiteStore:
 
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
         """Remove a session with its events and idempotency records; False if absent."""
-        result: bool = await self._submit(
-            _DeleteOp(asyncio.get_running_loop(), session_id, tenant)
-        )
+        result: bool = await self._submit(_DeleteOp(asyncio.get_running_loop(), session_id, tenant))
         return result
 
     async def load(self, session_id: str, *, tenant: str = "default") -> Session | None:
