@@ -15,7 +15,7 @@ import hashlib
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -452,6 +452,47 @@ class Hub:
         from dialoghub import timetravel
 
         return await timetravel.fork(self, session_id, at=at, new_id=new_id, tenant=tenant)
+
+    def export_sessions(
+        self,
+        *,
+        tenant: str = "default",
+        model: str | None = None,
+        state: str | None = None,
+        status: str | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[tuple[Session, list[Event]]]:
+        """Every matching session with its whole log, oldest first, read page by page:
+        ``async for session, events in hub.export_sessions(model="pizza"): ...``.
+
+        Memory holds one page of snapshots and one session's log at a time. Each session is
+        exported as the snapshot the listing read, with exactly the events up to it, even if
+        it is updated meanwhile. See :mod:`dialoghub.transfer` for the file format.
+        """
+        if not isinstance(page_size, int) or not 1 <= page_size <= 1000:
+            raise InvalidInput(f"page_size must be an integer from 1 to 1000, not {page_size!r}")
+        if status is not None and status not in ("active", "ended", "expired"):
+            raise InvalidInput(f"status must be active, ended or expired, not {status!r}")
+        from dialoghub import transfer
+
+        return transfer.export_sessions(
+            self, tenant=tenant, model=model, state=state, status=status, page_size=page_size
+        )
+
+    async def import_session(self, session: Session, events: Sequence[Event]) -> None:
+        """Store a session exported from another store, with its whole log, in one
+        transaction; its model need not be loaded.
+
+        Raises InvalidInput if the events do not fold exactly into ``session`` (nothing is
+        written) and SessionExists if its (tenant, id) is taken. The time-travel snapshots
+        and timer of the session are rebuilt as its original writes made them.
+        """
+        from dialoghub import transfer
+
+        key = (session.tenant, session.id)
+        async with self._locks.hold(key):
+            self._cache.pop(key)
+            await transfer.import_session(self, session, events)
 
     async def purge(self, *, older_than: float, batch: int = 1000) -> int:
         """Delete ended and expired sessions last updated more than ``older_than`` seconds

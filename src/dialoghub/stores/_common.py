@@ -14,18 +14,22 @@ import base64
 import binascii
 import collections
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 from urllib.parse import parse_qsl
 
+from dialoghub.engine.records import Event, Session
 from dialoghub.errors import InvalidInput, StoreConfigError, StoreError
-from dialoghub.stores.base import Write
+from dialoghub.stores.base import Write, keeps_snapshot
 
 __all__ = [
     "GroupCommit",
+    "ImportRow",
     "batch_key",
     "check_batch",
     "decode_cursor",
     "encode_cursor",
+    "import_rows",
     "query_options",
 ]
 
@@ -153,6 +157,68 @@ def check_batch(write: Write) -> tuple[int, int, float] | None:
         if event.seq != first.seq + i:
             raise ValueError(f"event seq {event.seq} does not follow {first.seq + i - 1}")
     return first.seq, first.version, first.time
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """The events of one update of an imported log: one stored row, as a write makes it."""
+
+    first_seq: int
+    version: int
+    time: float
+    events: list[Event]
+
+
+def import_rows(
+    session: Session, events: Sequence[Event], snapshots: Sequence[Session] = ()
+) -> tuple[list[ImportRow], list[Session]]:
+    """Check an imported log and cut it into one row per update; the snapshots to keep.
+
+    The log must be what a sequence of writes would have stored: seqs 1, 2, 3, ... up to
+    ``session.seq``, the events of one version sharing its time, versions rising up to
+    ``session.version``. Of ``snapshots`` (states the caller folded along the way, see
+    :meth:`~dialoghub.stores.base.Store.import_session`), those a normal write would have
+    kept are returned, the final session's own included. Raises InvalidInput; checked
+    before a store touches anything, so a refused import writes nothing.
+    """
+    rows: list[ImportRow] = []
+    for i, event in enumerate(events, start=1):
+        if event.seq != i:
+            raise InvalidInput(
+                f"session {session.id!r}: event {i} of the log has seq {event.seq}; seqs must "
+                "run 1, 2, 3, ... without a gap",
+                session_id=session.id,
+            )
+        last = rows[-1] if rows else None
+        if last is not None and event.version == last.version:
+            if event.time != last.time:
+                raise InvalidInput(
+                    f"session {session.id!r}: events of version {event.version} have "
+                    f"different times ({last.time} and {event.time} at seq {event.seq})",
+                    session_id=session.id,
+                )
+            last.events.append(event)
+        elif last is not None and event.version < last.version:
+            raise InvalidInput(
+                f"session {session.id!r}: event {event.seq} has version {event.version}, "
+                f"before the version {last.version} of the event before it",
+                session_id=session.id,
+            )
+        else:
+            rows.append(ImportRow(event.seq, event.version, event.time, [event]))
+    last_seq = events[-1].seq if events else 0
+    if last_seq != session.seq or (rows and rows[-1].version > session.version):
+        raise InvalidInput(
+            f"session {session.id!r} is at seq {session.seq}, version {session.version}, but "
+            f"its log ends at seq {last_seq}"
+            + (f", version {rows[-1].version}" if rows else ""),
+            session_id=session.id,
+        )
+    kept = [s for s in snapshots if keeps_snapshot(s) and s.seq <= session.seq]
+    if keeps_snapshot(session) and not any(s.seq == session.seq for s in kept):
+        kept.append(session)
+    kept.sort(key=lambda s: s.seq)
+    return rows, kept
 
 
 def encode_cursor(tag: str, order: int) -> str:

@@ -64,6 +64,12 @@ class LocalIndexes:
             seqs.append(session.seq)  # seqs only grow: stays sorted
             bodies.append(body)
 
+    def keep(self, key: Key, seq: int, body: bytes) -> None:
+        """Keep a snapshot of an imported session (seqs must come in ascending order)."""
+        seqs, bodies = self.snapshots.setdefault(key, ([], []))
+        seqs.append(seq)
+        bodies.append(body)
+
     def removed(self, key: Key) -> None:
         """Forget a deleted session."""
         self._timers.pop(key, None)

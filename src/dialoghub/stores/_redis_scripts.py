@@ -24,7 +24,17 @@ store targets one Redis (with replicas), not a cluster.
 
 from __future__ import annotations
 
-__all__ = ["CLAIM", "DELETE", "DROP_TIMER", "EVENTS", "LIST", "PURGE", "REWIND", "WRITE"]
+__all__ = [
+    "CLAIM",
+    "DELETE",
+    "DROP_TIMER",
+    "EVENTS",
+    "IMPORT",
+    "LIST",
+    "PURGE",
+    "REWIND",
+    "WRITE",
+]
 
 _INDEX = """
 local function part(v)
@@ -97,6 +107,44 @@ elseif cur[4] ~= model or cur[5] ~= state or cur[6] ~= status then
             redis.call('ZADD', new, order, id)
         end
     end
+end
+return {'ok'}
+"""
+)
+
+# KEYS: snapshot hash, events stream, order counter, kept snapshots, timers, closed.
+# ARGV[1]: msgpack array [base, id, version, seq, model, state, status, timer due time ('' =
+#   none), timer name, last update, number of stream entries, number of kept snapshots];
+#   ARGV[2]: snapshot; then per stream entry its id '{first_seq}-0' and its value (as WRITE
+#   stores it), then per kept snapshot its seq and body. Everything is checked before the
+#   first change (a script that fails half-way is not rolled back): returns {'exists'} and
+#   writes nothing if the session or any key of it is there.
+IMPORT = (
+    _INDEX
+    + """
+local a = cmsgpack.unpack(ARGV[1])
+local base, id = a[1], a[2]
+local model, state, status = a[5], a[6], a[7]
+if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[4]) > 0 then return {'exists'} end
+local order = redis.call('INCR', KEYS[3])
+redis.call('HSET', KEYS[1], 'v', a[3], 'q', a[4], 's', ARGV[2], 'o', order,
+    'm', model, 'st', state, 'su', status)
+local at = 3
+for _ = 1, a[11] do
+    redis.call('XADD', KEYS[2], ARGV[at], 'b', ARGV[at + 1])
+    at = at + 2
+end
+for _ = 1, a[12] do
+    redis.call('ZADD', KEYS[4], ARGV[at], ARGV[at + 1])
+    at = at + 2
+end
+if a[8] ~= '' then
+    redis.call('HSET', KEYS[1], 'tn', a[9])
+    redis.call('ZADD', KEYS[5], a[8], KEYS[1])
+end
+if status ~= 'active' then redis.call('ZADD', KEYS[6], a[10], KEYS[1]) end
+for mask = 0, 7 do
+    redis.call('ZADD', ixkey(base, mask, model, state, status), order, id)
 end
 return {'ok'}
 """

@@ -10,7 +10,8 @@ to find them: the session's next *timer* (:attr:`Session.timer`: a prompt timeou
 expiry, one per session, replaced or removed by every write) and, every
 :data:`SNAPSHOT_EVERY` versions, a kept *snapshot* for time travel (:meth:`Store.rewind`).
 Ended and expired sessions are indexed by their last update for retention
-(:meth:`Store.purge`).
+(:meth:`Store.purge`). :meth:`Store.import_session` writes a whole session with its history
+at once, for moving sessions between stores.
 """
 
 from __future__ import annotations
@@ -144,6 +145,25 @@ class Store(Protocol):
         ``write.expected_version`` (for a create: :class:`~dialoghub.errors.SessionExists`),
         and :class:`~dialoghub.errors.IdempotencyKeyReused` when the key is already stored.
         Nothing is written when it raises.
+        """
+
+    async def import_session(
+        self, session: Session, events: Sequence[Event], *, snapshots: Sequence[Session] = ()
+    ) -> None:
+        """Store a whole session, moved from another store, in one transaction.
+
+        ``events`` is its complete log (seqs 1 to ``session.seq``); it is stored in the
+        store's own layout, one row per update (events grouped by version), and the timer,
+        retention and kept-snapshot indexes are written as the writes that built the session
+        would have written them. ``snapshots`` are states along the way (the caller folds
+        the log); those at a multiple of :data:`SNAPSHOT_EVERY` versions are kept for time
+        travel, so rewinding an imported session costs what it cost in its first store.
+        Idempotency records are not moved.
+
+        Raises :class:`~dialoghub.errors.SessionExists` if (tenant, id) is taken and
+        :class:`~dialoghub.errors.InvalidInput` if the log is not one a store could hold;
+        nothing is written when it raises. The store does not check that the log folds
+        into ``session``: that is :meth:`dialoghub.hub.Hub.import_session`'s job.
         """
 
     async def load(self, session_id: str, *, tenant: str = "default") -> Session | None:

@@ -30,6 +30,7 @@ import bisect
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,11 @@ from dialoghub.errors import (
 from dialoghub.stores import codec
 from dialoghub.stores._common import (
     GroupCommit,
+    ImportRow,
     check_batch,
     decode_cursor,
     encode_cursor,
+    import_rows,
     query_options,
 )
 from dialoghub.stores._indexes import LocalIndexes
@@ -92,7 +95,22 @@ class _Purge:
     deleted: int = 0  # set once saved
 
 
-_Change = Write | _Delete | _Purge
+@dataclass(frozen=True, slots=True)
+class _Import:
+    """A whole session with its log (:meth:`JSONFileStore.import_session`), saved like a
+    create."""
+
+    session: Session
+    rows: list[ImportRow]
+    kept: list[Session]
+
+
+_Change = Write | _Delete | _Purge | _Import
+
+
+def _items(events: Sequence[Event]) -> bytes:
+    """The JSON ``[[type, data], ...]`` of one update's events, as the file keeps them."""
+    return _json.encode([(e.type, e.data) for e in events])
 _PURGE_KEY = ("", "\x00purge")  # no session has this key: purges only wait for each other
 
 
@@ -101,7 +119,7 @@ def _change_key(change: _Change) -> tuple[str, str]:
         return _PURGE_KEY
     if isinstance(change, _Delete):
         return (change.tenant, change.session_id)
-    return (change.session.tenant, change.session.id)
+    return (change.session.tenant, change.session.id)  # a Write or an _Import
 
 
 class JSONFileStore:
@@ -292,6 +310,32 @@ class JSONFileStore:
         entry.text = render(entry)
         return entry
 
+    async def import_session(
+        self, session: Session, events: Sequence[Event], *, snapshots: Sequence[Session] = ()
+    ) -> None:
+        """Store a whole session with its log; answered once the file holding it is on disk
+        (see :meth:`Store.import_session`)."""
+        self._check_open()
+        rows, kept = import_rows(session, events, snapshots)
+        await self._group.submit(_Import(session, rows, kept))
+
+    def _stage_import(self, change: _Import, order: int) -> Entry:
+        """The entry of an imported session; SessionExists if its id is taken."""
+        s = change.session
+        if (s.tenant, s.id) in self._entries:
+            raise SessionExists(s.id)
+        entry = Entry(
+            order=order,
+            session=codec.decode_session(codec.encode_session(s)),  # a private copy
+            rows=[
+                Row(r.first_seq, r.version, r.time, _items(r.events))
+                for r in change.rows
+            ],
+            snapshots=[(k.seq, _json.encode(k)) for k in change.kept],
+        )
+        entry.text = render(entry)
+        return entry
+
     async def _run_batch(self, changes: list[_Change]) -> list[BaseException | None]:
         results: list[BaseException | None] = [None] * len(changes)
         changed: dict[tuple[str, str], Entry | None] = {}
@@ -309,6 +353,9 @@ class JSONFileStore:
                     if key not in self._entries:
                         raise _Absent
                     changed[key] = None
+                elif isinstance(change, _Import):
+                    new.append(self._stage_import(change, order))
+                    order += 1
                 elif change.expected_version == 0:
                     new.append(self._stage(change, order))
                     order += 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -28,7 +29,7 @@ from dialoghub.errors import (
     VersionConflict,
 )
 from dialoghub.stores import codec
-from dialoghub.stores._common import check_batch, decode_cursor, encode_cursor
+from dialoghub.stores._common import check_batch, decode_cursor, encode_cursor, import_rows
 from dialoghub.stores._indexes import LocalIndexes
 from dialoghub.stores.base import (
     DueTimer,
@@ -176,6 +177,41 @@ class MemoryStore:
             if write.idempotency is not None:
                 entry.idempotency[write.idempotency.key] = write.idempotency
             self._indexes.written(session, body)
+
+    async def import_session(
+        self, session: Session, events: Sequence[Event], *, snapshots: Sequence[Session] = ()
+    ) -> None:
+        """Store a whole session with its log at once (see :meth:`Store.import_session`)."""
+        self._check_open()
+        rows, kept = import_rows(session, events, snapshots)
+        key = (session.tenant, session.id)
+        body = codec.encode_session(session)
+        batches = [
+            _Batch(r.first_seq, r.version, r.time, codec.encode_batch(r.events), len(r.events))
+            for r in rows
+        ]
+        bodies = [(k.seq, body if k.seq == session.seq else codec.encode_session(k)) for k in kept]
+        with self._lock:
+            if key in self._sessions:
+                raise SessionExists(session.id)
+            entry = _Entry(
+                order=self._next_order,
+                body=body,
+                model_id=session.model_id,
+                state=session.state,
+                status=str(session.status),
+                version=session.version,
+                seq=session.seq,
+                batches=batches,
+            )
+            self._next_order += 1
+            self._sessions[key] = entry
+            orders, keys = self._by_tenant.setdefault(session.tenant, ([], []))
+            orders.append(entry.order)
+            keys.append(session.id)
+            self._indexes.written(session)  # timer and retention; snapshots below
+            for seq, kept_body in bodies:
+                self._indexes.keep(key, seq, kept_body)
 
     async def load(self, session_id: str, *, tenant: str = "default") -> Session | None:
         """The latest snapshot (a fresh copy), or None."""

@@ -47,6 +47,7 @@ from dialoghub.stores._common import (
     check_batch,
     decode_cursor,
     encode_cursor,
+    import_rows,
     int_option,
 )
 from dialoghub.stores.base import (
@@ -62,7 +63,7 @@ from dialoghub.stores.base import (
 from dialoghub.stores.migrations import Step, too_new, too_old
 from dialoghub.stores.migrations import postgres as migrations
 
-__all__ = ["PostgresStore"]
+__all__ = ["PostgresStore", "listing_sql"]
 
 _OPTIONS = {
     "schema": "dialoghub",
@@ -318,6 +319,64 @@ class PostgresStore:
             _outcome(w, row["outcome"], row["actual"]) for w, row in zip(writes, rows, strict=True)
         ]
 
+    async def import_session(
+        self, session: Session, events: Sequence[Event], *, snapshots: Sequence[Session] = ()
+    ) -> None:
+        """Store a whole session with its log in one transaction (see
+        :meth:`Store.import_session`)."""
+        rows, kept = import_rows(session, events, snapshots)
+        s = session
+        body = codec.encode_session(s)
+        event_rows = [
+            (r.first_seq, r.version, r.time, codec.encode_batch(r.events)) for r in rows
+        ]
+        kept_rows = [
+            (k.seq, k.version, body if k.seq == s.seq else codec.encode_session(k)) for k in kept
+        ]
+        timer = s.timer
+        try:
+            async with self._conn() as conn, conn.transaction():
+                sid = await conn.fetchval(
+                    "INSERT INTO sessions (tenant, id, model_id, state, status, version, seq,"
+                    " updated_at, snapshot) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    " ON CONFLICT DO NOTHING RETURNING sid",
+                    s.tenant,
+                    s.id,
+                    s.model_id,
+                    s.state,
+                    str(s.status),
+                    s.version,
+                    s.seq,
+                    s.updated_at,
+                    body,
+                )
+                if sid is None:
+                    raise SessionExists(s.id)  # rolls the (empty) transaction back
+                if event_rows:
+                    await conn.executemany(
+                        "INSERT INTO events (sid, first_seq, version, ts, batch)"
+                        " VALUES ($1, $2, $3, $4, $5)",
+                        [(sid, *row) for row in event_rows],
+                    )
+                if timer is not None:
+                    await conn.execute(
+                        "INSERT INTO timers (sid, due_at, name, version) VALUES ($1, $2, $3, $4)",
+                        sid,
+                        timer.due_at,
+                        timer.name,
+                        s.version,
+                    )
+                if kept_rows:
+                    await conn.executemany(
+                        "INSERT INTO snapshots (sid, seq, version, snapshot)"
+                        " VALUES ($1, $2, $3, $4)",
+                        [(sid, *row) for row in kept_rows],
+                    )
+        except (StoreError, SessionExists):
+            raise
+        except Exception as exc:
+            raise self._wrap(exc, "importing a session") from exc
+
     # --- reads ------------------------------------------------------------------------------
 
     async def load(self, session_id: str, *, tenant: str = "default") -> Session | None:
@@ -389,25 +448,8 @@ class PostgresStore:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         after = decode_cursor(_CURSOR_TAG, cursor) if cursor is not None else 0
-        # Only the filters given appear in the SQL, so each combination gets its own
-        # prepared plan that uses its index (a generic "$2 IS NULL OR ..." plan would not).
-        where = ["tenant = $1", "sid > $2"]
-        args: list[Any] = [filter.tenant, after]
-        for column, value in (
-            ("model_id", filter.model_id),
-            ("state", filter.state),
-            ("status", filter.status),
-        ):
-            if value is not None:
-                args.append(value)
-                where.append(f"{column} = ${len(args)}")
-        args.append(limit + 1)
-        rows = await self._fetch(
-            "listing sessions",
-            f"SELECT sid, snapshot FROM sessions WHERE {' AND '.join(where)} "
-            f"ORDER BY sid LIMIT ${len(args)}",
-            *args,
-        )
+        sql, args = listing_sql(filter, after, limit + 1)
+        rows = await self._fetch("listing sessions", sql, *args)
         more = len(rows) > limit
         rows = rows[:limit]
         sessions = [codec.decode_session(row["snapshot"]) for row in rows]
@@ -472,6 +514,31 @@ class PostgresStore:
             raise
         except Exception as exc:
             raise self._wrap(exc, "purging sessions") from exc
+
+
+def listing_sql(filter: SessionFilter, after: int, limit: int) -> tuple[str, list[Any]]:
+    """The query of one listing page: ``limit`` sessions matching ``filter`` after sid
+    ``after``, in sid order (the query-plan tests check each combination uses an index).
+
+    Only the filters given appear in the SQL, so each combination gets its own prepared plan
+    that uses its index (a generic "$2 IS NULL OR ..." plan would not).
+    """
+    where = ["tenant = $1", "sid > $2"]
+    args: list[Any] = [filter.tenant, after]
+    for column, value in (
+        ("model_id", filter.model_id),
+        ("state", filter.state),
+        ("status", filter.status),
+    ):
+        if value is not None:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")  # column names come from this tuple only
+    args.append(limit)
+    sql = (
+        f"SELECT sid, snapshot FROM sessions WHERE {' AND '.join(where)} "
+        f"ORDER BY sid LIMIT ${len(args)}"
+    )
+    return sql, args
 
 
 def _batch_args(writes: Sequence[Write]) -> list[list[Any]]:

@@ -22,6 +22,7 @@ URL options: ``prefix`` (default ``dialoghub:``), ``writers`` (4), ``max_batch``
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -44,6 +45,7 @@ from dialoghub.stores._common import (
     check_batch,
     decode_cursor,
     encode_cursor,
+    import_rows,
     int_option,
 )
 from dialoghub.stores.base import (
@@ -297,6 +299,40 @@ class RedisStore:
             first = write.events[0].seq if write.events else None
             return ValueError(f"event seq {first} does not follow {int(reply[1])}")
         return StoreError(f"unexpected reply {reply!r} from the write script")
+
+    async def import_session(
+        self, session: Session, events: Sequence[Event], *, snapshots: Sequence[Session] = ()
+    ) -> None:
+        """Store a whole session with its log in one script, atomically (see
+        :meth:`Store.import_session`)."""
+        rows, kept = import_rows(session, events, snapshots)
+        s = session
+        base = self._base(s.tenant)
+        keys = self._keys(s.tenant, s.id)
+        timer = s.timer
+        scalars = _enc.encode(
+            (
+                base, s.id, s.version, s.seq, s.model_id, s.state, str(s.status),
+                _time(timer.due_at) if timer else "", timer.name if timer else "",
+                _time(s.updated_at), len(rows), len(kept),
+            )
+        )  # fmt: skip
+        snapshot = codec.encode_session(s)
+        args: list[Any] = [scalars, snapshot]
+        for r in rows:
+            entry = _enc.encode((r.version, r.time, codec.encode_batch(r.events)))
+            args += [f"{r.first_seq}-0", entry]
+        for k in kept:
+            args += [k.seq, snapshot if k.seq == s.seq else codec.encode_session(k)]
+        reply = await self._call(
+            "importing a session",
+            "IMPORT",
+            [keys[0], keys[1], self._prefix + "order", f"{base}p:{s.id}", self._timers,
+             self._closed],
+            *args,
+        )  # fmt: skip
+        if reply[0] == b"exists":
+            raise SessionExists(s.id)
 
     # --- reads ------------------------------------------------------------------------------
 

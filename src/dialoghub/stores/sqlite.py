@@ -34,7 +34,7 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -52,10 +52,12 @@ from dialoghub.errors import (
 from dialoghub.stores import _sqlite_indexes as _idx
 from dialoghub.stores import codec
 from dialoghub.stores._common import (
+    ImportRow,
     bool_option,
     check_batch,
     decode_cursor,
     encode_cursor,
+    import_rows,
     query_options,
 )
 from dialoghub.stores.base import (
@@ -70,7 +72,7 @@ from dialoghub.stores.base import (
 from dialoghub.stores.migrations import Step, too_new, too_old
 from dialoghub.stores.migrations import sqlite as migrations
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["SCHEMA_VERSION", "SQLiteStore", "listing_sql"]
 
 #: The schema this code writes; a database with a higher ``user_version`` is refused, an
 #: older one is migrated (see :mod:`dialoghub.stores.migrations.sqlite`).
@@ -136,6 +138,25 @@ def _translate(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code
     cls, advice = _ADVICE.get(code, (StoreError, "SQLite failed while {doing} in {path}: {exc}"))
     return cls(advice.format(path=path, doing=doing, exc=exc), path=path)
+
+
+def listing_sql(filter: SessionFilter, after: int, limit: int) -> tuple[str, list[Any]]:
+    """The query of one listing page: ``limit`` sessions matching ``filter`` after sid
+    ``after``, in sid order. Each filter combination is a keyset walk of one index (the
+    query-plan tests check it on every combination)."""
+    where = ["tenant = ?", "sid > ?"]
+    params: list[Any] = [filter.tenant, after]
+    for column, value in (
+        ("model_id", filter.model_id),
+        ("state", filter.state),
+        ("status", filter.status),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")  # column names come from this tuple only
+            params.append(str(value))
+    params.append(limit)
+    sql = f"SELECT sid, body FROM sessions WHERE {' AND '.join(where)} ORDER BY sid LIMIT ?"
+    return sql, params
 
 
 # --- the writer's work items --------------------------------------------------------------
@@ -253,6 +274,67 @@ class _DeleteOp(_Op):
             return False
         _idx.forget(conn, [row])
         return True
+
+
+class _ImportOp(_Op):
+    """A whole session with its log (:meth:`SQLiteStore.import_session`), in its SAVEPOINT."""
+
+    __slots__ = ("body", "kept", "rows", "session")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        session: Session,
+        rows: list[ImportRow],
+        kept: list[Session],
+    ) -> None:
+        super().__init__(loop)
+        self.session = session
+        # Encoded on the caller's side, like a write.
+        self.body = codec.encode_session(session)
+        self.rows = [(r.first_seq, r.version, r.time, codec.encode_batch(r.events)) for r in rows]
+        self.kept = [
+            (k.seq, k.version, self.body if k.seq == session.seq else codec.encode_session(k))
+            for k in kept
+        ]
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        s = self.session
+        cur = conn.execute(
+            "INSERT INTO sessions (tenant, id, model_id, state, status, version, seq,"
+            " created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (tenant, id) DO NOTHING",
+            (
+                s.tenant,
+                s.id,
+                s.model_id,
+                s.state,
+                str(s.status),
+                s.version,
+                s.seq,
+                s.created_at,
+                s.updated_at,
+                self.body,
+            ),
+        )
+        if cur.rowcount == 0:
+            raise SessionExists(s.id)
+        sid = cur.lastrowid
+        conn.executemany(
+            "INSERT INTO events (sid, first_seq, version, time, batch) VALUES (?, ?, ?, ?, ?)",
+            [(sid, *row) for row in self.rows],
+        )
+        # The timer as the last write would have left it, and the kept snapshots.
+        timer = s.timer
+        if timer is not None:
+            conn.execute(
+                "INSERT INTO timers (sid, due_at, name, version) VALUES (?, ?, ?, ?)",
+                (sid, timer.due_at, timer.name, s.version),
+            )
+        conn.executemany(
+            "INSERT INTO snapshots (sid, seq, version, body) VALUES (?, ?, ?, ?)",
+            [(sid, *k) for k in self.kept],
+        )
 
 
 class _TimerOp(_Op):
@@ -739,6 +821,15 @@ class SQLiteStore:
         check_batch(write)
         await self._submit(_WriteOp(asyncio.get_running_loop(), write))
 
+    async def import_session(
+        self, session: Session, events: Sequence[Event], *, snapshots: Sequence[Session] = ()
+    ) -> None:
+        """Store a whole session with its log in one transaction (see
+        :meth:`Store.import_session`)."""
+        self._check_open()
+        rows, kept = import_rows(session, events, snapshots)
+        await self._submit(_ImportOp(asyncio.get_running_loop(), session, rows, kept))
+
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
         """Remove a session with its events and idempotency records; False if absent."""
         result: bool = await self._submit(_DeleteOp(asyncio.get_running_loop(), session_id, tenant))
@@ -802,19 +893,8 @@ class SQLiteStore:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         after = decode_cursor("s1", cursor) if cursor is not None else 0
-        where = ["tenant = ?", "sid > ?"]
-        params: list[Any] = [filter.tenant, after]
-        for column, value in (
-            ("model_id", filter.model_id),
-            ("state", filter.state),
-            ("status", filter.status),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")  # column names come from this tuple only
-                params.append(str(value))
         # One row more than asked tells whether there is a next page without another query.
-        sql = f"SELECT sid, body FROM sessions WHERE {' AND '.join(where)} ORDER BY sid LIMIT ?"
-        params.append(limit + 1)
+        sql, params = listing_sql(filter, after, limit + 1)
 
         def run(conn: sqlite3.Connection) -> list[tuple[int, bytes]]:
             return conn.execute(sql, params).fetchall()
