@@ -284,7 +284,7 @@ def diagram(model: str, output: str | None, fmt: str | None) -> None:
 
 @main.group()
 def sessions() -> None:
-    """Inspect stored sessions."""
+    """Inspect stored sessions; move them between stores (export, import)."""
 
 
 def _store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -382,6 +382,10 @@ from dialoghub.cli_server import serve as _serve  # noqa: E402
 main.add_command(_serve, "serve")
 main.add_command(_keys, "keys")
 
+from dialoghub.cli_store import export_sessions as _export  # noqa: E402
+from dialoghub.cli_store import import_sessions as _import  # noqa: E402
 from dialoghub.cli_store import store as _store  # noqa: E402
 
 main.add_command(_store, "store")
+sessions.add_command(_export, "export")
+sessions.add_command(_import, "import")

@@ -101,7 +101,8 @@ def fold_log(session: Session, events: Sequence[Event]) -> list[Session]:
         raise InvalidInput(
             f"session {session.id!r}: its events do not reproduce its snapshot ("
             + ", ".join(fields)
-            + f" differ; {first}: the events give {getattr(state, first)!r}, the snapshot "
+            + (" differ" if len(fields) > 1 else " differs")
+            + f"; {first}: the events give {getattr(state, first)!r}, the snapshot "
             f"has {getattr(session, first)!r})",
             session_id=session.id,
             fields=fields,
