@@ -233,6 +233,22 @@ async def test_two_hubs_on_one_database_never_lose_an_update(tmp_path: Path) -> 
         assert replay(events) == session
 
 
+async def test_a_refusal_by_a_stale_cache_is_checked_against_the_store(tmp_path: Path) -> None:
+    """Hub a caches the session waiting for text; hub b moves it to a command. The command
+    result sent through a is valid for the stored session: a re-reads instead of refusing."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    async with Hub(url) as a, Hub(url) as b:
+        a.load_models(WEATHER)
+        b.load_models(WEATHER)
+        await a.create_session("weather", session_id="s")
+        await b.process_text("s", "what's the weather in Paris")
+        view = await a.process_command_result(
+            "s", "lookup_weather", {"forecast": "sunny", "temperature": 21}
+        )
+        assert view.replies == ["In Paris it is sunny and 21 degrees."] and view.version == 3
+        with pytest.raises(errors.UnknownCommand):  # refused by the store's snapshot too
+            await b.process_command_result("s", "lookup_weather", {"forecast": "x"})
+
 def test_sync_face(tmp_path: Path) -> None:
     with SyncHub(f"sqlite:///{tmp_path / 'sync.db'}") as hub:
         hub.load_models(WEATHER)

@@ -38,8 +38,11 @@ from dialoghub.engine.records import (
 )
 from dialoghub.errors import (
     IdempotencyKeyReused,
+    InputError,
     InvalidInput,
     ModelError,
+    ModelMismatch,
+    SessionClosed,
     SessionExists,
     SessionNotFound,
     StoreError,
@@ -308,7 +311,13 @@ class Hub:
                         continue
                     raise VersionConflict(session_id, expected_version, session.version)
                 model = self.model(session.model_id)
-                result = engine.step(model, session, inp, self._clock())
+                try:
+                    result = engine.step(model, session, inp, self._clock())
+                except (InputError, ModelMismatch, SessionClosed):
+                    if not fresh:  # refused by a cached snapshot another process may have
+                        fresh = True  # moved on (several server workers): ask the store
+                        continue
+                    raise
                 view = SessionView(
                     session=result.session, actions=result.actions, events=result.events
                 )
