@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import contextlib
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from websockets.asyncio.client import connect
 
 from benchmarks.workload import expected_reply, lookup_weather, message
 
@@ -78,6 +80,60 @@ class Conn:
             self.writer.close()
 
 
+class WS:
+    """One client WebSocket, as little as RFC 6455 allows: text frames, masked, unfragmented
+    (the server sends small unfragmented text frames). Like :class:`Conn`, it keeps the load
+    generator's cost per message far below the server's."""
+
+    def __init__(self, host: str, port: int, key: str) -> None:
+        self.host, self.port, self.key = host, port, key
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self, path: str) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        nonce = base64.b64encode(os.urandom(16)).decode()
+        self.writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {nonce}\r\n"
+            f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {self.key}\r\n\r\n".encode()
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"WebSocket upgrade refused: {head[:200]!r}")
+
+    async def send(self, text: bytes) -> None:
+        assert self.writer is not None
+        n = len(text)
+        head = b"\x81" + (bytes((0x80 | n,)) if n < 126 else b"\xfe" + n.to_bytes(2, "big"))
+        mask = os.urandom(4)
+        key = (mask * (n // 4 + 1))[:n]
+        masked = (int.from_bytes(text, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+        self.writer.write(head + mask + masked)
+
+    async def recv(self) -> bytes:
+        assert self.reader is not None
+        b0, b1 = await self.reader.readexactly(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif n == 127:
+            n = int.from_bytes(await self.reader.readexactly(8), "big")
+        data = await self.reader.readexactly(n)
+        if b0 & 0x0F == 0x8:
+            raise ConnectionError(f"server closed the WebSocket: {data!r}")
+        return data
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                mask = os.urandom(4)
+                self.writer.write(b"\x88\x82" + mask + bytes(
+                    a ^ b for a, b in zip(b"\x03\xe8", mask, strict=False)))
+                self.writer.close()
+
+
 def _answer(action: dict[str, Any]) -> dict[str, Any]:
     found = lookup_weather(str(action["params"]["city"]))
     return {"forecast": found.forecast, "temperature": found.temperature}
@@ -107,10 +163,10 @@ async def http_turn(conn: Conn, sid: str, text: str) -> tuple[str, int]:
     return " ".join(replies), requests
 
 
-async def ws_turn(ws: Any, text: str, n: int) -> tuple[str, int]:
+async def ws_turn(ws: WS, text: str, n: int) -> tuple[str, int]:
     """One turn over a session's WebSocket."""
     async def send(inp: dict[str, Any], rid: str) -> dict[str, Any]:
-        await ws.send(_encode({"type": "input", "input": inp, "request_id": rid}).decode())
+        await ws.send(_encode({"type": "input", "input": inp, "request_id": rid}))
         while True:
             msg = _decode(await ws.recv())
             if msg.get("request_id") == rid:
@@ -127,6 +183,31 @@ async def ws_turn(ws: Any, text: str, n: int) -> tuple[str, int]:
         replies += _replies(view)
         requests += 1
     return " ".join(replies), requests
+
+
+class CPU:
+    """CPU seconds used by the server process and by this load generator during a run."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._server0 = self._load0 = 0.0
+
+    def _server(self) -> float:
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / self._tick  # utime + stime
+
+    def start(self) -> None:
+        self._server0, self._load0 = self._server(), time.process_time()
+
+    def stop(self, row: dict[str, Any]) -> dict[str, Any]:
+        server, load = self._server() - self._server0, time.process_time() - self._load0
+        row["server_cpu_s"], row["load_cpu_s"] = round(server, 2), round(load, 2)
+        row["server_cpu_share"] = round(server / row["seconds"], 2)  # of one CPU
+        row["load_cpu_share"] = round(load / row["seconds"], 2)
+        row["server_us_per_request"] = round(server / row["requests"] * 1e6)
+        return row
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -160,7 +241,7 @@ async def create_sessions(host: str, port: int, key: str, ids: list[str]) -> Non
 
 
 async def run_http(host: str, port: int, key: str, ids: list[str], clients: int,
-                   turns: int) -> dict[str, Any]:
+                   turns: int, cpu: CPU) -> dict[str, Any]:
     await create_sessions(host, port, key, ids)
     conns = [Conn(host, port, key) for _ in range(clients)]
     await asyncio.gather(*(c.open() for c in conns))
@@ -177,28 +258,27 @@ async def run_http(host: str, port: int, key: str, ids: list[str], clients: int,
                 if reply != expected_reply(i):
                     raise WrongReply(f"{sid} turn {i}: {reply!r}")
 
+    cpu.start()
     start = time.perf_counter()
     await asyncio.gather(*(worker(c, ids[i::clients]) for i, c in enumerate(conns)))
     seconds = time.perf_counter() - start
     await asyncio.gather(*(c.close() for c in conns))
-    return _row("W1 over HTTP", seconds, latencies, counted[0], len(latencies))
+    return cpu.stop(_row("W1 over HTTP", seconds, latencies, counted[0], len(latencies)))
 
 
 async def run_ws(host: str, port: int, key: str, ids: list[str], clients: int,
-                 turns: int) -> dict[str, Any]:
+                   turns: int, cpu: CPU) -> dict[str, Any]:
     await create_sessions(host, port, key, ids)
     latencies: list[float] = []
     counted = [0]
-    busy = [0.0]
 
     async def worker(mine: list[str]) -> None:
         for sid in mine:
-            async with connect(f"ws://{host}:{port}/v1/sessions/{sid}/ws",
-                               additional_headers={"Authorization": f"Bearer {key}"},
-                               compression=None) as ws:
+            ws = WS(host, port, key)
+            await ws.open(f"/v1/sessions/{sid}/ws")
+            try:
                 while _decode(await ws.recv())["type"] != "attached":
                     pass
-                t_session = time.perf_counter()
                 for i in range(turns):
                     t0 = time.perf_counter()
                     reply, requests = await ws_turn(ws, message(i), i)
@@ -206,16 +286,18 @@ async def run_ws(host: str, port: int, key: str, ids: list[str], clients: int,
                     counted[0] += requests
                     if reply != expected_reply(i):
                         raise WrongReply(f"{sid} turn {i}: {reply!r}")
-                busy[0] += time.perf_counter() - t_session
+            finally:
+                await ws.close()
 
+    cpu.start()
     start = time.perf_counter()
     await asyncio.gather(*(worker(ids[i::clients]) for i in range(clients)))
     seconds = time.perf_counter() - start
-    return _row("W1 over WebSocket", seconds, latencies, counted[0], len(latencies))
+    return cpu.stop(_row("W1 over WebSocket", seconds, latencies, counted[0], len(latencies)))
 
 
 async def run_health(host: str, port: int, key: str, clients: int,
-                     requests: int) -> dict[str, Any]:
+                     requests: int, cpu: CPU) -> dict[str, Any]:
     conns = [Conn(host, port, key) for _ in range(clients)]
     await asyncio.gather(*(c.open() for c in conns))
     latencies: list[float] = []
@@ -228,11 +310,12 @@ async def run_health(host: str, port: int, key: str, clients: int,
             latencies.append(time.perf_counter() - t0)
             assert status == 200
 
+    cpu.start()
     start = time.perf_counter()
     await asyncio.gather(*(worker(c) for c in conns))
     seconds = time.perf_counter() - start
     await asyncio.gather(*(c.close() for c in conns))
-    return _row("GET /health (ceiling)", seconds, latencies, len(latencies), None)
+    return cpu.stop(_row("GET /health (ceiling)", seconds, latencies, len(latencies), None))
 
 
 def _free_port() -> int:
@@ -247,24 +330,36 @@ def _cli(*args: str) -> list[str]:
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """A fixed-width table of the rows."""
-    head = f"{'run':<24}{'turns/s':>10}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}"
+    head = (f"{'run':<24}{'turns/s':>9}{'requests/s':>12}{'p50 ms':>8}{'p99 ms':>8}"
+            f"{'server CPU':>12}{'load CPU':>10}{'server us/req':>15}")
     lines = [head, "-" * len(head)]
     for r in rows:
         tps = f"{r['turns_per_s']:.0f}" if r["turns_per_s"] else "-"
-        lines.append(f"{r['run']:<24}{tps:>10}{r['requests_per_s']:>12.0f}"
-                     f"{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}")
+        lines.append(f"{r['run']:<24}{tps:>9}{r['requests_per_s']:>12.0f}"
+                     f"{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['server_cpu_share']:>12.0%}"
+                     f"{r['load_cpu_share']:>10.0%}{r['server_us_per_request']:>15}")
     return "\n".join(lines)
 
 
-async def _bench(args: argparse.Namespace, host: str, port: int, key: str) -> list[dict[str, Any]]:
+async def _bench(args: argparse.Namespace, host: str, port: int, key: str,
+                 cpu: CPU) -> list[dict[str, Any]]:
     http_ids = [f"h{n:06d}" for n in range(args.sessions)]
     ws_ids = [f"w{n:06d}" for n in range(args.sessions)]
-    http = await run_http(host, port, key, http_ids, args.clients, args.turns)
-    ws = await run_ws(host, port, key, ws_ids, args.clients, args.turns)
-    health = await run_health(host, port, key, args.clients, http["requests"])
+    http = await run_http(host, port, key, http_ids, args.clients, args.turns, cpu)
+    ws = await run_ws(host, port, key, ws_ids, args.clients, args.turns, cpu)
+    health = await run_health(host, port, key, args.clients, http["requests"], cpu)
     for row in (http, ws):
         row["share_of_health"] = round(row["requests_per_s"] / health["requests_per_s"], 3)
     return [http, ws, health]
+
+
+def _run(main: Any) -> Any:
+    """Run the load on uvloop when it is installed: it halves the load generator's CPU."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -274,6 +369,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sessions", type=int, default=500)
     parser.add_argument("--turns", type=int, default=12)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="run the server under py-spy and write collapsed stacks here")
     args = parser.parse_args(argv)
     host, port = "127.0.0.1", _free_port()
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
@@ -282,11 +379,10 @@ def main(argv: list[str] | None = None) -> None:
         made = subprocess.run(_cli("keys", "create", "--tenant", "bench", "--scope", "write"),
                               env=env, capture_output=True, text=True, check=True)
         key = made.stdout.strip().splitlines()[-1]
-        server = subprocess.Popen(
-            _cli("serve", "--models", str(WEATHER), "--host", host, "--port", str(port),
-                 "--rate-limit", "0", "--log-level", "warning"),
-            env=env,
-        )
+        command = _cli("serve", "--models", str(WEATHER), "--host", host, "--port", str(port),
+                       "--rate-limit", "0", "--log-level", "warning")
+        server = subprocess.Popen(command, env=env)
+        profiler = None
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -297,8 +393,19 @@ def main(argv: list[str] | None = None) -> None:
                     if server.poll() is not None or time.monotonic() > deadline:
                         raise SystemExit("the server did not start") from None
                     time.sleep(0.1)
-            rows = asyncio.run(_bench(args, host, port, key))
+            if args.profile:
+                profiler = subprocess.Popen(
+                    [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
+                     "--rate", "200", "--nonblocking", "--gil",
+                     "--pid", str(server.pid), "--output", args.profile],
+                    stdout=subprocess.DEVNULL,
+                )
+                time.sleep(1)  # let py-spy attach
+            rows = _run(_bench(args, host, port, key, CPU(server.pid)))
         finally:
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(timeout=60)
             server.terminate()
             server.wait(timeout=30)
     if args.json:

@@ -70,6 +70,8 @@ def _demo(settings: Any, file: str) -> str:
 @click.option("--workers", type=int, help="Worker processes (default 1).")
 @click.option("--config", "config", type=click.Path(), help="TOML or JSON settings file.")
 @click.option("--keys-store", help="Where API keys live if not in the session store.")
+@click.option("--broadcast", help="redis://host:port/db: push updates to clients attached to "
+              "any server process (DIALOGHUB_BROADCAST); default: within each process.")
 @click.option("--auth/--no-auth", default=None, help="Require API keys (default on).")
 @click.option("--token-mode", type=click.Choice(["reference", "stateless"]))
 @click.option("--rate-limit", type=float, help="Requests per second per key (0: off).")
@@ -101,15 +103,16 @@ def serve(config: str | None, demo_key_file: str | None, **flags: Any) -> None:
         click.echo("try:")
         click.echo(f"  curl -s -X POST {url}/v1/sessions -H 'Authorization: Bearer {key}' "
                    "-H 'Content-Type: application/json' -d '{\"model_id\": \"weather\"}'")
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port,
+               "log_level": settings.log_level,
+               "access_log": settings.access_log, "server_header": False}
     if settings.workers > 1:
         # Each worker builds its app from the environment: pass the settings through it.
         os.environ["DIALOGHUB_SERVE_SETTINGS"] = json.dumps(_settings_json(settings))
-        uvicorn.run("dialoghub.server.app:app_factory", factory=True, host=settings.host,
-                    port=settings.port, workers=settings.workers,
-                    log_level=settings.log_level, access_log=settings.access_log)
+        uvicorn.run("dialoghub.server.app:app_factory", factory=True,
+                    workers=settings.workers, **options)
         return
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, access_log=settings.access_log)
+    uvicorn.run(create_app(settings), **options)
 
 
 def _settings_json(settings: Any) -> dict[str, Any]:

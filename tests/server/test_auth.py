@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 
+from dialoghub.server.auth import Authenticator, create_key
+from dialoghub.server.errors import Unauthorized
+from dialoghub.server.keystore import KeyRecord, MemoryKeyStore
 from tests.server.conftest import Keys
 
 
@@ -79,3 +83,38 @@ def test_auth_off(keystore, settings) -> None:  # type: ignore[no-untyped-def]
     with TestClient(create_app(settings.replace(auth=False))) as c:
         r = c.post("/v1/sessions", json={"model_id": "weather"})
         assert r.status_code == 201 and r.json()["session"]["tenant"] == "default"
+
+
+class _CountingStore(MemoryKeyStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        self.reads += 1
+        return await super().get_key(key_id)
+
+
+async def test_verified_keys_are_cached_and_revocations_seen() -> None:
+    store = _CountingStore()
+    key, record = await create_key(store, "acme", scopes=("read",))
+    now = [0.0]
+    auth = Authenticator(store, cache_seconds=5.0, clock=lambda: now[0])
+    first = await auth.authenticate(f"Bearer {key}")
+    again = await auth.authenticate(f"Bearer {key}")
+    assert first == again and first.tenant == "acme" and store.reads == 1
+    with pytest.raises(Unauthorized):  # a wrong secret for a cached key id
+        await auth.authenticate(f"Bearer dh_{record.key_id}_wrong")
+    # Revoked in another process: seen once the cache entry expires.
+    await store.revoke_key(record.key_id, 1.0)
+    assert (await auth.authenticate(f"Bearer {key}")).key_id == record.key_id
+    now[0] += 5.0
+    with pytest.raises(Unauthorized):
+        await auth.authenticate(f"Bearer {key}")
+    # Revoked through this process: forget() makes it immediate.
+    key2, record2 = await create_key(store, "acme", scopes=("read",))
+    await auth.authenticate(f"Bearer {key2}")
+    await store.revoke_key(record2.key_id, 2.0)
+    auth.forget(record2.key_id)
+    with pytest.raises(Unauthorized):
+        await auth.authenticate(f"Bearer {key2}")

@@ -9,6 +9,7 @@ share. Routes live in ``routes_*``, ``websocket`` and ``sse``; this module only 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import logging
@@ -28,6 +29,8 @@ from dialoghub.hub import Hub
 from dialoghub.model.loader import MODEL_SUFFIXES, load_model
 from dialoghub.server import routes_keys, routes_models, routes_sessions, sse, websocket
 from dialoghub.server.auth import Principal
+from dialoghub.server.broadcast import open_relay
+from dialoghub.server.dispatch import Dispatcher
 from dialoghub.server.endpoint import JSONResponse, endpoint
 from dialoghub.server.errors import exception_handlers
 from dialoghub.server.keystore import KeyStore, open_keystore
@@ -38,7 +41,7 @@ from dialoghub.server.service import Service
 from dialoghub.server.settings import Settings
 from dialoghub.server.tokens import Keyring, parse_keys
 
-__all__ = ["create_app", "model_files", "server_version"]
+__all__ = ["App", "create_app", "model_files", "server_version"]
 
 log = logging.getLogger("dialoghub.server")
 
@@ -126,15 +129,26 @@ async def metrics(service: Service, request: Request, who: Principal) -> Respons
     return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def openapi(request: Request) -> Response:
+@endpoint("/openapi.json", None)
+async def openapi(service: Service, request: Request, who: Principal) -> Response:
     """The OpenAPI document."""
-    doc = request.app.state.openapi
-    return JSONResponse(doc)
+    return JSONResponse(request.app.state.openapi)
 
 
-async def docs(request: Request) -> Response:
+@endpoint("/docs", None)
+async def docs(service: Service, request: Request, who: Principal) -> Response:
     """The browsable API documentation."""
     return HTMLResponse(DOCS_HTML)
+
+
+class App(Starlette):
+    """The Starlette app with a lean request path: :class:`~dialoghub.server.dispatch.
+    Dispatcher` instead of Starlette's exception middlewares and linear route matching
+    (every endpoint already answers its own errors in the one JSON shape)."""
+
+    def build_middleware_stack(self) -> Any:
+        """The dispatcher over this app's routes."""
+        return Dispatcher(self.router)
 
 
 def create_app(
@@ -142,7 +156,7 @@ def create_app(
     *,
     hub: Hub | None = None,
     keystore: KeyStore | None = None,
-) -> Starlette:
+) -> App:
     """Build the app; ``hub`` and ``keystore`` (optional) replace the configured ones."""
     settings = settings or Settings()
 
@@ -157,10 +171,25 @@ def create_app(
                 keys = await open_keystore(settings.keys_store or settings.store)
             try:
                 keyring = await keyring_for(settings, keys)
-                app.state.service = Service(
-                    the_hub, settings, keystore=keys, keyring=keyring
-                )
-                yield
+                relay = open_relay(settings.broadcast)
+                service = Service(the_hub, settings, keystore=keys, keyring=keyring,
+                                  relay=relay)
+                if relay is not None:
+                    await relay.start()
+                elif settings.workers > 1:
+                    log.warning("%d workers without a broadcast URL: a WebSocket or SSE client "
+                                "gets only the updates made by its own worker; set --broadcast "
+                                "redis://...", settings.workers)
+                app.state.service = service
+                watchdog = asyncio.create_task(service.deadlines.run())
+                try:
+                    yield
+                finally:
+                    watchdog.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watchdog
+                    if relay is not None:
+                        await relay.close()
             finally:
                 if keys is not None:
                     await keys.close()
@@ -177,7 +206,7 @@ def create_app(
         *websocket.routes,
         *routes_keys.routes,
     ]
-    app = Starlette(routes=routes, exception_handlers=exception_handlers, lifespan=lifespan)
+    app = App(routes=routes, exception_handlers=exception_handlers, lifespan=lifespan)
     app.state.openapi = openapi_document(server_version())
     app.state.settings = settings
     return app

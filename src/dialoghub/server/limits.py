@@ -1,5 +1,5 @@
 """Limits that keep one client from hurting the others: body size, text length, variable
-count, a rate per API key, and (in :mod:`dialoghub.server.app`) a timeout per request.
+count, a rate per API key, and a timeout per request (:class:`Deadlines`).
 
 The rate limit is a token bucket per key, in process memory: ``rate`` tokens per second up
 to ``burst``; a request takes one; an empty bucket is a 429 whose ``Retry-After`` says when
@@ -8,17 +8,19 @@ the next token arrives. With several server processes each enforces its own buck
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from dialoghub.engine.records import ASR, Input, Jump, SetVariables, Text
+from dialoghub.server.dispatch import header
 from dialoghub.server.errors import BadRequest, PayloadTooLarge, RateLimited
 
-__all__ = ["RateLimiter", "check_input", "check_mapping", "read_body"]
+__all__ = ["Deadlines", "RateLimiter", "check_input", "check_mapping", "read_body"]
 
 
 class RateLimiter:
@@ -47,9 +49,56 @@ class RateLimiter:
             self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}
 
 
+class Deadlines:
+    """The request timeout, enforced by one watchdog instead of a timer per request.
+
+    ``asyncio.timeout`` schedules and cancels a timer handle for every request; at thousands
+    of requests per second that was a visible share of a cheap one. Here a request only
+    registers its task and deadline in a dict (:meth:`enter`, :meth:`leave`); :meth:`check`,
+    called every ``tick`` seconds by :meth:`run`, cancels the tasks past their deadline, and
+    :meth:`expired` tells the request that the cancellation was the timeout. A request is
+    thus cancelled between ``timeout`` and ``timeout + tick`` seconds after it started.
+    """
+
+    def __init__(self, timeout: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.timeout = timeout
+        self.tick = min(0.5, max(0.01, timeout / 4))
+        self._clock = clock
+        self._due: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+
+    def enter(self, task: asyncio.Task[Any]) -> None:
+        """Start the clock of the request running in ``task``."""
+        self._due[task] = self._clock() + self.timeout
+
+    def leave(self, task: asyncio.Task[Any]) -> bool:
+        """Stop it; True if the request was cancelled because it ran out of time."""
+        self._due.pop(task, None)
+        if task in self._expired:
+            self._expired.discard(task)
+            return True
+        return False
+
+    def check(self, now: float | None = None) -> int:
+        """Cancel every request past its deadline; how many."""
+        now = self._clock() if now is None else now
+        late = [task for task, due in self._due.items() if due <= now]
+        for task in late:
+            del self._due[task]
+            self._expired.add(task)
+            task.cancel()
+        return len(late)
+
+    async def run(self) -> None:
+        """Check every ``tick`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(self.tick)
+            self.check()
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it exceeds ``limit`` bytes."""
-    declared = request.headers.get("content-length")
+    declared = header(request.scope, b"content-length")
     if declared is not None:
         try:
             size = int(declared)
@@ -60,16 +109,25 @@ async def read_body(request: Request, limit: int) -> bytes:
                 f"request body of {size} bytes exceeds the limit of {limit} bytes",
                 size=size, limit=limit,
             )
+    # Straight from the ASGI receive channel: a small body is one message, returned as is.
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
+    while True:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
         total += len(chunk)
         if total > limit:
             raise PayloadTooLarge(
                 f"request body exceeds the limit of {limit} bytes", limit=limit
             )
+        if not message.get("more_body", False):
+            if not chunks:
+                return chunk
+            chunks.append(chunk)
+            return b"".join(chunks)
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def check_mapping(name: str, value: Mapping[str, Any] | None, limit: int) -> None:

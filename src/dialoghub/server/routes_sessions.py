@@ -13,6 +13,7 @@ from starlette.routing import Route
 from dialoghub.engine.records import End
 from dialoghub.errors import InvalidInput, SessionNotFound, StoreError
 from dialoghub.server.auth import Principal
+from dialoghub.server.dispatch import header
 from dialoghub.server.endpoint import (
     JSONResponse,
     body,
@@ -48,7 +49,7 @@ def _sid(request: Request) -> str:
 
 
 def _idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
+    key = header(request.scope, b"idempotency-key")
     if key is not None and not 1 <= len(key) <= 200:
         raise InvalidInput("the Idempotency-Key header must be 1 to 200 characters")
     return key

@@ -333,12 +333,18 @@ def _whole(value: Any) -> Any:
     return value
 
 
+_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
 def decode(body: bytes, kind: type[Any]) -> Any:
     """Decode a JSON request body into ``kind``; BadRequest with the reason if it cannot."""
     if not body:
         raise BadRequest("the request needs a JSON body")
+    decoder = _decoders.get(kind)
+    if decoder is None:
+        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
     try:
-        return msgspec.json.decode(body, type=kind)
+        return decoder.decode(body)
     except msgspec.ValidationError as exc:
         if "got `float`" in str(exc):  # JSON Schema counts 5.0 as an integer: so do we
             try:

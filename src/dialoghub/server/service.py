@@ -20,10 +20,10 @@ from dialoghub.errors import InvalidInput, VersionConflict
 from dialoghub.hub import Hub, _check_id
 from dialoghub.model.spec import Model
 from dialoghub.server.auth import Authenticator, Principal
-from dialoghub.server.broadcast import Broadcaster, Message
+from dialoghub.server.broadcast import Broadcaster, Message, RedisRelay
 from dialoghub.server.errors import Unauthorized
 from dialoghub.server.keystore import KeyStore
-from dialoghub.server.limits import RateLimiter, check_input, check_mapping
+from dialoghub.server.limits import Deadlines, RateLimiter, check_input, check_mapping
 from dialoghub.server.metrics import Metrics
 from dialoghub.server.schemas import CreateSession, EventOut, ModelInfo, ViewOut
 from dialoghub.server.settings import Settings
@@ -64,6 +64,7 @@ class Service:
         *,
         keystore: KeyStore | None,
         keyring: Keyring,
+        relay: RedisRelay | None = None,
     ) -> None:
         self.hub = hub
         self.settings = settings
@@ -71,8 +72,9 @@ class Service:
         self.keyring = keyring
         self.auth = Authenticator(keystore if settings.auth else None)
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+        self.deadlines = Deadlines(settings.request_timeout)
         self.metrics = Metrics()
-        self.broadcaster = Broadcaster()
+        self.broadcaster = Broadcaster(relay)
 
     # --- checks ---------------------------------------------------------------------------
 
@@ -119,21 +121,28 @@ class Service:
         origin: int | None = None,
         request_id: str | None = None,
     ) -> None:
-        """Push an update to every client attached to its session."""
+        """Push an update to every client attached to its session, here and (through the
+        relay) in the other server processes."""
         key = (tenant, out.session.id)
-        if not out.events or not self.broadcaster.has_subscribers(key):
+        relay = self.broadcaster.relay
+        if not out.events or (relay is None and not self.broadcaster.has_subscribers(key)):
             return
         push = UpdatePush(
             session=out.session, actions=out.actions, events=out.events, token=out.token
         )
-        body = _encode(push)
-        origin_body = None
-        if origin is not None and request_id is not None:
-            origin_body = _encode(msgspec.structs.replace(push, request_id=request_id))
-        self.broadcaster.publish(
-            key,
-            Message(out.events[0].seq, out.events[-1].seq, body, origin, origin_body),
+
+        def render(request_id: str | None) -> bytes:
+            if request_id is None:
+                return _encode(push)
+            return _encode(msgspec.structs.replace(push, request_id=request_id))
+
+        message = Message(
+            out.events[0].seq, out.events[-1].seq, render, origin=origin,
+            request_id=request_id if origin is not None else None,
         )
+        self.broadcaster.publish(key, message)
+        if relay is not None:
+            relay.send(key, message)
 
     # --- operations -----------------------------------------------------------------------
 

@@ -41,6 +41,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # Pushes to attached clients across server processes: redis://host:port/db[?prefix=...].
+    # Empty: each process pushes only the updates it made itself.
+    broadcast: str = ""
     # API keys: with auth off every request acts as tenant "default" with every scope.
     auth: bool = True
     # Session tokens: "kid:secret" pairs, the first signs, all verify (rotation). Empty: a

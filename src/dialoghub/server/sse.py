@@ -44,6 +44,11 @@ async def stream(service: Service, request: Request, who: Principal) -> Response
     session = await service.hub.get_session(sid, tenant=who.tenant)  # 404 before streaming
     after = min(after, session.seq)
     sub = service.broadcaster.subscribe((who.tenant, sid))
+    try:
+        await service.broadcaster.ready((who.tenant, sid))  # the backlog is read after this
+    except BaseException:
+        service.broadcaster.unsubscribe(sub)
+        raise
 
     async def read(since: int, limit: int) -> list[Event]:
         return await service.hub.events(sid, after=since, limit=limit, tenant=who.tenant)

@@ -111,6 +111,7 @@ async def session_socket(ws: WebSocket) -> None:
     try:
         try:
             after = _after(ws)
+            await service.broadcaster.ready(key)  # before the read: nothing falls between
             session = await service.hub.get_session(sid, tenant=principal.tenant)
         except DialoghubError as exc:
             await _refuse(ws, exc)
@@ -139,6 +140,11 @@ async def _serve(
     ws: WebSocket, service: Service, principal: Principal, session: Session, after: int,
     sub: Subscription,
 ) -> None:
+    """Push updates from one task while this one reads the client's frames.
+
+    The reader awaits the socket directly (no task or ``asyncio.wait`` per frame); when the
+    pusher stops (the socket broke under a send, the store failed) it cancels the reader,
+    but only while the reader is waiting for a frame, never in the middle of an update."""
     sid = session.id
     after = min(after, session.seq)
 
@@ -148,36 +154,50 @@ async def _serve(
     live = asyncio.Event()
 
     async def push() -> None:
-        async for last_seq, body in follow(sub, after, read, service.encode_events):
+        # The backlog runs up to the snapshot read at attach time (the subscription already
+        # existed then): what came later arrives as pushes, gaps are filled from the store.
+        async for last_seq, body in follow(sub, after, read, service.encode_events,
+                                           until=session.seq):
             if body:
                 await _send(ws, body)
                 continue
-            current = await service.hub.get_session(sid, tenant=principal.tenant)
-            await _send(ws,
-                _encode(Attached(session=current, last_seq=last_seq,
-                                 token=service.keyring.reference(current)))
-            )
+            await _send(ws, _encode(Attached(session=session, last_seq=last_seq,
+                                             token=service.keyring.reference(session))))
             live.set()
 
+    reader = asyncio.current_task()
+    assert reader is not None
+    receiving = False
+
+    def pusher_done(task: asyncio.Task[None]) -> None:
+        if receiving and not task.cancelled():
+            reader.cancel()
+
     pusher = asyncio.create_task(push())
+    pusher.add_done_callback(pusher_done)
     try:
         waiter = asyncio.ensure_future(live.wait())
         await asyncio.wait({waiter, pusher}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
-        while True:
-            receive = asyncio.ensure_future(_receive(ws))
-            done, _ = await asyncio.wait({receive, pusher}, return_when=asyncio.FIRST_COMPLETED)
-            if pusher in done:
-                receive.cancel()
-                pusher.result()  # re-raise what stopped it
-                return
-            frame = receive.result()
+        while not pusher.done():
+            receiving = True
+            try:
+                frame = await _receive(ws)
+            except asyncio.CancelledError:
+                if pusher.done() and reader.uncancel() == 0:
+                    break  # the pusher stopped: see below why
+                raise
+            finally:
+                receiving = False
             reply = await _handle(service, principal, sid, sub.id, frame)
             if reply is not None:
                 await _send(ws, reply)
+        if not pusher.cancelled():
+            pusher.result()  # re-raise what stopped it
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        pusher.remove_done_callback(pusher_done)
         pusher.cancel()
         with contextlib.suppress(BaseException):
             await pusher
