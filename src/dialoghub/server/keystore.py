@@ -3,8 +3,10 @@
 A :class:`KeyStore` is a small protocol of its own rather than new methods on every session
 store, so the session stores stay untouched: ``open_keystore(url)`` picks an implementation by
 URL scheme. ``sqlite://`` keeps two extra tables (``dialoghub_api_keys`` and
-``dialoghub_token_keys``) in the sessions' database file; ``memory://`` keeps them in process.
-Other schemes are refused with a hint to point ``keys_store`` at a SQLite file.
+``dialoghub_token_keys``) in the sessions' database file; ``postgresql://`` the same tables in
+the sessions' schema (:mod:`~dialoghub.server.keys_postgres`); ``redis://`` hashes under the
+sessions' key prefix (:mod:`~dialoghub.server.keys_redis`); ``memory://`` keeps them in
+process. The drivers are imported only when their scheme is used.
 
 Only a hash of each API key's secret is stored; the secret is shown once, at creation.
 """
@@ -229,7 +231,8 @@ class SQLiteKeyStore:
 
 
 async def open_keystore(url: str) -> KeyStore:
-    """Open the key store of a store URL (``sqlite://`` file or ``memory://``)."""
+    """Open the key store of a store URL: ``memory://``, a ``sqlite://`` file, a
+    ``postgresql://`` schema or a ``redis://`` prefix (where that store keeps its sessions)."""
     parts = urlsplit(url)
     if parts.scheme == "memory":
         mem = MemoryKeyStore()
@@ -245,8 +248,25 @@ async def open_keystore(url: str) -> KeyStore:
         store = SQLiteKeyStore(path)
         await store.open()
         return store
+    if parts.scheme in ("postgresql", "postgres", "redis", "rediss"):
+        # The session store first: it creates (or checks) the schema the keys live in.
+        sessions = open_store(url)
+        await sessions.open()
+        await sessions.close()
+        keys: KeyStore
+        if parts.scheme.startswith("postgres"):
+            from dialoghub.server.keys_postgres import PostgresKeyStore
+
+            keys = PostgresKeyStore(url)
+        else:
+            from dialoghub.server.keys_redis import RedisKeyStore
+
+            keys = RedisKeyStore(url)
+        await keys.open()
+        return keys
     raise StoreConfigError(
-        f"API keys cannot be kept in a {parts.scheme}:// store yet; set keys_store "
-        "(--keys-store, DIALOGHUB_KEYS_STORE) to a sqlite:/// file, or run with auth off",
+        f"API keys cannot be kept in a {parts.scheme}:// store; set keys_store "
+        "(--keys-store, DIALOGHUB_KEYS_STORE) to a sqlite:///, postgresql:// or redis:// URL, "
+        "or run with auth off",
         url=url,
     )
