@@ -13,7 +13,13 @@ from dialoghub.engine.records import Session
 from dialoghub.server import Settings, create_app, load_settings
 from dialoghub.server.errors import error_body
 from dialoghub.server.settings import SettingsError
-from dialoghub.server.tokens import InvalidToken, Keyring, StaleToken, TokenTooLarge
+from dialoghub.server.tokens import (
+    InvalidToken,
+    Keyring,
+    StaleToken,
+    TokenExpired,
+    TokenTooLarge,
+)
 from tests.server.conftest import Keys
 
 S = Session(id="s", tenant="t", model_id="m", model_version="1", unit="main", state="a",
@@ -54,6 +60,22 @@ def test_stateless_size_is_bounded() -> None:
     big = Session(**{**_fields(S), "variables": {"main": {"x": os.urandom(5000).hex()}}})
     with pytest.raises(TokenTooLarge):
         Keyring([("k", b"z" * 32)], max_stateless_bytes=2048).seal(big)
+
+
+def test_stateless_tokens_expire() -> None:
+    now = [1000.0]
+    ring = Keyring([("k", b"z" * 32)], stateless_ttl=60.0, clock=lambda: now[0])
+    token = ring.seal(S)
+    assert token.startswith("s2.k.")
+    now[0] += 59.0
+    assert ring.open(token, tenant="t") == S  # as often as it is sent: replay is possible
+    assert ring.open(token, tenant="t") == S
+    now[0] += 1.0
+    with pytest.raises(TokenExpired) as info:
+        ring.open(token, tenant="t")
+    assert info.value.code == "token_expired" and info.value.details["expired_at"] == 1060.0
+    with pytest.raises(InvalidToken):  # the old format, without an expiry, is refused
+        ring.open("s1." + token[3:], tenant="t")
 
 
 def test_settings_precedence(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -108,7 +108,8 @@ async def keyring_for(settings: Settings, keystore: KeyStore | None) -> Keyring:
             if keystore is not None:
                 await keystore.add_token_secret(kid, secret, time.time())
             keys = [(kid, secret)]
-    return Keyring(keys, max_stateless_bytes=settings.max_token_bytes)
+    return Keyring(keys, max_stateless_bytes=settings.max_token_bytes,
+                   stateless_ttl=settings.stateless_ttl)
 
 
 @endpoint("/health", None)

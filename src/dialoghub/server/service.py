@@ -224,9 +224,9 @@ class Service:
     async def stateless_update(self, principal: Principal, token: str, inp: Input) -> ViewOut:
         """Step the session sealed in ``token``; nothing is stored."""
         self.check_input(inp)
-        if not token.startswith("s1."):
+        if not token.startswith("s2."):
             raise Unauthorized(
-                "this route takes a stateless session token (s1.…); stored sessions are "
+                "this route takes a stateless session token (s2.…); stored sessions are "
                 "updated at /v1/sessions/{id}/inputs"
             )
         session = self.keyring.open(token, tenant=principal.tenant)

@@ -52,6 +52,7 @@ class Settings:
     token_mode: str = "reference"  # default mode of new sessions: reference or stateless
     stateless_models: tuple[str, ...] = ()  # models whose sessions are always stateless
     max_token_bytes: int = 8192  # a stateless token larger than this is refused (413)
+    stateless_ttl: float = 86400.0  # seconds a stateless token stays valid (401 after)
     # Limits.
     max_body_bytes: int = 65536
     max_text_chars: int = 4000

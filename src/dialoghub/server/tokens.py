@@ -6,10 +6,16 @@ and the MAC is HMAC-SHA256. Sending it back proves which session and version the
 last saw: a wrong MAC or another tenant is 401, an older version is 409 (stale).
 
 In **stateless** mode the whole session travels inside the token and the server stores
-nothing (the action-driven SDK's way): ``s1.<kid>.<nonce + ciphertext>``, the session's
-msgpack compressed with zlib and sealed with AES-256-GCM, so it is both secret and
-tamper-proof. A token larger than the configured bound is refused (413) and every response
-reports the size.
+nothing (the action-driven SDK's way): ``s2.<kid>.<nonce + ciphertext>``, the msgpack of
+(expiry time, session) compressed with zlib and sealed with AES-256-GCM, so it is secret and
+tamper-proof, and refused (401 ``token_expired``) once its ``stateless_ttl`` has passed. A
+token larger than the configured bound is refused (413) and every response reports the size.
+
+Replay: a stateless token stays valid until it expires, however often it is used, because
+the server keeps nothing to compare it with. Posting an older token again continues the
+conversation from that older point (a fork), and two clients holding one token can each
+continue it. Keep the expiry short for such sessions, or use reference mode, where the
+stored version makes every replayed token stale (409).
 
 :class:`Keyring` holds secrets newest first: the newest signs, every one verifies. Rotating
 adds a new newest secret and keeps the old ones, so live tokens stay valid; retiring an old
@@ -27,6 +33,7 @@ import os
 import secrets
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import msgspec
@@ -44,6 +51,7 @@ __all__ = [
     "Keyring",
     "Reference",
     "StaleToken",
+    "TokenExpired",
     "TokenTooLarge",
     "parse_keys",
 ]
@@ -59,6 +67,12 @@ class StaleToken(ConflictError):
     """The token names an older version of the session than the stored one."""
 
     code = "stale_token"
+
+
+class TokenExpired(InvalidToken):
+    """A stateless token past its expiry time."""
+
+    code = "token_expired"
 
 
 class TokenTooLarge(PayloadTooLarge):
@@ -104,17 +118,27 @@ def parse_keys(specs: tuple[str, ...]) -> list[tuple[str, bytes]]:
 
 
 _session_encoder = msgspec.msgpack.Encoder()
-_session_decoder = msgspec.msgpack.Decoder(Session)
+_sealed_decoder = msgspec.msgpack.Decoder(tuple[float, Session])  # (expires at, session)
+_STATELESS = "s2"  # s1 tokens (no expiry) are no longer accepted
 _ref_decoder = msgspec.msgpack.Decoder(tuple[str, str, int, float])
 
 
 class Keyring:
     """Secrets newest first; issues and verifies both kinds of token."""
 
-    def __init__(self, keys: list[tuple[str, bytes]], *, max_stateless_bytes: int = 8192) -> None:
+    def __init__(
+        self,
+        keys: list[tuple[str, bytes]],
+        *,
+        max_stateless_bytes: int = 8192,
+        stateless_ttl: float = 86400.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if not keys:
             raise ValueError("a keyring needs at least one secret")
         self.max_stateless_bytes = max_stateless_bytes
+        self.stateless_ttl = stateless_ttl
+        self._clock = clock
         self._order = [kid for kid, _ in keys]
         self._mac: dict[str, bytes] = {}
         self._aead: dict[str, AESGCM] = {}
@@ -182,9 +206,10 @@ class Keyring:
         """The whole session as an encrypted token; TokenTooLarge past the bound."""
         kid = self.current
         nonce = os.urandom(12)
-        plain = zlib.compress(_session_encoder.encode(session), 6)
-        sealed = self._aead[kid].encrypt(nonce, plain, f"s1.{kid}".encode())
-        token = f"s1.{kid}.{_b64(nonce + sealed)}"
+        expires = self._clock() + self.stateless_ttl
+        plain = zlib.compress(_session_encoder.encode((expires, session)), 6)
+        sealed = self._aead[kid].encrypt(nonce, plain, f"{_STATELESS}.{kid}".encode())
+        token = f"{_STATELESS}.{kid}.{_b64(nonce + sealed)}"
         if len(token) > self.max_stateless_bytes:
             raise TokenTooLarge(
                 f"the session no longer fits in a stateless token ({len(token)} bytes, limit "
@@ -197,7 +222,7 @@ class Keyring:
     def open(self, token: str, *, tenant: str) -> Session:
         """Decrypt a stateless token; InvalidToken if forged, altered or another tenant's."""
         parts = token.split(".") if isinstance(token, str) else []
-        if len(parts) != 3 or parts[0] != "s1" or parts[1] not in self._aead:
+        if len(parts) != 3 or parts[0] != _STATELESS or parts[1] not in self._aead:
             raise InvalidToken("invalid session token: not a stateless token of this server")
         if len(token) > self.max_stateless_bytes:
             raise TokenTooLarge(
@@ -206,10 +231,16 @@ class Keyring:
             )
         try:
             raw = _unb64(parts[2])
-            plain = self._aead[parts[1]].decrypt(raw[:12], raw[12:], f"s1.{parts[1]}".encode())
-            session = _session_decoder.decode(zlib.decompress(plain))
+            aad = f"{_STATELESS}.{parts[1]}".encode()
+            plain = self._aead[parts[1]].decrypt(raw[:12], raw[12:], aad)
+            expires, session = _sealed_decoder.decode(zlib.decompress(plain))
         except (ValueError, binascii.Error, InvalidTag, zlib.error, msgspec.DecodeError):
             raise InvalidToken("invalid session token: it was altered or is corrupt") from None
         if session.tenant != tenant:
             raise InvalidToken("invalid session token: it belongs to another tenant")
+        if self._clock() >= expires:
+            raise TokenExpired(
+                "the stateless session token has expired; start a new session",
+                expired_at=expires,
+            )
         return session
