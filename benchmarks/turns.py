@@ -28,7 +28,7 @@ SYSTEMS = ("dialoghub", "langgraph", "adk")
 #: Default W1 sessions and W2 turns of the peers: the full workloads take them many minutes
 #: (see README.md); ``--full`` runs them in full.
 PEER_SESSIONS = 100
-PEER_W2_TURNS = 2000
+PEER_W2_TURNS = 1000
 ROOT = Path(__file__).resolve().parent.parent
 #: The keys every row has (None when the run failed).
 ROW_KEYS = (
@@ -242,7 +242,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def plan(args: argparse.Namespace) -> list[tuple[str, str, int, int]]:
     """The runs to make, in order: (system, workload, W1 sessions, turns per session)."""
-    runs = []
+    runs: list[tuple[str, str, int, int]] = []
     for system in (s for s in SYSTEMS if s in args.systems):
         peer = system != "dialoghub"
         for workload in (w for w in ("W1", "W2") if w in args.workload_list):

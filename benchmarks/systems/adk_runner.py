@@ -10,8 +10,8 @@ append at least two events (the user's message and the agent's reply), so this i
 of what ADK writes per turn.
 
 The service is opened on ``sqlite+aiosqlite:///DIR/sessions.db`` with ADK's defaults (rollback
-journal, ``synchronous=FULL``, SQLAlchemy's connection pool) except for longer busy and pool timeouts:
-see :data:`BUSY_TIMEOUT_S`.
+journal, ``synchronous=FULL``, SQLAlchemy's connection pool) except for longer busy and pool
+timeouts: see :data:`BUSY_TIMEOUT_S`.
 
 Run: ``python -m benchmarks.systems.adk_runner --workload W1``.
 """
