@@ -124,5 +124,11 @@ def test_openapi_documents_every_route(settings: Settings) -> None:
 
 
 def test_docs_and_version(client: TestClient) -> None:
-    assert "swagger-ui" in client.get("/docs").text
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    # Self-contained: nothing is loaded from anywhere, not even from this server.
+    assert "<script" not in page.text and "https://" not in page.text and "src=" not in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert "/v1/sessions/{session_id}/inputs" in page.text
+    assert 'href="#schema-ViewOut"' in page.text and 'id="schema-ViewOut"' in page.text
     assert client.get("/version").json()["api"] == "v1"

@@ -31,11 +31,12 @@ from dialoghub.server import routes_keys, routes_models, routes_sessions, sse, w
 from dialoghub.server.auth import Principal
 from dialoghub.server.broadcast import open_relay
 from dialoghub.server.dispatch import Dispatcher
+from dialoghub.server.docs_page import render_docs
 from dialoghub.server.endpoint import JSONResponse, endpoint
 from dialoghub.server.errors import exception_handlers
 from dialoghub.server.keystore import KeyStore, open_keystore
 from dialoghub.server.metrics import CONTENT_TYPE_LATEST
-from dialoghub.server.openapi import DOCS_HTML, openapi_document
+from dialoghub.server.openapi import openapi_document
 from dialoghub.server.schemas import Health, VersionInfo
 from dialoghub.server.service import Service
 from dialoghub.server.settings import Settings
@@ -138,8 +139,11 @@ async def openapi(service: Service, request: Request, who: Principal) -> Respons
 
 @endpoint("/docs", None)
 async def docs(service: Service, request: Request, who: Principal) -> Response:
-    """The browsable API documentation."""
-    return HTMLResponse(DOCS_HTML)
+    """The browsable API documentation (self-contained: it loads nothing from elsewhere)."""
+    return HTMLResponse(request.app.state.docs_html, headers=_DOCS_HEADERS)
+
+
+_DOCS_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
 
 
 class App(Starlette):
@@ -209,6 +213,7 @@ def create_app(
     ]
     app = App(routes=routes, exception_handlers=exception_handlers, lifespan=lifespan)
     app.state.openapi = openapi_document(server_version())
+    app.state.docs_html = render_docs(app.state.openapi)
     app.state.settings = settings
     return app
 

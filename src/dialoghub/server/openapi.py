@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document of the API (``/openapi.json``) and its browsable page (``/docs``).
+"""The OpenAPI 3.1 document of the API (``/openapi.json``; ``/docs`` renders it, see
+:mod:`dialoghub.server.docs_page`).
 
 Schemas come from the msgspec structs the routes decode and encode
 (:func:`msgspec.json.schema_components`, JSON Schema 2020-12 as OpenAPI 3.1 expects), so the
@@ -34,7 +35,7 @@ from dialoghub.server.schemas import (
     ViewOut,
 )
 
-__all__ = ["DOCS_HTML", "openapi_document"]
+__all__ = ["openapi_document"]
 
 _TYPES: tuple[Any, ...] = (
     CreateSession, UpdateSession, StatelessUpdate, EndSession, ForkSession, CreateKey,
@@ -226,14 +227,3 @@ def openapi_document(version: str) -> dict[str, Any]:
         },
         "tags": [{"name": n} for n in ("sessions", "models", "keys", "system")],
     }
-
-
-DOCS_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>dialoghub API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
-</head><body><div id="ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
-<noscript>The API document is at <a href="/openapi.json">/openapi.json</a>.</noscript>
-</body></html>
-"""
