@@ -122,7 +122,7 @@ def chat(
     if server is not None:
         from dialoghub.cli_server import remote_chat
 
-        remote_chat(server, api_key, model, session_id)
+        remote_chat(server, api_key, model, session_id, plugins=plugins)
         return
     if not os.path.exists(model):
         raise click.BadParameter(f"path {model!r} does not exist", param_hint="MODEL")

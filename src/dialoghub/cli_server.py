@@ -304,10 +304,17 @@ def remote_events(server: str, api_key: str | None, session_id: str, after: int,
 
 
 def remote_chat(server: str, api_key: str | None, model_id: str,
-                session_id: str | None) -> None:
-    """``chat --server``: MODEL is a model id on the server; you answer commands."""
+                session_id: str | None, *, plugins: str | None = None) -> None:
+    """``chat --server``: MODEL is a model id on the server; commands are answered by the
+    ``plugins`` functions (as in local chat), the others by you."""
     from dialoghub.cli import _ask_outputs, _show
     from dialoghub.errors import DialoghubError
+    from dialoghub.runner import call_plugin, load_plugins
+
+    try:
+        functions = load_plugins(plugins) if plugins else {}
+    except DialoghubError as exc:
+        raise _fail(exc) from None
 
     async def run() -> None:
         async with _client(server, api_key) as c:
@@ -351,8 +358,14 @@ def remote_chat(server: str, api_key: str | None, model_id: str,
 
     async def _commands(c: Any, sid: str, view: Any) -> Any:
         while view.command is not None:
-            outputs = await _ask_outputs(view.command)
-            view = await c.process_command_result(sid, view.command.id, outputs)
+            command = view.command
+            error = None
+            fn = functions.get(command.id)
+            if fn is not None:
+                outputs, error = await call_plugin(fn, command)
+            else:
+                outputs = await _ask_outputs(command)
+            view = await c.process_command_result(sid, command.id, outputs, error)
             _show(view, click.echo)
         return view
 

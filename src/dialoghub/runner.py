@@ -26,7 +26,7 @@ from dialoghub.hub import Hub
 from dialoghub.view import SessionView
 from dialoghub.webhook import call_webhook
 
-__all__ = ["CommandFunction", "Runner", "load_plugins"]
+__all__ = ["CommandFunction", "Runner", "call_plugin", "load_plugins"]
 
 CommandFunction = Callable[..., Any]
 #: Called for a command no plugin answers: (command action) -> outputs.
@@ -119,18 +119,30 @@ class Runner:
             spec = self.hub.model(view.session.model_id).commands.get(command.id)
             if spec is not None and spec.webhook is not None:
                 return await call_webhook(spec.webhook, command.id, command.params, spec.outputs)
-        try:
-            if fn is None:
-                if self.on_missing is None:
-                    return {}, f"no plugin answers command {command.id!r}"
+        if fn is None:
+            if self.on_missing is None:
+                return {}, f"no plugin answers command {command.id!r}"
+            try:
                 return await self.on_missing(command), None
-            result = fn(**command.params)
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception as exc:  # a plugin's failure is the command's error, not ours
-            return {}, str(exc) or type(exc).__name__
-        if result is None:
-            return {}, None
-        if not isinstance(result, dict):
-            return {}, f"plugin for {command.id!r} returned {type(result).__name__}, not a dict"
-        return result, None
+            except Exception as exc:
+                return {}, str(exc) or type(exc).__name__
+        return await call_plugin(fn, command)
+
+
+async def call_plugin(
+    fn: CommandFunction, command: CommandAction
+) -> tuple[dict[str, Any], str | None]:
+    """Run one plugin function for a command action: ``(outputs, None)``, or ``({}, error)``
+    if it raised or returned something other than a dict (used by the Runner and by
+    ``dialoghub chat --server --plugins``)."""
+    try:
+        result = fn(**command.params)
+        if inspect.isawaitable(result):
+            result = await result
+    except Exception as exc:  # a plugin's failure is the command's error, not ours
+        return {}, str(exc) or type(exc).__name__
+    if result is None:
+        return {}, None
+    if not isinstance(result, dict):
+        return {}, f"plugin for {command.id!r} returned {type(result).__name__}, not a dict"
+    return result, None

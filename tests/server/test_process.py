@@ -85,3 +85,20 @@ def test_real_server_http_and_websocket(server: tuple[str, str]) -> None:
         assert sc.events("real", limit=1)[0].type == "session_started"
     assert httpx.get(f"{url}/v1/models").status_code == 401
     assert "dialoghub_turns_total" in httpx.get(f"{url}/metrics").text
+
+
+def test_remote_chat_runs_plugins(server: tuple[str, str]) -> None:
+    """``dialoghub chat MODEL --server URL --plugins FILE``: the plugin answers the command."""
+    from click.testing import CliRunner
+
+    from dialoghub.cli import main
+
+    url, key = server
+    plugins = str(Path(WEATHER) / "plugins.py")
+    result = CliRunner().invoke(
+        main, ["chat", "weather", "--server", url, "--api-key", key, "--plugins", plugins],
+        input="what's the weather in Paris\nwhat's the weather in Atlantis\nbye\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "In Paris it is sunny and 21 degrees." in result.output
+    assert "forecast" not in result.output.split("Paris")[0]  # nobody was asked for outputs
