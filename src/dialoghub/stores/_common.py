@@ -210,8 +210,7 @@ def import_rows(
     if last_seq != session.seq or (rows and rows[-1].version > session.version):
         raise InvalidInput(
             f"session {session.id!r} is at seq {session.seq}, version {session.version}, but "
-            f"its log ends at seq {last_seq}"
-            + (f", version {rows[-1].version}" if rows else ""),
+            f"its log ends at seq {last_seq}" + (f", version {rows[-1].version}" if rows else ""),
             session_id=session.id,
         )
     kept = [s for s in snapshots if keeps_snapshot(s) and s.seq <= session.seq]

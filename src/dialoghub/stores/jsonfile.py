@@ -111,6 +111,8 @@ _Change = Write | _Delete | _Purge | _Import
 def _items(events: Sequence[Event]) -> bytes:
     """The JSON ``[[type, data], ...]`` of one update's events, as the file keeps them."""
     return _json.encode([(e.type, e.data) for e in events])
+
+
 _PURGE_KEY = ("", "\x00purge")  # no session has this key: purges only wait for each other
 
 
@@ -327,10 +329,7 @@ class JSONFileStore:
         entry = Entry(
             order=order,
             session=codec.decode_session(codec.encode_session(s)),  # a private copy
-            rows=[
-                Row(r.first_seq, r.version, r.time, _items(r.events))
-                for r in change.rows
-            ],
+            rows=[Row(r.first_seq, r.version, r.time, _items(r.events)) for r in change.rows],
             snapshots=[(k.seq, _json.encode(k)) for k in change.kept],
         )
         entry.text = render(entry)

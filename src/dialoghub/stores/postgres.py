@@ -63,7 +63,7 @@ from dialoghub.stores.base import (
 from dialoghub.stores.migrations import Step, too_new, too_old
 from dialoghub.stores.migrations import postgres as migrations
 
-__all__ = ["PostgresStore", "listing_sql"]
+__all__ = ["LOAD_SQL", "PostgresStore", "listing_sql"]
 
 _OPTIONS = {
     "schema": "dialoghub",
@@ -327,9 +327,7 @@ class PostgresStore:
         rows, kept = import_rows(session, events, snapshots)
         s = session
         body = codec.encode_session(s)
-        event_rows = [
-            (r.first_seq, r.version, r.time, codec.encode_batch(r.events)) for r in rows
-        ]
+        event_rows = [(r.first_seq, r.version, r.time, codec.encode_batch(r.events)) for r in rows]
         kept_rows = [
             (k.seq, k.version, body if k.seq == s.seq else codec.encode_session(k)) for k in kept
         ]
@@ -381,12 +379,7 @@ class PostgresStore:
 
     async def load(self, session_id: str, *, tenant: str = "default") -> Session | None:
         """The latest snapshot, or None."""
-        rows = await self._fetch(
-            "loading a session",
-            "SELECT snapshot FROM sessions WHERE tenant = $1 AND id = $2",
-            tenant,
-            session_id,
-        )
+        rows = await self._fetch("loading a session", LOAD_SQL, tenant, session_id)
         return codec.decode_session(rows[0]["snapshot"]) if rows else None
 
     async def idempotent(
@@ -514,6 +507,10 @@ class PostgresStore:
             raise
         except Exception as exc:
             raise self._wrap(exc, "purging sessions") from exc
+
+
+#: The query of :meth:`PostgresStore.load` (a lookup in the primary key).
+LOAD_SQL = "SELECT snapshot FROM sessions WHERE tenant = $1 AND id = $2"
 
 
 def listing_sql(filter: SessionFilter, after: int, limit: int) -> tuple[str, list[Any]]:

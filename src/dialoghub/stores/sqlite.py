@@ -72,7 +72,7 @@ from dialoghub.stores.base import (
 from dialoghub.stores.migrations import Step, too_new, too_old
 from dialoghub.stores.migrations import sqlite as migrations
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore", "listing_sql"]
+__all__ = ["LOAD_SQL", "SCHEMA_VERSION", "SQLiteStore", "listing_sql"]
 
 #: The schema this code writes; a database with a higher ``user_version`` is refused, an
 #: older one is migrated (see :mod:`dialoghub.stores.migrations.sqlite`).
@@ -140,6 +140,10 @@ def _translate(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
     return cls(advice.format(path=path, doing=doing, exc=exc), path=path)
 
 
+#: The query of :meth:`SQLiteStore.load` (a lookup in the unique (tenant, id) index).
+LOAD_SQL: Final = "SELECT body FROM sessions WHERE tenant = ? AND id = ?"
+
+
 def listing_sql(filter: SessionFilter, after: int, limit: int) -> tuple[str, list[Any]]:
     """The query of one listing page: ``limit`` sessions matching ``filter`` after sid
     ``after``, in sid order. Each filter combination is a keyset walk of one index (the
@@ -155,8 +159,30 @@ def listing_sql(filter: SessionFilter, after: int, limit: int) -> tuple[str, lis
             where.append(f"{column} = ?")  # column names come from this tuple only
             params.append(str(value))
     params.append(limit)
-    sql = f"SELECT sid, body FROM sessions WHERE {' AND '.join(where)} ORDER BY sid LIMIT ?"
+    sql = (
+        f"SELECT sid, body FROM sessions WHERE {' AND '.join(where)} "
+        f"ORDER BY {_listing_order(filter)} LIMIT ?"
+    )
     return sql, params
+
+
+def _listing_order(filter: SessionFilter) -> str:
+    """``ORDER BY`` of a listing: sid order, spelled as the columns of the index to walk.
+
+    Tenant and the lead filter are fixed by equality, so ``tenant, state, sid`` is sid order;
+    but only the index ``(tenant, state, sid)`` yields it without sorting, so the planner
+    walks that index from the cursor (O(page)) instead of, say, the sid index with the
+    filters applied on the fly (O(rows skipped)). The lead is the most selective filter
+    given: state (20 per model, typically), then model, then status.
+    """
+    for column, value in (
+        ("state", filter.state),
+        ("model_id", filter.model_id),
+        ("status", filter.status),
+    ):
+        if value is not None:
+            return f"tenant, {column}, sid"
+    return "tenant, sid"
 
 
 # --- the writer's work items --------------------------------------------------------------
@@ -839,9 +865,7 @@ class SQLiteStore:
         """The latest committed snapshot, or None."""
 
         def run(conn: sqlite3.Connection) -> Session | None:
-            row = conn.execute(
-                "SELECT body FROM sessions WHERE tenant = ? AND id = ?", (tenant, session_id)
-            ).fetchone()
+            row = conn.execute(LOAD_SQL, (tenant, session_id)).fetchone()
             return codec.decode_session(row[0]) if row is not None else None
 
         return await self._read(run)
