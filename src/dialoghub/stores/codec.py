@@ -28,7 +28,14 @@ import msgspec
 from dialoghub.engine.records import Event, Session
 from dialoghub.errors import StoreCorrupt
 
-__all__ = ["decode_batch", "decode_session", "encode_batch", "encode_session"]
+__all__ = [
+    "decode_batch",
+    "decode_session",
+    "encode_batch",
+    "encode_batch_raw",
+    "encode_session",
+    "pack_batch",
+]
 
 _enc = msgspec.msgpack.Encoder()
 _session_dec = msgspec.msgpack.Decoder(Session)
@@ -116,7 +123,21 @@ def decode_session(data: bytes) -> Session:
 
 def encode_batch(events: Sequence[Event]) -> bytes:
     """Encode the events of one update (same version and time) as ``[[type, data], ...]``."""
-    return _pack(_enc.encode([(e.type, e.data) for e in events]))
+    return _pack(encode_batch_raw(events))
+
+
+def encode_batch_raw(events: Sequence[Event]) -> bytes:
+    """The first half of :func:`encode_batch`: msgpack only, not yet deflated.
+
+    A store may deflate it later with :func:`pack_batch` on another thread: deflating
+    releases the GIL, so a writer thread doing it leaves the event loop's thread free.
+    """
+    return _enc.encode([(e.type, e.data) for e in events])
+
+
+def pack_batch(raw: bytes) -> bytes:
+    """The second half of :func:`encode_batch`: deflate what :func:`encode_batch_raw` gave."""
+    return _pack(raw)
 
 
 def decode_batch(first_seq: int, version: int, time: float, data: bytes) -> list[Event]:

@@ -202,7 +202,7 @@ class _Op:
 
 
 class _WriteOp(_Op):
-    __slots__ = ("batch", "body", "write")
+    __slots__ = ("_batch", "body", "raw_batch", "write")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, write: Write) -> None:
         super().__init__(loop)
@@ -210,7 +210,17 @@ class _WriteOp(_Op):
         # Encoded on the caller's side: errors surface there, and the stored bytes cannot
         # change if the caller mutates its session after the call.
         self.body = codec.encode_session(write.session)
-        self.batch = codec.encode_batch(write.events) if write.events else None
+        # The events are packed to msgpack here too, but deflated on the writer thread
+        # (``batch``): deflate releases the GIL there, off the event loop's thread.
+        self.raw_batch = codec.encode_batch_raw(write.events) if write.events else None
+        self._batch: bytes | None = None
+
+    @property
+    def batch(self) -> bytes | None:
+        """The deflated event row (computed once, on the writer thread)."""
+        if self._batch is None and self.raw_batch is not None:
+            self._batch = codec.pack_batch(self.raw_batch)
+        return self._batch
 
     def apply(self, conn: sqlite3.Connection) -> None:
         # Every refusal (exists, not found, key reused, stale version, seq gap) is raised
