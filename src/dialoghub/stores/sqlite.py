@@ -41,24 +41,30 @@ from urllib.parse import unquote, urlsplit
 from dialoghub.engine.records import Event, Session
 from dialoghub.errors import (
     DialoghubError,
-    IdempotencyKeyReused,
-    SessionExists,
-    SessionNotFound,
     StoreConfigError,
     StoreCorrupt,
     StoreError,
-    VersionConflict,
 )
 from dialoghub.stores import _sqlite_indexes as _idx
 from dialoghub.stores import codec
 from dialoghub.stores._common import (
-    ImportRow,
     bool_option,
     check_batch,
     decode_cursor,
     encode_cursor,
     import_rows,
     query_options,
+)
+from dialoghub.stores._sqlite_ops import (
+    STOP,
+    DeleteOp,
+    ImportOp,
+    Op,
+    Outcome,
+    TimerOp,
+    WriteOp,
+    commit_batch,
+    settle,
 )
 from dialoghub.stores.base import (
     DueTimer,
@@ -67,7 +73,6 @@ from dialoghub.stores.base import (
     Rewind,
     SessionFilter,
     Write,
-    check_events,
 )
 from dialoghub.stores.migrations import Step, too_new, too_old
 from dialoghub.stores.migrations import sqlite as migrations
@@ -185,345 +190,6 @@ def _listing_order(filter: SessionFilter) -> str:
     return "tenant, sid"
 
 
-# --- the writer's work items --------------------------------------------------------------
-
-
-class _Op:
-    """One queued mutation and the future of the task awaiting it."""
-
-    __slots__ = ("future", "loop")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.future: asyncio.Future[Any] = loop.create_future()
-
-    def apply(self, conn: sqlite3.Connection) -> Any:
-        raise NotImplementedError
-
-
-class _WriteOp(_Op):
-    __slots__ = ("_batch", "body", "raw_batch", "write")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, write: Write) -> None:
-        super().__init__(loop)
-        self.write = write
-        # Encoded on the caller's side: errors surface there, and the stored bytes cannot
-        # change if the caller mutates its session after the call.
-        self.body = codec.encode_session(write.session)
-        # The events are packed to msgpack here too, but deflated on the writer thread
-        # (``batch``): deflate releases the GIL there, off the event loop's thread.
-        self.raw_batch = codec.encode_batch_raw(write.events) if write.events else None
-        self._batch: bytes | None = None
-
-    @property
-    def batch(self) -> bytes | None:
-        """The deflated event row (computed once, on the writer thread)."""
-        if self._batch is None and self.raw_batch is not None:
-            self._batch = codec.pack_batch(self.raw_batch)
-        return self._batch
-
-    def apply(self, conn: sqlite3.Connection) -> None:
-        # Every refusal (exists, not found, key reused, stale version, seq gap) is raised
-        # before the first statement that changes anything.
-        w, s = self.write, self.write.session
-        idem_key = w.idempotency.key if w.idempotency is not None else None
-        # One statement reads the row and whether the idempotency key is taken (NULL key: no).
-        row = conn.execute(
-            "SELECT sid, version, seq, EXISTS (SELECT 1 FROM idempotency AS i"
-            " WHERE i.sid = s.sid AND i.key = ?) FROM sessions AS s WHERE tenant = ? AND id = ?",
-            (idem_key, s.tenant, s.id),
-        ).fetchone()
-        if w.expected_version == 0:
-            if row is not None:
-                raise SessionExists(s.id)
-            check_events(w, 0)
-            cur = conn.execute(
-                "INSERT INTO sessions (tenant, id, model_id, state, status, version, seq,"
-                " created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    s.tenant,
-                    s.id,
-                    s.model_id,
-                    s.state,
-                    str(s.status),
-                    s.version,
-                    s.seq,
-                    s.created_at,
-                    s.updated_at,
-                    self.body,
-                ),
-            )
-            sid = cur.lastrowid
-        else:
-            if row is None:
-                raise SessionNotFound(s.id)
-            sid, version, seq, key_taken = row
-            # Key reuse is reported before a stale version: a retried update that already
-            # landed is a key reuse first (the caller should look up the stored answer).
-            if key_taken and idem_key is not None:
-                raise IdempotencyKeyReused(s.id, idem_key)
-            if version != w.expected_version:
-                raise VersionConflict(s.id, w.expected_version, version)
-            check_events(w, seq)
-            conn.execute(
-                "UPDATE sessions SET model_id = ?, state = ?, status = ?, version = ?, seq = ?,"
-                " updated_at = ?, body = ? WHERE sid = ?",
-                (
-                    s.model_id,
-                    s.state,
-                    str(s.status),
-                    s.version,
-                    s.seq,
-                    s.updated_at,
-                    self.body,
-                    sid,
-                ),
-            )
-        if self.batch is not None:
-            first = w.events[0]
-            conn.execute(
-                "INSERT INTO events (sid, first_seq, version, time, batch) VALUES (?, ?, ?, ?, ?)",
-                (sid, first.seq, first.version, first.time, self.batch),
-            )
-        if w.idempotency is not None:
-            i = w.idempotency
-            conn.execute(
-                "INSERT INTO idempotency (sid, key, fingerprint, response) VALUES (?, ?, ?, ?)",
-                (sid, i.key, i.fingerprint, i.response),
-            )
-        _idx.index(conn, [(sid, s, self.body, w.expected_version == 0)])
-
-
-class _DeleteOp(_Op):
-    __slots__ = ("session_id", "tenant")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, session_id: str, tenant: str) -> None:
-        super().__init__(loop)
-        self.session_id = session_id
-        self.tenant = tenant
-
-    def apply(self, conn: sqlite3.Connection) -> bool:
-        row = conn.execute(
-            "SELECT sid FROM sessions WHERE tenant = ? AND id = ?", (self.tenant, self.session_id)
-        ).fetchone()
-        if row is None:
-            return False
-        _idx.forget(conn, [row])
-        return True
-
-
-class _ImportOp(_Op):
-    """A whole session with its log (:meth:`SQLiteStore.import_session`), in its SAVEPOINT."""
-
-    __slots__ = ("body", "kept", "rows", "session")
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        session: Session,
-        rows: list[ImportRow],
-        kept: list[Session],
-    ) -> None:
-        super().__init__(loop)
-        self.session = session
-        # Encoded on the caller's side, like a write.
-        self.body = codec.encode_session(session)
-        self.rows = [(r.first_seq, r.version, r.time, codec.encode_batch(r.events)) for r in rows]
-        self.kept = [
-            (k.seq, k.version, self.body if k.seq == session.seq else codec.encode_session(k))
-            for k in kept
-        ]
-
-    def apply(self, conn: sqlite3.Connection) -> None:
-        s = self.session
-        cur = conn.execute(
-            "INSERT INTO sessions (tenant, id, model_id, state, status, version, seq,"
-            " created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (tenant, id) DO NOTHING",
-            (
-                s.tenant,
-                s.id,
-                s.model_id,
-                s.state,
-                str(s.status),
-                s.version,
-                s.seq,
-                s.created_at,
-                s.updated_at,
-                self.body,
-            ),
-        )
-        if cur.rowcount == 0:
-            raise SessionExists(s.id)
-        sid = cur.lastrowid
-        conn.executemany(
-            "INSERT INTO events (sid, first_seq, version, time, batch) VALUES (?, ?, ?, ?, ?)",
-            [(sid, *row) for row in self.rows],
-        )
-        # The timer as the last write would have left it, and the kept snapshots.
-        timer = s.timer
-        if timer is not None:
-            conn.execute(
-                "INSERT INTO timers (sid, due_at, name, version) VALUES (?, ?, ?, ?)",
-                (sid, timer.due_at, timer.name, s.version),
-            )
-        conn.executemany(
-            "INSERT INTO snapshots (sid, seq, version, body) VALUES (?, ?, ?, ?)",
-            [(sid, *k) for k in self.kept],
-        )
-
-
-class _TimerOp(_Op):
-    """A claim of due timers (``apply`` is :func:`_idx.claim` or another timer function)."""
-
-    __slots__ = ("run",)
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, run: Callable[[sqlite3.Connection], Any]
-    ) -> None:
-        super().__init__(loop)
-        self.run = run
-
-    def apply(self, conn: sqlite3.Connection) -> Any:
-        return self.run(conn)
-
-
-def _commit_batch(conn: sqlite3.Connection, ops: list[_WriteOp]) -> list[Outcome]:
-    """The fast path for a batch of writes: check them all, then apply them with executemany.
-
-    Inside BEGIN IMMEDIATE nobody else can write, so checking every compare-and-set with one
-    SELECT and then applying the accepted writes is as atomic as checking each in its own
-    statement, at a fraction of the Python work per write. A refused write changes nothing
-    (it is never applied); any driver error raises, and the caller rolls the batch back.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    keys = {(op.write.session.tenant, op.write.session.id) for op in ops}
-    current: dict[tuple[str, str], list[int]] = {}
-    for chunk in _chunks(sorted(keys), 400):
-        marks = ",".join("(?,?)" for _ in chunk)
-        flat = [v for k in chunk for v in k]
-        for tenant, sid_text, sid, version, seq in conn.execute(
-            f"SELECT tenant, id, sid, version, seq FROM sessions WHERE (tenant, id) IN ({marks})",
-            flat,
-        ):
-            current[(tenant, sid_text)] = [sid, version, seq]
-    taken: set[tuple[int, str]] = set()
-    keyed = [
-        (current[k][0], op.write.idempotency.key)
-        for op in ops
-        if op.write.idempotency is not None
-        and (k := (op.write.session.tenant, op.write.session.id)) in current
-    ]
-    for keyed_sid, idem_key in keyed:
-        if conn.execute(
-            "SELECT 1 FROM idempotency WHERE sid = ? AND key = ?", (keyed_sid, idem_key)
-        ).fetchone():
-            taken.add((keyed_sid, idem_key))
-    outcomes: list[Outcome] = []
-    updates: list[tuple[Any, ...]] = []
-    event_rows: list[tuple[Any, ...]] = []
-    idem_rows: list[tuple[Any, ...]] = []
-    indexed: list[tuple[int | None, Session, bytes, bool]] = []
-    for op in ops:
-        w, s = op.write, op.write.session
-        key = (s.tenant, s.id)
-        row = current.get(key)
-        try:
-            if w.expected_version == 0:
-                if row is not None:
-                    raise SessionExists(s.id)
-                check_events(w, 0)
-                cur = conn.execute(
-                    "INSERT INTO sessions (tenant, id, model_id, state, status, version, seq,"
-                    " created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        s.tenant,
-                        s.id,
-                        s.model_id,
-                        s.state,
-                        str(s.status),
-                        s.version,
-                        s.seq,
-                        s.created_at,
-                        s.updated_at,
-                        op.body,
-                    ),
-                )
-                sid = int(cur.lastrowid or 0)  # set by every successful INSERT
-                current[key] = [sid, s.version, s.seq]
-            else:
-                if row is None:
-                    raise SessionNotFound(s.id)
-                sid, version, seq = row
-                if w.idempotency is not None and (sid, w.idempotency.key) in taken:
-                    raise IdempotencyKeyReused(s.id, w.idempotency.key)
-                if version != w.expected_version:
-                    raise VersionConflict(s.id, w.expected_version, version)
-                check_events(w, seq)
-                row[1], row[2] = s.version, s.seq  # a later write of the batch sees this one
-                updates.append(
-                    (
-                        s.model_id,
-                        s.state,
-                        str(s.status),
-                        s.version,
-                        s.seq,
-                        s.updated_at,
-                        op.body,
-                        sid,
-                    )
-                )
-        except (DialoghubError, ValueError) as exc:
-            outcomes.append((op, None, exc))
-            continue
-        if op.batch is not None:
-            first = w.events[0]
-            event_rows.append((sid, first.seq, first.version, first.time, op.batch))
-        if w.idempotency is not None:
-            i = w.idempotency
-            taken.add((sid, i.key))
-            idem_rows.append((sid, i.key, i.fingerprint, i.response))
-        indexed.append((sid, s, op.body, w.expected_version == 0))
-        outcomes.append((op, None, None))
-    conn.executemany(
-        "UPDATE sessions SET model_id = ?, state = ?, status = ?, version = ?, seq = ?,"
-        " updated_at = ?, body = ? WHERE sid = ?",
-        updates,
-    )
-    conn.executemany(
-        "INSERT INTO events (sid, first_seq, version, time, batch) VALUES (?, ?, ?, ?, ?)",
-        event_rows,
-    )
-    if idem_rows:
-        conn.executemany(
-            "INSERT INTO idempotency (sid, key, fingerprint, response) VALUES (?, ?, ?, ?)",
-            idem_rows,
-        )
-    _idx.index(conn, indexed)
-    conn.execute("COMMIT")
-    return outcomes
-
-
-def _chunks(items: list[T], size: int) -> list[list[T]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-_STOP: Final = object()  # queued by close(): the writer finishes what is before it and exits
-
-Outcome = tuple[_Op, Any, BaseException | None]
-
-
-def _settle(outcomes: list[Outcome]) -> None:
-    """Resolve futures on their own loop (called there via call_soon_threadsafe)."""
-    for op, result, exc in outcomes:
-        if op.future.done():  # the caller was cancelled; the write may still have landed
-            continue
-        if exc is not None:
-            op.future.set_exception(exc)
-        else:
-            op.future.set_result(result)
-
-
 # --- the store ----------------------------------------------------------------------------
 
 
@@ -616,7 +282,7 @@ class SQLiteStore:
         if not self._open:
             return
         self._open = False  # refuse new work; what is queued still gets written
-        self._queue.put(_STOP)
+        self._queue.put(STOP)
         writer, readers = self._writer, self._readers
         if writer is not None:
             await asyncio.to_thread(writer.join)
@@ -729,8 +395,8 @@ class SQLiteStore:
                         items.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
-                stop = any(i is _STOP for i in items)
-                ops = [i for i in items if isinstance(i, _Op)]
+                stop = any(i is STOP for i in items)
+                ops = [i for i in items if isinstance(i, Op)]
                 if ops:
                     try:
                         self._commit(conn, ops)
@@ -747,16 +413,16 @@ class SQLiteStore:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if isinstance(item, _Op):
+                if isinstance(item, Op):
                     leftover.append((item, None, StoreError(f"store {self.url!r} is closed")))
             self._resolve(leftover)
 
-    def _commit(self, conn: sqlite3.Connection, ops: list[_Op]) -> None:
+    def _commit(self, conn: sqlite3.Connection, ops: list[Op]) -> None:
         """Apply ``ops`` in one transaction; each op succeeds or fails on its own."""
-        writes = [op for op in ops if isinstance(op, _WriteOp)]
+        writes = [op for op in ops if isinstance(op, WriteOp)]
         if len(writes) == len(ops) and len(ops) > 1:
             try:
-                outcomes = _commit_batch(conn, writes)
+                outcomes = commit_batch(conn, writes)
             except sqlite3.Error:
                 # Something failed below the checks (a full disk, a value SQLite cannot
                 # bind): nothing of the batch stayed. Redo it op by op, so only the op at
@@ -770,7 +436,7 @@ class SQLiteStore:
                 return
         self._commit_each(conn, ops)
 
-    def _commit_each(self, conn: sqlite3.Connection, ops: list[_Op]) -> None:
+    def _commit_each(self, conn: sqlite3.Connection, ops: list[Op]) -> None:
         """The careful path: one SAVEPOINT per op, so a failing op is undone alone."""
         outcomes: list[Outcome] = []
         try:
@@ -814,9 +480,9 @@ class SQLiteStore:
             by_loop.setdefault(outcome[0].loop, []).append(outcome)
         for loop, items in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
-                loop.call_soon_threadsafe(_settle, items)
+                loop.call_soon_threadsafe(settle, items)
 
-    async def _submit(self, op: _Op) -> Any:
+    async def _submit(self, op: Op) -> Any:
         self._check_open()
         self._queue.put(op)
         return await op.future
@@ -855,7 +521,7 @@ class SQLiteStore:
         """Apply one update atomically; returns once it is committed (see :meth:`Store.write`)."""
         self._check_open()
         check_batch(write)
-        await self._submit(_WriteOp(asyncio.get_running_loop(), write))
+        await self._submit(WriteOp(asyncio.get_running_loop(), write))
 
     async def import_session(
         self, session: Session, events: Sequence[Event], *, snapshots: Sequence[Session] = ()
@@ -864,11 +530,11 @@ class SQLiteStore:
         :meth:`Store.import_session`)."""
         self._check_open()
         rows, kept = import_rows(session, events, snapshots)
-        await self._submit(_ImportOp(asyncio.get_running_loop(), session, rows, kept))
+        await self._submit(ImportOp(asyncio.get_running_loop(), session, rows, kept))
 
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
         """Remove a session with its events and idempotency records; False if absent."""
-        result: bool = await self._submit(_DeleteOp(asyncio.get_running_loop(), session_id, tenant))
+        result: bool = await self._submit(DeleteOp(asyncio.get_running_loop(), session_id, tenant))
         return result
 
     async def load(self, session_id: str, *, tenant: str = "default") -> Session | None:
@@ -952,16 +618,16 @@ class SQLiteStore:
     ) -> list[DueTimer]:
         """Take up to ``limit`` due timers; each is due again at ``now + lease``."""
         loop = asyncio.get_running_loop()
-        op = _TimerOp(loop, lambda conn: _idx.claim(conn, now, limit, lease))
+        op = TimerOp(loop, lambda conn: _idx.claim(conn, now, limit, lease))
         claimed: list[DueTimer] = await self._submit(op)
         return claimed
 
     async def drop_timer(self, timer: DueTimer) -> None:
         """Remove a claimed timer if its session is still at ``timer.version``."""
-        await self._submit(_TimerOp(asyncio.get_running_loop(), lambda c: _idx.drop(c, timer)))
+        await self._submit(TimerOp(asyncio.get_running_loop(), lambda c: _idx.drop(c, timer)))
 
     async def purge(self, before: float, *, limit: int = 1000) -> int:
         """Delete up to ``limit`` closed sessions last updated before ``before``."""
-        op = _TimerOp(asyncio.get_running_loop(), lambda c: _idx.purge(c, before, limit))
+        op = TimerOp(asyncio.get_running_loop(), lambda c: _idx.purge(c, before, limit))
         deleted: int = await self._submit(op)
         return deleted
