@@ -73,6 +73,9 @@ def _demo(settings: Any, file: str) -> str:
 @click.option("--broadcast", help="redis://host:port/db: push updates to clients attached to "
               "any server process (DIALOGHUB_BROADCAST); default: within each process.")
 @click.option("--auth/--no-auth", default=None, help="Require API keys (default on).")
+@click.option("--timers/--no-timers", default=None,
+              help="Deliver due prompt timeouts and lifetimes (default on; each due timer "
+              "goes to exactly one server process).")
 @click.option("--token-mode", type=click.Choice(["reference", "stateless"]))
 @click.option("--rate-limit", type=float, help="Requests per second per key (0: off).")
 @click.option("--demo-key-file", type=click.Path(),

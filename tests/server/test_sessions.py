@@ -177,3 +177,11 @@ def test_bad_input_is_4xx_and_changes_nothing(client: TestClient, keys: Keys) ->
     assert r.status_code == 400
     r = client.get("/v1/sessions?cursor=garbage", headers=keys.h())
     assert r.status_code == 422
+
+
+def test_stateless_create_refuses_what_cannot_be_sealed(client: TestClient, keys: Keys) -> None:
+    # Found by the API fuzzer: the stateless path skipped the Hub's checks (a 500).
+    body = {"model_id": "weather", "token_mode": "stateless", "params": {"n": 2**70}}
+    r = client.post("/v1/sessions", json=body, headers=keys.h())
+    assert r.status_code == 422, r.text  # well-formed JSON, a value the API cannot take
+    assert r.json()["code"] == "invalid_input" and "64 bits" in r.json()["message"]

@@ -167,7 +167,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        the_hub = hub if hub is not None else Hub(settings.store)
+        the_hub = hub if hub is not None else Hub(settings.store, timers=settings.timers)
         async with the_hub:
             loaded, skipped = load_into(the_hub, settings.models)
             app.state.loaded, app.state.skipped = loaded, skipped

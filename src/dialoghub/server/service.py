@@ -17,7 +17,7 @@ import msgspec
 from dialoghub.engine import step as engine
 from dialoghub.engine.records import Event, Input, Session
 from dialoghub.errors import InvalidInput, VersionConflict
-from dialoghub.hub import Hub, _check_id
+from dialoghub.hub import Hub, _check_id, _check_storable
 from dialoghub.model.spec import Model
 from dialoghub.server.auth import Authenticator, Principal
 from dialoghub.server.broadcast import Broadcaster, Message, RedisRelay
@@ -157,6 +157,10 @@ class Service:
         started = time.perf_counter()
         if mode == "stateless":
             sid = _check_id(req.session_id) if req.session_id is not None else uuid.uuid4().hex
+            # What the Hub checks before storing must hold for a token too (it is sealed
+            # with the same encoder): e.g. no integer beyond 64 bits.
+            _check_storable(req.metadata, "metadata")
+            _check_storable(req.params, "params")
             result = engine.start(
                 model, sid, now=time.time(), tenant=principal.tenant,
                 metadata=req.metadata, params=req.params,

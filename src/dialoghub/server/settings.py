@@ -60,6 +60,9 @@ class Settings:
     rate_limit: float = 1000.0  # requests per second per API key; 0 disables
     rate_burst: int = 2000
     request_timeout: float = 10.0  # seconds; a slower request gets 504
+    # Deliver due prompt timeouts and lifetimes (the timer service). Safe in every process:
+    # each due timer is claimed by exactly one of them.
+    timers: bool = True
     log_level: str = "info"
     access_log: bool = False
 
