@@ -151,7 +151,12 @@ async def _measure(driver: Driver, workload: str, sessions: int, turns: int) -> 
                 seconds, latencies = await run_w2(driver, turns)
         finally:
             await driver.close()
-        db_bytes = database_bytes(directory)
+        # A driver on a database server says what it stored (``stored_bytes``, see
+        # dialoghub_runner); files in the directory are measured here.
+        measured = getattr(driver, "stored_bytes", None)
+        db_bytes = measured() if measured is not None else None
+        if db_bytes is None:
+            db_bytes = database_bytes(directory)
     total = len(latencies)
     row: dict[str, Any] = {
         "system": driver.name,
