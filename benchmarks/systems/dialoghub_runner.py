@@ -180,8 +180,7 @@ class DialoghubDriver:
         if scheme in {"postgresql", "postgres", "redis"}:
             store: Any = self._hub.store  # the configured sizes, for the table
             writers, pool = store._group._writers, store._pool_size
-            memory = " (memory)" if scheme == "redis" else ""
-            return f"{kind} writers={writers} pool={pool}{memory}"
+            return f"{kind} writers={writers} pool={pool}"
         if scheme == "json":
             return f"{kind} fsync+rename"
         return kind
