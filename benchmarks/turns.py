@@ -94,7 +94,7 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
 
 
 _COLUMNS = (
-    # header, width, key or None for computed
+    # (header, width): the first four columns are left-aligned, the numbers right-aligned
     ("system", 10),
     ("work", 4),
     ("store", 32),
