@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from dialoghub.errors import StoreConfigError, StoreError
-from dialoghub.stores import SessionFilter, open_store
+from dialoghub.errors import (
+    SessionExists,
+    SessionNotFound,
+    StoreConfigError,
+    StoreError,
+    VersionConflict,
+)
+from dialoghub.stores import SessionFilter, Write, open_store
 from tests.stores.conftest import BACKENDS, REDIS_URL
+from tests.stores.helpers import T0, advance, create, events, session, update
 from tests.stores.test_postgres import bump, contend, new_session, race_two_stores
 
 aioredis = pytest.importorskip("redis.asyncio")
@@ -105,3 +113,85 @@ async def test_survives_a_flushed_script_cache(redis_url: str) -> None:
     finally:
         await client.aclose()
         await store.close()
+
+
+async def test_one_batch_mixes_outcomes_and_a_failed_write_writes_nothing(redis_url: str) -> None:
+    """Writes sent in one script call succeed or fail each on its own."""
+    store = open_store(redis_url)
+    await store.open()
+    prefix = redis_url.split("prefix=")[1]
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        a = await create(store, "a")
+        b = await create(store, "b")
+        c = await create(store, "c")
+        # c's stream is not a stream: XADD fails inside the script, after c's checks passed
+        await client.delete(f"{prefix}default:e:c")
+        await client.set(f"{prefix}default:e:c", "not a stream")
+        stale = advance(a)
+        results = await asyncio.gather(
+            store.write(advance(a)),  # ok
+            store.write(advance(b, state="moved")),  # ok, moves b between index sets
+            store.write(advance(c)),  # error in Redis
+            store.write(Write(session("d", version=2, seq=2), events(2, 1, version=2), 1)),
+            store.write(Write(session("a", version=1, seq=1), events(1, 1, version=1), 0)),
+            return_exceptions=True,
+        )
+        assert results[0] is None and results[1] is None
+        assert isinstance(results[2], StoreError) and "WRONGTYPE" in str(results[2])
+        assert isinstance(results[3], SessionNotFound)
+        assert isinstance(results[4], SessionExists)
+        with pytest.raises(VersionConflict):
+            await store.write(stale)  # a is at version 2 now
+        assert (await store.load("a")) == stale.session
+        assert [
+            s.id for s in (await store.list_sessions(SessionFilter(state="moved"))).sessions
+        ] == ["b"]
+        assert (await store.load("c")) == c  # its failed write changed nothing
+        assert (await store.load("d")) is None
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+async def test_timer_field_goes_with_the_timer(redis_url: str) -> None:
+    store = open_store(redis_url)
+    await store.open()
+    prefix = redis_url.split("prefix=")[1]
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        s1 = await create(store, "a", due_at=T0 + 60)
+        assert await client.zscore(f"{prefix}timers", f"{prefix}default:s:a") == T0 + 60
+        assert await client.hget(f"{prefix}default:s:a", "tn") == b"prompt"
+        await update(store, s1, due_at=None)
+        assert await client.zcard(f"{prefix}timers") == 0
+        assert await client.hget(f"{prefix}default:s:a", "tn") is None
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+async def test_index_keys_built_at_once_match_one_by_one() -> None:
+    """``ixkeys`` (the write script's) gives exactly the names ``ixkey`` gives per mask."""
+    from dialoghub.stores import _redis_scripts as scripts
+
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        script = (
+            scripts._INDEX
+            + """
+local out = {}
+local keys = ixkeys(ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+for mask = 0, 7 do
+    out[#out + 1] = keys[mask + 1]
+    out[#out + 1] = ixkey(ARGV[1], mask, ARGV[2], ARGV[3], ARGV[4])
+end
+return out
+"""
+        )
+        flat = await client.eval(script, 0, "p:t:", "weather", "état", "active")
+        pairs = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+        assert all(x == y for x, y in pairs) and len(set(pairs)) == 8
+        assert pairs[7][0] == "p:t:ix:#7:weather|#5:état|#6:active".encode()
+    finally:
+        await client.aclose()

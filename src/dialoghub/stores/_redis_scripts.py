@@ -14,7 +14,9 @@ Keys, under ``base`` = ``{prefix}{tenant}:`` (tenant percent-escaped, so it has 
 ``{base}p:{id}``   sorted set: the snapshots kept every ``SNAPSHOT_EVERY`` versions (members
                    are the msgpack snapshots, scored by their seq), for time travel
 ``{prefix}timers`` sorted set: the snapshot hash key of every session with a timer, scored
-                   by its due time; the hash field ``tn`` names the timer, ``v`` is its version
+                   by its due time; the hash field ``tn`` names the timer and goes with it
+                   (a session last written by an older dialoghub may keep a stale one),
+                   ``v`` is its version
 ``{prefix}closed`` sorted set: the snapshot hash key of every ended or expired session,
                    scored by its last update, for retention
 
@@ -33,7 +35,7 @@ __all__ = [
     "LIST",
     "PURGE",
     "REWIND",
-    "WRITE",
+    "WRITES",
 ]
 
 _INDEX = """
@@ -46,69 +48,115 @@ local function ixkey(base, mask, m, st, su)
         .. part(math.floor(mask / 2) % 2 == 1 and st) .. '|'
         .. part(math.floor(mask / 4) % 2 == 1 and su)
 end
+-- The 8 keys ixkey gives for masks 0 to 7, each part built once.
+local function ixkeys(base, m, st, su)
+    local pm, pst, psu = part(m), part(st), part(su)
+    local keys = {}
+    for mask = 0, 7 do
+        keys[mask + 1] = base .. 'ix:' .. (mask % 2 == 1 and pm or '*') .. '|'
+            .. (mask % 4 >= 2 and pst or '*') .. '|' .. (mask >= 4 and psu or '*')
+    end
+    return keys
+end
 """
 
-# KEYS: snapshot hash, events stream, idempotency hash, order counter, kept snapshots,
-#   timers, closed sessions.
-# ARGV[1]: msgpack array [base, id, expected, version, seq, model, state, status, first_seq
-#   ('' = no events), idempotency key ('' = none), timer due time ('' = none), timer name,
-#   keep the snapshot (1/0), last update]: one argument instead of fourteen, because
-#   packing arguments is much of the client's cost (Redis's cmsgpack has no bin type, so the
-#   binary values come separately). ARGV[2]: snapshot, ARGV[3]: stream entry, ARGV[4]:
-#   idempotency record.
-# Returns {outcome[, actual]}; outcomes as in the PostgreSQL store.
-WRITE = (
+# KEYS: order counter, timers, closed sessions.
+# ARGV[1]: msgpack array with one array per write of the batch: [base, id, expected,
+#   version, seq, model, state, status, first_seq (0 = no events), idempotency key ('' =
+#   none), timer due time (nil = none), timer name, keep the snapshot (true/false), last
+#   update]. ARGV[3i-1], ARGV[3i], ARGV[3i+1]: write i's snapshot, stream entry ('' = none)
+#   and idempotency record ('' = none): Redis's cmsgpack has no bin type, so the binary
+#   values come as arguments of their own.
+# A whole group-commit batch is one script call, so the client packs one argument list and
+# parses one reply per batch instead of per write. Each write still succeeds or fails on its
+# own: its checks (existence, compare-and-set, idempotency key, sequence) come before its
+# first change, so a refused write changes nothing, and an error inside one write (pcall)
+# fails that write only.
+# Times go to ZADD as Lua numbers: redis.call formats them with 17 digits, exactly (only
+# Lua's own tostring and '..' round to 14).
+# Returns {outcomes, details}: outcomes has one character per write, '.' applied, 'x' exists,
+# 'm' missing, 'c' conflict, 'r' idempotency key reused, 'g' seq gap, 'E' error; details is
+# {i, value, ...}: the stored version (c), the stored seq (g) or the error message (E) of
+# write i.
+WRITES = (
     _INDEX
     + """
-local a = cmsgpack.unpack(ARGV[1])
-local base, id, expected = a[1], a[2], a[3]
-local model, state, status = a[6], a[7], a[8]
-local first_seq, key = a[9], a[10]
-local cur = redis.call('HMGET', KEYS[1], 'v', 'q', 'o', 'm', 'st', 'su')
-local order
-if expected == 0 then
-    if cur[1] then return {'exists'} end
-    order = redis.call('INCR', KEYS[4])
-else
-    if not cur[1] then return {'missing'} end
-    if key ~= '' and redis.call('HEXISTS', KEYS[3], key) == 1 then return {'reused'} end
-    if tonumber(cur[1]) ~= expected then return {'conflict', cur[1]} end
-    if first_seq ~= '' and first_seq ~= tonumber(cur[2]) + 1 then
-        return {'gap', cur[2]}
+local function apply(a, snapshot, entry, record)
+    local base, id, expected = a[1], a[2], a[3]
+    local model, state, status = a[6], a[7], a[8]
+    local first_seq, key = a[9], a[10]
+    local skey = base .. 's:' .. id
+    local cur = redis.call('HMGET', skey, 'v', 'q', 'o', 'm', 'st', 'su', 'tn')
+    local order
+    if expected == 0 then
+        if cur[1] then return 'x' end
+        order = redis.call('INCR', KEYS[1])
+    else
+        if not cur[1] then return 'm' end
+        if key ~= '' and redis.call('HEXISTS', base .. 'k:' .. id, key) == 1 then
+            return 'r'
+        end
+        if tonumber(cur[1]) ~= expected then return 'c', cur[1] end
+        if first_seq ~= 0 and first_seq ~= tonumber(cur[2]) + 1 then return 'g', cur[2] end
+        order = cur[3]
     end
-    order = cur[3]
-end
-redis.call('HSET', KEYS[1], 'v', a[4], 'q', a[5], 's', ARGV[2], 'o', order,
-    'm', model, 'st', state, 'su', status)
-if first_seq ~= '' then
-    redis.call('XADD', KEYS[2], string.format('%d-0', first_seq), 'b', ARGV[3])
-end
-if key ~= '' then redis.call('HSET', KEYS[3], key, ARGV[4]) end
-if a[11] ~= '' then
-    redis.call('HSET', KEYS[1], 'tn', a[12])
-    redis.call('ZADD', KEYS[6], a[11], KEYS[1])
-elseif expected ~= 0 then
-    redis.call('ZREM', KEYS[6], KEYS[1])
-end
-if a[13] == 1 then redis.call('ZADD', KEYS[5], a[5], ARGV[2]) end
-if status ~= 'active' then redis.call('ZADD', KEYS[7], a[14], KEYS[1]) end
-if expected == 0 then
-    for mask = 0, 7 do
-        redis.call('ZADD', ixkey(base, mask, model, state, status), order, id)
+    -- The append comes first: it is the change most likely to fail (a stream id that does
+    -- not follow, a key of the wrong type, the first write over maxmemory), and a Lua error
+    -- is not rolled back, so a write that fails here has changed nothing.
+    if first_seq ~= 0 then
+        redis.call('XADD', base .. 'e:' .. id, string.format('%d-0', first_seq), 'b', entry)
     end
-elseif cur[4] ~= model or cur[5] ~= state or cur[6] ~= status then
-    -- Only the sets whose name changes move; a turn that keeps model, state and status
-    -- touches no index at all.
-    for mask = 0, 7 do
-        local old = ixkey(base, mask, cur[4], cur[5], cur[6])
-        local new = ixkey(base, mask, model, state, status)
-        if old ~= new then
-            redis.call('ZREM', old, id)
-            redis.call('ZADD', new, order, id)
+    if a[11] then
+        redis.call('HSET', skey, 'v', a[4], 'q', a[5], 's', snapshot, 'o', order,
+            'm', model, 'st', state, 'su', status, 'tn', a[12])
+        redis.call('ZADD', KEYS[2], a[11], skey)
+    else
+        redis.call('HSET', skey, 'v', a[4], 'q', a[5], 's', snapshot, 'o', order,
+            'm', model, 'st', state, 'su', status)
+        if cur[7] then
+            -- 'tn' is there exactly when the session may be in the timers set (layout 1
+            -- never removed it, so such a session pays this once more).
+            redis.call('HDEL', skey, 'tn')
+            redis.call('ZREM', KEYS[2], skey)
         end
     end
+    if key ~= '' then redis.call('HSET', base .. 'k:' .. id, key, record) end
+    if a[13] then redis.call('ZADD', base .. 'p:' .. id, a[5], snapshot) end
+    if status ~= 'active' then redis.call('ZADD', KEYS[3], a[14], skey) end
+    if expected == 0 then
+        for _, ix in ipairs(ixkeys(base, model, state, status)) do
+            redis.call('ZADD', ix, order, id)
+        end
+    elseif cur[4] ~= model or cur[5] ~= state or cur[6] ~= status then
+        -- Only the sets whose name changes move; a turn that keeps model, state and status
+        -- touches no index at all.
+        local old = ixkeys(base, cur[4], cur[5], cur[6])
+        local new = ixkeys(base, model, state, status)
+        for i = 1, 8 do
+            if old[i] ~= new[i] then
+                redis.call('ZREM', old[i], id)
+                redis.call('ZADD', new[i], order, id)
+            end
+        end
+    end
+    return '.'
 end
-return {'ok'}
+
+local writes = cmsgpack.unpack(ARGV[1])
+local outcomes, details = {}, {}
+for i, a in ipairs(writes) do
+    local ok, outcome, detail = pcall(apply, a, ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1])
+    if not ok then
+        detail = type(outcome) == 'table' and (outcome.err or outcome.ok) or tostring(outcome)
+        outcome = 'E'
+    end
+    outcomes[i] = outcome
+    if detail then
+        details[#details + 1] = i
+        details[#details + 1] = detail
+    end
+end
+return {table.concat(outcomes), details}
 """
 )
 
