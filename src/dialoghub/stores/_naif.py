@@ -8,11 +8,14 @@ The file is one object keyed by session id. Each entry has NaifJs's fields at th
                  "response": {"text": "...", "speech": false, "time": ..., "stateid": "..."},
                  "dialoghub": {...}}
 
-and everything else dialoghub keeps under ``"dialoghub"`` (model, version, status, the event
-log as one ``[first_seq, version, time, [[type, data], ...]]`` per update, idempotency records,
-the snapshots kept for time travel), which NaifJs ignores. An entry without ``"dialoghub"``
-(a file written by hand or by NaifJs) loads with defaults, marked inactive as NaifJs marks the
-sessions it loads.
+and the few fields dialoghub adds under ``"dialoghub"`` (model, version, seq, status, timers,
+creation order, idempotency records), which NaifJs ignores. The entry is the session's
+*snapshot* only: its events and the snapshots kept for time travel live in the append-only
+log beside the file (:mod:`dialoghub.stores._jsonlog`), so the size of an entry does not grow
+with the session's history. Files written by earlier versions, with ``"events"`` and
+``"snapshots"`` inside ``"dialoghub"``, still load (:func:`from_entry` returns them; the store
+moves them to the log). An entry without ``"dialoghub"`` (a file written by hand or by NaifJs)
+loads with defaults, marked inactive as NaifJs marks the sessions it loads.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ class Row:
     items: bytes  # JSON ``[[type, data], ...]``
 
     def render(self) -> bytes:
-        """The row as it appears in the file."""
+        """The row as ``[first_seq, version, time, [[type, data], ...]]``."""
         head = _json.encode([self.first_seq, self.version, self.time])
         return head[:-1] + b"," + self.items + b"]"
 
@@ -65,6 +68,7 @@ class Entry:
     text: bytes = b""  # cached render(); rebuilt only when the session changes
     # (seq, JSON snapshot) kept every SNAPSHOT_EVERY versions, ascending: for time travel
     snapshots: list[tuple[int, bytes]] = field(default_factory=list)
+    log_bytes: int = 0  # bytes of the log lines about this session: garbage once deleted
 
 
 def entry_key(tenant: str, session_id: str) -> str:
@@ -72,13 +76,13 @@ def entry_key(tenant: str, session_id: str) -> str:
     return session_id if tenant == "default" else f"{tenant}/{session_id}"
 
 
-def render(entry: Entry) -> bytes:
-    """The JSON value of one file entry."""
-    data: dict[str, Any] = msgspec.to_builtins(entry.session)
+def render(order: int, session: Session, idempotency: dict[str, tuple[str, bytes]]) -> bytes:
+    """The JSON value of one file entry: the snapshot, without the history."""
+    data: dict[str, Any] = msgspec.to_builtins(session)
     out: dict[str, Any] = {
         "unit": data["unit"],
         "state": data["state"],
-        "time": round(entry.session.updated_at * 1000),
+        "time": round(session.updated_at * 1000),
         "active": data["active"],
         "variables": data["variables"],
     }
@@ -87,16 +91,13 @@ def render(entry: Entry) -> bytes:
     if data.get("last_response") is not None:
         out["response"] = data["last_response"]
     ours = {name: data[name] for name in _OURS if name in data}
-    ours["order"] = entry.order
-    if entry.idempotency:
+    ours["order"] = order
+    if idempotency:
         ours["idempotency"] = {
-            k: [fp, base64.b64encode(resp).decode()] for k, (fp, resp) in entry.idempotency.items()
+            k: [fp, base64.b64encode(resp).decode()] for k, (fp, resp) in idempotency.items()
         }
     out["dialoghub"] = ours
-    head = _json.encode(out)  # ends with "}}": the dialoghub object, then the entry
-    events = b",".join(row.render() for row in entry.rows)
-    kept = b",".join(body for _, body in entry.snapshots)
-    return head[:-2] + b',"events":[' + events + b'],"snapshots":[' + kept + b"]}}"
+    return _json.encode(out)
 
 
 class EntryError(ValueError):

@@ -1,37 +1,79 @@
 """The JSON session-file store, ``json:///path/sessions.json``.
 
-Every session is kept in memory and the whole set lives in one JSON file in the layout of the
-NaifJs session file (see :mod:`dialoghub.stores._naif`), so a file written by hand or by NaifJs
-loads, and the file stays readable and editable with any text editor.
+Every session is kept in memory. On disk there are two files:
 
-* :meth:`JSONFileStore.open` loads the file (a missing file is an empty store; a file that is
-  not valid JSON is refused with its line and column, and never overwritten);
-  :meth:`JSONFileStore.close` writes it.
-* Every write is durable before it is acknowledged: the file is rewritten to a temporary file
-  in the same directory, fsynced, renamed over the old one (``os.replace``) and the directory
-  fsynced, so a crash at any moment leaves either the old or the new file, never a torn one.
+* ``sessions.json``, the **session file**, in the layout of the NaifJs session file (see
+  :mod:`dialoghub.stores._naif`): one entry per session holding its *snapshot* only (plus the
+  small dialoghub fields under ``"dialoghub"``), so a file written by hand or by NaifJs loads,
+  and the file stays readable and editable with any text editor;
+* ``sessions.json.events``, the **event log** (see :mod:`dialoghub.stores._jsonlog`): JSON
+  Lines, append-only, one line per update with its events and its new snapshot.
 
-**The cost of the format.** Rewriting the whole file costs O(all sessions and their histories)
-per save, not O(one turn): that is what a single JSON file means. Two things keep it usable:
-concurrent writes are *group-committed* (one writer takes every queued change and saves them
-with one file write, so N concurrent turns cost one rewrite, not N), and each session's entry
-text is cached and rebuilt only when that session changes, so a save is mostly a join and a
-write. For more than a few thousand sessions or long histories use ``sqlite://``.
+**Cost per turn.** A group commit appends one line per update to the log and fsyncs it: an
+update costs O(its own events and snapshot), whatever the length of the history (principle 2
+of the design). The session file costs O(number of sessions) to write and is rewritten as a
+*checkpoint*, at most once per ``checkpoint`` seconds (URL option, default 1; ``0`` writes
+it on every commit), and on :meth:`JSONFileStore.close`. Coalescing is safe because the log,
+not the session file, is the durable record: every acknowledged update is in the fsynced log
+before its caller is answered, and the log line carries the snapshot, so the session file
+can lag behind by up to one interval without losing anything. It keeps a busy store from
+paying three fsyncs and an O(sessions) rewrite per commit, while a human looking at
+``sessions.json`` sees it at most a second old (a timer writes it once writes stop).
 
-The store is for one process: two processes writing one file would overwrite each other.
-Values in sessions and events must be representable in JSON (str keys; no bytes).
-URL option: ``model`` (default ``default``), the model id given to hand-written sessions.
+**Crash safety.** The order of every commit is: append the log lines, fsync (an append that
+fails is cut back off and the write refused: nothing was changed); then, when a checkpoint
+is due, write the session file atomically (temporary file, fsync, rename, fsync of the
+directory) and append a ``{"checkpoint": ...}`` marker. On :meth:`JSONFileStore.open`:
+
+* log lines after the last marker that are newer than a session's entry in the file are
+  *rolled forward*: the session takes the snapshot of its last line (the store does not
+  fold events itself: stores sit below the engine, and a write's events need not fold into
+  its snapshot at this level), and sessions the file does not have yet (created after the
+  last checkpoint) are taken from the log; deletes after the marker are applied;
+* a torn last line (a crash mid-append: never acknowledged) is ignored with a warning and
+  cut off; a damaged line anywhere else is refused (:class:`StoreCorrupt`), files untouched;
+* a session the log knows only from before the last marker and the file no longer has was
+  removed from the file by hand: it stays removed (warning).
+
+After a roll-forward the session file is written at once; after a repair (a session removed
+by hand, log lines beyond a session's snapshot, a file of an earlier version with its events
+inside) the log is compacted too.
+
+**Deletes and compaction.** A delete or a retention purge is one log line. The lines of
+deleted sessions are garbage; once garbage makes up more than half of a log of at least
+64 KiB, the log is *compacted*: rewritten atomically (temporary file, fsync, rename) with
+one line per live session holding its whole history, snapshot and idempotency records, so
+the compacted log stands on its own; then a checkpoint. Each compaction rewrites at most as
+many bytes as the deletes since the last one freed, so its cost per update stays bounded;
+a workload without deletes (one long session) never compacts. Log lines keep a copy of the
+snapshot of every update (the price of recovery without folding); compaction drops those
+copies, except the snapshots kept for time travel.
+
+**Reads.** Events and the kept snapshots (time travel) are in memory, indexed per session, so
+:meth:`~JSONFileStore.events` and :meth:`~JSONFileStore.rewind` never scan the log; opening
+the store reads both files once, O(everything stored), as a store that holds the whole set
+in memory must.
+
+The store is for one process: two processes writing the same files would overwrite each
+other. Values in sessions and events must be representable in JSON (str keys; no bytes).
+URL options: ``model`` (default ``default``), the model id given to hand-written sessions;
+``checkpoint`` (seconds, default 1), the most the session file lags behind the log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import bisect
+import contextlib
 import json
+import logging
 import os
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -59,6 +101,14 @@ from dialoghub.stores._common import (
     query_options,
 )
 from dialoghub.stores._indexes import LocalIndexes
+from dialoghub.stores._jsonlog import (
+    EventLog,
+    Line,
+    LogBroken,
+    LogCorrupt,
+    encode_line,
+    fsync_dir,
+)
 from dialoghub.stores._naif import Entry, EntryError, Row, entry_key, from_entry, render
 from dialoghub.stores.base import (
     DueTimer,
@@ -73,10 +123,18 @@ from dialoghub.stores.base import (
 
 __all__ = ["JSONFileStore"]
 
+logger = logging.getLogger(__name__)
+
 _CURSOR_TAG = "j1"
 _json = msgspec.json.Encoder()
 _items_dec = msgspec.json.Decoder(list[tuple[str, dict[str, Any]]])
 _session_dec = msgspec.json.Decoder(Session)
+#: Compaction runs when deleted sessions' lines are more than this share of the log ...
+_GARBAGE_SHARE = 0.5
+#: ... and the log is at least this big.
+_COMPACT_MIN_BYTES = 64 * 1024
+
+Key = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +147,9 @@ class _Delete:
 
 @dataclass(slots=True)
 class _Purge:
-    """Sessions retention deletes, queued like a write: saved together in one file write."""
+    """Sessions retention deletes, queued like a write: saved together in one log line."""
 
-    keys: list[tuple[str, str]]
+    keys: list[Key]
     deleted: int = 0  # set once saved
 
 
@@ -105,40 +163,112 @@ class _Import:
     kept: list[Session]
 
 
-_Change = Write | _Delete | _Purge | _Import
+@dataclass(frozen=True, slots=True)
+class _Checkpoint:
+    """Write the session file now: queued, so that it runs on the one writer."""
+
+
+_Change = Write | _Delete | _Purge | _Import | _Checkpoint
+
+
+@dataclass(slots=True)
+class _Put:
+    """A staged write or import, applied to memory once its log line is durable."""
+
+    entry: Entry  # the stored entry (an update) or a new one (a create or an import)
+    new: bool
+    session: Session
+    text: bytes
+    line: bytes
+    row: Row | None = None
+    kept: tuple[int, bytes] | None = None
+    idempotency: Idempotency | None = None
+    copy_bytes: int = 0  # the line's copy of the snapshot, if not one kept for time travel
+
+
+@dataclass(slots=True)
+class _Replay:
+    """What the log says of one session, gathered while the log is read on open."""
+
+    order: int = 0
+    rows: list[Row] = field(default_factory=list)
+    kept: list[tuple[int, bytes]] = field(default_factory=list)
+    session: bytes | None = None  # the snapshot of its last line that has one
+    late: bool = False  # has a line after the last checkpoint marker
+    idempotency: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    log_bytes: int = 0
 
 
 def _items(events: Sequence[Event]) -> bytes:
-    """The JSON ``[[type, data], ...]`` of one update's events, as the file keeps them."""
+    """The JSON ``[[type, data], ...]`` of one update's events, as the log keeps them."""
     return _json.encode([(e.type, e.data) for e in events])
 
 
 _PURGE_KEY = ("", "\x00purge")  # no session has this key: purges only wait for each other
+_CHECKPOINT_KEY = ("", "\x00checkpoint")
 
 
-def _change_key(change: _Change) -> tuple[str, str]:
+def _change_key(change: _Change) -> Key:
     if isinstance(change, _Purge):
         return _PURGE_KEY
+    if isinstance(change, _Checkpoint):
+        return _CHECKPOINT_KEY
     if isinstance(change, _Delete):
         return (change.tenant, change.session_id)
     return (change.session.tenant, change.session.id)  # a Write or an _Import
 
 
-class JSONFileStore:
-    """Sessions in memory, saved to one NaifJs-layout JSON file; see the module docstring."""
+def _idem_triples(idem: dict[str, tuple[str, bytes]]) -> list[tuple[str, str, str]]:
+    return [(k, fp, base64.b64encode(resp).decode()) for k, (fp, resp) in idem.items()]
 
-    def __init__(self, url: str, *, path: Path, model_id: str = "default") -> None:
+
+def _whole_line(entry: Entry) -> bytes:
+    """The log line holding a whole session: what compaction writes."""
+    s = entry.session
+    return encode_line(
+        Line(
+            tenant=s.tenant,
+            id=s.id,
+            order=entry.order,
+            session=msgspec.Raw(_json.encode(s)),
+            idempotency=_idem_triples(entry.idempotency),
+            rows=[(r.first_seq, r.version, r.time, msgspec.Raw(r.items)) for r in entry.rows],
+            snapshots=[msgspec.Raw(body) for _, body in entry.snapshots],
+        )
+    )
+
+
+class JSONFileStore:
+    """Sessions in memory, a NaifJs-layout session file and an append-only event log; see
+    the module docstring."""
+
+    def __init__(
+        self, url: str, *, path: Path, model_id: str = "default", checkpoint: float = 1.0
+    ) -> None:
         self.url = url
         self.path = path
+        self.log_path = path.with_name(path.name + ".events")
         self._model_id = model_id
-        self._entries: dict[tuple[str, str], Entry] = {}
+        self._interval = checkpoint
+        self._entries: dict[Key, Entry] = {}
         # tenant -> (orders, ids) ascending: listing bisects to the cursor.
         self._by_tenant: dict[str, tuple[list[int], list[str]]] = {}
         self._next_order = 1
         self._open = False
         self._indexes = LocalIndexes()  # timers and closed sessions (snapshots are in entries)
         self.events_read = 0
-        # One writer: each save rewrites the whole file, so parallel saves would only race.
+        self._log = EventLog(self.log_path)
+        self._file_bytes_written = 0
+        self._garbage = 0  # log bytes about deleted sessions (and markers)
+        self._copies = 0  # bytes of snapshot copies in update lines (not kept ones)
+        self._dirty = False  # the session file lags behind the log
+        self._marked = -1  # log size right after the last checkpoint marker
+        self._last_checkpoint = float("-inf")  # time.monotonic() of the last attempt
+        self._timer: asyncio.TimerHandle | None = None
+        self._kick: asyncio.Task[None] | None = None
+        self._broken: str | None = None
+        self._closing = False
+        # One writer: the log is appended in order, and each checkpoint sees every change.
         self._group: GroupCommit[_Change] = GroupCommit(
             self._run_batch, key=_change_key, writers=1, max_batch=100_000
         )
@@ -152,13 +282,27 @@ class JSONFileStore:
             raise StoreConfigError(
                 f"store URL {url!r} names no file; use json:///path/sessions.json"
             )
-        options = query_options(url, parts.query, {"model": "default"})
-        return cls(url, path=Path(raw), model_id=options["model"])
+        options = query_options(url, parts.query, {"model": "default", "checkpoint": "1"})
+        try:
+            interval = float(options["checkpoint"])
+        except ValueError:
+            interval = -1.0
+        if not interval >= 0:  # also refuses nan
+            raise StoreConfigError(
+                f"option checkpoint={options['checkpoint']!r} in {url!r} must be a number of "
+                "seconds >= 0 (0: write the session file on every commit)"
+            )
+        return cls(url, path=Path(raw), model_id=options["model"], checkpoint=interval)
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes written to disk (log appends, session files, compactions) since opened."""
+        return self._log.bytes_written + self._file_bytes_written
 
     # --- lifecycle --------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Load the file if it exists; a corrupt file is refused and left untouched."""
+        """Load the session file and the log; roll forward, repair, refuse corrupt files."""
         if not self.path.parent.is_dir():
             raise StoreConfigError(
                 f"directory {str(self.path.parent)!r} of the session file does not exist; "
@@ -166,13 +310,14 @@ class JSONFileStore:
             )
         await asyncio.to_thread(self._load)
         self._open = True
+        self._closing = False
         self._group.start()
 
-    def _load(self) -> None:
+    def _read_file(self) -> list[Entry] | None:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return
+            return None
         except (OSError, UnicodeDecodeError) as exc:
             raise StoreCorrupt(f"cannot read session file {self.path}: {exc}") from exc
         try:
@@ -195,41 +340,199 @@ class JSONFileStore:
                 raise StoreCorrupt(
                     f"{self.path}: session {key!r}: {exc}; the file was left as it is"
                 ) from exc
-        for entry in sorted(entries, key=lambda e: e.order):
-            entry.text = render(entry)
+        return entries
+
+    def _replay(self) -> tuple[dict[Key, _Replay], set[Key], int, int]:
+        """Read the log: per session what it says, the sessions deleted after the last
+        marker, the bytes of garbage and the bytes of a torn tail (``self._log.size`` is set
+        to the bytes of its good lines)."""
+        try:
+            parsed = self._log.read()
+        except OSError as exc:
+            raise StoreCorrupt(f"cannot read event log {self.log_path}: {exc}") from exc
+        except LogCorrupt as exc:
+            raise StoreCorrupt(
+                f"{self.log_path}:{exc.lineno}: not a log line ({exc.args[0]}); the files were "
+                "left as they are: fix or remove the line (only a torn last line is ignored)"
+            ) from exc
+        last_marker = max(
+            (i for i, (line, _) in enumerate(parsed.lines) if line.checkpoint is not None),
+            default=-1,
+        )
+        state: dict[Key, _Replay] = {}
+        deleted_late: set[Key] = set()
+        garbage = 0
+        copies = 0
+        for i, (line, size) in enumerate(parsed.lines, start=0):
+            late = i > last_marker
+            try:
+                if line.checkpoint is not None:
+                    garbage += size
+                    continue
+                if line.delete is not None:
+                    garbage += size
+                    for tenant, sid in line.delete:
+                        gone = state.pop((tenant, sid), None)
+                        garbage += gone.log_bytes if gone is not None else 0
+                        if late:
+                            deleted_late.add((tenant, sid))
+                    continue
+                if line.id is None:
+                    raise ValueError("a line names no session ('id')")
+                key = (line.tenant, line.id)
+                deleted_late.discard(key)
+                r = state.get(key)
+                if line.rows is not None or r is None:  # a whole session replaces the old
+                    if r is not None:
+                        garbage += r.log_bytes
+                    r = state[key] = _Replay(order=line.order)
+                r.late = r.late or late
+                r.log_bytes += size
+                if line.rows is not None:
+                    for first_seq, version, at, items in line.rows:
+                        _items_dec.decode(items)
+                        r.rows.append(Row(first_seq, version, at, bytes(items)))
+                    for body in line.snapshots:
+                        r.kept.append((_session_dec.decode(body).seq, bytes(body)))
+                elif line.events:
+                    _items_dec.decode(line.events)
+                    r.rows.append(Row(line.first_seq, line.version, line.time, bytes(line.events)))
+                if line.session:
+                    r.session = bytes(line.session)
+                    if line.rows is None and not line.kept:
+                        copies += len(line.session)
+                    if line.kept:
+                        r.kept.append((_session_dec.decode(line.session).seq, r.session))
+                for k, fp, resp in line.idempotency:
+                    r.idempotency[k] = (fp, base64.b64decode(resp, validate=True))
+            except (msgspec.ValidationError, binascii.Error, ValueError) as exc:
+                raise StoreCorrupt(
+                    f"{self.log_path}: line {i + 1}: {exc}; the files were left as they are"
+                ) from exc
+        self._log.size = parsed.size
+        self._copies = copies
+        if parsed.torn:
+            logger.warning(
+                "%s: the last line is torn (%d bytes, a crash while it was written; it was "
+                "never acknowledged): ignored and cut off",
+                self.log_path,
+                parsed.torn,
+            )
+        return state, deleted_late, garbage, parsed.torn
+
+    def _load(self) -> None:
+        from_file = self._read_file()
+        state, deleted_late, garbage, torn = self._replay()
+        repair = False  # the log must be rewritten from memory
+        stale = from_file is not None and any(e.rows or e.snapshots for e in from_file)
+        loaded: list[Entry] = []
+        for e in from_file or []:
+            key = (e.session.tenant, e.session.id)
+            r = state.pop(key, None)
+            if r is None:
+                if key in deleted_late:  # deleted after the last checkpoint
+                    stale = True
+                    continue
+                if e.rows or e.snapshots:  # a file of an earlier version: history inside
+                    repair = True
+                loaded.append(e)
+                continue
+            if r.late and r.session is not None:
+                newer = _session_dec.decode(r.session)
+                if newer.version > e.session.version:
+                    e.session, stale = newer, True  # rolled forward
+            seq = e.session.seq
+            rows = [row for row in r.rows if row.first_seq <= seq]
+            if len(rows) != len(r.rows):
+                logger.warning(
+                    "%s: session %r: log lines beyond its snapshot (seq %d) dropped",
+                    self.log_path,
+                    e.session.id,
+                    seq,
+                )
+                repair = True
+            if not rows and e.rows:
+                repair = True  # history only in the file (an earlier version): to the log
+            else:
+                e.rows = rows
+                e.snapshots = [k for k in r.kept if k[0] <= seq] or e.snapshots
+            e.idempotency = {**e.idempotency, **r.idempotency}
+            e.log_bytes = r.log_bytes
+            loaded.append(e)
+        for key, r in state.items():  # sessions the file does not have
+            if r.late and r.session is not None:  # created after the last checkpoint
+                session = _session_dec.decode(r.session)
+                entry = Entry(
+                    order=r.order or self._next_order,
+                    session=session,
+                    rows=[row for row in r.rows if row.first_seq <= session.seq],
+                    idempotency=r.idempotency,
+                    snapshots=[k for k in r.kept if k[0] <= session.seq],
+                    log_bytes=r.log_bytes,
+                )
+                loaded.append(entry)
+                stale = True
+            else:
+                logger.warning(
+                    "%s: session %r is in the event log but was removed from %s by hand: "
+                    "it stays removed",
+                    self.log_path,
+                    key[1] if key[0] == "default" else f"{key[0]}/{key[1]}",
+                    self.path.name,
+                )
+                repair = True
+        for entry in sorted(loaded, key=lambda x: x.order):
+            entry.text = render(entry.order, entry.session, entry.idempotency)
             self._insert(entry)
             self._next_order = max(self._next_order, entry.order + 1)
-
-    async def close(self) -> None:
-        """Finish queued writes and write the file (as NaifJs's ``down``)."""
-        if not self._open:
-            return
-        await self._group.close()
-        self._open = False
+        self._garbage = garbage
         try:
-            await asyncio.to_thread(self._save, self._render_all({}, []))
+            if repair:
+                self._compact()
+            elif torn:
+                self._log.truncate_torn(self._log.size)
+            if repair or stale:
+                self._checkpoint()
         except OSError as exc:
             raise StoreError(
-                f"cannot write session file {self.path}: {exc}; the previous file is intact"
+                f"cannot repair {self.path} and its event log {self.log_path.name}: {exc}; "
+                "nothing was lost (the old files are intact): free disk space or fix "
+                "permissions and open again"
+            ) from exc
+
+    async def close(self) -> None:
+        """Finish queued writes and write the session file (as NaifJs's ``down``)."""
+        if not self._open:
+            return
+        self._closing = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        await self._group.close()
+        if self._kick is not None:
+            await asyncio.gather(self._kick, return_exceptions=True)
+        self._open = False
+        try:
+            await asyncio.to_thread(self._shut_down)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write session file {self.path}: {exc}; nothing is lost: every update "
+                f"is in {self.log_path.name} and is rolled forward on the next open"
             ) from exc
         finally:
+            self._log.close()
             self._entries.clear()
             self._by_tenant.clear()
             self._indexes = LocalIndexes()
 
-    # --- the file ---------------------------------------------------------------------------
+    # --- the files --------------------------------------------------------------------------
 
-    def _render_all(self, changed: dict[tuple[str, str], Entry | None], new: list[Entry]) -> bytes:
-        """The file text with ``changed`` entries replaced (None: removed) and ``new`` added.
-
-        One entry per line, in creation order: diffable, and still the NaifJs layout.
-        """
+    def _render_all(self) -> bytes:
+        """The session file: one entry per line, in creation order (diffable, and still the
+        NaifJs layout)."""
         parts: list[bytes] = []
         used: set[str] = set()
-        current = (changed.get(k, e) for k, e in self._entries.items())
-        for entry in [*current, *new]:
-            if entry is None:
-                continue
+        for entry in self._entries.values():
             name = entry_key(entry.session.tenant, entry.session.id)
             if name in used:  # a default-tenant id that looks like "tenant/id"
                 name = f"{name}#{entry.order}"
@@ -238,7 +541,7 @@ class JSONFileStore:
         return b"{\n" + b",\n".join(parts) + b"\n}\n" if parts else b"{}\n"
 
     def _save(self, data: bytes) -> None:
-        """Replace the file with ``data`` atomically and durably."""
+        """Replace the session file with ``data`` atomically and durably."""
         directory = self.path.parent
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         try:
@@ -251,11 +554,38 @@ class JSONFileStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         # The rename is durable only once the directory entry is.
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(directory)
+        self._file_bytes_written += len(data)
+
+    def _checkpoint(self) -> None:
+        """Write the session file, then mark the log: everything above is in the file."""
+        self._last_checkpoint = time.monotonic()
+        self._save(self._render_all())
+        self._dirty = False
+        if self._log.size and self._log.size != self._marked:  # lines since the last marker
+            marker = encode_line(Line(checkpoint=self._log.size))
+            self._log.append(marker)
+            self._garbage += len(marker)
+            self._marked = self._log.size
+
+    def _shut_down(self) -> None:
+        """NaifJs's ``down``: compact the log if it is mostly garbage and copies of
+        snapshots (O(history), once per shutdown, never per turn), then write the file."""
+        if self._broken is None and self._garbage + self._copies > self._log.size / 2:
+            self._compact()
+        self._checkpoint()
+
+    def _compact(self) -> None:
+        """Rewrite the log with one whole-session line per live session (atomically)."""
+
+        def lines() -> Iterator[bytes]:
+            for entry in self._entries.values():
+                line = _whole_line(entry)
+                entry.log_bytes = len(line)
+                yield line
+
+        self._log.rewrite(lines())
+        self._garbage = self._copies = 0
 
     # --- writes -----------------------------------------------------------------------------
 
@@ -264,15 +594,15 @@ class JSONFileStore:
             raise StoreError(f"store {self.url!r} is not open; call 'await store.open()' first")
 
     async def write(self, write: Write) -> None:
-        """Apply one update; answered once the file holding it is on disk."""
+        """Apply one update; answered once the log line holding it is on disk."""
         self._check_open()
         check_batch(write)
         if write.expected_version == 0:
             check_events(write, 0)
         await self._group.submit(write)
 
-    def _stage(self, write: Write, order: int) -> Entry:
-        """The entry after ``write``, checked against the stored one; raises if refused."""
+    def _stage(self, write: Write, order: int) -> _Put:
+        """The update ``write`` makes, checked against the stored entry; raises if refused."""
         s = write.session
         old = self._entries.get((s.tenant, s.id))
         if write.expected_version == 0:
@@ -286,109 +616,203 @@ class JSONFileStore:
             if old.session.version != write.expected_version:
                 raise VersionConflict(s.id, write.expected_version, old.session.version)
             check_events(write, old.session.seq)
-        rows = list(old.rows) if old is not None else []
-        row = check_batch(write)
-        if row is not None:
-            items = _json.encode([(e.type, e.data) for e in write.events])
-            rows.append(Row(row[0], row[1], row[2], items))
-        kept = list(old.snapshots) if old is not None else []
-        if keeps_snapshot(s):
-            kept.append((s.seq, _json.encode(s)))
-        idem = dict(old.idempotency) if old is not None else {}
-        if write.idempotency is not None:
-            idem[write.idempotency.key] = (
-                write.idempotency.fingerprint,
-                write.idempotency.response,
-            )
+        entry = old if old is not None else Entry(order=order, session=s)
         # A private copy: the caller may keep mutating the session it passed in.
         copy = codec.decode_session(codec.encode_session(s))
-        entry = Entry(
-            order=old.order if old else order,
-            session=copy,
-            rows=rows,
-            idempotency=idem,
-            snapshots=kept,
+        snapshot = _json.encode(copy)
+        idem = entry.idempotency
+        line = Line(
+            tenant=s.tenant,
+            id=s.id,
+            order=entry.order,
+            session=msgspec.Raw(snapshot),
+            kept=keeps_snapshot(s),
         )
-        entry.text = render(entry)
-        return entry
+        if write.idempotency is not None:
+            i = write.idempotency
+            idem = {**idem, i.key: (i.fingerprint, i.response)}
+            line.idempotency = [(i.key, i.fingerprint, base64.b64encode(i.response).decode())]
+        put = _Put(entry, old is None, copy, render(entry.order, copy, idem), b"")
+        put.idempotency = write.idempotency
+        row = check_batch(write)
+        if row is not None:
+            put.row = Row(row[0], row[1], row[2], _items(write.events))
+            line.first_seq, line.version, line.time = row
+            line.events = msgspec.Raw(put.row.items)
+        if line.kept:
+            put.kept = (s.seq, snapshot)
+        else:
+            put.copy_bytes = len(snapshot)
+        put.line = encode_line(line)
+        return put
 
     async def import_session(
         self, session: Session, events: Sequence[Event], *, snapshots: Sequence[Session] = ()
     ) -> None:
-        """Store a whole session with its log; answered once the file holding it is on disk
-        (see :meth:`Store.import_session`)."""
+        """Store a whole session with its log; answered once the log line holding it is on
+        disk (see :meth:`Store.import_session`)."""
         self._check_open()
         rows, kept = import_rows(session, events, snapshots)
         await self._group.submit(_Import(session, rows, kept))
 
-    def _stage_import(self, change: _Import, order: int) -> Entry:
+    def _stage_import(self, change: _Import, order: int) -> _Put:
         """The entry of an imported session; SessionExists if its id is taken."""
         s = change.session
         if (s.tenant, s.id) in self._entries:
             raise SessionExists(s.id)
+        copy = codec.decode_session(codec.encode_session(s))  # a private copy
         entry = Entry(
             order=order,
-            session=codec.decode_session(codec.encode_session(s)),  # a private copy
+            session=copy,
             rows=[Row(r.first_seq, r.version, r.time, _items(r.events)) for r in change.rows],
             snapshots=[(k.seq, _json.encode(k)) for k in change.kept],
         )
-        entry.text = render(entry)
-        return entry
+        return _Put(entry, True, copy, render(order, copy, {}), _whole_line(entry))
 
     async def _run_batch(self, changes: list[_Change]) -> list[BaseException | None]:
         results: list[BaseException | None] = [None] * len(changes)
-        changed: dict[tuple[str, str], Entry | None] = {}
-        new: list[Entry] = []
+        ops: list[_Put | list[Key]] = []
+        lines: list[bytes] = []
+        touched: set[Key] = set()
         order = self._next_order
+        force = False
         for i, change in enumerate(changes):
-            key = _change_key(change)
             try:
+                if self._broken is not None:
+                    raise StoreError(self._broken)
+                if isinstance(change, _Checkpoint):
+                    force = True
+                    continue
                 if isinstance(change, _Purge):
-                    for gone in change.keys:
-                        if gone in self._entries and gone not in changed:
-                            changed[gone] = None
-                            change.deleted += 1
-                elif isinstance(change, _Delete):
+                    gone = [k for k in change.keys if k in self._entries and k not in touched]
+                    if gone:
+                        touched.update(gone)
+                        ops.append(gone)
+                        lines.append(encode_line(Line(delete=gone)))
+                    change.deleted = len(gone)
+                    continue
+                key = _change_key(change)
+                if key in touched:  # deleted by a purge earlier in this batch
+                    if isinstance(change, _Delete):
+                        raise _Absent
+                    if not (isinstance(change, Write) and change.expected_version == 0):
+                        raise SessionNotFound(key[1])
+                if isinstance(change, _Delete):
                     if key not in self._entries:
                         raise _Absent
-                    changed[key] = None
-                elif isinstance(change, _Import):
-                    new.append(self._stage_import(change, order))
-                    order += 1
-                elif change.expected_version == 0:
-                    new.append(self._stage(change, order))
-                    order += 1
+                    ops.append([key])
+                    lines.append(encode_line(Line(delete=[key])))
                 else:
-                    changed[key] = self._stage(change, order)
-            except Exception as exc:  # refused: this change is left out of the save
+                    if isinstance(change, _Import):
+                        put = self._stage_import(change, order)
+                    else:
+                        put = self._stage(change, order)
+                    if put.new:
+                        order += 1
+                    ops.append(put)
+                    lines.append(put.line)
+                touched.add(key)
+            except Exception as exc:  # refused: this change is left out of the append
                 results[i] = exc
-        if not changed and not new:
-            return results
-        try:
-            await asyncio.to_thread(self._save, self._render_all(changed, new))
-        except OSError as exc:
-            error = StoreError(
-                f"cannot write session file {self.path}: {exc}; nothing was changed "
-                "(the old file is intact); free disk space or fix permissions and retry"
-            )
-            error.__cause__ = exc
-            for change in changes:  # nothing was deleted: back into the retention index
-                if isinstance(change, _Purge):
-                    for gone in change.keys:
-                        if gone in self._entries:
-                            self._indexes.written(self._entries[gone].session)
-            return [r if r is not None else error for r in results]
-        # Durable: now (and only now) readers see the changes.
-        for key, entry in changed.items():
-            if entry is None:
-                self._remove(key)
-            else:
-                self._entries[key] = entry
-                self._indexes.written(entry.session)
-        for entry in new:
-            self._insert(entry)
-        self._next_order = order
+        if lines:
+            try:
+                await asyncio.to_thread(self._log.append, b"".join(lines))
+            except OSError as exc:
+                error = StoreError(
+                    f"cannot append to the event log {self.log_path}: {exc}; nothing was "
+                    "changed (the log and the session file are intact); free disk space or "
+                    "fix permissions and retry"
+                )
+                if isinstance(exc, LogBroken):
+                    self._broken = (
+                        f"the event log {self.log_path} could not be cut back after a failed "
+                        f"append ({exc}); close and reopen the store (a torn last line is "
+                        "ignored on open)"
+                    )
+                    error = StoreError(self._broken)
+                error.__cause__ = exc
+                for change in changes:  # nothing was deleted: back into the retention index
+                    if isinstance(change, _Purge):
+                        for purged in change.keys:
+                            if purged in self._entries:
+                                self._indexes.written(self._entries[purged].session)
+                return [r if r is not None else error for r in results]
+            # Durable: now (and only now) readers see the changes.
+            for op in ops:
+                if isinstance(op, _Put):
+                    self._apply(op)
+                else:
+                    for gone_key in op:
+                        self._garbage += self._entries[gone_key].log_bytes
+                        self._remove(gone_key)
+            self._garbage += sum(len(x) for x in lines if x.startswith(b'{"delete"'))
+            self._next_order = order
+            self._dirty = True
+        await self._after_commit(force)
         return results
+
+    def _apply(self, put: _Put) -> None:
+        entry = put.entry
+        entry.session = put.session
+        entry.text = put.text
+        entry.log_bytes += len(put.line)
+        self._copies += put.copy_bytes
+        if put.row is not None:
+            entry.rows.append(put.row)
+        if put.kept is not None:
+            entry.snapshots.append(put.kept)
+        if put.idempotency is not None:
+            i = put.idempotency
+            entry.idempotency[i.key] = (i.fingerprint, i.response)
+        if put.new:
+            self._insert(entry)
+        else:
+            self._indexes.written(entry.session)
+
+    async def _after_commit(self, force: bool) -> None:
+        """Compact the log if garbage calls for it; write the session file if it is due."""
+        if self._broken is not None:
+            return
+        size = self._log.size
+        if size >= _COMPACT_MIN_BYTES and self._garbage > size * _GARBAGE_SHARE:
+            try:
+                await asyncio.to_thread(self._compact)
+                force = True  # the compacted log has no marker yet
+            except OSError as exc:  # the old log is intact: try again once it doubles
+                logger.warning("cannot compact %s: %s; will retry", self.log_path, exc)
+                self._garbage = 0
+        if not self._dirty:
+            return
+        if force or time.monotonic() - self._last_checkpoint >= self._interval:
+            try:
+                await asyncio.to_thread(self._checkpoint)
+            except LogBroken as exc:
+                self._broken = f"the event log {self.log_path} is damaged ({exc}): reopen"
+            except OSError as exc:  # the log has everything: only the file lags behind
+                logger.warning(
+                    "cannot write session file %s: %s; nothing is lost (every update is in "
+                    "%s); retrying in %s s",
+                    self.path,
+                    exc,
+                    self.log_path.name,
+                    self._interval,
+                )
+            if self._timer is not None and not self._dirty:
+                self._timer.cancel()
+                self._timer = None
+        if self._dirty and self._timer is None and not self._closing:
+            delay = max(0.0, self._last_checkpoint + max(self._interval, 0.05) - time.monotonic())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._start_kick)
+
+    def _start_kick(self) -> None:
+        self._timer = None
+        if not self._closing:
+            self._kick = asyncio.create_task(self._checkpoint_later())
+
+    async def _checkpoint_later(self) -> None:
+        """Write the session file once writes stop: the timer's side of the checkpoint."""
+        with contextlib.suppress(StoreError):  # closing: close() writes the file
+            await self._group.submit(_Checkpoint())
 
     def _insert(self, entry: Entry) -> None:
         tenant, sid = entry.session.tenant, entry.session.id
@@ -398,7 +822,7 @@ class JSONFileStore:
         ids.append(sid)
         self._indexes.written(entry.session)
 
-    def _remove(self, key: tuple[str, str]) -> None:
+    def _remove(self, key: Key) -> None:
         entry = self._entries.pop(key)
         orders, ids = self._by_tenant[key[0]]
         i = bisect.bisect_left(orders, entry.order)
@@ -406,7 +830,8 @@ class JSONFileStore:
         self._indexes.removed(key)
 
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
-        """Remove a session with its events and idempotency records; saved before returning."""
+        """Remove a session with its events and idempotency records; in the log before
+        returning (its lines are dropped by the next compaction)."""
         self._check_open()
         try:
             await self._group.submit(_Delete(tenant, session_id))
