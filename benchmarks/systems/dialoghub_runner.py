@@ -182,7 +182,7 @@ class DialoghubDriver:
             writers, pool = store._group._writers, store._pool_size
             return f"{kind} writers={writers} pool={pool}"
         if scheme == "json":
-            return f"{kind} fsync+rename"
+            return f"{kind} log+checkpoint"
         return kind
 
     def version(self) -> str:
