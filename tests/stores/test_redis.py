@@ -18,7 +18,7 @@ from dialoghub.errors import (
 )
 from dialoghub.stores import SessionFilter, Write, open_store
 from tests.stores.conftest import BACKENDS, REDIS_URL
-from tests.stores.helpers import T0, advance, create, events, session, update
+from tests.stores.helpers import T0, advance, create, events, key, session, update
 from tests.stores.test_postgres import bump, contend, new_session, race_two_stores
 
 aioredis = pytest.importorskip("redis.asyncio")
@@ -125,22 +125,29 @@ async def test_one_batch_mixes_outcomes_and_a_failed_write_writes_nothing(redis_
         a = await create(store, "a")
         b = await create(store, "b")
         c = await create(store, "c")
+        f = await create(store, "f")
         # c's stream is not a stream: XADD fails inside the script, after c's checks passed
         await client.delete(f"{prefix}default:e:c")
         await client.set(f"{prefix}default:e:c", "not a stream")
         stale = advance(a)
+        no_events = advance(f, n=0)
         results = await asyncio.gather(
             store.write(advance(a)),  # ok
             store.write(advance(b, state="moved")),  # ok, moves b between index sets
             store.write(advance(c)),  # error in Redis
             store.write(Write(session("d", version=2, seq=2), events(2, 1, version=2), 1)),
             store.write(Write(session("a", version=1, seq=1), events(1, 1, version=1), 0)),
+            store.write(Write(no_events.session, [], 1, key("k"))),  # ok, a record, no entry
             return_exceptions=True,
         )
         assert results[0] is None and results[1] is None
         assert isinstance(results[2], StoreError) and "WRONGTYPE" in str(results[2])
         assert isinstance(results[3], SessionNotFound)
         assert isinstance(results[4], SessionExists)
+        assert results[5] is None
+        assert await store.load("f") == no_events.session
+        assert await store.idempotent("f", "k") == key("k")
+        assert [e.seq for e in await store.events("f")] == [1]
         with pytest.raises(VersionConflict):
             await store.write(stale)  # a is at version 2 now
         assert (await store.load("a")) == stale.session

@@ -64,9 +64,10 @@ end
 # ARGV[1]: msgpack array with one array per write of the batch: [base, id, expected,
 #   version, seq, model, state, status, first_seq (0 = no events), idempotency key ('' =
 #   none), timer due time (nil = none), timer name, keep the snapshot (true/false), last
-#   update]. ARGV[3i-1], ARGV[3i], ARGV[3i+1]: write i's snapshot, stream entry ('' = none)
-#   and idempotency record ('' = none): Redis's cmsgpack has no bin type, so the binary
-#   values come as arguments of their own.
+#   update, then the byte lengths of its snapshot, stream entry (0 = none) and idempotency
+#   record (0 = none)]. ARGV[2]: those binary values of every write, one after the other:
+#   Redis's cmsgpack has no bin type, and one argument is cheaper to send than three per
+#   write.
 # A whole group-commit batch is one script call, so the client packs one argument list and
 # parses one reply per batch instead of per write. Each write still succeeds or fails on its
 # own: its checks (existence, compare-and-set, idempotency key, sequence) come before its
@@ -143,9 +144,17 @@ local function apply(a, snapshot, entry, record)
 end
 
 local writes = cmsgpack.unpack(ARGV[1])
+local blobs = ARGV[2]
+local at = 1
 local outcomes, details = {}, {}
 for i, a in ipairs(writes) do
-    local ok, outcome, detail = pcall(apply, a, ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1])
+    local snapshot = string.sub(blobs, at, at + a[15] - 1)
+    at = at + a[15]
+    local entry = string.sub(blobs, at, at + a[16] - 1)
+    at = at + a[16]
+    local record = string.sub(blobs, at, at + a[17] - 1)
+    at = at + a[17]
+    local ok, outcome, detail = pcall(apply, a, snapshot, entry, record)
     if not ok then
         detail = type(outcome) == 'table' and (outcome.err or outcome.ok) or tostring(outcome)
         outcome = 'E'

@@ -27,6 +27,7 @@ URL options: ``prefix`` (default ``dialoghub:``), ``writers`` (4), ``max_batch``
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -46,7 +47,6 @@ from dialoghub.stores import _redis_scripts as scripts
 from dialoghub.stores import codec
 from dialoghub.stores._common import (
     GroupCommit,
-    batch_key,
     check_batch,
     decode_cursor,
     encode_cursor,
@@ -81,6 +81,12 @@ def _time(value: float) -> str:
     return repr(float(value))
 
 
+#: The group commit's key: the session id alone, a str whose hash Python caches, where
+#: ``(tenant, id)`` would build and hash a tuple several times per write. Sessions of two
+#: tenants that share an id are merely kept out of the same batch.
+_session_id = operator.attrgetter("session.id")
+
+
 def _sha(source: str) -> str:
     return hashlib.sha1(source.encode()).hexdigest()
 
@@ -108,7 +114,7 @@ class RedisStore:
         self._client_url = client_url if client_url is not None else url
         self._prefix = prefix
         self._group: GroupCommit[Write] = GroupCommit(
-            self._run_batch, key=batch_key, writers=writers, max_batch=max_batch
+            self._run_batch, key=_session_id, writers=writers, max_batch=max_batch
         )
         self._client: Any = None
         self._redis: Any = None
@@ -264,19 +270,21 @@ class RedisStore:
         ]
 
     def _batch_args(self, writes: list[Write]) -> list[Any]:
-        """The EVALSHA arguments of one batch: its scalars packed once, then 3 values a write.
+        """The EVALSHA arguments of one batch: its scalars packed once, its binaries joined.
 
         This runs once per write on the event loop's thread, so it is kept to the values the
         script needs, without per-write key names or number formatting (the script builds
-        the keys and formats the numbers itself).
+        the keys and formats the numbers itself), and the command has 6 arguments however
+        many writes it carries (redis-py's asyncio client packs commands in Python).
         """
         rows: list[tuple[Any, ...]] = []
-        args: list[Any] = [self._shas["WRITES"], 3, self._order, self._timers, self._closed, b""]
+        blobs: list[bytes] = []
         bases = self._bases
         encode, encode_session, encode_batch = _enc.encode, codec.encode_session, codec.encode_batch
         for w in writes:
             s = w.session
             base = bases.get(s.tenant) or self._base(s.tenant)
+            snapshot = encode_session(s)
             events = w.events
             if events:
                 first = events[0]
@@ -286,22 +294,21 @@ class RedisStore:
                 first_seq = 0
                 entry = b""
             idem = w.idempotency
+            record = encode((idem.fingerprint, idem.response)) if idem else b""
             timer = s.timer
             rows.append(
                 (
                     base, s.id, w.expected_version, s.version, s.seq, s.model_id, s.state,
                     s.status, first_seq, idem.key if idem else "",
                     timer.due_at if timer else None, timer.name if timer else "",
-                    keeps_snapshot(s), s.updated_at,
+                    keeps_snapshot(s), s.updated_at, len(snapshot), len(entry), len(record),
                 )
             )  # fmt: skip
-            args += (
-                encode_session(s),
-                entry,
-                encode((idem.fingerprint, idem.response)) if idem else b"",
-            )
-        args[5] = encode(rows)
-        return args
+            blobs += (snapshot, entry, record)
+        return [
+            self._shas["WRITES"], 3, self._order, self._timers, self._closed, encode(rows),
+            b"".join(blobs),
+        ]  # fmt: skip
 
     def _outcome(self, write: Write, code: str, detail: bytes | None) -> BaseException:
         sid = write.session.id
