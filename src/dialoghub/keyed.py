@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Generic, TypeVar
@@ -38,28 +40,53 @@ class _Held(Generic[K]):
     """The lock of one key and how many tasks hold or wait for it.
 
     A plain class rather than an ``asynccontextmanager``: this is on every update's path,
-    and a generator-based context manager costs several microseconds more per use.
+    and a generator-based context manager costs several microseconds more per use. For the
+    same reason it is its own lock rather than an ``asyncio.Lock``: taking a free lock is a
+    flag, and a waiter gets a future only when the lock is held. Release hands the lock to
+    the first waiter, so waiters get it in arrival order (as with ``asyncio.Lock``).
     """
 
-    __slots__ = ("key", "lock", "owner", "users")
+    __slots__ = ("key", "locked", "owner", "users", "waiters")
 
     def __init__(self, owner: KeyedLocks[K], key: K) -> None:
         self.owner = owner
         self.key = key
-        self.lock = asyncio.Lock()
+        self.locked = False
+        self.waiters: collections.deque[asyncio.Future[None]] | None = None
         self.users = 0
 
     async def __aenter__(self) -> None:
         self.users += 1
+        if not self.locked:
+            self.locked = True
+            return
+        if self.waiters is None:
+            self.waiters = collections.deque()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
         try:
-            await self.lock.acquire()
+            await waiter
         except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # handed the lock just as we were cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self.waiters.remove(waiter)
             self._leave()
             raise
 
     async def __aexit__(self, *exc: object) -> None:
-        self.lock.release()
+        self._release()
         self._leave()
+
+    def _release(self) -> None:
+        waiters = self.waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():  # a cancelled waiter is skipped
+                waiter.set_result(None)  # the lock passes to it: ``locked`` stays True
+                return
+        self.locked = False
 
     def _leave(self) -> None:
         self.users -= 1

@@ -11,12 +11,13 @@ from dialoghub.engine.records import Action, CommandAction, Event, Reply, Sessio
 __all__ = ["SessionView"]
 
 
-class SessionView(msgspec.Struct, kw_only=True, frozen=True):
+class SessionView(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """The result of creating or updating a session.
 
     ``actions`` are what the application must do next, in order; the last one always needs an
     update (wait for the user, run a command) or ends the session. ``events`` are the log
-    entries this update appended.
+    entries this update appended. Untracked by the cyclic garbage collector, like the records
+    it holds (see :mod:`dialoghub.engine.records`).
     """
 
     session: Session

@@ -5,6 +5,13 @@ decode them strictly. Inputs and actions are *tagged* unions: ``{"type": "text",
 
 The :class:`Session` is a snapshot: the fold of its events (see :mod:`dialoghub.engine.fold`).
 Nothing but :func:`dialoghub.engine.fold.apply` changes one.
+
+The records every update makes and keeps alive while its write is in flight (sessions, events,
+commands) are declared ``gc=False``: they hold plain data (builtins and other records), never
+a reference back to themselves, so they cannot close a reference cycle, and leaving them out
+of the cyclic garbage collector's generations makes its collections fewer and shorter (they
+cost the event loop about a fifth of its time under load). A caller that builds a cycle
+through one (a dict stored in a session's variables that holds the session) leaks it.
 """
 
 from __future__ import annotations
@@ -128,7 +135,7 @@ class WaitForUser(msgspec.Struct, tag="wait_for_user", kw_only=True, frozen=True
     requires_wake_word: bool = False
 
 
-class CommandAction(msgspec.Struct, tag="command", kw_only=True, frozen=True):
+class CommandAction(msgspec.Struct, tag="command", kw_only=True, frozen=True, gc=False):
     """Run command ``id`` with ``params``; its result must come back as a CommandResult."""
 
     id: str
@@ -162,7 +169,7 @@ TERMINAL_ACTIONS = (WaitForUser, CommandAction, EndAction)
 # --- events -----------------------------------------------------------------------------
 
 
-class Event(msgspec.Struct, kw_only=True, frozen=True, array_like=True):
+class Event(msgspec.Struct, kw_only=True, frozen=True, array_like=True, gc=False):
     """One immutable entry of a session's log.
 
     ``seq`` numbers a session's events 1, 2, 3, ... without gaps; ``version`` is the session
@@ -190,7 +197,7 @@ class Timer(msgspec.Struct, array_like=True, frozen=True):
     name: str
 
 
-class Session(msgspec.Struct, kw_only=True):
+class Session(msgspec.Struct, kw_only=True, gc=False):
     """The snapshot of one session: exactly the fold of its events."""
 
     id: str

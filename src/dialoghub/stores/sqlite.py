@@ -521,7 +521,9 @@ class SQLiteStore:
         """Apply one update atomically; returns once it is committed (see :meth:`Store.write`)."""
         self._check_open()
         check_batch(write)
-        await self._submit(WriteOp(asyncio.get_running_loop(), write))
+        op = WriteOp(asyncio.get_running_loop(), write)
+        self._queue.put(op)  # what _submit does, without one more coroutine per write
+        await op.future
 
     async def import_session(
         self, session: Session, events: Sequence[Event], *, snapshots: Sequence[Session] = ()
