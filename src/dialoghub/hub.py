@@ -305,7 +305,8 @@ class Hub:
                     return seen
             fresh = False
             for _ in range(MAX_RETRIES):
-                session = await self._load(key, fresh=fresh)
+                cached = None if fresh else self._cache.get(key)  # no coroutine on a cache hit
+                session = cached or await self._load(key, fresh=fresh)
                 if expected_version is not None and session.version != expected_version:
                     if not fresh:  # the cache may be behind another process: check the store
                         fresh = True

@@ -147,16 +147,18 @@ def check_batch(write: Write) -> tuple[int, int, float] | None:
     if not write.events:
         return None
     first = write.events[0]
-    for i, event in enumerate(write.events):
-        if event.version != first.version or event.time != first.time:
+    version, time, seq = first.version, first.time, first.seq
+    for event in write.events:
+        if event.version != version or event.time != time:
             raise ValueError(
                 f"events of one write must share version and time; seq {event.seq} has "
                 f"({event.version}, {event.time}), seq {first.seq} has "
                 f"({first.version}, {first.time})"
             )
-        if event.seq != first.seq + i:
-            raise ValueError(f"event seq {event.seq} does not follow {first.seq + i - 1}")
-    return first.seq, first.version, first.time
+        if event.seq != seq:
+            raise ValueError(f"event seq {event.seq} does not follow {seq - 1}")
+        seq += 1
+    return first.seq, version, time
 
 
 @dataclass(frozen=True, slots=True)

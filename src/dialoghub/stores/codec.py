@@ -82,8 +82,14 @@ _WBITS = -10
 _MEMLEVEL = 1
 
 
+# A compressor primed with the dictionary, copied for each record: the same state as a new
+# compressor given the dictionary (so the same bytes), without hashing the dictionary again
+# (2.0 -> 0.7 us). ``copy`` takes the object's lock, so threads may share it.
+_PRIMED = zlib.compressobj(6, zlib.DEFLATED, _WBITS, _MEMLEVEL, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
+
+
 def _pack(raw: bytes) -> bytes:
-    c = zlib.compressobj(6, zlib.DEFLATED, _WBITS, _MEMLEVEL, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
+    c = _PRIMED.copy()
     packed = c.compress(raw) + c.flush()
     if len(packed) + 1 < len(raw):
         return bytes((_DEFLATE_V1,)) + packed
