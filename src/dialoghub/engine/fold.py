@@ -151,18 +151,18 @@ EVENT_TYPES = frozenset({"session_started", "session_forked", *_APPLY})
 
 def apply(session: Session | None, event: Event) -> Session:
     """Apply one event; ``session_started`` builds the session, any other changes it in place."""
-    if event.type == "session_started":
+    handler = _APPLY.get(event.type)
+    if handler is not None and session is not None:  # every event but the first (hot)
+        s = session
+        handler(s, event)
+    elif event.type == "session_started":
         s = _started(session, event)
     elif event.type == "session_forked":
         s = _forked(session, event)
+    elif session is None:
+        raise ValueError(f"event {event.seq} ({event.type}) before session_started")
     else:
-        if session is None:
-            raise ValueError(f"event {event.seq} ({event.type}) before session_started")
-        s = session
-        handler = _APPLY.get(event.type)
-        if handler is None:
-            raise ValueError(f"unknown event type {event.type!r} at seq {event.seq}")
-        handler(s, event)
+        raise ValueError(f"unknown event type {event.type!r} at seq {event.seq}")
     s.seq = event.seq
     s.version = event.version
     s.updated_at = event.time

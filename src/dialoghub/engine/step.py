@@ -160,7 +160,10 @@ class _Run:
 
     @property
     def state(self) -> m.State:
-        return self.model.state(self.s.state, self.s.unit)
+        s, model = self.s, self.model
+        if s.unit == model.unit:  # Model.state's own first case, without the call (hot)
+            return model.states[s.state]
+        return model.state(s.state, s.unit)
 
     def count_entry(self, name: str) -> None:
         self.entries += 1
