@@ -42,8 +42,7 @@ def open_store(url: str) -> Store:
     target = _REGISTRY.get(scheme)
     if target is None:
         raise StoreConfigError(
-            f"unknown store scheme {scheme!r} in {url!r}; known: "
-            + ", ".join(sorted(_REGISTRY))
+            f"unknown store scheme {scheme!r} in {url!r}; known: " + ", ".join(sorted(_REGISTRY))
         )
     module_name, _, cls_name = target.partition(":")
     module = importlib.import_module(module_name)

@@ -331,5 +331,3 @@ def settle(outcomes: list[Outcome]) -> None:
             op.future.set_exception(exc)
         else:
             op.future.set_result(result)
-
-
