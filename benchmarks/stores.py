@@ -12,6 +12,15 @@ SQLite):
   one connection and runs one transaction at a time). Right after the Redis run,
   ``redis-benchmark`` runs ``HSET`` of a snapshot-sized hash and ``XADD`` of an event-batch-
   sized entry, with the store's client count (``writers``) and pipeline depth (``max_batch``).
+- **W1 over several processes** (``--processes``, default ``1,2``): on PostgreSQL and Redis,
+  W1 is also run with its N sessions split evenly over P runner subprocesses, each a ``Hub``
+  on the same schema or key prefix (created here before, measured and dropped here after), as
+  dialoghub scales out (DESIGN.md, principle 6). Each process creates its sessions, says
+  ``ready`` and waits; all are then told to go at once. The row: total turns ÷ (latest end -
+  earliest start of the timed phases), mean and p99 over every turn of every process, the
+  largest peak RSS of one process, the store's bytes per turn measured once. Its ceiling is
+  measured right after it at P times the store's client count. P = 1 is the single-process
+  run above, unchanged.
 - **W2** (one session, K turns) on memory, SQLite, JSON, PostgreSQL and Redis.
 - **Bytes per turn** of every run: SQLite and JSON file sizes; PostgreSQL
   ``pg_total_relation_size`` of the run's schema's tables after ``VACUUM``; Redis
@@ -27,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -36,12 +46,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from benchmarks.systems.dialoghub_runner import scratch_url, stored_bytes
 from benchmarks.workload import EXPECTED
 
 __all__ = [
@@ -51,6 +63,7 @@ __all__ = [
     "pgbench_ceiling",
     "redis_ceiling",
     "run_store",
+    "run_store_processes",
     "writes_per_turn",
 ]
 
@@ -65,6 +78,8 @@ STORES: dict[str, str] = {
 }
 #: The stores W1 runs on (JSON rewrites its one file per group commit: W2 only).
 W1_STORES = ("memory", "sqlite", "postgresql", "redis")
+#: The stores W1 is also run on from several processes sharing one schema / key prefix.
+SHARED_STORES = ("postgresql", "redis")
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 #: Bytes of one session snapshot and one update's event batch on the weather dialog, as
@@ -153,6 +168,7 @@ def run_store(
         else:
             row = json.loads(lines[-1])
     row["store_name"] = name
+    row["processes"] = 1
     if name == "memory" and not row.get("error"):
         row["db_bytes"] = row["bytes_per_turn"] = None  # nothing is stored outside the process
     for key in CEILING_KEYS:
@@ -164,6 +180,147 @@ def _failed(workload: str, error: str) -> dict[str, Any]:
     """The row of a run that produced no result."""
     row: dict[str, Any] = dict.fromkeys(ROW_KEYS)
     row.update(system="dialoghub", workload=workload, error=error)
+    return row
+
+
+async def _create_namespace(url: str) -> None:
+    """Open and close the store at ``url`` once: a PostgreSQL schema gets its tables (so the
+    processes do not race to migrate it), a Redis prefix needs nothing but a reachable server."""
+    from dialoghub.stores import open_store
+
+    store = open_store(url)
+    await store.open()
+    await store.close()
+
+
+def _child_row(child: subprocess.Popen[str], stderr: Any) -> dict[str, Any] | str:
+    """A finished child's JSON row, or what went wrong."""
+    out = child.stdout.read() if child.stdout is not None else ""
+    code = child.wait()
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if code == 0 and lines:
+        row: dict[str, Any] = json.loads(lines[-1])
+        return row
+    stderr.seek(0)
+    tail = [line for line in stderr.read().strip().splitlines() if line.strip()]
+    return tail[-1] if tail else f"exit {code}"
+
+
+def run_store_processes(
+    name: str, url: str, sessions: int, turns: int, processes: int, timeout: float
+) -> dict[str, Any]:
+    """W1 with its sessions split evenly over ``processes`` runners sharing one store.
+
+    The schema or key prefix is created here, given to every runner (``--namespace``), and
+    measured and dropped here after. Each runner creates its sessions, prints ``ready`` and
+    waits; once all are ready, each gets a line on stdin and runs its timed phase. The row
+    aggregates theirs (see the module's docstring); ``process_turns_per_s`` keeps each one's
+    own rate and ``start_spread_ms`` how far apart their timed phases began.
+    """
+    namespace = f"bench_{os.getpid()}_{secrets.token_hex(3)}"
+    shared = scratch_url(url, namespace)
+    bounds = [sessions * i // processes for i in range(processes + 1)]
+    children: list[tuple[subprocess.Popen[str], Any]] = []
+    killed = threading.Event()
+
+    def kill_all() -> None:
+        killed.set()
+        for child, _ in children:
+            child.kill()
+
+    timer = threading.Timer(timeout, kill_all)
+    row: dict[str, Any]
+    results: list[dict[str, Any] | str] = []
+    files = contextlib.ExitStack()
+    try:
+        asyncio.run(_create_namespace(shared))
+        timer.start()
+        for i in range(processes):
+            command = [
+                sys.executable,
+                "-m",
+                "benchmarks.systems.dialoghub_runner",
+                "--workload=W1",
+                f"--session-range={bounds[i]}:{bounds[i + 1]}",
+                f"--turns={turns}",
+                f"--store={url}",
+                f"--namespace={namespace}",
+                "--barrier",
+                "--latencies",
+            ]
+            stderr = files.enter_context(tempfile.TemporaryFile("w+"))  # noqa: SIM115
+            child = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=_env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
+            children.append((child, stderr))
+        ready = 0
+        for child, _ in children:  # each has created its sessions once it says ready
+            assert child.stdout is not None
+            line = child.stdout.readline()
+            while line and line.strip() != "ready":
+                line = child.stdout.readline()
+            ready += bool(line)
+        if ready == processes:
+            for child, _ in children:  # go: as close together as one loop of writes gets
+                assert child.stdin is not None
+                child.stdin.write("go\n")
+                child.stdin.flush()
+        for child, _ in children:
+            assert child.stdin is not None
+            child.stdin.close()
+        results = [_child_row(child, stderr) for child, stderr in children]
+    except Exception as exc:  # the shared store could not be created, or a child not started
+        results = [f"{type(exc).__name__}: {exc}"]
+    finally:
+        timer.cancel()
+        for child, _ in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        files.close()
+        try:
+            db_bytes: int | None = asyncio.run(stored_bytes(shared, drop=True))
+        except Exception as exc:  # a failed drop is reported, not raised
+            db_bytes = None
+            results.append(f"measuring/dropping {namespace}: {exc}")
+    errors = [r for r in results if isinstance(r, str)]
+    parts = [r for r in results if isinstance(r, dict)]
+    if errors or len(parts) != processes:
+        error = f"timed out after {timeout:.0f} s" if killed.is_set() else "; ".join(errors)
+        row = _failed("W1", error or "a process gave no row")
+    else:
+        latencies = [ns / 1e9 for part in parts for ns in part["latencies_ns"]]
+        start = min(part["t_start"] for part in parts)
+        seconds = max(part["t_end"] for part in parts) - start
+        total = sum(part["total_turns"] for part in parts)
+        ordered = sorted(latencies)
+        p99 = ordered[max(0, -(-99 * len(ordered) // 100) - 1)]
+        row = {key: parts[0][key] for key in ("system", "version", "workload")}
+        row.update(
+            store=f"{parts[0]['store']} x{processes} procs",
+            sessions=sessions,
+            turns=turns,
+            total_turns=total,
+            seconds=round(seconds, 3),
+            turns_per_s=round(total / seconds, 1),
+            mean_ms=round(1000 * sum(latencies) / len(latencies), 3),
+            p99_ms=round(1000 * p99, 3),
+            peak_rss_mb=max(part["peak_rss_mb"] for part in parts),
+            db_bytes=db_bytes,
+            bytes_per_turn=None if db_bytes is None else round(db_bytes / total, 1),
+            process_turns_per_s=[part["turns_per_s"] for part in parts],
+            start_spread_ms=round(1000 * (max(p["t_start"] for p in parts) - start), 3),
+        )
+    row["store_name"] = name
+    row["processes"] = processes
+    for key in CEILING_KEYS:
+        row.setdefault(key, None)
     return row
 
 
@@ -238,12 +395,14 @@ def _pg_dsn(url: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql", query=""))
 
 
-def pgbench_ceiling(url: str, sessions: int, seconds: float) -> dict[str, Any]:
-    """Run pgbench's INSERT + UPDATE transaction at the store's write concurrency.
+def pgbench_ceiling(url: str, sessions: int, seconds: float, processes: int = 1) -> dict[str, Any]:
+    """Run pgbench's INSERT + UPDATE transaction at the store's write concurrency (its
+    ``writers``, times ``processes`` for that many store processes).
 
     Returns the ``ceiling_*`` fields (``ceiling_error`` if pgbench is missing or failed).
     """
     writers, _ = _store_sizes(url)
+    writers *= processes
     fields: dict[str, Any] = {"ceiling_tool": "pgbench", "ceiling_clients": writers}
     if shutil.which("pgbench") is None:
         return {**fields, "ceiling_error": "pgbench not found on PATH"}
@@ -310,13 +469,15 @@ async def _redis_delete(url: str, prefix: str) -> None:
         await client.aclose()
 
 
-def redis_ceiling(url: str, sessions: int, requests: int) -> dict[str, Any]:
-    """Run redis-benchmark's HSET and XADD with the store's clients and pipeline depth.
+def redis_ceiling(url: str, sessions: int, requests: int, processes: int = 1) -> dict[str, Any]:
+    """Run redis-benchmark's HSET and XADD with the store's clients (times ``processes``) and
+    pipeline depth.
 
     A store write (one Lua script) sets the snapshot hash and appends one stream entry, so the
     ceiling of writes/s is ``1 / (1/HSET_rps + 1/XADD_rps)``. Returns the ``ceiling_*`` fields.
     """
     writers, max_batch = _store_sizes(url)
+    writers *= processes
     fields: dict[str, Any] = {
         "ceiling_tool": "redis-benchmark",
         "ceiling_clients": writers,
@@ -374,7 +535,7 @@ _COLUMNS = (
     # (header, width): the first four columns are left-aligned, the numbers right-aligned
     ("system", 10),
     ("work", 4),
-    ("store", 32),
+    ("store", 42),
     ("sessions x turns", 16),
     ("turns/s", 9),
     ("mean ms", 9),
@@ -444,6 +605,12 @@ def _met(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def _label(row: dict[str, Any]) -> str:
+    """The store's name, with ``xP procs`` for a run over several processes."""
+    procs = row.get("processes", 1)
+    return str(row["store_name"]) + (f" x{procs} procs" if procs > 1 else "")
+
+
 def _summary(rows: Sequence[dict[str, Any]]) -> list[str]:
     """The ceilings as measured, each target with its figure, and bytes per turn."""
     out: list[str] = []
@@ -451,12 +618,12 @@ def _summary(rows: Sequence[dict[str, Any]]) -> list[str]:
     for row in good:
         if row["workload"] != "W1" or not row.get("ceiling_tool"):
             continue
-        name = row["store_name"]
+        name = _label(row)
         if row.get("ceiling_error"):
             out.append(f"{name} ceiling ({row['ceiling_tool']}) failed: {row['ceiling_error']}")
             continue
         out.append(f"{name} ceiling: {row['ceiling_command']}")
-        if name == "postgresql":
+        if row["store_name"] == "postgresql":
             out.append(
                 f"  pgbench {row['ceiling_tps']:,.0f} tx/s (1 INSERT + 1 UPDATE each) = "
                 f"{row['ceiling_turns_per_s']:,.0f} turns/s at {row['writes_per_turn']} writes "
@@ -473,6 +640,23 @@ def _summary(rows: Sequence[dict[str, Any]]) -> list[str]:
                 f"turns/s = {row['ceiling_ratio']:.1%} of it (target >= {REDIS_TARGET:,.0f} "
                 f"turns/s: {_met(row['turns_per_s'] >= REDIS_TARGET)})"
             )
+    redis = [r for r in good if r["workload"] == "W1" and r["store_name"] == "redis"]
+    if redis:
+        best = max(redis, key=lambda r: r["turns_per_s"])
+        out.append(
+            f"redis target >= {REDIS_TARGET:,.0f} turns/s: best W1 row {best['turns_per_s']:,.0f} "
+            f"turns/s with {best['processes']} process{'es' if best['processes'] > 1 else ''} "
+            f"on one Redis: {_met(best['turns_per_s'] >= REDIS_TARGET)} ("
+            + ", ".join(f"{r['processes']} proc {r['turns_per_s']:,.0f}" for r in redis)
+            + ")"
+        )
+    multi = [r for r in good if r.get("processes", 1) > 1]
+    for row in multi:
+        out.append(
+            f"{_label(row)}: each process's own turns/s "
+            + " + ".join(f"{x:,.0f}" for x in row["process_turns_per_s"])
+            + f"; timed phases began within {row['start_spread_ms']:.1f} ms of each other"
+        )
     hub = next((r for r in good if r["workload"] == "W1" and r["store_name"] == "memory"), None)
     if hub is not None:
         out.append(
@@ -494,7 +678,7 @@ def _summary(rows: Sequence[dict[str, Any]]) -> list[str]:
         out.append(
             f"bytes per turn (target <= {BYTES_TARGET:.0f}): "
             + ", ".join(
-                f"{r['store_name']} {r['workload']} {r['bytes_per_turn']:,.0f} "
+                f"{_label(r)} {r['workload']} {r['bytes_per_turn']:,.0f} "
                 f"{_met(r['bytes_per_turn'] <= BYTES_TARGET)}"
                 for r in sized
             )
@@ -543,8 +727,22 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=1800, help="seconds allowed to one run (default 1800)"
     )
+    parser.add_argument(
+        "--processes",
+        default="1,2",
+        help="comma-separated process counts for W1 on PostgreSQL and Redis, sessions split "
+        "evenly over one shared store (default 1,2)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON list of rows")
     args = parser.parse_args(argv)
+    try:
+        args.process_counts = sorted({int(p) for p in args.processes.split(",") if p.strip()})
+    except ValueError:
+        parser.error(f"--processes {args.processes!r}: want comma-separated integers")
+    if not args.process_counts or not 1 <= args.process_counts[0] <= args.process_counts[-1]:
+        parser.error("--processes: at least one count, each at least 1")
+    if args.process_counts[-1] > args.sessions:
+        parser.error("--processes: more processes than W1 sessions")
     args.stores = [s.strip() for s in args.only.split(",") if s.strip()]
     if unknown := set(args.stores) - set(STORES):
         parser.error(f"unknown store(s) {sorted(unknown)}; choose from {', '.join(STORES)}")
@@ -553,19 +751,22 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def plan(args: argparse.Namespace) -> list[tuple[str, str, str, int, int]]:
-    """The runs, in order: (store name, URL, workload, sessions, turns per session)."""
-    runs: list[tuple[str, str, str, int, int]] = []
+def plan(args: argparse.Namespace) -> list[tuple[str, str, str, int, int, int]]:
+    """The runs, in order: (store name, URL, workload, sessions, turns per session, processes)."""
+    runs: list[tuple[str, str, str, int, int, int]] = []
     chosen = [s for s in STORES if s in args.stores]
     for workload in ("W1", "W2"):
         for name in chosen:
             if workload == "W1" and name not in W1_STORES:
                 continue
             url = STORES[name].format(pg=args.pg, redis=args.redis, dir="{dir}")
-            if workload == "W1":
-                runs.append((name, url, workload, args.sessions, args.turns))
+            if workload == "W1" and name in SHARED_STORES:
+                for procs in args.process_counts:
+                    runs.append((name, url, workload, args.sessions, args.turns, procs))
+            elif workload == "W1":
+                runs.append((name, url, workload, args.sessions, args.turns, 1))
             else:
-                runs.append((name, url, workload, 1, args.w2_turns))
+                runs.append((name, url, workload, 1, args.w2_turns, 1))
     return runs
 
 
@@ -573,18 +774,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; print the table (or JSON); return the exit status."""
     args = _parse(argv)
     rows = []
-    for name, url, workload, sessions, turns in plan(args):
-        print(f"running {name} {workload} ...", file=sys.stderr, flush=True, end=" ")
+    for name, url, workload, sessions, turns, procs in plan(args):
+        what = f"{name} {workload}" + (f" x{procs} procs" if procs > 1 else "")
+        print(f"running {what} ...", file=sys.stderr, flush=True, end=" ")
         start = time.perf_counter()
-        row = run_store(name, url, workload, sessions, turns, args.timeout)
+        if procs > 1:
+            row = run_store_processes(name, url, sessions, turns, procs, args.timeout)
+        else:
+            row = run_store(name, url, workload, sessions, turns, args.timeout)
         print(f"{time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
-        if workload == "W1" and name in {"postgresql", "redis"}:
-            print(f"running {name} ceiling ...", file=sys.stderr, flush=True, end=" ")
+        if workload == "W1" and name in SHARED_STORES:
+            print(f"running {what} ceiling ...", file=sys.stderr, flush=True, end=" ")
             start = time.perf_counter()
             if name == "postgresql":
-                fields = pgbench_ceiling(url, sessions, args.pgbench_seconds)
+                fields = pgbench_ceiling(url, sessions, args.pgbench_seconds, procs)
             else:
-                fields = redis_ceiling(url, sessions, args.redis_requests)
+                fields = redis_ceiling(url, sessions, args.redis_requests, procs)
             print(f"{time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
             add_ceiling(row, fields)
         rows.append(row)

@@ -12,6 +12,11 @@ is replaced by the run's temporary directory (``json:///{dir}/sessions.json``). 
 ``postgresql://`` or ``redis://`` URL names the server only: the run works in a schema or key
 prefix of its own (``bench_<pid>_<random>``), whatever the URL says, measures what it stored
 (:meth:`DialoghubDriver.stored_bytes`), then drops the schema or deletes the keys.
+
+``--namespace NAME`` instead works in the schema or key prefix ``NAME`` (``NAME:`` for Redis),
+which someone else created and will measure and drop: several runner processes given the same
+``NAME`` share one store (``benchmarks.stores --processes N`` starts them with the harness's
+``--session-range``, ``--barrier`` and ``--latencies``). The run neither measures nor drops it.
 """
 
 from __future__ import annotations
@@ -122,10 +127,11 @@ class DialoghubDriver:
 
     name = "dialoghub"
 
-    def __init__(self, store: str | None = None) -> None:
+    def __init__(self, store: str | None = None, namespace: str | None = None) -> None:
         self._stack = contextlib.AsyncExitStack()
         self._hub: Hub | None = None
         self._store_url = store
+        self._namespace = namespace
         self._url = ""
         self._bytes: int | None = None
 
@@ -135,7 +141,8 @@ class DialoghubDriver:
             self._url = f"sqlite:///{directory / 'sessions.db'}"
         else:
             url = self._store_url.replace("{dir}", str(directory))
-            self._url = scratch_url(url, f"bench_{os.getpid()}_{secrets.token_hex(3)}")
+            name = self._namespace or f"bench_{os.getpid()}_{secrets.token_hex(3)}"
+            self._url = scratch_url(url, name)
         hub = await self._stack.enter_async_context(Hub(store=self._url))
         hub.load_models(str(MODELS))
         self._hub = hub
@@ -159,11 +166,12 @@ class DialoghubDriver:
         return " ".join(replies)
 
     async def close(self) -> None:
-        """Close the hub and its store; a server store is then measured and removed."""
+        """Close the hub and its store; a server store of our own is then measured and removed."""
         try:
             await self._stack.aclose()
         finally:
-            if self._url != scratch_url(self._url, "x"):  # a schema or prefix of our own
+            own = self._namespace is None and self._url != scratch_url(self._url, "x")
+            if own:  # a schema or prefix of our own (a shared one is the parent's)
                 self._bytes = await stored_bytes(self._url, drop=True)
 
     def stored_bytes(self) -> int | None:
@@ -191,13 +199,19 @@ class DialoghubDriver:
 
 
 def _run(argv: list[str]) -> None:
-    """Take ``--store URL`` off the command line; the harness parses the rest."""
+    """Take ``--store URL`` and ``--namespace NAME`` off the command line; the harness parses
+    the rest."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument(
         "--store", default=None, help="store URL (default: SQLite in the run's directory)"
     )
+    parser.add_argument(
+        "--namespace",
+        default=None,
+        help="shared PostgreSQL schema / Redis key prefix (the caller creates and drops it)",
+    )
     known, rest = parser.parse_known_args(argv)
-    main(lambda: DialoghubDriver(known.store), rest)
+    main(lambda: DialoghubDriver(known.store, known.namespace), rest)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,14 @@ current process, on a fresh temporary directory, checks every reply against
 
 ``python -m benchmarks.turns`` starts one subprocess per (system, workload), so peak RSS
 (``ru_maxrss``) is that system's own.
+
+For W1 split over several processes on one store (``benchmarks.stores --processes N``), three
+options make one process play its share: ``--session-range A:B`` plays sessions ``A`` to
+``B - 1`` (``s{A:06d}`` ...) instead of ``--sessions``; ``--barrier`` creates them, prints the
+line ``ready``, and starts the timed phase only when a line arrives on stdin, so every process
+starts its turns together; ``--latencies`` adds every turn's latency (``latencies_ns``) and the
+timed phase's start and end (``t_start``/``t_end``, ``time.monotonic``, the same clock in every
+process on one machine) to the row, for the parent to aggregate.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -88,17 +96,44 @@ async def _timed_turns(driver: Driver, session_id: str, turns: int, latencies: l
             raise WrongReply(driver.name, session_id, i, reply, want)
 
 
-async def run_w1(driver: Driver, sessions: int, turns: int) -> tuple[float, list[float]]:
-    """Run W1; return (wall seconds of the turns, every turn's latency in seconds)."""
-    ids = [f"s{n:06d}" for n in range(sessions)]
+async def run_w1(
+    driver: Driver,
+    sessions: int,
+    turns: int,
+    *,
+    first: int = 0,
+    ready: Callable[[], Awaitable[None]] | None = None,
+    span: list[float] | None = None,
+) -> tuple[float, list[float]]:
+    """Run W1; return (wall seconds of the turns, every turn's latency in seconds).
+
+    The sessions are ``s{first:06d}`` onwards. ``ready`` is awaited once they are created,
+    before the timed phase (a start barrier); ``span`` gets the timed phase's start and end on
+    ``time.monotonic``.
+    """
+    ids = [f"s{n:06d}" for n in range(first, first + sessions)]
     for chunk in range(0, sessions, CREATE_BATCH):
         await asyncio.gather(*(driver.create(i) for i in ids[chunk : chunk + CREATE_BATCH]))
+    if ready is not None:
+        await ready()
     latencies: list[float] = []
+    wall = time.monotonic()
     start = time.perf_counter()
     async with asyncio.TaskGroup() as group:
         for session_id in ids:
             group.create_task(_timed_turns(driver, session_id, turns, latencies))
-    return time.perf_counter() - start, latencies
+    seconds = time.perf_counter() - start
+    if span is not None:
+        span.extend([wall, wall + seconds])
+    return seconds, latencies
+
+
+async def _barrier() -> None:
+    """Say ``ready`` on stdout, then wait for a line on stdin (the parent's go)."""
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    if not await asyncio.to_thread(sys.stdin.readline):
+        raise SystemExit("stdin closed before the go line")
 
 
 async def run_w2(driver: Driver, turns: int) -> tuple[float, list[float]]:
@@ -138,14 +173,31 @@ def _peak_rss_mb() -> float:
     return peak / 1024 if sys.platform != "darwin" else peak / (1024 * 1024)
 
 
-async def _measure(driver: Driver, workload: str, sessions: int, turns: int) -> dict[str, Any]:
+async def _measure(
+    driver: Driver,
+    workload: str,
+    sessions: int,
+    turns: int,
+    *,
+    first: int = 0,
+    barrier: bool = False,
+    keep_latencies: bool = False,
+) -> dict[str, Any]:
     """Run ``workload`` on ``driver`` in a fresh temporary directory; return the result row."""
+    span: list[float] = []
     with tempfile.TemporaryDirectory(prefix=f"bench-{driver.name}-") as tmp:
         directory = Path(tmp)
         await driver.open(directory)
         try:
             if workload == "W1":
-                seconds, latencies = await run_w1(driver, sessions, turns)
+                seconds, latencies = await run_w1(
+                    driver,
+                    sessions,
+                    turns,
+                    first=first,
+                    ready=_barrier if barrier else None,
+                    span=span,
+                )
             else:
                 sessions = 1
                 seconds, latencies = await run_w2(driver, turns)
@@ -176,11 +228,16 @@ async def _measure(driver: Driver, workload: str, sessions: int, turns: int) -> 
     }
     if workload == "W2":
         window = min(W2_WINDOW, total // 2)
-        first = sum(latencies[:window]) / window
+        first_mean = sum(latencies[:window]) / window
         last = sum(latencies[-window:]) / window
-        row["first_mean_ms"] = round(1000 * first, 3)
+        row["first_mean_ms"] = round(1000 * first_mean, 3)
         row["last_mean_ms"] = round(1000 * last, 3)
-        row["last_first_ratio"] = round(last / first, 3)
+        row["last_first_ratio"] = round(last / first_mean, 3)
+    if keep_latencies:
+        row["first_session"] = first
+        if span:
+            row["t_start"], row["t_end"] = span
+        row["latencies_ns"] = [round(x * 1e9) for x in latencies]
     return row
 
 
@@ -190,9 +247,46 @@ def main(factory: Callable[[], Driver], argv: list[str] | None = None) -> None:
     parser.add_argument("--workload", choices=["W1", "W2"], required=True)
     parser.add_argument("--sessions", type=int, default=1000, help="W1 sessions")
     parser.add_argument("--turns", type=int, default=20, help="turns per session")
+    parser.add_argument(
+        "--session-range",
+        default=None,
+        metavar="A:B",
+        help="W1: play sessions A to B-1 (instead of --sessions)",
+    )
+    parser.add_argument(
+        "--barrier",
+        action="store_true",
+        help="W1: after creating the sessions print 'ready', wait for a line on stdin",
+    )
+    parser.add_argument(
+        "--latencies",
+        action="store_true",
+        help="add every latency and the timed phase's monotonic start/end to the row",
+    )
     args = parser.parse_args(argv)
+    first = 0
+    if args.session_range is not None:
+        try:
+            first, end = (int(x) for x in args.session_range.split(":"))
+        except ValueError:
+            parser.error(f"--session-range {args.session_range!r}: want A:B, two integers")
+        args.sessions = end - first
+        if first < 0:
+            parser.error("--session-range: A must be at least 0")
     if args.sessions < 1 or args.turns < 2:
         parser.error("need at least 1 session and 2 turns")
-    row = asyncio.run(_measure(factory(), args.workload, args.sessions, args.turns))
+    if args.workload != "W1" and (args.session_range or args.barrier):
+        parser.error("--session-range and --barrier are for W1")
+    row = asyncio.run(
+        _measure(
+            factory(),
+            args.workload,
+            args.sessions,
+            args.turns,
+            first=first,
+            barrier=args.barrier,
+            keep_latencies=args.latencies,
+        )
+    )
     sys.stdout.write(json.dumps(row) + "\n")
     sys.stdout.flush()
