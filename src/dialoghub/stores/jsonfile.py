@@ -12,13 +12,16 @@ Every session is kept in memory. On disk there are two files:
 **Cost per turn.** A group commit appends one line per update to the log and fsyncs it: an
 update costs O(its own events and snapshot), whatever the length of the history (principle 2
 of the design). The session file costs O(number of sessions) to write and is rewritten as a
-*checkpoint*, at most once per ``checkpoint`` seconds (URL option, default 1; ``0`` writes
-it on every commit), and on :meth:`JSONFileStore.close`. Coalescing is safe because the log,
+*checkpoint*, at most once per ``checkpoint`` seconds while writes go on (URL option,
+default 30; ``0`` writes it on every commit), as soon as writes stop, and on
+:meth:`JSONFileStore.close`. Coalescing is safe because the log,
 not the session file, is the durable record: every acknowledged update is in the fsynced log
 before its caller is answered, and the log line carries the snapshot, so the session file
 can lag behind by up to one interval without losing anything. It keeps a busy store from
-paying three fsyncs and an O(sessions) rewrite per commit, while a human looking at
-``sessions.json`` sees it at most a second old (a timer writes it once writes stop).
+paying three fsyncs and an O(sessions) rewrite per commit. A checkpoint holds up the commits
+behind it for those fsyncs, so a short interval puts a stall into the turns of a busy store
+every interval (at 1 s, visible in W2's per-turn means); 30 s makes them rare, and a human
+looking at ``sessions.json`` still sees it current as soon as writes pause.
 
 **Crash safety.** The order of every commit is: append the log lines, fsync (an append that
 fails is cut back off and the write refused: nothing was changed); then, when a checkpoint
@@ -57,7 +60,8 @@ in memory must.
 The store is for one process: two processes writing the same files would overwrite each
 other. Values in sessions and events must be representable in JSON (str keys; no bytes).
 URL options: ``model`` (default ``default``), the model id given to hand-written sessions;
-``checkpoint`` (seconds, default 1), the most the session file lags behind the log.
+``checkpoint`` (seconds, default 30), the most the session file lags behind the log while
+writes go on.
 """
 
 from __future__ import annotations
@@ -243,7 +247,7 @@ class JSONFileStore:
     the module docstring."""
 
     def __init__(
-        self, url: str, *, path: Path, model_id: str = "default", checkpoint: float = 1.0
+        self, url: str, *, path: Path, model_id: str = "default", checkpoint: float = 30.0
     ) -> None:
         self.url = url
         self.path = path
@@ -282,7 +286,7 @@ class JSONFileStore:
             raise StoreConfigError(
                 f"store URL {url!r} names no file; use json:///path/sessions.json"
             )
-        options = query_options(url, parts.query, {"model": "default", "checkpoint": "1"})
+        options = query_options(url, parts.query, {"model": "default", "checkpoint": "30"})
         try:
             interval = float(options["checkpoint"])
         except ValueError:
