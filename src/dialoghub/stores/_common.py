@@ -13,16 +13,18 @@ import asyncio
 import base64
 import binascii
 import collections
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 from dialoghub.engine.records import Event, Session
 from dialoghub.errors import InvalidInput, StoreConfigError, StoreError
+from dialoghub.stores import codec
 from dialoghub.stores.base import Write, keeps_snapshot
 
 __all__ = [
+    "EventRows",
     "GroupCommit",
     "ImportRow",
     "batch_key",
@@ -30,6 +32,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "import_rows",
+    "page_events",
     "query_options",
 ]
 
@@ -282,3 +285,33 @@ def bool_option(url: str, options: dict[str, str], name: str) -> bool:
     if value in ("0", "false", "no", "off", ""):
         return False
     raise StoreConfigError(f"option {name}={options[name]!r} in {url!r} must be true or false")
+
+
+class EventRows(Protocol):
+    """Something that counts the events it decodes (the stores' ``events_read``)."""
+
+    events_read: int
+
+
+def page_events(
+    counter: EventRows,
+    rows: Iterable[tuple[int, int, float, bytes]],
+    after: int,
+    limit: int,
+) -> list[Event]:
+    """Decode stored event rows ``(first_seq, version, time, batch)`` in seq order into the
+    events with ``seq > after``, at most ``limit``; stops reading rows once it has them.
+
+    The first row may start before ``after`` (a page can begin inside an update's row).
+    ``counter.events_read`` counts every decoded event: the cost tests read it.
+    """
+    out: list[Event] = []
+    for first_seq, version, time, batch in rows:
+        decoded = codec.decode_batch(first_seq, version, time, batch)
+        counter.events_read += len(decoded)
+        for event in decoded:
+            if event.seq > after:
+                out.append(event)
+                if len(out) == limit:
+                    return out
+    return out

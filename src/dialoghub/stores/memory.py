@@ -29,7 +29,13 @@ from dialoghub.errors import (
     VersionConflict,
 )
 from dialoghub.stores import codec
-from dialoghub.stores._common import check_batch, decode_cursor, encode_cursor, import_rows
+from dialoghub.stores._common import (
+    check_batch,
+    decode_cursor,
+    encode_cursor,
+    import_rows,
+    page_events,
+)
 from dialoghub.stores._indexes import LocalIndexes
 from dialoghub.stores.base import (
     DueTimer,
@@ -246,16 +252,8 @@ class MemoryStore:
             firsts = [b.first_seq for b in entry.batches]
             start = max(bisect.bisect_right(firsts, after + 1) - 1, 0)
             batches = entry.batches[start:]
-        out: list[Event] = []
-        for b in batches:
-            decoded = codec.decode_batch(b.first_seq, b.version, b.time, b.data)
-            self.events_read += len(decoded)
-            for event in decoded:
-                if event.seq > after:
-                    out.append(event)
-                    if len(out) == limit:
-                        return out
-        return out
+        rows = ((b.first_seq, b.version, b.time, b.data) for b in batches)
+        return page_events(self, rows, after, limit)
 
     async def list_sessions(
         self, filter: SessionFilter, *, limit: int = 50, cursor: str | None = None

@@ -49,6 +49,7 @@ from dialoghub.stores._common import (
     encode_cursor,
     import_rows,
     int_option,
+    page_events,
 )
 from dialoghub.stores.base import (
     DueTimer,
@@ -423,16 +424,8 @@ class PostgresStore:
             after,
             limit,
         )
-        out: list[Event] = []
-        for row in rows:
-            decoded = codec.decode_batch(row["first_seq"], row["version"], row["ts"], row["batch"])
-            self.events_read += len(decoded)
-            for event in decoded:
-                if event.seq > after:
-                    out.append(event)
-                    if len(out) == limit:
-                        return out
-        return out
+        batches = ((r["first_seq"], r["version"], r["ts"], r["batch"]) for r in rows)
+        return page_events(self, batches, after, limit)
 
     async def list_sessions(
         self, filter: SessionFilter, *, limit: int = 50, cursor: str | None = None

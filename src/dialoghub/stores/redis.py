@@ -52,6 +52,7 @@ from dialoghub.stores._common import (
     encode_cursor,
     import_rows,
     int_option,
+    page_events,
 )
 from dialoghub.stores.base import (
     DueTimer,
@@ -399,18 +400,11 @@ class RedisStore:
             return []
         stream = self._keys(tenant, session_id)[1]
         entries = await self._call("reading events", "EVENTS", [stream], f"{after + 1}-0", limit)
-        out: list[Event] = []
-        for entry_id, fields in entries:
-            first_seq = int(entry_id.split(b"-")[0])
-            version, time, batch = _entry_dec.decode(fields[1])
-            decoded = codec.decode_batch(first_seq, version, time, batch)
-            self.events_read += len(decoded)
-            for event in decoded:
-                if event.seq > after:
-                    out.append(event)
-                    if len(out) == limit:
-                        return out
-        return out
+        rows = (
+            (int(entry_id.split(b"-")[0]), *_entry_dec.decode(fields[1]))
+            for entry_id, fields in entries
+        )
+        return page_events(self, rows, after, limit)
 
     async def list_sessions(
         self, filter: SessionFilter, *, limit: int = 50, cursor: str | None = None

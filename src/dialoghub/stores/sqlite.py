@@ -53,6 +53,7 @@ from dialoghub.stores._common import (
     decode_cursor,
     encode_cursor,
     import_rows,
+    page_events,
     query_options,
 )
 from dialoghub.stores._sqlite_ops import (
@@ -572,19 +573,9 @@ class SQLiteStore:
             return []
 
         def run(conn: sqlite3.Connection) -> list[Event]:
-            out: list[Event] = []
-            # Rows are read lazily: we stop as soon as ``limit`` events are decoded.
-            for first_seq, version, time, batch in conn.execute(
-                _EVENTS_SQL, (tenant, session_id, after + 1)
-            ):
-                decoded = codec.decode_batch(first_seq, version, time, batch)
-                self.events_read += len(decoded)
-                for event in decoded:
-                    if event.seq > after:
-                        out.append(event)
-                        if len(out) == limit:
-                            return out
-            return out
+            # The cursor is read lazily: rows stop being read once ``limit`` events are in.
+            rows = conn.execute(_EVENTS_SQL, (tenant, session_id, after + 1))
+            return page_events(self, rows, after, limit)
 
         return await self._read(run)
 
