@@ -54,6 +54,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from benchmarks.systems.dialoghub_runner import scratch_url, stored_bytes
+from benchmarks.table import grid
 from benchmarks.workload import EXPECTED
 
 __all__ = [
@@ -599,19 +600,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as fixed-width text, then the comparisons and targets, one line each."""
-    lines = ["  ".join(h.ljust(w) if i < 4 else h.rjust(w) for i, (h, w) in enumerate(_COLUMNS))]
-    lines.append("  ".join("-" * w for _, w in _COLUMNS))
-    for row in rows:
-        cells = _cells(row)
-        if len(cells) < len(_COLUMNS):  # a failed run: the error takes the rest of the line
-            lines.append("  ".join([cells[0].ljust(10), cells[1].ljust(4), cells[2]]))
-            continue
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i < 4 else c.rjust(w)
-                for i, (c, (_, w)) in enumerate(zip(cells, _COLUMNS, strict=True))
-            )
-        )
+    lines = grid(_COLUMNS, [_cells(row) for row in rows])
     lines.append("")
     lines.extend(_summary(rows))
     return "\n".join(lines)

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.table import grid
+
 __all__ = ["SYSTEMS", "add_ratios", "format_table", "main", "plan", "run_one"]
 
 #: Systems in table order; each is ``benchmarks.systems.<name>_runner``.
@@ -135,19 +137,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as fixed-width text, then one line of ratios per peer."""
-    lines = ["  ".join(h.ljust(w) if i < 4 else h.rjust(w) for i, (h, w) in enumerate(_COLUMNS))]
-    lines.append("  ".join("-" * w for _, w in _COLUMNS))
-    for row in rows:
-        cells = _cells(row)
-        if len(cells) < len(_COLUMNS):  # a failed run: the error takes the rest of the line
-            lines.append("  ".join([cells[0].ljust(10), cells[1].ljust(4), cells[2]]))
-            continue
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i < 4 else c.rjust(w)
-                for i, (c, (_, w)) in enumerate(zip(cells, _COLUMNS, strict=True))
-            )
-        )
+    lines = grid(_COLUMNS, [_cells(row) for row in rows])
     lines.append("")
     lines.extend(_ratio_lines(rows))
     return "\n".join(lines)
