@@ -396,12 +396,18 @@ async def _pg_prepare(url: str, schema: str, sessions: int) -> None:
 
 
 async def _pg_drop(url: str, schema: str) -> None:
-    """Drop the ceiling's schema."""
+    """Drop the ceiling's schema, then flush what pgbench left to the server's next checkpoint.
+
+    pgbench writes at full speed for ``-T`` seconds; without the CHECKPOINT, PostgreSQL
+    flushes that WAL and those dirty buffers during whatever runs next (here: W2, whose
+    100-turn windows then catch the stall). Every measurement starts from a settled server.
+    """
     import asyncpg
 
     conn = await asyncpg.connect(_pg_dsn(url))
     try:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.execute("CHECKPOINT")
     finally:
         await conn.close()
 
