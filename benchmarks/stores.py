@@ -54,7 +54,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from benchmarks.systems.dialoghub_runner import scratch_url, stored_bytes
-from benchmarks.table import grid
+from benchmarks.table import W1_LATENCY_NOTE, grid
 from benchmarks.workload import EXPECTED
 
 __all__ = [
@@ -711,10 +711,7 @@ def _summary(rows: Sequence[dict[str, Any]]) -> list[str]:
             "not disk. All include session creation; W1 has 1 session per "
             "turns-per-session turns, W2 one session."
         )
-    out.append(
-        "W1 latencies include waiting behind the other sessions in flight: compare them "
-        "only between rows with the same sessions x turns."
-    )
+    out.append(W1_LATENCY_NOTE)
     return out
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["grid"]
+__all__ = ["W1_LATENCY_NOTE", "grid"]
+
+#: Under every table with W1 rows: why their latencies only compare within one size.
+W1_LATENCY_NOTE = (
+    "W1 latencies include waiting behind the other sessions in flight: compare them "
+    "only between rows with the same sessions x turns."
+)
 
 
 def grid(columns: Sequence[tuple[str, int]], rows: Sequence[Sequence[str]]) -> list[str]:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.table import grid
+from benchmarks.table import W1_LATENCY_NOTE, grid
 
 __all__ = ["SYSTEMS", "add_ratios", "format_table", "main", "plan", "run_one"]
 
@@ -171,10 +171,7 @@ def _ratio_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
                 f"{mine['sessions']:,} x {mine['turns']:,}); --full runs the peers in full."
             )
     if any(r["workload"] == "W1" for r in rows):
-        out.append(
-            "W1 latencies include waiting behind the other sessions in flight: compare them "
-            "only between rows with the same sessions x turns."
-        )
+        out.append(W1_LATENCY_NOTE)
     return out
 
 
