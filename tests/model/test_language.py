@@ -25,7 +25,7 @@ def _doc_models() -> list[str]:
 
 @pytest.mark.parametrize("text", _doc_models(), ids=lambda t: t.split("\n", 1)[0])
 def test_every_example_of_the_reference_page_loads(text: str) -> None:
-    model = load_model_text(text, str(DOCS))
+    model = load_model_text(text, str(DOCS), code_base=DOCS.parent)
     assert model.states
 
 
@@ -87,7 +87,7 @@ commands:
 
 def _problems(text: str) -> list[str]:
     with pytest.raises(ModelValidationError) as info:
-        load_model_text(BASE + text, "broken.yaml")
+        load_model_text(BASE + text, "broken.yaml", code_base=DOCS.parent)
     return [str(p) for p in info.value.problems]
 
 

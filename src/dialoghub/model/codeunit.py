@@ -37,7 +37,14 @@ from dialoghub.model.spec import State, Unit
 if TYPE_CHECKING:
     from dialoghub.model.spec import Model
 
-__all__ = ["CodeUnit", "CodeUnitError", "load_code_unit", "model_from_code", "unit_of_code"]
+__all__ = [
+    "NOT_FROM_POSTED",
+    "CodeUnit",
+    "CodeUnitError",
+    "load_code_unit",
+    "model_from_code",
+    "unit_of_code",
+]
 
 StateFunction = Callable[[Any], None]
 F = TypeVar("F", bound=StateFunction)
@@ -95,11 +102,23 @@ class CodeUnit:
         return f"CodeUnit({self.name!r}, states={list(self.functions)})"
 
 
-def load_code_unit(ref: str, *, base: Path | None = None) -> CodeUnit:
+#: why a model that did not come from a file the operator loaded has no code units
+NOT_FROM_POSTED = "code units are not loaded from posted models"
+
+
+def load_code_unit(
+    ref: str, *, base: Path | None = None, from_model: bool = False
+) -> CodeUnit:
     """The CodeUnit of a module (``pkg.module``) or a file (``dialog.py``, relative to ``base``).
 
     The module's ``unit`` attribute is used if it is a CodeUnit; otherwise its only CodeUnit.
+    ``from_model``: ``ref`` is a model's ``python:``, so importing it runs code the model
+    names. It is loaded only if ``base`` is given (the folder of the model file the operator
+    loaded, against which a relative file is found, never the working directory); a model
+    without one (posted over the network) is refused before anything is imported.
     """
+    if from_model and base is None:
+        raise CodeUnitError(NOT_FROM_POSTED)
     if ref.endswith(".py"):
         path = Path(ref) if base is None or Path(ref).is_absolute() else base / ref
         if not path.is_file():

@@ -8,7 +8,6 @@ Python module (``python: package.module`` or ``python: file.py``, see
 
 from __future__ import annotations
 
-from pathlib import Path as FilePath
 from typing import Any
 
 from dialoghub.model.codeunit import CodeUnitError, load_code_unit, unit_of_code
@@ -184,7 +183,7 @@ def compile_unit(
             if ref is None:
                 return None
             try:
-                code_unit = load_code_unit(ref, base=FilePath(ctx.loc.file).parent)
+                code_unit = load_code_unit(ref, base=ctx.loc.code_base, from_model=True)
             except CodeUnitError as exc:
                 ctx.error((*path, "python"), str(exc))
                 return None

@@ -7,16 +7,41 @@ from typing import TYPE_CHECKING
 
 from dialoghub.errors import ModelValidationError, Problem
 from dialoghub.model.compile import compile_model
-from dialoghub.model.source import SourceError, read_source
+from dialoghub.model.source import (
+    DEFAULT_LIMITS,
+    SourceError,
+    SourceLimitError,
+    SourceLimits,
+    read_source,
+)
 from dialoghub.model.spec import Model
 from dialoghub.nlu.types import EntitySpec, IntentSpec
 
 if TYPE_CHECKING:
     from dialoghub.nlu.recognizer import Recognizer
 
-__all__ = ["MODEL_SUFFIXES", "load_model", "load_model_text", "load_models"]
+__all__ = [
+    "MODEL_SUFFIXES",
+    "ModelTooComplex",
+    "load_model",
+    "load_model_text",
+    "load_models",
+]
 
 MODEL_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class ModelTooComplex(ModelValidationError):
+    """The model's text is over a reading limit (size, depth, aliases; see docs/models.md).
+
+    Its one problem says which limit and where; ``limit`` names it.
+    """
+
+    code = "model_too_complex"
+
+    def __init__(self, problem: Problem, limit: str) -> None:
+        super().__init__([problem])
+        self.limit = limit
 
 
 def _recognizer(
@@ -28,17 +53,40 @@ def _recognizer(
     return Recognizer(intents, entities, threshold=threshold)
 
 
-def load_model_text(text: str, file: str = "<model>") -> Model:
-    """Compile one model from YAML or JSON text; raises ModelValidationError with every problem."""
+def load_model_text(
+    text: str,
+    file: str = "<model>",
+    *,
+    code_base: str | Path | None = None,
+    limits: SourceLimits = DEFAULT_LIMITS,
+) -> Model:
+    """Compile one model from YAML or JSON text; raises ModelValidationError with every problem.
+
+    Code units (``units: {u: {python: ...}}``) are loaded only when ``code_base`` is given:
+    the folder a ``.py`` file is found in (:func:`load_model` passes the model file's own
+    folder). Without it they are refused, so text from elsewhere (a posted model) never
+    imports or runs anything. ModelTooComplex if the text is over one of ``limits``.
+    """
     early: list[Problem] = []
+    base = Path(code_base).resolve() if code_base is not None else None
     try:
-        located = read_source(text, file)
+        located = read_source(text, file, limits, code_base=base)
+    except SourceLimitError as exc:
+        raise ModelTooComplex(exc.problems[0], exc.limit) from None
     except SourceError as exc:
         if exc.located is None:
             raise ModelValidationError(exc.problems) from None
         # e.g. a duplicate key: keep checking the rest, so every problem is reported at once
         early, located = exc.problems, exc.located
-    model, problems = compile_model(located, _recognizer)
+    try:
+        model, problems = compile_model(located, _recognizer)
+    except RecursionError:
+        # the data is at most 64 levels deep, but one string (a condition such as
+        # "not not not ... x" or "((((x))))") can still nest past Python's recursion limit
+        raise ModelTooComplex(
+            Problem("an expression in the model is nested too deeply to compile", file, 1, 1),
+            "recursion",
+        ) from None
     problems = sorted([*early, *problems], key=lambda p: (p.line, p.column))
     if model is None or problems:
         raise ModelValidationError(problems or [Problem("the model is invalid", file)])
@@ -58,7 +106,7 @@ def load_model(path: str | Path) -> Model:
         ) from None
     except OSError as exc:
         raise ModelValidationError([Problem(f"cannot read: {exc.strerror}", str(p))]) from None
-    return load_model_text(text, str(p))
+    return load_model_text(text, str(p), code_base=p.resolve().parent)
 
 
 def load_models(path: str | Path) -> list[Model]:

@@ -7,20 +7,47 @@ from the nodes ourselves, so that:
 * YAML 1.1's surprise booleans do not happen: ``on``, ``off``, ``yes``, ``no`` stay strings
   (``on:`` is the transitions key of a state!); only ``true``/``false`` are booleans;
 * duplicate keys are reported instead of silently overwriting each other;
-* no tags, anchors-to-objects or other constructors can run: the safe subset only.
+* no tags, anchors-to-objects or other constructors can run: the safe subset only;
+* the work of reading is bounded (:class:`SourceLimits`): the text's size, the nesting depth,
+  the number of anchors and aliases, and the size of the data once every alias is expanded
+  are checked on PyYAML's event stream (libyaml's C parser when installed) *before* any node
+  is built, so a "billion laughs" document or 1000 nested brackets are refused at the line
+  where they cross a limit, in time proportional to the text, never to its expansion.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path as FilePath
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    Event,
+    ScalarEvent,
+)
+from yaml.resolver import BaseResolver
 
 from dialoghub.errors import Problem
 
-__all__ = ["Located", "SourceError", "read_source"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "POSTED_LIMITS",
+    "Located",
+    "SourceError",
+    "SourceLimitError",
+    "SourceLimits",
+    "read_source",
+]
+
+#: libyaml's parser when PyYAML was built with it, else the pure-Python one. Only its event
+#: stream is used: values are built by :func:`_build` (so on/off/yes/no stay strings).
+_Parser: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Path = tuple[str | int, ...]
 
@@ -44,6 +71,37 @@ class SourceError(Exception):
         self.located = located
 
 
+class SourceLimitError(SourceError):
+    """The text is over one of the :class:`SourceLimits` (too big, too deep, too many aliases).
+
+    Not a mistake in a model but a refusal to do the work: the server answers it with 400.
+    """
+
+    def __init__(self, problem: Problem, limit: str) -> None:
+        super().__init__([problem])
+        self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLimits:
+    """How much work reading one model may take; see "Limits" in docs/models.md."""
+
+    max_chars: int = 2_000_000  # characters of text
+    max_depth: int = 64  # nested mappings/sequences
+    max_nodes: int = 100_000  # values (keys, scalars, collections), aliases expanded
+    max_expanded_chars: int = 8_000_000  # characters of all scalars, aliases expanded
+    max_scalar_chars: int = 65_536  # characters of one key or value
+    max_anchors: int = 100
+    max_aliases: int = 1_000
+
+
+#: the limits of a model file the operator loads
+DEFAULT_LIMITS = SourceLimits()
+#: the limits of a model posted over the network (``POST /v1/models/validate``): no aliases
+#: at all (so no expansion to bound), and no value longer than a long reply
+POSTED_LIMITS = SourceLimits(max_aliases=0, max_scalar_chars=16_384)
+
+
 @dataclass
 class Located:
     """Plain data read from a file, with the position of every mapping key and value."""
@@ -51,6 +109,9 @@ class Located:
     data: Any
     file: str
     marks: dict[Path, tuple[int, int]] = field(default_factory=dict)  # path -> (line, col), 1-based
+    #: the folder a code unit's ``python: file.py`` is found in; None (text that did not come
+    #: from a model file the operator loaded, e.g. a posted model): code units are refused
+    code_base: FilePath | None = None
 
     def where(self, path: Path) -> tuple[int, int]:
         """Line and column of ``path``, or of its nearest located ancestor."""
@@ -121,14 +182,125 @@ def _build(node: yaml.Node, path: Path, loc: Located, problems: list[Problem]) -
     raise AssertionError(f"unexpected YAML node {node!r}")  # pragma: no cover
 
 
-def read_source(text: str, file: str = "<model>") -> Located:
-    """Parse YAML or JSON text into :class:`Located` data; raises SourceError if unparsable."""
-    loc = Located(data=None, file=file)
+def _events(text: str, file: str, limits: SourceLimits) -> list[Event]:
+    """The text's YAML events, every limit checked as they come (so a refusal is early)."""
+
+    def refuse(event: Event, limit: str, message: str) -> SourceLimitError:
+        mark = event.start_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        return SourceLimitError(Problem(message, file, line, col), limit)
+
+    events: list[Event] = []
+    nodes = chars = anchors = aliases = 0
+    sizes: dict[str, tuple[int, int]] = {}  # finished anchor -> (nodes, chars) it expands to
+    open_: list[tuple[str | None, int, int]] = []  # (anchor, nodes, chars) at each start
+    parser = _Parser(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        while parser.check_event():
+            event = parser.get_event()
+            events.append(event)
+            if isinstance(event, AliasEvent):
+                aliases += 1
+                if aliases > limits.max_aliases:
+                    raise refuse(event, "max_aliases", f"more than {limits.max_aliases} "
+                                 "aliases (*name) in one model" if limits.max_aliases else
+                                 "aliases (*name) are not accepted here; write the value out")
+                name = event.anchor or ""
+                if name not in sizes and any(a == name for a, _, _ in open_):
+                    raise refuse(event, "recursive_alias",
+                                 f"the alias *{name} is inside its own anchor &{name}")
+                n, c = sizes.get(name, (1, 0))  # an undefined alias: the composer says so
+                nodes += n
+                chars += c
+            elif isinstance(event, ScalarEvent | CollectionStartEvent):
+                if event.anchor is not None:
+                    anchors += 1
+                    if anchors > limits.max_anchors:
+                        raise refuse(event, "max_anchors", f"more than {limits.max_anchors} "
+                                     "anchors (&name) in one model")
+                start = (nodes, chars)
+                nodes += 1
+                if isinstance(event, ScalarEvent):
+                    if len(event.value) > limits.max_scalar_chars:
+                        raise refuse(event, "max_scalar_chars", f"a value of {len(event.value)}"
+                                     f" characters; the limit is {limits.max_scalar_chars}")
+                    chars += len(event.value)
+                    if event.anchor is not None:
+                        sizes[event.anchor] = (1, len(event.value))
+                else:
+                    open_.append((event.anchor, *start))
+                    if len(open_) > limits.max_depth:
+                        raise refuse(event, "max_depth", "mappings and lists nested deeper "
+                                     f"than {limits.max_depth} levels")
+            elif isinstance(event, CollectionEndEvent) and open_:
+                anchor, n0, c0 = open_.pop()
+                if anchor is not None:
+                    sizes[anchor] = (nodes - n0, chars - c0)
+            if nodes > limits.max_nodes:
+                raise refuse(event, "max_nodes", f"more than {limits.max_nodes} values once "
+                             "aliases are expanded")
+            if chars > limits.max_expanded_chars:
+                raise refuse(event, "max_expanded_chars", f"more than "
+                             f"{limits.max_expanded_chars} characters once aliases are expanded")
+    finally:
+        parser.dispose()
+    return events
+
+
+class _Replay(Composer, BaseResolver):
+    """PyYAML's composer fed from events already read (and checked) by :func:`_events`.
+
+    BaseResolver has no implicit resolvers: every scalar's tag is plain ``str``, and
+    :func:`_scalar` decides its type.
+    """
+
+    def __init__(self, events: list[Event]) -> None:
+        Composer.__init__(self)
+        BaseResolver.__init__(self)
+        self._queue = events
+        self._at = 0
+
+    def check_event(self, *choices: type[Event]) -> bool:
+        if self._at >= len(self._queue):
+            return False
+        return not choices or isinstance(self._queue[self._at], choices)
+
+    def peek_event(self) -> Event:
+        return self._queue[self._at]
+
+    def get_event(self) -> Event:
+        event = self._queue[self._at]
+        self._at += 1
+        return event
+
+
+def read_source(
+    text: str,
+    file: str = "<model>",
+    limits: SourceLimits = DEFAULT_LIMITS,
+    *,
+    code_base: FilePath | None = None,
+) -> Located:
+    """Parse YAML or JSON text into :class:`Located` data; raises SourceError if unparsable,
+    SourceLimitError if it is over one of ``limits``. ``code_base``: see :class:`Located`."""
+    loc = Located(data=None, file=file, code_base=code_base)
+    if len(text) > limits.max_chars:
+        raise SourceLimitError(
+            Problem(f"the model is {len(text)} characters; the limit is {limits.max_chars}",
+                    file, 1, 1),
+            "max_chars",
+        )
+    try:
+        root = _Replay(_events(text, file, limits)).get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        if "maximum nesting depth" in str(exc.problem):  # libyaml's own limit, while scanning
+            raise SourceLimitError(
+                Problem(f"mappings and lists nested deeper than {limits.max_depth} levels",
+                        file, line, col),
+                "max_depth",
+            ) from None
         raise SourceError(
             [Problem(f"cannot parse: {exc.problem or exc}", file, line, col)]
         ) from None

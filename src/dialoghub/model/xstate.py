@@ -47,7 +47,7 @@ def is_xstate(data: Any) -> bool:
 def from_xstate(loc: Located) -> tuple[Located, list[Problem]]:
     """The machine in ``loc`` as model data, with marks pointing into the original file."""
     src = loc.data
-    out = Located(data=None, file=loc.file)
+    out = Located(data=None, file=loc.file, code_base=loc.code_base)
     problems: list[Problem] = []
 
     def mark(new: Path, old: Path) -> None:

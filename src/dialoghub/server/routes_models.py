@@ -2,17 +2,28 @@
 
 Validation compiles the posted text (YAML or JSON) exactly as the loader compiles a file and
 answers 200 either way: ``valid`` with the model's description, or every problem with its
-line and column. Nothing is loaded into the server by validating.
+line and column. Nothing is loaded into the server by validating, and nothing a posted
+model names is imported or run: its code units (``python:``) are reported as problems
+("code units are not loaded from posted models"). The text is read under the reading limits
+of posted models (``POSTED_LIMITS``, docs/models.md "Limits"): a text over one of them is a
+400 ``bad_request`` with the limit and the line. The compiling runs in a worker thread (at
+most two at a time), so a slow one never stalls the event loop, and is abandoned with a 400
+after ``COMPILE_TIMEOUT``.
 """
 
 from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from dialoghub.errors import ModelValidationError, UnknownModel
-from dialoghub.model.loader import load_model_text
+from dialoghub.model.loader import ModelTooComplex, load_model_text
+from dialoghub.model.source import POSTED_LIMITS
+from dialoghub.model.spec import Model
 from dialoghub.server.auth import Principal
 from dialoghub.server.endpoint import JSONResponse, endpoint
 from dialoghub.server.errors import BadRequest
@@ -20,7 +31,25 @@ from dialoghub.server.limits import read_body
 from dialoghub.server.schemas import ModelList, ProblemOut, ValidateResult
 from dialoghub.server.service import Service
 
-__all__ = ["routes"]
+__all__ = ["COMPILE_TIMEOUT", "routes"]
+
+#: seconds a posted model may take to compile (queueing included) before it is refused
+COMPILE_TIMEOUT = 5.0
+
+_compiler = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dialoghub-validate")
+
+
+async def _compile(text: str) -> Model:
+    """``load_model_text`` in a worker thread, with no code base (no code units), bounded."""
+    future = _compiler.submit(load_model_text, text, "<posted>", limits=POSTED_LIMITS)
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(future), COMPILE_TIMEOUT)
+    except TimeoutError:
+        future.cancel()  # if it is still queued; a running one ends within the reading limits
+        raise BadRequest(
+            f"the model took longer than {COMPILE_TIMEOUT:g} s to compile; make it smaller",
+            timeout=COMPILE_TIMEOUT,
+        ) from None
 
 
 @endpoint("/v1/models", "read")
@@ -51,7 +80,13 @@ async def validate_model(service: Service, request: Request, who: Principal) -> 
     if not text.strip():
         raise BadRequest("post the model's YAML or JSON text as the request body")
     try:
-        model = load_model_text(text, "<posted>")
+        model = await _compile(text)
+    except ModelTooComplex as exc:
+        p = exc.problems[0]
+        raise BadRequest(
+            f"the model is over a reading limit: {p.message} (line {p.line}, column {p.column})",
+            limit=exc.limit, line=p.line, column=p.column,
+        ) from None
     except ModelValidationError as exc:
         problems = [
             ProblemOut(message=p.message, file=p.file, line=p.line, column=p.column, path=p.path)
