@@ -17,16 +17,58 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from dialoghub.stores import open_store
-from tests.stores.conftest import BACKENDS
+from tests.stores.conftest import BACKENDS, PG_DSN, unique
 from tests.stores.history import check_history
 from tests.stores.worker import CRASH_SESSIONS
 
 ROOT = Path(__file__).parents[2]
 KILLS = 10
+
+
+async def postgres_client_role(url: str) -> tuple[str, str]:
+    """A login role made for this test, and ``url`` connecting as it: the killed child's
+    backends are then exactly the ones of that role in pg_stat_activity."""
+    import asyncpg
+
+    role = unique("crash_")
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        await conn.execute(f'CREATE ROLE "{role}" LOGIN SUPERUSER')
+    finally:
+        await conn.close()
+    parts = urlsplit(url)
+    return role, urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port}"))
+
+
+async def wait_for_backends_gone(role: str) -> None:
+    """A backend whose client was killed mid-statement still finishes (and may commit) that
+    statement before it sees the closed socket: wait until none of ``role``'s is left, so
+    the checks read a database nobody writes to any more."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        deadline = time.monotonic() + 30
+        while await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE usename = $1", role):
+            assert time.monotonic() < deadline, f"backends of {role} still alive after 30 s"
+            await asyncio.sleep(0.01)
+    finally:
+        await conn.close()
+
+
+async def drop_role(role: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+    finally:
+        await conn.close()
 
 
 def run_and_kill(url: str, run: int, rng: random.Random) -> list[tuple[str, int]]:
@@ -64,10 +106,16 @@ async def test_acknowledged_updates_survive_sigkill(backend: str, tmp_path: Path
     url, cleanup = BACKENDS[backend](tmp_path)
     rng = random.Random(os.environ.get("CRASH_SEED", str(time.time_ns())))
     total = 0
+    role = None
+    child_url = url
+    if backend == "postgres":
+        role, child_url = await postgres_client_role(url)
     try:
         for run in range(KILLS):
-            acked = await asyncio.to_thread(run_and_kill, url, run, rng)
+            acked = await asyncio.to_thread(run_and_kill, child_url, run, rng)
             total += len(acked)
+            if role is not None:
+                await wait_for_backends_gone(role)
             store = open_store(url)
             await store.open()  # recovery after the crash (SQLite replays or drops its WAL)
             try:
@@ -83,3 +131,5 @@ async def test_acknowledged_updates_survive_sigkill(backend: str, tmp_path: Path
         assert total > 10 * KILLS  # the child really was under load when killed
     finally:
         await cleanup()
+        if role is not None:
+            await drop_role(role)

@@ -234,6 +234,8 @@ class SQLiteStore:
         self._conns_lock = threading.Lock()
         self._open = False
         self.events_read = 0
+        #: A write failed with SQLITE_FULL and the WAL was not truncated since (writer thread).
+        self._disk_was_full = False
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -399,12 +401,15 @@ class SQLiteStore:
                 stop = any(i is STOP for i in items)
                 ops = [i for i in items if isinstance(i, Op)]
                 if ops:
+                    committed = self.commits
                     try:
                         self._commit(conn, ops)
                     except Exception as exc:  # a bug here must not leave callers hanging
                         self._resolve(
                             [(op, None, StoreError(f"writer failed: {exc!r}")) for op in ops]
                         )
+                    if self._disk_was_full and self.commits > committed:
+                        self._truncate_wal(conn)
         finally:
             conn.close()
             # A write that raced close() behind the stop marker must not hang forever.
@@ -418,13 +423,29 @@ class SQLiteStore:
                     leftover.append((item, None, StoreError(f"store {self.url!r} is closed")))
             self._resolve(leftover)
 
+    def _note_error(self, exc: BaseException) -> None:
+        """Remember a full disk: the WAL grown up to it must be truncated once writes work."""
+        if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", 0) & 0xFF == 13:
+            self._disk_was_full = True
+
+    def _truncate_wal(self, conn: sqlite3.Connection) -> None:
+        """After a disk-full error, the first commit that works checkpoints the WAL and cuts
+        it to zero bytes: a WAL only ever reuses its space, so the log grown while the disk
+        filled would otherwise stay (and fill the freed disk again). A reader holding an old
+        snapshot makes the checkpoint busy; the next commit tries again."""
+        with contextlib.suppress(sqlite3.Error):
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy:
+                self._disk_was_full = False
+
     def _commit(self, conn: sqlite3.Connection, ops: list[Op]) -> None:
         """Apply ``ops`` in one transaction; each op succeeds or fails on its own."""
         writes = [op for op in ops if isinstance(op, WriteOp)]
         if len(writes) == len(ops) and len(ops) > 1:
             try:
                 outcomes = commit_batch(conn, writes)
-            except sqlite3.Error:
+            except sqlite3.Error as exc:
+                self._note_error(exc)
                 # Something failed below the checks (a full disk, a value SQLite cannot
                 # bind): nothing of the batch stayed. Redo it op by op, so only the op at
                 # fault fails and the others land.
@@ -447,6 +468,7 @@ class SQLiteStore:
                 try:
                     result = op.apply(conn)
                 except Exception as exc:
+                    self._note_error(exc)
                     # Undo this op only. If SQLite already aborted the whole transaction,
                     # ROLLBACK TO fails and the outer handler fails the whole batch.
                     conn.execute("ROLLBACK TO op")
@@ -463,6 +485,7 @@ class SQLiteStore:
                     outcomes.append((op, result, None))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            self._note_error(exc)
             if conn.in_transaction:
                 # If even that fails the connection is beyond use; the next BEGIN says so.
                 with contextlib.suppress(sqlite3.Error):
