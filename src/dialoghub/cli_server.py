@@ -226,9 +226,10 @@ def keys_revoke(store: str | None, key_id: str) -> None:
 @keys.command("rotate-token-key")
 @_keys_store_option
 def keys_rotate(store: str | None) -> None:
-    """Add a new session-token signing secret; older ones still verify live tokens.
+    """Add a new session-token secret in the verify state (accepted, not yet signing).
 
-    Servers read the secrets when they start: restart them to sign with the new one.
+    Servers read the secrets when they start. Restart every server so all of them accept
+    the new secret, then make it sign with 'activate-token-key KID'.
     """
     from dialoghub.server.keystore import open_keystore
     from dialoghub.server.tokens import Keyring
@@ -246,7 +247,75 @@ def keys_rotate(store: str | None) -> None:
         kid = asyncio.run(run())
     except Exception as exc:
         raise _fail(exc) from None
-    click.echo(f"new signing key {kid}; restart the servers to use it")
+    click.echo(f"new token key {kid} (verify only); restart every server, then run "
+               f"'dialoghub keys activate-token-key {kid}'")
+
+
+def _token_key_change(store: str | None, kid: str, change: str) -> bool:
+    from dialoghub.server.keystore import open_keystore
+
+    async def run() -> bool:
+        ks = await open_keystore(_store_url(store))
+        try:
+            done: bool = await getattr(ks, f"{change}_token_secret")(kid)
+            return done
+        finally:
+            await ks.close()
+
+    try:
+        return asyncio.run(run())
+    except Exception as exc:
+        raise _fail(exc) from None
+
+
+@keys.command("activate-token-key")
+@_keys_store_option
+@click.argument("kid")
+def keys_activate(store: str | None, kid: str) -> None:
+    """Make a verify-state token secret sign; the one signing now goes back to verify.
+
+    Restart the servers to sign with it (they all accept it already).
+    """
+    if not _token_key_change(store, kid, "activate"):
+        raise click.ClickException(f"no token key {kid!r} in the verify state")
+    click.echo(f"token key {kid} is active; restart the servers to sign with it")
+
+
+@keys.command("retire-token-key")
+@_keys_store_option
+@click.argument("kid")
+def keys_retire(store: str | None, kid: str) -> None:
+    """Retire an old (verify-state) token secret: the tokens it signed stop working.
+
+    The active secret cannot be retired: activate another one first.
+    """
+    if not _token_key_change(store, kid, "retire"):
+        raise click.ClickException(
+            f"no token key {kid!r} in the verify state (the active one cannot be retired)"
+        )
+    click.echo(f"token key {kid} is retired; restart the servers to refuse its tokens")
+
+
+@keys.command("token-keys")
+@_keys_store_option
+def keys_token_keys(store: str | None) -> None:
+    """List the session-token secrets (never the secrets themselves): kid, state, created."""
+    from dialoghub.server.keystore import open_keystore
+
+    async def run() -> list[Any]:
+        ks = await open_keystore(_store_url(store))
+        try:
+            return list(await ks.token_secrets())
+        finally:
+            await ks.close()
+
+    try:
+        records = asyncio.run(run())
+    except Exception as exc:
+        raise _fail(exc) from None
+    for r in records:
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.created_at))
+        click.echo(f"{r.kid}  {r.state:<8}  {created}")
 
 
 # --- --server variants of chat and sessions -----------------------------------------------

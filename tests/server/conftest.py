@@ -67,7 +67,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def settings(store_url: str) -> Settings:
     return Settings(store=store_url, models=(WEATHER,), rate_limit=0,
-                    token_keys=("k1:0123456789abcdef0123",))
+                    token_keys=("k1:0123456789abcdef0123456789abcdef",))
 
 
 @pytest.fixture

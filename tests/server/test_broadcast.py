@@ -85,7 +85,7 @@ def two_apps(tmp_path: Path) -> Iterator[tuple[TestClient, TestClient, Keys]]:
     prefix = f"t_{uuid.uuid4().hex[:8]}:"
     settings = Settings(
         store=f"sqlite:///{tmp_path / 'shared.db'}", models=(WEATHER,), rate_limit=0,
-        token_keys=("k1:0123456789abcdef0123",),
+        token_keys=("k1:0123456789abcdef0123456789abcdef",),
         broadcast=f"redis://127.0.0.1:6379/0?prefix={prefix}",
     )
     with TestClient(create_app(settings, keystore=keystore)) as one, \

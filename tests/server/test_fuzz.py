@@ -22,7 +22,7 @@ _keystore = MemoryKeyStore()
 _KEY, _ = asyncio.run(create_key(_keystore, "fuzz", scopes=("admin",)))
 _app = create_app(
     Settings(store="memory://", models=(WEATHER,), rate_limit=0,
-             token_keys=("k1:0123456789abcdef0123",)),
+             token_keys=("k1:0123456789abcdef0123456789abcdef",)),
     keystore=_keystore,
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app)

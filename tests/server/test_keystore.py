@@ -53,7 +53,8 @@ async def test_token_secrets_newest_first(keystore: KeyStore) -> None:
     assert await keystore.token_secrets() == []
     await keystore.add_token_secret("a", b"\x00" * 32, 1.0)
     await keystore.add_token_secret("b", b"\x01" * 32, 2.0)
-    assert await keystore.token_secrets() == [("b", b"\x01" * 32), ("a", b"\x00" * 32)]
+    assert [(s.kid, s.secret) for s in await keystore.token_secrets()] == [
+        ("b", b"\x01" * 32), ("a", b"\x00" * 32)]
 
 
 async def test_unknown_scheme_is_refused(tmp_path: Path) -> None:

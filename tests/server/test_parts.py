@@ -32,7 +32,7 @@ def test_rotation_keeps_live_tokens_valid() -> None:
     rotated = Keyring([("k2", b"y" * 32), ("k1", b"x" * 32)])
     assert rotated.read_reference(ref).version == 3
     assert rotated.open(sealed, tenant="t") == S
-    assert rotated.reference(S).startswith("r1.k2.")
+    assert rotated.reference(S).startswith("r2.k2.")
     retired = Keyring([("k2", b"y" * 32)])
     with pytest.raises(InvalidToken):
         retired.read_reference(ref)

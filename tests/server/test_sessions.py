@@ -32,7 +32,7 @@ def test_create_returns_first_actions_and_token(client: TestClient, keys: Keys) 
     assert out["actions"][-1]["type"] == "wait_for_user"
     assert out["session"]["metadata"] == {"user": "u1"}
     assert out["session"]["tenant"] == "acme"
-    assert out["token"].startswith("r1.") and out["token_size"] == len(out["token"])
+    assert out["token"].startswith("r2.") and out["token_size"] == len(out["token"])
 
 
 def test_turn_with_command(client: TestClient, keys: Keys) -> None:

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import glob
 import logging
-import time
 from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -40,7 +39,7 @@ from dialoghub.server.openapi import openapi_document
 from dialoghub.server.schemas import Health, VersionInfo
 from dialoghub.server.service import Service
 from dialoghub.server.settings import Settings
-from dialoghub.server.tokens import Keyring, parse_keys
+from dialoghub.server.tokens import Keyring, keyring_from_store, parse_keys
 
 __all__ = ["App", "create_app", "model_files", "server_version"]
 
@@ -99,18 +98,13 @@ def load_into(hub: Hub, patterns: tuple[str, ...]) -> tuple[list[str], list[str]
 
 
 async def keyring_for(settings: Settings, keystore: KeyStore | None) -> Keyring:
-    """The configured secrets, else those kept in the key store (one is made on first use)."""
+    """The configured secrets, else those kept in the key store (one is made on first use,
+    atomically: servers starting together share it)."""
+    options: dict[str, Any] = {"max_stateless_bytes": settings.max_token_bytes,
+                               "stateless_ttl": settings.stateless_ttl}
     if settings.token_keys:
-        keys = parse_keys(settings.token_keys)
-    else:
-        keys = await keystore.token_secrets() if keystore is not None else []
-        if not keys:
-            kid, secret = Keyring.new_secret()
-            if keystore is not None:
-                await keystore.add_token_secret(kid, secret, time.time())
-            keys = [(kid, secret)]
-    return Keyring(keys, max_stateless_bytes=settings.max_token_bytes,
-                   stateless_ttl=settings.stateless_ttl)
+        return Keyring(parse_keys(settings.token_keys), **options)
+    return await keyring_from_store(keystore, **options)
 
 
 @endpoint("/health", None)

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dialoghub.errors import StoreConfigError, StoreError
-from dialoghub.server.keystore import KeyRecord
+from dialoghub.server.keystore import KeyRecord, TokenSecret
 
 __all__ = ["PostgresKeyStore"]
 
@@ -29,8 +29,21 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS dialoghub_api_keys_by_tenant"
     " ON dialoghub_api_keys (tenant, created_at)",
     "CREATE TABLE IF NOT EXISTS dialoghub_token_keys (kid TEXT PRIMARY KEY,"
-    " secret BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL)",
+    " secret BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL,"
+    " state TEXT NOT NULL DEFAULT 'verify')",
+    # A table from before the secrets' states: every secret verified, the newest signed.
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns"
+    " WHERE table_schema = current_schema() AND table_name = 'dialoghub_token_keys'"
+    " AND column_name = 'state') THEN"
+    " ALTER TABLE dialoghub_token_keys ADD COLUMN state TEXT NOT NULL DEFAULT 'verify';"
+    " UPDATE dialoghub_token_keys SET state = 'active' WHERE kid = (SELECT kid FROM"
+    " dialoghub_token_keys ORDER BY created_at DESC LIMIT 1); END IF; END $$",
+    # At most one active secret: the conflict the insert-if-none relies on.
+    "CREATE UNIQUE INDEX IF NOT EXISTS dialoghub_token_keys_one_active"
+    " ON dialoghub_token_keys (state) WHERE state = 'active'",
 )
+# Serializes creating the tables: concurrent CREATE ... IF NOT EXISTS can fail in PostgreSQL.
+_SCHEMA_LOCK = 0x6468_6B65_7973  # "dhkeys"
 _COLUMNS = "key_id, tenant, scopes, secret_hash, name, created_at, revoked_at"
 
 
@@ -80,6 +93,7 @@ class PostgresKeyStore:
                 server_settings={"search_path": self.schema, "application_name": "dialoghub"},
             )
             async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
                 await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
                 for statement in _SCHEMA:
                     await conn.execute(statement)
@@ -129,17 +143,61 @@ class PostgresKeyStore:
         )
         return row is not None
 
-    async def token_secrets(self) -> list[tuple[str, bytes]]:
-        """Signing secrets, newest first."""
+    async def token_secrets(self) -> list[TokenSecret]:
+        """Every secret, newest first."""
         rows = await self._run(
-            "fetch", "SELECT kid, secret FROM dialoghub_token_keys ORDER BY created_at DESC"
+            "fetch", "SELECT kid, secret, created_at, state FROM dialoghub_token_keys"
+            " ORDER BY created_at DESC, kid"
         )
-        return [(str(r["kid"]), bytes(r["secret"])) for r in rows]
+        return [TokenSecret(str(r["kid"]), bytes(r["secret"]), float(r["created_at"]),
+                            str(r["state"])) for r in rows]
 
     async def add_token_secret(self, kid: str, secret: bytes, now: float) -> None:
-        """Store a new newest secret."""
+        """Store a new secret in the verify state."""
         await self._run(
             "execute",
-            "INSERT INTO dialoghub_token_keys (kid, secret, created_at) VALUES ($1, $2, $3)",
+            "INSERT INTO dialoghub_token_keys (kid, secret, created_at, state)"
+            " VALUES ($1, $2, $3, 'verify')",
             kid, secret, now,
+        )
+
+    async def ensure_token_secret(self, kid: str, secret: bytes, now: float) -> None:
+        """Insert as active; the one-active index turns a concurrent second insert into
+        nothing (it waits for the first to commit, then sees the conflict)."""
+        await self._run(
+            "execute",
+            "INSERT INTO dialoghub_token_keys (kid, secret, created_at, state)"
+            " VALUES ($1, $2, $3, 'active') ON CONFLICT DO NOTHING",
+            kid, secret, now,
+        )
+
+    async def _transition(self, kid: str, *statements: str) -> bool:
+        if self._pool is None:
+            raise StoreError(f"key store at {self._where} is not open")
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                state = await conn.fetchval(
+                    "SELECT state FROM dialoghub_token_keys WHERE kid = $1 FOR UPDATE", kid
+                )
+                if state != "verify":
+                    return False
+                for sql in statements:
+                    await conn.execute(sql, kid)
+                return True
+        except Exception as exc:
+            raise StoreError(f"token secrets at {self._where}: {exc}") from exc
+
+    async def activate_token_secret(self, kid: str) -> bool:
+        """Promote a verify secret, demote the active one, in one transaction."""
+        return await self._transition(
+            kid,
+            "UPDATE dialoghub_token_keys SET state = 'verify'"
+            " WHERE state = 'active' AND kid <> $1",
+            "UPDATE dialoghub_token_keys SET state = 'active' WHERE kid = $1",
+        )
+
+    async def retire_token_secret(self, kid: str) -> bool:
+        """Retire a verify secret."""
+        return await self._transition(
+            kid, "UPDATE dialoghub_token_keys SET state = 'retired' WHERE kid = $1"
         )

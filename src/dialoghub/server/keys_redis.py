@@ -3,8 +3,9 @@
 ``open_keystore("redis://…?prefix=P")`` keeps each key as a hash ``P keys:<key id>`` (its
 secret only as a SHA-256), an index ``P keys`` (a sorted set by creation time) and the
 signing secrets in ``P token_keys`` (kid -> secret) with their order in
-``P token_keys:order``. Revocation is one Lua script, so the tenant check and the update
-are atomic.
+``P token_keys:order``, their states in ``P token_keys:state`` and the active one's kid in
+``P token_keys:active``. Revocation, creating the first secret and every change of state
+are one Lua script each, so the check and the update are atomic.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dialoghub.errors import StoreConfigError, StoreError
-from dialoghub.server.keystore import KeyRecord
+from dialoghub.server.keystore import KeyRecord, TokenSecret
 
 __all__ = ["RedisKeyStore"]
 
@@ -25,6 +26,36 @@ if not tenant then return 0 end
 if redis.call('HEXISTS', KEYS[1], 'revoked_at') == 1 then return 0 end
 if ARGV[2] ~= '' and ARGV[2] ~= tenant then return 0 end
 redis.call('HSET', KEYS[1], 'revoked_at', ARGV[1])
+return 1
+"""
+
+# KEYS: secrets, order, states, active.  ARGV: kid, secret, now.  Insert-if-none: a store
+# from before the states gets its newest secret made active instead.
+_ENSURE = """
+if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+local newest = redis.call('ZREVRANGE', KEYS[2], 0, 0)
+if newest[1] then
+  redis.call('SET', KEYS[4], newest[1])
+  redis.call('HSET', KEYS[3], newest[1], 'active')
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], 'active')
+redis.call('SET', KEYS[4], ARGV[1])
+return 1
+"""
+# KEYS: states, active.  ARGV: kid, 'activate' or 'retire'.
+_TRANSITION = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'verify' then return 0 end
+if ARGV[2] == 'retire' then
+  redis.call('HSET', KEYS[1], ARGV[1], 'retired')
+  return 1
+end
+local old = redis.call('GET', KEYS[2])
+if old then redis.call('HSET', KEYS[1], old, 'verify') end
+redis.call('HSET', KEYS[1], ARGV[1], 'active')
+redis.call('SET', KEYS[2], ARGV[1])
 return 1
 """
 
@@ -126,21 +157,59 @@ class RedisKeyStore:
         )
         return bool(done)
 
-    async def token_secrets(self) -> list[tuple[str, bytes]]:
-        """Signing secrets, newest first."""
-        kids = await self._run(lambda c: c.zrevrange(self.prefix + "token_keys:order", 0, -1))
-        if not kids:
-            return []
-        secrets = await self._run(lambda c: c.hmget(self.prefix + "token_keys", kids))
-        return [(_text(k), bytes(s)) for k, s in zip(kids, secrets, strict=True) if s]
+    def _secret_keys(self) -> list[str]:
+        p = self.prefix + "token_keys"
+        return [p, p + ":order", p + ":state", p + ":active"]
+
+    async def token_secrets(self) -> list[TokenSecret]:
+        """Every secret, newest first."""
+        secrets_key, order, states, _ = self._secret_keys()
+
+        async def read(c: Any) -> list[Any]:
+            async with c.pipeline(transaction=True) as pipe:
+                pipe.zrevrange(order, 0, -1, withscores=True)
+                pipe.hgetall(secrets_key)
+                pipe.hgetall(states)
+                return list(await pipe.execute())
+
+        ranked, values, state_of = await self._run(read)
+        values = {_text(k): bytes(v) for k, v in values.items()}
+        state_of = {_text(k): _text(v) for k, v in state_of.items()}
+        out = []
+        for kid, score in ranked:
+            k = _text(kid)
+            if k in values:
+                out.append(TokenSecret(k, values[k], float(score), state_of.get(k, "verify")))
+        return out
 
     async def add_token_secret(self, kid: str, secret: bytes, now: float) -> None:
-        """Store a new newest secret."""
+        """Store a new secret in the verify state."""
+        secrets_key, order, states, _ = self._secret_keys()
 
         async def add(c: Any) -> None:
             async with c.pipeline(transaction=True) as pipe:
-                pipe.hset(self.prefix + "token_keys", kid, secret)
-                pipe.zadd(self.prefix + "token_keys:order", {kid: now})
+                pipe.hset(secrets_key, kid, secret)
+                pipe.zadd(order, {kid: now})
+                pipe.hset(states, kid, "verify")
                 await pipe.execute()
 
         await self._run(add)
+
+    async def ensure_token_secret(self, kid: str, secret: bytes, now: float) -> None:
+        """The active secret unless one exists: one Lua script, so atomic."""
+        await self._run(lambda c: c.eval(_ENSURE, 4, *self._secret_keys(), kid, secret,
+                                         repr(now)))
+
+    async def activate_token_secret(self, kid: str) -> bool:
+        """Promote a verify secret, demote the active one."""
+        keys = self._secret_keys()
+        return bool(await self._run(
+            lambda c: c.eval(_TRANSITION, 2, keys[2], keys[3], kid, "activate")
+        ))
+
+    async def retire_token_secret(self, kid: str) -> bool:
+        """Retire a verify secret."""
+        keys = self._secret_keys()
+        return bool(await self._run(
+            lambda c: c.eval(_TRANSITION, 2, keys[2], keys[3], kid, "retire")
+        ))

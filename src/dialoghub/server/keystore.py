@@ -9,6 +9,14 @@ sessions' key prefix (:mod:`~dialoghub.server.keys_redis`); ``memory://`` keeps 
 process. The drivers are imported only when their scheme is used.
 
 Only a hash of each API key's secret is stored; the secret is shown once, at creation.
+
+Token-signing secrets (:class:`TokenSecret`) go through three states: ``verify`` (accepted
+when verifying tokens, never used for signing: a new secret waits here until every server has
+it, and an old one drains here after it stopped signing), ``active`` (signs; at most one, which
+a unique index / a Lua script enforces) and ``retired`` (accepted nowhere). The first server
+to start on an empty store creates the active secret with an atomic insert-if-none
+(``INSERT ... ON CONFLICT DO NOTHING`` / one Lua script) and then re-reads it, so servers
+starting together all end up with the same one.
 """
 
 from __future__ import annotations
@@ -23,7 +31,28 @@ from urllib.parse import urlsplit
 from dialoghub.errors import StoreConfigError, StoreError
 from dialoghub.stores import open_store
 
-__all__ = ["KeyRecord", "KeyStore", "MemoryKeyStore", "SQLiteKeyStore", "open_keystore"]
+__all__ = [
+    "SECRET_STATES",
+    "KeyRecord",
+    "KeyStore",
+    "MemoryKeyStore",
+    "SQLiteKeyStore",
+    "TokenSecret",
+    "open_keystore",
+]
+
+#: The states of a token secret, in lifecycle order (an old active secret goes back to verify).
+SECRET_STATES: tuple[str, ...] = ("verify", "active", "retired")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSecret:
+    """One token-signing secret as stored: ``state`` is verify, active or retired."""
+
+    kid: str
+    secret: bytes
+    created_at: float
+    state: str = "verify"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +94,22 @@ class KeyStore(Protocol):
     async def revoke_key(self, key_id: str, now: float, tenant: str | None = None) -> bool:
         """Mark a key revoked; False if there is no such (live) key (in ``tenant``)."""
 
-    async def token_secrets(self) -> list[tuple[str, bytes]]:
-        """Token-signing secrets as (kid, secret), newest first."""
+    async def token_secrets(self) -> list[TokenSecret]:
+        """Every token secret (retired ones included), newest first."""
 
     async def add_token_secret(self, kid: str, secret: bytes, now: float) -> None:
-        """Store a new signing secret; it becomes the newest."""
+        """Store a new secret in the ``verify`` state (rotation, phase one)."""
+
+    async def ensure_token_secret(self, kid: str, secret: bytes, now: float) -> None:
+        """Atomically store this secret as the active one unless one is already active."""
+
+    async def activate_token_secret(self, kid: str) -> bool:
+        """Make a ``verify`` secret the active one; the active one goes back to ``verify``.
+        False if ``kid`` is not a secret in the verify state."""
+
+    async def retire_token_secret(self, kid: str) -> bool:
+        """Retire a ``verify`` secret: tokens it signed are refused once servers reload.
+        False if ``kid`` is not a secret in the verify state (the active one cannot retire)."""
 
 
 class MemoryKeyStore:
@@ -77,7 +117,7 @@ class MemoryKeyStore:
 
     def __init__(self) -> None:
         self._keys: dict[str, KeyRecord] = {}
-        self._secrets: list[tuple[str, bytes]] = []
+        self._secrets: list[TokenSecret] = []  # newest first
 
     async def open(self) -> None:
         """Nothing to open."""
@@ -106,13 +146,44 @@ class MemoryKeyStore:
         self._keys[key_id] = replace(record, revoked_at=now)
         return True
 
-    async def token_secrets(self) -> list[tuple[str, bytes]]:
-        """Signing secrets, newest first."""
+    async def token_secrets(self) -> list[TokenSecret]:
+        """Every secret, newest first."""
         return list(self._secrets)
 
+    def _add(self, record: TokenSecret) -> None:
+        if any(s.kid == record.kid for s in self._secrets):
+            raise StoreError(f"token secret {record.kid!r} exists")
+        self._secrets.insert(0, record)
+        self._secrets.sort(key=lambda s: -s.created_at)
+
     async def add_token_secret(self, kid: str, secret: bytes, now: float) -> None:
-        """Store a new newest secret."""
-        self._secrets.insert(0, (kid, secret))
+        """Store a new secret in the verify state."""
+        self._add(TokenSecret(kid, secret, now, "verify"))
+
+    async def ensure_token_secret(self, kid: str, secret: bytes, now: float) -> None:
+        """The active secret unless one exists (no await in between: atomic in the loop)."""
+        if not any(s.state == "active" for s in self._secrets):
+            self._add(TokenSecret(kid, secret, now, "active"))
+
+    def _set(self, kid: str, state: str) -> None:
+        self._secrets = [replace(s, state=state) if s.kid == kid else s for s in self._secrets]
+
+    async def activate_token_secret(self, kid: str) -> bool:
+        """Promote a verify secret; demote the active one to verify."""
+        if not any(s.kid == kid and s.state == "verify" for s in self._secrets):
+            return False
+        for s in self._secrets:
+            if s.state == "active":
+                self._set(s.kid, "verify")
+        self._set(kid, "active")
+        return True
+
+    async def retire_token_secret(self, kid: str) -> bool:
+        """Retire a verify secret."""
+        if not any(s.kid == kid and s.state == "verify" for s in self._secrets):
+            return False
+        self._set(kid, "retired")
+        return True
 
 
 _SCHEMA = (
@@ -122,7 +193,18 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS dialoghub_api_keys_by_tenant"
     " ON dialoghub_api_keys (tenant, created_at)",
     "CREATE TABLE IF NOT EXISTS dialoghub_token_keys (kid TEXT PRIMARY KEY,"
-    " secret BLOB NOT NULL, created_at REAL NOT NULL)",
+    " secret BLOB NOT NULL, created_at REAL NOT NULL, state TEXT NOT NULL DEFAULT 'verify')",
+)
+# At most one active secret: the conflict an insert-if-none relies on.
+_ONE_ACTIVE = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS dialoghub_token_keys_one_active"
+    " ON dialoghub_token_keys (state) WHERE state = 'active'"
+)
+# A table from before the states: every secret verified and the newest signed.
+_PROMOTE_NEWEST = (
+    "UPDATE dialoghub_token_keys SET state = 'active' WHERE kid = (SELECT kid FROM"
+    " dialoghub_token_keys ORDER BY created_at DESC LIMIT 1)"
+    " AND NOT EXISTS (SELECT 1 FROM dialoghub_token_keys WHERE state = 'active')"
 )
 _COLUMNS = "key_id, tenant, scopes, secret_hash, name, created_at, revoked_at"
 
@@ -147,8 +229,21 @@ class SQLiteKeyStore:
         conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
                                check_same_thread=False)
         conn.execute("PRAGMA journal_mode = WAL")
-        for statement in _SCHEMA:
-            conn.execute(statement)
+        conn.execute("BEGIN IMMEDIATE")  # one process at a time creates or upgrades
+        try:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            columns = [r[1] for r in conn.execute("PRAGMA table_info(dialoghub_token_keys)")]
+            if "state" not in columns:
+                conn.execute("ALTER TABLE dialoghub_token_keys ADD COLUMN state TEXT NOT NULL"
+                             " DEFAULT 'verify'")
+                conn.execute(_PROMOTE_NEWEST)
+            conn.execute(_ONE_ACTIVE)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            conn.close()
+            raise
         self._conn = conn
 
     async def _run(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
@@ -215,18 +310,69 @@ class SQLiteKeyStore:
         )
         return bool(rows)
 
-    async def token_secrets(self) -> list[tuple[str, bytes]]:
-        """Signing secrets, newest first."""
+    async def token_secrets(self) -> list[TokenSecret]:
+        """Every secret, newest first."""
         rows = await self._run(
-            "SELECT kid, secret FROM dialoghub_token_keys ORDER BY created_at DESC"
+            "SELECT kid, secret, created_at, state FROM dialoghub_token_keys"
+            " ORDER BY created_at DESC, kid"
         )
-        return [(str(kid), bytes(secret)) for kid, secret in rows]  # type: ignore[call-overload]
+        return [TokenSecret(str(k), bytes(s), float(c), str(st))  # type: ignore[call-overload,arg-type]
+                for k, s, c, st in rows]
 
     async def add_token_secret(self, kid: str, secret: bytes, now: float) -> None:
-        """Store a new newest secret."""
+        """Store a new secret in the verify state."""
         await self._run(
-            "INSERT INTO dialoghub_token_keys (kid, secret, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO dialoghub_token_keys (kid, secret, created_at, state)"
+            " VALUES (?, ?, ?, 'verify')",
             (kid, secret, now),
+        )
+
+    async def ensure_token_secret(self, kid: str, secret: bytes, now: float) -> None:
+        """Insert as active; the one-active index makes a second insert do nothing."""
+        await self._run(
+            "INSERT INTO dialoghub_token_keys (kid, secret, created_at, state)"
+            " VALUES (?, ?, ?, 'active') ON CONFLICT DO NOTHING",
+            (kid, secret, now),
+        )
+
+    async def _transition(self, statements: list[str], kid: str) -> bool:
+        def run() -> bool:
+            with self._lock:
+                if self._conn is None:
+                    raise StoreError(f"key store {self.path} is not open")
+                conn = self._conn
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        row = conn.execute(
+                            "SELECT state FROM dialoghub_token_keys WHERE kid = ?", (kid,)
+                        ).fetchone()
+                        if row is None or row[0] != "verify":
+                            conn.execute("ROLLBACK")
+                            return False
+                        for sql in statements:
+                            conn.execute(sql, (kid,) if "?" in sql else ())
+                        conn.execute("COMMIT")
+                        return True
+                    except BaseException:
+                        conn.execute("ROLLBACK")
+                        raise
+                except sqlite3.Error as exc:
+                    raise StoreError(f"token secrets of {self.path}: {exc}") from exc
+
+        return await asyncio.to_thread(run)
+
+    async def activate_token_secret(self, kid: str) -> bool:
+        """Promote a verify secret, demote the active one, in one transaction."""
+        return await self._transition([
+            "UPDATE dialoghub_token_keys SET state = 'verify' WHERE state = 'active'",
+            "UPDATE dialoghub_token_keys SET state = 'active' WHERE kid = ?",
+        ], kid)
+
+    async def retire_token_secret(self, kid: str) -> bool:
+        """Retire a verify secret."""
+        return await self._transition(
+            ["UPDATE dialoghub_token_keys SET state = 'retired' WHERE kid = ?"], kid
         )
 
 

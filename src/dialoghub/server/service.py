@@ -205,6 +205,7 @@ class Service:
                     f"{ref.version}; send one of them"
                 )
             expected_version = ref.version
+            await self._check_incarnation(principal.tenant, session_id, ref)
         started = time.perf_counter()
         try:
             view = await self.hub.update(
@@ -224,6 +225,15 @@ class Service:
                           time.perf_counter() - started)
         self.publish(principal.tenant, out, origin=origin, request_id=request_id)
         return out
+
+    async def _check_incarnation(self, tenant: str, session_id: str, ref: Any) -> None:
+        """401 for a token of a deleted session whose id a new session now has (the cached
+        snapshot first; on a mismatch the store's, as the cache may be another process's past)."""
+        current = await self.hub._peek(tenant, session_id)  # cached: no store read per turn
+        if current is not None and current.created_at != ref.created_at:
+            current = await self.hub.store.load(session_id, tenant=tenant)
+        if current is not None:
+            self.keyring.check_incarnation(ref, current)
 
     async def stateless_update(self, principal: Principal, token: str, inp: Input) -> ViewOut:
         """Step the session sealed in ``token``; nothing is stored."""

@@ -146,4 +146,11 @@ def load_settings(
     settings = Settings(**values)
     if settings.token_mode not in ("reference", "stateless"):
         raise SettingsError("token_mode must be 'reference' or 'stateless'")
+    if settings.token_keys:
+        from dialoghub.server.tokens import parse_keys
+
+        try:
+            parse_keys(settings.token_keys)
+        except ValueError as exc:
+            raise SettingsError(str(exc), setting="token_keys") from None
     return settings

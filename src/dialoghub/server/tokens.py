@@ -1,9 +1,12 @@
 """Signed session tokens, in two modes, with signing keys that rotate.
 
 Every create and update returns a token. In **reference** mode the token names the session:
-``r1.<kid>.<payload>.<mac>`` where the payload is (tenant, session id, version, issued-at)
-and the MAC is HMAC-SHA256. Sending it back proves which session and version the client
-last saw: a wrong MAC or another tenant is 401, an older version is 409 (stale).
+``r2.<kid>.<payload>.<mac>`` where the payload is (tenant, session id, version, issued-at,
+the session's created-at) and the MAC is HMAC-SHA256. The created-at names the session's
+incarnation: a token of a deleted session is refused (401) by a new session of the same id.
+(``r1`` tokens, which lacked it, are no longer accepted.) Sending it back proves which
+session and version the client last saw: a wrong MAC or another tenant is 401, an older
+version is 409 (stale).
 
 In **stateless** mode the whole session travels inside the token and the server stores
 nothing (the action-driven SDK's way): ``s2.<kid>.<nonce + ciphertext>``, the msgpack of
@@ -17,9 +20,14 @@ conversation from that older point (a fork), and two clients holding one token c
 continue it. Keep the expiry short for such sessions, or use reference mode, where the
 stored version makes every replayed token stale (409).
 
-:class:`Keyring` holds secrets newest first: the newest signs, every one verifies. Rotating
-adds a new newest secret and keeps the old ones, so live tokens stay valid; retiring an old
-secret (removing it from the ring) invalidates tokens signed with it. Each token carries the
+:class:`Keyring` holds secrets: one signs (the store's ``active`` one), every one verifies.
+Rotation has phases so that no server ever meets a token signed with a secret it does not
+know: ``dialoghub keys rotate-token-key`` adds a new secret in the ``verify`` state (servers
+that load it accept it but do not sign with it); once every server has reloaded,
+``dialoghub keys activate-token-key KID`` makes it sign (the old one drops back to
+``verify``, so live tokens stay valid); ``dialoghub keys retire-token-key KID`` finally retires
+the old one, which invalidates the tokens it signed. Configured secrets (``token_keys``) must
+be at least 32 bytes. Each token carries the
 id of the secret that signed it. Keys for MAC and encryption are derived from each secret
 with HKDF, so one secret never serves two purposes.
 """
@@ -35,6 +43,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from cryptography.exceptions import InvalidTag
@@ -45,6 +54,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from dialoghub.engine.records import Session
 from dialoghub.errors import ConflictError
 from dialoghub.server.errors import PayloadTooLarge, Unauthorized
+from dialoghub.server.keystore import KeyStore, TokenSecret
 
 __all__ = [
     "InvalidToken",
@@ -53,8 +63,12 @@ __all__ = [
     "StaleToken",
     "TokenExpired",
     "TokenTooLarge",
+    "keyring_from_store",
     "parse_keys",
 ]
+
+#: The shortest secret ``token_keys`` accepts, in bytes.
+MIN_SECRET_BYTES = 32
 
 
 class InvalidToken(Unauthorized):
@@ -89,6 +103,7 @@ class Reference:
     session_id: str
     version: int
     issued_at: float
+    created_at: float  # the session's: which incarnation of that id
 
 
 def _b64(data: bytes) -> str:
@@ -104,14 +119,19 @@ def _derive(secret: bytes, purpose: bytes) -> bytes:
 
 
 def parse_keys(specs: tuple[str, ...]) -> list[tuple[str, bytes]]:
-    """``("kid:secret", ...)`` -> ``[(kid, secret bytes)]``; a secret of 16+ characters."""
+    """``("kid:secret", ...)`` -> ``[(kid, secret bytes)]``; a secret of 32+ bytes."""
     keys = []
     for spec in specs:
         kid, sep, secret = spec.partition(":")
-        if not sep or not kid or len(secret) < 16 or "." in kid:
+        if not sep or not kid or "." in kid:
             raise ValueError(
-                f"token key {kid or spec[:8]!r} must be 'kid:secret' with a secret of at least "
-                "16 characters and no '.' in the kid"
+                f"token key {kid or spec[:8]!r} must be 'kid:secret' with no '.' in the kid"
+            )
+        if len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"token key {kid!r}: its secret is {len(secret.encode())} bytes, shorter than "
+                f"the {MIN_SECRET_BYTES} bytes required; use e.g. "
+                "'python -c \"import secrets; print(secrets.token_urlsafe(32))\"'"
             )
         keys.append((kid, secret.encode()))
     return keys
@@ -120,7 +140,8 @@ def parse_keys(specs: tuple[str, ...]) -> list[tuple[str, bytes]]:
 _session_encoder = msgspec.msgpack.Encoder()
 _sealed_decoder = msgspec.msgpack.Decoder(tuple[float, Session])  # (expires at, session)
 _STATELESS = "s2"  # s1 tokens (no expiry) are no longer accepted
-_ref_decoder = msgspec.msgpack.Decoder(tuple[str, str, int, float])
+_REFERENCE = "r2"  # r1 tokens (no incarnation) are no longer accepted
+_ref_decoder = msgspec.msgpack.Decoder(tuple[str, str, int, float, float])
 
 
 class Keyring:
@@ -133,6 +154,7 @@ class Keyring:
         max_stateless_bytes: int = 8192,
         stateless_ttl: float = 86400.0,
         clock: Callable[[], float] = time.time,
+        signing: str | None = None,
     ) -> None:
         if not keys:
             raise ValueError("a keyring needs at least one secret")
@@ -140,11 +162,31 @@ class Keyring:
         self.stateless_ttl = stateless_ttl
         self._clock = clock
         self._order = [kid for kid, _ in keys]
+        if signing is not None:  # the signing secret first; the others only verify
+            if signing not in self._order:
+                raise ValueError(f"signing secret {signing!r} is not in the keyring")
+            self._order.remove(signing)
+            self._order.insert(0, signing)
         self._mac: dict[str, bytes] = {}
         self._aead: dict[str, AESGCM] = {}
         for kid, secret in keys:
             self._mac[kid] = _derive(secret, b"dialoghub reference token")
             self._aead[kid] = AESGCM(_derive(secret, b"dialoghub stateless token"))
+
+    @classmethod
+    def from_secrets(cls, records: list[TokenSecret], **options: Any) -> Keyring:
+        """The ring of a key store's secrets: the active one signs, verify ones verify,
+        retired ones are left out."""
+        active = [r.kid for r in records if r.state == "active"]
+        if not active:
+            raise ValueError("the key store has no active token secret")
+        keys = [(r.kid, r.secret) for r in records if r.state in ("active", "verify")]
+        return cls(keys, signing=active[0], **options)
+
+    @property
+    def kids(self) -> list[str]:
+        """Every secret's id, the signing one first."""
+        return list(self._order)
 
     @staticmethod
     def new_secret() -> tuple[str, bytes]:
@@ -164,16 +206,16 @@ class Keyring:
     def reference(self, session: Session) -> str:
         """A reference token for the session as it is now."""
         kid = self.current
-        payload = _b64(
-            _session_encoder.encode((session.tenant, session.id, session.version, time.time()))
-        )
-        signed = f"r1.{kid}.{payload}"
+        payload = _b64(_session_encoder.encode(
+            (session.tenant, session.id, session.version, time.time(), session.created_at)
+        ))
+        signed = f"{_REFERENCE}.{kid}.{payload}"
         return f"{signed}.{_b64(self._mac_of(kid, signed))}"
 
     def read_reference(self, token: str) -> Reference:
         """Verify a reference token; InvalidToken if it is not one of ours."""
         parts = token.split(".") if isinstance(token, str) else []
-        if len(parts) != 4 or parts[0] != "r1" or parts[1] not in self._mac:
+        if len(parts) != 4 or parts[0] != _REFERENCE or parts[1] not in self._mac:
             raise InvalidToken("invalid session token: not a reference token of this server")
         signed = ".".join(parts[:3])
         try:
@@ -181,16 +223,26 @@ class Keyring:
             ok = hmac.compare_digest(mac, self._mac_of(parts[1], signed))
             if not ok:
                 raise ValueError("mac")
-            tenant, sid, version, issued = _ref_decoder.decode(_unb64(parts[2]))
+            tenant, sid, version, issued, created = _ref_decoder.decode(_unb64(parts[2]))
         except (ValueError, binascii.Error, msgspec.DecodeError):
             raise InvalidToken("invalid session token: signature does not match") from None
-        return Reference(tenant, sid, version, issued)
+        return Reference(tenant, sid, version, issued, created)
+
+    @staticmethod
+    def check_incarnation(ref: Reference, session: Session) -> None:
+        """Refuse (401) a token of an earlier session that had this id and was deleted."""
+        if ref.created_at != session.created_at:
+            raise InvalidToken(
+                "invalid session token: it names a deleted session that had this id",
+                session_id=session.id,
+            )
 
     def check_reference(self, token: str, *, tenant: str, session: Session) -> None:
         """Refuse a token of another session (401) or an older version (409)."""
         ref = self.read_reference(token)
         if ref.tenant != tenant or ref.session_id != session.id:
             raise InvalidToken("invalid session token: it names another session")
+        self.check_incarnation(ref, session)
         if ref.version != session.version:
             raise StaleToken(
                 f"session token is for version {ref.version} but session {session.id!r} is "
@@ -244,3 +296,17 @@ class Keyring:
                 expired_at=expires,
             )
         return session
+
+
+async def keyring_from_store(keystore: KeyStore | None, **options: Any) -> Keyring:
+    """The key store's secrets as a keyring. On a store with no active secret one is made,
+    atomically (insert-if-none, then re-read): servers starting together on a fresh store
+    all end up with the same secret. Without a store: a secret of this process only."""
+    if keystore is None:
+        return Keyring([Keyring.new_secret()], **options)
+    records = await keystore.token_secrets()
+    if not any(r.state == "active" for r in records):
+        kid, secret = Keyring.new_secret()
+        await keystore.ensure_token_secret(kid, secret, time.time())
+        records = await keystore.token_secrets()
+    return Keyring.from_secrets(records, **options)
