@@ -89,7 +89,7 @@ async def test_hand_written_naif_file_loads(tmp_path: Path) -> None:
         1,
         0,
     )
-    assert s.active is False  # loaded sessions are inactive, as NaifJs marks them
+    assert s.active is True  # the entry's own flag ("active": true), kept
     assert s.variables == {"booking": {"guests": 2}}
     assert s.updated_at == 1700000000.5
     assert s.last_request == {"text": "a table for two", "speech": False, "time": 1700000000400}

@@ -15,7 +15,11 @@ log beside the file (:mod:`dialoghub.stores._jsonlog`), so the size of an entry 
 with the session's history. Files written by earlier versions, with ``"events"`` and
 ``"snapshots"`` inside ``"dialoghub"``, still load (:func:`from_entry` returns them; the store
 moves them to the log). An entry without ``"dialoghub"`` (a file written by hand or by NaifJs)
-loads with defaults, marked inactive as NaifJs marks the sessions it loads.
+loads with defaults: it keeps its ``active`` flag, waits for the user's text in its state,
+and its model is the one the store URL maps its unit to (``?models=unit:model``), else the
+``?model=`` option, else the model whose id is its unit name. ``request``/``response`` are
+always written in NaifJs's shape (``speech``, ``stateid``, times in milliseconds); the
+engine's own record of them, when it differs, is kept under ``"dialoghub"``.
 """
 
 from __future__ import annotations
@@ -76,6 +80,38 @@ def entry_key(tenant: str, session_id: str) -> str:
     return session_id if tenant == "default" else f"{tenant}/{session_id}"
 
 
+def _ms(seconds: Any) -> Any:
+    return round(seconds * 1000) if isinstance(seconds, int | float) else seconds
+
+
+def naif_request(req: dict[str, Any]) -> dict[str, Any]:
+    """The NaifJs shape of a request: ``text``, ``speech`` (a transcript), ``time`` in ms.
+
+    A request the engine recorded (it has the input's ``type`` and ``time`` in seconds) is
+    converted; one loaded from the file (hand-written or NaifJs) is already in that shape.
+    """
+    if "type" not in req:
+        return req
+    out: dict[str, Any] = {"text": req["text"]} if "text" in req else {}
+    out["speech"] = req["type"] == "asr"
+    out["time"] = _ms(req.get("time"))
+    out.update((k, v) for k, v in req.items() if k not in ("type", "text", "time"))
+    return out
+
+
+def naif_response(resp: dict[str, Any], unit: str) -> dict[str, Any]:
+    """The NaifJs shape of a response: ``text``, ``speech``, ``time`` in ms, ``stateid``
+    (``unit.state``); one loaded from the file is already in that shape."""
+    if "version" not in resp or "stateid" in resp:
+        return resp
+    return {
+        "text": resp.get("text", ""),
+        "speech": False,
+        "time": _ms(resp.get("time")),
+        "stateid": f"{unit}.{resp.get('state')}",
+    }
+
+
 def render(order: int, session: Session, idempotency: dict[str, tuple[str, bytes]]) -> bytes:
     """The JSON value of one file entry: the snapshot, without the history."""
     data: dict[str, Any] = msgspec.to_builtins(session)
@@ -86,11 +122,18 @@ def render(order: int, session: Session, idempotency: dict[str, tuple[str, bytes
         "active": data["active"],
         "variables": data["variables"],
     }
-    if data.get("last_request") is not None:
-        out["request"] = data["last_request"]
-    if data.get("last_response") is not None:
-        out["response"] = data["last_response"]
     ours = {name: data[name] for name in _OURS if name in data}
+    # The NaifJs fields in NaifJs's shape; the engine's own record of them, when it differs,
+    # under "dialoghub" so that a load gives the session back exactly.
+    request, response = data.get("last_request"), data.get("last_response")
+    if request is not None:
+        out["request"] = naif_request(request)
+        if out["request"] is not request:
+            ours["last_request"] = request
+    if response is not None:
+        out["response"] = naif_response(response, data["unit"])
+        if out["response"] is not response:
+            ours["last_response"] = response
     ours["order"] = order
     if idempotency:
         ours["idempotency"] = {
@@ -104,8 +147,20 @@ class EntryError(ValueError):
     """An entry of the file does not describe a session."""
 
 
-def from_entry(key: str, value: Any, *, model_id: str, order: int) -> Entry:
-    """Rebuild a session from its file entry; EntryError says what is wrong with it."""
+def from_entry(
+    key: str,
+    value: Any,
+    *,
+    model_id: str | None,
+    order: int,
+    models: dict[str, str] | None = None,
+) -> Entry:
+    """Rebuild a session from its file entry; EntryError says what is wrong with it.
+
+    A hand-written entry (no ``"dialoghub"``) gets the model ``models[unit]``, else
+    ``model_id``, else the model named like its unit; it keeps its ``active`` flag (absent:
+    false) and waits for the user's text in its state.
+    """
     if not isinstance(value, dict):
         raise EntryError(f"is a {type(value).__name__}, not an object")
     ours = value.get("dialoghub")
@@ -120,21 +175,24 @@ def from_entry(key: str, value: Any, *, model_id: str, order: int) -> Entry:
     time_ms = value.get("time", 0)
     if not isinstance(time_ms, int | float) or isinstance(time_ms, bool):
         raise EntryError(f'"time" must be a number of milliseconds, not {time_ms!r}')
+    unit = value.get("unit")
+    chosen = (models or {}).get(unit) if isinstance(unit, str) else None
     data: dict[str, Any] = {
         "id": key,
-        "model_id": model_id,
+        "model_id": chosen or model_id or (unit if isinstance(unit, str) else "default"),
         "model_version": "",
         # A hand-written session exists, so it has a version to compare-and-set against.
         "version": 1,
         "created_at": time_ms / 1000,
         "updated_at": time_ms / 1000,
-        **ours,
-        "unit": value.get("unit"),
-        "state": value.get("state"),
-        "active": False if hand_written else value.get("active", True),
-        "variables": value.get("variables", {}),
         "last_request": value.get("request"),
         "last_response": value.get("response"),
+        **({"awaiting": {"kind": "user", "immediate": False}} if hand_written else {}),
+        **ours,
+        "unit": unit,
+        "state": value.get("state"),
+        "active": value.get("active", not hand_written),
+        "variables": value.get("variables", {}),
     }
     try:
         session = msgspec.convert(data, Session)

@@ -59,7 +59,9 @@ in memory must.
 
 The store is for one process: two processes writing the same files would overwrite each
 other. Values in sessions and events must be representable in JSON (str keys; no bytes).
-URL options: ``model`` (default ``default``), the model id given to hand-written sessions;
+URL options: ``models`` (``unit1:model_a,unit2:model_b``), the model of a hand-written
+session by the unit its entry names; ``model``, the model of the other hand-written sessions
+(default: the model whose id is the entry's unit name);
 ``checkpoint`` (seconds, default 30), the most the session file lags behind the log while
 writes go on.
 """
@@ -247,12 +249,19 @@ class JSONFileStore:
     the module docstring."""
 
     def __init__(
-        self, url: str, *, path: Path, model_id: str = "default", checkpoint: float = 30.0
+        self,
+        url: str,
+        *,
+        path: Path,
+        model_id: str | None = None,
+        checkpoint: float = 30.0,
+        models: dict[str, str] | None = None,
     ) -> None:
         self.url = url
         self.path = path
         self.log_path = path.with_name(path.name + ".events")
         self._model_id = model_id
+        self._models = dict(models or {})
         self._interval = checkpoint
         self._entries: dict[Key, Entry] = {}
         # tenant -> (orders, ids) ascending: listing bisects to the cursor.
@@ -286,7 +295,16 @@ class JSONFileStore:
             raise StoreConfigError(
                 f"store URL {url!r} names no file; use json:///path/sessions.json"
             )
-        options = query_options(url, parts.query, {"model": "default", "checkpoint": "30"})
+        options = query_options(url, parts.query, {"model": "", "models": "", "checkpoint": "30"})
+        models: dict[str, str] = {}
+        for pair in filter(None, options["models"].split(",")):
+            unit, sep, model = pair.partition(":")
+            if not sep or not unit.strip() or not model.strip():
+                raise StoreConfigError(
+                    f"option models={options['models']!r} in {url!r} must be "
+                    "unit:model pairs separated by commas (unit1:model_a,unit2:model_b)"
+                )
+            models[unit.strip()] = model.strip()
         try:
             interval = float(options["checkpoint"])
         except ValueError:
@@ -296,7 +314,13 @@ class JSONFileStore:
                 f"option checkpoint={options['checkpoint']!r} in {url!r} must be a number of "
                 "seconds >= 0 (0: write the session file on every commit)"
             )
-        return cls(url, path=Path(raw), model_id=options["model"], checkpoint=interval)
+        return cls(
+            url,
+            path=Path(raw),
+            model_id=options["model"] or None,
+            checkpoint=interval,
+            models=models,
+        )
 
     @property
     def bytes_written(self) -> int:
@@ -339,7 +363,11 @@ class JSONFileStore:
         entries: list[Entry] = []
         for position, (key, value) in enumerate(document.items(), start=1):
             try:
-                entries.append(from_entry(key, value, model_id=self._model_id, order=position))
+                entries.append(
+                    from_entry(
+                        key, value, model_id=self._model_id, order=position, models=self._models
+                    )
+                )
             except EntryError as exc:
                 raise StoreCorrupt(
                     f"{self.path}: session {key!r}: {exc}; the file was left as it is"
@@ -547,8 +575,13 @@ class JSONFileStore:
     def _save(self, data: bytes) -> None:
         """Replace the session file with ``data`` atomically and durably."""
         directory = self.path.parent
+        try:  # the file keeps its mode; a new one is 0644, as the log beside it
+            mode = os.stat(self.path).st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o644
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         try:
+            os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -577,7 +610,9 @@ class JSONFileStore:
         snapshots (O(history), once per shutdown, never per turn), then write the file."""
         if self._broken is None and self._garbage + self._copies > self._log.size / 2:
             self._compact()
-        self._checkpoint()
+            self._dirty = True
+        if self._dirty or not self.path.exists():  # a store only read writes nothing
+            self._checkpoint()
 
     def _compact(self) -> None:
         """Rewrite the log with one whole-session line per live session (atomically)."""
