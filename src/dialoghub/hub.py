@@ -57,12 +57,14 @@ from dialoghub.stores import Idempotency, Page, SessionFilter, Store, Write, ope
 from dialoghub.stores.migrations import Migratable
 from dialoghub.view import SessionView
 
-__all__ = ["DEFAULT_STORE", "Hub"]
+__all__ = ["DEFAULT_STORE", "IDEMPOTENCY_RETENTION", "Hub"]
 
 #: The embedded default: a SQLite file in the working directory.
 DEFAULT_STORE = "sqlite:///dialoghub.db"
 #: How often a hub re-runs a step after losing a race to another process.
 MAX_RETRIES = 10
+#: How long an idempotency record is kept by default (seconds): 24 hours.
+IDEMPOTENCY_RETENTION = 86_400.0
 
 _SESSION_ID = re.compile(r"[^\x00-\x1f\x7f/\\]{1,200}")
 _input_decoder: msgspec.json.Decoder[Input] = msgspec.json.Decoder(Input)
@@ -129,6 +131,24 @@ def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(msgspec.msgpack.encode(parts)).hexdigest()[:32]
 
 
+def _check_key(key: Any) -> str:
+    if not isinstance(key, str) or not 1 <= len(key) <= 200:
+        raise InvalidInput("idempotency_key must be a string of 1 to 200 characters")
+    return key
+
+
+def _keyed_id(tenant: str, key: str) -> str:
+    """The id of a session created with ``key`` and no id: the same for every retry, so the
+    retry finds the first create's record (32 hex digits, like a generated id)."""
+    return hashlib.sha256(msgspec.msgpack.encode(("create", tenant, key))).hexdigest()[:32]
+
+
+def _check_retention(seconds: Any) -> float:
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not seconds > 0:
+        raise InvalidInput(f"idempotency_retention must be seconds > 0, not {seconds!r}")
+    return float(seconds)
+
+
 class Hub:
     """Runs sessions of the loaded models on one store.
 
@@ -136,6 +156,9 @@ class Hub:
     models with :meth:`load_models`, then create and update sessions. Every update accepts
     ``expected_version`` (refuse if the session moved on) and ``idempotency_key`` (a retry
     returns the first answer) and returns a :class:`~dialoghub.view.SessionView`.
+
+    Idempotency records are kept ``idempotency_retention`` seconds (24 hours by default) and
+    deleted by :meth:`purge`; a retry after that is a new request.
     """
 
     def __init__(
@@ -148,6 +171,7 @@ class Hub:
         migrate: bool = False,
         lifetime: dict[str, float] | None = None,
         timers: bool = False,
+        idempotency_retention: float = IDEMPOTENCY_RETENTION,
     ) -> None:
         self.store: Store = open_store(store) if isinstance(store, str) else store
         #: Upgrade the store's schema in place on :meth:`open` (SQLite and PostgreSQL);
@@ -164,6 +188,8 @@ class Hub:
         #: Run a :class:`~dialoghub.timers.TimerService` while open (prompt timeouts, expiry).
         self.timers = timers
         self._timer_service: Any = None
+        #: Seconds an idempotency record is kept: :meth:`purge` deletes older ones.
+        self.idempotency_retention = _check_retention(idempotency_retention)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -253,9 +279,19 @@ class Hub:
         tenant: str = "default",
         idempotency_key: str | None = None,
     ) -> SessionView:
-        """Start a session of ``model_id`` (or the default model) and run it to its first wait."""
+        """Start a session of ``model_id`` (or the default model) and run it to its first wait.
+
+        With ``idempotency_key`` and no ``session_id``, the id is derived from the tenant and
+        the key, so a retry returns the first answer (same session, same view) instead of
+        starting another session.
+        """
         model = self.model(model_id or self._default_model_id())
-        sid = _check_id(session_id) if session_id is not None else uuid.uuid4().hex
+        if session_id is not None:
+            sid = _check_id(session_id)
+        elif idempotency_key is not None:
+            sid = _keyed_id(tenant, _check_key(idempotency_key))
+        else:
+            sid = uuid.uuid4().hex
         for name, value in (("metadata", metadata), ("params", params)):
             if value is not None and not isinstance(value, dict):
                 raise InvalidInput(f"{name} must be a mapping, not {type(value).__name__}")
@@ -282,7 +318,16 @@ class Hub:
                 if idempotency_key is not None
                 else None
             )
-            await self._write(key, Write(result.session, result.events, 0, idem))
+            try:
+                await self._write(key, Write(result.session, result.events, 0, idem))
+            except SessionExists:
+                if idempotency_key is None:
+                    raise
+                # Created meanwhile (another process): the same request answers the same.
+                seen = await self._idempotent(tenant, sid, idempotency_key, fp)
+                if seen is None:
+                    raise
+                return seen
             return view
 
     def _default_model_id(self) -> str:
@@ -527,18 +572,27 @@ class Hub:
 
     async def purge(self, *, older_than: float, batch: int = 1000) -> int:
         """Delete ended and expired sessions last updated more than ``older_than`` seconds
-        ago, with their histories, ``batch`` sessions per store transaction; how many."""
+        ago, with their histories, ``batch`` sessions per store transaction; how many.
+
+        The same pass deletes the idempotency records older than ``idempotency_retention``
+        (of every session, active ones too), ``batch`` per transaction.
+        """
         if not isinstance(batch, int) or not 1 <= batch <= 100_000:
             raise InvalidInput(f"batch must be an integer from 1 to 100000, not {batch!r}")
         if not isinstance(older_than, int | float) or older_than < 0:
             raise InvalidInput(f"older_than must be seconds >= 0, not {older_than!r}")
-        before = self._clock() - older_than
+        now = self._clock()
+        before = now - older_than
         total = 0
         while True:
             deleted = await self.store.purge(before, limit=batch)
             total += deleted
             if deleted < batch:
-                return total
+                break
+        keyed_before = now - self.idempotency_retention
+        while await self.store.purge_idempotency(keyed_before, limit=batch) >= batch:
+            pass
+        return total
 
     async def list_sessions(
         self,
@@ -606,8 +660,7 @@ class Hub:
     async def _idempotent(
         self, tenant: str, session_id: str, key: str, fingerprint: str
     ) -> SessionView | None:
-        if not isinstance(key, str) or not 1 <= len(key) <= 200:
-            raise InvalidInput("idempotency_key must be a string of 1 to 200 characters")
+        _check_key(key)
         record = await self.store.idempotent(session_id, key, tenant=tenant)
         if record is None:
             return None

@@ -94,12 +94,17 @@ class Service:
 
     # --- views ----------------------------------------------------------------------------
 
-    def view_out(self, view: SessionView, mode: Mode = "reference") -> ViewOut:
-        """The API form of a Hub view, with a fresh token."""
+    def view_out(
+        self, view: SessionView, mode: Mode = "reference", *, replayable: bool = False
+    ) -> ViewOut:
+        """The API form of a Hub view, with a fresh token; ``replayable`` (an answer to an
+        idempotency key) issues the reference token at the session's last update, so a
+        retry that gets the stored view gets the same body."""
         if mode == "stateless":
             token = self.keyring.seal(view.session)
         else:
-            token = self.keyring.reference(view.session)
+            issued = view.session.updated_at if replayable else None
+            token = self.keyring.reference(view.session, issued=issued)
         return ViewOut(
             session=view.session,
             actions=list(view.actions),
@@ -176,7 +181,7 @@ class Service:
                 tenant=principal.tenant,
                 idempotency_key=idempotency_key,
             )
-        out = self.view_out(view, mode)
+        out = self.view_out(view, mode, replayable=idempotency_key is not None)
         self.metrics.turn(principal.tenant, out.session.id, model.id,
                           time.perf_counter() - started)
         return out
@@ -220,7 +225,7 @@ class Service:
                 f"at version {exc.actual}; re-read the session and use its new token",
                 session_id=session_id, token_version=exc.expected, version=exc.actual,
             ) from None
-        out = self.view_out(view)
+        out = self.view_out(view, replayable=idempotency_key is not None)
         self.metrics.turn(principal.tenant, session_id, view.session.model_id,
                           time.perf_counter() - started)
         self.publish(principal.tenant, out, origin=origin, request_id=request_id)

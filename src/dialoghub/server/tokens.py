@@ -203,11 +203,12 @@ class Keyring:
     def _mac_of(self, kid: str, signed: str) -> bytes:
         return hmac.digest(self._mac[kid], signed.encode(), "sha256")  # one C call
 
-    def reference(self, session: Session) -> str:
-        """A reference token for the session as it is now."""
+    def reference(self, session: Session, *, issued: float | None = None) -> str:
+        """A reference token for the session as it is now (issued now unless ``issued``)."""
         kid = self.current
+        at = time.time() if issued is None else issued
         payload = _b64(_session_encoder.encode(
-            (session.tenant, session.id, session.version, time.time(), session.created_at)
+            (session.tenant, session.id, session.version, at, session.created_at)
         ))
         signed = f"{_REFERENCE}.{kid}.{payload}"
         return f"{signed}.{_b64(self._mac_of(kid, signed))}"

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import collections
+import heapq
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -26,6 +27,7 @@ from dialoghub.stores.base import Write, keeps_snapshot
 __all__ = [
     "EventRows",
     "GroupCommit",
+    "IdempotencyAges",
     "ImportRow",
     "batch_key",
     "check_batch",
@@ -140,6 +142,48 @@ class GroupCommit(Generic[T]):
                     future.set_result(None)
                 else:
                     future.set_exception(result)
+
+
+class IdempotencyAges:
+    """When each idempotency record of a store held in process memory was written, for
+    retention (memory and JSON file stores).
+
+    A heap by time plus each record's current time: a heap item whose record was written
+    again since (a session deleted and created anew with the same key) is skipped, and the
+    store says which records still exist, so a deleted session's stale items cost nothing
+    but their slot until they come due.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, tuple[str, str, str]]] = []
+        self._at: dict[tuple[str, str, str], float] = {}
+
+    def written(self, tenant: str, session_id: str, key: str, at: float) -> None:
+        """Record ``key`` of session (``tenant``, ``session_id``) written at ``at``."""
+        record = (tenant, session_id, key)
+        self._at[record] = at
+        heapq.heappush(self._heap, (at, record))
+
+    def expired(
+        self, before: float, limit: int, exists: Callable[[tuple[str, str, str]], bool]
+    ) -> list[tuple[str, str, str]]:
+        """Take up to ``limit`` existing records written before ``before``, oldest first
+        (forgotten here: the caller removes them)."""
+        out: list[tuple[str, str, str]] = []
+        heap, at = self._heap, self._at
+        while heap and len(out) < limit and heap[0][0] < before:
+            when, record = heapq.heappop(heap)
+            if at.get(record) != when:
+                continue  # written again since: a later item stands for it
+            del at[record]
+            if exists(record):
+                out.append(record)
+        return out
+
+    def clear(self) -> None:
+        """Forget every record (the store was closed)."""
+        self._heap.clear()
+        self._at.clear()
 
 
 def check_batch(write: Write) -> tuple[int, int, float] | None:

@@ -24,7 +24,7 @@ instead of raising, so one refused write never rolls back the others.
 
 from __future__ import annotations
 
-__all__ = ["V1_STATEMENTS", "WRITE_FUNCTION_V1"]
+__all__ = ["IDEMPOTENCY_AGES", "V1_STATEMENTS", "WRITE_FUNCTION_V1"]
 
 
 def _v1() -> tuple[str, ...]:
@@ -149,3 +149,36 @@ $fn$
 
 #: Schema version 1 (the first migration step).
 V1_STATEMENTS = _v1()
+
+_V1_INSERT = """
+            INSERT INTO idempotency (sid, key, fingerprint, response)
+            VALUES (s_sid, p_key[i], p_fingerprint[i], p_response[i]);"""
+_AGED_INSERT = """
+            INSERT INTO idempotency (sid, key, fingerprint, response, created_at)
+            VALUES (s_sid, p_key[i], p_fingerprint[i], p_response[i], p_updated[i]);"""
+assert WRITE_FUNCTION_V1.count(_V1_INSERT) == 1
+
+#: Migration step 4 of :mod:`dialoghub.stores.migrations.postgres`: when each idempotency
+#: record was written (the ``updated_at`` of its update, which ``dialoghub_write`` now
+#: stores), indexed for retention. A record older than the step gets its session's last
+#: update: it is kept at least as long as it should be. Frozen: databases ran it.
+IDEMPOTENCY_AGES = (
+    "ALTER TABLE idempotency"
+    " ADD COLUMN IF NOT EXISTS created_at double precision NOT NULL DEFAULT 0",
+    "UPDATE idempotency k SET created_at = s.updated_at FROM sessions s"
+    " WHERE s.sid = k.sid AND k.created_at = 0",
+    "CREATE INDEX IF NOT EXISTS idempotency_by_time ON idempotency (created_at)",
+    WRITE_FUNCTION_V1.replace(_V1_INSERT, _AGED_INSERT),
+)
+
+#: $1 before, $2 limit -> how many idempotency records written before ``before`` it deleted
+#: (oldest first; rows another purge holds are skipped, not waited for).
+PURGE_IDEMPOTENCY = """
+    WITH gone AS (
+        DELETE FROM idempotency WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM idempotency WHERE created_at < $1
+            ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+        RETURNING 1
+    )
+    SELECT count(*) FROM gone
+"""

@@ -19,6 +19,10 @@ Keys, under ``base`` = ``{prefix}{tenant}:`` (tenant percent-escaped, so it has 
                    ``v`` is its version
 ``{prefix}closed`` sorted set: the snapshot hash key of every ended or expired session,
                    scored by its last update, for retention
+``{prefix}idem``   sorted set: every idempotency record, scored by the time of its update,
+                   for retention; a member is ``#{bytes}:{hash key}{key}`` (its hash key's
+                   length, the ``{base}k:{id}`` hash, the field). Records written by an
+                   older dialoghub are not in it: they stay until their session goes
 
 The scripts compute index key names themselves, which Redis Cluster does not allow: the
 store targets one Redis (with replicas), not a cluster.
@@ -34,6 +38,7 @@ __all__ = [
     "IMPORT",
     "LIST",
     "PURGE",
+    "PURGE_IDEMPOTENCY",
     "REWIND",
     "WRITES",
 ]
@@ -60,7 +65,7 @@ local function ixkeys(base, m, st, su)
 end
 """
 
-# KEYS: order counter, timers, closed sessions.
+# KEYS: order counter, timers, closed sessions, idempotency records by time.
 # ARGV[1]: msgpack array with one array per write of the batch: [base, id, expected,
 #   version, seq, model, state, status, first_seq (0 = no events), idempotency key ('' =
 #   none), timer due time (nil = none), timer name, keep the snapshot (true/false), last
@@ -121,7 +126,11 @@ local function apply(a, snapshot, entry, record)
             redis.call('ZREM', KEYS[2], skey)
         end
     end
-    if key ~= '' then redis.call('HSET', base .. 'k:' .. id, key, record) end
+    if key ~= '' then
+        local hkey = base .. 'k:' .. id
+        redis.call('HSET', hkey, key, record)
+        redis.call('ZADD', KEYS[4], a[14], '#' .. #hkey .. ':' .. hkey .. key)
+    end
     if a[13] then redis.call('ZADD', base .. 'p:' .. id, a[5], snapshot) end
     if status ~= 'active' then redis.call('ZADD', KEYS[3], a[14], skey) end
     if expected == 0 then
@@ -251,6 +260,26 @@ end
 return n
 """
 )
+
+# KEYS: idempotency records by time. ARGV: before, limit. Deletes up to limit records
+# written before ``before`` (oldest first); returns how many. Members whose record is gone
+# already (its session was deleted) are dropped on the way and not counted.
+PURGE_IDEMPOTENCY = """
+local n, limit = 0, tonumber(ARGV[2])
+while n < limit do
+    local due = redis.call('ZRANGE', KEYS[1], '-inf', '(' .. ARGV[1], 'BYSCORE', 'LIMIT', 0,
+        limit - n)
+    if #due == 0 then break end
+    for _, m in ipairs(due) do
+        local colon = string.find(m, ':', 1, true)
+        local len = tonumber(string.sub(m, 2, colon - 1))
+        n = n + redis.call('HDEL', string.sub(m, colon + 1, colon + len),
+            string.sub(m, colon + len + 1))
+        redis.call('ZREM', KEYS[1], m)
+    end
+end
+return n
+"""
 
 # KEYS: timers. ARGV: now, limit, now + lease. Returns {skey, version, name, due, ...} of the
 # claimed timers, each moved to now + lease.

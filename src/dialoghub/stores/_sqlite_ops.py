@@ -32,6 +32,7 @@ from dialoghub.stores.base import (
 )
 
 __all__ = [
+    "IDEMPOTENCY_AGES",
     "STOP",
     "DeleteOp",
     "ImportOp",
@@ -292,7 +293,7 @@ def apply_writes(
         if w.idempotency is not None:
             i = w.idempotency
             taken.add((sid, i.key))
-            idem_rows.append((sid, i.key, i.fingerprint, i.response))
+            idem_rows.append((sid, i.key, i.fingerprint, i.response, s.updated_at))
         indexed.append((sid, s, op.body, w.expected_version == 0))
         outcomes.append(None)
     conn.executemany(
@@ -306,7 +307,8 @@ def apply_writes(
     )
     if idem_rows:
         conn.executemany(
-            "INSERT INTO idempotency (sid, key, fingerprint, response) VALUES (?, ?, ?, ?)",
+            "INSERT INTO idempotency (sid, key, fingerprint, response, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
             idem_rows,
         )
     _idx.index(conn, indexed)
@@ -331,3 +333,25 @@ def settle(outcomes: list[Outcome]) -> None:
             op.future.set_exception(exc)
         else:
             op.future.set_result(result)
+
+
+#: Migration step 4 of :mod:`dialoghub.stores.migrations.sqlite`: when each idempotency record
+#: was written (the ``updated_at`` of its update), indexed for retention. A record older than
+#: the step gets its session's last update: it is kept at least as long as it should be.
+#: Frozen: databases ran it; change the table through a new step.
+IDEMPOTENCY_AGES: Final = (
+    "ALTER TABLE idempotency ADD COLUMN created_at REAL NOT NULL DEFAULT 0",
+    "UPDATE idempotency SET created_at = coalesce((SELECT s.updated_at FROM sessions AS s"
+    " WHERE s.sid = idempotency.sid), 0)",
+    "CREATE INDEX IF NOT EXISTS idempotency_by_time ON idempotency (created_at)",
+)
+
+
+def purge_idempotency(conn: sqlite3.Connection, before: float, limit: int) -> int:
+    """Delete up to ``limit`` idempotency records written before ``before``, oldest first."""
+    cur = conn.execute(
+        "DELETE FROM idempotency WHERE (sid, key) IN (SELECT sid, key FROM idempotency"
+        " WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+        (before, limit),
+    )
+    return cur.rowcount

@@ -10,8 +10,9 @@ to find them: the session's next *timer* (:attr:`Session.timer`: a prompt timeou
 expiry, one per session, replaced or removed by every write) and, every
 :data:`SNAPSHOT_EVERY` versions, a kept *snapshot* for time travel (:meth:`Store.rewind`).
 Ended and expired sessions are indexed by their last update for retention
-(:meth:`Store.purge`). :meth:`Store.import_session` writes a whole session with its history
-at once, for moving sessions between stores.
+(:meth:`Store.purge`), and idempotency records by the time of their update
+(:meth:`Store.purge_idempotency`). :meth:`Store.import_session` writes a whole session with
+its history at once, for moving sessions between stores.
 """
 
 from __future__ import annotations
@@ -213,6 +214,16 @@ class Store(Protocol):
     async def purge(self, before: float, *, limit: int = 1000) -> int:
         """Delete up to ``limit`` ended or expired sessions last updated before ``before``
         (oldest first), with everything they own, in one atomic step; how many it deleted."""
+
+    async def purge_idempotency(self, before: float, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` idempotency records written before ``before`` (oldest
+        first), in one atomic step; how many it deleted.
+
+        A record's time is the ``updated_at`` of the snapshot written with it (the time of
+        the update it answers). Its session is left as it is: a retry of that update after
+        the purge is a new request. The retention pass (:meth:`dialoghub.hub.Hub.purge`)
+        calls it with the hub's ``idempotency_retention``.
+        """
 
 
 def check_events(write: Write, stored_seq: int) -> None:

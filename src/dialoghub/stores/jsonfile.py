@@ -99,6 +99,7 @@ from dialoghub.errors import (
 from dialoghub.stores import codec
 from dialoghub.stores._common import (
     GroupCommit,
+    IdempotencyAges,
     ImportRow,
     check_batch,
     decode_cursor,
@@ -174,7 +175,17 @@ class _Checkpoint:
     """Write the session file now: queued, so that it runs on the one writer."""
 
 
-_Change = Write | _Delete | _Purge | _Import | _Checkpoint
+@dataclass(slots=True)
+class _PurgeIdempotency:
+    """Idempotency retention: records written before ``before`` leave memory, the log is
+    compacted without them and the session file written, before the batch's other changes."""
+
+    before: float
+    limit: int
+    deleted: int = 0  # set once done
+
+
+_Change = Write | _Delete | _Purge | _Import | _Checkpoint | _PurgeIdempotency
 
 
 @dataclass(slots=True)
@@ -215,7 +226,7 @@ _CHECKPOINT_KEY = ("", "\x00checkpoint")
 
 
 def _change_key(change: _Change) -> Key:
-    if isinstance(change, _Purge):
+    if isinstance(change, _Purge | _PurgeIdempotency):
         return _PURGE_KEY
     if isinstance(change, _Checkpoint):
         return _CHECKPOINT_KEY
@@ -269,6 +280,9 @@ class JSONFileStore:
         self._next_order = 1
         self._open = False
         self._indexes = LocalIndexes()  # timers and closed sessions (snapshots are in entries)
+        # When each idempotency record was written; one loaded from the files gets its
+        # session's last update (an upper bound: it is kept at least as long as it should be).
+        self._idem_ages = IdempotencyAges()
         self.events_read = 0
         self._log = EventLog(self.log_path)
         self._file_bytes_written = 0
@@ -517,6 +531,9 @@ class JSONFileStore:
             entry.text = render(entry.order, entry.session, entry.idempotency)
             self._insert(entry)
             self._next_order = max(self._next_order, entry.order + 1)
+            for k in entry.idempotency:
+                at = entry.session.updated_at
+                self._idem_ages.written(entry.session.tenant, entry.session.id, k, at)
         self._garbage = garbage
         try:
             if repair:
@@ -556,6 +573,7 @@ class JSONFileStore:
             self._entries.clear()
             self._by_tenant.clear()
             self._indexes = LocalIndexes()
+            self._idem_ages.clear()
 
     # --- the files --------------------------------------------------------------------------
 
@@ -715,12 +733,16 @@ class JSONFileStore:
         touched: set[Key] = set()
         order = self._next_order
         force = False
+        for change in changes:  # first: the batch's writes are staged without the records
+            if isinstance(change, _PurgeIdempotency) and self._broken is None:
+                change.deleted = await self._purge_idempotency(change.before, change.limit)
+                force = force or change.deleted > 0
         for i, change in enumerate(changes):
             try:
                 if self._broken is not None:
                     raise StoreError(self._broken)
-                if isinstance(change, _Checkpoint):
-                    force = True
+                if isinstance(change, _Checkpoint | _PurgeIdempotency):
+                    force = force or isinstance(change, _Checkpoint)
                     continue
                 if isinstance(change, _Purge):
                     gone = [k for k in change.keys if k in self._entries and k not in touched]
@@ -803,6 +825,8 @@ class JSONFileStore:
         if put.idempotency is not None:
             i = put.idempotency
             entry.idempotency[i.key] = (i.fingerprint, i.response)
+            s = put.session
+            self._idem_ages.written(s.tenant, s.id, i.key, s.updated_at)
         if put.new:
             self._insert(entry)
         else:
@@ -991,6 +1015,37 @@ class JSONFileStore:
         change = _Purge(keys)
         await self._group.submit(change)
         return change.deleted
+
+    async def purge_idempotency(self, before: float, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` idempotency records written before ``before``: the log is
+        compacted without them and the session file written (O(store), once per pass)."""
+        self._check_open()
+        change = _PurgeIdempotency(before, limit)
+        await self._group.submit(change)
+        return change.deleted
+
+    async def _purge_idempotency(self, before: float, limit: int) -> int:
+        """On the writer: drop the records from memory, then from the files."""
+        entries = self._entries
+
+        def exists(record: tuple[str, str, str]) -> bool:
+            entry = entries.get((record[0], record[1]))
+            return entry is not None and record[2] in entry.idempotency
+
+        gone = self._idem_ages.expired(before, limit, exists)
+        touched: dict[Key, Entry] = {}
+        for tenant, session_id, k in gone:
+            entry = touched[(tenant, session_id)] = entries[(tenant, session_id)]
+            del entry.idempotency[k]
+        for entry in touched.values():
+            entry.text = render(entry.order, entry.session, entry.idempotency)
+        if gone:
+            self._dirty = True
+            try:  # the log's old lines still hold the records: rewrite it without them
+                await asyncio.to_thread(self._compact)
+            except OSError as exc:  # they come back on the next open, and go again
+                logger.warning("cannot compact %s: %s; will retry", self.log_path, exc)
+        return len(gone)
 
 
 class _Absent(Exception):

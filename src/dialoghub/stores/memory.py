@@ -30,6 +30,7 @@ from dialoghub.errors import (
 )
 from dialoghub.stores import codec
 from dialoghub.stores._common import (
+    IdempotencyAges,
     check_batch,
     decode_cursor,
     encode_cursor,
@@ -97,6 +98,7 @@ class MemoryStore:
         self._next_order = 1
         self._open = False
         self._indexes = LocalIndexes()
+        self._idem_ages = IdempotencyAges()
         self.events_read = 0
 
     @classmethod
@@ -117,6 +119,7 @@ class MemoryStore:
             self._sessions.clear()
             self._by_tenant.clear()
             self._indexes = LocalIndexes()
+            self._idem_ages.clear()
 
     def _check_open(self) -> None:
         if not self._open:
@@ -182,6 +185,9 @@ class MemoryStore:
                 entry.batches.append(batch)
             if write.idempotency is not None:
                 entry.idempotency[write.idempotency.key] = write.idempotency
+                self._idem_ages.written(
+                    session.tenant, session.id, write.idempotency.key, session.updated_at
+                )
             self._indexes.written(session, body)
 
     async def import_session(
@@ -346,3 +352,18 @@ class MemoryStore:
                 entry = self._sessions.pop(key)
                 self._forget(key, entry)
             return len(keys)
+
+    async def purge_idempotency(self, before: float, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` idempotency records written before ``before``."""
+        self._check_open()
+        with self._lock:
+            sessions = self._sessions
+
+            def exists(record: tuple[str, str, str]) -> bool:
+                entry = sessions.get((record[0], record[1]))
+                return entry is not None and record[2] in entry.idempotency
+
+            gone = self._idem_ages.expired(before, limit, exists)
+            for tenant, session_id, key in gone:
+                del sessions[(tenant, session_id)].idempotency[key]
+            return len(gone)

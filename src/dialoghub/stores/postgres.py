@@ -51,6 +51,7 @@ from dialoghub.stores._common import (
     int_option,
     page_events,
 )
+from dialoghub.stores._pg_schema import PURGE_IDEMPOTENCY
 from dialoghub.stores.base import (
     DueTimer,
     Idempotency,
@@ -500,6 +501,12 @@ class PostgresStore:
             raise
         except Exception as exc:
             raise self._wrap(exc, "purging sessions") from exc
+
+    async def purge_idempotency(self, before: float, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` idempotency records written before ``before``, in one
+        statement."""
+        rows = await self._fetch("purging idempotency records", PURGE_IDEMPOTENCY, before, limit)
+        return int(rows[0][0])
 
 
 #: The query of :meth:`PostgresStore.load` (a lookup in the primary key).

@@ -125,6 +125,7 @@ class RedisStore:
         self._shas = {name: _sha(getattr(scripts, name)) for name in scripts.__all__}
         self._timers = prefix + "timers"
         self._closed = prefix + "closed"
+        self._idem = prefix + "idem"
         self._order = prefix + "order"
         self._bases: dict[str, str] = {}
         self.events_read = 0
@@ -307,7 +308,8 @@ class RedisStore:
             )  # fmt: skip
             blobs += (snapshot, entry, record)
         return [
-            self._shas["WRITES"], 3, self._order, self._timers, self._closed, encode(rows),
+            self._shas["WRITES"], 4, self._order, self._timers, self._closed, self._idem,
+            encode(rows),
             b"".join(blobs),
         ]  # fmt: skip
 
@@ -476,5 +478,13 @@ class RedisStore:
         deleted = await self._call(
             "purging sessions", "PURGE", [self._closed, self._timers], self._prefix,
             _time(before), limit,
+        )  # fmt: skip
+        return int(deleted)
+
+    async def purge_idempotency(self, before: float, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` idempotency records written before ``before``, atomically."""
+        deleted = await self._call(
+            "purging idempotency records", "PURGE_IDEMPOTENCY", [self._idem], _time(before),
+            limit,
         )  # fmt: skip
         return int(deleted)

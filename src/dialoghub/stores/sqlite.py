@@ -65,6 +65,7 @@ from dialoghub.stores._sqlite_ops import (
     TimerOp,
     WriteOp,
     commit_batch,
+    purge_idempotency,
     settle,
 )
 from dialoghub.stores.base import (
@@ -645,5 +646,11 @@ class SQLiteStore:
     async def purge(self, before: float, *, limit: int = 1000) -> int:
         """Delete up to ``limit`` closed sessions last updated before ``before``."""
         op = TimerOp(asyncio.get_running_loop(), lambda c: _idx.purge(c, before, limit))
+        deleted: int = await self._submit(op)
+        return deleted
+
+    async def purge_idempotency(self, before: float, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` idempotency records written before ``before``."""
+        op = TimerOp(asyncio.get_running_loop(), lambda c: purge_idempotency(c, before, limit))
         deleted: int = await self._submit(op)
         return deleted

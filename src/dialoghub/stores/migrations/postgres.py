@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from dialoghub.stores._pg_indexes import SCHEMA as INDEX_SCHEMA
-from dialoghub.stores._pg_schema import V1_STATEMENTS
+from dialoghub.stores._pg_schema import IDEMPOTENCY_AGES, V1_STATEMENTS
 from dialoghub.stores.migrations import Step, check_steps
 
 __all__ = ["LATEST", "STEPS", "apply", "current_version"]
@@ -38,6 +38,7 @@ STEPS: Final[tuple[Step, ...]] = (
         "sessions by last update for retention; dialoghub_write_indexed keeps them in step",
         INDEX_SCHEMA,
     ),
+    Step(4, "idempotency records: when each was written, for retention", IDEMPOTENCY_AGES),
 )
 
 #: The schema version this code reads and writes.

@@ -13,6 +13,7 @@ from typing import Final
 
 from dialoghub.errors import StoreConfigError
 from dialoghub.stores._sqlite_indexes import INDEX_SCHEMA
+from dialoghub.stores._sqlite_ops import IDEMPOTENCY_AGES
 from dialoghub.stores.migrations import Step, check_steps
 
 __all__ = ["LATEST", "STEPS", "apply", "current_version"]
@@ -55,6 +56,7 @@ STEPS: Final[tuple[Step, ...]] = (
         "closed sessions by last update for retention",
         INDEX_SCHEMA,
     ),
+    Step(4, "idempotency records: when each was written, for retention", IDEMPOTENCY_AGES),
 )
 
 #: The schema version this code reads and writes.
