@@ -18,6 +18,10 @@ class SessionView(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     update (wait for the user, run a command) or ends the session. ``events`` are the log
     entries this update appended. Untracked by the cyclic garbage collector, like the records
     it holds (see :mod:`dialoghub.engine.records`).
+
+    A view is the caller's own: the hub keeps a deep copy of the snapshot, so changing
+    anything a view holds (``session.metadata``, :attr:`variables`, a command's params, an
+    event's data) changes nothing the hub or the store keeps.
     """
 
     session: Session

@@ -19,6 +19,7 @@ from dialoghub.model.spec import Model
 from dialoghub.stores import Store, Write, open_store
 from tests.stores.helpers import T0, create, events, key, session, update
 from tests.stores.test_jsonfile import crash
+from tests.stores.test_migrations import pg_v1  # noqa: F401  (a fixture)
 
 VOLATILE = {"memory"}
 
@@ -168,5 +169,62 @@ async def test_json_store_purge_survives_a_crash(tmp_path: Path) -> None:
         assert await store.idempotent("a", "k1") is None
         assert await store.idempotent("b", "k1", tenant="x") is None
         assert await store.idempotent("a", "k3") == key("k3")
+    finally:
+        await store.close()
+
+
+async def test_sqlite_upgrade_gives_old_records_their_sessions_last_update(
+    tmp_path: Path,
+) -> None:
+    """Schema step 4 on a database with records: each gets its session's ``updated_at``
+    (kept at least as long as it should be), and purging works on them."""
+    import sqlite3
+
+    from tests.stores.test_migrations import v1_sqlite
+
+    path = tmp_path / "v1.db"
+    url = v1_sqlite(path)
+    conn = sqlite3.connect(path)
+    sid, updated = conn.execute(
+        "SELECT sid, updated_at FROM sessions WHERE id = 'alice'"
+    ).fetchone()
+    conn.execute("INSERT INTO idempotency VALUES (?, 'old', 'fp', x'00')", (sid,))
+    conn.commit()
+    conn.close()
+    store = open_store(url + "?migrate=true")
+    await store.open()
+    try:
+        assert (await store.idempotent("alice", "old")) is not None
+        assert await store.purge_idempotency(updated) == 0
+        assert await store.purge_idempotency(updated + 1) == 1
+        assert (await store.idempotent("alice", "old")) is None
+    finally:
+        await store.close()
+
+
+async def test_postgres_upgrade_gives_old_records_their_sessions_last_update(
+    pg_v1: str,  # noqa: F811  (the fixture imported above)
+) -> None:
+    import asyncpg
+
+    from tests.stores.conftest import PG_DSN
+
+    schema = pg_v1.split("schema=")[1]
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        row = await conn.fetchrow(
+            f"SELECT sid, updated_at FROM \"{schema}\".sessions WHERE id = 'alice'"
+        )
+        await conn.execute(
+            f"INSERT INTO \"{schema}\".idempotency VALUES ($1, 'old', 'fp', '\\x00')", row["sid"]
+        )
+    finally:
+        await conn.close()
+    store = open_store(pg_v1 + "&migrate=true")
+    await store.open()
+    try:
+        assert (await store.idempotent("alice", "old")) is not None
+        assert await store.purge_idempotency(row["updated_at"]) == 0
+        assert await store.purge_idempotency(row["updated_at"] + 1) == 1
     finally:
         await store.close()
