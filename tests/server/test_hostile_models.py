@@ -39,7 +39,7 @@ HEALTH_BACKSTOP = 0.5
 
 def _settings(tmp_path: Path) -> Settings:
     return Settings(store=f"sqlite:///{tmp_path / 's.db'}", models=(WEATHER,), rate_limit=0,
-                    token_keys=("k1:0123456789abcdef0123",))
+                    token_keys=("k1:0123456789abcdef0123456789abcdef",))
 
 
 @pytest.fixture
