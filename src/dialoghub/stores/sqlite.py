@@ -402,15 +402,12 @@ class SQLiteStore:
                 stop = any(i is STOP for i in items)
                 ops = [i for i in items if isinstance(i, Op)]
                 if ops:
-                    committed = self.commits
                     try:
                         self._commit(conn, ops)
                     except Exception as exc:  # a bug here must not leave callers hanging
                         self._resolve(
                             [(op, None, StoreError(f"writer failed: {exc!r}")) for op in ops]
                         )
-                    if self._disk_was_full and self.commits > committed:
-                        self._truncate_wal(conn)
         finally:
             conn.close()
             # A write that raced close() behind the stop marker must not hang forever.
@@ -428,6 +425,13 @@ class SQLiteStore:
         """Remember a full disk: the WAL grown up to it must be truncated once writes work."""
         if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", 0) & 0xFF == 13:
             self._disk_was_full = True
+
+    def _committed(self, conn: sqlite3.Connection) -> None:
+        """Count a commit; after a full disk, truncate the WAL before the callers are told
+        (so that whoever awaited the write sees the log already cut)."""
+        self.commits += 1
+        if self._disk_was_full:
+            self._truncate_wal(conn)
 
     def _truncate_wal(self, conn: sqlite3.Connection) -> None:
         """After a disk-full error, the first commit that works checkpoints the WAL and cuts
@@ -454,7 +458,7 @@ class SQLiteStore:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
             else:
-                self.commits += 1
+                self._committed(conn)
                 self._resolve(outcomes)
                 return
         self._commit_each(conn, ops)
@@ -494,7 +498,7 @@ class SQLiteStore:
             # One fresh exception per caller: they are raised in different tasks.
             outcomes = [(op, None, _wrap(exc, self.path, "committing updates")) for op in ops]
         else:
-            self.commits += 1
+            self._committed(conn)
         self._resolve(outcomes)
 
     @staticmethod
