@@ -24,7 +24,7 @@ from dialoghub.engine.records import CommandAction
 from dialoghub.errors import DialoghubError, InvalidInput
 from dialoghub.hub import Hub
 from dialoghub.view import SessionView
-from dialoghub.webhook import call_webhook
+from dialoghub.webhook import WebhookClient
 
 __all__ = ["CommandFunction", "Runner", "call_plugin", "load_plugins"]
 
@@ -77,10 +77,23 @@ class Runner:
         commands: Mapping[str, CommandFunction] | None = None,
         *,
         on_missing: MissingHandler | None = None,
+        webhooks: WebhookClient | None = None,
     ) -> None:
         self.hub = hub
         self.commands = dict(commands or {})
         self.on_missing = on_missing
+        #: The pooled HTTP client of the model's webhooks (one per Runner unless shared).
+        self.webhooks = webhooks if webhooks is not None else WebhookClient()
+
+    async def aclose(self) -> None:
+        """Release the webhook connections (the Hub is the caller's to close)."""
+        await self.webhooks.aclose()
+
+    async def __aenter__(self) -> Runner:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     async def start(self, model_id: str | None = None, **kw: Any) -> SessionView:
         """Create a session and run it to its first wait for the user."""
@@ -118,7 +131,9 @@ class Runner:
         if fn is None:  # a command the model fulfils by a webhook
             spec = self.hub.model(view.session.model_id).commands.get(command.id)
             if spec is not None and spec.webhook is not None:
-                return await call_webhook(spec.webhook, command.id, command.params, spec.outputs)
+                return await self.webhooks.call(
+                    spec.webhook, command.id, command.params, spec.outputs
+                )
         if fn is None:
             if self.on_missing is None:
                 return {}, f"no plugin answers command {command.id!r}"

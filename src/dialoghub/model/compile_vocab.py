@@ -176,7 +176,12 @@ def _webhook(ctx: Ctx, raw: Any, path: Path) -> Webhook | None:
     timeout = 10.0
     if "timeout" in data:
         timeout = ctx.number(data["timeout"], (*path, "timeout"), "webhook timeout") or 10.0
-    return Webhook(url, timeout) if url is not None else None
+    follow = False
+    if "follow_redirects" in data:
+        follow = ctx.boolean(
+            data["follow_redirects"], (*path, "follow_redirects"), "webhook follow_redirects"
+        )
+    return Webhook(url, timeout, follow) if url is not None else None
 
 
 def compile_commands(ctx: Ctx, raw: Any) -> dict[str, CommandSpec]:

@@ -23,7 +23,7 @@ KEYS: dict[str, frozenset[str]] = {
     "intent": frozenset({"examples", "slots", "confirm", "interrupt"}),
     "slot": frozenset({"entity", "required", "prompt"}),
     "command": frozenset({"inputs", "outputs", "description", "webhook"}),
-    "webhook": frozenset({"url", "timeout"}),
+    "webhook": frozenset({"url", "timeout", "follow_redirects"}),
     "unit": frozenset({"start", "states", "actions", "python", "description"}),
     "state": frozenset({
         "say", "do", "ask", "wait", "on", "next", "final", "confirm", "no_match", "not_allowed",

@@ -255,6 +255,8 @@ class Webhook:
 
     url: str
     timeout: float = 10.0
+    #: Redirects are refused (an error) unless the model asks to follow them.
+    follow_redirects: bool = False
 
 
 @dataclass(frozen=True, slots=True)
