@@ -167,3 +167,32 @@ async def test_hub_runs_the_service_when_asked() -> None:
         clock.now = T0 + 30
         assert (await service.run_once()).delivered == 1  # the Hub's clock by default
     assert hub._timer_service is None
+
+
+async def test_the_service_purges_expired_idempotency_records_on_its_own() -> None:
+    clock = Clock()
+    hub = make_hub("memory://", clock, idempotency_retention=3600.0)
+    async with hub:
+        await hub.create_session(session_id="p1")
+        first = await hub.process_text("p1", "a large pizza", idempotency_key="k")
+        clock.now = T0 + 7200  # past the retention: nothing has purged it yet
+        assert await hub.process_text("p1", "a large pizza", idempotency_key="k") == first
+        purged = asyncio.Event()
+        real = hub.purge_idempotency
+
+        async def watched(**kw: object) -> int:
+            count = await real(**kw)  # type: ignore[arg-type]
+            if count:
+                purged.set()
+            return count
+
+        hub.purge_idempotency = watched  # type: ignore[method-assign]
+        service = TimerService(hub, interval=0.01)
+        service.start()
+        try:
+            await asyncio.wait_for(purged.wait(), 10)
+        finally:
+            await service.stop()
+        # The key is free again: the same text is a new update, not the first answer.
+        again = await hub.process_text("p1", "a large pizza", idempotency_key="k")
+        assert again.session.version > first.session.version

@@ -589,10 +589,20 @@ class Hub:
             total += deleted
             if deleted < batch:
                 break
-        keyed_before = now - self.idempotency_retention
-        while await self.store.purge_idempotency(keyed_before, limit=batch) >= batch:
-            pass
+        await self.purge_idempotency(batch=batch, now=now)
         return total
+
+    async def purge_idempotency(self, *, batch: int = 1000, now: float | None = None) -> int:
+        """Delete the idempotency records older than ``idempotency_retention`` (of every
+        session, active ones too), ``batch`` per store transaction; how many. The server's
+        timer service calls it every few minutes."""
+        before = (self._clock() if now is None else now) - self.idempotency_retention
+        total = 0
+        while True:
+            deleted = await self.store.purge_idempotency(before, limit=batch)
+            total += deleted
+            if deleted < batch:
+                return total
 
     async def list_sessions(
         self,

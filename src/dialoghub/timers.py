@@ -59,12 +59,21 @@ class TimerService:
 
     ``batch`` timers are claimed per round; ``lease`` is how long a claimed timer stays
     hidden from other claimers; ``interval`` is the pause between rounds of :meth:`start`.
+    Every ``housekeeping`` seconds the loop also purges expired idempotency records
+    (:meth:`Hub.purge_idempotency`), so a long-running server keeps them bounded.
     """
 
     def __init__(
-        self, hub: Hub, *, batch: int = 100, lease: float = 60.0, interval: float = 1.0
+        self,
+        hub: Hub,
+        *,
+        batch: int = 100,
+        lease: float = 60.0,
+        interval: float = 1.0,
+        housekeeping: float = 300.0,
     ) -> None:
         self.hub = hub
+        self.housekeeping = housekeeping
         self.batch = batch
         self.lease = lease
         self.interval = interval
@@ -116,9 +125,13 @@ class TimerService:
                 await task
 
     async def _loop(self) -> None:
+        next_housekeeping = 0.0  # at once on start, then every `housekeeping` seconds
         while True:
             try:
                 await self.run_once()
+                if self.hub._clock() >= next_housekeeping:
+                    next_housekeeping = self.hub._clock() + self.housekeeping
+                    await self.hub.purge_idempotency()
             except Exception:  # a store outage must not end the service
                 log.exception("timer round failed")
             await asyncio.sleep(self.interval)
