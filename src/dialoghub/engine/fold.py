@@ -110,6 +110,18 @@ def _expired(s: Session, e: Event) -> None:
     s.due_at = None
 
 
+def _restarted(s: Session, e: Event) -> None:
+    """An ended dialog starts again (``restart_on_request``): variables and history stay."""
+    s.status = Status.ACTIVE
+    s.active = True
+    s.unit = e.data["unit"]
+    s.state = e.data["state"]
+    s.stack = []
+    s.counters = {}
+    s.awaiting = None
+    s.due_at = None
+
+
 def _pushed(s: Session, e: Event) -> None:
     # copy on write: a new list, so snapshots sharing the old one never see the change
     s.stack = [*s.stack, dict(e.data["frame"])]
@@ -143,6 +155,7 @@ _APPLY: dict[str, Callable[[Session, Event], None]] = {
     "confirmation_answered": _nothing,  # a yes/no answer to a confirmation question
     "session_ended": _ended,  # status, active, awaiting, due_at
     "session_expired": _expired,  # status, active, awaiting, due_at (a lifetime ran out)
+    "session_restarted": _restarted,  # status, active, unit, state, stack (variables kept)
 }
 
 #: Every event type the engine emits.

@@ -37,6 +37,7 @@ from dialoghub.engine.records import (
     Reply,
     Session,
     SetVariables,
+    Status,
     Text,
     Timeout,
     Transcribe,
@@ -104,6 +105,12 @@ def start(
 def step(model: m.Model, session: Session, inp: Input, now: float) -> Step:
     """Apply one input to a session; raises an InputError (and returns nothing) if refused."""
     if session.ended:
+        if (
+            model.restart_on_request
+            and session.status is Status.ENDED
+            and isinstance(inp, Text | ASR)
+        ):
+            return _restart(model, session, inp, now)
         raise SessionClosed(session.id, session.status.value)
     if not model.has_state(session.unit, session.state):
         raise ModelMismatch(
@@ -116,6 +123,16 @@ def step(model: m.Model, session: Session, inp: Input, now: float) -> Step:
     if not isinstance(inp, CommandResult):  # a command result has its own event, below
         run.emit("input_received", input=msgspec.to_builtins(inp))
     _DISPATCH[type(inp)](run, inp)
+    return run.result()
+
+
+def _restart(model: m.Model, session: Session, inp: Text | ASR, now: float) -> Step:
+    """A request for an ended dialog starts it again from the model's start, variables kept
+    (NaifJs). The request wakes the dialog and is recorded; it is not read as an answer."""
+    run = _Run(model, session, now, version=session.version + 1)
+    run.emit("input_received", input=msgspec.to_builtins(inp))
+    run.emit("session_restarted", unit=model.unit, state=model.start)
+    run.enter(model.start)
     return run.result()
 
 

@@ -116,6 +116,8 @@ def compile_model(
         sample_rate = 16000
     if not isinstance(data.get("wake_word", False), bool):
         ctx.error(("wake_word",), "wake_word must be true or false")
+    if not isinstance(data.get("restart_on_request", False), bool):
+        ctx.error(("restart_on_request",), "restart_on_request must be true or false")
     actions = _actions(ctx, data, commands)
     listens = set(intents) | events
 
@@ -217,6 +219,7 @@ def compile_model(
         ambiguous=handlers["ambiguous"],
         ambiguity_margin=margin,
         wake_word=data.get("wake_word", False) is True,
+        restart_on_request=data.get("restart_on_request", False) is True,
         source=loc.file,
         units=all_units,
     )

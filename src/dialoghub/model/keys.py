@@ -14,7 +14,7 @@ KEYS: dict[str, frozenset[str]] = {
         "id", "version", "description", "language", "sample_rate", "start", "default_state",
         "wake_word", "entities", "intents", "commands", "events", "states", "no_match",
         "not_allowed", "ambiguous", "command_error", "settings", "init", "main", "actions",
-        "units", "lifetime",
+        "units", "lifetime", "restart_on_request",
     }),
     "lifetime": frozenset({"idle", "absolute"}),
     "settings": frozenset({"threshold", "ambiguity_margin"}),

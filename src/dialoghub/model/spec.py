@@ -312,6 +312,9 @@ class Model:
     # Seconds a session may stay idle / exist at all before it expires: {"idle", "absolute"}.
     lifetime: Mapping[str, float] | None = None
     wake_word: bool = False
+    # Text (or an ASR result) for an ended session starts its dialog again, variables kept
+    # (NaifJs' request(user, text)); without it such input is refused as SessionClosed.
+    restart_on_request: bool = False
     source: str = "<model>"
     units: Mapping[str, Unit] = field(default_factory=dict)  # every unit, ``unit`` included
 
