@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from dialoghub.errors import StoreConfigError, StoreError
 from dialoghub.stores import open_store
+from dialoghub.stores.sqlite import enable_wal
 
 __all__ = [
     "SECRET_STATES",
@@ -228,7 +229,7 @@ class SQLiteKeyStore:
     def _connect(self) -> None:
         conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
                                check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
+        enable_wal(conn, 10.0)  # retried: another server may be opening the file too
         conn.execute("BEGIN IMMEDIATE")  # one process at a time creates or upgrades
         try:
             for statement in _SCHEMA:

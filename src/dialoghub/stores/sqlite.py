@@ -34,6 +34,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -145,6 +146,27 @@ def _translate(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code
     cls, advice = _ADVICE.get(code, (StoreError, "SQLite failed while {doing} in {path}: {exc}"))
     return cls(advice.format(path=path, doing=doing, exc=exc), path=path)
+
+
+def enable_wal(conn: sqlite3.Connection, timeout: float) -> str:
+    """Switch ``conn``'s database to WAL; the journal mode it has afterwards.
+
+    The switch needs an exclusive lock, and SQLite answers SQLITE_BUSY at once, without its
+    busy handler, while another process holds the file for a moment (opening it, or
+    checkpointing it as its last connection closes: two servers starting together). So
+    retry for up to ``timeout`` seconds. Called from worker threads, never the event loop.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in (5, 6)  # BUSY, LOCKED
+            if not busy or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 #: The query of :meth:`SQLiteStore.load` (a lookup in the unique (tenant, id) index).
@@ -337,7 +359,7 @@ class SQLiteStore:
             older = too_old(where, version, SCHEMA_VERSION, self.url)
             older.details["path"] = self.path
             raise older
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = enable_wal(conn, self.timeout)
         if str(mode).lower() != "wal":
             raise StoreError(
                 f"SQLite database {self.path} cannot use WAL mode (got {mode!r}); put it on a "
