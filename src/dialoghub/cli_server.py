@@ -78,6 +78,10 @@ def _demo(settings: Any, file: str) -> str:
               "goes to exactly one server process).")
 @click.option("--token-mode", type=click.Choice(["reference", "stateless"]))
 @click.option("--rate-limit", type=float, help="Requests per second per key (0: off).")
+@click.option("--cors-origin", "cors_origins", multiple=True,
+              help="A browser origin allowed to call the API (CORS), like "
+              "https://app.example.com, or '*'; repeatable (DIALOGHUB_CORS_ORIGINS, "
+              "comma-separated). Default: none.")
 @click.option("--demo-key-file", type=click.Path(),
               help="Create (once) an admin key of tenant 'demo', keep it in this file, print it.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
@@ -89,6 +93,7 @@ def serve(config: str | None, demo_key_file: str | None, **flags: Any) -> None:
     from dialoghub.server.settings import load_settings
 
     flags["models"] = flags["models"] or None
+    flags["cors_origins"] = flags["cors_origins"] or None
     try:
         settings = load_settings(flags, config=config)
     except Exception as exc:

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -32,7 +34,7 @@ from dialoghub.server.broadcast import open_relay
 from dialoghub.server.dispatch import Dispatcher
 from dialoghub.server.docs_page import render_docs
 from dialoghub.server.endpoint import JSONResponse, endpoint
-from dialoghub.server.errors import exception_handlers
+from dialoghub.server.errors import BadRequest, error_response, exception_handlers
 from dialoghub.server.keystore import KeyStore, open_keystore
 from dialoghub.server.metrics import CONTENT_TYPE_LATEST
 from dialoghub.server.openapi import openapi_document
@@ -41,7 +43,7 @@ from dialoghub.server.service import Service
 from dialoghub.server.settings import Settings
 from dialoghub.server.tokens import Keyring, keyring_from_store, parse_keys
 
-__all__ = ["App", "create_app", "model_files", "server_version"]
+__all__ = ["CORS", "App", "create_app", "model_files", "server_version"]
 
 log = logging.getLogger("dialoghub.server")
 
@@ -143,11 +145,43 @@ _DOCS_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsa
 class App(Starlette):
     """The Starlette app with a lean request path: :class:`~dialoghub.server.dispatch.
     Dispatcher` instead of Starlette's exception middlewares and linear route matching
-    (every endpoint already answers its own errors in the one JSON shape)."""
+    (every endpoint already answers its own errors in the one JSON shape).
+
+    Middleware added with ``add_middleware`` (or ``middleware=``) wraps the dispatcher, the
+    first added outermost, as Starlette orders it; none is there by default."""
 
     def build_middleware_stack(self) -> Any:
-        """The dispatcher over this app's routes."""
-        return Dispatcher(self.router)
+        """The dispatcher over this app's routes, inside the user's middleware."""
+        app: Any = Dispatcher(self.router)
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
+
+
+#: What a browser may send cross-origin when ``cors_origins`` is set.
+CORS_METHODS = ("GET", "POST", "DELETE")
+CORS_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID")
+CORS_EXPOSE = ("Retry-After", "WWW-Authenticate")
+
+
+class CORS(CORSMiddleware):
+    """Starlette's CORS middleware whose refused preflight answers in the one error shape."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        """The preflight answer; a refusal is a 400 ``bad_request`` with the CORS headers."""
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        why = bytes(response.body).decode()
+        refused = error_response(BadRequest(
+            f"{why}: this server allows origins {sorted(self.allow_origins)}, methods "
+            f"{list(self.allow_methods)} and headers {sorted(self.allow_headers)}",
+            origin=request_headers.get("origin"),
+        ))
+        for name, value in response.headers.items():
+            if name.startswith("access-control-") or name == "vary":
+                refused.headers[name] = value
+        return refused
 
 
 def create_app(
@@ -206,6 +240,11 @@ def create_app(
         *routes_keys.routes,
     ]
     app = App(routes=routes, exception_handlers=exception_handlers, lifespan=lifespan)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORS, allow_origins=list(settings.cors_origins), allow_methods=CORS_METHODS,
+            allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSE,
+        )
     app.state.openapi = openapi_document(server_version())
     app.state.docs_html = render_docs(app.state.openapi)
     app.state.settings = settings

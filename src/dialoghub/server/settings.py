@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -60,6 +61,9 @@ class Settings:
     rate_limit: float = 1000.0  # requests per second per API key; 0 disables
     rate_burst: int = 2000
     request_timeout: float = 10.0  # seconds; a slower request gets 504
+    # Browser origins allowed to call the API cross-origin (CORS), like https://app.example.com
+    # or "*". Empty: no CORS headers at all (browsers then refuse cross-origin calls).
+    cors_origins: tuple[str, ...] = ()
     # Deliver due prompt timeouts and lifetimes (the timer service). Safe in every process:
     # each due timer is claimed by exactly one of them.
     timers: bool = True
@@ -72,6 +76,7 @@ class Settings:
 
 
 _NAMES = {f.name: f for f in fields(Settings)}
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s]+")
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -144,6 +149,13 @@ def load_settings(
         if value is not None and name in _NAMES:
             values[name] = _coerce(name, value)
     settings = Settings(**values)
+    for origin in settings.cors_origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise SettingsError(
+                f"cors_origins: {origin!r} is not an origin like https://app.example.com "
+                "(scheme, host, optional port; no path, no trailing '/') or '*'",
+                setting="cors_origins",
+            )
     if settings.token_mode not in ("reference", "stateless"):
         raise SettingsError("token_mode must be 'reference' or 'stateless'")
     if settings.token_keys:
