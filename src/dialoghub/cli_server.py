@@ -87,8 +87,6 @@ def _demo(settings: Any, file: str) -> str:
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config: str | None, demo_key_file: str | None, **flags: Any) -> None:
     """Run the HTTP + WebSocket server."""
-    import uvicorn
-
     from dialoghub.server.app import create_app
     from dialoghub.server.settings import load_settings
 
@@ -111,16 +109,15 @@ def serve(config: str | None, demo_key_file: str | None, **flags: Any) -> None:
         click.echo("try:")
         click.echo(f"  curl -s -X POST {url}/v1/sessions -H 'Authorization: Bearer {key}' "
                    "-H 'Content-Type: application/json' -d '{\"model_id\": \"weather\"}'")
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port,
-               "log_level": settings.log_level,
-               "access_log": settings.access_log, "server_header": False}
+    # uvicorn with the header timeout, connection limits and WebSocket frame limit.
+    from dialoghub.server.connections import run
     if settings.workers > 1:
         # Each worker builds its app from the environment: pass the settings through it.
         os.environ["DIALOGHUB_SERVE_SETTINGS"] = json.dumps(_settings_json(settings))
-        uvicorn.run("dialoghub.server.app:app_factory", factory=True,
-                    workers=settings.workers, **options)
+        run("dialoghub.server.app:app_factory", settings, factory=True,
+            workers=settings.workers)
         return
-    uvicorn.run(create_app(settings), **options)
+    run(create_app(settings), settings)
 
 
 def _settings_json(settings: Any) -> dict[str, Any]:

@@ -223,6 +223,7 @@ def create_app(
                         await watchdog
                     if relay is not None:
                         await relay.close()
+                    await service.limiter.close()
             finally:
                 if keys is not None:
                     await keys.close()

@@ -82,11 +82,13 @@ class Message:
 
 @dataclass(eq=False)
 class Subscription:
-    """One attached client's queue."""
+    """One attached client's queue; ``on_full`` (optional) is called, once per message that
+    does not fit, instead of dropping the message silently (a WebSocket drops its client)."""
 
     key: Key
     id: int
     queue: asyncio.Queue[Message] = field(default_factory=lambda: asyncio.Queue(1000))
+    on_full: Callable[[Subscription], None] | None = None
 
 
 class Broadcaster:
@@ -103,9 +105,15 @@ class Broadcaster:
         if relay is not None:
             relay.broadcaster = self
 
-    def subscribe(self, key: Key) -> Subscription:
-        """Attach to a session."""
-        sub = Subscription(key, next(self._ids))
+    def subscribe(
+        self,
+        key: Key,
+        *,
+        queue_size: int = 1000,
+        on_full: Callable[[Subscription], None] | None = None,
+    ) -> Subscription:
+        """Attach to a session, with a queue of ``queue_size`` messages."""
+        sub = Subscription(key, next(self._ids), asyncio.Queue(max(1, queue_size)), on_full)
         subs = self._subs.get(key)
         if subs is None:
             subs = self._subs[key] = set()
@@ -136,10 +144,18 @@ class Broadcaster:
 
     def publish(self, key: Key, message: Message) -> None:
         """Give ``message`` to every subscriber of ``key`` here."""
+        full: list[Subscription] = []
         for sub in self._subs.get(key, ()):
-            # A full queue drops the message: the subscriber will see a gap and read the store.
-            with contextlib.suppress(asyncio.QueueFull):
+            # A full queue drops the message: the subscriber will see a gap and read the store
+            # (or, with ``on_full``, is told; it may unsubscribe, hence after the loop).
+            try:
                 sub.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                if sub.on_full is not None:
+                    full.append(sub)
+        for sub in full:
+            assert sub.on_full is not None
+            sub.on_full(sub)
 
     def __len__(self) -> int:
         return sum(len(s) for s in self._subs.values())

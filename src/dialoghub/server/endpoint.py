@@ -111,9 +111,10 @@ class Endpoint:
             if self.scope is None:
                 principal = _ANONYMOUS
             else:
-                principal = await service.auth.authenticate(header(scope, b"authorization"))
+                principal = await service.limiter.authenticate(
+                    service.auth, header(scope, b"authorization"), scope.get("client"))
                 principal.require(self.scope)
-                service.limiter.hit(principal.key_id)
+                await service.limiter.take(principal.key_id)
             if scope["query_string"]:
                 unknown = set(request.query_params.keys()) - self.query
                 if unknown:

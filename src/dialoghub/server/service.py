@@ -71,7 +71,7 @@ class Service:
         self.keystore = keystore
         self.keyring = keyring
         self.auth = Authenticator(keystore if settings.auth else None)
-        self.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+        self.limiter = RateLimiter.from_settings(settings)
         self.deadlines = Deadlines(settings.request_timeout)
         self.metrics = Metrics()
         self.broadcaster = Broadcaster(relay)

@@ -60,7 +60,24 @@ class Settings:
     max_variables: int = 100  # keys in variables, params and metadata of one request
     rate_limit: float = 1000.0  # requests per second per API key; 0 disables
     rate_burst: int = 2000
-    request_timeout: float = 10.0  # seconds; a slower request gets 504
+    request_timeout: float = 10.0  # seconds; a slower request gets 504 (a slow body 408)
+    # Where the per-key rate and failed key attempts are counted: redis://host:port/db
+    # [?prefix=...] shares them between processes; empty: the broadcast Redis if set, else
+    # each process counts its own.
+    rate_limit_store: str = ""
+    auth_failures: int = 20  # failed API key attempts per client address per window; 0: off
+    auth_failure_window: float = 60.0  # seconds
+    # Connections (uvicorn): seconds a connection may take to send a request's headers (the
+    # first request's and each next one's; then it is closed), seconds an idle keep-alive
+    # connection is kept, connections + requests at once before 503s (0: no limit), the
+    # listen backlog.
+    header_timeout: float = 10.0
+    keep_alive_timeout: int = 5
+    limit_concurrency: int = 0
+    backlog: int = 2048
+    # WebSocket: updates queued for one socket; a client that lets more pile up (does not
+    # read) is dropped. A frame over max_body_bytes is refused by the protocol (close 1009).
+    ws_send_queue: int = 256
     # Browser origins allowed to call the API cross-origin (CORS), like https://app.example.com
     # or "*". Empty: no CORS headers at all (browsers then refuse cross-origin calls).
     cors_origins: tuple[str, ...] = ()

@@ -15,13 +15,18 @@ Protocol (JSON text frames):
 - ``{"type": "ping"}`` gets ``{"type": "pong"}``.
 
 Closing the socket does not end the session. Close codes: 4401 no or bad key, 4403 missing
-scope, 4404 no such session (in this tenant), 1009 a frame over the body limit.
+scope, 4404 no such session (in this tenant), 4429 too many requests (or failed key attempts
+from this address), 1009 a frame over the body limit (refused by the WebSocket protocol from
+the frame's header when the server runs with ``ws_max_size``, as ``dialoghub serve`` does, so
+it is never read whole), 1008 a client that let more than ``ws_send_queue`` updates pile up
+unread (it is dropped, and what was queued for it released).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 import msgspec
@@ -38,6 +43,8 @@ from dialoghub.server.schemas import StrictInput, decode, to_input
 from dialoghub.server.service import Service
 
 __all__ = ["Attached", "ClientInput", "routes"]
+
+log = logging.getLogger("dialoghub.server")
 
 _encode = msgspec.json.Encoder().encode
 
@@ -67,9 +74,10 @@ _frame_decoder = msgspec.json.Decoder(ClientInput)
 async def _authenticate(ws: WebSocket, service: Service) -> Principal | None:
     header = ws.headers.get("authorization") or ws.query_params.get("access_token")
     try:
-        principal = await service.auth.authenticate(header)
+        principal = await service.limiter.authenticate(service.auth, header,
+                                                       ws.scope.get("client"))
         principal.require("read")
-        service.limiter.hit(principal.key_id)
+        await service.limiter.take(principal.key_id)
     except DialoghubError as exc:
         await _refuse(ws, exc)
         return None
@@ -107,7 +115,7 @@ async def session_socket(ws: WebSocket) -> None:
         return
     sid: str = ws.path_params["session_id"]
     key = (principal.tenant, sid)
-    sub = service.broadcaster.subscribe(key)
+    sub = service.broadcaster.subscribe(key, queue_size=service.settings.ws_send_queue)
     try:
         try:
             after = _after(ws)
@@ -152,6 +160,7 @@ async def _serve(
         return await service.hub.events(sid, after=since, limit=limit, tenant=principal.tenant)
 
     live = asyncio.Event()
+    dropped = False
 
     async def push() -> None:
         # The backlog runs up to the snapshot read at attach time (the subscription already
@@ -170,11 +179,23 @@ async def _serve(
     receiving = False
 
     def pusher_done(task: asyncio.Task[None]) -> None:
-        if receiving and not task.cancelled():
+        if receiving and (dropped or not task.cancelled()):
             reader.cancel()
+
+    def too_slow(sub: Subscription) -> None:
+        # The client does not read: drop it, and the updates queued for it with it.
+        nonlocal dropped
+        if dropped:
+            return
+        dropped = True
+        service.broadcaster.unsubscribe(sub)
+        while not sub.queue.empty():
+            sub.queue.get_nowait()
+        pusher.cancel()
 
     pusher = asyncio.create_task(push())
     pusher.add_done_callback(pusher_done)
+    sub.on_full = too_slow
     try:
         waiter = asyncio.ensure_future(live.wait())
         await asyncio.wait({waiter, pusher}, return_when=asyncio.FIRST_COMPLETED)
@@ -189,14 +210,27 @@ async def _serve(
                 raise
             finally:
                 receiving = False
+            if len(frame) > service.settings.max_body_bytes:
+                # Only reached when the server does not set ws_max_size (the protocol
+                # refuses such a frame before it is read): close as the protocol would.
+                await ws.close(code=1009, reason="frame too large")
+                return
             reply = await _handle(service, principal, sid, sub.id, frame)
             if reply is not None:
                 await _send(ws, reply)
-        if not pusher.cancelled():
+        if dropped:
+            log.warning("WebSocket client of session %s dropped: more than %d updates "
+                        "unread", sid, sub.queue.maxsize)
+            # The client does not read, so the close frame may never leave: give up soon.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await ws.close(code=1008, reason="too slow: updates not read")
+        elif not pusher.cancelled():
             pusher.result()  # re-raise what stopped it
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        sub.on_full = None
         pusher.remove_done_callback(pusher_done)
         pusher.cancel()
         with contextlib.suppress(BaseException):
@@ -209,8 +243,6 @@ async def _handle(
     """Handle one client frame; return a direct reply (errors, pong) or None."""
     request_id = None
     try:
-        if len(data) > service.settings.max_body_bytes:
-            raise BadRequest(f"frame exceeds {service.settings.max_body_bytes} bytes")
         msg = decode(data, ClientInput)
         request_id = msg.request_id
         if msg.type == "ping":
@@ -218,7 +250,7 @@ async def _handle(
         if msg.type != "input" or not len(msg.input):
             raise BadRequest("frames are {'type': 'input', 'input': {...}} or {'type': 'ping'}")
         principal.require("write")
-        service.limiter.hit(principal.key_id)
+        await service.limiter.take(principal.key_id)
         inp = to_input(decode(bytes(msg.input), StrictInput))
         await service.update(
             principal, sid, inp,
