@@ -36,6 +36,7 @@ from dialoghub.engine.records import (
     Timeout,
     WaitForUser,
 )
+from dialoghub.engine.values import MAX_VALUE_DEPTH, too_deep
 from dialoghub.errors import (
     IdempotencyKeyReused,
     InputError,
@@ -66,7 +67,7 @@ MAX_RETRIES = 10
 #: How long an idempotency record is kept by default (seconds): 24 hours.
 IDEMPOTENCY_RETENTION = 86_400.0
 
-_SESSION_ID = re.compile(r"[^\x00-\x1f\x7f/\\]{1,200}")
+_SESSION_ID = re.compile(r"(?!\.\.?$)[^\x00-\x1f\x7f/\\]{1,200}")  # not . or ..
 _input_decoder: msgspec.json.Decoder[Input] = msgspec.json.Decoder(Input)
 _view_decoder = msgspec.msgpack.Decoder(SessionView)
 _session_decoder = msgspec.msgpack.Decoder(Session)
@@ -89,7 +90,7 @@ def _check_id(session_id: Any) -> str:
     if not isinstance(session_id, str) or not _SESSION_ID.fullmatch(session_id):
         raise InvalidInput(
             f"invalid session id {session_id!r}: 1 to 200 characters, no '/', '\\' or "
-            "control characters",
+            "control characters, not '.' or '..'",
             session_id=session_id,
         )
     return session_id
@@ -97,16 +98,29 @@ def _check_id(session_id: Any) -> str:
 
 def _check_input(inp: Input) -> Input:
     """Validate an input's field types (the structs themselves do not check on creation)."""
+    what = f"{type(inp).__name__} input"
+    _check_depth(inp, what, MAX_VALUE_DEPTH + 1)  # +1: the input's own level
     try:
         checked = _input_decoder.decode(msgspec.json.encode(inp))
     except (msgspec.ValidationError, TypeError) as exc:
         raise InvalidInput(f"invalid {type(inp).__name__} input: {exc}") from None
-    _check_storable(checked, f"{type(inp).__name__} input")
+    _check_storable(checked, what, MAX_VALUE_DEPTH + 1)
     return checked
 
 
-def _check_storable(value: Any, what: str) -> None:
-    """Refuse values the stores cannot keep exactly (integers beyond 64 bits, odd types)."""
+def _check_depth(value: Any, what: str, limit: int = MAX_VALUE_DEPTH) -> None:
+    where = too_deep(value, limit)
+    if where is not None:
+        raise InvalidInput(
+            f"{what} nests dicts and lists deeper than {MAX_VALUE_DEPTH} levels (at {where})",
+            max_depth=MAX_VALUE_DEPTH,
+        )
+
+
+def _check_storable(value: Any, what: str, depth: int = MAX_VALUE_DEPTH) -> None:
+    """Refuse values the stores cannot keep exactly (integers beyond 64 bits, odd types,
+    nested deeper than ``depth`` levels)."""
+    _check_depth(value, what, depth)
     try:
         _encoder.encode(value)
     except OverflowError:
@@ -285,7 +299,7 @@ class Hub:
         the key, so a retry returns the first answer (same session, same view) instead of
         starting another session.
         """
-        model = self.model(model_id or self._default_model_id())
+        model = self.model(self._default_model_id() if model_id is None else model_id)
         if session_id is not None:
             sid = _check_id(session_id)
         elif idempotency_key is not None:

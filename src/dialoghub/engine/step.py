@@ -55,10 +55,13 @@ from dialoghub.errors import (
 )
 from dialoghub.model import spec as m
 
-__all__ = ["MAX_STATE_ENTRIES", "Step", "start", "step"]
+__all__ = ["MAX_STATE_ENTRIES", "TIMEOUT_NAMES", "Step", "start", "step"]
 
 #: More state entries than this in one update means the model loops without waiting.
 MAX_STATE_ENTRIES = 100
+#: The names a ``timeout`` input may carry: the timers a session sets (``Session.timer``;
+#: a lifetime's ``expire`` is delivered as the ``Expire`` input, not as a timeout).
+TIMEOUT_NAMES = frozenset({"prompt"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,6 +550,12 @@ def _jump(run: _Run, inp: Jump) -> None:
 def _set_variables(run: _Run, inp: SetVariables) -> None:
     if not inp.variables:
         raise InvalidInput("set_variables needs at least one variable")
+    if inp.unit is not None and inp.unit not in run.model.units and inp.unit != run.model.unit:
+        raise InvalidInput(
+            f"model {run.model.id!r} has no unit {inp.unit!r}; its units: "
+            + ", ".join(sorted({run.model.unit, *run.model.units})),
+            unit=inp.unit,
+        )
     for name, value in inp.variables.items():
         if not name or "." in name:
             raise InvalidInput(f"{name!r} is not a variable name (no dots, not empty)")
@@ -563,6 +572,11 @@ def _set_variables(run: _Run, inp: SetVariables) -> None:
 
 
 def _timeout(run: _Run, inp: Timeout) -> None:
+    if inp.name not in TIMEOUT_NAMES:
+        raise InvalidInput(
+            f"there is no timeout {inp.name!r}; timeouts: {', '.join(sorted(TIMEOUT_NAMES))}",
+            name=inp.name,
+        )
     dialog.timeout(run, inp.name)
 
 

@@ -6,9 +6,10 @@ HTTP route is an :class:`~dialoghub.server.endpoint.Endpoint`, which turns any e
 the one JSON error shape itself. So :class:`Dispatcher` replaces that stack: a path without
 parameters is one dict lookup, a path with parameters is matched only against the routes with
 the same number of segments. Unknown paths get the JSON 404, wrong methods the JSON 405 with
-an ``Allow`` header, an unknown WebSocket path a 4404 close. The routes themselves stay
-ordinary Starlette ``Route`` and ``WebSocketRoute`` objects (``app.routes``, ``url_path_for``
-and the OpenAPI test read them).
+an ``Allow`` header, an unknown WebSocket path a 4404 close, a malformed ``{session_id}`` (the
+Hub's rule) a 400 ``bad_request`` (on a WebSocket: the error frame and a 4400 close). The
+routes themselves stay ordinary Starlette ``Route`` and ``WebSocketRoute`` objects
+(``app.routes``, ``url_path_for`` and the OpenAPI test read them).
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import logging
 import re
 from typing import Any
 
+import msgspec
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
-from dialoghub.server.errors import error_response
+from dialoghub.errors import InvalidInput
+from dialoghub.hub import _check_id
+from dialoghub.server.errors import BadRequest, error_body, error_response
 
 __all__ = ["Dispatcher", "header", "route_path"]
 
@@ -49,6 +53,21 @@ def route_path(scope: Scope) -> str:
     if root and path.startswith(root) and path[len(root):len(root) + 1] in ("/", ""):
         return path[len(root):] or "/"
     return path
+
+
+async def _refuse(
+    kind: str, exc: BadRequest, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Answer ``exc`` before any route runs: the JSON error, or on a WebSocket the error
+    frame and a ``4000 + status`` close, as the socket route refuses."""
+    if kind == "http":
+        await error_response(exc)(scope, receive, send)
+        return
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    frame = {"type": "error", **msgspec.to_builtins(error_body(exc))}
+    await send({"type": "websocket.send", "text": msgspec.json.encode(frame).decode()})
+    await send({"type": "websocket.close", "code": 4000 + exc.status})
 
 
 class Dispatcher:
@@ -106,6 +125,13 @@ class Dispatcher:
                 scope, receive, send
             )
             return
+        sid = params.get("session_id")
+        if sid is not None:
+            try:
+                _check_id(sid)
+            except InvalidInput as exc:  # a malformed path id is a malformed request: 400
+                await _refuse(kind, BadRequest(exc.message, **exc.details), scope, receive, send)
+                return
         scope["path_params"] = params
         try:
             await route.app(scope, receive, send)

@@ -111,10 +111,9 @@ class Endpoint:
             if self.scope is None:
                 principal = _ANONYMOUS
             else:
-                principal = await service.limiter.authenticate(
-                    service.auth, header(scope, b"authorization"), scope.get("client"))
-                principal.require(self.scope)
-                await service.limiter.take(principal.key_id)
+                principal = await service.limiter.admit(
+                    service.auth, header(scope, b"authorization"), scope.get("client"),
+                    self.scope)
             if scope["query_string"]:
                 unknown = set(request.query_params.keys()) - self.query
                 if unknown:

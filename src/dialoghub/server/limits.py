@@ -232,12 +232,40 @@ class RateLimiter:
         if wait:
             raise RateLimited(wait)
 
+    async def admit(
+        self, auth: Authenticator, header: str | None, client: Any, scope: str
+    ) -> Principal:
+        """Everything a request passes before its route runs, in one call: the caller's key
+        (:meth:`authenticate`), the ``scope`` it needs, and one request of its rate."""
+        if self.failures > 0 and auth.enabled:  # what authenticate() does, without its frame
+            address = client[0] if client else "-"
+            if self._blocked:  # empty unless someone failed lately: one check per request
+                self._check_blocked(address)
+            try:
+                principal = await auth.authenticate(header)
+            except Unauthorized:
+                await self._note_failure(address)
+                raise
+        else:
+            principal = await auth.authenticate(header)
+        principal.require(scope)
+        if self.rate > 0:
+            if self.shared is None:
+                wait = self._local.take(principal.key_id)
+                if wait:
+                    raise RateLimited(wait)
+            else:
+                await self.take(principal.key_id)
+        return principal
+
     async def take(self, key: str) -> None:
         """Count one request of ``key`` (shared across processes when configured)."""
         if self.rate <= 0:
             return
         if self.shared is None or not self._shared_up():
-            self.hit(key)
+            wait = self._local.take(key)
+            if wait:
+                raise RateLimited(wait)
             return
         try:
             wait = await self.shared.hit(self._item, "rate/" + key)
@@ -257,24 +285,32 @@ class RateLimiter:
             return await auth.authenticate(header)
         address = client[0] if client else "-"
         if self._blocked:
-            until = self._blocked.get(address)
-            if until is not None:
-                now = self._clock()
-                if until > now:
-                    raise AuthRateLimited(max(1, math.ceil(until - now)))
-                del self._blocked[address]
+            self._check_blocked(address)
         try:
             return await auth.authenticate(header)
         except Unauthorized:
-            over, wait = await self._count_failure(address)
-            if wait:
-                if len(self._blocked) > 100_000:
-                    now = self._clock()
-                    self._blocked = {a: t for a, t in self._blocked.items() if t > now}
-                self._blocked[address] = self._clock() + wait
-            if over:
-                raise AuthRateLimited(wait) from None
+            await self._note_failure(address)
             raise
+
+    def _check_blocked(self, address: str) -> None:
+        until = self._blocked.get(address)
+        if until is not None:
+            now = self._clock()
+            if until > now:
+                raise AuthRateLimited(max(1, math.ceil(until - now)))
+            del self._blocked[address]
+
+    async def _note_failure(self, address: str) -> None:
+        """Count a failed attempt; block the address once it used up its allowance, and
+        raise 429 at once if it was over it already (other processes used it up)."""
+        over, wait = await self._count_failure(address)
+        if wait:
+            if len(self._blocked) > 100_000:
+                now = self._clock()
+                self._blocked = {a: t for a, t in self._blocked.items() if t > now}
+            self._blocked[address] = self._clock() + wait
+        if over:
+            raise AuthRateLimited(wait) from None
 
     async def _count_failure(self, address: str) -> tuple[bool, int]:
         """Count a failed attempt: whether it was already over the limit (other processes

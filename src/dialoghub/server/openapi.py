@@ -16,6 +16,7 @@ import msgspec
 from dialoghub.engine.records import Session
 from dialoghub.server.errors import ErrorBody
 from dialoghub.server.schemas import (
+    SESSION_ID_PATTERN,
     CreatedKey,
     CreateKey,
     CreateSession,
@@ -74,7 +75,7 @@ def _param(name: str, where: str, schema: dict[str, Any], desc: str, *,
 
 _SID = _param("session_id", "path",
               {"type": "string", "minLength": 1, "maxLength": 200,
-               "pattern": "^[^/\\\\\\x00-\\x1f\\x7f]+$"},
+               "pattern": SESSION_ID_PATTERN},
               "The session id.")
 _IDEM = _param("Idempotency-Key", "header", {"type": "string", "minLength": 1,
                "maxLength": 200}, "A retry with the same key gets the first answer.")

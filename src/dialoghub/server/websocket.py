@@ -74,10 +74,8 @@ _frame_decoder = msgspec.json.Decoder(ClientInput)
 async def _authenticate(ws: WebSocket, service: Service) -> Principal | None:
     header = ws.headers.get("authorization") or ws.query_params.get("access_token")
     try:
-        principal = await service.limiter.authenticate(service.auth, header,
-                                                       ws.scope.get("client"))
-        principal.require("read")
-        await service.limiter.take(principal.key_id)
+        principal = await service.limiter.admit(service.auth, header,
+                                                ws.scope.get("client"), "read")
     except DialoghubError as exc:
         await _refuse(ws, exc)
         return None
