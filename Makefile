@@ -26,8 +26,9 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[server]'
 	touch $@
 
+# The test extra pulls in the client, server, postgres and redis extras (pyproject.toml).
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[server,test,postgres,redis]'
+	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(STAMP_RUN)
 
 # The server on 127.0.0.1:8000 with every example model that validates (the others are
