@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from dialoghub import CommandAction, Hub, Reply, SyncHub, WaitForUser, errors
+from dialoghub.agent.runner import Runner, load_plugins
 from dialoghub.engine.fold import replay
-from dialoghub.runner import Runner, load_plugins
 
 from .conftest import EXAMPLES
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from dialoghub.keyed import KeyedLocks
+from dialoghub.hub.keyed import KeyedLocks
 
 
 async def test_waiters_get_the_lock_in_arrival_order() -> None:

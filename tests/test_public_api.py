@@ -32,3 +32,42 @@ def test_errors_have_one_root() -> None:
         cls = getattr(errors, name)
         if inspect.isclass(cls) and issubclass(cls, Exception):
             assert issubclass(cls, errors.DialoghubError), name
+
+
+#: Every import path the README and docs/ show (and the 0.1 README's ``dialoghub.runner``):
+#: moving a module must keep these working.
+DOCUMENTED_PATHS = {
+    "dialoghub": ["Hub", "SyncHub", "Text", "SessionView", "open_store", "load_model"],
+    "dialoghub.agent": ["Runner", "load_plugins"],
+    "dialoghub.runner": ["Runner", "load_plugins"],
+    "dialoghub.client": ["Client", "SyncClient", "APIError"],
+    "dialoghub.engine.code": ["Context"],
+    "dialoghub.model.codeunit": ["CodeUnit"],
+    "dialoghub.hub": ["Hub", "SessionView", "DEFAULT_STORE"],
+    "dialoghub.server": ["Settings", "create_app"],
+    "dialoghub.wire": ["ViewOut", "CreateSession"],
+    "dialoghub.errors": ["DialoghubError", "InvalidInput"],
+    "dialoghub.cli": ["main"],
+}
+
+
+def test_documented_import_paths_keep_working() -> None:
+    import importlib
+
+    for module, names in DOCUMENTED_PATHS.items():
+        mod = importlib.import_module(module)
+        for name in names:
+            assert hasattr(mod, name), f"from {module} import {name} no longer works"
+
+
+def test_the_docs_show_no_import_path_outside_the_pinned_ones() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shown: set[tuple[str, str]] = set()
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        for module, names in re.findall(r"from (dialoghub[\w.]*) import ([\w, ]+)", doc.read_text()):
+            shown |= {(module, n.strip()) for n in names.split(",") if n.strip()}
+    pinned = {(m, n) for m, names in DOCUMENTED_PATHS.items() for n in names}
+    assert shown <= pinned, f"pin these in DOCUMENTED_PATHS: {sorted(shown - pinned)}"

@@ -12,7 +12,7 @@ import pytest
 
 from dialoghub import Hub
 from dialoghub.engine.records import Status
-from dialoghub.timers import TimerService
+from dialoghub.hub.timers import TimerService
 from tests.stores.conftest import BACKENDS
 
 T0 = 1_700_000_000.0

@@ -1,6 +1,6 @@
 """Nothing a caller receives from the Hub can change the Hub's state (issue 8, item 3).
 
-A :class:`~dialoghub.view.SessionView` holds the session, actions and events of an update;
+A :class:`~dialoghub.hub.view.SessionView` holds the session, actions and events of an update;
 the engine shares dicts and lists between them (copy on write), and the hub caches the
 snapshot. A caller that changes what it was given (``view.session.metadata``, the variables,
 a command's params, an event's data, or the dicts it passed to ``create_session``) must not
@@ -31,8 +31,8 @@ from dialoghub.engine.records import (
     Text,
     Timeout,
 )
+from dialoghub.hub.view import SessionView
 from dialoghub.model.spec import Model
-from dialoghub.view import SessionView
 
 UTTERANCES = [
     "hello", "what's the weather in Paris", "how about London", "Tokyo", "thanks",

@@ -6,25 +6,23 @@ stateless sessions, API keys, health, version and metrics; :meth:`Client.attach`
 session's WebSocket. Errors come back as :class:`APIError` carrying the server's ``code``,
 ``message``, ``details`` and HTTP ``status``.
 
-:class:`SyncClient` is the blocking face, generated like :class:`dialoghub.SyncHub`: it runs a
-Client on an event loop in a background thread and turns each coroutine method into a
-blocking one (an attachment likewise), so there is one implementation only.
+:class:`SyncClient` is the blocking face, declared like :class:`dialoghub.SyncHub` on
+:mod:`dialoghub.blocking`: it runs a Client on an event loop in a background thread and gives
+each coroutine method a blocking twin with the same signature (an attachment likewise, as a
+:class:`SyncAttachment`), so there is one implementation only.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import inspect
-import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 
+from dialoghub.blocking import BlockingFace, attribute, blocking
 from dialoghub.engine.records import (
     CommandResult,
     End,
@@ -33,8 +31,8 @@ from dialoghub.engine.records import (
     Session,
     Text,
 )
-from dialoghub.errors import DialoghubError
-from dialoghub.server.schemas import (
+from dialoghub.errors import APIError
+from dialoghub.wire import (
     CreatedKey,
     EventPage,
     ForkOut,
@@ -47,19 +45,9 @@ from dialoghub.server.schemas import (
     ViewOut,
 )
 
-__all__ = ["APIError", "Attachment", "Client", "SyncClient"]
+__all__ = ["APIError", "Attachment", "Client", "SyncAttachment", "SyncClient"]
 
-T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
-
-
-class APIError(DialoghubError):
-    """The server refused a request; ``code`` and ``status`` say why."""
-
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any]) -> None:
-        super().__init__(message, **details)
-        self.status = status
-        self.code = code
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -314,62 +302,58 @@ class Client:
         return Attachment(ws)
 
 
-class _Blocking:
-    """Forwards to an object living on a loop thread, blocking on each coroutine."""
+class SyncAttachment(BlockingFace[Attachment]):
+    """The blocking face of an :class:`Attachment`, on the loop of the :class:`SyncClient`
+    that opened it (``sc.attach(session_id)``); it keeps that client alive."""
 
-    def __init__(self, target: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self._target = target
-        self._loop = loop
+    def __init__(self, client: SyncClient, attachment: Attachment) -> None:
+        super().__init__(lambda: attachment, portal=client._portal)
+        self._client = client
 
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._target, name)
-        if not inspect.iscoroutinefunction(attr):
-            return attr
-
-        @functools.wraps(attr)
-        def blocking(*args: Any, **kwargs: Any) -> Any:
-            result = self._call(attr(*args, **kwargs))
-            return _Blocking(result, self._loop) if isinstance(result, Attachment) else result
-
-        return blocking
-
-    def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *dir(self._target)})
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    send = blocking(Attachment.send)
+    receive = blocking(Attachment.receive)
+    request = blocking(Attachment.request)
 
     def close(self) -> None:
-        """Close the wrapped object."""
-        self._call(self._target.close())
+        """Close the socket (the session goes on)."""
+        super().close()
 
 
-class SyncClient(_Blocking):
+class SyncClient(BlockingFace[Client]):
     """The blocking client: the methods of :class:`Client`, each returning its result."""
 
-    def __init__(self, base_url: str, **options: Any) -> None:
-        loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=loop.run_forever, name="dialoghub-client",
-                                        daemon=True)
-        self._thread.start()
-
-        async def make() -> Client:
-            return Client(base_url, **options)
-
-        super().__init__(asyncio.run_coroutine_threadsafe(make(), loop).result(), loop)
+    def __init__(self, base_url: str, *, api_key: str | None = None,
+                 timeout: float = 30.0, **httpx_options: Any) -> None:
+        # Built on its loop's thread, where its connection pool lives.
+        build = functools.partial(Client, base_url, api_key=api_key, timeout=timeout,
+                                  **httpx_options)
+        super().__init__(build, name="dialoghub-client")
 
     def close(self) -> None:
         """Close the client and stop its loop thread."""
-        if self._thread.is_alive():
-            try:
-                super().close()
-            finally:
-                self._loop.call_soon_threadsafe(self._loop.stop)
-                self._thread.join()
-                self._loop.close()
+        super().close()
+
+    base_url: attribute[str] = attribute()
+    api_key: attribute[str | None] = attribute()
+
+    health = blocking(Client.health)
+    version = blocking(Client.version)
+    metrics = blocking(Client.metrics)
+    list_models = blocking(Client.list_models)
+    get_model = blocking(Client.get_model)
+    validate_model = blocking(Client.validate_model)
+    create_session = blocking(Client.create_session)
+    update = blocking(Client.update)
+    process_text = blocking(Client.process_text)
+    process_command_result = blocking(Client.process_command_result)
+    end_session = blocking(Client.end_session)
+    stateless_update = blocking(Client.stateless_update)
+    get_session = blocking(Client.get_session)
+    list_sessions = blocking(Client.list_sessions)
+    events = blocking(Client.events)
+    delete_session = blocking(Client.delete_session)
+    fork_session = blocking(Client.fork_session)
+    list_keys = blocking(Client.list_keys)
+    create_key = blocking(Client.create_key)
+    revoke_key = blocking(Client.revoke_key)
+    attach = blocking(Client.attach, wrap=SyncAttachment)

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from dialoghub import Hub
+from dialoghub.agent.runner import Runner
 from dialoghub.errors import ModelValidationError
 from dialoghub.model.loader import load_model_text
-from dialoghub.runner import Runner
 
 RELEASE = threading.Event()  # holds the "slow" endpoint until the test is done with it
 RECEIVED: list[dict[str, Any]] = []
@@ -195,7 +195,7 @@ async def test_an_answer_over_the_cap_is_the_commands_error(keepalive: str) -> N
 
 
 async def test_the_cap_is_configurable(keepalive: str) -> None:
-    from dialoghub.webhook import WebhookClient
+    from dialoghub.agent.webhook import WebhookClient
 
     async with (
         Hub("memory://") as hub,

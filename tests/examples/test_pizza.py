@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from dialoghub import Hub, errors
-from dialoghub.runner import Runner
+from dialoghub.agent.runner import Runner
 from tests.conftest import EXAMPLES
 from tests.examples.helpers import clock, last, replayed
 

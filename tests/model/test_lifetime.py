@@ -6,8 +6,8 @@ import pytest
 
 from dialoghub import Hub, errors
 from dialoghub.engine.records import Status
+from dialoghub.hub.timers import TimerService
 from dialoghub.model.loader import load_model_text
-from dialoghub.timers import TimerService
 
 T0 = 1_700_000_000.0
 

@@ -18,8 +18,8 @@ import pytest
 from dialoghub import Hub
 from dialoghub.engine.records import Event, Session, Status
 from dialoghub.errors import InvalidInput, SessionExists
+from dialoghub.hub.transfer import decode_line, encode_line
 from dialoghub.stores import Store, base, open_store
-from dialoghub.transfer import decode_line, encode_line
 from tests.conftest import EXAMPLES
 from tests.stores.conftest import BACKENDS
 from tests.stores.helpers import create, events, session
@@ -34,7 +34,7 @@ def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     """Snapshots kept every 5 versions and events exported 7 at a time: a few turns then
     cover kept snapshots and several pages of events."""
     monkeypatch.setattr(base, "SNAPSHOT_EVERY", 5)
-    monkeypatch.setattr("dialoghub.transfer.EVENTS_PAGE", 7)
+    monkeypatch.setattr("dialoghub.hub.transfer.EVENTS_PAGE", 7)
 
 
 class Clock:

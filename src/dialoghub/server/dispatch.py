@@ -24,8 +24,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from dialoghub.engine.values import check_session_id as _check_id
 from dialoghub.errors import InvalidInput
-from dialoghub.hub import _check_id
 from dialoghub.server.errors import BadRequest, error_body, error_response
 
 __all__ = ["Dispatcher", "header", "route_path"]

@@ -7,23 +7,14 @@ Every route acts within the caller's tenant: a session of another tenant is "not
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
-from dialoghub.engine.records import End
+from dialoghub.engine.records import End, Session
 from dialoghub.errors import InvalidInput, SessionNotFound, StoreError
 from dialoghub.server.auth import Principal
-from dialoghub.server.dispatch import header
-from dialoghub.server.endpoint import (
-    JSONResponse,
-    body,
-    by_method,
-    endpoint,
-    optional_body,
-    query_int,
-    query_str,
-)
+from dialoghub.server.endpoint import Body, Param, body, by_method, endpoint
 from dialoghub.server.schemas import (
+    SESSION_ID_PATTERN,
     CreateSession,
     EndSession,
     EventOut,
@@ -33,139 +24,143 @@ from dialoghub.server.schemas import (
     SessionPage,
     StatelessUpdate,
     UpdateSession,
+    ViewOut,
     to_input,
 )
 from dialoghub.server.service import Service
-from dialoghub.timetravel import fork_session, session_at
 
-__all__ = ["routes"]
+__all__ = ["AFTER", "IDEMPOTENCY_KEY", "MAX_SEQ", "SESSION_ID", "routes"]
 
-_MAX_SEQ = 2**53
+MAX_SEQ = 2**53
+
+# The parameters of these routes (and of the event stream), each described once: the
+# document shows them as declared here, the handlers read them with .read(request).
+SESSION_ID = Param.path("session_id", "The session id.", min_len=1, max_len=200,
+                        pattern=SESSION_ID_PATTERN)
+IDEMPOTENCY_KEY = Param.header("Idempotency-Key", "A retry with the same key gets the first "
+                               "answer.", min_len=1, max_len=200, error=InvalidInput)
+AFTER = Param.query("after", "Events after this seq.", kind=int, low=0, high=MAX_SEQ,
+                    default=0)
+_MODEL = Param.query("model", "Only sessions of this model.")
+_STATE = Param.query("state", "Only sessions in this state.")
+_STATUS = Param.query("status", "Only sessions with this status.",
+                      choices=("active", "ended", "expired"), error=InvalidInput)
+_PAGE = Param.query("limit", "Page size (default 50).", kind=int, low=1, high=1000,
+                    default=50)
+# Opaque (the store's); one that is not the store's is refused by it, also as invalid_input.
+_CURSOR = Param.query("cursor", "next_cursor of the previous page.", max_len=200,
+                      pattern="^[A-Za-z0-9_=-]{0,200}$", error=InvalidInput)
+_AT = Param.query("at", "Read as of this event.", kind=int, low=1, high=MAX_SEQ)
+_EVENTS = Param.query("limit", "Page size (default 100).", kind=int, low=1, high=10_000,
+                      default=100)
 
 
-def _sid(request: Request) -> str:
-    sid: str = request.path_params["session_id"]
-    return sid
-
-
-def _idempotency_key(request: Request) -> str | None:
-    key = header(request.scope, b"idempotency-key")
-    if key is not None and not 1 <= len(key) <= 200:
-        raise InvalidInput("the Idempotency-Key header must be 1 to 200 characters")
-    return key
-
-
-@endpoint("/v1/sessions", "write")
-async def create_session(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/sessions", "write", tag="sessions", params=[IDEMPOTENCY_KEY],
+          body=CreateSession, status=201)
+async def create_session(service: Service, request: Request, who: Principal) -> ViewOut:
     """Start a session of a model and run it to its first wait."""
-    req = await body(service, request, CreateSession)
-    out = await service.create(who, req, idempotency_key=_idempotency_key(request))
-    return JSONResponse(out, status_code=201)
+    req = await body(service, request)
+    return await service.create(who, req, idempotency_key=IDEMPOTENCY_KEY.read(request))
 
 
-@endpoint("/v1/sessions", "read", query=("model", "state", "status", "limit", "cursor"))
-async def list_sessions(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/sessions", "read", tag="sessions",
+          params=[_MODEL, _STATE, _STATUS, _PAGE, _CURSOR])
+async def list_sessions(service: Service, request: Request, who: Principal) -> SessionPage:
     """Sessions of the caller's tenant, oldest first, filtered, one page at a time."""
-    status = query_str(request, "status")
-    if status is not None and status not in ("active", "ended", "expired"):
-        raise InvalidInput(f"status must be active, ended or expired, not {status[:50]!r}")
-    cursor = query_str(request, "cursor") or None
+    cursor = _CURSOR.read(request) or None
     try:
         page = await service.hub.list_sessions(
-            model=query_str(request, "model"),
-            state=query_str(request, "state"),
-            status=status,
+            model=_MODEL.read(request),
+            state=_STATE.read(request),
+            status=_STATUS.read(request),
             tenant=who.tenant,
-            limit=query_int(request, "limit", default=50, low=1, high=1000) or 50,
+            limit=_PAGE.read(request),
             cursor=cursor,
         )
     except StoreError as exc:
         if cursor is not None and "cursor" in exc.message:  # the store's own cursor check
             raise InvalidInput(exc.message, cursor=cursor) from None
         raise
-    return JSONResponse(SessionPage(sessions=page.sessions, next_cursor=page.next_cursor))
+    return SessionPage(sessions=page.sessions, next_cursor=page.next_cursor)
 
 
-@endpoint("/v1/sessions/{session_id}", "read", query=("at",))
-async def get_session(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/sessions/{session_id}", "read", tag="sessions", params=[SESSION_ID, _AT])
+async def get_session(service: Service, request: Request, who: Principal) -> Session:
     """The session now, or as it was right after event ``at``."""
-    at = query_int(request, "at", default=None, low=1, high=_MAX_SEQ)
-    if at is None:
-        session = await service.hub.get_session(_sid(request), tenant=who.tenant)
-    else:
-        session = await session_at(service.hub, _sid(request), at, tenant=who.tenant)
-    return JSONResponse(session)
+    return await service.hub.get_session(SESSION_ID.read(request), at=_AT.read(request),
+                                         tenant=who.tenant)
 
 
-@endpoint("/v1/sessions/{session_id}", "write")
-async def delete_session(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/sessions/{session_id}", "write", tag="sessions", params=[SESSION_ID],
+          status=204)
+async def delete_session(service: Service, request: Request, who: Principal) -> None:
     """Delete a session and its history."""
-    if not await service.hub.delete_session(_sid(request), tenant=who.tenant):
-        raise SessionNotFound(_sid(request))
-    return Response(status_code=204)
+    sid = SESSION_ID.read(request)
+    if not await service.hub.delete_session(sid, tenant=who.tenant):
+        raise SessionNotFound(sid)
 
 
-@endpoint("/v1/sessions/{session_id}/inputs", "write")
-async def update_session(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/sessions/{session_id}/inputs", "write", tag="sessions",
+          params=[SESSION_ID, IDEMPOTENCY_KEY], body=UpdateSession)
+async def update_session(service: Service, request: Request, who: Principal) -> ViewOut:
     """Apply one input of the engine to the session."""
-    req = await body(service, request, UpdateSession)
-    out = await service.update(
+    req = await body(service, request)
+    return await service.update(
         who,
-        _sid(request),
+        SESSION_ID.read(request),
         to_input(req.input),
         expected_version=req.expected_version,
         token=req.token,
-        idempotency_key=_idempotency_key(request),
+        idempotency_key=IDEMPOTENCY_KEY.read(request),
     )
-    return JSONResponse(out)
 
 
-@endpoint("/v1/sessions/{session_id}/end", "write")
-async def end_session(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/sessions/{session_id}/end", "write", tag="sessions",
+          params=[SESSION_ID, IDEMPOTENCY_KEY], body=Body(EndSession, required=False))
+async def end_session(service: Service, request: Request, who: Principal) -> ViewOut:
     """End the session; it keeps its history and takes no more input."""
-    req = await optional_body(service, request, EndSession) or EndSession()
-    out = await service.update(
-        who, _sid(request), End(reason=req.reason), expected_version=req.expected_version,
-        idempotency_key=_idempotency_key(request),
+    req = await body(service, request) or EndSession()
+    return await service.update(
+        who, SESSION_ID.read(request), End(reason=req.reason),
+        expected_version=req.expected_version, idempotency_key=IDEMPOTENCY_KEY.read(request),
     )
-    return JSONResponse(out)
 
 
-@endpoint("/v1/sessions/{session_id}/events", "read", query=("after", "limit"))
-async def list_events(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/sessions/{session_id}/events", "read", tag="sessions",
+          params=[SESSION_ID, AFTER, _EVENTS])
+async def list_events(service: Service, request: Request, who: Principal) -> EventPage:
     """The session's events after ``after``, at most ``limit``."""
-    after = query_int(request, "after", default=0, low=0, high=_MAX_SEQ) or 0
-    limit = query_int(request, "limit", default=100, low=1, high=10_000) or 100
-    events = await service.hub.events(_sid(request), after=after, limit=limit, tenant=who.tenant)
-    page = EventPage(
+    limit = _EVENTS.read(request)
+    events = await service.hub.events(SESSION_ID.read(request), after=AFTER.read(request),
+                                      limit=limit, tenant=who.tenant)
+    return EventPage(
         events=[EventOut.of(e) for e in events],
         next_after=events[-1].seq if len(events) == limit else None,
     )
-    return JSONResponse(page)
 
 
-@endpoint("/v1/sessions/{session_id}/fork", "write")
-async def fork(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/sessions/{session_id}/fork", "write", tag="sessions", params=[SESSION_ID],
+          body=Body(ForkSession, required=False), status=201, operation_id="forkSession")
+async def fork(service: Service, request: Request, who: Principal) -> ForkOut:
     """A new session with this one's history up to event ``at``."""
-    req = await optional_body(service, request, ForkSession) or ForkSession()
-    session, events = await fork_session(
-        service.hub, _sid(request), at=req.at, new_id=req.session_id, tenant=who.tenant
-    )
-    out = ForkOut(
+    req = await body(service, request) or ForkSession()
+    sid = SESSION_ID.read(request)
+    session = await service.hub.fork_session(sid, at=req.at, new_id=req.session_id,
+                                             tenant=who.tenant)
+    events = await service.hub.events(session.id, tenant=who.tenant, limit=1)
+    return ForkOut(
         session=session,
         token=service.keyring.reference(session),
-        forked_from=_sid(request),
+        forked_from=sid,
         at=events[0].data["source"]["seq"],
     )
-    return JSONResponse(out, status_code=201)
 
 
-@endpoint("/v1/stateless/inputs", "write")
-async def stateless_input(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/stateless/inputs", "write", tag="sessions", body=StatelessUpdate)
+async def stateless_input(service: Service, request: Request, who: Principal) -> ViewOut:
     """Step a stateless session: the token in, a new token out, nothing stored."""
-    req = await body(service, request, StatelessUpdate)
-    out = await service.stateless_update(who, req.token, to_input(req.input))
-    return JSONResponse(out)
+    req = await body(service, request)
+    return await service.stateless_update(who, req.token, to_input(req.input))
 
 
 routes = [

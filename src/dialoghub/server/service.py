@@ -9,15 +9,14 @@ issues the same tokens and pushes the same updates to attached clients.
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any, Literal
 
 import msgspec
 
-from dialoghub.engine import step as engine
 from dialoghub.engine.records import Event, Input, Session
 from dialoghub.errors import InvalidInput, VersionConflict
-from dialoghub.hub import Hub, _check_id, _check_storable
+from dialoghub.hub import Hub
+from dialoghub.hub.view import SessionView
 from dialoghub.model.spec import Model
 from dialoghub.server.auth import Authenticator, Principal
 from dialoghub.server.broadcast import Broadcaster, Message, RedisRelay
@@ -28,7 +27,6 @@ from dialoghub.server.metrics import Metrics
 from dialoghub.server.schemas import CreateSession, EventOut, ModelInfo, ViewOut
 from dialoghub.server.settings import Settings
 from dialoghub.server.tokens import InvalidToken, Keyring, StaleToken
-from dialoghub.view import SessionView
 
 __all__ = ["EventsPush", "Service", "UpdatePush"]
 
@@ -161,17 +159,11 @@ class Service:
         mode = self.mode_of(model.id, req.token_mode)
         started = time.perf_counter()
         if mode == "stateless":
-            sid = _check_id(req.session_id) if req.session_id is not None else uuid.uuid4().hex
-            # What the Hub checks before storing must hold for a token too (it is sealed
-            # with the same encoder): e.g. no integer beyond 64 bits.
-            _check_storable(req.metadata, "metadata")
-            _check_storable(req.params, "params")
-            result = engine.start(
-                model, sid, now=time.time(), tenant=principal.tenant,
-                metadata=req.metadata, params=req.params,
+            # The Hub's checks hold for a token too (it is sealed with the same encoder).
+            view = self.hub.start_detached(
+                model.id, req.session_id, metadata=req.metadata, params=req.params,
+                tenant=principal.tenant,
             )
-            view = SessionView(session=result.session, actions=result.actions,
-                               events=result.events)
         else:
             view = await self.hub.create_session(
                 model.id,
@@ -234,11 +226,12 @@ class Service:
     async def _check_incarnation(self, tenant: str, session_id: str, ref: Any) -> None:
         """401 for a token of a deleted session whose id a new session now has (the cached
         snapshot first; on a mismatch the store's, as the cache may be another process's past)."""
-        current = await self.hub._peek(tenant, session_id)  # cached: no store read per turn
-        if current is not None and current.created_at != ref.created_at:
+        created_at = await self.hub.incarnation(session_id, tenant=tenant)  # cached: no read
+        if created_at is not None and created_at != ref.created_at:
             current = await self.hub.store.load(session_id, tenant=tenant)
-        if current is not None:
-            self.keyring.check_incarnation(ref, current)
+            created_at = None if current is None else current.created_at
+        if created_at is not None:
+            self.keyring.check_incarnation(ref, created_at)
 
     async def stateless_update(self, principal: Principal, token: str, inp: Input) -> ViewOut:
         """Step the session sealed in ``token``; nothing is stored."""
@@ -249,12 +242,11 @@ class Service:
                 "updated at /v1/sessions/{id}/inputs"
             )
         session = self.keyring.open(token, tenant=principal.tenant)
-        model = self.hub.model(session.model_id)
         started = time.perf_counter()
-        result = engine.step(model, session, inp, time.time())
-        view = SessionView(session=result.session, actions=result.actions, events=result.events)
+        view = self.hub.step_detached(session, inp)
         out = self.view_out(view, "stateless")
-        self.metrics.turn(principal.tenant, session.id, model.id, time.perf_counter() - started)
+        self.metrics.turn(principal.tenant, session.id, session.model_id,
+                          time.perf_counter() - started)
         return out
 
     # --- models ---------------------------------------------------------------------------

@@ -52,8 +52,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from dialoghub.engine.records import Session
-from dialoghub.errors import ConflictError
-from dialoghub.server.errors import PayloadTooLarge, Unauthorized
+from dialoghub.errors import InvalidToken, StaleToken, TokenExpired, TokenTooLarge
 from dialoghub.server.keystore import KeyStore, TokenSecret
 
 __all__ = [
@@ -69,30 +68,6 @@ __all__ = [
 
 #: The shortest secret ``token_keys`` accepts, in bytes.
 MIN_SECRET_BYTES = 32
-
-
-class InvalidToken(Unauthorized):
-    """The token was not issued by this server (tampered, truncated, unknown key)."""
-
-    code = "invalid_token"
-
-
-class StaleToken(ConflictError):
-    """The token names an older version of the session than the stored one."""
-
-    code = "stale_token"
-
-
-class TokenExpired(InvalidToken):
-    """A stateless token past its expiry time."""
-
-    code = "token_expired"
-
-
-class TokenTooLarge(PayloadTooLarge):
-    """A stateless session grew beyond the token size bound."""
-
-    code = "token_too_large"
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,12 +205,13 @@ class Keyring:
         return Reference(tenant, sid, version, issued, created)
 
     @staticmethod
-    def check_incarnation(ref: Reference, session: Session) -> None:
-        """Refuse (401) a token of an earlier session that had this id and was deleted."""
-        if ref.created_at != session.created_at:
+    def check_incarnation(ref: Reference, created_at: float) -> None:
+        """Refuse (401) a token of an earlier session that had this id and was deleted:
+        ``created_at`` is the current session's (:meth:`dialoghub.hub.Hub.incarnation`)."""
+        if ref.created_at != created_at:
             raise InvalidToken(
                 "invalid session token: it names a deleted session that had this id",
-                session_id=session.id,
+                session_id=ref.session_id,
             )
 
     def check_reference(self, token: str, *, tenant: str, session: Session) -> None:
@@ -243,7 +219,7 @@ class Keyring:
         ref = self.read_reference(token)
         if ref.tenant != tenant or ref.session_id != session.id:
             raise InvalidToken("invalid session token: it names another session")
-        self.check_incarnation(ref, session)
+        self.check_incarnation(ref, session.created_at)
         if ref.version != session.version:
             raise StaleToken(
                 f"session token is for version {ref.version} but session {session.id!r} is "

@@ -21,17 +21,14 @@ public face; the CLI (:mod:`dialoghub.cli_store`) only adds files and a progress
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING
 
 import msgspec
 
 from dialoghub.engine.fold import apply, copy_session
 from dialoghub.engine.records import Event, Session
+from dialoghub.engine.values import check_session_id
 from dialoghub.errors import InvalidInput
-from dialoghub.stores.base import SessionFilter, keeps_snapshot
-
-if TYPE_CHECKING:
-    from dialoghub.hub import Hub
+from dialoghub.stores.base import SessionFilter, Store, keeps_snapshot
 
 __all__ = ["Line", "decode_line", "encode_line", "export_sessions", "fold_log", "import_session"]
 
@@ -111,7 +108,7 @@ def fold_log(session: Session, events: Sequence[Event]) -> list[Session]:
 
 
 async def export_sessions(
-    hub: Hub,
+    store: Store,
     *,
     tenant: str = "default",
     model: str | None = None,
@@ -121,7 +118,6 @@ async def export_sessions(
 ) -> AsyncIterator[tuple[Session, list[Event]]]:
     """Every matching session with its whole log, oldest first; see
     :meth:`dialoghub.hub.Hub.export_sessions`."""
-    store = hub.store
     flt = SessionFilter(tenant=tenant, model_id=model, state=state, status=status)
     cursor: str | None = None
     while True:
@@ -148,12 +144,10 @@ async def export_sessions(
         cursor = page.next_cursor
 
 
-async def import_session(hub: Hub, session: Session, events: Sequence[Event]) -> None:
+async def import_session(store: Store, session: Session, events: Sequence[Event]) -> None:
     """Check and store one session; see :meth:`dialoghub.hub.Hub.import_session`."""
-    from dialoghub.hub import _check_id
-
-    _check_id(session.id)
+    check_session_id(session.id)
     if not isinstance(session.tenant, str) or not session.tenant:
         raise InvalidInput(f"session {session.id!r} has an invalid tenant {session.tenant!r}")
     kept = fold_log(session, events)
-    await hub.store.import_session(session, events, snapshots=kept)
+    await store.import_session(session, events, snapshots=kept)

@@ -12,7 +12,6 @@ a :class:`~dialoghub.errors.VersionConflict`).
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -22,6 +21,7 @@ from typing import Any
 import msgspec
 
 from dialoghub.engine import step as engine
+from dialoghub.engine.fork import fork as fork_snapshot
 from dialoghub.engine.records import (
     ASR,
     CommandResult,
@@ -36,7 +36,7 @@ from dialoghub.engine.records import (
     Timeout,
     WaitForUser,
 )
-from dialoghub.engine.values import MAX_VALUE_DEPTH, too_deep
+from dialoghub.engine.values import check_input, check_session_id, check_storable
 from dialoghub.errors import (
     IdempotencyKeyReused,
     InputError,
@@ -50,13 +50,15 @@ from dialoghub.errors import (
     UnknownModel,
     VersionConflict,
 )
-from dialoghub.keyed import KeyedLocks, LRUCache
+from dialoghub.hub.keyed import KeyedLocks, LRUCache
+from dialoghub.hub.timetravel import fork_source, rewind
+from dialoghub.hub.transfer import export_sessions, import_session
+from dialoghub.hub.view import SessionView
 from dialoghub.model.codeunit import CodeUnit, CodeUnitError, load_code_unit, model_from_code
 from dialoghub.model.loader import load_models
 from dialoghub.model.spec import Model
 from dialoghub.stores import Idempotency, Page, SessionFilter, Store, Write, open_store
 from dialoghub.stores.migrations import Migratable
-from dialoghub.view import SessionView
 
 __all__ = ["DEFAULT_STORE", "IDEMPOTENCY_RETENTION", "Hub"]
 
@@ -67,8 +69,6 @@ MAX_RETRIES = 10
 #: How long an idempotency record is kept by default (seconds): 24 hours.
 IDEMPOTENCY_RETENTION = 86_400.0
 
-_SESSION_ID = re.compile(r"(?!\.\.?$)[^\x00-\x1f\x7f/\\]{1,200}")  # not . or ..
-_input_decoder: msgspec.json.Decoder[Input] = msgspec.json.Decoder(Input)
 _view_decoder = msgspec.msgpack.Decoder(SessionView)
 _session_decoder = msgspec.msgpack.Decoder(Session)
 _encoder = msgspec.msgpack.Encoder()
@@ -84,49 +84,6 @@ def _private(session: Session) -> Session:
     encode and decode make of it, exactly what a cache miss would read.
     """
     return _session_decoder.decode(_encoder.encode(session))
-
-
-def _check_id(session_id: Any) -> str:
-    if not isinstance(session_id, str) or not _SESSION_ID.fullmatch(session_id):
-        raise InvalidInput(
-            f"invalid session id {session_id!r}: 1 to 200 characters, no '/', '\\' or "
-            "control characters, not '.' or '..'",
-            session_id=session_id,
-        )
-    return session_id
-
-
-def _check_input(inp: Input) -> Input:
-    """Validate an input's field types (the structs themselves do not check on creation)."""
-    what = f"{type(inp).__name__} input"
-    _check_depth(inp, what, MAX_VALUE_DEPTH + 1)  # +1: the input's own level
-    try:
-        checked = _input_decoder.decode(msgspec.json.encode(inp))
-    except (msgspec.ValidationError, TypeError) as exc:
-        raise InvalidInput(f"invalid {type(inp).__name__} input: {exc}") from None
-    _check_storable(checked, what, MAX_VALUE_DEPTH + 1)
-    return checked
-
-
-def _check_depth(value: Any, what: str, limit: int = MAX_VALUE_DEPTH) -> None:
-    where = too_deep(value, limit)
-    if where is not None:
-        raise InvalidInput(
-            f"{what} nests dicts and lists deeper than {MAX_VALUE_DEPTH} levels (at {where})",
-            max_depth=MAX_VALUE_DEPTH,
-        )
-
-
-def _check_storable(value: Any, what: str, depth: int = MAX_VALUE_DEPTH) -> None:
-    """Refuse values the stores cannot keep exactly (integers beyond 64 bits, odd types,
-    nested deeper than ``depth`` levels)."""
-    _check_depth(value, what, depth)
-    try:
-        _encoder.encode(value)
-    except OverflowError:
-        raise InvalidInput(f"{what} has an integer that does not fit in 64 bits") from None
-    except TypeError as exc:
-        raise InvalidInput(f"{what} has a value that cannot be stored: {exc}") from None
 
 
 def _check_lifetime(lifetime: dict[str, float] | None) -> dict[str, float] | None:
@@ -169,7 +126,7 @@ class Hub:
     Use it as an async context manager (``async with Hub("sqlite:///app.db") as hub``), load
     models with :meth:`load_models`, then create and update sessions. Every update accepts
     ``expected_version`` (refuse if the session moved on) and ``idempotency_key`` (a retry
-    returns the first answer) and returns a :class:`~dialoghub.view.SessionView`.
+    returns the first answer) and returns a :class:`~dialoghub.hub.view.SessionView`.
 
     Idempotency records are kept ``idempotency_retention`` seconds (24 hours by default) and
     deleted by :meth:`purge`; a retry after that is a new request.
@@ -199,7 +156,7 @@ class Hub:
         self._open = False
         #: Default lifetimes (``{"idle": s, "absolute": s}``) of sessions whose model sets none.
         self.lifetime = _check_lifetime(lifetime)
-        #: Run a :class:`~dialoghub.timers.TimerService` while open (prompt timeouts, expiry).
+        #: Run a :class:`~dialoghub.hub.timers.TimerService` while open (prompt timeouts, expiry).
         self.timers = timers
         self._timer_service: Any = None
         #: Seconds an idempotency record is kept: :meth:`purge` deletes older ones.
@@ -215,7 +172,7 @@ class Hub:
             await self.store.open()
             self._open = True
             if self.timers:
-                from dialoghub.timers import TimerService
+                from dialoghub.hub.timers import TimerService
 
                 self._timer_service = TimerService(self)
                 self._timer_service.start()
@@ -301,7 +258,7 @@ class Hub:
         """
         model = self.model(self._default_model_id() if model_id is None else model_id)
         if session_id is not None:
-            sid = _check_id(session_id)
+            sid = check_session_id(session_id)
         elif idempotency_key is not None:
             sid = _keyed_id(tenant, _check_key(idempotency_key))
         else:
@@ -309,7 +266,7 @@ class Hub:
         for name, value in (("metadata", metadata), ("params", params)):
             if value is not None and not isinstance(value, dict):
                 raise InvalidInput(f"{name} must be a mapping, not {type(value).__name__}")
-            _check_storable(value, name)
+            check_storable(value, name)
         key = (tenant, sid)
         async with self._locks.hold(key):
             fp = _fingerprint("create", model.id, metadata, params)
@@ -361,8 +318,8 @@ class Hub:
         idempotency_key: str | None = None,
     ) -> SessionView:
         """Apply any input to a session; the other ``process_*`` methods call this."""
-        _check_id(session_id)
-        inp = _check_input(inp)
+        check_session_id(session_id)
+        inp = check_input(inp)
         if expected_version is not None and (
             not isinstance(expected_version, int) or isinstance(expected_version, bool)
         ):
@@ -488,7 +445,7 @@ class Hub:
         On first mention the view holds the session's opening actions followed by the
         answer to ``text``.
         """
-        _check_id(session_id)
+        check_session_id(session_id)
         opening: SessionView | None = None
         if await self._peek(tenant, session_id) is None:
             try:
@@ -515,15 +472,13 @@ class Hub:
         Reading the past costs O(events since the nearest kept snapshot), whatever the length
         of the history. Raises SessionNotFound; InvalidInput if ``at`` is not in the log.
         """
-        _check_id(session_id)
+        check_session_id(session_id)
         session = await self.store.load(session_id, tenant=tenant)
         if session is None:
             raise SessionNotFound(session_id)
         if at is None or at == session.seq:
             return session
-        from dialoghub import timetravel
-
-        return await timetravel.rewind(self, session, at)
+        return await rewind(self.store, session, at)
 
     async def fork_session(
         self,
@@ -539,9 +494,14 @@ class Hub:
         A fork point inside an update moves to that update's end: a session only rests
         between updates. The fork's log begins with one ``session_forked`` event.
         """
-        from dialoghub import timetravel
-
-        return await timetravel.fork(self, session_id, at=at, new_id=new_id, tenant=tenant)
+        current = await self.get_session(session_id, tenant=tenant)
+        fork_id = check_session_id(new_id) if new_id is not None else uuid.uuid4().hex
+        if fork_id == session_id:
+            raise InvalidInput("a fork needs a session id other than its source's")
+        source = await fork_source(self.store, current, at)
+        session, event = fork_snapshot(source, fork_id, now=self._clock())
+        await self._write((tenant, fork_id), Write(session, [event], 0))
+        return session
 
     def export_sessions(
         self,
@@ -557,16 +517,14 @@ class Hub:
 
         Memory holds one page of snapshots and one session's log at a time. Each session is
         exported as the snapshot the listing read, with exactly the events up to it, even if
-        it is updated meanwhile. See :mod:`dialoghub.transfer` for the file format.
+        it is updated meanwhile. See :mod:`dialoghub.hub.transfer` for the file format.
         """
         if not isinstance(page_size, int) or not 1 <= page_size <= 1000:
             raise InvalidInput(f"page_size must be an integer from 1 to 1000, not {page_size!r}")
         if status is not None and status not in ("active", "ended", "expired"):
             raise InvalidInput(f"status must be active, ended or expired, not {status!r}")
-        from dialoghub import transfer
-
-        return transfer.export_sessions(
-            self, tenant=tenant, model=model, state=state, status=status, page_size=page_size
+        return export_sessions(
+            self.store, tenant=tenant, model=model, state=state, status=status, page_size=page_size
         )
 
     async def import_session(self, session: Session, events: Sequence[Event]) -> None:
@@ -577,12 +535,10 @@ class Hub:
         written) and SessionExists if its (tenant, id) is taken. The time-travel snapshots
         and timer of the session are rebuilt as its original writes made them.
         """
-        from dialoghub import transfer
-
         key = (session.tenant, session.id)
         async with self._locks.hold(key):
             self._cache.pop(key)
-            await transfer.import_session(self, session, events)
+            await import_session(self.store, session, events)
 
     async def purge(self, *, older_than: float, batch: int = 1000) -> int:
         """Delete ended and expired sessions last updated more than ``older_than`` seconds
@@ -640,7 +596,7 @@ class Hub:
         self, session_id: str, *, after: int = 0, limit: int = 100, tenant: str = "default"
     ) -> list[Event]:
         """The session's events with ``seq > after``, at most ``limit``, in order."""
-        _check_id(session_id)
+        check_session_id(session_id)
         if not isinstance(limit, int) or not 1 <= limit <= 10_000:
             raise InvalidInput(f"limit must be an integer from 1 to 10000, not {limit!r}")
         if not isinstance(after, int) or after < 0:
@@ -651,11 +607,54 @@ class Hub:
 
     async def delete_session(self, session_id: str, *, tenant: str = "default") -> bool:
         """Delete a session and its history; False if there was none."""
-        _check_id(session_id)
+        check_session_id(session_id)
         key = (tenant, session_id)
         async with self._locks.hold(key):
             self._cache.pop(key)
             return await self.store.delete(session_id, tenant=tenant)
+
+    def now(self) -> float:
+        """The hub's clock (seconds since the epoch): what its updates, timers and retention
+        read, so a test or a replay can run a hub on a clock of its own."""
+        return self._clock()
+
+    async def incarnation(self, session_id: str, *, tenant: str = "default") -> float | None:
+        """When the session with this id was created (its ``created_at``) as this hub last
+        saw it: its cache, else the store; None if there is none. A session deleted and
+        created again under the same id is another incarnation (another ``created_at``)."""
+        session = await self._peek(tenant, check_session_id(session_id))
+        return None if session is None else session.created_at
+
+    def start_detached(
+        self,
+        model_id: str | None,
+        session_id: str | None = None,
+        *,
+        metadata: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        tenant: str = "default",
+    ) -> SessionView:
+        """Start a session the caller keeps (e.g. sealed in a stateless token): the checks
+        and the engine of :meth:`create_session`, on the hub's clock; nothing is stored."""
+        model = self.model(self._default_model_id() if model_id is None else model_id)
+        sid = check_session_id(session_id) if session_id is not None else uuid.uuid4().hex
+        for name, value in (("metadata", metadata), ("params", params)):
+            if value is not None and not isinstance(value, dict):
+                raise InvalidInput(f"{name} must be a mapping, not {type(value).__name__}")
+            check_storable(value, name)
+        result = engine.start(
+            model, sid, now=self._clock(), tenant=tenant, metadata=metadata, params=params,
+            lifetime=getattr(model, "lifetime", None) or self.lifetime,
+        )
+        return SessionView(session=result.session, actions=result.actions, events=result.events)
+
+    def step_detached(self, session: Session, inp: Input) -> SessionView:
+        """Apply ``inp`` to a session the caller keeps (see :meth:`start_detached`): the
+        checks and the engine of :meth:`update`, with the session's own model; nothing is
+        stored, nothing is locked, nothing reaches the cache."""
+        inp = check_input(inp)
+        result = engine.step(self.model(session.model_id), session, inp, self._clock())
+        return SessionView(session=result.session, actions=result.actions, events=result.events)
 
     # --- internals ------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from dialoghub.engine.records import EXPIRE, Expire, Input, Timeout
 from dialoghub.errors import (
@@ -35,14 +35,26 @@ from dialoghub.errors import (
     SessionNotFound,
     VersionConflict,
 )
-from dialoghub.stores.base import DueTimer
+from dialoghub.stores.base import DueTimer, Store
 
-if TYPE_CHECKING:
-    from dialoghub.hub import Hub
-
-__all__ = ["Delivery", "TimerService"]
+__all__ = ["Delivery", "TimerHost", "TimerService"]
 
 log = logging.getLogger(__name__)
+
+
+class TimerHost(Protocol):
+    """What the timer service needs of a :class:`~dialoghub.hub.Hub` (the Hub is one)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    def now(self) -> float: ...
+
+    async def update(self, session_id: str, inp: Input, *, tenant: str = ...,
+                     expected_version: int | None = ...,
+                     idempotency_key: str | None = ...) -> Any: ...
+
+    async def purge_idempotency(self, *, now: float | None = ...) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +77,7 @@ class TimerService:
 
     def __init__(
         self,
-        hub: Hub,
+        hub: TimerHost,
         *,
         batch: int = 100,
         lease: float = 60.0,
@@ -81,7 +93,7 @@ class TimerService:
 
     async def run_once(self, now: float | None = None) -> Delivery:
         """Claim and deliver every timer due at ``now`` (the Hub's clock if None)."""
-        at = self.hub._clock() if now is None else now
+        at = self.hub.now() if now is None else now
         delivered = stale = failed = 0
         while True:
             claimed = await self.hub.store.claim_timers(at, limit=self.batch, lease=self.lease)
@@ -129,8 +141,8 @@ class TimerService:
         while True:
             try:
                 await self.run_once()
-                if self.hub._clock() >= next_housekeeping:
-                    next_housekeeping = self.hub._clock() + self.housekeeping
+                if self.hub.now() >= next_housekeeping:
+                    next_housekeeping = self.hub.now() + self.housekeeping
                     await self.hub.purge_idempotency()
             except Exception:  # a store outage must not end the service
                 log.exception("timer round failed")

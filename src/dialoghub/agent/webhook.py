@@ -1,6 +1,6 @@
 """Fulfilling a command by an HTTP webhook: POST the inputs as JSON, outputs from the answer.
 
-This is I/O, so it lives in the shells (the :class:`~dialoghub.runner.Runner` calls it), never
+This is I/O, so it lives in the shells (the :class:`~dialoghub.agent.runner.Runner` calls it), never
 in the pure engine. A :class:`WebhookClient` keeps one pooled ``httpx.AsyncClient`` per event
 loop (connections are reused across calls and sessions), bounds every call by the model's
 timeout and every answer by a byte cap (read as a stream, abandoned past the cap, so a hostile
