@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from dialoghub.hub import Hub
-from dialoghub.model.compat import compare, count_waiting
+from dialoghub.hub.compat import count_waiting
+from dialoghub.model.compat import compare
 from dialoghub.model.loader import load_model_text
 from dialoghub.model.spec import Model
 

@@ -3,9 +3,10 @@
 A session rests in a state: one that waits for the user, a question, a confirmation, or a
 paused command whose result is awaited. It is stored as (unit, state, step), so deploying a
 new model version that removes or renames that state, or moves the step a command paused
-at, leaves every session resting there pointing at nothing. :func:`compare` lists what changed
-between two versions, each :class:`Change` marked breaking or not; :func:`count_waiting`
-asks a store how many active sessions actually rest in each state a change concerns.
+at, leaves every session resting there pointing at nothing. :func:`compare` lists what
+changed between two versions, each :class:`Change` marked breaking or not;
+:func:`dialoghub.hub.compat.count_waiting` asks a hub how many active sessions actually rest
+in each state a change concerns.
 
 ``dialoghub validate --against OLD NEW`` prints these and exits 1 when something breaks.
 
@@ -26,15 +27,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from dialoghub.model.spec import Call, Instruction, Listen, Model, RunCommand, Say, State
 
-if TYPE_CHECKING:
-    from dialoghub.hub import Hub
-
-__all__ = ["Change", "compare", "count_waiting"]
+__all__ = ["Change", "compare"]
 
 _MAIN = "main"
 
@@ -229,28 +226,3 @@ def compare(old: Model, new: Model) -> list[Change]:
     """Every change from ``old`` to ``new`` that matters to sessions, breaking ones first."""
     changes = [*_state_changes(old, new), *_vocabulary_changes(old, new)]
     return sorted(changes, key=lambda c: not c.breaking)
-
-
-async def count_waiting(hub: Hub, model_id: str, changes: list[Change]) -> list[Change]:
-    """``changes`` with the number of active sessions resting in each state they concern.
-
-    A state change that no active session rests in is no longer breaking: nothing is there
-    to break. Changes that are not about a state are returned as they are.
-    """
-    out = []
-    for change in changes:
-        if change.state is None or not change.kind.startswith(("state_", "resume_")):
-            out.append(change)
-            continue
-        count = 0
-        cursor: str | None = None
-        while True:
-            page = await hub.list_sessions(
-                model=model_id, state=change.state, status="active", limit=1000, cursor=cursor
-            )
-            count += sum(1 for s in page.sessions if s.unit == change.unit)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-        out.append(replace(change, sessions=count, breaking=change.breaking and count > 0))
-    return sorted(out, key=lambda c: not c.breaking)
