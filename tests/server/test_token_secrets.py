@@ -174,7 +174,7 @@ async def test_retirement(secret_store: KeyStore) -> None:
 
 def test_rotation_from_the_command_line(tmp_path: Path) -> None:
     """dialoghub keys rotate-token-key / activate-token-key / retire-token-key."""
-    from dialoghub.cli_server import keys
+    from dialoghub.cli.keys import keys
 
     url = f"sqlite:///{tmp_path / 'k.db'}"
 
