@@ -15,7 +15,7 @@ Import refuses a line whose log does not fold into its snapshot (invariant 1 of
 ARCHITECTURE.md): a store never receives a session its own history contradicts.
 
 :meth:`dialoghub.hub.Hub.export_sessions` and :meth:`dialoghub.hub.Hub.import_session` are the
-public face; the CLI (:mod:`dialoghub.cli_store`) only adds files and a progress bar.
+public face; the CLI (:mod:`dialoghub.cli.store`) only adds files and a progress bar.
 """
 
 from __future__ import annotations
