@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
+from dialoghub.engine import dialog
 from dialoghub.engine.records import Reply
+from dialoghub.engine.run import Run
 from dialoghub.engine.scope import lookup
 from dialoghub.errors import DialoghubError, InvalidInput, ModelError
-
-if TYPE_CHECKING:
-    from dialoghub.engine.step import _Run
 
 __all__ = ["Context", "Slots", "is_code_unit", "run_state", "timed_out"]
 
@@ -40,7 +39,7 @@ class Slots(dict[str, str]):
 class Context:
     """What a state function of a code unit gets: the session it serves and the dialog API."""
 
-    def __init__(self, run: _Run, *, text: str | None, timed_out: bool) -> None:
+    def __init__(self, run: Run, *, text: str | None, timed_out: bool) -> None:
         self._run = run
         #: the user's text (None when the state is entered, or on a timeout)
         self.text = text
@@ -173,18 +172,16 @@ class Context:
         return state
 
 
-def is_code_unit(run: _Run) -> bool:
+def is_code_unit(run: Run) -> bool:
     """True when the session is in a unit written as Python functions."""
     unit = run.model.units.get(run.s.unit)
     return unit is not None and unit.python is not None
 
 
 def run_state(
-    run: _Run, state: str, *, text: str | None, handler: str | None = None, timeout: bool = False
+    run: Run, state: str, *, text: str | None, handler: str | None = None, timeout: bool = False
 ) -> None:
     """Call a state function (or a timeout handler) and carry out what it decided."""
-    from dialoghub.engine import dialog
-
     unit = run.model.units[run.s.unit]
     name = handler or state
     while True:
@@ -222,6 +219,6 @@ def run_state(
     run.wait_for_user(asked.get("prompt"), say=False, immediate=bool(asked), extra=extra)
 
 
-def timed_out(run: _Run, aw: dict[str, Any]) -> None:
+def timed_out(run: Run, aw: dict[str, Any]) -> None:
     """A timeout in a code unit: run the question's handler (or the state) with timed_out."""
     run_state(run, run.s.state, text=None, handler=aw.get("on_timeout"), timeout=True)

@@ -3,26 +3,25 @@
 Units called as one step and the interrupts that push them (a frame on ``Session.stack``,
 popped on return), questions in the middle of a state's code (``ask``/``listen`` steps),
 yes/no confirmations, ambiguous inputs, and prompt timeouts with re-prompts. Each function
-takes the update in progress (``run``, a :class:`dialoghub.engine.step._Run`) and changes the
+takes the update in progress (``run``, a :class:`dialoghub.engine.run.Run`) and changes the
 session only through ``run.emit`` / ``run.act``, so everything here is replayed by the fold.
+A timeout in a unit written as Python functions goes to :mod:`dialoghub.engine.code` (the
+step function decides which, between :func:`timeout_fired` and :func:`reprompt`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dialoghub.engine import code
 from dialoghub.engine.records import Reply, WaitForUser
+from dialoghub.engine.run import Run
 from dialoghub.engine.scope import lookup_in
 from dialoghub.errors import UnexpectedInput
 from dialoghub.model import spec as m
 from dialoghub.model.templates import Template
 from dialoghub.nlu.types import Recognition
 from dialoghub.nlu.yesno import yes_or_no
-
-if TYPE_CHECKING:
-    from dialoghub.engine.step import _Run
 
 __all__ = [
     "answer_confirm",
@@ -34,18 +33,19 @@ __all__ = [
     "leave_unit",
     "listen",
     "render",
+    "reprompt",
     "rewait",
-    "timeout",
+    "timeout_fired",
 ]
 
 
-def render(run: _Run, wordings: Sequence[Template]) -> list[str]:
+def render(run: Run, wordings: Sequence[Template]) -> list[str]:
     """The texts of a question's wordings, rendered now."""
     look = lookup_in(run.s)
     return [w.render(look) for w in wordings]
 
 
-def rewait(run: _Run, aw: dict[str, Any], text: str | None) -> None:
+def rewait(run: Run, aw: dict[str, Any], text: str | None) -> None:
     """Wait again for what ``aw`` waited for, saying ``text`` first (a re-prompt)."""
     if text:
         run.act(Reply(text=text))
@@ -59,7 +59,7 @@ def rewait(run: _Run, aw: dict[str, Any], text: str | None) -> None:
 # --- questions in the middle of code ------------------------------------------------------
 
 
-def listen(run: _Run, ins: m.Listen, key: Sequence[str], pc: int) -> None:
+def listen(run: Run, ins: m.Listen, key: Sequence[str], pc: int) -> None:
     """An ``ask``/``listen`` step: wait for the user, then go on at ``pc``."""
     texts = render(run, ins.prompt.wordings) if ins.prompt is not None else None
     run.wait_for_user(
@@ -71,7 +71,7 @@ def listen(run: _Run, ins: m.Listen, key: Sequence[str], pc: int) -> None:
     )
 
 
-def heard(run: _Run, where: dict[str, Any], rec: Recognition) -> None:
+def heard(run: Run, where: dict[str, Any], rec: Recognition) -> None:
     """The answer to an ``ask``/``listen`` step: ``intent`` and slots to variables, go on."""
     run.emit("intent_recognized", intent=rec.intent, confidence=round(rec.confidence, 4))
     run.emit("variable_set", name="intent", value=rec.intent)
@@ -84,14 +84,14 @@ def heard(run: _Run, where: dict[str, Any], rec: Recognition) -> None:
 # --- units ----------------------------------------------------------------------------------
 
 
-def call(run: _Run, unit: str, key: Sequence[str], pc: int) -> None:
+def call(run: Run, unit: str, key: Sequence[str], pc: int) -> None:
     """Run ``unit`` as one step: remember where to come back, enter its start."""
     frame = {"unit": run.s.unit, "state": run.s.state, "block": list(key), "pc": pc}
     run.emit("frame_pushed", frame=frame)
     run.enter(run.model.units[unit].start, unit=unit)
 
 
-def leave_unit(run: _Run, reason: str) -> None:
+def leave_unit(run: Run, reason: str) -> None:
     """The current unit is done: back to where it was called or interrupted, else the end."""
     if not run.s.stack:
         run.finish(reason)
@@ -106,7 +106,7 @@ def leave_unit(run: _Run, reason: str) -> None:
         run.run_block(frame["block"], frame["pc"])
 
 
-def interrupt(run: _Run, rec: Recognition, aw: dict[str, Any]) -> bool:
+def interrupt(run: Run, rec: Recognition, aw: dict[str, Any]) -> bool:
     """An intent declared ``interrupt: unit``: push the unit, resume this wait afterwards."""
     if rec.intent is None:
         return False
@@ -126,12 +126,12 @@ def interrupt(run: _Run, rec: Recognition, aw: dict[str, Any]) -> bool:
 # --- confirmations --------------------------------------------------------------------------
 
 
-def ask_confirm(run: _Run, prompt: Template, what: dict[str, Any]) -> None:
+def ask_confirm(run: Run, prompt: Template, what: dict[str, Any]) -> None:
     """Ask a yes/no question; ``what`` says what is confirmed (an intent or a state)."""
     run.wait_for_user(render(run, [prompt]), say=True, immediate=True, extra={"confirm": what})
 
 
-def answer_confirm(run: _Run, aw: dict[str, Any], text: str, rec: Recognition) -> bool:
+def answer_confirm(run: Run, aw: dict[str, Any], text: str, rec: Recognition) -> bool:
     """The answer to a confirmation; False when it is another request instead."""
     what = aw["confirm"]
     answer = yes_or_no(text)
@@ -174,7 +174,7 @@ def answer_confirm(run: _Run, aw: dict[str, Any], text: str, rec: Recognition) -
 # --- ambiguity and timeouts -----------------------------------------------------------------
 
 
-def is_ambiguous(run: _Run, state: m.State, rec: Recognition) -> bool:
+def is_ambiguous(run: Run, state: m.State, rec: Recognition) -> bool:
     """Two intents too close to call: run the ``ambiguous`` handler (state's, else model's)."""
     margin = run.model.ambiguity_margin
     if margin <= 0 or rec.intent is None or not rec.alternatives:
@@ -194,8 +194,9 @@ def is_ambiguous(run: _Run, state: m.State, rec: Recognition) -> bool:
     return True
 
 
-def timeout(run: _Run, name: str) -> None:
-    """No answer in time: re-prompt with the next wording, up to the retries, then move on."""
+def timeout_fired(run: Run, name: str) -> tuple[dict[str, Any], int]:
+    """No answer in time: record it. Returns what the session awaited and how many times in a
+    row it has now timed out; refused unless the session waits for the user."""
     aw = run.s.awaiting or {}
     if aw.get("kind") != "user":
         raise UnexpectedInput(
@@ -204,9 +205,12 @@ def timeout(run: _Run, name: str) -> None:
         )
     count = run.s.counters.get(name, 0) + 1
     run.emit("timeout_fired", name=name, count=count)
-    if code.is_code_unit(run):
-        code.timed_out(run, aw)
-        return
+    return aw, count
+
+
+def reprompt(run: Run, aw: dict[str, Any], count: int) -> None:
+    """After a timeout (the ``count``-th in a row) in a data unit: re-prompt with the next
+    wording, up to the retries, then move on (``then``, the end, or the state's handler)."""
     texts: list[str] = aw.get("prompt") or []
     again = texts[min(count, len(texts) - 1)] if texts else None
     if "timeout" in aw:

@@ -140,7 +140,9 @@ def _restart(model: m.Model, session: Session, inp: Text | ASR, now: float) -> S
 
 
 class _Run:
-    """One update in progress: a working copy of the session plus what it has emitted."""
+    """One update in progress: a working copy of the session plus what it has emitted
+    (:class:`dialoghub.engine.run.Run` is what :mod:`~dialoghub.engine.dialog` and
+    :mod:`~dialoghub.engine.code` may use of it)."""
 
     def __init__(self, model: m.Model, session: Session | None, now: float, version: int) -> None:
         self.model = model
@@ -577,7 +579,11 @@ def _timeout(run: _Run, inp: Timeout) -> None:
             f"there is no timeout {inp.name!r}; timeouts: {', '.join(sorted(TIMEOUT_NAMES))}",
             name=inp.name,
         )
-    dialog.timeout(run, inp.name)
+    aw, count = dialog.timeout_fired(run, inp.name)
+    if code.is_code_unit(run):
+        code.timed_out(run, aw)
+    else:
+        dialog.reprompt(run, aw, count)
 
 
 def _event(run: _Run, inp: EventInput) -> None:

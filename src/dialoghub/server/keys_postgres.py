@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dialoghub.errors import StoreConfigError, StoreError
-from dialoghub.server.keystore import KeyRecord, TokenSecret
+from dialoghub.server.keyrecords import KeyRecord, TokenSecret
 
 __all__ = ["PostgresKeyStore"]
 

@@ -2,7 +2,9 @@
 
 A :class:`KeyStore` is a small protocol of its own rather than new methods on every session
 store, so the session stores stay untouched: ``open_keystore(url)`` picks an implementation by
-URL scheme. ``sqlite://`` keeps two extra tables (``dialoghub_api_keys`` and
+URL scheme. The records and the protocol live in :mod:`~dialoghub.server.keyrecords` (which
+the PostgreSQL and Redis implementations import, as this module imports them) and are
+re-exported here. ``sqlite://`` keeps two extra tables (``dialoghub_api_keys`` and
 ``dialoghub_token_keys``) in the sessions' database file; ``postgresql://`` the same tables in
 the sessions' schema (:mod:`~dialoghub.server.keys_postgres`); ``redis://`` hashes under the
 sessions' key prefix (:mod:`~dialoghub.server.keys_redis`); ``memory://`` keeps them in
@@ -24,11 +26,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from dialoghub.errors import StoreConfigError, StoreError
+from dialoghub.server.keyrecords import SECRET_STATES, KeyRecord, KeyStore, TokenSecret
 from dialoghub.stores import open_store
 from dialoghub.stores.sqlite import enable_wal
 
@@ -41,76 +43,6 @@ __all__ = [
     "TokenSecret",
     "open_keystore",
 ]
-
-#: The states of a token secret, in lifecycle order (an old active secret goes back to verify).
-SECRET_STATES: tuple[str, ...] = ("verify", "active", "retired")
-
-
-@dataclass(frozen=True, slots=True)
-class TokenSecret:
-    """One token-signing secret as stored: ``state`` is verify, active or retired."""
-
-    kid: str
-    secret: bytes
-    created_at: float
-    state: str = "verify"
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
-    """One API key as stored: its public id, tenant, scopes and the hash of its secret."""
-
-    key_id: str
-    tenant: str
-    scopes: tuple[str, ...]
-    secret_hash: str
-    name: str = ""
-    created_at: float = 0.0
-    revoked_at: float | None = None
-
-    @property
-    def revoked(self) -> bool:
-        """True once the key was revoked."""
-        return self.revoked_at is not None
-
-
-class KeyStore(Protocol):
-    """API keys and token secrets; every method may raise StoreError."""
-
-    async def open(self) -> None:
-        """Create the tables if needed."""
-
-    async def close(self) -> None:
-        """Release the connection."""
-
-    async def add_key(self, record: KeyRecord) -> None:
-        """Store a new key."""
-
-    async def get_key(self, key_id: str) -> KeyRecord | None:
-        """The key with this id, revoked or not, or None."""
-
-    async def list_keys(self, tenant: str | None = None) -> list[KeyRecord]:
-        """Every key (of ``tenant`` if given), oldest first."""
-
-    async def revoke_key(self, key_id: str, now: float, tenant: str | None = None) -> bool:
-        """Mark a key revoked; False if there is no such (live) key (in ``tenant``)."""
-
-    async def token_secrets(self) -> list[TokenSecret]:
-        """Every token secret (retired ones included), newest first."""
-
-    async def add_token_secret(self, kid: str, secret: bytes, now: float) -> None:
-        """Store a new secret in the ``verify`` state (rotation, phase one)."""
-
-    async def ensure_token_secret(self, kid: str, secret: bytes, now: float) -> None:
-        """Atomically store this secret as the active one unless one is already active."""
-
-    async def activate_token_secret(self, kid: str) -> bool:
-        """Make a ``verify`` secret the active one; the active one goes back to ``verify``.
-        False if ``kid`` is not a secret in the verify state."""
-
-    async def retire_token_secret(self, kid: str) -> bool:
-        """Retire a ``verify`` secret: tokens it signed are refused once servers reload.
-        False if ``kid`` is not a secret in the verify state (the active one cannot retire)."""
 
 
 class MemoryKeyStore:
