@@ -39,8 +39,11 @@ run: $(STAMP_RUN)
 	$(BIN)/dialoghub serve --store sqlite:///.dialoghub/server.db --models 'examples/*/' \
 		--host 127.0.0.1 --port 8000 --demo-key-file .dialoghub/demo-key
 
+# The import contracts ([tool.importlinter] in pyproject.toml: the layers, what may import
+# what) run after the suite, before the linters.
 test: $(STAMP_TEST) system-deps
 	$(BIN)/python -m pytest -q
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/mypy
 
