@@ -1,11 +1,21 @@
 """One rooted exception tree for everything dialoghub refuses.
 
 Every error keeps its context as attributes (which session, which state, which version), so
-callers (and the HTTP server, which maps each class to a status code) never parse messages::
+callers (and the HTTP server, which maps each class to a status code) never parse messages.
+Every exception class of the package is defined here; the modules that raise one import it
+from here and still export it under their own name (``dialoghub.server.errors.BadRequest``,
+``dialoghub.model.templates.TemplateError``, ...). ``tests/test_error_tree.py`` walks every
+module and fails on an exception class outside this tree or missing from this drawing::
 
     DialoghubError
     ├── ModelError                      a model cannot be loaded or used
     │   ├── ModelValidationError        one or more problems, each with file:line:column
+    │   │   └── ModelTooComplex         the text is over a reading limit; ``limit`` names it
+    │   ├── SourceError                 the text does not read cleanly (YAML/JSON, duplicates)
+    │   │   └── SourceLimitError        the text is over a SourceLimits bound (size, depth)
+    │   ├── ConditionError              a condition does not parse; ``column`` (a ValueError)
+    │   ├── TemplateError               a template does not parse; ``column`` (a ValueError)
+    │   ├── CodeUnitError               a Python code unit is malformed or unloadable (ValueError)
     │   ├── UnknownModel                no model with that id is loaded
     │   └── ModelMismatch               a session refers to a state the loaded model lacks
     ├── SessionError
@@ -19,10 +29,38 @@ callers (and the HTTP server, which maps each class to a status code) never pars
     │   └── NoMatch                     text matches no intent and the model has no handler
     ├── ConflictError                   retrying may succeed
     │   ├── VersionConflict             expected_version is stale
-    │   └── IdempotencyKeyReused        same key, different request
-    └── StoreError                      the storage backend failed (wraps the driver error)
-        ├── StoreConfigError            bad URL, unknown scheme, missing driver
-        └── StoreCorrupt                stored data cannot be read back
+    │   ├── IdempotencyKeyReused        same key, different request
+    │   └── StaleToken                  a session token names an older version of the session
+    ├── StoreError                      the storage backend failed (wraps the driver error)
+    │   ├── StoreConfigError            bad URL, unknown scheme, missing driver
+    │   ├── StoreCorrupt                stored data cannot be read back
+    │   │   ├── LogCorrupt              a json store's log line (not the last) does not parse
+    │   │   └── EntryError              a json store's file entry describes no session
+    │   ├── SchemaTooOld                the database is older: ``dialoghub store migrate``
+    │   ├── SchemaTooNew                the database was upgraded by a newer dialoghub
+    │   └── LogBroken                   a failed log append could not be cut back (an OSError)
+    ├── HTTPError                       a refusal of the HTTP layer itself; ``status`` is its
+    │   │                               HTTP status, ``headers`` go into the response
+    │   ├── BadRequest                  400 unreadable request: JSON, types, fields, UTF-8
+    │   ├── Unauthorized                401 no API key, an unknown or revoked one
+    │   │   └── InvalidToken            401 a session token this server did not issue
+    │   │       └── TokenExpired        401 a stateless token past its expiry time
+    │   ├── Forbidden                   403 the key lacks the scope the route needs
+    │   ├── NotFound                    404 no such route or resource
+    │   ├── KeysDisabled                404 the key routes of a server running without keys
+    │   ├── BodyTimeout                 408 the body did not arrive in time (slow client)
+    │   ├── PayloadTooLarge             413 a body, a text or a token over its limit
+    │   │   └── TokenTooLarge           413 a stateless session grew past the token bound
+    │   ├── RateLimited                 429 the key is over its rate; ``retry_after`` seconds
+    │   │   └── AuthRateLimited         429 too many failed key attempts from one address
+    │   └── RequestTimeout              504 the request outlasted the request timeout
+    ├── SettingsError                   a server setting is wrong or its config file unreadable
+    ├── GraphvizMissing                 Graphviz's ``dot`` is not installed: no SVG diagram
+    └── APIError                        (the client) the server refused a request; ``status``,
+                                        ``code``, ``message`` and ``details`` as it sent them
+
+Where a class also derives from a built-in (``ValueError``, ``OSError``) it is because callers
+catch it as one; the second base is noted above.
 """
 
 from __future__ import annotations
@@ -32,23 +70,52 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "APIError",
+    "AuthRateLimited",
+    "BadRequest",
+    "BodyTimeout",
+    "CodeUnitError",
+    "ConditionError",
     "ConflictError",
     "DialoghubError",
+    "EntryError",
+    "Forbidden",
+    "GraphvizMissing",
+    "HTTPError",
     "IdempotencyKeyReused",
     "InputError",
     "InvalidInput",
+    "InvalidToken",
+    "KeysDisabled",
+    "LogBroken",
+    "LogCorrupt",
     "ModelError",
     "ModelMismatch",
+    "ModelTooComplex",
     "ModelValidationError",
     "NoMatch",
+    "NotFound",
+    "PayloadTooLarge",
     "Problem",
+    "RateLimited",
+    "RequestTimeout",
+    "SchemaTooNew",
+    "SchemaTooOld",
     "SessionClosed",
     "SessionError",
     "SessionExists",
     "SessionNotFound",
+    "SettingsError",
+    "SourceError",
+    "SourceLimitError",
+    "StaleToken",
     "StoreConfigError",
     "StoreCorrupt",
     "StoreError",
+    "TemplateError",
+    "TokenExpired",
+    "TokenTooLarge",
+    "Unauthorized",
     "UnexpectedInput",
     "UnknownCommand",
     "UnknownModel",
@@ -109,6 +176,78 @@ class ModelValidationError(ModelError):
             f"{count} problem{'s' if count != 1 else ''} in model:\n{lines}",
             problems=[str(p) for p in self.problems],
         )
+
+
+class ModelTooComplex(ModelValidationError):
+    """The model's text is over a reading limit (size, depth, aliases; see docs/models.md).
+
+    Its one problem says which limit and where; ``limit`` names it.
+    """
+
+    code = "model_too_complex"
+
+    def __init__(self, problem: Problem, limit: str) -> None:
+        super().__init__([problem])
+        self.limit = limit
+
+
+class SourceError(ModelError):
+    """The file cannot be read cleanly; carries the problems found.
+
+    ``located`` is the data that could still be read (duplicate keys dropped) when the text
+    parsed but had problems, so a caller can go on checking it and report everything at once;
+    None when the text could not be parsed at all. (It is a
+    :class:`dialoghub.model.source.Located`, typed ``Any`` here so that this module imports
+    nothing of dialoghub.) The loader turns it into :class:`ModelValidationError`.
+    """
+
+    code = "model_unreadable"
+
+    def __init__(self, problems: list[Problem], located: Any = None) -> None:
+        super().__init__("; ".join(str(p) for p in problems), problems=[str(p) for p in problems])
+        self.problems = problems
+        self.located = located
+
+
+class SourceLimitError(SourceError):
+    """The text is over one of the ``SourceLimits`` (too big, too deep, too many aliases).
+
+    Not a mistake in a model but a refusal to do the work: the loader turns it into
+    :class:`ModelTooComplex`.
+    """
+
+    code = "model_over_limit"
+
+    def __init__(self, problem: Problem, limit: str) -> None:
+        super().__init__([problem])
+        self.limit = limit
+        self.details["limit"] = limit
+
+
+class ConditionError(ModelError, ValueError):
+    """A condition cannot be parsed; ``column`` is 0-based within the condition text."""
+
+    code = "condition_invalid"
+
+    def __init__(self, message: str, column: int) -> None:
+        super().__init__(message, column=column)
+        self.column = column
+
+
+class TemplateError(ModelError, ValueError):
+    """A template cannot be parsed; ``column`` is 0-based within the template text."""
+
+    code = "template_invalid"
+
+    def __init__(self, message: str, column: int) -> None:
+        super().__init__(message, column=column)
+        self.column = column
+
+
+class CodeUnitError(ModelError, ValueError):
+    """A code unit cannot be loaded or is malformed."""
+
+    code = "code_unit_invalid"
 
 
 class UnknownModel(ModelError):
@@ -249,6 +388,12 @@ class IdempotencyKeyReused(ConflictError):
         )
 
 
+class StaleToken(ConflictError):
+    """The token names an older version of the session than the stored one."""
+
+    code = "stale_token"
+
+
 # --- storage ----------------------------------------------------------------------------
 
 
@@ -268,3 +413,178 @@ class StoreCorrupt(StoreError):
     """Stored data cannot be decoded."""
 
     code = "store_corrupt"
+
+
+class LogCorrupt(StoreCorrupt, ValueError):
+    """A line other than the last one does not parse: the log is damaged, not torn."""
+
+    code = "store_log_corrupt"
+
+    def __init__(self, lineno: int, reason: str) -> None:
+        super().__init__(f"line {lineno}: {reason}", lineno=lineno)
+        self.lineno = lineno
+
+
+class EntryError(StoreCorrupt, ValueError):
+    """An entry of the file does not describe a session."""
+
+    code = "store_entry_invalid"
+
+
+class SchemaTooOld(StoreError):
+    """The database has an older schema; ``dialoghub store migrate`` upgrades it."""
+
+    code = "store_schema_old"
+
+
+class SchemaTooNew(StoreError):
+    """The database was upgraded by a newer dialoghub; this one must be upgraded too."""
+
+    code = "store_schema_new"
+
+
+class LogBroken(StoreError, OSError):
+    """An append failed and the half-written bytes could not be cut off: the store must be
+    reopened (which ignores a torn last line)."""
+
+    code = "store_log_broken"
+
+
+# --- the HTTP layer ---------------------------------------------------------------------
+
+
+class HTTPError(DialoghubError):
+    """A refusal of the HTTP layer itself; ``status`` is its HTTP status."""
+
+    code = "http_error"
+    status = 400
+    headers: dict[str, str] = {}
+
+
+class BadRequest(HTTPError):
+    """The request cannot be read: malformed JSON, wrong types, unknown fields, bad UTF-8."""
+
+    code = "bad_request"
+    status = 400
+
+
+class Unauthorized(HTTPError):
+    """No API key, an unknown or revoked key, or a tampered session token."""
+
+    code = "unauthorized"
+    status = 401
+    headers = {"WWW-Authenticate": 'Bearer realm="dialoghub"'}
+
+
+class InvalidToken(Unauthorized):
+    """The token was not issued by this server (tampered, truncated, unknown key)."""
+
+    code = "invalid_token"
+
+
+class TokenExpired(InvalidToken):
+    """A stateless token past its expiry time."""
+
+    code = "token_expired"
+
+
+class Forbidden(HTTPError):
+    """The key is valid but lacks the scope the route needs."""
+
+    code = "forbidden"
+    status = 403
+
+
+class NotFound(HTTPError):
+    """No such route or resource."""
+
+    code = "not_found"
+    status = 404
+
+
+class KeysDisabled(HTTPError):
+    """The server runs without API keys."""
+
+    code = "keys_disabled"
+    status = 404
+
+
+class BodyTimeout(HTTPError):
+    """The request body did not arrive within the request timeout (the client is slow)."""
+
+    code = "body_timeout"
+    status = 408
+    headers = {"Connection": "close"}
+
+
+class PayloadTooLarge(HTTPError):
+    """The body, a text or a stateless token is over its limit."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+class TokenTooLarge(PayloadTooLarge):
+    """A stateless session grew beyond the token size bound."""
+
+    code = "token_too_large"
+
+
+class RateLimited(HTTPError):
+    """The key sent more requests than its rate allows; retry after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many requests for this API key; retry in {retry_after} s",
+            retry_after=retry_after,
+        )
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class AuthRateLimited(RateLimited):
+    """Too many failed API key attempts from one client address."""
+
+    def __init__(self, retry_after: int) -> None:
+        HTTPError.__init__(
+            self,
+            f"too many failed API key attempts from this address; retry in {retry_after} s",
+            retry_after=retry_after,
+        )
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class RequestTimeout(HTTPError):
+    """The request took longer than the server's request timeout."""
+
+    code = "timeout"
+    status = 504
+
+
+# --- set-up -----------------------------------------------------------------------------
+
+
+class SettingsError(DialoghubError):
+    """A setting has a wrong value or the config file cannot be read."""
+
+    code = "settings_invalid"
+
+
+class GraphvizMissing(DialoghubError):
+    """Graphviz's ``dot`` program is not installed, so no SVG can be drawn."""
+
+    code = "graphviz_missing"
+
+
+# --- the client -------------------------------------------------------------------------
+
+
+class APIError(DialoghubError):
+    """The server refused a request; ``code`` and ``status`` say why."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message, **details)
+        self.status = status
+        self.code = code

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from dialoghub.errors import CodeUnitError
 from dialoghub.model.spec import State, Unit
 
 if TYPE_CHECKING:
@@ -50,10 +51,6 @@ StateFunction = Callable[[Any], None]
 F = TypeVar("F", bound=StateFunction)
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class CodeUnitError(ValueError):
-    """A code unit cannot be loaded or is malformed."""
 
 
 class CodeUnit:

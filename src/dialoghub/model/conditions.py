@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dialoghub.errors import ConditionError
+
 __all__ = ["Condition", "ConditionError"]
 
 Lookup = Callable[[str], Any]
@@ -38,14 +40,6 @@ _TOKEN = re.compile(
 )
 _KEYWORDS = {"and", "or", "not", "in", "is", "set", "matches", "true", "false", "null"}
 _MISSING = object()
-
-
-class ConditionError(ValueError):
-    """A condition cannot be parsed; ``column`` is 0-based within the condition text."""
-
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(message)
-        self.column = column
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from dialoghub.errors import DialoghubError
+from dialoghub.errors import DialoghubError, GraphvizMissing
 from dialoghub.model.spec import (
     Call,
     Goto,
@@ -41,12 +41,6 @@ _MAIN = "main"
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # Words Mermaid's state diagrams read as syntax when used as a state id.
 _RESERVED = {"state", "note", "end", "direction", "class", "classDef", "style", "click", "as"}
-
-
-class GraphvizMissing(DialoghubError):
-    """Graphviz's ``dot`` program is not installed, so no SVG can be drawn."""
-
-    code = "graphviz_missing"
 
 
 @dataclass(frozen=True, slots=True)

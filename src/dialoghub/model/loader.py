@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dialoghub.errors import ModelValidationError, Problem
+from dialoghub.errors import ModelTooComplex, ModelValidationError, Problem
 from dialoghub.model.compile import compile_model
 from dialoghub.model.source import (
     DEFAULT_LIMITS,
@@ -29,19 +29,6 @@ __all__ = [
 ]
 
 MODEL_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-class ModelTooComplex(ModelValidationError):
-    """The model's text is over a reading limit (size, depth, aliases; see docs/models.md).
-
-    Its one problem says which limit and where; ``limit`` names it.
-    """
-
-    code = "model_too_complex"
-
-    def __init__(self, problem: Problem, limit: str) -> None:
-        super().__init__([problem])
-        self.limit = limit
 
 
 def _recognizer(

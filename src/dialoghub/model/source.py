@@ -33,7 +33,7 @@ from yaml.events import (
 )
 from yaml.resolver import BaseResolver
 
-from dialoghub.errors import Problem
+from dialoghub.errors import Problem, SourceError, SourceLimitError
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -55,31 +55,6 @@ _INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
 _FLOAT = re.compile(r"[-+]?(\d[\d_]*)?\.\d+([eE][-+]?\d+)?|[-+]?\d[\d_]*[eE][-+]?\d+")
 _NULL = {"", "~", "null", "Null", "NULL"}
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-
-
-class SourceError(Exception):
-    """The file cannot be read cleanly; carries the problems found.
-
-    ``located`` is the data that could still be read (duplicate keys dropped) when the text
-    parsed but had problems, so a caller can go on checking it and report everything at once;
-    None when the text could not be parsed at all.
-    """
-
-    def __init__(self, problems: list[Problem], located: Located | None = None) -> None:
-        super().__init__("; ".join(str(p) for p in problems))
-        self.problems = problems
-        self.located = located
-
-
-class SourceLimitError(SourceError):
-    """The text is over one of the :class:`SourceLimits` (too big, too deep, too many aliases).
-
-    Not a mistake in a model but a refusal to do the work: the server answers it with 400.
-    """
-
-    def __init__(self, problem: Problem, limit: str) -> None:
-        super().__init__([problem])
-        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)

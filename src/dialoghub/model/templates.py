@@ -17,17 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dialoghub.errors import TemplateError
+
 __all__ = ["Template", "TemplateError", "render_value"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-
-
-class TemplateError(ValueError):
-    """A template cannot be parsed; ``column`` is 0-based within the template text."""
-
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(message)
-        self.column = column
 
 
 def render_value(value: Any) -> str:

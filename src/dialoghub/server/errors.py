@@ -5,9 +5,10 @@ Every non-2xx response has the body ``{"code": str, "message": str, "details": o
 ``details`` carries the error's context (session id, versions, ...). Errors of the library
 tree (:mod:`dialoghub.errors`) map to statuses through :data:`STATUS`, walked along the
 class's MRO so a new subclass inherits its parent's status. The server's own refusals are
-the :class:`HTTPError` subclasses below. Nothing else ever reaches a client: an unexpected
-exception becomes a 500 ``internal_error`` whose body holds no trace, only a request id that
-the server log also prints.
+the :class:`HTTPError` branch of that tree, each with its own ``status`` (defined in
+:mod:`dialoghub.errors` like every exception, and importable from here too). Nothing else
+ever reaches a client: an unexpected exception becomes a 500 ``internal_error`` whose body
+holds no trace, only a request id that the server log also prints.
 """
 
 from __future__ import annotations
@@ -23,6 +24,16 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from dialoghub import errors as e
+from dialoghub.errors import (
+    BadRequest,
+    Forbidden,
+    HTTPError,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    RequestTimeout,
+    Unauthorized,
+)
 
 __all__ = [
     "STATUS",
@@ -50,71 +61,6 @@ class ErrorBody(msgspec.Struct, kw_only=True):
     code: str
     message: str
     details: dict[str, Any] = {}
-
-
-class HTTPError(e.DialoghubError):
-    """A refusal of the HTTP layer itself; ``status`` is its HTTP status."""
-
-    code = "http_error"
-    status = 400
-    headers: dict[str, str] = {}
-
-
-class BadRequest(HTTPError):
-    """The request cannot be read: malformed JSON, wrong types, unknown fields, bad UTF-8."""
-
-    code = "bad_request"
-    status = 400
-
-
-class Unauthorized(HTTPError):
-    """No API key, an unknown or revoked key, or a tampered session token."""
-
-    code = "unauthorized"
-    status = 401
-    headers = {"WWW-Authenticate": 'Bearer realm="dialoghub"'}
-
-
-class Forbidden(HTTPError):
-    """The key is valid but lacks the scope the route needs."""
-
-    code = "forbidden"
-    status = 403
-
-
-class NotFound(HTTPError):
-    """No such route or resource."""
-
-    code = "not_found"
-    status = 404
-
-
-class PayloadTooLarge(HTTPError):
-    """The body, a text or a stateless token is over its limit."""
-
-    code = "payload_too_large"
-    status = 413
-
-
-class RateLimited(HTTPError):
-    """The key sent more requests than its rate allows; retry after ``retry_after`` seconds."""
-
-    code = "rate_limited"
-    status = 429
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            f"too many requests for this API key; retry in {retry_after} s",
-            retry_after=retry_after,
-        )
-        self.headers = {"Retry-After": str(retry_after)}
-
-
-class RequestTimeout(HTTPError):
-    """The request took longer than the server's request timeout."""
-
-    code = "timeout"
-    status = 504
 
 
 #: Library error class -> HTTP status; the most specific class in the MRO wins.

@@ -32,11 +32,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from starlette.requests import ClientDisconnect, Request
 
 from dialoghub.engine.records import ASR, Input, Jump, SetVariables, Text
-from dialoghub.errors import StoreConfigError
+from dialoghub.errors import AuthRateLimited, BodyTimeout, StoreConfigError
 from dialoghub.server.dispatch import header
 from dialoghub.server.errors import (
     BadRequest,
-    HTTPError,
     PayloadTooLarge,
     RateLimited,
     Unauthorized,
@@ -58,26 +57,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("dialoghub.server")
-
-
-class BodyTimeout(HTTPError):
-    """The request body did not arrive within the request timeout (the client is slow)."""
-
-    code = "body_timeout"
-    status = 408
-    headers = {"Connection": "close"}
-
-
-class AuthRateLimited(RateLimited):
-    """Too many failed API key attempts from one client address."""
-
-    def __init__(self, retry_after: int) -> None:
-        HTTPError.__init__(
-            self,
-            f"too many failed API key attempts from this address; retry in {retry_after} s",
-            retry_after=retry_after,
-        )
-        self.headers = {"Retry-After": str(retry_after)}
 
 
 class _Buckets:

@@ -10,21 +10,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dialoghub.errors import KeysDisabled
 from dialoghub.server.auth import Principal, create_key
 from dialoghub.server.endpoint import JSONResponse, body, by_method, endpoint
-from dialoghub.server.errors import HTTPError, NotFound
+from dialoghub.server.errors import NotFound
 from dialoghub.server.keystore import KeyRecord, KeyStore
 from dialoghub.server.schemas import CreatedKey, CreateKey, KeyList, KeyOut
 from dialoghub.server.service import Service
 
 __all__ = ["key_out", "routes"]
-
-
-class KeysDisabled(HTTPError):
-    """The server runs without API keys."""
-
-    code = "keys_disabled"
-    status = 404
 
 
 def _keystore(service: Service) -> KeyStore:

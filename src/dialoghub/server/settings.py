@@ -18,18 +18,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from dialoghub.errors import DialoghubError
+from dialoghub.errors import SettingsError
 
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
 
 #: Environment variables are named ``DIALOGHUB_`` + the upper-case setting name.
 ENV_PREFIX = "DIALOGHUB_"
-
-
-class SettingsError(DialoghubError):
-    """A setting has a wrong value or the config file cannot be read."""
-
-    code = "settings_invalid"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import msgspec
 
+from dialoghub.errors import LogBroken, LogCorrupt
+
 __all__ = ["EventLog", "Line", "LogBroken", "LogCorrupt", "ReadLine", "encode_line", "fsync_dir"]
 
 
@@ -83,14 +85,6 @@ _decoder = msgspec.json.Decoder(ReadLine)
 def encode_line(line: Line) -> bytes:
     """The line as it is appended, newline included."""
     return _encoder.encode(line) + b"\n"
-
-
-class LogCorrupt(ValueError):
-    """A line other than the last one does not parse: the log is damaged, not torn."""
-
-    def __init__(self, lineno: int, reason: str) -> None:
-        super().__init__(f"line {lineno}: {reason}")
-        self.lineno = lineno
 
 
 @dataclass(slots=True)
@@ -207,8 +201,3 @@ class EventLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-class LogBroken(OSError):
-    """An append failed and the half-written bytes could not be cut off: the store must be
-    reopened (which ignores a torn last line)."""

@@ -32,8 +32,9 @@ from typing import Any
 import msgspec
 
 from dialoghub.engine.records import Session
+from dialoghub.errors import EntryError
 
-__all__ = ["Entry", "Row", "entry_key", "from_entry", "render"]
+__all__ = ["Entry", "EntryError", "Row", "entry_key", "from_entry", "render"]
 
 _json = msgspec.json.Encoder()
 # Top-level entry fields that belong to NaifJs, in its order; "time" is milliseconds.
@@ -141,10 +142,6 @@ def render(order: int, session: Session, idempotency: dict[str, tuple[str, bytes
         }
     out["dialoghub"] = ours
     return _json.encode(out)
-
-
-class EntryError(ValueError):
-    """An entry of the file does not describe a session."""
 
 
 def from_entry(

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from dialoghub.errors import StoreError
+from dialoghub.errors import SchemaTooNew, SchemaTooOld
 
 __all__ = ["Migratable", "SchemaTooNew", "SchemaTooOld", "Step", "check_steps"]
 
@@ -49,18 +49,6 @@ class Migratable(Protocol):
     async def migrate(self) -> list[Step]:
         """Bring the schema to this code's version in place (store not open); steps run."""
         ...
-
-
-class SchemaTooOld(StoreError):
-    """The database has an older schema; ``dialoghub store migrate`` upgrades it."""
-
-    code = "store_schema_old"
-
-
-class SchemaTooNew(StoreError):
-    """The database was upgraded by a newer dialoghub; this one must be upgraded too."""
-
-    code = "store_schema_new"
 
 
 def check_steps(steps: tuple[Step, ...]) -> int:
