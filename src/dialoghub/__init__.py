@@ -26,11 +26,10 @@ from dialoghub.engine.records import (
     Transcribe,
     WaitForUser,
 )
-from dialoghub.hub import Hub, SessionView
+from dialoghub.hub import Hub, SessionView, SyncHub
 from dialoghub.model.loader import load_model, load_models
 from dialoghub.model.spec import Model
 from dialoghub.stores import Page, Store, open_store
-from dialoghub.sync import SyncHub
 
 __version__ = "0.1.0"
 

@@ -5,12 +5,14 @@ lock table and a cache of snapshots (:mod:`dialoghub.hub.keyed`); every update o
 from any face (Python, the HTTP server, the CLI, the timer service), goes through it. Beside it
 live the parts it runs on the store: time travel (:mod:`dialoghub.hub.timetravel`), moving
 sessions between stores (:mod:`dialoghub.hub.transfer`), due timers
-(:mod:`dialoghub.hub.timers`), and what an update returns (:mod:`dialoghub.hub.view`).
+(:mod:`dialoghub.hub.timers`), what an update returns (:mod:`dialoghub.hub.view`), and the
+blocking face for scripts (:class:`SyncHub`, :mod:`dialoghub.hub.sync`).
 """
 
 from __future__ import annotations
 
 from dialoghub.hub.core import DEFAULT_STORE, IDEMPOTENCY_RETENTION, Hub
+from dialoghub.hub.sync import SyncHub
 from dialoghub.hub.view import SessionView
 
-__all__ = ["DEFAULT_STORE", "IDEMPOTENCY_RETENTION", "Hub", "SessionView"]
+__all__ = ["DEFAULT_STORE", "IDEMPOTENCY_RETENTION", "Hub", "SessionView", "SyncHub"]

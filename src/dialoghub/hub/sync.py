@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from dialoghub.blocking import BlockingFace, attribute, blocking, blocking_iter, on_loop, readonly
-from dialoghub.hub import DEFAULT_STORE, IDEMPOTENCY_RETENTION, Hub
+from dialoghub.hub.core import DEFAULT_STORE, IDEMPOTENCY_RETENTION, Hub
 from dialoghub.model.spec import Model
 from dialoghub.stores import Store
 
