@@ -109,31 +109,33 @@ async def keyring_for(settings: Settings, keystore: KeyStore | None) -> Keyring:
     return await keyring_from_store(keystore, **options)
 
 
-@endpoint("/health", None)
-async def health(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/health", None, tag="system")
+async def health(service: Service, request: Request, who: Principal) -> Health:
     """Liveness: the process answers."""
-    return JSONResponse(Health())
+    return Health()
 
 
-@endpoint("/version", None)
-async def version_route(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/version", None, tag="system", operation_id="version")
+async def version_route(service: Service, request: Request, who: Principal) -> VersionInfo:
     """The server's version."""
-    return JSONResponse(VersionInfo(version=server_version(), models=len(service.hub.models)))
+    return VersionInfo(version=server_version(), models=len(service.hub.models))
 
 
-@endpoint("/metrics", None)
+@endpoint("/metrics", None, tag="system", produces="text/plain",
+          answer_doc="Text exposition format")
 async def metrics(service: Service, request: Request, who: Principal) -> Response:
     """Prometheus metrics."""
     return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-@endpoint("/openapi.json", None)
+# The document and its page are not in the document (include_in_schema=False below).
+@endpoint("/openapi.json", None, tag="system", produces="application/json")
 async def openapi(service: Service, request: Request, who: Principal) -> Response:
     """The OpenAPI document."""
     return JSONResponse(request.app.state.openapi)
 
 
-@endpoint("/docs", None)
+@endpoint("/docs", None, tag="system", produces="text/html")
 async def docs(service: Service, request: Request, who: Principal) -> Response:
     """The browsable API documentation (self-contained: it loads nothing from elsewhere)."""
     return HTMLResponse(request.app.state.docs_html, headers=_DOCS_HEADERS)
@@ -246,7 +248,7 @@ def create_app(
             CORS, allow_origins=list(settings.cors_origins), allow_methods=CORS_METHODS,
             allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSE,
         )
-    app.state.openapi = openapi_document(server_version())
+    app.state.openapi = openapi_document(server_version(), app.routes)
     app.state.docs_html = render_docs(app.state.openapi)
     app.state.settings = settings
     return app

@@ -7,18 +7,19 @@ from __future__ import annotations
 import time
 
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from dialoghub.errors import KeysDisabled
 from dialoghub.server.auth import Principal, create_key
-from dialoghub.server.endpoint import JSONResponse, body, by_method, endpoint
+from dialoghub.server.endpoint import Param, body, by_method, endpoint
 from dialoghub.server.errors import NotFound
 from dialoghub.server.keystore import KeyRecord, KeyStore
 from dialoghub.server.schemas import CreatedKey, CreateKey, KeyList, KeyOut
 from dialoghub.server.service import Service
 
 __all__ = ["key_out", "routes"]
+
+_KEY_ID = Param.path("key_id", "The key id.")
 
 
 def _keystore(service: Service) -> KeyStore:
@@ -35,36 +36,35 @@ def key_out(record: KeyRecord) -> KeyOut:
     )
 
 
-@endpoint("/v1/keys", "admin")
-async def list_keys(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/keys", "admin", tag="keys")
+async def list_keys(service: Service, request: Request, who: Principal) -> KeyList:
     """The tenant's keys, revoked ones included, never their secrets."""
     records = await _keystore(service).list_keys(who.tenant)
-    return JSONResponse(KeyList(keys=[key_out(r) for r in records]))
+    return KeyList(keys=[key_out(r) for r in records])
 
 
-@endpoint("/v1/keys", "admin")
-async def add_key(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/keys", "admin", tag="keys", body=CreateKey, status=201,
+          operation_id="createKey")
+async def add_key(service: Service, request: Request, who: Principal) -> CreatedKey:
     """A new key of the tenant; its secret is in this response only."""
-    req = await body(service, request, CreateKey)
+    req = await body(service, request)
     key, record = await create_key(
         _keystore(service), who.tenant, scopes=tuple(req.scopes), name=req.name
     )
     out = key_out(record)
-    created = CreatedKey(
+    return CreatedKey(
         key=key, key_id=out.key_id, tenant=out.tenant, scopes=out.scopes, name=out.name,
         created_at=out.created_at, revoked_at=None,
     )
-    return JSONResponse(created, status_code=201)
 
 
-@endpoint("/v1/keys/{key_id}", "admin")
-async def revoke_key(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/keys/{key_id}", "admin", tag="keys", params=[_KEY_ID], status=204)
+async def revoke_key(service: Service, request: Request, who: Principal) -> None:
     """Revoke a key of the tenant; it gets 401 from now on."""
-    key_id: str = request.path_params["key_id"]
+    key_id: str = _KEY_ID.read(request)
     if not await _keystore(service).revoke_key(key_id, time.time(), tenant=who.tenant):
         raise NotFound(f"no live API key {key_id!r} in this tenant", key_id=key_id)
     service.auth.forget(key_id)
-    return Response(status_code=204)
 
 
 routes = [

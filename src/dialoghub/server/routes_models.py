@@ -17,7 +17,6 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from dialoghub.errors import ModelValidationError, UnknownModel
@@ -25,16 +24,18 @@ from dialoghub.model.loader import ModelTooComplex, load_model_text
 from dialoghub.model.source import POSTED_LIMITS
 from dialoghub.model.spec import Model
 from dialoghub.server.auth import Principal
-from dialoghub.server.endpoint import JSONResponse, endpoint
+from dialoghub.server.endpoint import Body, Param, endpoint
 from dialoghub.server.errors import BadRequest
 from dialoghub.server.limits import read_body
-from dialoghub.server.schemas import ModelList, ProblemOut, ValidateResult
+from dialoghub.server.schemas import ModelInfo, ModelList, ProblemOut, ValidateResult
 from dialoghub.server.service import Service
 
 __all__ = ["COMPILE_TIMEOUT", "routes"]
 
 #: seconds a posted model may take to compile (queueing included) before it is refused
 COMPILE_TIMEOUT = 5.0
+
+_MODEL_ID = Param.path("model_id", "The model id.")
 
 _compiler = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dialoghub-validate")
 
@@ -52,25 +53,28 @@ async def _compile(text: str) -> Model:
         ) from None
 
 
-@endpoint("/v1/models", "read")
-async def list_models(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/models", "read", tag="models")
+async def list_models(service: Service, request: Request, who: Principal) -> ModelList:
     """Every loaded model with its version, language and audio sample rate."""
     models = sorted(service.hub.models.values(), key=lambda m: m.id)
-    return JSONResponse(ModelList(models=[service.model_info(m) for m in models]))
+    return ModelList(models=[service.model_info(m) for m in models])
 
 
-@endpoint("/v1/models/{model_id}", "read")
-async def get_model(service: Service, request: Request, who: Principal) -> Response:
+@endpoint("/v1/models/{model_id}", "read", tag="models", params=[_MODEL_ID])
+async def get_model(service: Service, request: Request, who: Principal) -> ModelInfo:
     """One loaded model."""
-    model_id: str = request.path_params["model_id"]
+    model_id: str = _MODEL_ID.read(request)
     model = service.hub.models.get(model_id)
     if model is None:
         raise UnknownModel(model_id, list(service.hub.models))
-    return JSONResponse(service.model_info(model))
+    return service.model_info(model)
 
 
-@endpoint("/v1/models/validate", "read")
-async def validate_model(service: Service, request: Request, who: Principal) -> Response:
+# The body is text, read here (not decoded as JSON): it is documented by its description.
+@endpoint("/v1/models/validate", "read", tag="models",
+          body=Body(None, media_type="application/yaml",
+                    description="The model as YAML (or JSON) text."))
+async def validate_model(service: Service, request: Request, who: Principal) -> ValidateResult:
     """Compile a posted model (YAML or JSON text) and report every problem."""
     raw = await read_body(request, service.settings.max_body_bytes)
     try:
@@ -92,8 +96,8 @@ async def validate_model(service: Service, request: Request, who: Principal) -> 
             ProblemOut(message=p.message, file=p.file, line=p.line, column=p.column, path=p.path)
             for p in exc.problems
         ]
-        return JSONResponse(ValidateResult(valid=False, problems=problems))
-    return JSONResponse(ValidateResult(valid=True, model=service.model_info(model)))
+        return ValidateResult(valid=False, problems=problems)
+    return ValidateResult(valid=True, model=service.model_info(model))
 
 
 routes = [

@@ -4,6 +4,13 @@ Precedence, lowest first: the defaults below, a config file (TOML or JSON, ``--c
 ``DIALOGHUB_CONFIG``), environment variables ``DIALOGHUB_<NAME>`` (``DIALOGHUB_STORE``,
 ``DIALOGHUB_PORT``, ...), then command-line flags. :func:`load_settings` does the merge so
 ``dialoghub serve`` and tests build settings the same way.
+
+Each source is converted to the fields' types by msgspec (``msgspec.convert(...,
+strict=False)``: ``"8000"`` is a port, ``"true"``/``"1"`` a boolean), under the constraints
+the fields declare (a port is 0 to 65535, a timeout above 0, ...). Two spellings of the
+environment are read before that: a comma-separated string is a list, and ``yes``/``on``
+and ``no``/``off`` are booleans too. A value that does not convert is a
+:class:`SettingsError` naming the setting, where it came from and the value.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from dialoghub.errors import SettingsError
 
@@ -24,6 +33,13 @@ __all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
 
 #: Environment variables are named ``DIALOGHUB_`` + the upper-case setting name.
 ENV_PREFIX = "DIALOGHUB_"
+
+# The constraints msgspec checks when it converts a source (not when Settings is built).
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]  # 0: any free port
+Count = Annotated[int, msgspec.Meta(ge=0)]  # 0 where it means "off" or "no limit"
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Rate = Annotated[float, msgspec.Meta(ge=0)]  # 0: off
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,8 +50,8 @@ class Settings:
     keys_store: str = ""  # where API keys live; empty: the session store (sqlite or memory)
     models: tuple[str, ...] = ()  # model files, folders, or globs like examples/*/
     host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
+    port: Port = 8000
+    workers: Positive = 1
     # Pushes to attached clients across server processes: redis://host:port/db[?prefix=...].
     # Empty: each process pushes only the updates it made itself.
     broadcast: str = ""
@@ -44,34 +60,35 @@ class Settings:
     # Session tokens: "kid:secret" pairs, the first signs, all verify (rotation). Empty: a
     # signing key is generated once and kept in the store's key table.
     token_keys: tuple[str, ...] = ()
-    token_mode: str = "reference"  # default mode of new sessions: reference or stateless
+    # Default mode of new sessions.
+    token_mode: Literal["reference", "stateless"] = "reference"
     stateless_models: tuple[str, ...] = ()  # models whose sessions are always stateless
-    max_token_bytes: int = 8192  # a stateless token larger than this is refused (413)
-    stateless_ttl: float = 86400.0  # seconds a stateless token stays valid (401 after)
+    max_token_bytes: Positive = 8192  # a stateless token larger than this is refused (413)
+    stateless_ttl: Seconds = 86400.0  # seconds a stateless token stays valid (401 after)
     # Limits.
-    max_body_bytes: int = 65536
-    max_text_chars: int = 4000
-    max_variables: int = 100  # keys in variables, params and metadata of one request
-    rate_limit: float = 1000.0  # requests per second per API key; 0 disables
-    rate_burst: int = 2000
-    request_timeout: float = 10.0  # seconds; a slower request gets 504 (a slow body 408)
+    max_body_bytes: Positive = 65536
+    max_text_chars: Positive = 4000
+    max_variables: Positive = 100  # keys in variables, params and metadata of one request
+    rate_limit: Rate = 1000.0  # requests per second per API key; 0 disables
+    rate_burst: Count = 2000
+    request_timeout: Seconds = 10.0  # seconds; a slower request gets 504 (a slow body 408)
     # Where the per-key rate and failed key attempts are counted: redis://host:port/db
     # [?prefix=...] shares them between processes; empty: the broadcast Redis if set, else
     # each process counts its own.
     rate_limit_store: str = ""
-    auth_failures: int = 20  # failed API key attempts per client address per window; 0: off
-    auth_failure_window: float = 60.0  # seconds
+    auth_failures: Count = 20  # failed API key attempts per client address per window; 0: off
+    auth_failure_window: Seconds = 60.0  # seconds
     # Connections (uvicorn): seconds a connection may take to send a request's headers (the
     # first request's and each next one's; then it is closed), seconds an idle keep-alive
     # connection is kept, connections + requests at once before 503s (0: no limit), the
     # listen backlog.
-    header_timeout: float = 10.0
-    keep_alive_timeout: int = 5
-    limit_concurrency: int = 0
-    backlog: int = 2048
+    header_timeout: Seconds = 10.0
+    keep_alive_timeout: Count = 5
+    limit_concurrency: Count = 0
+    backlog: Positive = 2048
     # WebSocket: updates queued for one socket; a client that lets more pile up (does not
     # read) is dropped. A frame over max_body_bytes is refused by the protocol (close 1009).
-    ws_send_queue: int = 256
+    ws_send_queue: Positive = 256
     # Browser origins allowed to call the API cross-origin (CORS), like https://app.example.com
     # or "*". Empty: no CORS headers at all (browsers then refuse cross-origin calls).
     cors_origins: tuple[str, ...] = ()
@@ -87,34 +104,44 @@ class Settings:
 
 
 _NAMES = {f.name: f for f in fields(Settings)}
+_KINDS: dict[str, type[Any]] = {f.name: type(f.default) for f in fields(Settings)}
 _ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s]+")
+_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
+_AT = re.compile(r" - at `\$\.(\w+)")
 
 
-def _coerce(name: str, value: Any) -> Any:
-    """Turn a config or environment value into the field's type, or raise SettingsError."""
-    default = getattr(Settings(), name)
+def _spelled(name: str, value: Any) -> Any:
+    """A value as msgspec reads it: the environment's spellings of lists and booleans."""
+    if not isinstance(value, str):
+        return value
+    kind = _KINDS[name]
+    if kind is tuple:
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if kind is bool:
+        low = value.strip().lower()
+        return _WORDS.get(low, low)
+    return value.strip() if kind in (int, float) else value
+
+
+def _convert(values: Mapping[str, Any], source: str | None) -> dict[str, Any]:
+    """``values`` (setting names to raw values from ``source``, None for the environment)
+    converted by msgspec to the fields' types and checked against their constraints;
+    SettingsError naming the setting, its source and the value if one is wrong."""
     try:
-        if isinstance(default, bool):
-            if isinstance(value, str):
-                low = value.strip().lower()
-                if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                    raise ValueError(value)
-                return low in ("1", "true", "yes", "on")
-            return bool(value)
-        if isinstance(default, tuple):
-            if isinstance(value, str):
-                return tuple(v.strip() for v in value.split(",") if v.strip())
-            return tuple(str(v) for v in value)
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError):
+        checked = msgspec.convert({k: _spelled(k, v) for k, v in values.items()}, Settings,
+                                  strict=False)
+    except msgspec.ValidationError as exc:
+        why = str(exc)
+        found = _AT.search(why)
+        name = found.group(1) if found else "?"
+        where = ENV_PREFIX + name.upper() if source is None else source
+        problem = why.split(" - at ")[0]
         raise SettingsError(
-            f"setting {name!r} must be a {type(default).__name__}, not {value!r}",
-            setting=name,
+            f"setting {name!r} from {where}: {problem[:1].lower()}{problem[1:]}; the value "
+            f"is {values.get(name)!r}",
+            setting=name, source=where,
         ) from None
+    return {k: getattr(checked, k) for k in values}
 
 
 def _read_config(path: str) -> dict[str, Any]:
@@ -145,20 +172,19 @@ def load_settings(
     values: dict[str, Any] = {}
     path = config or env.get(ENV_PREFIX + "CONFIG")
     if path:
+        from_file: dict[str, Any] = {}
         for name, value in _read_config(path).items():
             key = name.replace("-", "_")
             if key not in _NAMES:
                 raise SettingsError(
                     f"unknown setting {name!r} in {path}; known: {', '.join(sorted(_NAMES))}"
                 )
-            values[key] = _coerce(key, value)
-    for name in _NAMES:
-        raw = env.get(ENV_PREFIX + name.upper())
-        if raw is not None and raw != "":
-            values[name] = _coerce(name, raw)
-    for name, value in (flags or {}).items():
-        if value is not None and name in _NAMES:
-            values[name] = _coerce(name, value)
+            from_file[key] = value
+        values |= _convert(from_file, path)
+    values |= _convert({name: env[ENV_PREFIX + name.upper()] for name in _NAMES
+                        if env.get(ENV_PREFIX + name.upper())}, None)
+    values |= _convert({name: value for name, value in (flags or {}).items()
+                        if value is not None and name in _NAMES}, "the flags")
     settings = Settings(**values)
     for origin in settings.cors_origins:
         if origin != "*" and not _ORIGIN.fullmatch(origin):
@@ -167,8 +193,6 @@ def load_settings(
                 "(scheme, host, optional port; no path, no trailing '/') or '*'",
                 setting="cors_origins",
             )
-    if settings.token_mode not in ("reference", "stateless"):
-        raise SettingsError("token_mode must be 'reference' or 'stateless'")
     if settings.token_keys:
         from dialoghub.server.tokens import parse_keys
 

@@ -20,27 +20,36 @@ from starlette.routing import Route
 from dialoghub.engine.records import Event
 from dialoghub.server.auth import Principal
 from dialoghub.server.broadcast import follow
-from dialoghub.server.endpoint import endpoint, query_int
+from dialoghub.server.endpoint import Param, endpoint
+from dialoghub.server.routes_sessions import AFTER, SESSION_ID
 from dialoghub.server.service import Service
+from dialoghub.server.websocket import PATH as WEBSOCKET_PATH
 
 __all__ = ["routes"]
 
 _encode = msgspec.json.Encoder().encode
-_MAX_SEQ = 2**53
+
+# Sent by a reconnecting EventSource; read leniently (anything but a sequence number is
+# ignored, as a browser cannot be told to send another), so it is documented as a string.
+_LAST_EVENT_ID = Param.header("Last-Event-ID", "The id of the last event received (a "
+                              "reconnecting EventSource sends it); overrides `after`.")
 
 
 def _last_event_id(request: Request) -> int | None:
-    raw = request.headers.get("last-event-id")
+    raw = _LAST_EVENT_ID.read(request)
     return int(raw) if raw is not None and raw.isdigit() and len(raw) < 17 else None
 
 
-@endpoint("/v1/sessions/{session_id}/stream", "read", query=("after",))
+@endpoint("/v1/sessions/{session_id}/stream", "read", tag="sessions",
+          params=[SESSION_ID, AFTER, _LAST_EVENT_ID], operation_id="streamSession",
+          produces="text/event-stream", answer_doc="An event stream",
+          extra={"x-websocket": WEBSOCKET_PATH})
 async def stream(service: Service, request: Request, who: Principal) -> Response:
     """Stream the session's updates as server-sent events."""
-    sid: str = request.path_params["session_id"]
+    sid: str = SESSION_ID.read(request)
     after = _last_event_id(request)
     if after is None:
-        after = query_int(request, "after", default=0, low=0, high=_MAX_SEQ) or 0
+        after = AFTER.read(request)
     session = await service.hub.get_session(sid, tenant=who.tenant)  # 404 before streaming
     after = min(after, session.seq)
     sub = service.broadcaster.subscribe((who.tenant, sid))

@@ -42,7 +42,11 @@ from dialoghub.server.errors import BadRequest, error_body, status_of
 from dialoghub.server.schemas import StrictInput, decode, to_input
 from dialoghub.server.service import Service
 
-__all__ = ["Attached", "ClientInput", "routes"]
+__all__ = ["PATH", "Attached", "ClientInput", "routes"]
+
+#: The socket's path; not in the OpenAPI paths (OpenAPI has no WebSockets): the event
+#: stream's operation names it (``x-websocket``), docs/http.md describes the protocol.
+PATH = "/v1/sessions/{session_id}/ws"
 
 log = logging.getLogger("dialoghub.server")
 
@@ -262,4 +266,4 @@ async def _handle(
         return _encode({"type": "error", "request_id": request_id, **body})
 
 
-routes = [WebSocketRoute("/v1/sessions/{session_id}/ws", session_socket, name="session_ws")]
+routes = [WebSocketRoute(PATH, session_socket, name="session_ws")]
