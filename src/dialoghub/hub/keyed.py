@@ -16,7 +16,8 @@ V = TypeVar("V")
 
 
 class KeyedLocks(Generic[K]):
-    """One asyncio.Lock per key, created on first use and dropped when nobody holds or waits.
+    """One lock per key (FIFO, like an asyncio.Lock), created on first use and dropped when
+    nobody holds or waits.
 
     Updates of one session queue on its lock; updates of different sessions never wait for
     each other. Memory stays proportional to the sessions being updated right now.

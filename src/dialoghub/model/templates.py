@@ -2,7 +2,7 @@
 
 A template is parsed once, when the model loads, into literal text and variable references,
 so rendering is a join and a bad template is a load-time error, never a runtime one. Names
-are looked up like conditions do (see :mod:`dialoghub.model.scope`): ``{city}`` in the current
+are looked up like conditions do (see :mod:`dialoghub.engine.scope`): ``{city}`` in the current
 unit, ``{address.street}`` in another unit, ``{params.x}`` and ``{metadata.x}`` in the
 session's params and metadata. ``{{`` and ``}}`` are literal braces. A variable that is not
 set renders as an empty string.
