@@ -1,0 +1,154 @@
+"""A statechart, compiled: the immutable description the engine's interpreter runs.
+
+An XState machine (v4 or v5 spelling; :mod:`dialoghub.model.xstate_chart` compiles one) becomes
+a :class:`Chart`: a tree of :class:`Node` objects addressed by their full id, each with its
+transitions in document order. Everything here is data; nothing runs. Guards and actions are
+referred to by :class:`Ref` (a name and its parameters, or a built-in such as ``assign``), and
+the interpreter (:mod:`dialoghub.engine.chart`) resolves them against what the application
+registered, so a chart stays serializable and a session replays from its events alone.
+
+Ids: the root's id is the machine's ``id`` (the file name when it has none); a child's id is its
+parent's id, a dot, and its key (``machine.a.b``), unless the child names its own ``id``, which
+then replaces the whole path (XState's rule). ``Chart.nodes`` maps every id to its node, and
+``Node.children`` lists child ids in document order (that order decides entry and exit order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "AFTER_PREFIX",
+    "DONE_INVOKE_PREFIX",
+    "DONE_STATE_PREFIX",
+    "ERROR_PREFIX",
+    "Chart",
+    "Delayed",
+    "Invoke",
+    "Kind",
+    "Node",
+    "Ref",
+    "Transition",
+]
+
+Kind = Literal["atomic", "compound", "parallel", "final", "history"]
+
+#: Internal event names, XState v5 spelling (v4's ``done.state.<id>`` etc. compile to these).
+DONE_STATE_PREFIX = "xstate.done.state."  # + node id: a compound/parallel node is done
+DONE_INVOKE_PREFIX = "xstate.done.actor."  # + invoke id: an invoked service answered
+ERROR_PREFIX = "xstate.error.actor."  # + invoke id: an invoked service failed
+AFTER_PREFIX = "xstate.after."  # + "<delay>.<node id>": a delayed transition is due
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A named guard or action with its parameters.
+
+    ``name`` is the application's name for it, or one of the built-ins the interpreter knows:
+    actions ``assign`` (``params["assignments"]``: context key -> value or a named expression),
+    ``raise`` (``params["event"]``), ``log``; guards ``stateIn`` (``params["state"]``: an id or
+    a state value), ``and``/``or``/``not`` (``params["guards"]``: a list of Ref), and
+    ``condition`` (``params["expr"]``: a condition of the model language over context and
+    event). ``line`` is where it was written (1-based, 0 if unknown), for messages.
+    """
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One transition of a node, in document order among the node's transitions.
+
+    ``event`` is the event type it takes (``"*"`` for any, ``"a.*"`` for a prefix) or None for
+    an eventless (``always``; v4's ``""``) transition. ``targets`` are node ids, resolved at
+    compile time; empty means a targetless transition (actions only, no state change).
+    ``reenter``: exit and re-enter the source when a target is the source or its descendant
+    (v5's ``reenter: true``; v4's external default, unless ``internal: true`` or a ``.child``
+    target).
+    """
+
+    source: str
+    event: str | None
+    targets: tuple[str, ...] = ()
+    guard: Ref | None = None
+    actions: tuple[Ref, ...] = ()
+    reenter: bool = False
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Delayed:
+    """An ``after`` entry: ``delay_ms`` after the node is entered, its event is raised."""
+
+    delay_ms: int
+    event: str  # AFTER_PREFIX + f"{delay_ms}.{node_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Invoke:
+    """An ``invoke``: the application runs ``src`` (a command action) while the node is
+    active; its answer is the event ``DONE_INVOKE_PREFIX + id``, its failure
+    ``ERROR_PREFIX + id`` (their transitions are ordinary transitions of the node)."""
+
+    id: str
+    src: str
+    input: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One state node."""
+
+    id: str
+    key: str  # its key in its parent's ``states`` ("" for the root)
+    kind: Kind
+    parent: str | None
+    children: tuple[str, ...] = ()
+    initial: tuple[str, ...] = ()  # compound: the initial child (its target ids)
+    transitions: tuple[Transition, ...] = ()  # event and eventless, document order
+    entry: tuple[Ref, ...] = ()
+    exit: tuple[Ref, ...] = ()
+    after: tuple[Delayed, ...] = ()
+    invoke: tuple[Invoke, ...] = ()
+    history: Literal["shallow", "deep"] | None = None  # for kind == "history"
+    history_default: tuple[str, ...] = ()  # a history node's target when nothing is recorded
+    tags: tuple[str, ...] = ()
+    meta: dict[str, Any] | None = None
+    output: Any = None  # a final node's output (a value or a named expression Ref)
+    order: int = 0  # document order over the whole chart (entry order ties)
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A compiled statechart: the root id and every node by id.
+
+    ``dialect`` is the spelling it was written in ("v4" or "v5"): the two XState versions
+    agree on nearly everything, and where they differ (default re-entry, done-event data) the
+    interpreter follows the machine's own version. ``context`` is the initial context.
+    ``strict``: an event no active state takes is an error rather than ignored.
+    """
+
+    id: str
+    root: str
+    nodes: dict[str, Node]
+    dialect: Literal["v4", "v5"] = "v5"
+    context: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False
+    predictable: bool = True  # v4's predictableActionArguments (actions in document order)
+
+    def node(self, node_id: str) -> Node:
+        """The node ``node_id`` (KeyError if the chart has none)."""
+        return self.nodes[node_id]
+
+    def ancestors(self, node_id: str) -> list[str]:
+        """``node_id``'s proper ancestors, nearest first, ending with the root."""
+        out = []
+        parent = self.nodes[node_id].parent
+        while parent is not None:
+            out.append(parent)
+            parent = self.nodes[parent].parent
+        return out
