@@ -134,6 +134,15 @@ def _popped(s: Session, e: Event) -> None:
     s.state = frame["state"]
 
 
+def _chart(s: Session, e: Event) -> None:
+    """A statechart macrostep: the new configuration, its state value, its bookkeeping."""
+    d = e.data
+    s.configuration = list(d["configuration"])
+    s.state = d["state"]
+    if "chart" in d:
+        s.chart = d["chart"]
+
+
 def _nothing(s: Session, e: Event) -> None:
     """Events that only record what happened (an intent was recognized, a result arrived)."""
 
@@ -147,6 +156,8 @@ _APPLY: dict[str, Callable[[Session, Event], None]] = {
     "variables_replaced": _replaced,
     "params_set": _params,
     "state_entered": _entered,  # unit, state
+    "chart_stepped": _chart,  # configuration, state, chart (exited/entered/microsteps: audit)
+    "chart_event_ignored": _nothing,  # an event no active state takes (XState ignores it)
     "action_emitted": _action,  # last_response (replies); awaiting, due_at (waits, commands)
     "command_result_received": _nothing,
     "timeout_fired": _timeout,  # counters

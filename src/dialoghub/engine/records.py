@@ -228,6 +228,13 @@ class Session(msgspec.Struct, kw_only=True, gc=False):
     expires_at: float | None = None
     # When the awaited question times out (the awaiting record's ``due_at``); None: no timeout.
     due_at: float | None = None
+    # A statechart session (a model with a chart): every active state node id, ancestors
+    # included, in document order; ``state`` is then the XState state value as text. Empty
+    # for a dialog model, which pays nothing for it.
+    configuration: list[str] = []
+    # A statechart's bookkeeping, engine-private but stored: {"history": {node: [ids]},
+    # "armed": [{"event", "due_at", "n"}], "invoked": [ids], "counter": n, "output": ...}.
+    chart: dict[str, Any] | None = None
 
     @property
     def ended(self) -> bool:
@@ -246,6 +253,10 @@ class Session(msgspec.Struct, kw_only=True, gc=False):
         timer: Timer | None = None
         if self.due_at is not None:
             timer = Timer(self.due_at, "prompt")
+        if self.chart is not None:  # a statechart's delayed (``after``) events
+            for armed in self.chart.get("armed", ()):
+                if timer is None or armed["due_at"] < timer.due_at:
+                    timer = Timer(armed["due_at"], armed["event"])
         if self.expires_at is not None and (timer is None or self.expires_at <= timer.due_at):
             timer = Timer(self.expires_at, EXPIRE)
         return timer

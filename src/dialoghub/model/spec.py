@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dialoghub.model.chart import Chart
 from dialoghub.model.conditions import Condition
 from dialoghub.model.templates import Template
 from dialoghub.nlu.types import EntitySpec
@@ -317,6 +318,11 @@ class Model:
     restart_on_request: bool = False
     source: str = "<model>"
     units: Mapping[str, Unit] = field(default_factory=dict)  # every unit, ``unit`` included
+    # A statechart model (an XState machine) runs on the engine's interpreter instead of the
+    # dialog steps; ``states`` then lists its node ids. ``chart_registry`` is what the
+    # application registered for it (a ``dialoghub.engine.chart.Registry``: guards, actions).
+    chart: Chart | None = None
+    chart_registry: Any = None
 
     def state(self, name: str, unit: str | None = None) -> State:
         """The state called ``name`` of ``unit`` (the main unit); KeyError if there is none."""
