@@ -7,10 +7,12 @@ referred to by :class:`Ref` (a name and its parameters, or a built-in such as ``
 the interpreter (:mod:`dialoghub.engine.chart`) resolves them against what the application
 registered, so a chart stays serializable and a session replays from its events alone.
 
-Ids: the root's id is the machine's ``id`` (the file name when it has none); a child's id is its
-parent's id, a dot, and its key (``machine.a.b``), unless the child names its own ``id``, which
-then replaces the whole path (XState's rule). ``Chart.nodes`` maps every id to its node, and
-``Node.children`` lists child ids in document order (that order decides entry and exit order).
+Ids: the root's id is the machine's ``id`` (the file name when it has none); a state's id is the
+machine's id and the keys of its path from the root, joined by dots (``machine.a.b``, even when
+``a`` names an ``id`` of its own), unless the state names its own ``id``, which then replaces
+the whole path (XState's rule: v5 StateNode, ``[machine.id, ...path].join('.')``).
+``Chart.nodes`` maps every id to its node, and ``Node.children`` lists child ids in document
+order (that order decides entry and exit order).
 """
 
 from __future__ import annotations
@@ -120,6 +122,9 @@ class Node:
     output: Any = None  # a final node's output (a value or a named expression Ref)
     order: int = 0  # document order over the whole chart (entry order ties)
     line: int = 0
+    #: compound: the actions of v5's ``initial: {target, actions}``, run when the initial child
+    #: is entered by default (after the node's entry actions, before the child's)
+    initial_actions: tuple[Ref, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
