@@ -208,7 +208,7 @@ class Param:
             raw = header(request.scope, self._header)
         else:
             raw = request.query_params.get(self.name)
-        if raw is None or (raw == "" and self.kind is int):
+        if raw is None:  # an empty integer (?limit=) is not one: refused as the schema says
             return self.default
         if self.kind is int:
             return self._read_int(raw)
