@@ -126,11 +126,14 @@ class CreateSession(_Strict):
     token_mode: Literal["reference", "stateless"] | None = None  # None: the model's default
 
 
+#: A session version as a request may name it: what the stores keep (0 to 2**63 - 1).
+Version = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
 UpdateSession: Any = msgspec.defstruct(
     "UpdateSession",
     [
         ("input", StrictInput),
-        ("expected_version", int | None, None),
+        ("expected_version", Version | None, None),
         ("token", str | None, None),
     ],
     kw_only=True,
@@ -156,7 +159,7 @@ class EndSession(_Strict):
     """``POST /v1/sessions/{id}/end``."""
 
     reason: str = "ended by request"
-    expected_version: int | None = None
+    expected_version: Version | None = None
 
 
 class ForkSession(_Strict):

@@ -137,3 +137,14 @@ async def test_hub_refuses_values_nested_too_deep(hub: Hub) -> None:
     # 63 levels under a top-level key is the limit's own depth (64): accepted.
     await hub.create_session("weather", session_id="w2", metadata={"m": nested(63)})
     await hub.set_variables("w1", {"v": nested(63)})
+
+
+async def test_hub_refuses_versions_the_stores_cannot_keep(hub: Hub) -> None:
+    from dialoghub.engine.records import Text
+
+    await hub.create_session("weather", session_id="w1")
+    before = await stored(hub)
+    for bad in (-1, 2**63, -(2**70)):
+        with pytest.raises(InvalidInput, match="expected_version"):
+            await hub.update("w1", Text(text="hi"), expected_version=bad, idempotency_key="k")
+    assert await stored(hub) == before

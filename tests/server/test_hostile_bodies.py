@@ -225,3 +225,17 @@ def test_deep_websocket_frames_are_refused(ready: TestClient, keys: Keys) -> Non
         ws.send_json({"type": "ping"})
         assert ws.receive_json()["type"] == "pong"
     assert stored(ready) == before
+
+
+def test_versions_out_of_range_are_400(ready: TestClient, keys: Keys) -> None:
+    # Found by the API fuzzer: with an Idempotency-Key, a version below -2**63 reached the
+    # request fingerprint (msgpack cannot encode it) and answered 500.
+    before = stored(ready)
+    h = {**keys.h(), "Idempotency-Key": "k1"}
+    for bad in (-1, -(2**64), 2**63):
+        refused(ready.post("/v1/sessions/s1/inputs", json={
+            "input": {"type": "text", "text": "hi"}, "expected_version": bad}, headers=h),
+            400, "bad_request")
+        refused(ready.post("/v1/sessions/s1/end", json={"expected_version": bad}, headers=h),
+                400, "bad_request")
+    assert stored(ready) == before

@@ -322,8 +322,11 @@ class Hub:
         inp = check_input(inp)
         if expected_version is not None and (
             not isinstance(expected_version, int) or isinstance(expected_version, bool)
+            or not 0 <= expected_version < 2**63
         ):
-            raise InvalidInput(f"expected_version must be an integer, not {expected_version!r}")
+            raise InvalidInput(
+                f"expected_version must be an integer from 0 to 2**63 - 1, not {expected_version!r}"
+            )
         key = (tenant, session_id)
         async with self._locks.hold(key):
             # Only a keyed update needs the request's fingerprint (hashing costs ~2 us).
