@@ -191,6 +191,15 @@ _KIND_KEYS: dict[str, frozenset[str]] = {
     }),
 }  # fmt: skip
 _XSTATE_ACTIONS = frozenset({"xstate.assign", "xstate.raise", "xstate.log"})
+#: v5's guard helpers as data, and the keys that carry their argument (beside ``type`` or in
+#: ``params``; an ``xstate.`` prefix is allowed): ``{type: 'and', guards: [...]}``,
+#: ``{type: 'not', params: {guard: g}}``, ``{type: 'stateIn', params: {state: '#id'}}``
+_GUARD_ARGS: dict[str, tuple[str, ...]] = {
+    "and": ("guards",),
+    "or": ("guards",),
+    "not": ("guards", "guard"),
+    "stateIn": ("state", "stateValue"),
+}
 
 _ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
 _JS_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
@@ -334,13 +343,11 @@ def _markers(root: Mapping[str, Any]) -> list[_Marker]:
                                f"write '.{text}'"))  # fmt: skip
 
     def guard(g: Mapping[str, Any], path: Path) -> None:
-        if g.get("type") in ("stateIn", "and", "or", "not"):
-            out.append(_Marker("v5", f"the {g['type']!r} guard", path,
-                               "v4 has no such guard" if g["type"] != "stateIn"
-                               else "write 'in' on the transition"))  # fmt: skip
-        for i, sub in enumerate(_list(g.get("guards", []))):
-            if isinstance(sub, Mapping):
-                guard(sub, (*path, "guards", i))
+        kind = g.get("type")
+        if isinstance(kind, str) and kind.removeprefix("xstate.") in _GUARD_ARGS:
+            out.append(_Marker("v5", f"the {kind!r} guard", path,
+                               "write 'in' on the transition" if kind.endswith("stateIn")
+                               else "v4 has no such guard"))  # fmt: skip
 
     def transitions(value: Any, path: Path, from_root: bool) -> None:
         for i, item in enumerate(_list(value)):
@@ -376,7 +383,9 @@ def _markers(root: Mapping[str, Any]) -> list[_Marker]:
                                        "write 'always'"))  # fmt: skip
                 elif event.endswith(".*") and event != ".*":
                     out.append(_Marker("v5", f"the partial wildcard {event!r}",
-                                       (*path, "on", event), "v4 has only '*'"))  # fmt: skip
+                                       (*path, "on", event),
+                                       "XState v4 reads it as an event of that exact name "
+                                       "(v4 has only '*')"))  # fmt: skip
                 transitions(on[event], (*path, "on", event), is_root)
         for key in ("always", "onDone"):
             if key in cfg:
@@ -675,7 +684,9 @@ class _Compiler:
     def details(self, raw: _Raw) -> None:
         cfg, path, kind = raw.config, raw.path, raw.kind
         is_root = raw.parent is None
-        allowed = _KIND_KEYS.get(kind, _NODE_KEYS) | (_ROOT_KEYS if is_root else frozenset())
+        allowed = _KIND_KEYS.get(kind, _NODE_KEYS - {"target", "history"}) | (
+            _ROOT_KEYS if is_root else frozenset()
+        )
         for key in cfg:
             if key in allowed or self.other_dialect_key(key):
                 continue
@@ -886,7 +897,9 @@ class _Compiler:
                     found = parent.by_key.get(one)
                     if found is None:
                         self.bad(opath, f"XState v4 history 'target' {one!r} is not a child of "
-                                 f"{parent.id!r}{_hint(one, parent.by_key)}")  # fmt: skip
+                                 f"{parent.id!r} (v4 reads it as one key, not a path, and fails:"
+                                 f" \"Child state '{one}' does not exist on '{parent.id}'\")"
+                                 f"{_hint(one, parent.by_key)}")  # fmt: skip
                 else:
                     found = self.walk(parent, self.split(one), opath, one)
                 if found is None:
@@ -1018,9 +1031,7 @@ class _Compiler:
                          "('*') or its last segment ('a.*')")  # fmt: skip
                 return None
             if self.dialect == "v4":
-                self.bad(path, f"XState v4 reads {raw_event!r} as an event of that exact name; "
-                         "partial wildcards are v5's")  # fmt: skip
-                return None
+                return None  # reported by the markers
         return raw_event
 
     def on(self, raw: _Raw) -> None:
@@ -1252,40 +1263,29 @@ class _Compiler:
             return None
         kind = g.get("type")
         line = self.line(path)
-        if kind in ("and", "or", "not"):
-            allowed = {"type", "guards"} | ({"guard"} if kind == "not" else set())
-            for k in g:
-                if k not in allowed:
-                    self.bad((*path, k), f"XState {kind!r} guard takes 'guards', not {k!r}")
-            subs: Any
-            if kind == "not" and "guard" in g:
-                subs, spath, listed = [g["guard"]], (*path, "guard"), False
-            else:
-                subs, spath, listed = g.get("guards"), (*path, "guards"), True
+        if isinstance(kind, str) and kind.removeprefix("xstate.") in _GUARD_ARGS:
+            kind = kind.removeprefix("xstate.")
+            found = self.builtin_args(g, path, kind)
+            if found is None:
+                return None
+            value, vpath, key = found
+            if kind == "stateIn":
+                ids = self.state_value(self.nodes[self.machine_id], value, vpath, "'stateIn'")
+                return self.state_in(ids, vpath) if ids is not None else None
+            subs = [value] if key == "guard" else value
             if not isinstance(subs, list) or not subs:
-                self.bad(spath, f"XState {kind!r} guard needs 'guards': a list of guards")
+                self.bad(vpath, f"XState {kind!r} guard needs 'guards': a list of guards")
                 return None
             if kind == "not" and len(subs) != 1:
-                self.bad(spath, "XState 'not' guard takes one guard")
+                self.bad(vpath, "XState 'not' guard takes one guard")
                 return None
-            refs = [self.guard(s, (*spath, i) if listed else spath) for i, s in enumerate(subs)]
+            refs = [
+                self.guard(sub, vpath if key == "guard" else (*vpath, i))
+                for i, sub in enumerate(subs)
+            ]
             if any(r is None for r in refs):
                 return None
             return Ref(kind, {"guards": refs}, line)
-        if kind == "stateIn":
-            for k in g:
-                if k not in ("type", "stateValue", "params"):
-                    self.bad((*path, k), f"XState 'stateIn' guard takes 'stateValue', not {k!r}")
-            if "stateValue" in g:
-                value, vpath = g["stateValue"], (*path, "stateValue")
-            elif isinstance(g.get("params"), Mapping) and "stateValue" in g["params"]:
-                value, vpath = g["params"]["stateValue"], (*path, "params", "stateValue")
-            else:
-                self.bad(path, "XState 'stateIn' guard needs 'stateValue': '#id' or a state "
-                         "value")  # fmt: skip
-                return None
-            ids = self.state_value(self.nodes[self.machine_id], value, vpath, "'stateIn'")
-            return self.state_in(ids, vpath) if ids is not None else None
         name = self.named(kind, (*path, "type"), "'guard' type")
         for k in g:
             if k not in ("type", "params"):
@@ -1298,6 +1298,28 @@ class _Compiler:
         if name is None or params is None:
             return None
         return Ref(name, params, line)
+
+    def builtin_args(
+        self, g: Mapping[str, Any], path: Path, kind: str
+    ) -> tuple[Any, Path, str] | None:
+        """The argument of a built-in guard, written beside ``type`` or in its ``params``."""
+        names = _GUARD_ARGS[kind]
+        spelled = " or ".join(map(repr, names))
+        params = g.get("params", {})
+        if not isinstance(params, Mapping):
+            self.bad((*path, "params"), f"XState {kind!r} guard 'params' must be a mapping")
+            return None
+        found: tuple[Any, Path, str] | None = None
+        for where, data in ((path, g), ((*path, "params"), params)):
+            for k in data:
+                if k in names and found is None:
+                    found = (data[k], (*where, k), k)
+                elif k not in names and not (data is g and k in ("type", "params")):
+                    self.bad((*where, k), f"XState {kind!r} guard takes {spelled}, not {k!r}")
+                    return None
+        if found is None:
+            self.bad(path, f"XState {kind!r} guard needs {spelled}")
+        return found
 
     def cond(self, c: Any, path: Path) -> Ref | None:
         """A v4 guard (``cond``)."""
@@ -1365,6 +1387,8 @@ class _Compiler:
         if kind == "xstate.log":
             return self.log(a, path)
         name = self.action_name(kind, (*path, "type"))
+        if name is None and isinstance(kind, str) and kind.startswith("xstate."):
+            return None  # one problem: the built-in is not supported
         if self.dialect == "v5":
             for k in a:
                 if k not in ("type", "params"):
