@@ -609,7 +609,7 @@ def test_actions() -> None:
         Ref("assign", {"assignments": {"count": 0, "seen": [1]}}, 12),
         Ref("raise", {"event": {"type": "PING"}}, 13),
         Ref("raise", {"event": {"type": "PONG", "n": 1}}, 14),
-        Ref("log", {"label": "here", "expr": "text"}, 15),
+        Ref("log", {"label": "here", "value": "text"}, 15),
         Ref("notify", {}, 16),
     )
 
@@ -821,6 +821,24 @@ def test_v5_initial_as_a_transition() -> None:
     assert c.nodes["m"].initial_actions == (Ref("hello", {}, 3),)
 
 
+def test_initial_of_a_parallel_state_is_ignored_as_xstate_ignores_it() -> None:
+    c = chart("""
+        type: parallel
+        initial: a
+        states: {a: {}, b: {}}
+    """)
+    assert c.nodes["machine"].initial == ()
+
+
+def test_a_named_delay_must_be_registered_as_milliseconds() -> None:
+    text = """
+        initial: a
+        states: {a: {after: {slow: a}}}
+    """
+    line, message = one(text, delays={"slow": 1.5})
+    assert line == 3 and "registered as 1.5" in message
+
+
 def test_v4_parallel_true() -> None:
     c = chart("""
         initial: a
@@ -942,7 +960,8 @@ def test_v5_refuses_a_plain_target_from_the_root() -> None:
         ("initial: a\nstates:\n  a: {states: {x: {}}}", 3,
          "XState compound state 'machine.a' has no 'initial'"),
         ("initial: a\nstates:\n  a: {initial: x}", 3, "XState 'initial' names a child state"),
-        ("type: parallel\ninitial: a\nstates:\n  a: {}", 2, "parallel state has no 'initial'"),
+        ("type: parallel\ninitial: b\nstates:\n  a: {}", 2,
+         "'initial' of a parallel state names no child"),
         ("initial: h\nstates:\n  a: {}\n  h: {type: history}", 1,
          "'initial' naming a history state is not supported"),
         # kinds
@@ -1133,3 +1152,76 @@ def test_the_corpus_compiles_as_xstate_takes_it(case: Any) -> None:
         assert "refused" in features or "runtime-error" in features or error, str(exc)
         return
     assert "refused" not in features and error is None, error
+
+
+# --- anything at all: a chart or problems, never a crash ----------------------------------
+
+_WORDS = [
+    "id", "type", "states", "initial", "on", "entry", "exit", "onEntry", "onExit", "always",
+    "after", "onDone", "invoke", "meta", "tags", "history", "target", "output", "data",
+    "parallel", "guard", "cond", "in", "internal", "reenter", "actions", "src", "input",
+    "params", "guards", "stateValue", "state", "assignment", "event", "delay", "a", "b", "*",
+    "", "a.*", "#a", "context", "strict", "1000", "x.y", ".a", "#machine.a", "final", "deep",
+    "compound", "xstate.assign", "and", "not", "stateIn", "g",
+]  # fmt: skip
+
+
+def _chart_is_whole(c: Chart) -> None:
+    for n in c.nodes.values():
+        assert n.parent is None or n.id in c.nodes[n.parent].children
+        assert all(c.nodes[k].parent == n.id for k in n.children)
+        assert set(n.initial) <= set(n.children)
+        assert all(x in c.nodes for x in n.history_default)
+        for t in n.transitions:
+            assert t.source == n.id and all(x in c.nodes for x in t.targets)
+    assert c.nodes[c.root].parent is None
+
+
+def test_any_data_compiles_or_is_refused() -> None:
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 2000), st.sampled_from(_WORDS))
+    data = st.recursive(
+        scalars,
+        lambda c: st.one_of(
+            st.lists(c, max_size=3), st.dictionaries(st.sampled_from(_WORDS), c, max_size=4)
+        ),
+        max_leaves=30,
+    )
+
+    @hypothesis.settings(max_examples=300, deadline=None, database=None)
+    @hypothesis.given(
+        st.dictionaries(st.sampled_from(_WORDS), data, max_size=6),
+        st.sampled_from([None, "v4", "v5"]),
+    )
+    def check(config: dict[str, Any], dialect: Any) -> None:
+        looks_like_xstate(config)
+        detect_dialect(config)
+        try:
+            c = compile_xstate(config, guards={"g"}, dialect=dialect, delays={"a": 5})
+        except ModelValidationError as exc:
+            assert exc.problems
+        else:
+            _chart_is_whole(c)
+
+    check()
+
+
+def test_generated_machines_compile_whole() -> None:
+    pytest.importorskip("hypothesis")
+    try:
+        from tests.xstate.generate import cases
+        from tests.xstate.library import ACTIONS, GUARDS
+    except ImportError:  # pragma: no cover - the harness is not there
+        pytest.skip("tests/xstate is not there")
+    import hypothesis
+
+    @hypothesis.settings(max_examples=100, deadline=None, database=None,
+                         suppress_health_check=list(hypothesis.HealthCheck))  # fmt: skip
+    @hypothesis.given(cases())
+    def check(g: Any) -> None:
+        for version, machine in g.versions():
+            _chart_is_whole(compile_xstate(machine, guards=GUARDS, actions=ACTIONS,
+                                           dialect=version))  # fmt: skip
+
+    check()

@@ -78,7 +78,8 @@ packages/core/src of statelyai/xstate at tag xstate@5.32.5, ``v4`` the same at x
   value}}`` (values are literal; v4 runs this object as it is, and v5's ``assign`` keeps the same
   ``assignment``) becomes ``Ref('assign', {'assignments': {...}})``; ``{type: 'xstate.raise',
   event: 'E' | {type: 'E', ...}}`` becomes ``Ref('raise', {'event': {'type': 'E', ...}})``;
-  ``{type: 'xstate.log', label?, expr?}`` (strings) becomes ``Ref('log', ...)``. Other
+  ``{type: 'xstate.log', label?, expr?}`` (strings) becomes ``Ref('log', {'label': ...,
+  'value': expr})``. Other
   ``xstate.*`` actions are refused by name. An application action or guard named like a
   built-in Ref (``assign``, ``raise``, ``log``; ``stateIn``, ``and``, ``or``, ``not``,
   ``condition``) is refused: the chart could not tell the two apart.
@@ -759,9 +760,12 @@ class _Compiler:
             if raw.kind in ("atomic", "final", "history"):
                 self.bad(path, f"XState 'initial' names a child state, and this {raw.kind} "
                          "state has none")  # fmt: skip
-            else:
-                self.bad(path, "an XState parallel state has no 'initial': every region is "
-                         "entered")  # fmt: skip
+            elif not (isinstance(cfg["initial"], str) and cfg["initial"] in raw.by_key):
+                # v5 formatInitialTransition throws for a key naming no child; one that names a
+                # child is ignored (every region is entered), by v4 too: so it is here
+                self.bad(path, "XState 'initial' of a parallel state names no child of "
+                         f"{raw.id!r} (XState v5 throws: \"Initial state node not found\"); a "
+                         "parallel state enters every region, leave 'initial' out")  # fmt: skip
             return
         else:
             return
@@ -1451,7 +1455,7 @@ class _Compiler:
                 self.bad((*path, k), f"XState 'xstate.log' {k!r} must be a string: functions "
                          "do not survive JSON")  # fmt: skip
                 return None
-            params[k] = a[k]
+            params["value" if k == "expr" else k] = a[k]
         return Ref("log", params, self.line(path))
 
     # -- invoke and after
@@ -1525,7 +1529,12 @@ class _Compiler:
             number = float(value)
         if number is None:
             if isinstance(value, str) and value in self.delays:
-                return int(self.delays[value]), value
+                ms = self.delays[value]
+                if isinstance(ms, bool) or not isinstance(ms, int) or ms < 0:
+                    self.bad(path, f"the delay {value!r} is registered as {ms!r}, not a whole, "
+                             "non-negative number of milliseconds")  # fmt: skip
+                    return None
+                return ms, value
             known = ", ".join(sorted(self.delays)) or "none"
             self.bad(path, f"XState 'after' delay {value!r} is not a number of milliseconds, and "
                      f"no delay of that name is registered (registered delays: {known})")
