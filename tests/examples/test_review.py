@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,11 +40,12 @@ async def test_revision_round_then_approval(hub: Hub) -> None:
     v = await hub.process_event("doc-123", "REQUEST_MORE_CHANGES", {"revisionNumber": 2})
     assert v.state == "needs_revision" and v.session.params == {"revisionNumber": 2}
 
-    # not a transition of this state: refused, nothing stored
+    # not a transition of this state: XState ignores it, and the log records that it did
     before = await hub.get_session("doc-123")
-    with pytest.raises(errors.UnexpectedInput, match="REQUEST_CHANGES"):
-        await hub.process_event("doc-123", "REQUEST_CHANGES")
-    assert await hub.get_session("doc-123") == before
+    v = await hub.process_event("doc-123", "REQUEST_CHANGES")
+    assert v.state == "needs_revision" and v.session.params == before.params
+    assert v.session.version == before.version + 1
+    assert "chart_event_ignored" in [e.type for e in v.events]
 
     v = await hub.process_event("doc-123", "APPROVE")
     assert v.state == "approved" and v.ended and last(v) == "EndAction"
@@ -73,3 +75,15 @@ def test_the_same_machine_in_yaml_compiles_to_the_same_model() -> None:
     assert {n: (s.on, s.final, s.ask) for n, s in from_yaml.states.items()} == {
         n: (s.on, s.final, s.ask) for n, s in from_json.states.items()
     }
+
+
+async def test_a_strict_machine_refuses_an_event_no_state_takes(tmp_path: Path) -> None:
+    machine = {**json.loads(REVIEW.read_text()), "strict": True}  # XState v4's strict mode
+    (tmp_path / "strict.json").write_text(json.dumps(machine))
+    async with Hub("memory://") as hub:
+        hub.load_models(tmp_path / "strict.json")
+        await hub.create_session("document-review", session_id="s")
+        before = await hub.get_session("s")
+        with pytest.raises(errors.UnexpectedInput, match="REQUEST_MORE_CHANGES"):
+            await hub.process_event("s", "REQUEST_MORE_CHANGES")
+        assert await hub.get_session("s") == before

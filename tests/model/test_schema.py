@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from dialoghub.model import xstate
+from dialoghub.model import xstate_chart
 from dialoghub.model.keys import KEYS, STEP_VERBS
 from dialoghub.model.source import read_source
 from tests.conftest import EXAMPLES
@@ -47,10 +47,11 @@ def test_every_step_verb_is_in_the_schema_and_back() -> None:
         assert _properties(DEFS[f"step_{verb}"]) == {verb, *extra}, verb
 
 
-def test_xstate_keys_match_the_importer() -> None:
-    assert _properties(DEFS["xstate"]) == xstate.TOP_KEYS
-    state = DEFS["xstate"]["properties"]["states"]["additionalProperties"]
-    assert _properties(state) == xstate.STATE_KEYS
+def test_xstate_keys_match_the_compiler() -> None:
+    # the root takes a node's keys, the machine-level ones, and dialoghub's goal `default`
+    root = xstate_chart._NODE_KEYS | xstate_chart._ROOT_KEYS | {"default"}
+    assert _properties(DEFS["xstate"]) == root
+    assert _properties(DEFS["xstate_state"]) == xstate_chart._NODE_KEYS
 
 
 def _examples() -> list[Path]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from dialoghub.engine import code, dialog
+from dialoghub.engine import chart_session, code, dialog
 from dialoghub.engine.fold import apply, copy_session
 from dialoghub.engine.records import (
     ASR,
@@ -87,6 +87,11 @@ def start(
 
     ``lifetime`` (``{"idle": seconds, "absolute": seconds}``) makes the session expire.
     """
+    if model.chart is not None:  # a statechart: one XState macrostep per update
+        return Step(*chart_session.start(
+            model, session_id, now=now, tenant=tenant, metadata=metadata or {},
+            params=params or {}, lifetime=lifetime,
+        ))
     run = _Run(model, None, now, version=1)
     extra: dict[str, Any] = {"lifetime": lifetime} if lifetime else {}
     run.emit(
@@ -107,6 +112,8 @@ def start(
 
 def step(model: m.Model, session: Session, inp: Input, now: float) -> Step:
     """Apply one input to a session; raises an InputError (and returns nothing) if refused."""
+    if model.chart is not None:
+        return Step(*chart_session.step(model, session, inp, now))
     if session.ended:
         if (
             model.restart_on_request

@@ -195,9 +195,14 @@ class Hub:
 
     # --- models ---------------------------------------------------------------------------
 
-    def load_models(self, path: str | Path) -> list[Model]:
-        """Load a model file or every model file of a folder; all or nothing."""
-        models = load_models(path)
+    def load_models(self, path: str | Path, *, functions: Any = None) -> list[Model]:
+        """Load a model file or every model file of a folder; all or nothing.
+
+        ``functions``: the guards and actions XState machines may name, a
+        :class:`dialoghub.engine.chart.Registry` (an action nobody registered comes back as
+        a command action; a guard nobody registered is a load error at its line).
+        """
+        models = load_models(path, functions=functions)
         for model in models:
             self.add_model(model)
         return models

@@ -6,8 +6,8 @@ the caller gets one :class:`~dialoghub.errors.ModelValidationError` carrying the
 
 The work is split by concern: :mod:`.compile_ctx` (typed readers and the problem list),
 :mod:`.compile_vocab` (entities, intents, commands), :mod:`.compile_code` (``do`` lists into
-instructions), :mod:`.compile_states` (states, units, reachability), :mod:`.xstate` (XState
-machines translated first) and :mod:`.analysis` (whole-model checks).
+instructions), :mod:`.compile_states` (states, units, reachability), :mod:`.chart_model` (XState
+machines, compiled into statecharts instead) and :mod:`.analysis` (whole-model checks).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from dialoghub.errors import Problem
 from dialoghub.model.analysis import analyse
+from dialoghub.model.chart_model import compile_chart_model, looks_like_xstate
 from dialoghub.model.compile_code import Actions, CodeBuilder, compile_handler
 from dialoghub.model.compile_ctx import Ctx, closest
 from dialoghub.model.compile_states import (
@@ -31,7 +32,6 @@ from dialoghub.model.compile_vocab import compile_commands, compile_entities, co
 from dialoghub.model.keys import KEYS
 from dialoghub.model.source import Located
 from dialoghub.model.spec import Model, Unit
-from dialoghub.model.xstate import from_xstate, is_xstate
 from dialoghub.nlu.types import EntitySpec, IntentSpec
 
 __all__ = ["compile_model"]
@@ -87,14 +87,18 @@ def _actions(ctx: Ctx, data: dict[str, Any], commands: Any) -> Actions:
 
 
 def compile_model(
-    loc: Located, recognizer_factory: Callable[[list[IntentSpec], list[EntitySpec], float], Any]
+    loc: Located,
+    recognizer_factory: Callable[[list[IntentSpec], list[EntitySpec], float], Any],
+    functions: Any = None,
 ) -> tuple[Model | None, list[Problem]]:
-    """Compile located data into a Model; returns (None, problems) if anything is wrong."""
-    early: list[Problem] = []
-    if is_xstate(loc.data):
-        loc, early = from_xstate(loc)
+    """Compile located data into a Model; returns (None, problems) if anything is wrong.
+
+    An XState machine compiles into a statechart model (:mod:`.chart_model`), with the
+    guards and actions the application registered in ``functions`` (an
+    ``engine.chart.Registry``)."""
+    if looks_like_xstate(loc.data):
+        return compile_chart_model(loc, recognizer_factory, functions)
     ctx = Ctx(loc)
-    ctx.problems.extend(early)
     data = loc.data
     if not isinstance(data, dict):
         ctx.error((), f"a model must be a mapping at the top, not {type(data).__name__}")

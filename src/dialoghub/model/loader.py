@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dialoghub.errors import ModelTooComplex, ModelValidationError, Problem
 from dialoghub.model.compile import compile_model
@@ -46,6 +46,7 @@ def load_model_text(
     *,
     code_base: str | Path | None = None,
     limits: SourceLimits = DEFAULT_LIMITS,
+    functions: Any = None,
 ) -> Model:
     """Compile one model from YAML or JSON text; raises ModelValidationError with every problem.
 
@@ -53,6 +54,8 @@ def load_model_text(
     the folder a ``.py`` file is found in (:func:`load_model` passes the model file's own
     folder). Without it they are refused, so text from elsewhere (a posted model) never
     imports or runs anything. ModelTooComplex if the text is over one of ``limits``.
+    ``functions`` (a :class:`dialoghub.engine.chart.Registry`) are the guards and actions an
+    XState machine may name.
     """
     early: list[Problem] = []
     base = Path(code_base).resolve() if code_base is not None else None
@@ -66,7 +69,7 @@ def load_model_text(
         # e.g. a duplicate key: keep checking the rest, so every problem is reported at once
         early, located = exc.problems, exc.located
     try:
-        model, problems = compile_model(located, _recognizer)
+        model, problems = compile_model(located, _recognizer, functions)
     except RecursionError:
         # the data is at most 64 levels deep, but one string (a condition such as
         # "not not not ... x" or "((((x))))") can still nest past Python's recursion limit
@@ -80,8 +83,8 @@ def load_model_text(
     return model
 
 
-def load_model(path: str | Path) -> Model:
-    """Load one model file."""
+def load_model(path: str | Path, *, functions: Any = None) -> Model:
+    """Load one model file (``functions``: see :func:`load_model_text`)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -93,10 +96,10 @@ def load_model(path: str | Path) -> Model:
         ) from None
     except OSError as exc:
         raise ModelValidationError([Problem(f"cannot read: {exc.strerror}", str(p))]) from None
-    return load_model_text(text, str(p), code_base=p.resolve().parent)
+    return load_model_text(text, str(p), code_base=p.resolve().parent, functions=functions)
 
 
-def load_models(path: str | Path) -> list[Model]:
+def load_models(path: str | Path, *, functions: Any = None) -> list[Model]:
     """Load a model file, or every model file in a folder (not recursive), all or nothing.
 
     Problems of every file are gathered and raised together, and duplicate model ids across
@@ -116,7 +119,7 @@ def load_models(path: str | Path) -> list[Model]:
     seen: dict[str, str] = {}
     for f in files:
         try:
-            model = load_model(f)
+            model = load_model(f, functions=functions)
         except ModelValidationError as exc:
             problems.extend(exc.problems)
             continue

@@ -1,0 +1,314 @@
+"""Sessions of statechart models: the bridge between the session engine and the interpreter.
+
+A model with a :attr:`~dialoghub.model.spec.Model.chart` (an XState machine) runs on
+:mod:`dialoghub.engine.chart` instead of the dialog steps. One update is one XState macrostep,
+recorded as events like every other update, so a chart session replays, forks, exports and
+lists like a dialog session:
+
+* ``chart_stepped`` carries the new configuration (every active node id), the state value as
+  text (``Session.state``), the interpreter's bookkeeping (history, armed delays, running
+  invocations: ``Session.chart``), and the microsteps (states exited and entered) for audits;
+* context changes are ``variable_set`` / ``variables_replaced`` events of the model's unit
+  (the context *is* the session's variables);
+* an event no active state takes is ``chart_event_ignored`` (XState ignores it; a strict
+  chart refuses it instead), and reaching the root's final state ends the session with its
+  output.
+
+Inputs: an ``event`` input is the XState event ``{"type": name, **params}``; a ``timeout``
+input names an armed delayed event (the timer service delivers them through the store's timer
+index, exactly once); a ``command_result`` answers an ``invoke`` (``xstate.done.actor.<id>``,
+or ``xstate.error.actor.<id>`` when it carries an error) or acknowledges a fire-and-forget
+action; ``set_variables`` changes the context; ``end`` and ``expire`` end the session. Text and
+ASR are refused: a machine takes events.
+
+What the application must do comes back as actions: an action the application did not
+register becomes a ``command`` action (``id`` the action's name, ``params`` its parameters and
+``{"action": true}``), an invocation a ``command`` whose ``id`` is the invoke id and whose
+``params`` carry ``src`` and ``input``. The list ends with ``wait_for_user`` (the machine
+waits for its next event) or ``end``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from dialoghub.engine import chart as sc
+from dialoghub.engine.fold import apply
+from dialoghub.engine.records import (
+    ASR,
+    Action,
+    CommandAction,
+    CommandResult,
+    End,
+    EndAction,
+    Event,
+    EventInput,
+    Expire,
+    Input,
+    Jump,
+    Reply,
+    Session,
+    SetVariables,
+    Text,
+    Timeout,
+    WaitForUser,
+)
+from dialoghub.errors import InvalidInput, SessionClosed, UnexpectedInput, UnknownCommand
+from dialoghub.model import spec as m
+from dialoghub.model.chart import DONE_INVOKE_PREFIX, ERROR_PREFIX, Chart
+
+__all__ = ["is_chart", "start", "step"]
+
+
+def is_chart(model: m.Model) -> bool:
+    """True when ``model`` runs as a statechart."""
+    return model.chart is not None
+
+
+class _Update:
+    """One chart update in progress: the working session and what it emitted."""
+
+    def __init__(self, session: Session | None, now: float, version: int) -> None:
+        self.s: Session = session  # type: ignore[assignment]
+        self.now = now
+        self.version = version
+        self.seq = session.seq if session is not None else 0
+        self.events: list[Event] = []
+        self.actions: list[Action] = []
+
+    def emit(self, type: str, **data: Any) -> None:
+        self.seq += 1
+        event = Event(seq=self.seq, version=self.version, time=self.now, type=type, data=data)
+        self.s = apply(self.s, event)
+        self.events.append(event)
+
+    def act(self, action: Action, awaiting: dict[str, Any] | None = None) -> None:
+        self.actions.append(action)
+        data: dict[str, Any] = {"action": msgspec.to_builtins(action)}
+        if awaiting is not None:
+            data["awaiting"] = awaiting
+        self.emit("action_emitted", **data)
+
+
+def _chart_of(model: m.Model) -> Chart:
+    chart = model.chart
+    assert chart is not None
+    return chart
+
+
+def _registry(model: m.Model) -> sc.Registry | None:
+    return model.chart_registry  # type: ignore[no-any-return]
+
+
+def _state_text(chart: Chart, configuration: tuple[str, ...]) -> str:
+    """The state value as ``Session.state``: ``"a.b"`` for one active path, the value's
+    compact JSON for parallel regions (``{"p":{"r1":"x","r2":"y"}}``)."""
+    value = sc.value(chart, configuration)
+    if isinstance(value, str):
+        return value
+    path: list[str] = []
+    while isinstance(value, dict) and len(value) == 1:
+        (key, value), = value.items()
+        path.append(key)
+    if isinstance(value, str):
+        return ".".join([*path, value])
+    return msgspec.json.encode(sc.value(chart, configuration)).decode()
+
+
+def _bookkeeping(
+    state: sc.ChartState, now: float, previous: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``Session.chart`` for ``state``: armed delays get their due time when first armed."""
+    before = {(a["event"], a["n"]): a["due_at"] for a in (previous or {}).get("armed", ())}
+    armed = [
+        {"event": a.event, "n": a.counter, "delay_ms": a.delay_ms, "node": a.node,
+         "due_at": before.get((a.event, a.counter), now + a.delay_ms / 1000.0)}
+        for a in state.armed
+    ]
+    book: dict[str, Any] = {
+        "history": {k: list(v) for k, v in state.history.items()},
+        "armed": armed,
+        "invoked": list(state.invoked),
+        "counter": state.counter,
+        "output": state.output,
+    }
+    if state.order:
+        book["order"] = list(state.order)
+    if state.error is not None:
+        book["error"] = state.error
+    return book
+
+
+def _restore(session: Session) -> sc.ChartState:
+    """The interpreter's state of a stored session (the context is its variables)."""
+    book = session.chart or {}
+    return sc.ChartState(
+        configuration=tuple(session.configuration),
+        history={k: tuple(v) for k, v in book.get("history", {}).items()},
+        context=dict(session.variables.get(session.unit, {})),
+        done=session.ended,
+        output=book.get("output"),
+        armed=tuple(
+            sc.Armed(event=a["event"], delay_ms=a["delay_ms"], node=a["node"], counter=a["n"])
+            for a in book.get("armed", ())
+        ),
+        invoked=tuple(book.get("invoked", ())),
+        counter=book.get("counter", 0),
+        error=book.get("error"),
+        order=tuple(book.get("order", ())),
+    )
+
+
+def _record(
+    up: _Update, model: m.Model, result: sc.Step, before: sc.ChartState | None
+) -> None:
+    """Emit what one macrostep did: context changes, the new configuration, the effects,
+    and the final action (wait for the next event, or end)."""
+    chart = _chart_of(model)
+    new = result.state
+    old_ctx = before.context if before is not None else {}
+    removed = set(old_ctx) - set(new.context)
+    if removed:
+        up.emit("variables_replaced", variables=dict(new.context))
+    else:
+        for name, value in new.context.items():
+            if name not in old_ctx or old_ctx[name] != value:
+                up.emit("variable_set", name=name, value=value)
+    up.emit(
+        "chart_stepped",
+        configuration=list(new.configuration),
+        state=_state_text(chart, new.configuration),
+        chart=_bookkeeping(new, up.now, up.s.chart),
+        microsteps=[{"exited": list(x), "entered": list(e)} for x, e in result.microsteps],
+    )
+    for _exited, entered in result.microsteps:
+        for node_id in entered:  # meta.prompt: the state's question, said on entry
+            meta = chart.nodes[node_id].meta
+            if isinstance(meta, dict) and isinstance(meta.get("prompt"), str):
+                up.act(Reply(text=meta["prompt"]))
+    for effect in result.effects:
+        if effect.kind == "action":
+            up.act(CommandAction(id=effect.name, params={**(effect.params or {}), "action": True}))
+        elif effect.kind == "invoke":
+            params = dict(effect.params or {})
+            up.act(CommandAction(id=str(params.pop("id")), params={"src": effect.name, **params}))
+    goal = model.default_state
+    if goal is not None and not new.done and f"{chart.root}.{goal}" in new.configuration \
+            and before is not None:  # the goal state, reached (not started in): done
+        up.emit("session_ended", reason="done")
+        up.act(EndAction(reason="done"))
+        return
+    if new.done or new.error is not None:
+        reason = "done" if new.done else "error"
+        up.emit("session_ended", reason=reason, output=new.output, error=new.error)
+        up.act(EndAction(reason=reason))
+    else:
+        up.act(WaitForUser(), awaiting={"chart": True, "invoked": list(new.invoked)})
+
+
+def start(
+    model: m.Model,
+    session_id: str,
+    *,
+    now: float,
+    tenant: str,
+    metadata: dict[str, Any],
+    params: dict[str, Any],
+    lifetime: dict[str, float] | None,
+) -> tuple[Session, tuple[Action, ...], tuple[Event, ...]]:
+    """Start a chart session: enter the initial configuration (with its entry actions,
+    eventless transitions and delays) and wait for the first event."""
+    chart = _chart_of(model)
+    up = _Update(None, now, version=1)
+    extra: dict[str, Any] = {"lifetime": lifetime} if lifetime else {}
+    up.emit(
+        "session_started", id=session_id, tenant=tenant, model_id=model.id,
+        model_version=model.version, unit=model.unit, state=chart.root,
+        metadata=metadata, params=params, **extra,
+    )
+    result = sc.start(chart, context=dict(chart.context), registry=_registry(model))
+    _record(up, model, result, None)
+    return up.s, tuple(up.actions), tuple(up.events)
+
+
+def _event_of(session: Session, inp: Input) -> dict[str, Any] | None:
+    """The XState event an input stands for (None: an input that moves no state)."""
+    book = session.chart or {}
+    if isinstance(inp, EventInput):
+        return {**(inp.params or {}), "type": inp.name}
+    if isinstance(inp, Timeout):
+        for armed in book.get("armed", ()):
+            if armed["event"] == inp.name:
+                return {"type": inp.name, "counter": armed["n"]}
+        raise InvalidInput(
+            f"there is no timeout {inp.name!r} armed; armed: "
+            + (", ".join(a["event"] for a in book.get("armed", ())) or "none"),
+            name=inp.name,
+        )
+    if isinstance(inp, CommandResult):
+        if inp.id in book.get("invoked", ()):
+            if inp.error is not None:
+                return {"type": ERROR_PREFIX + inp.id, "error": inp.error}
+            return {"type": DONE_INVOKE_PREFIX + inp.id, "output": dict(inp.outputs)}
+        if inp.id.startswith("xstate."):
+            raise UnknownCommand(
+                f"session {session.id!r} runs no invocation {inp.id!r}; running: "
+                + (", ".join(book.get("invoked", ())) or "none"),
+                session_id=session.id, id=inp.id,
+            )
+        return None  # a fire-and-forget action's acknowledgement: recorded, nothing moves
+    return None
+
+
+def step(
+    model: m.Model, session: Session, inp: Input, now: float
+) -> tuple[Session, tuple[Action, ...], tuple[Event, ...]]:
+    """Apply one input to a chart session (one XState macrostep)."""
+    if session.ended:
+        raise SessionClosed(session.id, session.status.value)
+    if isinstance(inp, Text | ASR):
+        raise UnexpectedInput(
+            f"session {session.id!r} runs the statechart {model.id!r}: it takes events "
+            "(an 'event' input), not text",
+            session_id=session.id,
+        )
+    if isinstance(inp, Jump):
+        raise InvalidInput("a statechart session cannot jump: send the event that moves it")
+    chart = _chart_of(model)
+    up = _Update(msgspec.structs.replace(session), now, version=session.version + 1)
+    if isinstance(inp, CommandResult):
+        up.emit("command_result_received", id=inp.id, outputs=dict(inp.outputs),
+                error=inp.error)
+    else:
+        up.emit("input_received", input=msgspec.to_builtins(inp))
+    if isinstance(inp, End):
+        up.emit("session_ended", reason=inp.reason or "ended")
+        up.act(EndAction(reason=inp.reason))
+        return up.s, tuple(up.actions), tuple(up.events)
+    if isinstance(inp, Expire):
+        up.emit("session_expired")
+        up.act(EndAction(reason="expired"))
+        return up.s, tuple(up.actions), tuple(up.events)
+    before = _restore(up.s)
+    if isinstance(inp, SetVariables):
+        if not inp.variables:
+            raise InvalidInput("set_variables needs at least one variable")
+        for name, value in inp.variables.items():
+            up.emit("variable_set", name=name, value=value)
+        up.act(WaitForUser(), awaiting={"chart": True, "invoked": list(before.invoked)})
+        return up.s, tuple(up.actions), tuple(up.events)
+    event = _event_of(up.s, inp)
+    if event is None:
+        up.act(WaitForUser(), awaiting={"chart": True, "invoked": list(before.invoked)})
+        return up.s, tuple(up.actions), tuple(up.events)
+    result = sc.send(chart, before, event, registry=_registry(model))
+    if not result.handled:
+        up.emit("chart_event_ignored", event=event["type"])
+    elif isinstance(inp, EventInput) and inp.params:
+        # The decision framework's transitions carry params: they become the session's
+        # params (the opaque JSON a session type keeps beside its state), as in dialogs.
+        up.emit("params_set", params=dict(inp.params))
+    _record(up, model, result, before)
+    return up.s, tuple(up.actions), tuple(up.events)
