@@ -109,6 +109,7 @@ class Armed(msgspec.Struct, frozen=True, kw_only=True):
     delay_ms: int
     node: str
     counter: int
+    registered: bool = True  # False: re-armed over, it fires but a cancel no longer reaches it
 
 
 class ChartState(msgspec.Struct, frozen=True, kw_only=True):
@@ -682,9 +683,18 @@ def _actions(run: _Run, refs: Sequence[Ref], event: Mapping[str, Any]) -> None:
 
 
 def _arm(run: _Run, n: _N) -> None:
+    """The node's delayed events armed (its ``after``). XState keeps one timer per event id
+    (v5 ``scheduler.schedule``, v4 ``delayedEventsMap``): arming it again while it is armed
+    (a node entered again without being exited) leaves the earlier timer running but no
+    longer cancellable, so both fire; ``registered`` False marks such a timer."""
     for d in n.after:
         run.counter += 1
-        run.armed = [x for x in run.armed if x.event != d.event]
+        run.armed = [
+            msgspec.structs.replace(x, registered=False)
+            if x.event == d.event and x.registered
+            else x
+            for x in run.armed
+        ]
         run.armed.append(Armed(event=d.event, delay_ms=d.delay_ms, node=n.id, counter=run.counter))
         run.effects.append(
             Effect("arm", d.event, {"delay_ms": d.delay_ms, "node": n.id, "counter": run.counter})
@@ -692,9 +702,10 @@ def _arm(run: _Run, n: _N) -> None:
 
 
 def _cancel(run: _Run, n: _N) -> None:
+    """The node's delayed events cancelled (on exit): the registered timer of each."""
     for d in n.after:
         for x in run.armed:
-            if x.event == d.event:
+            if x.event == d.event and x.registered:
                 run.armed.remove(x)
                 run.effects.append(Effect("cancel", d.event, {"node": n.id, "counter": x.counter}))
                 break
@@ -1805,8 +1816,17 @@ def send(
             armed = [a for a in armed if a.counter == counter]
         if not armed:
             return Step(state, [], False, [])
+        fired = armed[0]
+        # v5's timer callback also forgets the event's registered timer (`delete timerMap[id]`)
         state = msgspec.structs.replace(
-            state, armed=tuple(a for a in state.armed if a is not armed[0])
+            state,
+            armed=tuple(
+                msgspec.structs.replace(a, registered=False)
+                if not c.v4 and a.event == etype and a.registered
+                else a
+                for a in state.armed
+                if a is not fired
+            ),
         )
     elif etype.startswith((DONE_INVOKE_PREFIX, ERROR_PREFIX)):
         ident = etype.removeprefix(DONE_INVOKE_PREFIX).removeprefix(ERROR_PREFIX)
