@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from dialoghub.engine import chart_session, code, dialog
+from dialoghub.engine import code, dialog
 from dialoghub.engine.fold import apply, copy_session
 from dialoghub.engine.records import (
     ASR,
@@ -88,6 +88,8 @@ def start(
     ``lifetime`` (``{"idle": seconds, "absolute": seconds}``) makes the session expire.
     """
     if model.chart is not None:  # a statechart: one XState macrostep per update
+        from dialoghub.engine import chart_session  # the interpreter, only when a chart runs
+
         return Step(*chart_session.start(
             model, session_id, now=now, tenant=tenant, metadata=metadata or {},
             params=params or {}, lifetime=lifetime,
@@ -113,6 +115,8 @@ def start(
 def step(model: m.Model, session: Session, inp: Input, now: float) -> Step:
     """Apply one input to a session; raises an InputError (and returns nothing) if refused."""
     if model.chart is not None:
+        from dialoghub.engine import chart_session
+
         return Step(*chart_session.step(model, session, inp, now))
     if session.ended:
         if (

@@ -18,7 +18,6 @@ from typing import Any
 
 from dialoghub.errors import Problem
 from dialoghub.model.analysis import analyse
-from dialoghub.model.chart_model import compile_chart_model, looks_like_xstate
 from dialoghub.model.compile_code import Actions, CodeBuilder, compile_handler
 from dialoghub.model.compile_ctx import Ctx, closest
 from dialoghub.model.compile_states import (
@@ -96,6 +95,9 @@ def compile_model(
     An XState machine compiles into a statechart model (:mod:`.chart_model`), with the
     guards and actions the application registered in ``functions`` (an
     ``engine.chart.Registry``)."""
+    # Imported here: the XState compiler is large, and most processes load no machine.
+    from dialoghub.model.chart_model import compile_chart_model, looks_like_xstate
+
     if looks_like_xstate(loc.data):
         return compile_chart_model(loc, recognizer_factory, functions)
     ctx = Ctx(loc)
