@@ -124,7 +124,8 @@ def _bookkeeping(
     before = {(a["event"], a["n"]): a["due_at"] for a in (previous or {}).get("armed", ())}
     armed = [
         {"event": a.event, "n": a.counter, "delay_ms": a.delay_ms, "node": a.node,
-         "due_at": before.get((a.event, a.counter), now + a.delay_ms / 1000.0)}
+         "due_at": before.get((a.event, a.counter), now + a.delay_ms / 1000.0),
+         **({} if a.registered else {"registered": False})}
         for a in state.armed
     ]
     book: dict[str, Any] = {
@@ -151,7 +152,8 @@ def _restore(session: Session) -> sc.ChartState:
         done=session.ended,
         output=book.get("output"),
         armed=tuple(
-            sc.Armed(event=a["event"], delay_ms=a["delay_ms"], node=a["node"], counter=a["n"])
+            sc.Armed(event=a["event"], delay_ms=a["delay_ms"], node=a["node"], counter=a["n"],
+                     registered=a.get("registered", True))
             for a in book.get("armed", ())
         ),
         invoked=tuple(book.get("invoked", ())),
