@@ -736,3 +736,19 @@ def test_a_flat_chart_costs_microseconds_per_event() -> None:
     seconds = timeit.timeit(lambda: (E.send(chart, state, events[0]), E.send(chart, other, events[0])), number=n)
     per_event_us = seconds / (2 * n) * 1e6
     assert per_event_us < 100, per_event_us  # a few microseconds; generous for slow CI machines
+
+
+@pytest.mark.parametrize(("dialect", "predictable"), [("v5", True), ("v4", True), ("v4", False)])
+def test_remembered_steps_are_only_pure_ones(dialect: str, predictable: bool) -> None:
+    # a step with no guard, action, timer or invoke is remembered by (configuration, event
+    # type); one that assigns (even as v4 runs assigns first) never is
+    chart = build({"initial": "a", "context": {"n": 0}, "on": {"*": {"actions": assign(n=Ref("inc"))}},
+                   "states": {"a": {"on": {"GO": "m.b"}}, "b": {"on": {"GO": "m.a"}}}},
+                  dialect, predictable=predictable)
+    reg = Registry(expressions={"inc": lambda c, e, p: c["n"] + 1})
+    step = run(chart, "X", "X", "GO", "GO", "X", registry=reg)
+    assert step.state.context == {"n": 3} and step.state.configuration == ("m", "m.a")
+    first = E.send(chart, step.state, {"type": "GO"}, registry=reg)
+    again = E.send(chart, msgspec.structs.replace(step.state, context={"n": 9}), {"type": "GO"})
+    assert first.state.configuration == again.state.configuration == ("m", "m.b")
+    assert again.state.context == {"n": 9} and first.microsteps == again.microsteps

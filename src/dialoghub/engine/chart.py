@@ -187,6 +187,7 @@ class Registry:
 
 
 _EMPTY_REGISTRY = Registry()
+_step = functools.partial(tuple.__new__, Step)  # Step(...) without NamedTuple's slow __new__
 
 
 # --- the chart, precomputed ---------------------------------------------------------------
@@ -303,6 +304,9 @@ def _v4_group(n: _N, t: _T) -> int:
     return 2
 
 
+_Memo = dict[tuple[tuple[str, ...], str], tuple[tuple[str, ...], "Microstep | None"]]
+
+
 class _C:
     """A chart, indexed: nodes in document order (preorder), transitions resolved."""
 
@@ -312,6 +316,7 @@ class _C:
         "has_always",
         "has_history",
         "has_parallel",
+        "memo",
         "nodes",
         "predictable",
         "root",
@@ -380,6 +385,13 @@ class _C:
         self.has_parallel = any(n.kind == "parallel" for n in nodes)
         self.has_always = any(n.always for n in nodes)
         self.has_history = any(n.kind == "history" for n in nodes)
+        # the outcome of a step that evaluated no guard and ran no action (nor timer, invoke,
+        # final state) is a function of (configuration, event type) alone: remembered, for
+        # charts where the configuration is all the state there is (no parallel, history or
+        # eventless state: the common flat dialog)
+        self.memo: _Memo | None = (
+            {} if not (self.has_parallel or self.has_history or self.has_always) else None
+        )
 
 
 _CACHE: dict[int, _C] = {}
@@ -450,6 +462,7 @@ class _Run:
         "invoked",
         "microsteps",
         "output",
+        "pure",
         "queue",
         "raised",
         "reg",
@@ -466,6 +479,7 @@ class _Run:
         self.raised: list[dict[str, Any]] = []  # v4: the raised events of one transition
         self.changed = False
         self.starting = state is None
+        self.pure = True  # no guard evaluated, no action run, no timer or invoke touched
         self.steps = 0
         by_id = c.by_id
         if state is None:
@@ -564,6 +578,7 @@ def _lookup(context: Mapping[str, Any], event: Mapping[str, Any]) -> Callable[[s
 
 def _guard(run: _Run, g: Ref, event: Mapping[str, Any]) -> bool:
     """XState's ``evaluateGuard`` for a registered guard or a built-in one."""
+    run.pure = False
     name = g.name
     params = g.params
     if name in ("stateIn", "in"):
@@ -619,6 +634,7 @@ def _resolve(run: _Run, v: Any, event: Mapping[str, Any]) -> Any:
 
 
 def _update(run: _Run, updates: Mapping[str, Any] | None) -> None:
+    run.pure = False  # a registered action ran (even one that changes nothing)
     if updates is None:
         return
     if not isinstance(updates, Mapping):
@@ -631,6 +647,7 @@ def _update(run: _Run, updates: Mapping[str, Any] | None) -> None:
 
 
 def _assign(run: _Run, a: Ref, event: Mapping[str, Any]) -> None:
+    run.pure = False
     assignments = a.params.get("assignments", {})
     if type(assignments) is Ref:  # a whole-context assigner: its value is the partial update
         _update(run, _resolve(run, assignments, event))
@@ -656,6 +673,7 @@ def _raise_event(run: _Run, a: Ref, event: Mapping[str, Any]) -> dict[str, Any]:
 
 def _act(run: _Run, a: Ref, event: Mapping[str, Any], raised: list[dict[str, Any]]) -> None:
     """One action, where it stands (v5's ``resolveAndExecuteActionsWithContext``)."""
+    run.pure = False
     name = a.name
     if name == "assign":
         _assign(run, a, event)
@@ -687,6 +705,8 @@ def _arm(run: _Run, n: _N) -> None:
     (v5 ``scheduler.schedule``, v4 ``delayedEventsMap``): arming it again while it is armed
     (a node entered again without being exited) leaves the earlier timer running but no
     longer cancellable, so both fire; ``registered`` False marks such a timer."""
+    if n.after:
+        run.pure = False
     for d in n.after:
         run.counter += 1
         run.armed = [
@@ -703,6 +723,8 @@ def _arm(run: _Run, n: _N) -> None:
 
 def _cancel(run: _Run, n: _N) -> None:
     """The node's delayed events cancelled (on exit): the registered timer of each."""
+    if n.after:
+        run.pure = False
     for d in n.after:
         for x in run.armed:
             if x.event == d.event and x.registered:
@@ -712,6 +734,8 @@ def _cancel(run: _Run, n: _N) -> None:
 
 
 def _spawn(run: _Run, n: _N, event: Mapping[str, Any]) -> None:
+    if n.invoke:
+        run.pure = False
     for inv in n.invoke:
         data = _resolve(run, inv.input, event) if inv.input is not None else None
         if inv.id in run.invoked:
@@ -722,6 +746,8 @@ def _spawn(run: _Run, n: _N, event: Mapping[str, Any]) -> None:
 
 
 def _stop(run: _Run, n: _N) -> None:
+    if n.invoke:
+        run.pure = False
     for inv in n.invoke:
         if inv.id in run.invoked:
             run.invoked.remove(inv.id)
@@ -750,6 +776,10 @@ def _active_children(active: Iterable[_N]) -> dict[int, list[_N]]:
 
 
 def _value_children(c: _C, nodes: Iterable[_N]) -> dict[int, list[_N]]:
+    return _value_tree(c, nodes)[0]
+
+
+def _value_tree(c: _C, nodes: Iterable[_N]) -> tuple[dict[int, list[_N]], bool]:
     """The state value's tree, as XState computes it from its node set: normalised first
     (v5 ``getAllStateNodes``: a compound state without an active child gets its initial
     states, a parallel state its missing regions, every node its ancestors; v4
@@ -758,8 +788,11 @@ def _value_children(c: _C, nodes: Iterable[_N]) -> dict[int, list[_N]]:
     configuration that is the configuration itself; XState can reach an inconsistent one
     (v5: a history recorded while exiting changes the domain used for entering; v4: two
     regions' transitions merged), and then this is what its ``value`` and its transition
-    selection see."""
+    selection see. The flag: the configuration was consistent."""
     order = list(nodes)
+    adj = _active_children(order)
+    if _consistent(c, order, adj):
+        return adj, True  # the common case: normalising changes nothing
     norm = _v4_configuration([c.root], order) if c.v4 else _v5_all_nodes(order)
     adj = _active_children(norm)
     out: dict[int, list[_N]] = {}
@@ -769,7 +802,29 @@ def _value_children(c: _C, nodes: Iterable[_N]) -> dict[int, list[_N]]:
             out[idx] = kids[:1]
         else:
             out[idx] = kids
-    return out
+    return out, False
+
+
+def _consistent(c: _C, order: Sequence[_N], adj: Mapping[int, list[_N]]) -> bool:
+    """The root active, each active compound state with one active child, each active
+    parallel state with all its regions, no active history state (parents are active by
+    construction of ``adj``: a node whose parent is inactive makes a count wrong)."""
+    if not order or c.root.idx not in adj and len(order) != 1:
+        return False
+    count = 1
+    for n in order:
+        kind = n.kind
+        kids = adj.get(n.idx)
+        if kind == "compound":
+            if kids is None or len(kids) != 1:
+                return False
+        elif kind == "parallel":
+            if kids is None or len(kids) != len(n.children):
+                return False
+        elif kind == "history" or kids:
+            return False
+        count += len(kids) if kids else 0
+    return count == len(order)
 
 
 def _v5_initial_with_ancestors(s: _N) -> list[_N]:
@@ -1159,6 +1214,7 @@ def _microstep(run: _Run, ts: list[_T], event: Mapping[str, Any], initial: bool 
     run.changed = False
     active = run.active
     before = set(active)
+    order_before = list(active)
     history_before = run.history
     if len(ts) > 1:
         ts = _remove_conflicts(run, ts)
@@ -1219,7 +1275,14 @@ def _microstep(run: _Run, ts: list[_T], event: Mapping[str, Any], initial: bool 
             _actions(run, s.exit, event)
             _cancel(run, s)
     run.microsteps.append((tuple(exited), tuple(entered)))
-    return run.changed or run.history is not history_before or set(active) != before
+    if run.history is history_before and set(active) == before:
+        # same states, same history: XState returns the snapshot with its old `_nodes`,
+        # whose order (not the one of this microstep's exits and entries) orders the next
+        # eventless selection
+        if exited:
+            run.active = {i: active[i] for i in order_before}
+        return run.changed
+    return True
 
 
 def _machine_output(run: _Run, completion: _N, event: Mapping[str, Any]) -> Any:
@@ -1606,12 +1669,14 @@ def _v4_transition(
     against the configuration its value names: a node of the configuration the value does
     not name (left there by two merged region transitions) is entered again, as in v4."""
     c = run.c
-    kids = _value_children(c, run.active.values())  # state.value, which v4 walks
+    kids, consistent = _value_tree(c, run.active.values())  # state.value, which v4 walks
     fresh = not run.history  # no history value yet (the state before the first transition)
     run.count()
     st = _v4_select(run, kids, event, fresh)
     will = st is not None and bool(st.transitions)
-    prev = _v4_configuration([], _v4_preorder(c, kids))  # getConfiguration([], getStateNodes)
+    prev = _v4_preorder(c, kids)  # getConfiguration([], getStateNodes(value)):
+    if not consistent:  # the same nodes in the same order, when they were consistent
+        prev = _v4_configuration([], prev)
     prev_has = {n.idx for n in prev}
     if st is not None and will:
         resolved = _v4_configuration(prev, st.configuration) if st.configuration else prev
@@ -1621,8 +1686,10 @@ def _v4_transition(
     else:
         resolved = list(run.active.values())  # currentState.configuration
         res_has = {n.idx for n in resolved}
-        if res_has == prev_has:
+        if res_has == prev_has and not run.done:
             return False, False, prev, []
+        # a done state still runs its exit actions (the "stop" block) for every event it is
+        # given: v4 takes the raised events left after reaching the final state
         exit_list = []
         transition_actions = []
     done = _v4_in_final(res_has, c.root)
@@ -1766,6 +1833,49 @@ def _finish(run: _Run, handled: bool) -> Step:
     return Step(run.state(), run.effects, handled, run.microsteps)
 
 
+_MEMO_MAX = 4096
+
+
+def _remember(c: _C, state: ChartState, etype: str, run: _Run, handled: bool) -> None:
+    """Keep a pure step's outcome (see ``_C.memo``)."""
+    memo = c.memo
+    if memo is None or len(memo) >= _MEMO_MAX or run.done or run.error is not None:
+        return
+    if not handled:
+        memo[(state.configuration, etype)] = (state.configuration, None)
+        return
+    micro = run.microsteps[0] if run.microsteps else ((), ())
+    if any(c.by_id[i].kind == "final" for i in micro[1]):
+        return
+    memo[(state.configuration, etype)] = (run.state().configuration, micro)
+
+
+def _recall(
+    chart: Chart,
+    state: ChartState,
+    etype: str,
+    hit: tuple[tuple[str, ...], Microstep | None],
+) -> Step:
+    configuration, micro = hit
+    if micro is None:
+        if chart.strict:
+            raise UnexpectedInput(
+                f"chart {chart.id!r}: no active state takes event {etype!r}",
+                event=etype,
+                configuration=list(state.configuration),
+            )
+        return Step(state, [], False, [])
+    new = ChartState(
+        configuration=configuration,
+        history=state.history,
+        context=state.context,
+        armed=state.armed,
+        invoked=state.invoked,
+        counter=state.counter,
+    )
+    return _step((new, [], True, [micro]))
+
+
 def start(
     chart: Chart,
     *,
@@ -1802,14 +1912,25 @@ def send(
     are ignored. Any event after the machine is done (or stopped on an error) raises
     :class:`~dialoghub.errors.SessionClosed`.
     """
-    c = _compiled(chart)
+    c = _CACHE.get(id(chart))
+    if c is None or c.chart is not chart:
+        c = _compiled(chart)
     if state.done or state.error is not None:
         raise SessionClosed(chart.id, "done" if state.done else "failed")
-    etype = event.get("type") if isinstance(event, Mapping) else None
-    if not isinstance(etype, str) or etype in ("", "*"):
+    etype = event.get("type") if type(event) is dict or isinstance(event, Mapping) else None
+    if type(etype) is not str or etype in ("", "*"):
         raise InvalidInput(f"an event needs a type (a non-empty string but '*'), got {etype!r}")
+    plain = not etype.startswith("xstate.")  # an event of the application's own
+    if plain:
+        memo = c.memo
+        if memo is not None:
+            hit = memo.get((state.configuration, etype))
+            if hit is not None:
+                return _recall(chart, state, etype, hit)
     ev = dict(event)
-    if etype.startswith(AFTER_PREFIX):
+    if plain:
+        pass
+    elif etype.startswith(AFTER_PREFIX):
         counter = ev.pop("counter", None)
         armed = [a for a in state.armed if a.event == etype]
         if counter is not None:
@@ -1848,6 +1969,8 @@ def send(
         handled = _v4_send(run, ev)
     else:
         handled = _macrostep_v5(run, ev, False)
+    if plain and c.memo is not None and run.pure and len(run.microsteps) <= 1:
+        _remember(c, state, etype, run, handled)
     if not handled and chart.strict and run.error is None:
         raise UnexpectedInput(
             f"chart {chart.id!r}: no active state takes event {etype!r}",
