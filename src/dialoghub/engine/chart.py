@@ -807,9 +807,10 @@ def _value_tree(c: _C, nodes: Iterable[_N]) -> tuple[dict[int, list[_N]], bool]:
 
 def _consistent(c: _C, order: Sequence[_N], adj: Mapping[int, list[_N]]) -> bool:
     """The root active, each active compound state with one active child, each active
-    parallel state with all its regions, no active history state (parents are active by
-    construction of ``adj``: a node whose parent is inactive makes a count wrong)."""
-    if not order or c.root.idx not in adj and len(order) != 1:
+    parallel state with all its regions, no active history state (a node whose parent is
+    inactive is not counted, so the count of nodes hanging from the root comes out short)."""
+    root = c.root
+    if not any(n is root for n in order):
         return False
     count = 1
     for n in order:
