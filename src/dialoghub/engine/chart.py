@@ -46,6 +46,7 @@ own order (``formatTransitions``: ``onDone``, invoke ``onDone``/``onError``, ``o
 from __future__ import annotations
 
 import functools
+import re
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -230,6 +231,7 @@ class _N:
         "id",
         "idx",
         "initial",
+        "initial_actions",
         "invoke",
         "key",
         "keyed",
@@ -257,6 +259,7 @@ class _N:
         self.hist_children: list[_N] = []
         self.keyed: dict[str, _N] = {}
         self.initial: _N | None = None
+        self.initial_actions = node.initial_actions
         self.history = node.history
         self.history_default: list[_N] = []
         self.entry = node.entry
@@ -317,10 +320,12 @@ class _C:
         "has_history",
         "has_parallel",
         "memo",
+        "no_context",
         "nodes",
         "predictable",
         "root",
         "v4",
+        "v4_after",
     )
 
     def __init__(self, chart: Chart) -> None:
@@ -385,6 +390,15 @@ class _C:
         self.has_parallel = any(n.kind == "parallel" for n in nodes)
         self.has_always = any(n.always for n in nodes)
         self.has_history = any(n.kind == "history" for n in nodes)
+        #: v4's names of the delayed events (``xstate.after(1000)#m.a``), by their chart name
+        self.v4_after = {
+            d.event: f"xstate.after({d.event[len(AFTER_PREFIX) : -len(n.id) - 1]})#{n.id}"
+            for n in nodes
+            for d in n.after
+            if d.event.startswith(AFTER_PREFIX) and d.event.endswith("." + n.id)
+        }
+        # v4: a machine without `context` has none, and assigns leave it so (updateContext)
+        self.no_context = self.v4 and not chart.has_context
         # the outcome of a step that evaluated no guard and ran no action (nor timer, invoke,
         # final state) is a function of (configuration, event type) alone: remembered, for
         # charts where the configuration is all the state there is (no parallel, history or
@@ -635,7 +649,7 @@ def _resolve(run: _Run, v: Any, event: Mapping[str, Any]) -> Any:
 
 def _update(run: _Run, updates: Mapping[str, Any] | None) -> None:
     run.pure = False  # a registered action ran (even one that changes nothing)
-    if updates is None:
+    if updates is None or run.c.no_context:
         return
     if not isinstance(updates, Mapping):
         raise InvalidInput(
@@ -653,7 +667,8 @@ def _assign(run: _Run, a: Ref, event: Mapping[str, Any]) -> None:
         _update(run, _resolve(run, assignments, event))
         return
     updates = {k: _resolve(run, v, event) for k, v in assignments.items()}
-    run.context = {**run.context, **updates}
+    if not run.c.no_context:
+        run.context = {**run.context, **updates}
     run.changed = True  # XState clones the snapshot on every assign
 
 
@@ -955,10 +970,13 @@ def matches(chart: Chart, configuration: ChartState | Sequence[str], value_or_id
 # --- v5: selection ------------------------------------------------------------------------------
 
 
-def _next(run: _Run, n: _N, event: Mapping[str, Any], v4: bool) -> _T | None:
-    """``StateNode.next``: the node's first candidate whose guard passes."""
+def _next(
+    run: _Run, n: _N, event: Mapping[str, Any], v4: bool, shown: Mapping[str, Any] | None = None
+) -> _T | None:
+    """``StateNode.next``: the node's first candidate whose guard passes (the guard is given
+    ``shown``, the event as the machine's own XState version names it, when there is one)."""
     for t in _candidates(n, event["type"], v4):
-        if t.guard is None or _guard(run, t.guard, event):
+        if t.guard is None or _guard(run, t.guard, shown or event):
             return t
     return None
 
@@ -1132,34 +1150,51 @@ def _proper_ancestors(n: _N, upto: _N | None) -> list[_N]:
     return out
 
 
-def _add_descendants(run: _Run, s: _N, enter: dict[int, _N]) -> None:
-    """``addDescendantStatesToEnter``."""
+def _add_descendants(run: _Run, s: _N, enter: dict[int, _N], default: set[int]) -> None:
+    """``addDescendantStatesToEnter``. ``default`` collects ``statesForDefaultEntry``: the
+    states whose ``initial`` transition is taken (their ``initial_actions`` run)."""
     if s.kind == "history":
         rec = _recorded(run, s)
         nodes = rec if rec is not None else _history_default(s)
+        parent = s.parent
+        assert parent is not None
+        # XState takes the parent's initial transition (its initial actions) for a history
+        # without a target; the compiler writes that default out, so it is recognised here
+        initial = rec is None and parent.kind != "parallel" and (
+            not s.history_default or s.history_default == [parent.initial]
+        )
         for n in nodes:
             enter[n.idx] = n
-            _add_descendants(run, n, enter)
+            if initial:  # the default is the parent's initial transition
+                default.add(parent.idx)
+            _add_descendants(run, n, enter, default)
         for n in nodes:
-            _add_ancestors(run, enter, _proper_ancestors(n, s.parent), None)
+            _add_ancestors(run, enter, default, _proper_ancestors(n, parent), None)
     elif s.kind == "compound":
         init = s.initial
         assert init is not None
         if init.kind != "history":
             enter[init.idx] = init
-        _add_descendants(run, init, enter)
-        _add_ancestors(run, enter, _proper_ancestors(init, s), None)
+            default.add(init.idx)
+        _add_descendants(run, init, enter, default)
+        _add_ancestors(run, enter, default, _proper_ancestors(init, s), None)
     elif s.kind == "parallel":
         for child in s.children:
             if not any(_is_desc(x, child) for x in enter.values()):
                 enter[child.idx] = child
-                _add_descendants(run, child, enter)
+                default.add(child.idx)
+                _add_descendants(run, child, enter, default)
 
 
 def _add_ancestors(
-    run: _Run, enter: dict[int, _N], ancestors: Sequence[_N], domain: _N | None
+    run: _Run,
+    enter: dict[int, _N],
+    default: set[int],
+    ancestors: Sequence[_N],
+    domain: _N | None,
 ) -> None:
-    """``addAncestorStatesToEnter`` (``domain`` None: no reentrancy domain)."""
+    """``addAncestorStatesToEnter`` (``domain`` None: no reentrancy domain). A region it adds
+    is not a default entry (XState adds it to ``statesToEnter`` only)."""
     for anc in ancestors:
         if domain is None or _is_desc(anc, domain):
             enter[anc.idx] = anc
@@ -1167,10 +1202,10 @@ def _add_ancestors(
             for child in anc.children:
                 if not any(_is_desc(x, child) for x in enter.values()):
                     enter[child.idx] = child
-                    _add_descendants(run, child, enter)
+                    _add_descendants(run, child, enter, default)
 
 
-def _entry_set(run: _Run, ts: Sequence[_T]) -> dict[int, _N]:
+def _entry_set(run: _Run, ts: Sequence[_T], default: set[int]) -> dict[int, _N]:
     """``computeEntrySet``."""
     enter: dict[int, _N] = {}
     for t in ts:
@@ -1179,12 +1214,14 @@ def _entry_set(run: _Run, ts: Sequence[_T]) -> dict[int, _N]:
         for s in t.targets:
             if s.kind != "history" and (src is not s or src is not dom or t.reenter):
                 enter[s.idx] = s
-            _add_descendants(run, s, enter)
+                default.add(s.idx)
+            _add_descendants(run, s, enter, default)
         for s in _effective_targets(run, t.targets) if t.targets else ():
             ancestors = _proper_ancestors(s, dom)
             if dom is not None and dom.kind == "parallel":
                 ancestors.append(dom)
-            _add_ancestors(run, enter, ancestors, None if src.parent is None and t.reenter else dom)
+            reentrancy = None if src.parent is None and t.reenter else dom
+            _add_ancestors(run, enter, default, ancestors, reentrancy)
     return enter
 
 
@@ -1241,12 +1278,15 @@ def _microstep(run: _Run, ts: list[_T], event: Mapping[str, Any], initial: bool 
         _actions(run, t.actions, event)
     entered: list[str] = []
     completed: set[int] = set()
-    for s in sorted(_entry_set(run, ts).values(), key=_idx):
+    default: set[int] = {run.c.root.idx} if initial else set()
+    for s in sorted(_entry_set(run, ts, default).values(), key=_idx):
         active[s.idx] = s  # dict: a node still present keeps its place, as in a JS Set
         entered.append(s.id)
         _actions(run, s.entry, event)
         _arm(run, s)
         _spawn(run, s, event)
+        if s.initial_actions and s.idx in default:
+            _actions(run, s.initial_actions, event)
         if s.kind != "final":
             continue
         parent = s.parent
@@ -1353,6 +1393,49 @@ def _macrostep_v5(run: _Run, event: Mapping[str, Any], initial: bool) -> bool:
 # --- v4 ------------------------------------------------------------------------------------------
 
 
+_V4_NAMES = (
+    (DONE_STATE_PREFIX, "done.state."),
+    (DONE_INVOKE_PREFIX, "done.invoke."),
+    (ERROR_PREFIX, "error.platform."),
+)
+
+
+_LITERAL = "\x00"  # marks an event type to be matched as a name no transition has
+_V4_AFTER_NAME = re.compile(r"xstate\.after\((.+)\)#(.+)")
+
+
+def _v4_internal(c: _C, etype: str) -> str | None:
+    """The chart's name for an internal event in v4's spelling (``done.state.x``,
+    ``done.invoke.x``, ``error.platform.x``, ``xstate.after(1000)#x``), or None."""
+    for new, old in _V4_NAMES:
+        if etype.startswith(old):
+            return new + etype[len(old) :]
+    m = _V4_AFTER_NAME.fullmatch(etype)
+    if m is not None:
+        return f"{AFTER_PREFIX}{m.group(1)}.{m.group(2)}"
+    return None
+
+
+def _v4_shown(c: _C, event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The event as XState v4 names it (``done.state.<id>``, ``done.invoke.<id>``,
+    ``error.platform.<id>``, ``xstate.after(<delay>)#<id>``): the chart says them in v5's
+    words, v4's actions and guards see v4's."""
+    etype = event["type"]
+    if not etype.startswith("xstate."):
+        return event
+    if etype.endswith(_LITERAL):
+        return {**event, "type": etype[: -len(_LITERAL)]}
+    name = c.v4_after.get(etype)
+    if name is None:
+        for new, old in _V4_NAMES:
+            if etype.startswith(new):
+                name = old + etype[len(new) :]
+                break
+        else:
+            return event
+    return {**event, "type": name}
+
+
 class _V4:
     """v4's StateTransition: selected transitions, the exit set ``next`` computed, and the
     nodes the targets resolve to."""
@@ -1425,9 +1508,11 @@ def _v4_reentering(source: _N, target: _N) -> list[_N]:
     return nodes
 
 
-def _v4_next(run: _Run, n: _N, event: Mapping[str, Any], fresh: bool) -> _V4 | None:
+def _v4_next(
+    run: _Run, n: _N, event: Mapping[str, Any], fresh: bool, shown: Mapping[str, Any]
+) -> _V4 | None:
     """v4 ``StateNode.next``."""
-    t = _next(run, n, event, True)
+    t = _next(run, n, event, True, shown)
     if t is None:
         return None
     st = _V4()
@@ -1447,7 +1532,11 @@ def _v4_next(run: _Run, n: _N, event: Mapping[str, Any], fresh: bool) -> _V4 | N
 
 
 def _v4_select(
-    run: _Run, kids: Mapping[int, list[_N]], event: Mapping[str, Any], fresh: bool
+    run: _Run,
+    kids: Mapping[int, list[_N]],
+    event: Mapping[str, Any],
+    fresh: bool,
+    shown: Mapping[str, Any],
 ) -> _V4 | None:
     """v4 ``_transition`` over the state value (regions in its key order): no conflict
     resolution, every region's transition is taken."""
@@ -1455,12 +1544,12 @@ def _v4_select(
     def sel(n: _N) -> _V4 | None:
         children = kids.get(n.idx)
         if not children:
-            return _v4_next(run, n, event, fresh)
+            return _v4_next(run, n, event, fresh, shown)
         if len(children) == 1:
             got = sel(children[0])
             if got is not None and got.transitions:
                 return got
-            return _v4_next(run, n, event, fresh)
+            return _v4_next(run, n, event, fresh, shown)
         merged = _V4()
         for ch in children:
             got = sel(ch)
@@ -1469,7 +1558,7 @@ def _v4_select(
                 merged.exit_set.extend(got.exit_set)
                 merged.configuration.extend(got.configuration)
         if not merged.transitions:
-            return _v4_next(run, n, event, fresh)
+            return _v4_next(run, n, event, fresh, shown)
         return merged
 
     return sel(run.c.root)
@@ -1673,7 +1762,8 @@ def _v4_transition(
     kids, consistent = _value_tree(c, run.active.values())  # state.value, which v4 walks
     fresh = not run.history  # no history value yet (the state before the first transition)
     run.count()
-    st = _v4_select(run, kids, event, fresh)
+    shown = _v4_shown(c, event)  # the event as v4 names it, for guards and actions
+    st = _v4_select(run, kids, event, fresh, shown)
     will = st is not None and bool(st.transitions)
     prev = _v4_preorder(c, kids)  # getConfiguration([], getStateNodes(value)):
     if not consistent:  # the same nodes in the same order, when they were consistent
@@ -1711,14 +1801,14 @@ def _v4_transition(
     for sn in sorted(exit_list, key=_idx, reverse=True):
         exits.setdefault(sn.idx, sn)
     entries = sorted(entry.values(), key=_idx)
-    done_events = _v4_done_events(run, entries, res_has, event)
+    done_events = _v4_done_events(run, entries, res_has, shown)
     blocks: list[_Block] = [(n.exit, n, "exit") for n in exits.values()]
     blocks.append((transition_actions, None, "actions"))
     blocks.extend((n.entry, n, "entry") for n in entries)
     if done:
         blocks.extend((n.exit, n, "stop") for n in sorted(resolved, key=_idx, reverse=True))
     kept = (len(run.effects), list(run.armed), list(run.invoked), run.counter)
-    raised = _v4_actions(run, blocks, event)
+    raised = _v4_actions(run, blocks, shown)
     if not will and (not c.predictable or run.starting):
         # resolveTransition keeps no actions without a new state value (`actions: []`): only
         # the assigns, applied before, stay. The interpreter executes what the state keeps
@@ -1731,7 +1821,7 @@ def _v4_transition(
     if exits or entries:
         run.microsteps.append((tuple(n.id for n in exits.values()), tuple(n.id for n in entries)))
     if done:
-        _v4_complete(run, res_has, event)
+        _v4_complete(run, res_has, shown)
     else:
         run.done = False
         run.output = None
@@ -1919,8 +2009,18 @@ def send(
     if state.done or state.error is not None:
         raise SessionClosed(chart.id, "done" if state.done else "failed")
     etype = event.get("type") if type(event) is dict or isinstance(event, Mapping) else None
-    if type(etype) is not str or etype in ("", "*"):
-        raise InvalidInput(f"an event needs a type (a non-empty string but '*'), got {etype!r}")
+    if type(etype) is not str or not etype:
+        raise InvalidInput(f"an event needs a type (a non-empty string), got {etype!r}")
+    literal = False
+    if c.v4:
+        if etype == "*":  # v4 StateNode.transition (a development build): refused
+            raise InvalidInput("an event cannot have the wildcard type ('*') in XState v4")
+        internal = _v4_internal(c, etype)
+        if internal is not None:  # v4's own spelling of an internal event: the chart's name
+            etype = internal
+            event = {**event, "type": internal}
+        elif etype.startswith(AFTER_PREFIX) and "counter" not in event:
+            literal = True  # v5's spelling, sent by hand: in v4 a name like any other
     plain = not etype.startswith("xstate.")  # an event of the application's own
     if plain:
         memo = c.memo
@@ -1931,11 +2031,11 @@ def send(
     ev = dict(event)
     if plain:
         pass
-    elif etype.startswith(AFTER_PREFIX):
-        counter = ev.pop("counter", None)
-        armed = [a for a in state.armed if a.event == etype]
-        if counter is not None:
-            armed = [a for a in armed if a.counter == counter]
+    elif etype.startswith(AFTER_PREFIX) and "counter" in ev:
+        # a timer's delivery (its arming number in "counter"); without one, an event sent
+        # by hand that only looks like a delayed one, which XState takes like any other
+        counter = ev.pop("counter")
+        armed = [a for a in state.armed if a.event == etype and a.counter == counter]
         if not armed:
             return Step(state, [], False, [])
         fired = armed[0]
@@ -1959,13 +2059,15 @@ def send(
         )
         if c.v4 and etype.startswith(DONE_INVOKE_PREFIX) and "data" not in ev:
             ev["data"] = ev.get("output")
+    if literal:
+        ev["type"] = etype + _LITERAL
     run = _Run(c, state, registry or _EMPTY_REGISTRY)
     if c.v4:
         if etype.startswith(ERROR_PREFIX) and not any(
             (t.event or "").startswith(ERROR_PREFIX) for n in run.active.values() for t in n.ordered
         ):
-            _stop_all(run)
-            run.error = ev.get("error")
+            # v4 Interpreter._nextState throws the error when no active state takes any
+            # error.platform event; the machine keeps its state and goes on taking events
             return _finish(run, False)
         handled = _v4_send(run, ev)
     else:

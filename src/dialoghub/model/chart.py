@@ -144,6 +144,9 @@ class Chart:
     context: dict[str, Any] = field(default_factory=dict)
     strict: bool = False
     predictable: bool = True  # v4's predictableActionArguments (actions in document order)
+    #: False for a v4 machine written without ``context``: XState v4 then has none (undefined)
+    #: and its assigns change nothing (v4 ``updateContext``); v5 starts every machine with {}
+    has_context: bool = True
 
     def node(self, node_id: str) -> Node:
         """The node ``node_id`` (KeyError if the chart has none)."""
