@@ -1158,11 +1158,10 @@ def _add_descendants(run: _Run, s: _N, enter: dict[int, _N], default: set[int]) 
         nodes = rec if rec is not None else _history_default(s)
         parent = s.parent
         assert parent is not None
-        # XState takes the parent's initial transition (its initial actions) for a history
-        # without a target; the compiler writes that default out, so it is recognised here
-        initial = rec is None and parent.kind != "parallel" and (
-            not s.history_default or s.history_default == [parent.initial]
-        )
+        # a history without a target takes the parent's initial transition (with its
+        # initial actions: `historyDefaultTransition === stateNode.parent.initial`); one with
+        # a target, even the initial child, does not
+        initial = rec is None and parent.kind != "parallel" and not s.history_default
         for n in nodes:
             enter[n.idx] = n
             if initial:  # the default is the parent's initial transition
