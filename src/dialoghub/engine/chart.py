@@ -315,13 +315,14 @@ class _C:
 
     __slots__ = (
         "by_id",
-        "chart",
         "has_always",
         "has_history",
         "has_parallel",
         "memo",
+        "name",
         "no_context",
         "nodes",
+        "owner",
         "predictable",
         "root",
         "v4",
@@ -329,7 +330,8 @@ class _C:
     )
 
     def __init__(self, chart: Chart) -> None:
-        self.chart = chart
+        self.name = chart.id
+        self.owner: Callable[[], Chart | None] = lambda: None  # set by _compiled
         self.v4 = chart.dialect == "v4"
         self.predictable = chart.predictable or not self.v4
         nodes: list[_N] = []
@@ -408,19 +410,22 @@ class _C:
         )
 
 
+#: the precomputed form of every chart in use, by ``id(chart)``: an entry goes when its chart
+#: is garbage (weakref.finalize); ``owner`` tells an entry from one of a dead chart whose id
+#: a new chart got
 _CACHE: dict[int, _C] = {}
-_STRONG: dict[int, Chart] = {}  # charts that cannot be weakly referenced, kept alive
+_STRONG: dict[int, Chart] = {}  # charts that cannot be weakly referenced: kept, a bounded few
 _STRONG_MAX = 256
 
 
 def _compiled(chart: Chart) -> _C:
     key = id(chart)
     c = _CACHE.get(key)
-    if c is not None and c.chart is chart:
+    if c is not None and c.owner() is chart:
         return c
     c = _C(chart)
-    _CACHE[key] = c
     try:
+        c.owner = weakref.ref(chart)
         weakref.finalize(chart, _CACHE.pop, key, None)
     except TypeError:  # no __weakref__ slot: keep the chart (its id stays unique) in a bound
         if len(_STRONG) >= _STRONG_MAX:
@@ -428,6 +433,8 @@ def _compiled(chart: Chart) -> _C:
             del _STRONG[old]
             _CACHE.pop(old, None)
         _STRONG[key] = chart
+        c.owner = functools.partial(_STRONG.get, key)
+    _CACHE[key] = c
     return c
 
 
@@ -508,7 +515,7 @@ class _Run:
                 ids = state.order or state.configuration
                 self.active = {n.idx: n for n in (by_id[i] for i in ids)}
             except KeyError as exc:
-                raise InvalidInput(f"chart {c.chart.id!r} has no state {exc.args[0]!r}") from None
+                raise InvalidInput(f"chart {c.name!r} has no state {exc.args[0]!r}") from None
             self.history = state.history
             self.context = state.context
             self.armed = list(state.armed)
@@ -522,7 +529,7 @@ class _Run:
         self.steps += 1
         if self.steps > MAX_MICROSTEPS:
             raise ModelError(
-                f"chart {self.c.chart.id!r}: more than {MAX_MICROSTEPS} microsteps in one "
+                f"chart {self.c.name!r}: more than {MAX_MICROSTEPS} microsteps in one "
                 "macrostep without coming to rest: eventless transitions or raised events go "
                 "round in a cycle (XState would loop for ever)"
             )
@@ -613,7 +620,7 @@ def _guard(run: _Run, g: Ref, event: Mapping[str, Any]) -> bool:
     if name == "condition":
         return _condition(str(params.get("expr", ""))).evaluate(_lookup(run.context, event))
     raise InvalidInput(
-        f"chart {run.c.chart.id!r}: guard {name!r} (line {g.line}) is not registered",
+        f"chart {run.c.name!r}: guard {name!r} (line {g.line}) is not registered",
         guard=name,
         line=g.line,
     )
@@ -636,7 +643,7 @@ def _resolve(run: _Run, v: Any, event: Mapping[str, Any]) -> Any:
         if v.name == "condition":
             return _condition(str(v.params.get("expr", ""))).evaluate(_lookup(run.context, event))
         raise InvalidInput(
-            f"chart {run.c.chart.id!r}: expression {v.name!r} (line {v.line}) is not registered",
+            f"chart {run.c.name!r}: expression {v.name!r} (line {v.line}) is not registered",
             expression=v.name,
             line=v.line,
         )
@@ -653,7 +660,7 @@ def _update(run: _Run, updates: Mapping[str, Any] | None) -> None:
         return
     if not isinstance(updates, Mapping):
         raise InvalidInput(
-            f"chart {run.c.chart.id!r}: a registered action returned {type(updates).__name__}, "
+            f"chart {run.c.name!r}: a registered action returned {type(updates).__name__}, "
             "not a dict of context updates or None"
         )
     run.context = {**run.context, **updates}
@@ -677,10 +684,10 @@ def _raise_event(run: _Run, a: Ref, event: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(ev, str):
         ev = {"type": ev}
     if not isinstance(ev, dict) or not isinstance(ev.get("type"), str):
-        raise InvalidInput(f"chart {run.c.chart.id!r}: raise (line {a.line}) needs an event")
+        raise InvalidInput(f"chart {run.c.name!r}: raise (line {a.line}) needs an event")
     if "delay" in a.params:
         raise InvalidInput(
-            f"chart {run.c.chart.id!r}: a delayed raise (line {a.line}) is not supported; "
+            f"chart {run.c.name!r}: a delayed raise (line {a.line}) is not supported; "
             "use `after`"
         )
     return ev
@@ -2003,7 +2010,7 @@ def send(
     :class:`~dialoghub.errors.SessionClosed`.
     """
     c = _CACHE.get(id(chart))
-    if c is None or c.chart is not chart:
+    if c is None or c.owner() is not chart:
         c = _compiled(chart)
     if state.done or state.error is not None:
         raise SessionClosed(chart.id, "done" if state.done else "failed")

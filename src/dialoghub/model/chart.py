@@ -127,7 +127,7 @@ class Node:
     initial_actions: tuple[Ref, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)  # the interpreter caches by weakref
 class Chart:
     """A compiled statechart: the root id and every node by id.
 
