@@ -70,8 +70,21 @@ def _record(context: Mapping[str, Any], event: Mapping[str, Any], params: Mappin
     return {"seen": [*(seen if isinstance(seen, list) else []), event.get("type")]}
 
 
+def _mark(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    marks = context.get("marks")
+    return {"marks": [*(marks if isinstance(marks, list) else []), (params or {}).get("m")]}
+
+
 def _tick(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     return {"ticks": _num(context.get("ticks")) + 1}
+
+
+def _untick(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {"ticks": 0}
 
 
 def _set_output(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,7 +109,9 @@ ACTIONS: dict[str, Action] = {
     "reset": _reset,
     "setFromEvent": _set_from_event,
     "record": _record,
+    "mark": _mark,
     "tick": _tick,
+    "untick": _untick,
     "setOutput": _set_output,
     "setError": _set_error,
 }

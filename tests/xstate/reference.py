@@ -16,18 +16,23 @@ at the index it happened.
 
 Events: ``{"type": "E", ...}`` is sent as it is; ``{"advance": ms}`` moves the clock (XState: a
 clock with real-time semantics, see ref/run.mjs; dialoghub: this module fires the delayed
-events the interpreter armed, in due order); ``{"type": "$resolve" | "$reject", "id": I,
+events the interpreter armed, ``{"type": armed.event, "counter": armed.counter}``, in due
+order); ``{"type": "$resolve" | "$reject", "id": I,
 "data": D}`` answers the invoked service I (XState: its promise settles; dialoghub: the command
 result, the event ``xstate.done.actor.I`` with ``output`` D, or ``xstate.error.actor.I`` with
-``error`` D; both also carry ``data`` D, v4's name for it).
+``error`` D, as XState v5 spells them; the interpreter presents them to a v4 chart as v4 does).
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import heapq
 import importlib
 import inspect
 import json
 import os
+import queue
 import shutil
 import subprocess
 import threading
@@ -39,6 +44,7 @@ from typing import Any
 __all__ = [
     "FIELDS",
     "REF_DIR",
+    "XSTATE_BROKE",
     "Interpreter",
     "Reference",
     "ReferenceUnavailable",
@@ -87,29 +93,25 @@ def reference_problem() -> str | None:
 class Reference:
     """One Node process running XState, fed cases through a pipe.
 
-    ``traces(cases)`` writes every case from a thread while reading the answers, so a batch of
-    any size streams without filling either pipe.
+    A batch (:meth:`raw`, :meth:`results`, :meth:`traces`) is written from a thread while the
+    answers are read, so a batch of any size streams without filling either pipe. A case
+    XState gives no answer to within ``timeout`` seconds (XState looping for ever) is answered
+    with an error of kind "timeout", and the process is restarted for the rest.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, production: bool = False, timeout: float = 10.0) -> None:
+        """``production``: NODE_ENV=production, which silences XState v4's warnings and its
+        checks that only warn (a third faster; the same traces)."""
         problem = reference_problem()
         if problem is not None:
             raise ReferenceUnavailable(problem)
         node = shutil.which("node")
         assert node is not None
-        env = {**os.environ, "NODE_ENV": "development"}
-        self._proc = subprocess.Popen(
-            [node, str(RUNNER)],
-            cwd=REF_DIR,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            bufsize=1,
-            env=env,
-        )
+        self._node = node
+        self._env = {**os.environ, "NODE_ENV": "production" if production else "development"}
+        self.timeout = timeout
         self._lock = threading.Lock()
+        self._spawn()
         hello = self.raw([{"hello": True}])[0]
         self.versions: dict[str, str] = hello["versions"]
         self.node: str = hello["node"]
@@ -120,34 +122,89 @@ class Reference:
                     f"xstate {self.versions[version]} runs for {version}, {_pinned(version)} pinned"
                 )
 
+    def _spawn(self) -> None:
+        self._proc = subprocess.Popen(
+            [self._node, str(RUNNER)],
+            cwd=REF_DIR,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            bufsize=1,
+            env=self._env,
+        )
+        self._answers: queue.Queue[str | None] = queue.Queue()
+        self._stderr: collections.deque[str] = collections.deque(maxlen=40)
+        proc, answers, stderr = self._proc, self._answers, self._stderr
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                answers.put(line)
+            answers.put(None)
+
+        def drain() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                stderr.append(line)
+
+        self._threads = [threading.Thread(target=f, daemon=True) for f in (pump, drain)]
+        for t in self._threads:
+            t.start()
+
+    def _reap(self) -> None:
+        """After the process ended: its readers finish at end of file, then the pipes close."""
+        for t in self._threads:
+            t.join(timeout=5)
+        for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    def _kill(self) -> None:
+        self._proc.kill()
+        self._proc.wait()
+        self._reap()
+
     def raw(self, requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The runner's answers to ``requests``, as it printed them (warnings included)."""
-        proc = self._proc
-        assert proc.stdin is not None and proc.stdout is not None
         with self._lock:
-            lines = [json.dumps(r, separators=(",", ":")) + "\n" for r in requests]
-            failure: list[BaseException] = []
+            return self._raw(list(requests))
 
-            def write() -> None:
-                try:
-                    assert proc.stdin is not None
-                    for line in lines:
-                        proc.stdin.write(line)
-                    proc.stdin.flush()
-                except BaseException as e:  # the reader reports the dead process
-                    failure.append(e)
+    def _raw(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not requests:
+            return []
+        proc, answers = self._proc, self._answers
+        lines = [json.dumps(r, separators=(",", ":")) + "\n" for r in requests]
 
-            writer = threading.Thread(target=write, daemon=True)
-            writer.start()
-            answers = []
-            for _ in lines:
-                line = proc.stdout.readline()
-                if not line:
-                    err = proc.stderr.read() if proc.stderr else ""
-                    raise RuntimeError(f"the XState runner died: {err or failure}")
-                answers.append(json.loads(line))
-            writer.join()
-            return answers
+        def write() -> None:
+            try:
+                assert proc.stdin is not None
+                for line in lines:
+                    proc.stdin.write(line)
+                proc.stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                pass  # the process died or was killed: the reader reports it
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        out: list[dict[str, Any]] = []
+        for i in range(len(lines)):
+            try:
+                line = answers.get(timeout=self.timeout)
+            except queue.Empty:
+                self._kill()
+                writer.join()
+                self._spawn()
+                message = f"XState gave no answer within {self.timeout:g} s (an endless loop?)"
+                out.append({"trace": [], "error": {"step": 0, "message": message, "kind": "timeout"}, "warnings": []})
+                return out + self._raw(requests[i + 1 :])
+            if line is None:
+                raise RuntimeError("the XState runner died: " + "".join(self._stderr))
+            out.append(json.loads(line))
+        writer.join()
+        return out
 
     def results(self, cases: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """The runner's answers to ``cases`` (``{"machine", "version", "events", "context"?}``)."""
@@ -171,15 +228,13 @@ class Reference:
         proc = self._proc
         if proc.poll() is None:
             assert proc.stdin is not None
-            proc.stdin.close()
             try:
+                proc.stdin.close()
                 proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+            except (OSError, subprocess.TimeoutExpired):
                 proc.kill()
                 proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        self._reap()
 
     def __enter__(self) -> Reference:
         return self
@@ -201,11 +256,22 @@ def case(
     return out
 
 
+#: XState failures that are no behaviour to compare with: the comparison stops there
+XSTATE_BROKE = frozenset({"stack-overflow", "timer-storm", "timeout"})
+
+#: the most delayed events one advance fires, and the most armed at once (ref/run.mjs
+#: MAX_FIRED, MAX_ARMED): past them, a timer storm
+MAX_FIRED = 2000
+MAX_ARMED = 500
+
+
 def as_trace(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """A runner answer as a trace: its steps, then ``{"error": message}`` if it failed."""
+    """A runner answer as a trace: its steps, then ``{"error": message, "kind": kind}`` if it
+    failed (kind "error", or one of :data:`XSTATE_BROKE`)."""
     steps = list(result["trace"])
-    if result.get("error"):
-        steps.append({"error": result["error"]["message"]})
+    error = result.get("error")
+    if error:
+        steps.append({"error": error["message"], "kind": error.get("kind", "error")})
     return steps
 
 
@@ -214,11 +280,14 @@ def as_trace(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Interpreter:
-    """dialoghub's compiler and interpreter, once they exist."""
+    """dialoghub's compiler and interpreter (``dialoghub.model.xstate_chart``,
+    ``dialoghub.engine.chart``), once they exist."""
 
     compile_xstate: Callable[..., Any]
     start: Callable[..., Any]
     send: Callable[..., Any]
+    value: Callable[..., Any] | None
+    registry: Any
 
 
 def interpreter() -> Interpreter | None:
@@ -226,41 +295,44 @@ def interpreter() -> Interpreter | None:
     try:
         compiler = importlib.import_module("dialoghub.model.xstate_chart")
         engine = importlib.import_module("dialoghub.engine.chart")
-        return Interpreter(compiler.compile_xstate, engine.start, engine.send)
+        return Interpreter(
+            compiler.compile_xstate,
+            engine.start,
+            engine.send,
+            getattr(engine, "value", None),
+            getattr(engine, "Registry", None),
+        )
     except (ImportError, AttributeError):
         return None
 
 
-def _registry() -> Any:
-    """The library as the interpreter takes it: a ``Registry(guards=, actions=)`` if the engine
-    defines one, else one dict by name (guards and actions share no name)."""
+def _registry(interp: Interpreter) -> Any:
+    """The library as the interpreter takes it: ``Registry(guards=, actions=)``."""
     from tests.xstate import library
 
-    engine = importlib.import_module("dialoghub.engine.chart")
-    registry_type = getattr(engine, "Registry", None)
-    if registry_type is not None:
-        return registry_type(guards=dict(library.GUARDS), actions=dict(library.ACTIONS))
+    if interp.registry is not None:
+        return interp.registry(guards=dict(library.GUARDS), actions=dict(library.ACTIONS))
     return dict(library.REGISTRY)
 
 
 def _compile(interp: Interpreter, machine: dict[str, Any], version: str) -> Any:
-    """``compile_xstate(machine, ...)``, told the dialect and the anonymous root's id when its
-    signature has a place for them; a (chart, problems) answer with problems is a refusal."""
+    """``compile_xstate(machine, ...)`` told the dialect, the library's names, and XState's id
+    for an anonymous root, where its signature has a place for them."""
+    from tests.xstate import library
+
     try:
         params = inspect.signature(interp.compile_xstate).parameters
     except (TypeError, ValueError):
         params = {}  # type: ignore[assignment]
-    kwargs: dict[str, Any] = {}
-    for name in ("dialect", "version"):
-        if name in params:
-            kwargs[name] = version
-            break
-    for name in ("name", "default_id", "machine_id"):
-        if name in params:
-            kwargs[name] = ANONYMOUS_ROOT
-            break
+    offers = {
+        "dialect": version,
+        "name": ANONYMOUS_ROOT,
+        "guards": tuple(library.GUARDS),
+        "actions": tuple(library.ACTIONS),
+    }
+    kwargs = {k: v for k, v in offers.items() if k in params}
     result = interp.compile_xstate(machine, **kwargs)
-    if isinstance(result, tuple):
+    if isinstance(result, tuple):  # (chart, problems)
         chart, problems = result[0], result[1] if len(result) > 1 else []
         if chart is None or problems:
             raise ValueError(f"refused: {problems}")
@@ -268,78 +340,61 @@ def _compile(interp: Interpreter, machine: dict[str, Any], version: str) -> Any:
     return result
 
 
-_ARMED_FIELDS = ("delayed", "timers", "armed", "scheduled", "pending_delays", "after")
-_KEY_FIELDS = ("id", "key", "seq", "token", "send_id")
-_DELAY_FIELDS = ("delay_ms", "delay", "ms")
-
-
-def _armed(state: Any) -> list[tuple[Any, Any, int, Any]]:
-    """The delayed events ``state`` has armed, as (identity, event, delay in ms, item).
-
-    The identity tells a timer armed again (a state re-entered) from one still running: an
-    ``id``-like field of the item if it has one, else the item object itself (an interpreter
-    that carries unchanged items over keeps their identity).
-    """
-    items: Any = ()
-    for name in _ARMED_FIELDS:
-        if hasattr(state, name):
-            items = getattr(state, name) or ()
-            break
-    if isinstance(items, dict):
-        items = list(items.values())
-    out = []
-    for item in items:
-        key: Any = None
-        for name in _KEY_FIELDS:
-            if hasattr(item, name):
-                key = (name, getattr(item, name))
-                break
-        if key is None:
-            key = ("object", id(item))
-        delay = next((getattr(item, n) for n in _DELAY_FIELDS if hasattr(item, n)), 0)
-        event = getattr(item, "event", item)
-        out.append((key, event, int(delay), item))
-    return out
-
-
 class _Clock:
-    """The delayed events of dialoghub's side: due times over the interpreter's armed list."""
+    """The clock of dialoghub's side, the same as the runner's (ref/run.mjs StepClock): each
+    armed delayed event is due ``delay_ms`` after the instant it was armed; advancing fires
+    every one due within the interval in due order, ties in arming order."""
 
     def __init__(self) -> None:
         self.now = 0
-        self.seq = 0
-        self.armed: dict[Any, tuple[int, int, Any, Any]] = {}  # key -> (due, seq, event, keepalive)
+        self.fired = 0  # in the current advance
+        self.due: dict[Any, tuple[int, int, dict[str, Any]]] = {}  # arming -> (due, order, event)
+        self.heap: list[tuple[int, int, Any]] = []  # (due, order, arming); gone ones skipped
 
     def sync(self, state: Any) -> None:
-        fresh: dict[Any, tuple[int, int, Any, Any]] = {}
-        for key, event, delay, item in _armed(state):
-            if key in self.armed:
-                fresh[key] = self.armed[key]
-            else:
-                self.seq += 1
-                fresh[key] = (self.now + max(0, delay), self.seq, event, item)
-        self.armed = fresh
+        """Take the interpreter's armed list: new armings are due from now, gone ones drop."""
+        armed = getattr(state, "armed", ())
+        if len(armed) > MAX_ARMED:
+            raise RuntimeError(f"timer storm: more than {MAX_ARMED} timers armed at once")
+        old, fresh = self.due, {}
+        for a in armed:
+            counter = getattr(a, "counter", None)
+            key = counter if counter is not None else ("object", id(a))
+            entry = old.get(key)
+            if entry is None:
+                event = {"type": a.event} if counter is None else {"type": a.event, "counter": counter}
+                order = counter if counter is not None else len(old) + len(fresh)
+                entry = (self.now + max(0, int(a.delay_ms)), order, event)
+                heapq.heappush(self.heap, (entry[0], entry[1], key))
+            fresh[key] = entry
+        self.due = fresh
 
-    def next_due(self, end: int) -> tuple[Any, Any] | None:
-        due = [(d, s, k) for k, (d, s, _e, _) in self.armed.items() if d <= end]
-        if not due:
+    def next_due(self, end: int) -> dict[str, Any] | None:
+        """The next event due by ``end`` (the clock moves to its instant), or None."""
+        heap = self.heap
+        while heap and heap[0][2] not in self.due:
+            heapq.heappop(heap)
+        if not heap or heap[0][0] > end:
             return None
-        d, _s, key = min(due, key=lambda t: (t[0], t[1]))
-        event = self.armed.pop(key)[2]
-        self.now = d
-        return key, event
-
-
-def _event_dict(event: Any) -> dict[str, Any]:
-    if isinstance(event, dict):
-        return event
-    if isinstance(event, str):
-        return {"type": event}
-    return {"type": getattr(event, "event", str(event))}
+        self.fired += 1
+        if self.fired > MAX_FIRED:
+            raise RuntimeError(f"timer storm: more than {MAX_FIRED} timers fired in one advance")
+        due, _order, key = heapq.heappop(heap)
+        self.now = due
+        return self.due.pop(key)[2]
 
 
 def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=lambda o: list(o) if isinstance(o, tuple | set | frozenset) else str(o)))
+    def default(o: Any) -> Any:
+        if isinstance(o, tuple | set | frozenset):
+            return list(o)
+        return str(o)
+
+    return json.loads(json.dumps(value, default=default))
+
+
+def _state_of(result: Any) -> Any:
+    return getattr(result, "state", result)  # start/send answer a Step(state, effects, ...)
 
 
 def ours_trace(
@@ -348,18 +403,23 @@ def ours_trace(
     version: str = "v5",
     context: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """dialoghub's trace of the case (raises LookupError while the interpreter is not built)."""
+    """dialoghub's trace of the case (raises LookupError while the interpreter is not built).
+
+    A refusal at load is a step-0 error; an exception while running, or the chart stopping on
+    an error (``ChartState.error``: an invoked service failed unhandled, XState v5's error
+    status), is an error at its step. An event after the machine is done is refused by
+    dialoghub and ignored by XState: the step repeats the done state.
+    """
     interp = interpreter()
     if interp is None:
         raise LookupError("interpreter not built yet")
     from dialoghub.model.chart import DONE_INVOKE_PREFIX, ERROR_PREFIX
 
-    steps: list[dict[str, Any]] = []
     try:
         chart = _compile(interp, machine, version)
     except Exception as e:
-        return [{"error": f"compile: {type(e).__name__}: {e}"}]
-    registry = _registry()
+        return [{"error": f"compile: {type(e).__name__}: {e}", "kind": "error"}]
+    registry = _registry(interp)
     anonymous = "id" not in machine
 
     def rename(node_id: str) -> str:
@@ -374,8 +434,9 @@ def ours_trace(
     def step(state: Any) -> dict[str, Any]:
         active = set(state.configuration) | {chart.root}
         nodes = [chart.nodes[i] for i in active]
+        value = interp.value(chart, state) if interp.value is not None else state.value
         return _plain({
-            "value": state.value,
+            "value": value,
             "context": state.context,
             "done": bool(state.done),
             "output": state.output,
@@ -384,41 +445,49 @@ def ours_trace(
             "meta": {rename(n.id): n.meta for n in nodes if n.meta is not None},
         })  # fmt: skip
 
+    def stopped(state: Any) -> bool:
+        return bool(state.done) or getattr(state, "error", None) is not None
+
     clock = _Clock()
 
     def deliver(state: Any, event: dict[str, Any]) -> Any:
-        try:
-            new = interp.send(chart, state, event, registry)
-        except Exception:
-            if state.done:  # dialoghub refuses what XState ignores after the final state
+        if stopped(state):
+            try:
+                return _state_of(interp.send(chart, state, event, registry=registry))
+            except Exception:  # dialoghub refuses what XState ignores after the end
                 return state
-            raise
+        new = _state_of(interp.send(chart, state, event, registry=registry))
         clock.sync(new)
         return new
 
+    steps: list[dict[str, Any]] = []
     try:
-        state = interp.start(chart, context, registry)
+        state = _state_of(interp.start(chart, context=context, registry=registry))
         clock.sync(state)
         steps.append(step(state))
         for event in events:
             if "advance" in event and "type" not in event:
                 end = clock.now + int(event["advance"])
-                while (due := clock.next_due(end)) is not None:
-                    state = deliver(state, _event_dict(due[1]))
+                clock.fired = 0
+                while not stopped(state) and (due := clock.next_due(end)) is not None:
+                    state = deliver(state, due)
                 clock.now = end
             elif event.get("type") in ("$resolve", "$reject"):
+                ident = str(event["id"])
                 if event["type"] == "$resolve":
-                    answer = {"type": DONE_INVOKE_PREFIX + str(event["id"]), "output": event.get("data")}
+                    answer = {"type": DONE_INVOKE_PREFIX + ident, "output": event.get("data")}
                 else:
-                    answer = {"type": ERROR_PREFIX + str(event["id"]), "error": event.get("data")}
-                answer["data"] = event.get("data")
-                answer["actorId"] = event["id"]
+                    answer = {"type": ERROR_PREFIX + ident, "error": event.get("data")}
+                answer["actorId"] = ident
                 state = deliver(state, answer)
             else:
                 state = deliver(state, dict(event))
+            if getattr(state, "error", None) is not None and not (steps and "error" in steps[-1]):
+                steps.append({"error": f"stopped: {state.error!r}", "kind": "error"})
+                break
             steps.append(step(state))
     except Exception as e:
-        steps.append({"error": f"{type(e).__name__}: {e}"})
+        steps.append({"error": f"{type(e).__name__}: {e}", "kind": "error"})
     return steps
 
 
@@ -447,7 +516,11 @@ def compare(
 
     Errors agree when both sides fail at the same step; dialoghub refusing a machine at load
     (its step 0) agrees with XState failing at any step (XState finds a missing guard only when
-    it evaluates it, dialoghub when it loads the machine).
+    it evaluates it, dialoghub when it loads the machine). Where XState itself broke (its
+    stack overflowing, its timers firing without end, or looping for ever: :data:`XSTATE_BROKE`)
+    the comparison stops: the steps before must
+    agree, nothing after is compared. Steps XState marks ``illegal`` (a configuration it
+    should never reach) are compared like the others: the interpreter follows XState there.
     """
 
     def where(k: int) -> str:
@@ -472,6 +545,8 @@ def compare(
     for k in range(max(len(ours), len(theirs))):
         a = ours[k] if k < len(ours) else None
         b = theirs[k] if k < len(theirs) else None
+        if b is not None and b.get("kind") in XSTATE_BROKE:
+            return None
         if a is None or b is None:
             return report(f"{where(k)}: trace ends early on the {'dialoghub' if a is None else 'xstate'} side")
         if "error" in a or "error" in b:

@@ -34,8 +34,12 @@ export const actions = {
   setFromEvent: (context, event) => ({ value: orNull(event.value) }),
   // seen += [event.type]: shows which event an action was given (done, after, init events)
   record: (context, event) => ({ seen: [...list(context.seen), event.type] }),
+  // marks += [params.m]: which actions ran, in which order
+  mark: (context, event, params) => ({ marks: [...list(context.marks), params && params.m !== undefined ? params.m : null] }),
   // ticks += 1 (see ticksBelow)
   tick: (context) => ({ ticks: num(context.ticks) + 1 }),
+  // ticks = 0: the generator puts it only on transitions taken for an event or a delay
+  untick: () => ({ ticks: 0 }),
   // result = the done event's payload: v5 event.output, v4 event.data
   setOutput: (context, event) => ({ result: orNull(event.output !== undefined ? event.output : event.data) }),
   // error = the error event's payload: v5 event.error, v4 event.data

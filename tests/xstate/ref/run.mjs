@@ -9,13 +9,17 @@
 //             {"advance": ms}                 the clock moves ms milliseconds on
 //             {"type": "$resolve", "id": I, "data": D}   the invoked service I answers D
 //             {"type": "$reject", "id": I, "data": D}    the invoked service I fails with D
-//   ->  {"trace": [step, ...], "error": null | {"step": k, "message": "..."}, "warnings": [...]}
+//   ->  {"trace": [step, ...], "error": null | {"step": k, "message": "...", "kind": K},
+//        "warnings": [...]}
 //     step k (0 = right after start, k = after events[k-1]):
 //       {"event", "value", "context", "done", "output", "configuration", "tags", "meta"}
 //     configuration: every active state node id, the root included, sorted; tags sorted;
-//     meta: {node id: meta} of the active nodes that have one. An error (a machine XState
-//     refuses, an action or guard that throws, v5's error status) ends the case's trace at the
-//     step it happened in; the batch goes on.
+//     meta: {node id: meta} of the active nodes that have one; "illegal": why, on a step whose
+//     configuration XState should never have reached (see illegalConfiguration). An error ends
+//     the case's trace at the step it happened in (the batch goes on): kind "error" for a
+//     machine XState refuses, an action or guard that throws, v5's error status; kind
+//     "stack-overflow" when XState's own recursion overflows, "timer-storm" when timers fire
+//     without end (MAX_FIRED).
 //
 // Time: "step" (the default) is a clock of our own with real-time semantics: advancing fires
 // every timer due within the interval in due order (ties in the order they were armed), a
@@ -52,19 +56,32 @@ process.on('uncaughtException', (e) => say('uncaught:', e && e.message));
 process.on('unhandledRejection', (e) => say('unhandled rejection:', e && e.message ? e.message : JSON.stringify(e)));
 
 // --- the clock ---------------------------------------------------------------------------------
+// XState v4 in an illegal configuration can arm timers faster than they fire (each firing arms
+// several, none cancelled): past this many fired in one advance, or this many armed at once,
+// the case ends, kind "timer-storm" (a machine of the corpus or the generator arms a few dozen).
+const MAX_FIRED = 2000;
+const MAX_ARMED = 500;
+
 class StepClock {
   constructor() {
     this._now = 0;
     this._seq = 0;
-    this.timers = new Map(); // id -> {due, fn}; ids increase, so Map order is arming order
+    this.timers = new Map(); // id -> {due, fn}: the armed ones
+    this.heap = []; // [due, id], smallest first; cleared ids are skipped when they surface
   }
   now() {
     return this._now;
   }
   setTimeout(fn, ms) {
+    if (this.timers.size >= MAX_ARMED) {
+      const e = new Error(`timer storm: more than ${MAX_ARMED} timers armed at once`);
+      e.kind = 'timer-storm';
+      throw e;
+    }
     const id = ++this._seq;
     const delay = typeof ms === 'number' && ms > 0 ? ms : 0;
     this.timers.set(id, { due: this._now + delay, fn });
+    heapPush(this.heap, [this._now + delay, id]);
     return id;
   }
   clearTimeout(id) {
@@ -72,18 +89,52 @@ class StepClock {
   }
   advance(ms) {
     const end = this._now + ms;
-    for (;;) {
-      let next = null;
-      for (const [id, t] of this.timers) {
-        if (t.due <= end && (next === null || t.due < next[1].due)) next = [id, t];
+    for (let fired = 0; ; fired++) {
+      while (this.heap.length && !this.timers.has(this.heap[0][1])) heapPop(this.heap);
+      if (!this.heap.length || this.heap[0][0] > end) break;
+      if (fired >= MAX_FIRED) {
+        const e = new Error(`timer storm: more than ${MAX_FIRED} timers fired in one advance, ${this.timers.size} armed`);
+        e.kind = 'timer-storm';
+        throw e;
       }
-      if (next === null) break;
-      this.timers.delete(next[0]);
-      this._now = next[1].due;
-      next[1].fn();
+      const [due, id] = heapPop(this.heap);
+      const timer = this.timers.get(id);
+      this.timers.delete(id);
+      this._now = due;
+      timer.fn();
     }
     this._now = end;
   }
+}
+
+// a binary heap of [due, id] pairs: earliest due first, then the earliest armed
+const before = (a, b) => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+function heapPush(h, item) {
+  h.push(item);
+  for (let i = h.length - 1; i > 0; ) {
+    const p = (i - 1) >> 1;
+    if (!before(h[i], h[p])) break;
+    [h[i], h[p]] = [h[p], h[i]];
+    i = p;
+  }
+}
+function heapPop(h) {
+  const top = h[0];
+  const last = h.pop();
+  if (h.length) {
+    h[0] = last;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && before(h[l], h[m])) m = l;
+      if (r < h.length && before(h[r], h[m])) m = r;
+      if (m === i) break;
+      [h[i], h[m]] = [h[m], h[i]];
+      i = m;
+    }
+  }
+  return top;
 }
 
 function makeClock(kind, version) {
@@ -164,6 +215,27 @@ function params4(obj) {
   return rest;
 }
 
+// A configuration XState should never reach: a compound state with other than one active child,
+// a parallel state with a region not active, a node active without its parent. XState v4 gets
+// there when regions of a parallel state take conflicting transitions (it takes them all), v5
+// after a transition to a parallel state's history state; the step is marked "illegal" (the
+// trace goes on, as XState does; see README.md).
+function illegalConfiguration(nodes) {
+  const active = new Set(nodes);
+  for (const node of nodes) {
+    if (node.parent && !active.has(node.parent)) return `${node.id} is active without its parent`;
+    const children = Object.values(node.states || {}).filter((c) => c.type !== 'history');
+    const on = children.filter((c) => active.has(c));
+    if (node.type === 'compound' && on.length !== 1) {
+      return `${on.length} active children of the compound state ${node.id}: ${on.map((c) => c.id).join(', ')}`;
+    }
+    if (node.type === 'parallel' && on.length !== children.length) {
+      return `a region of the parallel state ${node.id} is not active`;
+    }
+  }
+  return null;
+}
+
 // --- one machine, one version ------------------------------------------------------------------
 function snapshotStep4(state, event, output) {
   return {
@@ -226,6 +298,7 @@ function start4(config, clock) {
   service.start();
   return {
     step: (event) => snapshotStep4(service.state, event, output),
+    nodes: () => service.state.configuration,
     send: (event) => service.send(event),
     pending,
     failure: () => null,
@@ -258,6 +331,7 @@ function start5(config, clock) {
   actor.start();
   return {
     step: (event) => snapshotStep5(actor.getSnapshot(), event),
+    nodes: () => actor.getSnapshot()._nodes,
     send: (event) => actor.send(event),
     pending,
     failure: () => {
@@ -266,6 +340,12 @@ function start5(config, clock) {
       return error;
     },
   };
+}
+
+function mark(step, run) {
+  const illegal = illegalConfiguration(run.nodes());
+  if (illegal) step.illegal = illegal;
+  return step;
 }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -277,7 +357,11 @@ async function runCase(req) {
   const trace = [];
   let stepNo = 0;
   const result = () => ({ trace, error: null, warnings });
-  const fail = (e) => ({ trace, error: { step: stepNo, message: message(e) }, warnings });
+  // XState's own stack overflowing (v4 recursing over an illegal configuration) is no behaviour
+  // to compare with: kind "stack-overflow"
+  const kindOf = (e) =>
+    e && e.kind === 'timer-storm' ? 'timer-storm' : e instanceof RangeError && /call stack/.test(e.message) ? 'stack-overflow' : 'error';
+  const fail = (e, kind = kindOf(e)) => ({ trace, error: { step: stepNo, message: message(e), kind }, warnings });
   let run;
   let clock;
   try {
@@ -286,7 +370,7 @@ async function runCase(req) {
     clock = makeClock(req.clock, version);
     run = version === 'v4' ? start4(config, clock) : start5(config, clock);
     if (run.failure()) return fail(run.failure());
-    trace.push(run.step(null));
+    trace.push(mark(run.step(null), run));
   } catch (e) {
     return fail(e);
   }
@@ -307,7 +391,7 @@ async function runCase(req) {
         run.send(event);
       }
       if (run.failure()) return fail(run.failure());
-      trace.push(run.step(event));
+      trace.push(mark(run.step(event), run));
     } catch (e) {
       return fail(e);
     }
@@ -325,7 +409,7 @@ async function main() {
       if (req.hello) answer = { versions: VERSIONS, node: process.version };
       else answer = await runCase(req);
     } catch (e) {
-      answer = { trace: [], error: { step: 0, message: `bad request: ${message(e)}` }, warnings: [] };
+      answer = { trace: [], error: { step: 0, message: `bad request: ${message(e)}`, kind: 'error' }, warnings: [] };
     }
     process.stdout.write(JSON.stringify(answer) + '\n');
   }
