@@ -40,7 +40,37 @@ first, then its wildcard descriptors (``*``, ``a.*``; ``a.*`` also matches ``a``
 ``a.b.c``) from the longest to the shortest (``stateUtils.getCandidates``,
 ``utils.matchesEventDescriptor``); v4 knows only ``*``, and takes a state's transitions in its
 own order (``formatTransitions``: ``onDone``, invoke ``onDone``/``onError``, ``on`` without
-``*``, ``on['*']``, ``always``, ``after``) keeping those for the event type or ``*``.
+``*``, ``on['*']``, ``always``, ``after``) keeping those for the event type or ``*``. The
+chart names internal events in v5's words; a v4 machine's guards and actions see v4's
+(``done.state.x``, ``done.invoke.x``, ``error.platform.x``, ``xstate.after(1000)#x``), and
+v4's spellings sent in are understood.
+
+More of XState kept as it is, each checked against the real packages (tests/xstate):
+
+* Delayed events (``after``) are armed on entry after the entry actions and cancelled on exit
+  after the exit actions (v5 ``getDelayedTransitions`` appends ``raise(..., {delay})`` and
+  ``cancel`` to them; v4 the same with ``send``/``cancel``). XState keeps one timer per event
+  id: a state entered again without being exited re-arms over a running timer, which then
+  still fires but can no longer be cancelled (``Armed.registered`` False). A due timer comes
+  back with its arming ``counter``; a delayed event without one was sent by hand and is taken
+  like any event (it does not consume the timer).
+* Invoked services start after a state's entry actions (v5 ``enterStates``; v4 likewise with
+  ``predictableActionArguments``, before them without) and stop after its exit actions. An
+  ``xstate.error.actor.<id>`` nothing takes stops a v5 machine (``status: 'error'``,
+  ``ChartState.error``); v4 throws it from the interpreter and the machine goes on.
+* v5 runs a compound state's ``initial`` actions when its initial transition is taken
+  (``statesForDefaultEntry``); on completion (a top-level final state) every active state's
+  exit actions run, then every invoke still running stops.
+* XState can reach configurations that are not consistent (v5: a history recorded while
+  exiting changes the domain used for entering; v4: several regions' transitions merged into
+  one configuration); its state value is then computed through its own normalisation, and
+  so is it here (``_value_children``), with XState's node order kept in ``ChartState.order``.
+
+Cost: each chart is indexed once (nodes in document order, ancestors, intervals for
+"descends from", candidate transitions per event type, transition domains), in a cache that
+holds charts weakly. A step that evaluates no guard and runs no action, timer or invoke is
+a function of (configuration, event type) alone and is remembered per chart (for charts with
+no parallel, history or eventless state): a flat dialog costs a dictionary lookup per event.
 """
 
 from __future__ import annotations
@@ -71,9 +101,12 @@ from dialoghub.model.conditions import Condition
 __all__ = [
     "INIT_EVENT",
     "MAX_MICROSTEPS",
+    "ActionFn",
     "Armed",
     "ChartState",
     "Effect",
+    "ExprFn",
+    "GuardFn",
     "Microstep",
     "Registry",
     "Step",
@@ -2035,9 +2068,7 @@ def send(
             if hit is not None:
                 return _recall(chart, state, etype, hit)
     ev = dict(event)
-    if plain:
-        pass
-    elif etype.startswith(AFTER_PREFIX) and "counter" in ev:
+    if etype.startswith(AFTER_PREFIX) and "counter" in ev:
         # a timer's delivery (its arming number in "counter"); without one, an event sent
         # by hand that only looks like a delayed one, which XState takes like any other
         counter = ev.pop("counter")
