@@ -9,6 +9,8 @@ Each corpus file is a list of entries::
      "v4": {"predictable": false},      # optional: v4 without predictableActionArguments
      "context": {...},                  # optional: the context to start with (replaces the
                                         # machine's, as XState's withContext / input would)
+     "dialoghub": {"v4": "refuses: why"},  # optional: where dialoghub deliberately refuses
+                                        # at load what XState runs (the test checks it does)
      "machine": {...}, "sequences": [[event, ...], ...]}
 
 ``corpus/expected/<name>.<version>.json`` is what XState did (``python -m tests.xstate.record``
@@ -122,6 +124,11 @@ class Entry:
     context: dict[str, Any] | None
     file: str
     v4_predictable: bool = True
+    dialoghub: dict[str, str] | None = None  # version -> "refuses: why"
+
+    def refused_in(self, version: str) -> bool:
+        """dialoghub deliberately refuses this machine in ``version`` (see ``dialoghub``)."""
+        return (self.dialoghub or {}).get(version, "").startswith("refuses")
 
     def cases(self) -> list[Case]:
         out = []
@@ -159,6 +166,7 @@ def _entry(raw: dict[str, Any], file: str) -> Entry:
         context=raw.get("context"),
         file=file,
         v4_predictable=bool(v4.get("predictable", True)),
+        dialoghub=raw.get("dialoghub"),
     )
 
 

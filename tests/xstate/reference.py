@@ -432,7 +432,7 @@ def ours_trace(
         return node_id
 
     def step(state: Any) -> dict[str, Any]:
-        active = set(state.configuration) | {chart.root}
+        active = set(state.configuration)
         nodes = [chart.nodes[i] for i in active]
         value = interp.value(chart, state) if interp.value is not None else state.value
         return _plain({
@@ -505,12 +505,17 @@ def _dump(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+#: compare past the first step XState marks illegal (DIALOGHUB_XSTATE_ILLEGAL=1), see compare
+THROUGH_ILLEGAL = os.environ.get("DIALOGHUB_XSTATE_ILLEGAL", "") not in ("", "0")
+
+
 def compare(
     ours: Sequence[dict[str, Any]],
     theirs: Sequence[dict[str, Any]],
     machine: dict[str, Any] | None = None,
     events: Sequence[dict[str, Any]] | None = None,
     version: str | None = None,
+    through_illegal: bool | None = None,
 ) -> str | None:
     """The first disagreement between dialoghub's trace and XState's, or None.
 
@@ -519,9 +524,15 @@ def compare(
     it evaluates it, dialoghub when it loads the machine). Where XState itself broke (its
     stack overflowing, its timers firing without end, or looping for ever: :data:`XSTATE_BROKE`)
     the comparison stops: the steps before must
-    agree, nothing after is compared. Steps XState marks ``illegal`` (a configuration it
-    should never reach) are compared like the others: the interpreter follows XState there.
+    agree, nothing after is compared. The first step XState marks ``illegal`` (a
+    configuration it should never reach: v4 taking conflicting transitions of parallel
+    regions, v5 entering a parallel state's history) is compared, and the comparison stops
+    after it, unless ``through_illegal`` (default :data:`THROUGH_ILLEGAL`): what XState does
+    from a configuration it cannot be in is no specification, though the interpreter follows
+    it a long way.
     """
+    if through_illegal is None:
+        through_illegal = THROUGH_ILLEGAL
 
     def where(k: int) -> str:
         if k == 0:
@@ -561,5 +572,8 @@ def compare(
                 return report(
                     f"{where(k)}: {field} differs\n"
                     f"  xstate:    {_dump(b.get(field))}\n  dialoghub: {_dump(a.get(field))}"
+                    + (f"\n  (XState: illegal configuration, {b['illegal']})" if "illegal" in b else "")
                 )
+        if "illegal" in b and not through_illegal:
+            return None
     return None

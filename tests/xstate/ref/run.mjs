@@ -326,18 +326,19 @@ function start5(config, clock) {
   }
   const machine = x.setup({ guards, actions, actors }).createMachine(rewriteGuards5(config));
   const actor = x.createActor(machine, { clock });
-  let error = null;
-  actor.subscribe({ error: (e) => (error = e) });
+  let failed = null; // {error}: what the error observer got (an error may be any value, 0 too)
+  actor.subscribe({ error: (e) => (failed = { error: e }) });
   actor.start();
   return {
     step: (event) => snapshotStep5(actor.getSnapshot(), event),
     nodes: () => actor.getSnapshot()._nodes,
     send: (event) => actor.send(event),
     pending,
+    // null, or {error}: the machine stopped on an error (v5's status 'error')
     failure: () => {
       const snap = actor.getSnapshot();
-      if (snap.status === 'error') return snap.error ?? error ?? 'error status';
-      return error;
+      if (snap.status === 'error') return { error: snap.error };
+      return failed;
     },
   };
 }
@@ -349,7 +350,8 @@ function mark(step, run) {
 }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
-const message = (e) => (e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e));
+const message = (e) =>
+  e instanceof Error ? e.message : typeof e === 'string' ? e : e === undefined ? 'undefined' : JSON.stringify(e);
 
 async function runCase(req) {
   warnings = [];
@@ -369,7 +371,7 @@ async function runCase(req) {
     if (req.context !== undefined && req.context !== null) config.context = req.context;
     clock = makeClock(req.clock, version);
     run = version === 'v4' ? start4(config, clock) : start5(config, clock);
-    if (run.failure()) return fail(run.failure());
+    if (run.failure()) return fail(run.failure().error);
     trace.push(mark(run.step(null), run));
   } catch (e) {
     return fail(e);
@@ -390,7 +392,7 @@ async function runCase(req) {
       } else {
         run.send(event);
       }
-      if (run.failure()) return fail(run.failure());
+      if (run.failure()) return fail(run.failure().error);
       trace.push(mark(run.step(event), run));
     } catch (e) {
       return fail(e);

@@ -1,6 +1,3 @@
-# PENDING (issue 18): the differential test against xstate, not collected yet (its name is not
-# test_*): 4 cases still disagree and it runs 3 minutes. Rename to test_differential.py
-# (and conftest_pending.py to conftest.py) once they agree and the sweep fits the budget.
 """Fixtures of the differential tests: one XState process per test session (two: one with
 XState's development warnings for the corpus, whose expected files record them, one in
 production mode, a third faster, for the generated machines)."""

@@ -1,10 +1,8 @@
-# PENDING (issue 18): the differential test against xstate, not collected yet (its name is not
-# test_*): 4 cases still disagree and it runs 3 minutes. Rename to test_differential.py
-# (and conftest_pending.py to conftest.py) once they agree and the sweep fits the budget.
 """dialoghub's statecharts against XState itself, at every step (issue 18, part 5).
 
 (a) the corpus (corpus/*.json): every machine runs in XState as recorded in corpus/expected/
-    (the harness is right), and dialoghub agrees with XState on every step of every sequence;
+    (the harness is right), and dialoghub agrees with XState on every step of every sequence
+    (or refuses the machine at load where the corpus says it deliberately does);
 (b) generated machines (generate.py): XState runs each (the generator makes valid, finite
     machines), and dialoghub agrees with it at every one of the 50 steps, in v5 and, where the
     machine has a v4 spelling, in v4.
@@ -17,13 +15,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tests.xstate.corpus import EXPECTED_DIR, FEATURES, Case, load_corpus
-from tests.xstate.generate import EVENT_COUNT, MAX_DEPTH, Generated, cases
+from tests.xstate.generate import EVENT_COUNT, MAX_DEPTH, Generated, cases, generate
 from tests.xstate.record import expected_document
 from tests.xstate.reference import Interpreter, Reference, as_trace, compare, ours_trace
 
@@ -31,13 +31,24 @@ ENTRIES = load_corpus()
 CASES = [c for e in ENTRIES for c in e.cases()]
 EXAMPLES = int(os.environ.get("DIALOGHUB_XSTATE_EXAMPLES", "200"))
 
-GENERATED = settings(
-    max_examples=EXAMPLES,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+#: corpus cases where dialoghub does not agree with XState yet, and why; each is an xfail
+#: that must fail (strict): delete its line when it agrees
+KNOWN_DISAGREEMENTS = {
+    "assign-without-context.v4": (
+        "compile_xstate does not set Chart.has_context=False for a v4 machine without context "
+        "(engine/chart.py then skips assigns, as XState v4 does)"
+    ),
+}
+
+
+def _settings(examples: int) -> Any:
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +57,13 @@ def corpus_results(xstate: Reference) -> dict[str, list[dict[str, Any]]]:
     requests = [r for c in CASES for r in c.requests()]
     answers = iter(xstate.results(requests))
     return {c.name: [next(answers) for _ in c.requests()] for c in CASES}
+
+
+@pytest.fixture(scope="module")
+def background() -> Iterator[ThreadPoolExecutor]:
+    """A thread that waits for XState while dialoghub computes its side (two processes)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="xstate") as pool:
+        yield pool
 
 
 # --- the corpus ---------------------------------------------------------------------------
@@ -62,6 +80,7 @@ def test_corpus_covers_issue_18() -> None:
     missing = sorted(set(FEATURES) - shown)
     assert not missing, missing
     assert {c.version for c in CASES} == {"v4", "v5"}
+    assert set(KNOWN_DISAGREEMENTS) <= {c.name for c in CASES}
 
 
 def test_expected_files_are_the_corpus() -> None:
@@ -82,19 +101,33 @@ def test_xstate_does_what_is_recorded(
     assert live == recorded, f"XState no longer does what {case.expected_path.name} records"
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def _corpus_params() -> list[Any]:
+    out = []
+    for case in CASES:
+        marks = []
+        if case.name in KNOWN_DISAGREEMENTS:
+            marks.append(pytest.mark.xfail(reason=KNOWN_DISAGREEMENTS[case.name], strict=True))
+        out.append(pytest.param(case, id=case.name, marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("case", _corpus_params())
 def test_corpus_agrees_with_xstate(
     case: Case,
     corpus_results: dict[str, list[dict[str, Any]]],
     dialoghub_charts: Interpreter,
 ) -> None:
     """dialoghub's configuration, value, context, done, output, tags and meta equal XState's
-    after every event of every sequence."""
+    after every event of every sequence; a machine the corpus says dialoghub refuses is
+    refused at load, whatever XState does with it."""
     problems = []
     for req, result in zip(case.requests(), corpus_results[case.name], strict=True):
-        theirs = as_trace(result)
         ours = ours_trace(req["machine"], req["events"], case.version, req.get("context"))
-        problem = compare(ours, theirs, req["machine"], req["events"], case.version)
+        if case.entry.refused_in(case.version):
+            if not (len(ours) == 1 and "error" in ours[0]):
+                problems.append(f"dialoghub runs what it should refuse at load: {ours[:2]}")
+            continue
+        problem = compare(ours, as_trace(result), req["machine"], req["events"], case.version)
         if problem:
             problems.append(problem)
     assert not problems, "\n\n".join(problems)
@@ -104,32 +137,35 @@ def test_corpus_agrees_with_xstate(
 
 
 def _run(g: Generated, ref: Reference) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    requests = [
-        {"machine": m, "version": v, "events": g.events} for v, m in g.versions()
-    ]  # fmt: skip
-    return [(r["version"], r["machine"], a) for r, a in zip(requests, ref.results(requests), strict=True)]
+    requests = [{"machine": m, "version": v, "events": g.events} for v, m in g.versions()]
+    answers = ref.results(requests)
+    return [(r["version"], r["machine"], a) for r, a in zip(requests, answers, strict=True)]
 
 
-@GENERATED
+def _valid(g: Generated, version: str, machine: dict[str, Any], answer: dict[str, Any]) -> None:
+    """XState refuses none of the generator's machines, and none fails but for XState's own
+    reasons: v5 stopping on a service that fails with no onError; v4 overflowing its stack
+    or arming timers without end (in configurations it should never reach)."""
+    error = answer["error"]
+    if error is None or error["kind"] != "error":
+        return
+    where = f"seed {g.seed}, {version}: {error}\nmachine: {json.dumps(machine)}"
+    assert error["step"] > 0, f"XState refuses a generated machine: {where}"
+    event = g.events[error["step"] - 1]
+    assert version == "v5" and event.get("type") == "$reject", where
+
+
+@_settings(min(EXAMPLES, 200))
 @given(cases())
 def test_generated_machines_run_in_xstate(xstate_fast: Reference, g: Generated) -> None:
-    """The generator's machines are valid XState and finish every step: XState refuses none,
-    no action or guard of theirs throws. The failures left are XState's own: v5 stopping on
-    a service that fails with no onError, v4 overflowing its stack."""
+    """The generator's machines are valid XState and run to the end (see :func:`_valid`)."""
     assert len(g.events) == EVENT_COUNT
     for version, machine, answer in _run(g, xstate_fast):
-        error = answer["error"]
-        if error is None or error["kind"] == "stack-overflow":
-            continue
-        where = f"seed {g.seed}, {version}: {error}\nmachine: {json.dumps(machine)}"
-        assert error["step"] > 0, f"XState refuses a generated machine: {where}"
-        event = g.events[error["step"] - 1]
-        assert version == "v5" and event.get("type") == "$reject", where
+        _valid(g, version, machine, answer)
 
 
 def test_generated_machines_are_deep() -> None:
     """Depth 4 is reached, and both spellings are drawn."""
-    from tests.xstate.generate import generate
 
     def depth(node: dict[str, Any]) -> int:
         return max([0, *(1 + depth(c) for c in node.get("states", {}).values())])
@@ -139,13 +175,18 @@ def test_generated_machines_are_deep() -> None:
     assert 20 < sum(g.machine_v4 is not None for g in drawn) < 90
 
 
-@GENERATED
+@_settings(EXAMPLES)
 @given(cases())
 def test_generated_machines_agree_with_xstate(
-    xstate_fast: Reference, dialoghub_charts: Interpreter, g: Generated
+    xstate_fast: Reference,
+    dialoghub_charts: Interpreter,
+    background: ThreadPoolExecutor,
+    g: Generated,
 ) -> None:
     """dialoghub agrees with XState at every step of 50 events, in every spelling."""
-    for version, machine, answer in _run(g, xstate_fast):
-        ours = ours_trace(machine, g.events, version)
-        problem = compare(ours, as_trace(answer), machine, g.events, version)
+    theirs = background.submit(_run, g, xstate_fast)
+    ours = {version: ours_trace(machine, g.events, version) for version, machine in g.versions()}
+    for version, machine, answer in theirs.result():
+        _valid(g, version, machine, answer)
+        problem = compare(ours[version], as_trace(answer), machine, g.events, version)
         assert problem is None, f"seed {g.seed} (tests.xstate.generate.generate({g.seed})):\n{problem}"
