@@ -356,7 +356,8 @@ class _Clock:
         armed = getattr(state, "armed", ())
         if len(armed) > MAX_ARMED:
             raise RuntimeError(f"timer storm: more than {MAX_ARMED} timers armed at once")
-        old, fresh = self.due, {}
+        old = self.due
+        fresh: dict[Any, tuple[int, int, dict[str, Any]]] = {}
         for a in armed:
             counter = getattr(a, "counter", None)
             key = counter if counter is not None else ("object", id(a))
@@ -435,7 +436,7 @@ def ours_trace(
         active = set(state.configuration)
         nodes = [chart.nodes[i] for i in active]
         value = interp.value(chart, state) if interp.value is not None else state.value
-        return _plain({
+        out: dict[str, Any] = _plain({
             "value": value,
             "context": state.context,
             "done": bool(state.done),
@@ -444,6 +445,7 @@ def ours_trace(
             "tags": sorted({t for n in nodes for t in n.tags}),
             "meta": {rename(n.id): n.meta for n in nodes if n.meta is not None},
         })  # fmt: skip
+        return out
 
     def stopped(state: Any) -> bool:
         return bool(state.done) or getattr(state, "error", None) is not None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -41,7 +41,7 @@ KNOWN_DISAGREEMENTS = {
 }
 
 
-def _settings(examples: int) -> Any:
+def _settings(examples: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
     return settings(
         max_examples=examples,
         derandomize=True,
@@ -137,9 +137,9 @@ def test_corpus_agrees_with_xstate(
 
 
 def _run(g: Generated, ref: Reference) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    requests = [{"machine": m, "version": v, "events": g.events} for v, m in g.versions()]
-    answers = ref.results(requests)
-    return [(r["version"], r["machine"], a) for r, a in zip(requests, answers, strict=True)]
+    runs = g.versions()
+    answers = ref.results({"machine": m, "version": v, "events": g.events} for v, m in runs)
+    return [(v, m, a) for (v, m), a in zip(runs, answers, strict=True)]
 
 
 def _valid(g: Generated, version: str, machine: dict[str, Any], answer: dict[str, Any]) -> None:
