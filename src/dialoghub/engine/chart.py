@@ -964,16 +964,22 @@ def value(chart: Chart, configuration: ChartState | Sequence[str]) -> str | dict
 
 
 def _matches_active(c: _C, active: Mapping[int, _N], query: Any) -> bool:
-    """``stateIn``/``matches``: ``#id`` (or a bare id) is the node being active; a state value
-    (or its dotted path) is matched against the state value (``matchesState``)."""
+    """``stateIn``/``matches``: ``#id`` (or a bare id) is the node being active (v5
+    ``checkStateIn``: one of ``_nodes``; v4 ``in``: ``state.matches`` of the node's path, so
+    against the state value); a state value (or its dotted path) is matched against the state
+    value (``matchesState``)."""
     if isinstance(query, str):
         ident = query[1:] if query.startswith("#") else query
         n = c.by_id.get(ident)
         if n is not None:
-            return n.idx in active
-        if query.startswith("#"):
+            if not c.v4 or n.parent is None:
+                return n.idx in active
+            keys = [x.key for x in (n, *n.ancestors) if x.parent is not None]
+            query = _path_value(keys[::-1])
+        elif query.startswith("#"):
             return False
-        query = _path_value(query.split("."))
+        else:
+            query = _path_value(query.split("."))
     return _matches_value(c.root, _value_children(c, active.values()), query)
 
 
