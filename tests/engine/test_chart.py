@@ -756,3 +756,18 @@ def test_remembered_steps_are_only_pure_ones(dialect: str, predictable: bool) ->
     again = E.send(chart, msgspec.structs.replace(step.state, context={"n": 9}), {"type": "GO"})
     assert first.state.configuration == again.state.configuration == ("m", "m.b")
     assert again.state.context == {"n": 9} and first.microsteps == again.microsteps
+
+
+def test_v4_merges_conflicting_regions_and_in_reads_the_state_value() -> None:
+    # xstate 4.38 takes every region's transition (no conflict resolution): both targets end
+    # up active, the state value names the first, and `in` (state.matches) sees only that one
+    chart = build({"initial": "p", "on": {
+        "F": {"target": "m.done", "guard": Ref("stateIn", {"state": "m.right"})},
+        "G": {"target": "m.done", "guard": Ref("stateIn", {"state": "m.left"})}},
+        "states": {"p": {"type": "parallel", "states": {"x": {"on": {"E": "m.left"}}, "y": {"on": {"E": "m.right"}}}},
+                   "left": {}, "right": {}, "done": {}}}, "v4")
+    merged = run(chart, "E").state
+    assert merged.configuration == ("m", "m.left", "m.right")
+    assert merged.order == ("m.left", "m.right", "m") and E.value(chart, merged) == "left"
+    assert not E.send(chart, merged, {"type": "F"}).handled
+    assert E.value(chart, E.send(chart, merged, {"type": "G"}).state) == "done"
