@@ -792,6 +792,15 @@ def test_context_tags_meta_and_ignored_keys() -> None:
     assert c.nodes["m.a"].meta == {"prompt": "Approve?", "ui": {"color": "red"}}
 
 
+def test_has_context_only_v4_without_context_lacks_one() -> None:
+    """v4 without `context` has none (its assigns change nothing); v5 always starts at {}."""
+    v4 = "initial: a\npredictableActionArguments: true\nstates: {a: {}}\n"
+    assert not chart(v4).has_context
+    assert chart(v4 + "context: {}\n").has_context
+    assert chart("initial: a\nstates: {a: {}}\n", dialect="v5").has_context
+    assert chart("initial: a\nstates: {a: {}}\n", dialect="v4").has_context is False
+
+
 def test_v4_root_options() -> None:
     c = chart("""
         initial: a

@@ -33,12 +33,7 @@ EXAMPLES = int(os.environ.get("DIALOGHUB_XSTATE_EXAMPLES", "200"))
 
 #: corpus cases where dialoghub does not agree with XState yet, and why; each is an xfail
 #: that must fail (strict): delete its line when it agrees
-KNOWN_DISAGREEMENTS = {
-    "assign-without-context.v4": (
-        "compile_xstate does not set Chart.has_context=False for a v4 machine without context "
-        "(engine/chart.py then skips assigns, as XState v4 does)"
-    ),
-}
+KNOWN_DISAGREEMENTS: dict[str, str] = {}
 
 
 def _settings(examples: int) -> Callable[[Callable[..., None]], Callable[..., None]]:

@@ -564,6 +564,8 @@ class _Compiler:
         return Chart(
             id=machine_id, root=machine_id, nodes=nodes, dialect=self.dialect, context=context,
             strict=strict, predictable=predictable,
+            # v4 without `context` has none (undefined): its assigns change nothing
+            has_context=self.dialect == "v5" or "context" in root,
         )  # fmt: skip
 
     def decide_dialect(self, root: Mapping[str, Any]) -> None:
