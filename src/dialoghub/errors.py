@@ -26,7 +26,8 @@ module and fails on an exception class outside this tree or missing from this dr
     │   ├── InvalidInput                malformed input (wrong type, empty, undeclared output)
     │   ├── UnexpectedInput             e.g. text while a command result is awaited
     │   ├── UnknownCommand              a command result whose id is not the awaited one
-    │   └── NoMatch                     text matches no intent and the model has no handler
+    │   ├── NoMatch                     text matches no intent and the model has no handler
+    │   └── AudioInvalid                audio that cannot be read as declared (rate, bytes, header)
     ├── ConflictError                   retrying may succeed
     │   ├── VersionConflict             expected_version is stale
     │   ├── IdempotencyKeyReused        same key, different request
@@ -50,10 +51,12 @@ module and fails on an exception class outside this tree or missing from this dr
     │   ├── KeysDisabled                404 the key routes of a server running without keys
     │   ├── BodyTimeout                 408 the body did not arrive in time (slow client)
     │   ├── PayloadTooLarge             413 a body, a text or a token over its limit
-    │   │   └── TokenTooLarge           413 a stateless session grew past the token bound
+    │   │   ├── TokenTooLarge           413 a stateless session grew past the token bound
+    │   │   └── AudioTooLong            413 an audio stream over its duration or byte bound
     │   ├── RateLimited                 429 the key is over its rate; ``retry_after`` seconds
     │   │   └── AuthRateLimited         429 too many failed key attempts from one address
-    │   └── RequestTimeout              504 the request outlasted the request timeout
+    │   ├── RequestTimeout              504 the request outlasted the request timeout
+    │   └── VoiceUnavailable            503 a speech engine (or SoX) is not installed here
     ├── SettingsError                   a server setting is wrong or its config file unreadable
     ├── GraphvizMissing                 Graphviz's ``dot`` is not installed: no SVG diagram
     └── APIError                        (the client) the server refused a request; ``status``,
@@ -71,6 +74,8 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "AudioInvalid",
+    "AudioTooLong",
     "AuthRateLimited",
     "BadRequest",
     "BodyTimeout",
@@ -118,6 +123,7 @@ __all__ = [
     "Unauthorized",
     "UnexpectedInput",
     "UnknownCommand",
+    "VoiceUnavailable",
     "UnknownModel",
     "VersionConflict",
 ]
@@ -346,6 +352,14 @@ class NoMatch(InputError):
     code = "no_match"
 
 
+class AudioInvalid(InvalidInput):
+    """Audio that cannot be read as the client declared it: a sample rate out of range or
+    disagreeing with the WAV header, an odd byte count, a header that is not WAVE, FLAC that
+    does not decode, a frame that is not part of the voice protocol."""
+
+    code = "audio_invalid"
+
+
 # --- conflicts --------------------------------------------------------------------------
 
 
@@ -530,6 +544,12 @@ class TokenTooLarge(PayloadTooLarge):
     code = "token_too_large"
 
 
+class AudioTooLong(PayloadTooLarge):
+    """An audio stream went past its bound on duration or bytes (``limit`` names which)."""
+
+    code = "audio_too_long"
+
+
 class RateLimited(HTTPError):
     """The key sent more requests than its rate allows; retry after ``retry_after`` seconds."""
 
@@ -561,6 +581,14 @@ class RequestTimeout(HTTPError):
 
     code = "timeout"
     status = 504
+
+
+class VoiceUnavailable(HTTPError):
+    """A speech engine this request needs (pocketsphinx, espeak-ng, SoX, faster-whisper,
+    piper) is not installed here; ``engine`` names it. Nothing downloads at run time."""
+
+    code = "voice_unavailable"
+    status = 503
 
 
 # --- set-up -----------------------------------------------------------------------------
