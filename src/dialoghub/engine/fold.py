@@ -101,6 +101,7 @@ def _ended(s: Session, e: Event) -> None:
     s.active = False
     s.awaiting = None
     s.due_at = None
+    _release_on_end(s)
 
 
 def _expired(s: Session, e: Event) -> None:
@@ -108,6 +109,7 @@ def _expired(s: Session, e: Event) -> None:
     s.active = False
     s.awaiting = None
     s.due_at = None
+    _release_on_end(s)
 
 
 def _restarted(s: Session, e: Event) -> None:
@@ -143,6 +145,65 @@ def _chart(s: Session, e: Event) -> None:
         s.chart = d["chart"]
 
 
+# --- routing (issue 12): session memory, locks, alarms ----------------------------------
+
+
+def _memory_set(s: Session, e: Event) -> None:
+    s.memory = {**s.memory, e.data["key"]: e.data["value"]}
+
+
+def _memory_deleted(s: Session, e: Event) -> None:
+    memory = dict(s.memory)
+    memory.pop(e.data["key"], None)
+    s.memory = memory
+
+
+def _lock_set(s: Session, e: Event) -> None:
+    d = e.data
+    flags = {k: d[k] for k in ("read", "write", "assign", "permanent") if d.get(k)}
+    s.locks = {**s.locks, d["client"]: {**flags, "fence": d.get("fence", 0)}}
+
+
+def _lock_released(s: Session, e: Event) -> None:
+    locks = dict(s.locks)
+    locks.pop(e.data["client"], None)
+    s.locks = locks
+
+
+def _alarm_set(s: Session, e: Event) -> None:
+    s.alarms = {**s.alarms, e.data["name"]: e.data["due_at"]}
+
+
+def _alarm_gone(s: Session, e: Event) -> None:  # fired or cancelled
+    alarms = dict(s.alarms)
+    alarms.pop(e.data["name"], None)
+    s.alarms = alarms
+
+
+def _release_on_end(s: Session) -> None:
+    """An ending session frees its locks (but permanent ones) and its alarms (Galaxy)."""
+    if s.locks:
+        s.locks = {c: f for c, f in s.locks.items() if f.get("permanent")}
+    s.alarms = {}
+
+
+# --- agent rounds (issue 11) ------------------------------------------------------------
+
+
+def _round_started(s: Session, e: Event) -> None:
+    d = e.data
+    s.agent = {"round": d["round"], "status": "running",
+               "rounds": (s.agent or {}).get("rounds", 0) + 1, "seq": d.get("seq", 0),
+               "owner": d.get("owner"), "deadline": d.get("deadline")}
+
+
+def _round_moved(s: Session, e: Event) -> None:  # a post, or the end: the live seq moves on
+    agent = {**(s.agent or {}), "seq": e.data.get("seq", 0)}
+    if e.type == "agent_round_ended":
+        agent["status"] = e.data["status"]
+    s.agent = agent
+
+
 def _nothing(s: Session, e: Event) -> None:
     """Events that only record what happened (an intent was recognized, a result arrived)."""
 
@@ -167,6 +228,19 @@ _APPLY: dict[str, Callable[[Session, Event], None]] = {
     "session_ended": _ended,  # status, active, awaiting, due_at
     "session_expired": _expired,  # status, active, awaiting, due_at (a lifetime ran out)
     "session_restarted": _restarted,  # status, active, unit, state, stack (variables kept)
+    # routing (issue 12)
+    "memory_set": _memory_set,  # memory[key]
+    "memory_deleted": _memory_deleted,  # memory[key]
+    "lock_set": _lock_set,  # locks[client]
+    "lock_released": _lock_released,  # locks[client]
+    "alarm_set": _alarm_set,  # alarms[name]
+    "alarm_cancelled": _alarm_gone,  # alarms[name]
+    "alarm_fired": _alarm_gone,  # alarms[name] (delivered once by the timer service)
+    # agent rounds (issue 11)
+    "agent_round_started": _round_started,  # agent (round, status running, rounds, seq)
+    "agent_post": _round_moved,  # agent.seq (one completed post, stored once)
+    "agent_round_ended": _round_moved,  # agent.status, agent.seq
+    "agent_variables": _nothing,  # variables set between rounds (variable_set events)
 }
 
 #: Every event type the engine emits.

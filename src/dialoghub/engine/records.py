@@ -24,6 +24,7 @@ import msgspec
 __all__ = [
     "ASR",
     "Action",
+    "AgentRecord",
     "CommandAction",
     "CommandResult",
     "End",
@@ -33,14 +34,21 @@ __all__ = [
     "Expire",
     "Input",
     "Jump",
+    "MemoryOp",
+    "Override",
+    "PairVote",
+    "Propose",
     "Reply",
     "Session",
+    "SetAlarm",
+    "SetLock",
     "SetVariables",
     "Status",
     "Text",
     "Timeout",
     "Timer",
     "Transcribe",
+    "Vote",
     "WaitForUser",
 ]
 
@@ -117,7 +125,126 @@ class Expire(msgspec.Struct, tag="expire", kw_only=True, frozen=True):
     reason: str = "lifetime ran out"
 
 
-Input = Text | ASR | CommandResult | Jump | SetVariables | Timeout | EventInput | End | Expire
+# --- routing (issue 12): session memory, session locks, alarms -------------------------
+# Each is an update like any other (one compare-and-set), recorded as events the fold
+# applies; the flow does not move: the update repeats what the session was waiting for.
+
+
+class MemoryOp(msgspec.Struct, tag="memory", kw_only=True, frozen=True):
+    """Change the session's memory namespace: ``op`` is ``set`` (``key`` to ``value``),
+    ``delete`` (``key``), or ``increment`` (``key`` by ``value``, 1 if None; a missing key
+    counts from 0). ``expected`` (``set`` only, when given) is a compare-and-set on the
+    key's current value (None: absent)."""
+
+    op: str
+    key: str
+    value: Any = None
+    expected: Any = None
+    check: bool = False  # True: compare against ``expected`` before setting
+
+
+class SetLock(msgspec.Struct, tag="lock", kw_only=True, frozen=True):
+    """Set or release client ``client``'s session locks (Galaxy's): ``read`` (the client
+    reads only this session's messages), ``write`` (this session writes only to it),
+    ``assign`` (its new messages belong to this session), ``permanent`` (kept when the
+    session ends, until released). ``release`` drops the client's locks. ``fence`` is the
+    routing layer's fencing token of the client-wide lock record, recorded for audit."""
+
+    client: str
+    read: bool = False
+    write: bool = False
+    assign: bool = False
+    permanent: bool = False
+    release: bool = False
+    fence: int = 0
+
+
+class SetAlarm(msgspec.Struct, tag="alarm", kw_only=True, frozen=True):
+    """Arm the session's alarm ``name`` to fire ``seconds`` from now (re-arming moves it);
+    ``seconds`` None cancels it. The timer service delivers it once, as ``alarm_fired``."""
+
+    name: str
+    seconds: float | None = None
+
+
+# --- agent rounds (issue 11): what a round keeps on its session ------------------------
+
+
+class AgentRecord(msgspec.Struct, tag="agent_record", kw_only=True, frozen=True):
+    """A durable fact of an agent round (:mod:`dialoghub.agent`), recorded on its session.
+
+    ``kind`` is ``round_started``, ``post`` (one completed post, stored once),
+    ``round_ended`` or ``variables`` (session variables set between rounds); ``data`` is what
+    the agent keeps of it; ``variables`` are set in the session's current unit in the same
+    update. Streamed chunks never come here, only what a round completed.
+    """
+
+    kind: str
+    data: dict[str, Any] = {}
+    variables: dict[str, Any] = {}
+
+
+# --- decision cycle (issue 10): engine/decision.py ------------------------------------
+# ``by`` is who sent an answer (the server sets it from the API key: {"key_id", "tenant"});
+# it is recorded on the event, and no request body over the network may set it.
+
+
+class Propose(msgspec.Struct, tag="propose", kw_only=True, frozen=True):
+    """A specialist's proposal for the open decision round: a transition, why, its params.
+
+    ``invalid`` records an answer that was no valid proposal (an LLM's unreadable reply):
+    kept on the log and counted against the solicitation's retries."""
+
+    round: str
+    specialist: str
+    transition: str | None = None
+    reasoning: str = ""
+    params: dict[str, Any] | None = None
+    correlation: str | None = None
+    invalid: str | None = None
+    cost: float | None = None
+    latency: float | None = None
+    tokens: int | None = None
+    by: dict[str, Any] | None = None
+
+
+class PairVote(msgspec.Struct, kw_only=True, frozen=True):
+    """One pairwise vote: proposals ``a`` and ``b`` compared; ``vote`` is A, B, both, neither."""
+
+    a: str
+    b: str
+    vote: str
+
+
+class Vote(msgspec.Struct, tag="vote", kw_only=True, frozen=True):
+    """A specialist's pairwise votes between the open round's proposals."""
+
+    round: str
+    specialist: str
+    votes: list[PairVote]
+    reasoning: str = ""
+    correlation: str | None = None
+    cost: float | None = None
+    latency: float | None = None
+    tokens: int | None = None
+    by: dict[str, Any] | None = None
+
+
+class Override(msgspec.Struct, tag="override", kw_only=True, frozen=True):
+    """A person decides a decision state's transition directly (a parked round, an urgent
+    case); recorded as ``transition_executed`` with source ``override``."""
+
+    transition: str
+    params: dict[str, Any] | None = None
+    reason: str = ""
+    round: str | None = None
+    by: dict[str, Any] | None = None
+
+
+Input = (
+    Text | ASR | CommandResult | Jump | SetVariables | Timeout | EventInput | End | Expire
+    | MemoryOp | SetLock | SetAlarm | AgentRecord | Propose | Vote | Override
+)
 
 
 # --- actions ----------------------------------------------------------------------------
@@ -188,6 +315,10 @@ class Event(msgspec.Struct, kw_only=True, frozen=True, array_like=True, gc=False
 
 #: The timer name that delivers :class:`Expire`; any other name delivers ``Timeout(name)``.
 EXPIRE = "expire"
+#: Timer names of session alarms: ``alarm:NAME``, delivered as ``Timeout("alarm:NAME")``.
+ALARM_PREFIX = "alarm:"
+#: The timer name of a decision round's solicitation deadline (``Timeout("decision")``).
+DECISION_TIMER = "decision"
 
 
 class Timer(msgspec.Struct, array_like=True, frozen=True):
@@ -235,6 +366,19 @@ class Session(msgspec.Struct, kw_only=True, gc=False):
     # A statechart's bookkeeping, engine-private but stored: {"history": {node: [ids]},
     # "armed": [{"event", "due_at", "n"}], "invoked": [ids], "counter": n, "output": ...}.
     chart: dict[str, Any] | None = None
+    # Routing (issue 12): the session memory namespace (shared by every client serving the
+    # session); locks by client name ({"read", "write", "assign", "permanent", "fence"});
+    # armed alarms by name (when each is due).
+    memory: dict[str, Any] = {}
+    locks: dict[str, dict[str, Any]] = {}
+    alarms: dict[str, float] = {}
+    # Agent rounds (issue 11): {"round": the last round's id, "status", "rounds": how many,
+    # "seq": the last live event number, "owner", "deadline"}; None until a first round.
+    agent: dict[str, Any] | None = None
+    # Decision cycle (issue 10): {"n": rounds opened, "round": the open round (id, state,
+    # phase, attempt, pending solicitations, proposals, votes, due_at), "history": the last
+    # decisions}; None for a model without decision states.
+    decision: dict[str, Any] | None = None
 
     @property
     def ended(self) -> bool:
@@ -257,6 +401,13 @@ class Session(msgspec.Struct, kw_only=True, gc=False):
             for armed in self.chart.get("armed", ()):
                 if timer is None or armed["due_at"] < timer.due_at:
                     timer = Timer(armed["due_at"], armed["event"])
+        for name, due in self.alarms.items():  # routing's session alarms (issue 12)
+            if timer is None or due < timer.due_at:
+                timer = Timer(due, ALARM_PREFIX + name)
+        if self.decision is not None:  # the open round's next solicitation deadline
+            due_at = (self.decision.get("round") or {}).get("due_at")
+            if due_at is not None and (timer is None or due_at < timer.due_at):
+                timer = Timer(due_at, DECISION_TIMER)
         if self.expires_at is not None and (timer is None or self.expires_at <= timer.due_at):
             timer = Timer(self.expires_at, EXPIRE)
         return timer

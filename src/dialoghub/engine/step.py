@@ -19,11 +19,12 @@ from typing import Any
 
 import msgspec
 
-from dialoghub.engine import code, dialog
+from dialoghub.engine import agent_ops, code, dialog, session_ops
 from dialoghub.engine.fold import apply, copy_session
 from dialoghub.engine.records import (
     ASR,
     TERMINAL_ACTIONS,
+    AgentRecord,
     Action,
     CommandAction,
     CommandResult,
@@ -114,6 +115,10 @@ def start(
 
 def step(model: m.Model, session: Session, inp: Input, now: float) -> Step:
     """Apply one input to a session; raises an InputError (and returns nothing) if refused."""
+    if session_ops.is_routing_input(inp):  # memory, locks, alarms (issue 12): any model
+        return Step(*session_ops.step(session, inp, now))
+    if isinstance(inp, AgentRecord):  # agent rounds (issue 11): any model
+        return Step(*agent_ops.step(session, inp, now))
     if model.chart is not None:
         from dialoghub.engine import chart_session
 
