@@ -50,6 +50,15 @@ class Ctx:
     def error(self, path: Path, message: str) -> None:
         self.problems.append(self.loc.problem(path, message))
 
+    def error_in(self, path: Path, offset: int, message: str) -> None:
+        """A problem at character ``offset`` of the value at ``path`` (where the value is
+        located to the character: a one-line scalar), else at the value's key."""
+        problem = self.loc.problem(path, message)
+        at = self.loc.where_in(path, offset)
+        if at is not None:
+            problem = Problem(message, problem.file, at[0], at[1], problem.path)
+        self.problems.append(problem)
+
     def mapping(self, value: Any, path: Path, what: str) -> dict[str, Any]:
         if isinstance(value, dict):
             return value
@@ -104,7 +113,7 @@ class Ctx:
         try:
             parsed = Template.parse(value)
         except TemplateError as exc:
-            self.error(path, f"bad template {value!r} at column {exc.column + 1}: {exc}")
+            self.error_in(path, exc.column, f"bad template {value!r}: {exc}")
             return None
         self.template_uses.append((path, parsed))
         return parsed
@@ -160,7 +169,7 @@ class Ctx:
         try:
             return Condition.parse(value)
         except ConditionError as exc:
-            self.error(path, f"cannot parse condition {value!r} at column {exc.column + 1}: {exc}")
+            self.error_in(path, exc.column, f"cannot parse condition {value!r}: {exc}")
             return None
 
     def target(self, value: Any, path: Path) -> str | None:

@@ -87,6 +87,17 @@ class Located:
     #: the folder a code unit's ``python: file.py`` is found in; None (text that did not come
     #: from a model file the operator loaded, e.g. a posted model): code units are refused
     code_base: FilePath | None = None
+    #: where each scalar value starts, and how many characters precede its text there (1
+    #: for a quoted scalar): a problem inside a value (a template, a condition) points at it
+    values: dict[Path, tuple[int, int, int]] = field(default_factory=dict)
+
+    def where_in(self, path: Path, offset: int) -> tuple[int, int] | None:
+        """Line and column of character ``offset`` of the one-line scalar at ``path``."""
+        hit = self.values.get(tuple(path))
+        if hit is None:
+            return None
+        line, col, lead = hit
+        return line, col + lead + offset
 
     def where(self, path: Path) -> tuple[int, int]:
         """Line and column of ``path``, or of its nearest located ancestor."""
@@ -122,6 +133,9 @@ def _scalar(node: yaml.ScalarNode) -> Any:
 def _build(node: yaml.Node, path: Path, loc: Located, problems: list[Problem]) -> Any:
     loc.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.ScalarNode):
+        if node.start_mark.line == node.end_mark.line and node.style in (None, "", "'", '"'):
+            lead = 1 if node.style else 0
+            loc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1, lead)
         return _scalar(node)
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), loc, problems) for i, item in enumerate(node.value)]
