@@ -9,7 +9,8 @@ set renders as an empty string, unless the template says otherwise:
 
 * ``{day|today}``: a default, rendered when ``day`` is not set (or empty);
 * ``{? on {day}}``: an optional part, rendered only when every variable in it is set, so
-  ``"A table for {people}{? at {time}}."`` reads "A table for 4." without a time (inside
+  ``"A table for {people}{? at {time}}."`` (a part shows when the variables outside its own
+  inner parts are set) reads "A table for 4." without a time (inside
   an optional part, ``}`` always closes: a literal closing brace belongs outside it).
 
 Unlike ``str.format`` nothing here can reach attributes or call code.
@@ -191,6 +192,12 @@ def _names(pieces: Sequence[Piece]) -> list[str]:
     return out
 
 
+def _direct(pieces: Sequence[Piece]) -> list[str]:
+    """The names of a part outside its own optional parts (those decide for themselves)."""
+    return [p[0] if isinstance(p, tuple) else p.name for p in pieces
+            if isinstance(p, tuple | Field)]
+
+
 def _unset(value: Any) -> bool:
     return value is None or value == "" or value == []
 
@@ -205,6 +212,6 @@ def _render(pieces: Sequence[Piece], lookup: Callable[[str], Any]) -> str:
         elif isinstance(p, Field):
             value = lookup(p.name)
             out.append(p.default if _unset(value) else render_value(value))
-        elif not any(_unset(lookup(name)) for name in _names(p.pieces)):
+        elif not any(_unset(lookup(name)) for name in _direct(p.pieces)):
             out.append(_render(p.pieces, lookup))
     return "".join(out)
