@@ -108,16 +108,23 @@ def build(spec: dict[str, Any], dialect: str = "v5", **chart: Any) -> Chart:
         )  # fmt: skip
 
     visit(spec, root, None, "")
-    return Chart(id=root, root=root, nodes=nodes, dialect=dialect,  # type: ignore[arg-type]
-                 context=dict(spec.get("context", {})), **chart)
+    return Chart(
+        id=root,
+        root=root,
+        nodes=nodes,
+        dialect=dialect,  # type: ignore[arg-type]
+        context=dict(spec.get("context", {})),
+        **chart,
+    )
 
 
 def run(chart: Chart, *events: str | dict[str, Any], registry: Registry | None = None) -> E.Step:
     """Start ``chart`` and send ``events``; the last step."""
     step = E.start(chart, registry=registry)
     for ev in events:
-        step = E.send(chart, step.state, {"type": ev} if isinstance(ev, str) else ev,
-                      registry=registry)
+        step = E.send(
+            chart, step.state, {"type": ev} if isinstance(ev, str) else ev, registry=registry
+        )
     return step
 
 
@@ -126,11 +133,11 @@ def names(step: E.Step, kind: str = "action") -> list[str]:
 
 
 def assign(**values: Any) -> Ref:
-    return Ref("assign", {"assignments": values})
+    return Ref("xstate.assign", {"assignments": values})
 
 
 def ctx(path: str) -> Ref:
-    return Ref("context", {"path": path})
+    return Ref("xstate.context", {"path": path})
 
 
 BOTH = pytest.mark.parametrize("dialect", ["v5", "v4"])
@@ -164,10 +171,17 @@ def test_strict_chart_refuses_what_no_state_takes() -> None:
 
 @BOTH
 def test_final_root_child_is_done_and_refuses_more(dialect: str) -> None:
-    chart = build({"initial": "a", "states": {
-        "a": {"on": {"GO": "m.end"}},
-        "end": {"type": "final", "output": {"ok": True}},
-    }, "output": {"result": 1} if dialect == "v5" else None}, dialect)
+    chart = build(
+        {
+            "initial": "a",
+            "states": {
+                "a": {"on": {"GO": "m.end"}},
+                "end": {"type": "final", "output": {"ok": True}},
+            },
+            "output": {"result": 1} if dialect == "v5" else None,
+        },
+        dialect,
+    )
     step = run(chart, "GO")
     assert step.state.done
     # v5: the root's output; v4: the final state's data
@@ -186,12 +200,22 @@ def test_event_needs_a_type() -> None:
 
 # --- hierarchy ----------------------------------------------------------------------------------
 
-NESTED = {"initial": "p", "on": {"E": "m.q", "R": "m.p"}, "states": {
-    "p": {"initial": "a", "on": {"E": "m.p.b"}, "states": {
-        "a": {"on": {"E": "m.p.c"}}, "b": {}, "c": {},
-    }},
-    "q": {},
-}}
+NESTED = {
+    "initial": "p",
+    "on": {"E": "m.q", "R": "m.p"},
+    "states": {
+        "p": {
+            "initial": "a",
+            "on": {"E": "m.p.b"},
+            "states": {
+                "a": {"on": {"E": "m.p.c"}},
+                "b": {},
+                "c": {},
+            },
+        },
+        "q": {},
+    },
+}
 
 
 @BOTH
@@ -212,14 +236,31 @@ def test_nested_entry_and_the_deepest_transition_wins(dialect: str) -> None:
 
 
 def test_action_order_exit_transition_entry() -> None:
-    chart = build({"initial": "p", "states": {
-        "p": {"initial": "a", "exit": "x_p", "entry": "n_p", "states": {
-            "a": {"exit": "x_a", "entry": "n_a", "on": {"GO": {
-                "target": "m.q.b", "actions": ["t1", "t2"]}}},
-        }},
-        "q": {"initial": "a", "entry": "n_q", "exit": "x_q", "states": {
-            "a": {"entry": "n_qa"}, "b": {"entry": "n_qb"}}},
-    }})
+    chart = build(
+        {
+            "initial": "p",
+            "states": {
+                "p": {
+                    "initial": "a",
+                    "exit": "x_p",
+                    "entry": "n_p",
+                    "states": {
+                        "a": {
+                            "exit": "x_a",
+                            "entry": "n_a",
+                            "on": {"GO": {"target": "m.q.b", "actions": ["t1", "t2"]}},
+                        },
+                    },
+                },
+                "q": {
+                    "initial": "a",
+                    "entry": "n_q",
+                    "exit": "x_q",
+                    "states": {"a": {"entry": "n_qa"}, "b": {"entry": "n_qb"}},
+                },
+            },
+        }
+    )
     start = E.start(chart)
     assert names(start) == ["n_p", "n_a"]
     step = E.send(chart, start.state, {"type": "GO"})
@@ -234,17 +275,40 @@ def test_action_order_exit_transition_entry() -> None:
     ("v4", False, ["t"]),  # v4 `internal: true`
     ("v4", True, ["x_a", "t", "n_a"]),  # v4's default (external)
 ])  # fmt: skip
-def test_self_transition_reenters_only_when_told(dialect: str, reenter: bool, expected: list[str]) -> None:
-    chart = build({"initial": "a", "states": {"a": {
-        "entry": "n_a", "exit": "x_a", "on": {"SELF": {"target": "m.a", "actions": "t", "reenter": reenter}}}}}, dialect)
+def test_self_transition_reenters_only_when_told(
+    dialect: str, reenter: bool, expected: list[str]
+) -> None:
+    chart = build(
+        {
+            "initial": "a",
+            "states": {
+                "a": {
+                    "entry": "n_a",
+                    "exit": "x_a",
+                    "on": {"SELF": {"target": "m.a", "actions": "t", "reenter": reenter}},
+                }
+            },
+        },
+        dialect,
+    )
     assert names(run(chart, "SELF")) == expected
 
 
 def test_child_target_without_reenter_keeps_the_source_v5() -> None:
-    chart = build({"initial": "p", "states": {"p": {
-        "initial": "a", "entry": "n_p", "exit": "x_p",
-        "on": {"B": "m.p.b", "BR": {"target": "m.p.b", "reenter": True}},
-        "states": {"a": {}, "b": {}}}}})
+    chart = build(
+        {
+            "initial": "p",
+            "states": {
+                "p": {
+                    "initial": "a",
+                    "entry": "n_p",
+                    "exit": "x_p",
+                    "on": {"B": "m.p.b", "BR": {"target": "m.p.b", "reenter": True}},
+                    "states": {"a": {}, "b": {}},
+                }
+            },
+        }
+    )
     step = run(chart, "B")
     assert names(step) == [] and step.state.configuration == ("m", "m.p", "m.p.b")
     step = run(chart, "BR")
@@ -252,8 +316,13 @@ def test_child_target_without_reenter_keeps_the_source_v5() -> None:
 
 
 def test_targetless_transition_runs_actions_only() -> None:
-    chart = build({"initial": "a", "context": {"n": 0}, "states": {"a": {
-        "entry": "n_a", "on": {"INC": {"actions": [assign(n=1), "note"]}}}}})
+    chart = build(
+        {
+            "initial": "a",
+            "context": {"n": 0},
+            "states": {"a": {"entry": "n_a", "on": {"INC": {"actions": [assign(n=1), "note"]}}}},
+        }
+    )
     step = run(chart, "INC")
     assert step.state.context == {"n": 1} and names(step) == ["note"]
     assert step.microsteps == [((), ())] and step.handled
@@ -261,14 +330,25 @@ def test_targetless_transition_runs_actions_only() -> None:
 
 # --- parallel states ----------------------------------------------------------------------------
 
-PARALLEL = {"type": "parallel", "states": {
-    "x": {"initial": "x1", "states": {
-        "x1": {"exit": "x_x1", "on": {"E": {"target": "m.x.x2", "actions": "tx"}}},
-        "x2": {"entry": "n_x2"}}},
-    "y": {"initial": "y1", "states": {
-        "y1": {"exit": "x_y1", "on": {"E": {"target": "m.y.y2", "actions": "ty"}}},
-        "y2": {"entry": "n_y2", "on": {"OUT": "m.y.y1"}}}},
-}}
+PARALLEL = {
+    "type": "parallel",
+    "states": {
+        "x": {
+            "initial": "x1",
+            "states": {
+                "x1": {"exit": "x_x1", "on": {"E": {"target": "m.x.x2", "actions": "tx"}}},
+                "x2": {"entry": "n_x2"},
+            },
+        },
+        "y": {
+            "initial": "y1",
+            "states": {
+                "y1": {"exit": "x_y1", "on": {"E": {"target": "m.y.y2", "actions": "ty"}}},
+                "y2": {"entry": "n_y2", "on": {"OUT": "m.y.y1"}},
+            },
+        },
+    },
+}
 
 
 @BOTH
@@ -284,29 +364,54 @@ def test_parallel_regions_all_entered_and_all_take_an_event(dialect: str) -> Non
 
 
 def test_conflicting_region_transitions_first_in_document_order_wins() -> None:
-    chart = build({"initial": "p", "states": {
-        "p": {"type": "parallel", "states": {
-            "x": {"on": {"E": {"target": "m.a", "actions": "from_x"}}},
-            "y": {"on": {"E": {"target": "m.b", "actions": "from_y"}}}}},
-        "a": {}, "b": {}}})
+    chart = build(
+        {
+            "initial": "p",
+            "states": {
+                "p": {
+                    "type": "parallel",
+                    "states": {
+                        "x": {"on": {"E": {"target": "m.a", "actions": "from_x"}}},
+                        "y": {"on": {"E": {"target": "m.b", "actions": "from_y"}}},
+                    },
+                },
+                "a": {},
+                "b": {},
+            },
+        }
+    )
     step = run(chart, "E")
     assert step.state.configuration == ("m", "m.a") and names(step) == ["from_x"]
 
 
 def test_parallel_own_transition_only_when_no_region_has_one() -> None:
-    chart = build({"type": "parallel", "states": {
-        "x": {"on": {"E": {"actions": "from_x"}}},
-        "y": {}}, "on": {"E": {"actions": "from_root"}, "F": {"actions": "root_f"}}})
+    chart = build(
+        {
+            "type": "parallel",
+            "states": {"x": {"on": {"E": {"actions": "from_x"}}}, "y": {}},
+            "on": {"E": {"actions": "from_root"}, "F": {"actions": "root_f"}},
+        }
+    )
     assert names(run(chart, "E")) == ["from_x"]  # XState transitionParallelNode
     assert names(run(chart, "F")) == ["root_f"]
 
 
 def test_v5_cross_region_transition_resets_the_other_region_v4_keeps_it() -> None:
-    spec = {"type": "parallel", "states": {
-        "A": {"initial": "a0", "states": {"a0": {"on": {"X": "m.A.a1"}}, "a1": {"on": {"GO": "m.B.b2"}}}},
-        "B": {"initial": "b1", "states": {"b1": {}, "b2": {}}}}}
+    spec = {
+        "type": "parallel",
+        "states": {
+            "A": {
+                "initial": "a0",
+                "states": {"a0": {"on": {"X": "m.A.a1"}}, "a1": {"on": {"GO": "m.B.b2"}}},
+            },
+            "B": {"initial": "b1", "states": {"b1": {}, "b2": {}}},
+        },
+    }
     v5 = build(spec, "v5")
-    assert E.value(v5, run(v5, "X", "GO").state) == {"A": "a0", "B": "b2"}  # LCA domain: the parallel
+    assert E.value(v5, run(v5, "X", "GO").state) == {
+        "A": "a0",
+        "B": "b2",
+    }  # LCA domain: the parallel
     v4 = build(spec, "v4")
     v4_spec_external = run(v4, "X", "GO").state
     assert E.value(v4, v4_spec_external) == {"A": "a1", "B": "b2"}  # getConfiguration keeps a1
@@ -315,15 +420,22 @@ def test_v5_cross_region_transition_resets_the_other_region_v4_keeps_it() -> Non
 
 # --- history ------------------------------------------------------------------------------------
 
-HISTORY = {"initial": "p", "states": {
-    "p": {"initial": "a", "on": {"OUT": "m.out"}, "states": {
-        "a": {"on": {"N": "m.p.b"}},
-        "b": {"initial": "b1", "states": {"b1": {"on": {"N": "m.p.b.b2"}}, "b2": {}}},
-        "hs": {"type": "history", "history": "shallow"},
-        "hd": {"type": "history", "history": "deep"},
-    }},
-    "out": {"on": {"S": "m.p.hs", "D": "m.p.hd"}},
-}}
+HISTORY = {
+    "initial": "p",
+    "states": {
+        "p": {
+            "initial": "a",
+            "on": {"OUT": "m.out"},
+            "states": {
+                "a": {"on": {"N": "m.p.b"}},
+                "b": {"initial": "b1", "states": {"b1": {"on": {"N": "m.p.b.b2"}}, "b2": {}}},
+                "hs": {"type": "history", "history": "shallow"},
+                "hd": {"type": "history", "history": "deep"},
+            },
+        },
+        "out": {"on": {"S": "m.p.hs", "D": "m.p.hd"}},
+    },
+}
 
 
 @BOTH
@@ -340,10 +452,21 @@ def test_shallow_and_deep_history(dialect: str) -> None:
 
 
 def test_history_default_target_then_parent_initial() -> None:
-    spec = {"initial": "out", "states": {
-        "out": {"on": {"H": "m.p.h", "G": "m.p.g"}},
-        "p": {"initial": "a", "states": {"a": {}, "b": {},
-              "h": {"type": "history", "target": "m.p.b"}, "g": {"type": "history"}}}}}
+    spec = {
+        "initial": "out",
+        "states": {
+            "out": {"on": {"H": "m.p.h", "G": "m.p.g"}},
+            "p": {
+                "initial": "a",
+                "states": {
+                    "a": {},
+                    "b": {},
+                    "h": {"type": "history", "target": "m.p.b"},
+                    "g": {"type": "history"},
+                },
+            },
+        },
+    }
     chart = build(spec)
     assert run(chart, "H").state.configuration == ("m", "m.p", "m.p.b")
     assert run(chart, "G").state.configuration == ("m", "m.p", "m.p.a")
@@ -352,10 +475,17 @@ def test_history_default_target_then_parent_initial() -> None:
 def test_v4_history_default_only_before_the_first_transition() -> None:
     # xstate 4.38 resolveHistory: once the state has a history value (after its first
     # transition), an unvisited parent restores its initial state, not the history's target
-    spec = {"initial": "a", "states": {
-        "a": {"on": {"E": "m.b", "BACK": "m.p.hist"}},
-        "b": {"on": {"BACK": "m.p.hist"}},
-        "p": {"initial": "p1", "states": {"p1": {}, "p2": {}, "hist": {"type": "history", "target": "m.p.p2"}}}}}
+    spec = {
+        "initial": "a",
+        "states": {
+            "a": {"on": {"E": "m.b", "BACK": "m.p.hist"}},
+            "b": {"on": {"BACK": "m.p.hist"}},
+            "p": {
+                "initial": "p1",
+                "states": {"p1": {}, "p2": {}, "hist": {"type": "history", "target": "m.p.p2"}},
+            },
+        },
+    }
     for dialect, expected in (("v5", "p2"), ("v4", "p1")):
         chart = build(spec, dialect)
         assert E.value(chart, run(chart, "BACK").state) == {"p": "p2"}
@@ -367,11 +497,23 @@ def test_v4_history_default_only_before_the_first_transition() -> None:
 
 @BOTH
 def test_compound_final_raises_done_before_the_next_external_event(dialect: str) -> None:
-    chart = build({"initial": "job", "states": {
-        "job": {"initial": "work", "onDone": {"target": "m.after", "actions": "finished"},
-                "states": {"work": {"on": {"FIN": "m.job.end"}}, "end": {"type": "final", "output": {"k": 1}}}},
-        "after": {"on": {"FIN": {"actions": "late"}}},
-    }}, dialect)
+    chart = build(
+        {
+            "initial": "job",
+            "states": {
+                "job": {
+                    "initial": "work",
+                    "onDone": {"target": "m.after", "actions": "finished"},
+                    "states": {
+                        "work": {"on": {"FIN": "m.job.end"}},
+                        "end": {"type": "final", "output": {"k": 1}},
+                    },
+                },
+                "after": {"on": {"FIN": {"actions": "late"}}},
+            },
+        },
+        dialect,
+    )
     step = run(chart, "FIN")
     assert step.state.configuration == ("m", "m.after")
     assert names(step) == ["finished"]  # onDone taken within the same macrostep
@@ -381,19 +523,48 @@ def test_compound_final_raises_done_before_the_next_external_event(dialect: str)
 def test_done_event_carries_output_v5_data_v4() -> None:
     reg = Registry(actions={"keep": lambda c, e, p: {"got": e.get("output", e.get("data"))}})
     for dialect in ("v5", "v4"):
-        chart = build({"initial": "job", "context": {}, "states": {
-            "job": {"initial": "end", "onDone": {"actions": "keep"},
-                    "states": {"end": {"type": "final", "output": {"k": 1}}}}}}, dialect)
+        chart = build(
+            {
+                "initial": "job",
+                "context": {},
+                "states": {
+                    "job": {
+                        "initial": "end",
+                        "onDone": {"actions": "keep"},
+                        "states": {"end": {"type": "final", "output": {"k": 1}}},
+                    }
+                },
+            },
+            dialect,
+        )
         assert E.start(chart, registry=reg).state.context == {"got": {"k": 1}}
 
 
 @BOTH
 def test_parallel_done_when_every_region_is_final(dialect: str) -> None:
-    chart = build({"initial": "p", "states": {
-        "p": {"type": "parallel", "onDone": "m.ok", "states": {
-            "x": {"initial": "x1", "states": {"x1": {"on": {"X": "m.p.x.f"}}, "f": {"type": "final"}}},
-            "y": {"initial": "y1", "states": {"y1": {"on": {"Y": "m.p.y.f"}}, "f": {"type": "final"}}}}},
-        "ok": {"type": "final"}}}, dialect)
+    chart = build(
+        {
+            "initial": "p",
+            "states": {
+                "p": {
+                    "type": "parallel",
+                    "onDone": "m.ok",
+                    "states": {
+                        "x": {
+                            "initial": "x1",
+                            "states": {"x1": {"on": {"X": "m.p.x.f"}}, "f": {"type": "final"}},
+                        },
+                        "y": {
+                            "initial": "y1",
+                            "states": {"y1": {"on": {"Y": "m.p.y.f"}}, "f": {"type": "final"}},
+                        },
+                    },
+                },
+                "ok": {"type": "final"},
+            },
+        },
+        dialect,
+    )
     half = run(chart, "X")
     assert not half.state.done and "m.p.x.f" in half.state.configuration
     step = E.send(chart, half.state, {"type": "Y"})
@@ -402,8 +573,13 @@ def test_parallel_done_when_every_region_is_final(dialect: str) -> None:
 
 def test_exit_actions_run_when_the_machine_completes() -> None:
     # v5 microstep: on completion every active state's exit actions, reverse document order
-    chart = build({"initial": "a", "exit": "x_root", "states": {
-        "a": {"on": {"GO": "m.end"}}, "end": {"type": "final", "exit": "x_end"}}})
+    chart = build(
+        {
+            "initial": "a",
+            "exit": "x_root",
+            "states": {"a": {"on": {"GO": "m.end"}}, "end": {"type": "final", "exit": "x_end"}},
+        }
+    )
     assert names(run(chart, "GO")) == ["x_end", "x_root"]
 
 
@@ -412,13 +588,27 @@ def test_exit_actions_run_when_the_machine_completes() -> None:
 
 @BOTH
 def test_eventless_transitions_to_a_fixpoint(dialect: str) -> None:
-    reg = Registry(guards={"low": lambda c, e, p: c["n"] < 3},
-                   actions={"inc": lambda c, e, p: {"n": c["n"] + 1}})
-    chart = build({"initial": "a", "context": {"n": 0}, "states": {
-        "a": {"on": {"GO": "m.loop"}},
-        "loop": {"always": [{"target": "m.loop", "guard": "low", "actions": "inc", "reenter": True},
-                            {"target": "m.done"}]},
-        "done": {}}}, dialect)
+    reg = Registry(
+        guards={"low": lambda c, e, p: c["n"] < 3},
+        actions={"inc": lambda c, e, p: {"n": c["n"] + 1}},
+    )
+    chart = build(
+        {
+            "initial": "a",
+            "context": {"n": 0},
+            "states": {
+                "a": {"on": {"GO": "m.loop"}},
+                "loop": {
+                    "always": [
+                        {"target": "m.loop", "guard": "low", "actions": "inc", "reenter": True},
+                        {"target": "m.done"},
+                    ]
+                },
+                "done": {},
+            },
+        },
+        dialect,
+    )
     step = run(chart, "GO", registry=reg)
     assert step.state.context == {"n": 3} and step.state.configuration == ("m", "m.done")
 
@@ -433,11 +623,27 @@ def test_eventless_cycle_is_refused() -> None:
 
 
 def test_raised_events_after_eventless_transitions_before_the_next_external() -> None:
-    chart = build({"initial": "a", "states": {
-        "a": {"on": {"GO": {"target": "m.b", "actions": Ref("raise", {"event": {"type": "NEXT"}})}}},
-        "b": {"always": {"target": "m.c", "actions": "eventless"}, "on": {"NEXT": {"actions": "from_b"}}},
-        "c": {"on": {"NEXT": {"target": "m.d", "actions": "from_c"}}},
-        "d": {}}})
+    chart = build(
+        {
+            "initial": "a",
+            "states": {
+                "a": {
+                    "on": {
+                        "GO": {
+                            "target": "m.b",
+                            "actions": Ref("xstate.raise", {"event": {"type": "NEXT"}}),
+                        }
+                    }
+                },
+                "b": {
+                    "always": {"target": "m.c", "actions": "eventless"},
+                    "on": {"NEXT": {"actions": "from_b"}},
+                },
+                "c": {"on": {"NEXT": {"target": "m.d", "actions": "from_c"}}},
+                "d": {},
+            },
+        }
+    )
     step = run(chart, "GO")
     # the eventless transition b -> c is taken before the raised NEXT, which c then takes
     assert names(step) == ["eventless", "from_c"] and step.state.configuration == ("m", "m.d")
@@ -447,12 +653,21 @@ def test_raised_events_after_eventless_transitions_before_the_next_external() ->
 
 
 def test_wildcards_exact_first_then_longest_prefix() -> None:
-    chart = build({"initial": "a", "states": {"a": {"on": {
-        "*": {"actions": "star"},
-        "a.*": {"actions": "a_any"},
-        "a.b.*": {"actions": "ab_any"},
-        "a.b.c": {"actions": "exact"},
-    }}}})
+    chart = build(
+        {
+            "initial": "a",
+            "states": {
+                "a": {
+                    "on": {
+                        "*": {"actions": "star"},
+                        "a.*": {"actions": "a_any"},
+                        "a.b.*": {"actions": "ab_any"},
+                        "a.b.c": {"actions": "exact"},
+                    }
+                }
+            },
+        }
+    )
     state = E.start(chart).state
     take = lambda t: names(E.send(chart, state, {"type": t}))  # noqa: E731
     assert take("a.b.c") == ["exact"]
@@ -465,7 +680,13 @@ def test_wildcards_exact_first_then_longest_prefix() -> None:
 
 
 def test_v4_knows_only_the_star_wildcard() -> None:
-    chart = build({"initial": "a", "states": {"a": {"on": {"a.*": {"actions": "lit"}, "*": {"actions": "star"}}}}}, "v4")
+    chart = build(
+        {
+            "initial": "a",
+            "states": {"a": {"on": {"a.*": {"actions": "lit"}, "*": {"actions": "star"}}}},
+        },
+        "v4",
+    )
     state = E.start(chart).state
     assert names(E.send(chart, state, {"type": "a.b"})) == ["star"]
     assert names(E.send(chart, state, {"type": "a.*"})) == ["lit"]  # a literal event name
@@ -476,23 +697,78 @@ def test_v4_knows_only_the_star_wildcard() -> None:
 
 def test_guards_registered_builtin_and_combined() -> None:
     reg = Registry(guards={"big": lambda c, e, p: e.get("n", 0) > p.get("over", 10)})
-    chart = build({"type": "parallel", "context": {"k": 2}, "states": {
-        "s": {"initial": "idle", "states": {"idle": {}, "busy": {}}},
-        "t": {"initial": "t1", "states": {"t1": {"on": {"E": [
-            {"target": "m.t.big", "guard": Ref("big", {"over": 5})},
-            {"target": "m.t.inidle", "guard": Ref("and", {"guards": [
-                Ref("stateIn", {"state": "#m.s.idle"}), Ref("not", {"guards": [Ref("stateIn", {"state": {"s": "busy"}})]})]})},
-        ], "C": [{"target": "m.t.cond", "guard": Ref("condition", {"expr": "k > 1 and event.ok == true"})}]}},
-            "big": {}, "inidle": {}, "cond": {}}}}})
+    chart = build(
+        {
+            "type": "parallel",
+            "context": {"k": 2},
+            "states": {
+                "s": {"initial": "idle", "states": {"idle": {}, "busy": {}}},
+                "t": {
+                    "initial": "t1",
+                    "states": {
+                        "t1": {
+                            "on": {
+                                "E": [
+                                    {"target": "m.t.big", "guard": Ref("big", {"over": 5})},
+                                    {
+                                        "target": "m.t.inidle",
+                                        "guard": Ref(
+                                            "xstate.and",
+                                            {
+                                                "guards": [
+                                                    Ref("xstate.stateIn", {"state": "#m.s.idle"}),
+                                                    Ref(
+                                                        "xstate.not",
+                                                        {
+                                                            "guards": [
+                                                                Ref(
+                                                                    "xstate.stateIn",
+                                                                    {"state": {"s": "busy"}},
+                                                                )
+                                                            ]
+                                                        },
+                                                    ),
+                                                ]
+                                            },
+                                        ),
+                                    },
+                                ],
+                                "C": [
+                                    {
+                                        "target": "m.t.cond",
+                                        "guard": Ref(
+                                            "xstate.condition",
+                                            {"expr": "k > 1 and event.ok == true"},
+                                        ),
+                                    }
+                                ],
+                            }
+                        },
+                        "big": {},
+                        "inidle": {},
+                        "cond": {},
+                    },
+                },
+            },
+        }
+    )
     state = E.start(chart, registry=reg).state
-    assert E.value(chart, E.send(chart, state, {"type": "E", "n": 9}, registry=reg).state)["t"] == "big"
-    assert E.value(chart, E.send(chart, state, {"type": "E", "n": 1}, registry=reg).state)["t"] == "inidle"
+    assert (
+        E.value(chart, E.send(chart, state, {"type": "E", "n": 9}, registry=reg).state)["t"]
+        == "big"
+    )
+    assert (
+        E.value(chart, E.send(chart, state, {"type": "E", "n": 1}, registry=reg).state)["t"]
+        == "inidle"
+    )
     assert E.send(chart, state, {"type": "C", "ok": True}).state.configuration[-1] == "m.t.cond"
     assert not E.send(chart, state, {"type": "C", "ok": False}).handled
 
 
 def test_unregistered_guard_is_invalid_input() -> None:
-    chart = build({"initial": "a", "states": {"a": {"on": {"E": {"target": "m.a", "guard": "nope"}}}}})
+    chart = build(
+        {"initial": "a", "states": {"a": {"on": {"E": {"target": "m.a", "guard": "nope"}}}}}
+    )
     state = E.start(chart).state
     with pytest.raises(InvalidInput, match="nope"):
         E.send(chart, state, {"type": "E"})
@@ -502,14 +778,36 @@ def test_unregistered_guard_is_invalid_input() -> None:
 
 
 def test_assign_in_order_and_registered_and_unregistered_actions() -> None:
-    reg = Registry(actions={"double": lambda c, e, p: {"n": c["n"] * 2}},
-                   expressions={"plus": lambda c, e, p: c["n"] + e.get("by", 0)})
-    chart = build({"initial": "a", "context": {"n": 1}, "states": {"a": {"on": {"GO": {"actions": [
-        assign(n=Ref("plus")), "double", Ref("notify", {"to": "ops"}),
-        Ref("log", {"label": "n is", "value": ctx("n")})]}}}}})
+    reg = Registry(
+        actions={"double": lambda c, e, p: {"n": c["n"] * 2}},
+        expressions={"plus": lambda c, e, p: c["n"] + e.get("by", 0)},
+    )
+    chart = build(
+        {
+            "initial": "a",
+            "context": {"n": 1},
+            "states": {
+                "a": {
+                    "on": {
+                        "GO": {
+                            "actions": [
+                                assign(n=Ref("plus")),
+                                "double",
+                                Ref("notify", {"to": "ops"}),
+                                Ref("xstate.log", {"label": "n is", "value": ctx("n")}),
+                            ]
+                        }
+                    }
+                }
+            },
+        }
+    )
     step = run(chart, {"type": "GO", "by": 2}, registry=reg)
     assert step.state.context == {"n": 6}  # (1 + 2) * 2: each action sees the one before
-    assert step.effects == [Effect("action", "notify", {"to": "ops"}), Effect("log", "n is", {"value": 6})]
+    assert step.effects == [
+        Effect("action", "notify", {"to": "ops"}),
+        Effect("log", "n is", {"value": 6}),
+    ]
 
 
 def test_start_context_overrides_the_chart_context() -> None:
@@ -518,9 +816,17 @@ def test_start_context_overrides_the_chart_context() -> None:
 
 
 def test_v4_without_predictable_action_arguments_assigns_first() -> None:
-    spec = {"initial": "a", "context": {"n": 0}, "states": {
-        "a": {"exit": Ref("log", {"value": ctx("n")}), "on": {"GO": {"target": "m.b", "actions": assign(n=7)}}},
-        "b": {}}}
+    spec = {
+        "initial": "a",
+        "context": {"n": 0},
+        "states": {
+            "a": {
+                "exit": Ref("xstate.log", {"value": ctx("n")}),
+                "on": {"GO": {"target": "m.b", "actions": assign(n=7)}},
+            },
+            "b": {},
+        },
+    }
     logged = lambda chart: [e.params["value"] for e in run(chart, "GO").effects if e.kind == "log"]  # noqa: E731
     assert logged(build(spec, "v4", predictable=True)) == [0]
     assert logged(build(spec, "v4", predictable=False)) == [7]  # every assign before the rest
@@ -528,16 +834,26 @@ def test_v4_without_predictable_action_arguments_assigns_first() -> None:
 
 
 def test_raise_action_needs_an_event() -> None:
-    chart = build({"initial": "a", "states": {"a": {"on": {"GO": {"actions": Ref("raise", {})}}}}})
+    chart = build(
+        {"initial": "a", "states": {"a": {"on": {"GO": {"actions": Ref("xstate.raise", {})}}}}}
+    )
     with pytest.raises(InvalidInput):
         run(chart, "GO")
 
 
 # --- delayed transitions ----------------------------------------------------------------------------
 
-AFTER = {"initial": "wait", "states": {
-    "wait": {"after": {"1000": "m.late"}, "on": {"POKE": {"target": "m.wait", "reenter": True}, "LEAVE": "m.other"}},
-    "late": {}, "other": {"on": {"BACK": "m.wait"}}}}
+AFTER = {
+    "initial": "wait",
+    "states": {
+        "wait": {
+            "after": {"1000": "m.late"},
+            "on": {"POKE": {"target": "m.wait", "reenter": True}, "LEAVE": "m.other"},
+        },
+        "late": {},
+        "other": {"on": {"BACK": "m.wait"}},
+    },
+}
 DUE = f"{AFTER_PREFIX}1000.m.wait"
 
 
@@ -581,20 +897,38 @@ def test_reentering_rearms_with_a_new_counter() -> None:
 
 # --- invoked services ---------------------------------------------------------------------------------
 
-INVOKE = {"initial": "idle", "context": {"user": "ann"}, "states": {
-    "idle": {"on": {"LOAD": "m.loading"}},
-    "loading": {
-        "invoke": [{"id": "fetch", "src": "fetchUser", "input": {"name": ctx("user")},
-                    "onDone": {"target": "m.ready", "actions": assign(data=Ref("event", {"path": "output"}))},
-                    "onError": "m.failed"}],
-        "on": {"CANCEL": "m.idle"}},
-    "ready": {}, "failed": {}}}
+INVOKE = {
+    "initial": "idle",
+    "context": {"user": "ann"},
+    "states": {
+        "idle": {"on": {"LOAD": "m.loading"}},
+        "loading": {
+            "invoke": [
+                {
+                    "id": "fetch",
+                    "src": "fetchUser",
+                    "input": {"name": ctx("user")},
+                    "onDone": {
+                        "target": "m.ready",
+                        "actions": assign(data=Ref("xstate.event", {"path": "output"})),
+                    },
+                    "onError": "m.failed",
+                }
+            ],
+            "on": {"CANCEL": "m.idle"},
+        },
+        "ready": {},
+        "failed": {},
+    },
+}
 
 
 def test_invoke_start_answer_and_stop() -> None:
     chart = build(INVOKE)
     step = run(chart, "LOAD")
-    assert step.effects == [Effect("invoke", "fetchUser", {"id": "fetch", "input": {"name": "ann"}})]
+    assert step.effects == [
+        Effect("invoke", "fetchUser", {"id": "fetch", "input": {"name": "ann"}})
+    ]
     assert step.state.invoked == ("fetch",)
     done = E.send(chart, step.state, {"type": DONE_INVOKE_PREFIX + "fetch", "output": {"age": 3}})
     assert done.state.configuration == ("m", "m.ready") and done.state.context["data"] == {"age": 3}
@@ -628,7 +962,12 @@ def test_chart_state_is_json() -> None:
     data = msgspec.json.encode(state)
     back = msgspec.json.decode(data, type=ChartState)
     assert back == state
-    assert E.send(chart, back, {"type": "D"}).state.configuration == ("m", "m.p", "m.p.b", "m.p.b.b2")
+    assert E.send(chart, back, {"type": "D"}).state.configuration == (
+        "m",
+        "m.p",
+        "m.p.b",
+        "m.p.b.b2",
+    )
 
 
 def test_value_of_a_machine_without_states() -> None:
@@ -656,9 +995,15 @@ def charts(draw: st.DrawFn, dialect: str) -> Chart:
         cfg: dict[str, Any] = {}
         if depth < 3 and draw(st.integers(0, 9)) < 4:
             kind = "parallel" if dialect == "v5" and draw(st.booleans()) else "compound"
-            states = {f"s{k}": state(f"{path}.s{k}", depth + 1, kind) for k in range(draw(st.integers(2, 3)))}
+            states = {
+                f"s{k}": state(f"{path}.s{k}", depth + 1, kind)
+                for k in range(draw(st.integers(2, 3)))
+            }
             if kind == "compound" and draw(st.integers(0, 3)) == 0:
-                states["h"] = {"type": "history", "history": draw(st.sampled_from(["shallow", "deep"]))}
+                states["h"] = {
+                    "type": "history",
+                    "history": draw(st.sampled_from(["shallow", "deep"])),
+                }
                 ids.append(f"{path}.h")
             cfg = {"type": "parallel"} if kind == "parallel" else {"initial": "s0"}
             cfg["states"] = states
@@ -682,7 +1027,11 @@ def charts(draw: st.DrawFn, dialect: str) -> Chart:
             cfg["on"] = on
         if draw(st.integers(0, 9)) == 0:
             counter[0] += 1
-            cfg["always"] = {"target": draw(st.sampled_from(targets)), "guard": "once", "actions": "tick"}
+            cfg["always"] = {
+                "target": draw(st.sampled_from(targets)),
+                "guard": "once",
+                "actions": "tick",
+            }
         for child in (cfg.get("states") or {}).values():
             transitions(child)
 
@@ -690,8 +1039,10 @@ def charts(draw: st.DrawFn, dialect: str) -> Chart:
     return build(root, dialect)
 
 
-ONCE = Registry(guards={"once": lambda c, e, p: c.get("ticks", 0) < 2},
-                actions={"tick": lambda c, e, p: {"ticks": c.get("ticks", 0) + 1}})
+ONCE = Registry(
+    guards={"once": lambda c, e, p: c.get("ticks", 0) < 2},
+    actions={"tick": lambda c, e, p: {"ticks": c.get("ticks", 0) + 1}},
+)
 
 
 def consistent(chart: Chart, configuration: tuple[str, ...]) -> None:
@@ -737,7 +1088,9 @@ def test_a_flat_chart_costs_microseconds_per_event() -> None:
     other = E.send(chart, state, {"type": "T"}).state
     events = [{"type": "T"}]
     n = 2000
-    seconds = timeit.timeit(lambda: (E.send(chart, state, events[0]), E.send(chart, other, events[0])), number=n)
+    seconds = timeit.timeit(
+        lambda: (E.send(chart, state, events[0]), E.send(chart, other, events[0])), number=n
+    )
     per_event_us = seconds / (2 * n) * 1e6
     assert per_event_us < 100, per_event_us  # a few microseconds; generous for slow CI machines
 
@@ -746,9 +1099,16 @@ def test_a_flat_chart_costs_microseconds_per_event() -> None:
 def test_remembered_steps_are_only_pure_ones(dialect: str, predictable: bool) -> None:
     # a step with no guard, action, timer or invoke is remembered by (configuration, event
     # type); one that assigns (even as v4 runs assigns first) never is
-    chart = build({"initial": "a", "context": {"n": 0}, "on": {"*": {"actions": assign(n=Ref("inc"))}},
-                   "states": {"a": {"on": {"GO": "m.b"}}, "b": {"on": {"GO": "m.a"}}}},
-                  dialect, predictable=predictable)
+    chart = build(
+        {
+            "initial": "a",
+            "context": {"n": 0},
+            "on": {"*": {"actions": assign(n=Ref("inc"))}},
+            "states": {"a": {"on": {"GO": "m.b"}}, "b": {"on": {"GO": "m.a"}}},
+        },
+        dialect,
+        predictable=predictable,
+    )
     reg = Registry(expressions={"inc": lambda c, e, p: c["n"] + 1})
     step = run(chart, "X", "X", "GO", "GO", "X", registry=reg)
     assert step.state.context == {"n": 3} and step.state.configuration == ("m", "m.a")
@@ -761,11 +1121,25 @@ def test_remembered_steps_are_only_pure_ones(dialect: str, predictable: bool) ->
 def test_v4_merges_conflicting_regions_and_in_reads_the_state_value() -> None:
     # xstate 4.38 takes every region's transition (no conflict resolution): both targets end
     # up active, the state value names the first, and `in` (state.matches) sees only that one
-    chart = build({"initial": "p", "on": {
-        "F": {"target": "m.done", "guard": Ref("stateIn", {"state": "m.right"})},
-        "G": {"target": "m.done", "guard": Ref("stateIn", {"state": "m.left"})}},
-        "states": {"p": {"type": "parallel", "states": {"x": {"on": {"E": "m.left"}}, "y": {"on": {"E": "m.right"}}}},
-                   "left": {}, "right": {}, "done": {}}}, "v4")
+    chart = build(
+        {
+            "initial": "p",
+            "on": {
+                "F": {"target": "m.done", "guard": Ref("xstate.stateIn", {"state": "m.right"})},
+                "G": {"target": "m.done", "guard": Ref("xstate.stateIn", {"state": "m.left"})},
+            },
+            "states": {
+                "p": {
+                    "type": "parallel",
+                    "states": {"x": {"on": {"E": "m.left"}}, "y": {"on": {"E": "m.right"}}},
+                },
+                "left": {},
+                "right": {},
+                "done": {},
+            },
+        },
+        "v4",
+    )
     merged = run(chart, "E").state
     assert merged.configuration == ("m", "m.left", "m.right")
     assert merged.order == ("m.left", "m.right", "m") and E.value(chart, merged) == "left"

@@ -48,13 +48,15 @@ def ts(c: Chart, node: str) -> list[Transition]:
 
 
 def test_a_flat_machine() -> None:
-    c = chart("""
+    c = chart(
+        """
         id: door
         initial: closed
         states:
           closed: {on: {OPEN: opened}}
           opened: {on: {CLOSE: closed}, type: final}
-    """.replace("on: {CLOSE: closed}, ", ""))
+    """.replace("on: {CLOSE: closed}, ", "")
+    )
     assert c.id == c.root == "door"
     root = c.nodes["door"]
     assert root.kind == "compound" and root.key == "" and root.parent is None
@@ -70,10 +72,13 @@ def test_a_flat_machine() -> None:
 
 
 def test_a_missing_id_is_the_name() -> None:
-    c = chart("""
+    c = chart(
+        """
         initial: a
         states: {a: {states: {b: {}}, initial: b}}
-    """, name="review")
+    """,
+        name="review",
+    )
     assert c.id == "review" and set(c.nodes) == {"review", "review.a", "review.a.b"}
 
 
@@ -139,7 +144,9 @@ def test_a_parallel_root_and_a_machine_without_states() -> None:
 
 
 def test_located_mapping_and_marks() -> None:
-    loc = read_source('{"id": "j", "initial": "a",\n "states": {"a": {"on": {"X": "b"}}}}', "j.json")
+    loc = read_source(
+        '{"id": "j", "initial": "a",\n "states": {"a": {"on": {"X": "b"}}}}', "j.json"
+    )
     with pytest.raises(ModelValidationError) as info:
         compile_xstate(loc.data, marks=loc)
     (p,) = info.value.problems
@@ -288,13 +295,16 @@ def test_v4_resolves_a_plain_target_from_the_root_and_a_dotted_id_whole() -> Non
 
 def test_v5_splits_an_id_target_at_its_first_dot() -> None:
     # v5 getStateNodeById: '#foo.bar' is the state 'bar' of the state with id 'foo'
-    line, message = one("""
+    line, message = one(
+        """
         id: m
         initial: a
         states:
           a: {on: {Y: "#foo.bar"}}
           b: {id: foo.bar}
-    """, dialect="v5")
+    """,
+        dialect="v5",
+    )
     assert line == 5 and "no state has the id 'foo'" in message
 
 
@@ -357,11 +367,14 @@ def test_wildcards() -> None:
           a: {on: {"*": a, "mouse.*": a}}
     """)
     assert [t.event for t in ts(c, "machine.a")] == ["*", "mouse.*"]
-    line, message = one("""
+    line, message = one(
+        """
         initial: a
         states:
           a: {on: {"mouse.*": a}}
-    """, dialect="v4")
+    """,
+        dialect="v4",
+    )
     assert line == 4 and "XState v4 reads it as an event of that exact name" in message
     line, message = one("""
         initial: a
@@ -408,7 +421,8 @@ def test_v4_on_as_a_list() -> None:
 
 
 def test_after_forms() -> None:
-    c = chart("""
+    c = chart(
+        """
         id: m
         initial: a
         states:
@@ -420,7 +434,9 @@ def test_after_forms() -> None:
               slow: c
           b: {}
           c: {}
-    """, delays={"slow": 5000})
+    """,
+        delays={"slow": 5000},
+    )
     a = c.nodes["m.a"]
     assert [(d.delay_ms, d.event) for d in a.after] == [
         (500, "xstate.after.500.m.a"), (2000, "xstate.after.2000.m.a"),
@@ -495,14 +511,14 @@ def test_v5_guards() -> None:
     g = {t.event: t.guard for t in ts(c, "m.r.x")}
     assert g["A"] == Ref("g", {}, 10)
     assert g["B"] == Ref("countAbove", {"n": 5}, 11)
-    assert g["C"] == Ref("and", {"guards": [Ref("g", {}, 12), Ref(
-        "not", {"guards": [Ref("h", {}, 12)]}, 12)]}, 12)  # fmt: skip
-    assert g["D"] == Ref("or", {"guards": [Ref("g", {}, 13), Ref("h", {}, 13)]}, 13)
-    assert g["E"] == Ref("stateIn", {"state": "m.s.q"}, 14)
-    assert g["F"] == Ref("stateIn", {"state": "m.s.q"}, 15)
-    assert g["G"] == Ref("not", {"guards": [Ref("g", {}, 16)]}, 16)
+    assert g["C"] == Ref("xstate.and", {"guards": [Ref("g", {}, 12), Ref(
+        "xstate.not", {"guards": [Ref("h", {}, 12)]}, 12)]}, 12)  # fmt: skip
+    assert g["D"] == Ref("xstate.or", {"guards": [Ref("g", {}, 13), Ref("h", {}, 13)]}, 13)
+    assert g["E"] == Ref("xstate.stateIn", {"state": "m.s.q"}, 14)
+    assert g["F"] == Ref("xstate.stateIn", {"state": "m.s.q"}, 15)
+    assert g["G"] == Ref("xstate.not", {"guards": [Ref("g", {}, 16)]}, 16)
     h = g["H"]
-    assert h is not None and h.name == "and"
+    assert h is not None and h.name == "xstate.and"
     assert [r.params["state"] for r in h.params["guards"]] == ["m.r.x", "m.s.q"]
 
 
@@ -528,8 +544,8 @@ def test_v4_guards_and_in() -> None:
     assert g["A"] == Ref("g", {}, 10)
     assert g["B"] == Ref("countAbove", {"n": 5}, 11)
     # v4 reads a relative 'in' from the source's grandparent (here the root)
-    assert g["C"] == Ref("stateIn", {"state": "m.s.q"}, 12)
-    assert g["D"] == Ref("and", {"guards": [Ref("stateIn", {"state": "m.s.q"}, 13),
+    assert g["C"] == Ref("xstate.stateIn", {"state": "m.s.q"}, 12)
+    assert g["D"] == Ref("xstate.and", {"guards": [Ref("xstate.stateIn", {"state": "m.s.q"}, 13),
                                             Ref("g", {}, 13)]}, 13)  # fmt: skip
 
 
@@ -557,7 +573,9 @@ def test_unregistered_guards_are_reported_with_their_line() -> None:
         ("{type: stateIn, params: {state: '#nowhere'}}", "no state has the id 'nowhere'"),
         ("{type: g, extra: 1}", "guard objects take 'type' and 'params', not 'extra'"),
         ("{type: g, params: 3}", "'params' must be a mapping"),
-        ("stateIn", "the name is taken by a built-in guard"),
+        ("xstate.stateIn", "'xstate.stateIn' is written as an object"),
+        ("xstate.nope", "XState built-in guard 'xstate.nope' is not supported"),
+        ("stateIn", "XState guard 'stateIn' is not implemented"),
     ],
 )
 def test_guard_refusals(guard: str, message: str) -> None:
@@ -605,10 +623,10 @@ def test_actions() -> None:
     assert a.exit == (Ref("bye", {}, 7),)
     (t,) = a.transitions
     assert t.actions == (
-        Ref("assign", {"assignments": {"count": 0, "seen": [1]}}, 12),
-        Ref("raise", {"event": {"type": "PING"}}, 13),
-        Ref("raise", {"event": {"type": "PONG", "n": 1}}, 14),
-        Ref("log", {"label": "here", "value": "text"}, 15),
+        Ref("xstate.assign", {"assignments": {"count": 0, "seen": [1]}}, 12),
+        Ref("xstate.raise", {"event": {"type": "PING"}}, 13),
+        Ref("xstate.raise", {"event": {"type": "PONG", "n": 1}}, 14),
+        Ref("xstate.log", {"label": "here", "value": "text"}, 15),
         Ref("notify", {}, 16),
     )
 
@@ -651,7 +669,6 @@ def test_unregistered_actions_are_commands_unless_strict() -> None:
         ("{type: xstate.raise}", "needs 'event'"),
         ("{type: xstate.log, expr: {a: 1}}", "must be a string"),
         ("{type: inc, by: 2}", "action objects take 'type' and 'params', not 'by'"),
-        ("log", "the name is taken by a built-in action"),
         ("3", "an XState action is a name"),
     ],
 )
@@ -707,7 +724,8 @@ def test_v4_history_target_is_a_key_or_a_state_value() -> None:
               h: {type: history, history: deep, target: {y: y2}}
     """)
     assert c.dialect == "v4" and c.nodes["m.a.h"].history_default == ("m.a.y.y2",)
-    line, message = one("""
+    line, message = one(
+        """
         id: m
         initial: a
         states:
@@ -717,7 +735,9 @@ def test_v4_history_target_is_a_key_or_a_state_value() -> None:
               x: {}
               y: {initial: y1, states: {y1: {}, y2: {}}}
               h: {type: history, history: deep, target: y.y2}
-    """, dialect="v4")
+    """,
+        dialect="v4",
+    )
     assert line == 10 and "Child state 'y.y2' does not exist on 'm.a'" in message
 
 
@@ -878,8 +898,14 @@ def test_v4_parallel_true() -> None:
         ({"initial": "a", "states": {"a": {"on": {"a.*": "a"}}}}, "v5"),
         ({"initial": "a", "states": {"a": {"invoke": {"src": "s", "input": {}}}}}, "v5"),
         # predictableActionArguments leans to v4 but never conflicts: v5 ignores it
-        ({"predictableActionArguments": True, "initial": "a",
-          "states": {"a": {"on": {"X": {"guard": "g"}}}}}, "v5"),
+        (
+            {
+                "predictableActionArguments": True,
+                "initial": "a",
+                "states": {"a": {"on": {"X": {"guard": "g"}}}},
+            },
+            "v5",
+        ),
         ({"initial": "a", "states": {"a": {"on": {"X": {"guard": "g", "cond": "g"}}}}}, None),
     ],
 )
@@ -897,8 +923,10 @@ def test_a_mix_of_versions_is_one_problem_naming_both() -> None:
               X: {target: a, guard: g}
     """)
     assert line == 7
-    assert "mixes XState v4 and v5: 'onEntry' (line 5) is v4's spelling, 'guard' (line 7) is " \
+    assert (
+        "mixes XState v4 and v5: 'onEntry' (line 5) is v4's spelling, 'guard' (line 7) is "
         "v5's" in message
+    )
 
 
 @pytest.mark.parametrize(
@@ -917,20 +945,26 @@ def test_a_mix_of_versions_is_one_problem_naming_both() -> None:
 def test_a_forced_dialect_reports_the_other_versions_keys(
     text: str, dialect: str, line: int, message: str
 ) -> None:
-    found = one(f"""
+    found = one(
+        f"""
         initial: a
         states:
           {text}
-    """, dialect=dialect)
+    """,
+        dialect=dialect,
+    )
     assert found[0] == line and message in found[1]
 
 
 def test_v5_refuses_a_plain_target_from_the_root() -> None:
-    line, message = one("""
+    line, message = one(
+        """
         initial: a
         on: {X: a}
         states: {a: {}}
-    """, dialect="v5")
+    """,
+        dialect="v5",
+    )
     assert line == 3 and "the target 'a' from the machine's root is XState v4's" in message
     assert "write '.a'" in message
 
@@ -1240,3 +1274,56 @@ def test_generated_machines_compile_whole() -> None:
                                            dialect=version))  # fmt: skip
 
     check()
+
+
+# --- built-ins never capture an application's names ---------------------------------------
+
+
+def test_application_log_and_guards_are_the_applications() -> None:
+    """`log`, `raise`, `and`, `stateIn` the application registers are its own (XState looks a
+    string up in the machine's implementations); the built-ins are the `xstate.` objects."""
+    from dialoghub.engine import chart as E
+
+    text = """
+        id: m
+        context: {n: 0}
+        initial: a
+        states:
+          a:
+            entry: [log, {type: xstate.log, label: builtin}]
+            on:
+              GO: [{target: b, guard: {type: and, params: {at: 2}}}, {target: c, guard: and}]
+              IN: {target: b, guard: {type: xstate.stateIn, params: {state: '#m.a'}}}
+          b: {entry: {type: raise, params: {to: x}}}
+          c: {}
+    """
+    c = chart(text, guards={"and"}, actions={"log"})
+    a, b = c.nodes["m.a"], c.nodes["m.b"]
+    assert a.entry[0] == Ref("log", {}, 7) and a.entry[1].name == "xstate.log"
+    assert b.entry == (Ref("raise", {"to": "x"}, 11),)  # unregistered: a command action
+    go = [t.guard for t in ts(c, "m.a") if t.event == "GO"]
+    assert go == [Ref("and", {"at": 2}, 9), Ref("and", {}, 9)]
+    assert [t.guard.name for t in ts(c, "m.a") if t.event == "IN" and t.guard] == ["xstate.stateIn"]
+    seen: list[Any] = []
+    reg = E.Registry(
+        guards={"and": lambda ctx, ev, p: seen.append(("and", p)) or p.get("at", 1) == ctx["n"]},
+        actions={"log": lambda ctx, ev, p: {"n": ctx["n"] + 1}},
+    )
+    step = E.start(c, registry=reg)
+    assert step.state.context == {"n": 1}  # the application's log ran, the built-in logged
+    assert [(e.kind, e.name) for e in step.effects if e.kind == "log"] == [("log", "builtin")]
+    step = E.send(c, step.state, {"type": "GO"}, registry=reg)
+    assert seen == [("and", {"at": 2}), ("and", {})] and "m.c" in step.state.configuration
+    assert step.effects == []  # no built-in ran for the application's names
+    # the same unprefixed object without a registered `and` is XState's and()
+    plain = chart("""
+        initial: a
+        states:
+          a: {on: {GO: {target: b, guard: {type: and, params: {guards: [g, h]}}}}}
+          b: {}
+    """)
+    assert ts(plain, "machine.a")[0].guard == Ref(
+        "xstate.and", {"guards": [Ref("g", {}, 4), Ref("h", {}, 4)]}, 4)  # fmt: skip
+    # and no application name can take the prefix
+    assert "XState built-in action 'xstate.mine' is not supported" in one(
+        "initial: a\nstates: {a: {entry: xstate.mine}}")[1]  # fmt: skip

@@ -88,9 +88,19 @@ import msgspec
 from dialoghub.errors import InvalidInput, ModelError, SessionClosed, UnexpectedInput
 from dialoghub.model.chart import (
     AFTER_PREFIX,
+    AND,
+    ASSIGN,
+    CONDITION,
+    CONTEXT,
     DONE_INVOKE_PREFIX,
     DONE_STATE_PREFIX,
     ERROR_PREFIX,
+    EVENT,
+    LOG,
+    NOT,
+    OR,
+    RAISE,
+    STATE_IN,
     Chart,
     Node,
     Ref,
@@ -635,22 +645,22 @@ def _guard(run: _Run, g: Ref, event: Mapping[str, Any]) -> bool:
     run.pure = False
     name = g.name
     params = g.params
-    if name in ("stateIn", "in"):
+    if name == STATE_IN:
         return _matches_active(run.c, run.active, params.get("state", params.get("stateValue")))
-    if name in ("and", "or", "not"):
+    if name in (AND, OR, NOT):
         subs = params.get("guards")
         if subs is None and "guard" in params:
             subs = [params["guard"]]
         refs = [s if isinstance(s, Ref) else Ref(str(s)) for s in subs or ()]
-        if name == "and":
+        if name == AND:
             return all(_guard(run, s, event) for s in refs)
-        if name == "or":
+        if name == OR:
             return any(_guard(run, s, event) for s in refs)
         return not all(_guard(run, s, event) for s in refs)  # xstate not(): !evaluate(guard)
     fn = run.reg.guards.get(name)
     if fn is not None:
         return bool(fn(run.context, event, params))
-    if name == "condition":
+    if name == CONDITION:
         return _condition(str(params.get("expr", ""))).evaluate(_lookup(run.context, event))
     raise InvalidInput(
         f"chart {run.c.name!r}: guard {name!r} (line {g.line}) is not registered",
@@ -669,11 +679,11 @@ def _resolve(run: _Run, v: Any, event: Mapping[str, Any]) -> Any:
             return fn(run.context, event, v.params)
         path = str(v.params.get("path", ""))
         parts = path.split(".") if path else []
-        if v.name == "context":
+        if v.name == CONTEXT:
             return _dig(run.context, parts)
-        if v.name == "event":
+        if v.name == EVENT:
             return _dig(event, parts)
-        if v.name == "condition":
+        if v.name == CONDITION:
             return _condition(str(v.params.get("expr", ""))).evaluate(_lookup(run.context, event))
         raise InvalidInput(
             f"chart {run.c.name!r}: expression {v.name!r} (line {v.line}) is not registered",
@@ -720,8 +730,7 @@ def _raise_event(run: _Run, a: Ref, event: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidInput(f"chart {run.c.name!r}: raise (line {a.line}) needs an event")
     if "delay" in a.params:
         raise InvalidInput(
-            f"chart {run.c.name!r}: a delayed raise (line {a.line}) is not supported; "
-            "use `after`"
+            f"chart {run.c.name!r}: a delayed raise (line {a.line}) is not supported; use `after`"
         )
     return ev
 
@@ -730,11 +739,11 @@ def _act(run: _Run, a: Ref, event: Mapping[str, Any], raised: list[dict[str, Any
     """One action, where it stands (v5's ``resolveAndExecuteActionsWithContext``)."""
     run.pure = False
     name = a.name
-    if name == "assign":
+    if name == ASSIGN:
         _assign(run, a, event)
-    elif name == "raise":
+    elif name == RAISE:
         raised.append(_raise_event(run, a, event))
-    elif name == "log":
+    elif name == LOG:
         params = a.params
         value = _resolve(run, params["value"], event) if "value" in params else None
         run.effects.append(Effect("log", str(params.get("label", "")), {"value": value}))
@@ -1335,8 +1344,10 @@ def _microstep(run: _Run, ts: list[_T], event: Mapping[str, Any], initial: bool 
         if s.kind != "final":
             continue
         parent = s.parent
-        marker = parent if parent is not None and parent.kind == "parallel" else (
-            parent.parent if parent is not None else None
+        marker = (
+            parent
+            if parent is not None and parent.kind == "parallel"
+            else (parent.parent if parent is not None else None)
         )
         completion = marker or s
         if parent is not None and parent.kind == "compound":
@@ -1685,9 +1696,7 @@ def _v4_recorded(h: _N, kids: Mapping[int, list[_N]]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _v4_record_history(
-    run: _Run, conf: Sequence[_N], prev: Sequence[_N], fresh: bool
-) -> None:
+def _v4_record_history(run: _Run, conf: Sequence[_N], prev: Sequence[_N], fresh: bool) -> None:
     """v4's history value after a transition (``updateHistoryValue``): every parent's last
     state value, created on the first transition from the previous state value (a parent
     never active has its initial value), kept here as what each history node restores."""
@@ -1734,12 +1743,12 @@ def _v4_actions(run: _Run, blocks: list[_Block], event: Mapping[str, Any]) -> li
     registered = run.reg.actions
 
     def updater(a: Ref) -> bool:
-        return a.name == "assign" or (a.name in registered and a.name not in ("raise", "log"))
+        return a.name == ASSIGN or a.name in registered
 
     if not predictable:
         for refs, _n, _kind in blocks:
             for a in refs:
-                if a.name == "assign":
+                if a.name == ASSIGN:
                     _assign(run, a, event)
                 elif updater(a):
                     _update(run, registered[a.name](run.context, event, a.params))
@@ -1747,7 +1756,7 @@ def _v4_actions(run: _Run, blocks: list[_Block], event: Mapping[str, Any]) -> li
         if kind == "entry" and not predictable and n is not None:
             _spawn(run, n, event)
         for a in refs:
-            if (kind == "stop" and a.name == "raise") or (not predictable and updater(a)):
+            if (kind == "stop" and a.name == RAISE) or (not predictable and updater(a)):
                 continue
             _act(run, a, event, raised)
         if n is None:
@@ -1885,9 +1894,7 @@ def _v4_follow(
     configuration has eventless transitions), then the raised events; nothing after an
     unhandled event unless there are eventless transitions, nothing once done."""
     c = run.c
-    has_always = not done and (
-        c.root.transient or any(n.transient for n in conf)
-    )
+    has_always = not done and (c.root.transient or any(n.transient for n in conf))
     if not will and (not has_always or event_type == _NULL_EVENT):
         return []
     if done:

@@ -22,9 +22,20 @@ from typing import Any, Literal
 
 __all__ = [
     "AFTER_PREFIX",
+    "AND",
+    "ASSIGN",
+    "BUILTIN_PREFIX",
+    "CONDITION",
+    "CONTEXT",
     "DONE_INVOKE_PREFIX",
     "DONE_STATE_PREFIX",
     "ERROR_PREFIX",
+    "EVENT",
+    "LOG",
+    "NOT",
+    "OR",
+    "RAISE",
+    "STATE_IN",
     "Chart",
     "Delayed",
     "Invoke",
@@ -32,6 +43,7 @@ __all__ = [
     "Node",
     "Ref",
     "Transition",
+    "is_builtin",
 ]
 
 Kind = Literal["atomic", "compound", "parallel", "final", "history"]
@@ -43,16 +55,37 @@ ERROR_PREFIX = "xstate.error.actor."  # + invoke id: an invoked service failed
 AFTER_PREFIX = "xstate.after."  # + "<delay>.<node id>": a delayed transition is due
 
 
+#: Built-in guards, actions and expressions live under this prefix, which no application name
+#: may take (XState's own: ``xstate.assign``, ``xstate.raise``, ``xstate.log``; v5's guard
+#: helpers ``xstate.stateIn``, ``xstate.and``, ``xstate.or``, ``xstate.not``), so an application
+#: may register ``log`` or ``and`` of its own and have them called, never captured.
+BUILTIN_PREFIX = "xstate."
+ASSIGN = "xstate.assign"  # params["assignments"]: context key -> value or expression Ref
+RAISE = "xstate.raise"  # params["event"]: the event raised to the internal queue
+LOG = "xstate.log"  # params "label", "value": a log effect
+STATE_IN = "xstate.stateIn"  # params["state"]: a node id or a state value
+AND = "xstate.and"  # params["guards"]: a list of Ref
+OR = "xstate.or"  # params["guards"]
+NOT = "xstate.not"  # params["guards"]: one Ref
+CONDITION = "xstate.condition"  # params["expr"]: a condition of the model language
+CONTEXT = "xstate.context"  # an expression: params["path"] (dotted) in the context
+EVENT = "xstate.event"  # an expression: params["path"] (dotted) in the event
+
+
+def is_builtin(name: str) -> bool:
+    """Whether ``name`` is reserved for the interpreter's built-ins (the ``xstate.`` prefix)."""
+    return name.startswith(BUILTIN_PREFIX)
+
+
 @dataclass(frozen=True, slots=True)
 class Ref:
     """A named guard or action with its parameters.
 
-    ``name`` is the application's name for it, or one of the built-ins the interpreter knows:
-    actions ``assign`` (``params["assignments"]``: context key -> value or a named expression),
-    ``raise`` (``params["event"]``), ``log``; guards ``stateIn`` (``params["state"]``: an id or
-    a state value), ``and``/``or``/``not`` (``params["guards"]``: a list of Ref), and
-    ``condition`` (``params["expr"]``: a condition of the model language over context and
-    event). ``line`` is where it was written (1-based, 0 if unknown), for messages.
+    ``name`` is the application's name for it, or one of the built-ins the interpreter knows,
+    all under the ``xstate.`` prefix (:data:`BUILTIN_PREFIX`): actions :data:`ASSIGN`,
+    :data:`RAISE`, :data:`LOG`; guards :data:`STATE_IN`, :data:`AND`, :data:`OR`, :data:`NOT`,
+    :data:`CONDITION`; expressions :data:`CONTEXT`, :data:`EVENT` (and :data:`CONDITION`).
+    ``line`` is where it was written (1-based, 0 if unknown), for messages.
     """
 
     name: str

@@ -76,13 +76,15 @@ packages/core/src of statelyai/xstate at tag xstate@5.32.5, ``v4`` the same at x
   ``strict``. Built-ins, in the JSON spelling of the action objects XState v4 itself builds
   (v4 actions.ts ``assign``, ``raise``, ``log``): ``{type: 'xstate.assign', assignment: {key:
   value}}`` (values are literal; v4 runs this object as it is, and v5's ``assign`` keeps the same
-  ``assignment``) becomes ``Ref('assign', {'assignments': {...}})``; ``{type: 'xstate.raise',
-  event: 'E' | {type: 'E', ...}}`` becomes ``Ref('raise', {'event': {'type': 'E', ...}})``;
-  ``{type: 'xstate.log', label?, expr?}`` (strings) becomes ``Ref('log', {'label': ...,
-  'value': expr})``. Other
-  ``xstate.*`` actions are refused by name. An application action or guard named like a
-  built-in Ref (``assign``, ``raise``, ``log``; ``stateIn``, ``and``, ``or``, ``not``,
-  ``condition``) is refused: the chart could not tell the two apart.
+  ``assignment``) becomes ``Ref('xstate.assign', {'assignments': {...}})``; ``{type:
+  'xstate.raise', event: 'E' | {type: 'E', ...}}`` becomes ``Ref('xstate.raise', {'event':
+  {'type': 'E', ...}})``; ``{type: 'xstate.log', label?, expr?}`` (strings) becomes
+  ``Ref('xstate.log', {'label': ..., 'value': expr})``. Other ``xstate.*`` actions and guards
+  are refused by name. Built-ins live under the ``xstate.`` prefix only (model/chart.py
+  ``BUILTIN_PREFIX``), so an application's own ``log`` or ``and`` is called as XState calls it
+  (``entry: 'log'`` runs the registered ``log``), never captured; an unprefixed guard object
+  ``{type: 'and' | 'or' | 'not' | 'stateIn', ...}`` is the built-in unless the application
+  registered a guard of that name.
 * **after**: ``{1000: 'b'}``, ``{'1000': [{target, guard}, ...]}``, v4 also ``[{delay, target,
   cond}]``. A delay is a number of milliseconds or a string JavaScript's ``Number()`` reads as a
   whole number (v5 ``getDelayedTransitions``: ``+delay``), else the name of a delay in
@@ -115,14 +117,20 @@ import difflib
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeGuard, cast
 
 from dialoghub.errors import ModelValidationError, Problem
 from dialoghub.model.chart import (
     AFTER_PREFIX,
+    AND,
+    ASSIGN,
+    BUILTIN_PREFIX,
     DONE_INVOKE_PREFIX,
     DONE_STATE_PREFIX,
     ERROR_PREFIX,
+    LOG,
+    RAISE,
+    STATE_IN,
     Chart,
     Delayed,
     Invoke,
@@ -130,13 +138,12 @@ from dialoghub.model.chart import (
     Node,
     Ref,
     Transition,
+    is_builtin,
 )
 from dialoghub.model.keys import KEYS
 from dialoghub.model.source import Located, Path
 
 __all__ = [
-    "BUILTIN_ACTIONS",
-    "BUILTIN_GUARDS",
     "Dialect",
     "compile_xstate",
     "detect_dialect",
@@ -146,9 +153,6 @@ __all__ = [
 Dialect = Literal["v4", "v5"]
 Marks = Located | Mapping[Path, tuple[int, int]]
 
-#: Ref names the interpreter reads as built-ins: an application's action or guard may not use them
-BUILTIN_ACTIONS = frozenset({"assign", "raise", "log"})
-BUILTIN_GUARDS = frozenset({"stateIn", "and", "or", "not", "condition"})
 
 _KINDS = ("atomic", "compound", "parallel", "final", "history")
 
@@ -430,7 +434,7 @@ _WEAK_V4 = ("predictableActionArguments", "preserveActionOrder", "schema", "tsTy
 
 
 def detect_dialect(config: Any) -> Dialect | None:
-    """"v4" or "v5" from the keys a machine uses; None if it uses both versions' keys."""
+    """ "v4" or "v5" from the keys a machine uses; None if it uses both versions' keys."""
     if not isinstance(config, Mapping):
         return "v5"
     found = {m.dialect for m in _markers(config)}
@@ -536,8 +540,10 @@ class _Compiler:
         if self.dialect == "v4":
             pa = root.get("predictableActionArguments", False)
             if not isinstance(pa, bool):
-                self.bad(("predictableActionArguments",),
-                         "XState v4 'predictableActionArguments' must be true or false")
+                self.bad(
+                    ("predictableActionArguments",),
+                    "XState v4 'predictableActionArguments' must be true or false",
+                )
             else:
                 predictable = pa
             pao = root.get("preserveActionOrder", False)
@@ -552,12 +558,25 @@ class _Compiler:
             return None
         nodes = {
             r.id: Node(
-                id=r.id, key=r.key, kind=r.kind, parent=r.parent, children=tuple(r.children),
-                initial=r.initial, initial_actions=r.initial_actions,
-                transitions=tuple(r.transitions), entry=r.entry, exit=r.exit,
-                after=tuple(r.after), invoke=tuple(r.invoke), history=r.history,
-                history_default=r.history_default, tags=r.tags, meta=r.meta, output=r.output,
-                order=r.order, line=self.line(r.path),
+                id=r.id,
+                key=r.key,
+                kind=r.kind,
+                parent=r.parent,
+                children=tuple(r.children),
+                initial=r.initial,
+                initial_actions=r.initial_actions,
+                transitions=tuple(r.transitions),
+                entry=r.entry,
+                exit=r.exit,
+                after=tuple(r.after),
+                invoke=tuple(r.invoke),
+                history=r.history,
+                history_default=r.history_default,
+                tags=r.tags,
+                meta=r.meta,
+                output=r.output,
+                order=r.order,
+                line=self.line(r.path),
             )
             for r in self.nodes.values()
         }
@@ -653,9 +672,7 @@ class _Compiler:
             if child_id is not None:
                 raw.children.append(child_id)
                 raw.by_key[child_key] = child_id
-        if kind == "parallel" and not any(
-            self.nodes[c].kind != "history" for c in raw.children
-        ):
+        if kind == "parallel" and not any(self.nodes[c].kind != "history" for c in raw.children):
             self.bad(path or ("type",), "an XState parallel state needs at least one region "
                      "(a child state that is not a history state)")  # fmt: skip
         return node_id
@@ -670,8 +687,10 @@ class _Compiler:
             return "history" if cfg.get("history") else "atomic"
         if t not in _KINDS:
             kinds = ", ".join(map(repr, _KINDS))
-            self.bad((*path, "type"), f"XState state 'type' must be one of {kinds}, not {t!r}"
-                     f"{_hint(str(t), _KINDS)}")
+            self.bad(
+                (*path, "type"),
+                f"XState state 'type' must be one of {kinds}, not {t!r}{_hint(str(t), _KINDS)}",
+            )
             return "compound" if has_states else "atomic"
         kind = cast(Kind, t)
         if has_states and kind in ("atomic", "final", "history"):
@@ -745,8 +764,10 @@ class _Compiler:
             return f"XState {key!r} belongs to a final state"
         what = {"history": "a history state", "final": "a final state"}.get(kind, "this state")
         if key in ("on", "always", "after", "onDone", "invoke") and kind == "final":
-            return f"an XState final state has no transitions ({key!r}): it is where its " \
+            return (
+                f"an XState final state has no transitions ({key!r}): it is where its "
                 "parent is done"
+            )
         return f"XState {key!r} is not allowed on {what}"
 
     def initial(self, raw: _Raw) -> None:
@@ -955,8 +976,11 @@ class _Compiler:
                 return None
             child = node.by_key.get(key)
             if child is None:
-                have = f"its children: {', '.join(node.by_key)}" if node.by_key else \
-                    "it has no child states"
+                have = (
+                    f"its children: {', '.join(node.by_key)}"
+                    if node.by_key
+                    else "it has no child states"
+                )
                 self.bad(path, f"XState target {text!r} resolves to no state: {node.id!r} has "
                          f"no child {key!r} ({have}){_hint(key, node.by_key)}")  # fmt: skip
                 return None
@@ -1200,12 +1224,12 @@ class _Compiler:
         state = self.state_in(ids, ipath)
         if cond is None:
             return state
-        return Ref("and", {"guards": [state, cond]}, self.line(ipath))
+        return Ref(AND, {"guards": [state, cond]}, self.line(ipath))
 
     def state_in(self, ids: list[str], path: Path) -> Ref:
         line = self.line(path)
-        refs = [Ref("stateIn", {"state": i}, line) for i in ids]
-        return refs[0] if len(refs) == 1 else Ref("and", {"guards": refs}, line)
+        refs = [Ref(STATE_IN, {"state": i}, line) for i in ids]
+        return refs[0] if len(refs) == 1 else Ref(AND, {"guards": refs}, line)
 
     def state_value(self, base: _Raw, value: Any, path: Path, what: str) -> list[str] | None:
         """The node ids a state value (relative to ``base``) says are active (its leaves)."""
@@ -1241,9 +1265,15 @@ class _Compiler:
             self.bad(path, f"XState {what} must be a name (a string) or {{type, params}}: "
                      "functions do not survive JSON")  # fmt: skip
             return None
-        if name in BUILTIN_GUARDS:
-            self.bad(path, f"XState guard {name!r}: the name is taken by a built-in guard of "
-                     "dialoghub's charts; give the guard another name")  # fmt: skip
+        if is_builtin(name):
+            self.bad(
+                path,
+                f"XState built-in guard {name!r} is written as an object ({{type: "
+                f"{name!r}, params: {{...}}}})"
+                if name[len(BUILTIN_PREFIX) :] in _GUARD_ARGS
+                else f"XState built-in guard {name!r} is not supported (supported: "
+                "xstate.stateIn, xstate.and, xstate.or, xstate.not, written as objects)",
+            )
             return None
         if name not in self.guards:
             known = ", ".join(sorted(self.guards)) or "none"
@@ -1269,7 +1299,7 @@ class _Compiler:
             return None
         kind = g.get("type")
         line = self.line(path)
-        if isinstance(kind, str) and kind.removeprefix("xstate.") in _GUARD_ARGS:
+        if self.builtin_guard(kind):
             kind = kind.removeprefix("xstate.")
             found = self.builtin_args(g, path, kind)
             if found is None:
@@ -1291,7 +1321,7 @@ class _Compiler:
             ]
             if any(r is None for r in refs):
                 return None
-            return Ref(kind, {"guards": refs}, line)
+            return Ref(BUILTIN_PREFIX + kind, {"guards": refs}, line)
         name = self.named(kind, (*path, "type"), "'guard' type")
         for k in g:
             if k not in ("type", "params"):
@@ -1304,6 +1334,17 @@ class _Compiler:
         if name is None or params is None:
             return None
         return Ref(name, params, line)
+
+    def builtin_guard(self, kind: Any) -> TypeGuard[str]:
+        """Whether a guard object's ``type`` is a built-in: always with the ``xstate.`` prefix
+        (v5's helpers are ``xstate.and`` etc.), and unprefixed (``and``, ``stateIn``: the data
+        spelling of ``and([...])``) unless the application registered a guard of that name,
+        which then is its own."""
+        if not isinstance(kind, str):
+            return False
+        if kind.startswith(BUILTIN_PREFIX):
+            return kind[len(BUILTIN_PREFIX) :] in _GUARD_ARGS
+        return kind in _GUARD_ARGS and kind not in self.guards
 
     def builtin_args(
         self, g: Mapping[str, Any], path: Path, kind: str
@@ -1335,7 +1376,7 @@ class _Compiler:
         if not isinstance(c, Mapping):
             self.named(c, path, "'cond'")
             return None
-        if c.get("type") in ("and", "or", "not", "stateIn"):
+        if c.get("type") in _GUARD_ARGS and c["type"] not in self.guards:
             self.bad((*path, "type"), f"XState v4 has no built-in {c['type']!r} guard (it is "
                      "v5's)")  # fmt: skip
             return None
@@ -1368,15 +1409,13 @@ class _Compiler:
                         " (supported: xstate.assign, xstate.raise, xstate.log, written as "
                         "objects)"))  # fmt: skip
             return None
-        if name in BUILTIN_ACTIONS:
-            self.bad(path, f"XState action {name!r}: the name is taken by a built-in action of "
-                     "dialoghub's charts; give the action another name (XState's own assign is "
-                     "written {type: 'xstate.assign', assignment: {...}})")  # fmt: skip
-            return None
         if self.strict and name not in self.actions:
             known = ", ".join(sorted(self.actions)) or "none"
-            self.bad(path, f"XState action {name!r} is not implemented (strict: every action is "
-                     f"registered; registered actions: {known}){_hint(name, self.actions)}")
+            self.bad(
+                path,
+                f"XState action {name!r} is not implemented (strict: every action is "
+                f"registered; registered actions: {known}){_hint(name, self.actions)}",
+            )
             return None
         return name
 
@@ -1424,23 +1463,26 @@ class _Compiler:
         values = self.plain(value, (*path, "assignment"), "'assignment'")
         if values is None:
             return None
-        return Ref("assign", {"assignments": values}, self.line(path))
+        return Ref(ASSIGN, {"assignments": values}, self.line(path))
 
     def raise_(self, a: Mapping[str, Any], path: Path) -> Ref | None:
         for k in a:
             if k not in ("type", "event"):
-                self.bad((*path, k), f"XState 'xstate.raise' takes 'event', not {k!r}"
-                         + (" (delayed raise is not supported)" if k in ("delay", "id") else ""))
+                self.bad(
+                    (*path, k),
+                    f"XState 'xstate.raise' takes 'event', not {k!r}"
+                    + (" (delayed raise is not supported)" if k in ("delay", "id") else ""),
+                )
                 return None
         event = a.get("event")
         epath: Path = (*path, "event")
         if isinstance(event, str) and event:
-            return Ref("raise", {"event": {"type": event}}, self.line(path))
+            return Ref(RAISE, {"event": {"type": event}}, self.line(path))
         if isinstance(event, Mapping) and isinstance(event.get("type"), str) and event["type"]:
             copied = self.plain(event, epath, "raised event")
             if copied is None:
                 return None
-            return Ref("raise", {"event": copied}, self.line(path))
+            return Ref(RAISE, {"event": copied}, self.line(path))
         self.bad(epath if "event" in a else path, "XState 'xstate.raise' needs 'event': an "
                  "event type or {type, ...}")  # fmt: skip
         return None
@@ -1458,7 +1500,7 @@ class _Compiler:
                          "do not survive JSON")  # fmt: skip
                 return None
             params["value" if k == "expr" else k] = a[k]
-        return Ref("log", params, self.line(path))
+        return Ref(LOG, params, self.line(path))
 
     # -- invoke and after
 
@@ -1538,8 +1580,11 @@ class _Compiler:
                     return None
                 return ms, value
             known = ", ".join(sorted(self.delays)) or "none"
-            self.bad(path, f"XState 'after' delay {value!r} is not a number of milliseconds, and "
-                     f"no delay of that name is registered (registered delays: {known})")
+            self.bad(
+                path,
+                f"XState 'after' delay {value!r} is not a number of milliseconds, and "
+                f"no delay of that name is registered (registered delays: {known})",
+            )
             return None
         if number < 0 or not number.is_integer():
             self.bad(path, f"XState 'after' delay {value!r} must be a whole, non-negative number "
@@ -1628,4 +1673,3 @@ def compile_xstate(
         problems = sorted(compiler.problems, key=lambda p: (p.line, p.column))
         raise ModelValidationError(problems or [Problem("the machine is invalid", loc.file)])
     return chart
-
