@@ -66,7 +66,9 @@ def _tokenize(text: str) -> list[_Tok]:
         if kind == "num":
             value = float(raw) if "." in raw else int(raw)
         elif kind == "str":
-            value = re.sub(r"\\(.)", r"\1", raw[1:-1])
+            # only a quote or a backslash is escaped: any other backslash is kept, so a
+            # regular expression reads as written ('\d+' is a digit, not the letter d)
+            value = re.sub(r"\\([\\'\"])", r"\1", raw[1:-1])
         toks.append(_Tok(kind, value, start))
         pos = m.end()
     toks.append(_Tok("end", None, len(text)))
