@@ -68,6 +68,12 @@ def _span(analysis: Analysis, start: int, end: int) -> tuple[int, int]:
     return analysis.spans[start][0], analysis.spans[end - 1][1]
 
 
+def _written_as(analysis: Analysis, start: int, length: int, forms: frozenset[str]) -> bool:
+    """Whether ``words[start:start+length]`` are written exactly as one of ``forms``."""
+    cs, ce = _span(analysis, start, start + length)
+    return " ".join(analysis.text[cs:ce].split()) in forms
+
+
 def _quality(analysis: Analysis, start: int, end: int) -> float:
     q = analysis.quality[start:end]
     return min(q) if q else 1.0
@@ -79,7 +85,12 @@ class _ListMatcher:
     def __init__(self, spec: EntitySpec) -> None:
         self.name = spec.name
         phrases: dict[tuple[str, ...], str] = {}
+        # --- case-sensitive values (issue 15): phrase -> the spellings it must be written in;
+        # a phrase some value declares case-insensitively is not in here.
+        cased: dict[tuple[str, ...], set[str]] = {}
+        free: set[tuple[str, ...]] = set()
         for entry in spec.values:
+            exact = spec.case_sensitive if entry.case_sensitive is None else entry.case_sensitive
             for said in (entry.value, *entry.synonyms):
                 words = tuple(t.norm for t in tokenize(said))
                 if not words:
@@ -87,8 +98,17 @@ class _ListMatcher:
                 # The first declaration of a phrase wins, so a synonym shared by two values
                 # resolves the same way on every run.
                 phrases.setdefault(words, entry.value)
+                forms = [(words, " ".join(said.split()))]
                 if len(words) > 1 and words[0] in _ARTICLES:
                     phrases.setdefault(words[1:], entry.value)
+                    forms.append((words[1:], " ".join(said.split()[1:])))
+                for key, form in forms:
+                    if exact:
+                        cased.setdefault(key, set()).add(form)
+                    else:
+                        free.add(key)
+        self._cased = {k: frozenset(v) for k, v in cased.items() if k not in free}
+        # --- end case-sensitive values
         by_first: dict[str, list[tuple[int, tuple[str, ...], str]]] = {}
         for words, value in phrases.items():
             by_first.setdefault(words[0], []).append((len(words), words, value))
@@ -108,6 +128,9 @@ class _ListMatcher:
             if options:
                 for length, phrase, value in options:
                     if i + length <= n and tuple(words[i : i + length]) == phrase:
+                        forms = self._cased.get(phrase)  # case-sensitive: as written only
+                        if forms is not None and not _written_as(analysis, i, length, forms):
+                            continue
                         hit = (length, value)
                         break
             if hit is None:
@@ -193,6 +216,7 @@ class _TimeMatcher:
 _MATCHERS: dict[EntityKind, type[_ListMatcher | _RegexMatcher | _NumberMatcher | _TimeMatcher]]
 _MATCHERS = {
     EntityKind.LIST: _ListMatcher,
+    EntityKind.TEXT: _ListMatcher,  # its known values; unseen ones are the tagger's (issue 15)
     EntityKind.REGEX: _RegexMatcher,
     EntityKind.NUMBER: _NumberMatcher,
     EntityKind.TIME: _TimeMatcher,

@@ -19,6 +19,10 @@ class EntityKind(enum.StrEnum):
     REGEX = "regex"  # a regular expression; the match (or its group "value") is the value
     NUMBER = "number"  # built-in: integers and decimals, as digits or English words
     TIME = "time"  # built-in: a time of day ("7pm", "19:30", "noon") as "HH:MM"
+    # Free text (names, titles, places): found by the words around it, so a value never seen
+    # before is found too; its listed values, if any, are known spellings and normalisers.
+    # Only the learned recognizer finds unseen values; the matcher treats it as a list.
+    TEXT = "text"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,8 @@ class EntityValue:
 
     value: str
     synonyms: tuple[str, ...] = ()
+    # None: as the entity says. True: only as written ("IN" the state code, not "in").
+    case_sensitive: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,12 @@ class EntitySpec:
     kind: EntityKind = EntityKind.LIST
     values: tuple[EntityValue, ...] = ()
     pattern: str | None = None  # for REGEX
+    # Values (and synonyms) match only with the case they are written in, unless a value
+    # says otherwise: for codes and names that are also ordinary words ("IN", "OR", "May").
+    case_sensitive: bool = False
+    #: a LIST entity that also takes values outside its list ("Lyon" for a city), read from
+    #: the words where an example puts the slot, or from a short answer to its question
+    open: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +75,14 @@ class Recognition:
     """The best intent for a text (None if nothing is close enough) and its slots.
 
     ``confidence`` is in [0, 1]; ``alternatives`` lists the runner-up intents with their
-    scores, best first, so the engine can detect an ambiguous input.
+    scores, best first, so the engine can detect an ambiguous input. ``tied`` names every
+    intent that scores exactly as well as the best one, the best one included (empty when
+    the best is alone): ``intent`` is then only the first in a fixed order, not a decision,
+    and the caller should treat the input as ambiguous.
     """
 
     intent: str | None
     confidence: float
     slots: dict[str, SlotValue] = field(default_factory=dict)
     alternatives: tuple[tuple[str, float], ...] = ()
+    tied: tuple[str, ...] = ()
