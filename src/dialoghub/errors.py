@@ -17,21 +17,31 @@ module and fails on an exception class outside this tree or missing from this dr
     │   ├── TemplateError               a template does not parse; ``column`` (a ValueError)
     │   ├── CodeUnitError               a Python code unit is malformed or unloadable (ValueError)
     │   ├── UnknownModel                no model with that id is loaded
-    │   └── ModelMismatch               a session refers to a state the loaded model lacks
+    │   ├── ModelMismatch               a session refers to a state the loaded model lacks
+    │   └── RecognizerUnavailable       the learned recognizer's library is not installed
     ├── SessionError
     │   ├── SessionNotFound
+    │   │   └── RoundNotFound           the session has no agent round with this id
     │   ├── SessionExists
     │   └── SessionClosed               the session has ended or expired
     ├── InputError                      the session cannot take this input now
     │   ├── InvalidInput                malformed input (wrong type, empty, undeclared output)
+    │   │   └── FileRefused             a file for an agent's workspace: bad name, link, escape
     │   ├── UnexpectedInput             e.g. text while a command result is awaited
     │   ├── UnknownCommand              a command result whose id is not the awaited one
     │   ├── NoMatch                     text matches no intent and the model has no handler
-    │   └── AudioInvalid                audio that cannot be read as declared (rate, bytes, header)
+    │   ├── AudioInvalid                audio that cannot be read as declared (rate, bytes, header)
+    │   └── DecisionRefused             an answer the open decision round cannot take
+    │       ├── StaleRound              for an old, unknown or parked round (a late vote)
+    │       ├── NotSolicited            from a specialist not asked, or that answered already
+    │       ├── LateAnswer              after its solicitation's deadline
+    │       ├── UnknownTransition       a transition the decided state does not take
+    │       └── UnknownProposal         a vote naming proposals the round lacks
     ├── ConflictError                   retrying may succeed
     │   ├── VersionConflict             expected_version is stale
     │   ├── IdempotencyKeyReused        same key, different request
-    │   └── StaleToken                  a session token names an older version of the session
+    │   ├── StaleToken                  a session token names an older version of the session
+    │   └── RoundBusy                   the session runs an agent round; one at a time
     ├── StoreError                      the storage backend failed (wraps the driver error)
     │   ├── StoreConfigError            bad URL, unknown scheme, missing driver
     │   ├── StoreCorrupt                stored data cannot be read back
@@ -52,11 +62,17 @@ module and fails on an exception class outside this tree or missing from this dr
     │   ├── BodyTimeout                 408 the body did not arrive in time (slow client)
     │   ├── PayloadTooLarge             413 a body, a text or a token over its limit
     │   │   ├── TokenTooLarge           413 a stateless session grew past the token bound
-    │   │   └── AudioTooLong            413 an audio stream over its duration or byte bound
+    │   │   ├── AudioTooLong            413 an audio stream over its duration or byte bound
+    │   │   └── FileTooLarge            413 a file over the workspace's per-file or session bound
     │   ├── RateLimited                 429 the key is over its rate; ``retry_after`` seconds
     │   │   └── AuthRateLimited         429 too many failed key attempts from one address
     │   ├── RequestTimeout              504 the request outlasted the request timeout
     │   └── VoiceUnavailable            503 a speech engine (or SoX) is not installed here
+    ├── AgentError                      inside an agent round (a round records it, never raises)
+    │   ├── PluginFailed                a plugin raised or answered what cannot be kept
+    │   ├── PlannerError                the planner (an LLM endpoint) failed or answered nonsense
+    │   └── RoundCancelled              the round was stopped on request, after its current step
+    ├── SpecialistFailed                a decision specialist could not answer (endpoint, reply)
     ├── SettingsError                   a server setting is wrong or its config file unreadable
     ├── GraphvizMissing                 Graphviz's ``dot`` is not installed: no SVG diagram
     └── APIError                        (the client) the server refused a request; ``status``,
@@ -74,6 +90,7 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "AgentError",
     "AudioInvalid",
     "AudioTooLong",
     "AuthRateLimited",
@@ -82,14 +99,18 @@ __all__ = [
     "CodeUnitError",
     "ConditionError",
     "ConflictError",
+    "DecisionRefused",
     "DialoghubError",
     "EntryError",
+    "FileRefused",
+    "FileTooLarge",
     "Forbidden",
     "GraphvizMissing",
     "HTTPError",
     "IdempotencyKeyReused",
     "InputError",
     "InvalidInput",
+    "LateAnswer",
     "InvalidToken",
     "KeysDisabled",
     "LogBroken",
@@ -100,10 +121,17 @@ __all__ = [
     "ModelValidationError",
     "NoMatch",
     "NotFound",
+    "NotSolicited",
     "PayloadTooLarge",
+    "PlannerError",
+    "PluginFailed",
     "Problem",
     "RateLimited",
+    "RecognizerUnavailable",
     "RequestTimeout",
+    "RoundBusy",
+    "RoundCancelled",
+    "RoundNotFound",
     "SchemaTooNew",
     "SchemaTooOld",
     "SessionClosed",
@@ -113,6 +141,8 @@ __all__ = [
     "SettingsError",
     "SourceError",
     "SourceLimitError",
+    "SpecialistFailed",
+    "StaleRound",
     "StaleToken",
     "StoreConfigError",
     "StoreCorrupt",
@@ -125,6 +155,8 @@ __all__ = [
     "UnknownCommand",
     "VoiceUnavailable",
     "UnknownModel",
+    "UnknownProposal",
+    "UnknownTransition",
     "VersionConflict",
 ]
 
@@ -273,6 +305,15 @@ class ModelMismatch(ModelError):
     code = "model_mismatch"
 
 
+class RecognizerUnavailable(ModelError):
+    """A model asks for the learned recognizer but python-crfsuite is not installed.
+
+    ``recognizer`` names the recognizer asked for.
+    """
+
+    code = "recognizer_unavailable"
+
+
 # --- sessions ---------------------------------------------------------------------------
 
 
@@ -319,6 +360,17 @@ class SessionClosed(SessionError):
         self.status = status
 
 
+class RoundNotFound(SessionNotFound):
+    """The session has no agent round with this id (404)."""
+
+    code = "round_not_found"
+
+    def __init__(self, session_id: str, round_id: str) -> None:
+        SessionError.__init__(self, f"session {session_id!r} has no round {round_id!r}",
+                              session_id, round_id=round_id)
+        self.round_id = round_id
+
+
 # --- inputs -----------------------------------------------------------------------------
 
 
@@ -360,7 +412,51 @@ class AudioInvalid(InvalidInput):
     code = "audio_invalid"
 
 
+class DecisionRefused(InputError):
+    """A decision answer (proposal, vote, override) the session's open round cannot take;
+    the update writes nothing. ``round`` (and ``specialist``) say which."""
+
+    code = "decision_refused"
+
+
+class StaleRound(DecisionRefused):
+    """The answer names a round that is not the open one (closed, unknown, or parked)."""
+
+    code = "stale_round"
+
+
+class NotSolicited(DecisionRefused):
+    """The specialist is not part of the round, was not asked for this, or answered already."""
+
+    code = "not_solicited"
+
+
+class LateAnswer(DecisionRefused):
+    """The answer came after its solicitation's deadline."""
+
+    code = "late_answer"
+
+
+class UnknownTransition(DecisionRefused):
+    """A proposal or override names a transition the decided state does not take."""
+
+    code = "unknown_transition"
+
+
+class UnknownProposal(DecisionRefused):
+    """A vote names a proposal the round does not have."""
+
+    code = "unknown_proposal"
+
+
 # --- conflicts --------------------------------------------------------------------------
+
+
+class FileRefused(InvalidInput):
+    """A file given to an agent round cannot go into the session's workspace: a name that
+    would leave its folder (``..``, an absolute path), a link, no content (422)."""
+
+    code = "file_refused"
 
 
 class ConflictError(DialoghubError):
@@ -409,6 +505,12 @@ class StaleToken(ConflictError):
 
 
 # --- storage ----------------------------------------------------------------------------
+
+
+class RoundBusy(ConflictError):
+    """The session is running an agent round and refuses another until it ends (409)."""
+
+    code = "round_busy"
 
 
 class StoreError(DialoghubError):
@@ -550,6 +652,12 @@ class AudioTooLong(PayloadTooLarge):
     code = "audio_too_long"
 
 
+class FileTooLarge(PayloadTooLarge):
+    """A file over the workspace's per-file bound, or a session's files over its total."""
+
+    code = "file_too_large"
+
+
 class RateLimited(HTTPError):
     """The key sent more requests than its rate allows; retry after ``retry_after`` seconds."""
 
@@ -591,7 +699,41 @@ class VoiceUnavailable(HTTPError):
     status = 503
 
 
+# --- agent rounds -----------------------------------------------------------------------
+
+
+class AgentError(DialoghubError):
+    """Something failed inside an agent round; the round records it as its error."""
+
+    code = "agent_error"
+
+
+class PluginFailed(AgentError):
+    """A plugin raised, or answered something a round cannot keep; ``plugin`` names it."""
+
+    code = "plugin_failed"
+
+
+class PlannerError(AgentError):
+    """The planner failed: its LLM endpoint is unreachable or answered nonsense."""
+
+    code = "planner_error"
+
+
+class RoundCancelled(AgentError):
+    """The round was cancelled (``session.stop()``, a cancel request) after its current step."""
+
+    code = "round_cancelled"
+
+
 # --- set-up -----------------------------------------------------------------------------
+
+
+class SpecialistFailed(DialoghubError):
+    """A decision specialist could not answer: its endpoint failed or timed out, or its
+    reply was unusable after the retries. ``specialist`` names it."""
+
+    code = "specialist_failed"
 
 
 class SettingsError(DialoghubError):
