@@ -24,8 +24,10 @@ ASR are refused: a machine takes events.
 What the application must do comes back as actions: an action the application did not
 register becomes a ``command`` action (``id`` the action's name, ``params`` its parameters and
 ``{"action": true}``), an invocation a ``command`` whose ``id`` is the invoke id and whose
-``params`` carry ``src`` and ``input``. The list ends with ``wait_for_user`` (the machine
-waits for its next event) or ``end``.
+``params`` carry ``src`` and ``input``. An invocation whose state is left (or whose session
+ends) is stopped, as XState stops the actor: ``chart_invoke_stopped`` (``id``, ``src``) says so,
+and an answer arriving after it is recorded and moves nothing. The list ends with
+``wait_for_user`` (the machine waits for its next event) or ``end``.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from typing import Any
 import msgspec
 
 from dialoghub.engine import chart as sc
+from dialoghub.engine import decision
 from dialoghub.engine.fold import apply
 from dialoghub.engine.records import (
     ASR,
+    DECISION_TIMER,
     Action,
     CommandAction,
     CommandResult,
@@ -48,11 +52,14 @@ from dialoghub.engine.records import (
     Expire,
     Input,
     Jump,
+    Override,
+    Propose,
     Reply,
     Session,
     SetVariables,
     Text,
     Timeout,
+    Vote,
     WaitForUser,
 )
 from dialoghub.errors import InvalidInput, SessionClosed, UnexpectedInput, UnknownCommand
@@ -196,8 +203,16 @@ def _record(
         elif effect.kind == "invoke":
             params = dict(effect.params or {})
             up.act(CommandAction(id=str(params.pop("id")), params={"src": effect.name, **params}))
+        elif effect.kind == "stop":
+            # XState stops an invoked actor when its state is left: the application stops the
+            # command it is running; an answer arriving later is dropped (_event_of)
+            params = effect.params or {}
+            up.emit("chart_invoke_stopped", id=str(params.get("id", effect.name)),
+                    src=params.get("src"))  # fmt: skip
     goal = model.default_state
-    if goal is not None and not new.done and f"{chart.root}.{goal}" in new.configuration \
+    # A decided model rests in its goal, active, and an event starts its next cycle (seed 001).
+    if goal is not None and model.decision is None and not new.done \
+            and f"{chart.root}.{goal}" in new.configuration \
             and before is not None:  # the goal state, reached (not started in): done
         up.emit("session_ended", reason="done")
         up.act(EndAction(reason="done"))
@@ -207,7 +222,40 @@ def _record(
         up.emit("session_ended", reason=reason, output=new.output, error=new.error)
         up.act(EndAction(reason=reason))
     else:
+        if model.decision is not None:  # resting in a decided state opens its round
+            node = chart.nodes.get(f"{chart.root}.{up.s.state}")
+            meta = node.meta if node is not None else None
+            prompt = meta.get("prompt") if isinstance(meta, dict) else None
+            decision.entered(up, model, prompt if isinstance(prompt, str) else None)
         up.act(WaitForUser(), awaiting={"chart": True, "invoked": list(new.invoked)})
+
+
+def _decide(
+    model: m.Model, session: Session, inp: Propose | Vote | Override | Timeout, now: float
+) -> tuple[Session, tuple[Action, ...], tuple[Event, ...]]:
+    """A decision input (or the ``decision`` timer): the round moves on, and a decided
+    round's transition is taken in the same update (engine/decision.py)."""
+    if model.decision is None:
+        raise InvalidInput(f"model {model.id!r} has no decision states")
+    up = _Update(msgspec.structs.replace(session), now, version=session.version + 1)
+    if isinstance(inp, Timeout):
+        fire = decision.timeout(up, model)
+    else:
+        fire = decision.step(up, model, inp)
+    if fire is None:
+        # What the session awaits is unchanged: the action is returned, no event recorded.
+        up.actions.append(WaitForUser())
+        return up.s, tuple(up.actions), tuple(up.events)
+    chart = _chart_of(model)
+    before = _restore(up.s)
+    result = sc.send(chart, before, {**(fire.params or {}), "type": fire.transition},
+                     registry=_registry(model))
+    if not result.handled:  # a guard refused the decided transition: a new round opens
+        up.emit("chart_event_ignored", event=fire.transition)
+    elif fire.params:
+        up.emit("params_set", params=dict(fire.params))
+    _record(up, model, result, before)
+    return up.s, tuple(up.actions), tuple(up.events)
 
 
 def start(
@@ -264,6 +312,12 @@ def _event_of(session: Session, inp: Input) -> dict[str, Any] | None:
     return None
 
 
+def _stop_all(up: _Update) -> None:
+    """A session ended from outside stops what it invoked, as XState's ``actor.stop()``."""
+    for invoke_id in (up.s.chart or {}).get("invoked", ()):
+        up.emit("chart_invoke_stopped", id=invoke_id, src=None)
+
+
 def step(
     model: m.Model, session: Session, inp: Input, now: float
 ) -> tuple[Session, tuple[Action, ...], tuple[Event, ...]]:
@@ -278,6 +332,10 @@ def step(
         )
     if isinstance(inp, Jump):
         raise InvalidInput("a statechart session cannot jump: send the event that moves it")
+    if isinstance(inp, decision.INPUTS) or (
+        isinstance(inp, Timeout) and inp.name == DECISION_TIMER and model.decision is not None
+    ):
+        return _decide(model, session, inp, now)
     chart = _chart_of(model)
     up = _Update(msgspec.structs.replace(session), now, version=session.version + 1)
     if isinstance(inp, CommandResult):
@@ -285,6 +343,8 @@ def step(
                 error=inp.error)
     else:
         up.emit("input_received", input=msgspec.to_builtins(inp))
+    if isinstance(inp, End | Expire):
+        _stop_all(up)
     if isinstance(inp, End):
         up.emit("session_ended", reason=inp.reason or "ended")
         up.act(EndAction(reason=inp.reason))
@@ -308,9 +368,12 @@ def step(
     result = sc.send(chart, before, event, registry=_registry(model))
     if not result.handled:
         up.emit("chart_event_ignored", event=event["type"])
-    elif isinstance(inp, EventInput) and inp.params:
-        # The decision framework's transitions carry params: they become the session's
-        # params (the opaque JSON a session type keeps beside its state), as in dialogs.
-        up.emit("params_set", params=dict(inp.params))
+    else:
+        if model.decision is not None and isinstance(inp, EventInput):
+            decision.manual(up, model, inp.name, inp.params)  # a decided state moved by hand
+        if isinstance(inp, EventInput) and inp.params:
+            # The decision framework's transitions carry params: they become the session's
+            # params (the opaque JSON a session type keeps beside its state), as in dialogs.
+            up.emit("params_set", params=dict(inp.params))
     _record(up, model, result, before)
     return up.s, tuple(up.actions), tuple(up.events)

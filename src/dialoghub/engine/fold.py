@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 
+from dialoghub.engine.decision import APPLY as decision_fold
 from dialoghub.engine.records import Event, Session, Status
 
 __all__ = ["EVENT_TYPES", "apply", "copy_session", "replay"]
@@ -219,12 +220,14 @@ _APPLY: dict[str, Callable[[Session, Event], None]] = {
     "state_entered": _entered,  # unit, state
     "chart_stepped": _chart,  # configuration, state, chart (exited/entered/microsteps: audit)
     "chart_event_ignored": _nothing,  # an event no active state takes (XState ignores it)
+    "chart_invoke_stopped": _nothing,  # an invoked service's state was left: XState stops it
     "action_emitted": _action,  # last_response (replies); awaiting, due_at (waits, commands)
     "command_result_received": _nothing,
     "timeout_fired": _timeout,  # counters
     "frame_pushed": _pushed,  # stack (a unit is called, or an interrupt starts)
     "frame_popped": _popped,  # stack, unit, state (back where the unit was called)
     "confirmation_answered": _nothing,  # a yes/no answer to a confirmation question
+    "slot_given_up": _nothing,  # a slot question asked its limit of times (engine/dialog.py)
     "session_ended": _ended,  # status, active, awaiting, due_at
     "session_expired": _expired,  # status, active, awaiting, due_at (a lifetime ran out)
     "session_restarted": _restarted,  # status, active, unit, state, stack (variables kept)
@@ -241,6 +244,8 @@ _APPLY: dict[str, Callable[[Session, Event], None]] = {
     "agent_post": _round_moved,  # agent.seq (one completed post, stored once)
     "agent_round_ended": _round_moved,  # agent.status, agent.seq
     "agent_variables": _nothing,  # variables set between rounds (variable_set events)
+    # decision cycle (issue 10): Session.decision (the open round, history); see the module
+    **decision_fold,
 }
 
 #: Every event type the engine emits.

@@ -119,6 +119,8 @@ def step(model: m.Model, session: Session, inp: Input, now: float) -> Step:
         return Step(*session_ops.step(session, inp, now))
     if isinstance(inp, AgentRecord):  # agent rounds (issue 11): any model
         return Step(*agent_ops.step(session, inp, now))
+    if model.chart is None and type(inp).__name__ in ("Propose", "Vote", "Override"):
+        raise InvalidInput(f"model {model.id!r} has no decision states (issue 10: charts)")
     if model.chart is not None:
         from dialoghub.engine import chart_session
 
@@ -232,6 +234,11 @@ class _Run:
         """The code a block key names, and the handler it belongs to (None: the state's do)."""
         if key[0] == "do":
             return self.state.code, None
+        if key[0] in dialog.HANDLER_BLOCKS:  # global intents, give_up (engine/dialog.py)
+            named = dialog.handler_of(self.model, key)
+            if named is None:
+                raise ModelMismatch(f"model has no handler {'.'.join(key)}", block=list(key))
+            return named.code, named
         owner: Any = self.state if key[0] == "state" else self.model
         handler = getattr(owner, key[1])
         if handler is None:
@@ -280,6 +287,8 @@ class _Run:
             self.after_code()
         elif handler.target is not None:
             self.enter(handler.target)
+        elif handler.reask:
+            dialog.reask(self)
         else:
             self.wait(ask=False)
 
@@ -432,6 +441,8 @@ class _Run:
         rec = self.model.recognizer.recognize(text)
         if dialog.interrupt(self, rec, aw):
             return
+        if dialog.global_intent(self, state, rec, aw, text):
+            return
         if "confirm" in aw and dialog.answer_confirm(self, aw, text, rec):
             return
         fill = aw.get("fill")
@@ -440,6 +451,7 @@ class _Run:
         if "listen" in aw:
             dialog.heard(self, aw["listen"], rec)
             return
+        rec = dialog.bare_value(self, state, rec, text)
         if dialog.is_ambiguous(self, state, rec):
             return
         self.emit("intent_recognized", intent=rec.intent, confidence=round(rec.confidence, 4))
@@ -449,19 +461,15 @@ class _Run:
             self.not_allowed(state, rec.intent, text)
         else:
             intent = self.model.intents[rec.intent]
-            filled = []
-            for slot in intent.slots:
-                found = rec.slots.get(slot.name)
-                if found is not None:
-                    self.emit("slot_filled", name=slot.name, value=found.value)
-                    filled.append(slot.name)
-            self.continue_fill(intent, filled)
+            self.continue_fill(intent, dialog.slots_said(self, intent, rec))
 
     def fill_slot(self, fill: dict[str, Any], text: str, other_intent: str | None) -> bool:
         """Try the answer to a slot question; False if the user said something else instead."""
         intent = self.model.intents[fill["intent"]]
         slot = next(s for s in intent.slots if s.name == fill["slot"])
         found = self.model.recognizer.extract(slot.entity, text)
+        if found is None and other_intent is None:  # a value outside an open entity's list
+            found = self.model.recognizer.open_answer(slot.entity, text)
         if found is None:
             if other_intent is not None and other_intent != intent.name:
                 return False  # the user changed the subject: handle it as a new request
@@ -486,6 +494,8 @@ class _Run:
         self, intent: m.IntentDef, slot: m.SlotSpec, filled: list[str], tries: int = 0
     ) -> None:
         """Ask for a required slot; asked again (``tries``), it uses the next wording."""
+        if tries and dialog.gives_up(self, intent, slot, tries):
+            return
         wordings = [slot.prompt, *slot.reprompts] if slot.prompt is not None else []
         texts = dialog.render(self, wordings)
         if texts:

@@ -50,6 +50,10 @@ def compile_chart_model(
         loc = replace(loc, data={k: v for k, v in data.items() if k != "default"})
     elif isinstance(data.get("meta"), dict):
         goal = data["meta"].get("default")
+    # The decision cycle (issue 10): dialoghub's ``decision`` key, read after the chart.
+    decided = data.get("decision")
+    if "decision" in data:
+        loc = replace(loc, data={k: v for k, v in loc.data.items() if k != "decision"})
     try:
         chart = compile_xstate(loc, name=stem, guards=guards, actions=actions, file=loc.file)
     except ModelValidationError as exc:
@@ -77,6 +81,13 @@ def compile_chart_model(
         t.event for node in chart.nodes.values() for t in node.transitions
         if t.event is not None and not t.event.startswith("xstate.")
     )
+    decision = None
+    if decided is not None:
+        from dialoghub.model.decisions import compile_decision
+
+        decision, problems = compile_decision(replace(loc, data=data), decided, chart, goal)
+        if problems:
+            return None, problems
     raw = data.get("description")
     description = raw if isinstance(raw, str) else ""
     root = chart.nodes[chart.root]
@@ -99,5 +110,6 @@ def compile_chart_model(
         chart=chart,
         chart_registry=functions,
         default_state=goal,
+        decision=decision,
     )
     return model, []

@@ -193,6 +193,9 @@ class Handler:
 
     code: tuple[Instruction, ...] = ()
     target: str | None = None  # None: stay in the state and wait again
+    #: without a target, ask the question the session was waiting on again (a global
+    #: intent's handler: "help" answers, then the pending question comes back)
+    reask: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +226,9 @@ class State:
     ambiguous: Handler | None = None
     wake_word: bool | None = None  # None: the model's default
     line: int = 0
+    #: the model's global intents this state takes (None: all of them; ``global: false``
+    #: is the empty set)
+    globals: frozenset[str] | None = None
 
 
 # --- vocabulary -----------------------------------------------------------------------------
@@ -237,6 +243,12 @@ class SlotSpec:
     required: bool = False
     prompt: Template | None = None
     reprompts: tuple[Template, ...] = ()  # other wordings, used when asking again
+    #: a follow-up that does not say this slot keeps its last value ("and tomorrow?" keeps
+    #: the city); a slot that does not carry is cleared when its intent comes again
+    carry: bool = False
+    #: how many times the question is asked before giving up (None: the model's max_tries)
+    tries: int | None = None
+    give_up: Handler | None = None  # what giving up does (None: the model's give_up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +335,19 @@ class Model:
     # application registered for it (a ``dialoghub.engine.chart.Registry``: guards, actions).
     chart: Chart | None = None
     chart_registry: Any = None
+    #: intents every waiting state takes unless it opts out (``global``): cancel, help,
+    #: goodbye, start over; each runs its handler (a target state, or code then the pending
+    #: question again)
+    globals: Mapping[str, Handler] = field(default_factory=dict)
+    #: a slot question is asked at most this many times, then ``give_up`` runs (None: ask
+    #: for ever)
+    max_tries: int | None = 3
+    give_up: Handler | None = None
+    #: loading notes that do not stop the model (a template that can render blanks ...)
+    warnings: tuple[Any, ...] = ()
+    # The decision cycle (issue 10): which states specialists decide, who they are, the
+    # consensus policy (a ``dialoghub.model.decisions.DecisionSpec``); None: no decisions.
+    decision: Any = None
 
     def state(self, name: str, unit: str | None = None) -> State:
         """The state called ``name`` of ``unit`` (the main unit); KeyError if there is none."""
