@@ -153,8 +153,12 @@ async def test_done_regions_and_the_final_state(hub: Hub) -> None:
 async def test_a_final_root_ends_the_session_with_its_output(tmp_path: Path) -> None:
     # XState v5: the machine's output is the root's ``output`` (a final child's is the data
     # of its parent's done event)
-    machine = {"id": "once", "initial": "a", "output": {"ok": True}, "states": {
-        "a": {"on": {"GO": "b"}}, "b": {"type": "final"}}}
+    machine = {
+        "id": "once",
+        "initial": "a",
+        "output": {"ok": True},
+        "states": {"a": {"on": {"GO": "b"}}, "b": {"type": "final"}},
+    }
     (tmp_path / "once.json").write_text(json.dumps(machine))
     async with Hub("memory://") as hub:
         hub.load_models(tmp_path / "once.json")
@@ -182,3 +186,29 @@ async def test_a_chart_session_survives_a_restart(tmp_path: Path, machines: Path
         fork = await hub.fork_session("s", new_id="f")
         assert fork.configuration == s.configuration and fork.chart == s.chart
         await folds(hub, "s")
+
+
+async def test_a_stopped_invocation_is_reported_and_its_late_answer_moves_nothing(
+    hub: Hub,
+) -> None:
+    await hub.create_session("light", session_id="s")
+    await hub.process_event("s", "TIMER")
+    await TimerService(hub).run_once(now=T0 + 2)  # red: the camera runs
+    await hub.process_event("s", "PED")
+    v = await hub.process_event("s", "PED")  # red is done -> green: XState stops the camera
+    stopped = [e.data for e in v.events if e.type == "chart_invoke_stopped"]
+    assert stopped == [{"id": "cam", "src": "camera"}]
+    assert v.session.chart is not None and v.session.chart["invoked"] == []
+    late = await hub.update("s", CommandResult(id="cam", outputs={"frames": 9}))
+    assert late.session.state == "green" and late.session.variables["main"]["count"] == 1
+    assert not [e for e in late.events if e.type == "chart_stepped"]
+    await folds(hub, "s")
+
+
+async def test_ending_a_session_stops_what_it_invoked(hub: Hub) -> None:
+    await hub.create_session("light", session_id="s")
+    await hub.process_event("s", "TIMER")
+    await TimerService(hub).run_once(now=T0 + 2)
+    v = await hub.end_session("s")
+    assert [e.data["id"] for e in v.events if e.type == "chart_invoke_stopped"] == ["cam"]
+    await folds(hub, "s")

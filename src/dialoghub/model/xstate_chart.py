@@ -17,8 +17,10 @@ packages/core/src of statelyai/xstate at tag xstate@5.32.5, ``v4`` the same at x
   ``parallel: true``, ``strict``, ``autoForward``, and a target from the root without a leading
   ``.`` (v5 StateNode resolveTarget throws "Invalid target ... Did you mean '.x'?"; v4 resolves
   it from the root). XState v5 only: ``guard``, ``reenter``, ``output``, ``initial`` as
-  ``{target}``, a guard ``{type: 'stateIn' | 'and' | 'or' | 'not'}``, a partial wildcard
-  ``a.*``, an invoke's ``input``/``systemId``/``onSnapshot``. Neither: ``entry``, ``exit``,
+  ``{target}``, a guard ``{type: 'stateIn' | 'and' | 'or' | 'not'}``, an invoke's
+  ``input``/``systemId``/``onSnapshot``; weakly, a partial wildcard ``a.*`` (v5 unless a v4 key
+  says otherwise: v4 reads ``a.*``, and any descriptor with a ``*`` but ``*`` itself, as that
+  literal event name, and so does the chart then). Neither: ``entry``, ``exit``,
   ``always`` (v4 has it since 4.11: v4 StateNode formatTransitions' ``eventlessConfig``),
   ``after`` as a mapping, and the rest. ``predictableActionArguments``,
   ``preserveActionOrder``, ``schema`` and ``tsTypes`` lean to v4 but never conflict (v5 ignores
@@ -313,6 +315,9 @@ class _Marker:
     what: str  # "'cond'", "the '' key of 'on'"
     path: Path
     fix: str  # what the other version writes instead
+    #: a spelling the other version reads too, meaning something else (v5's ``a.*`` is a
+    #: literal event name in v4): it decides the version alone, never conflicts with the other's
+    weak: bool = False
 
 
 def _markers(root: Mapping[str, Any]) -> list[_Marker]:
@@ -390,7 +395,7 @@ def _markers(root: Mapping[str, Any]) -> list[_Marker]:
                     out.append(_Marker("v5", f"the partial wildcard {event!r}",
                                        (*path, "on", event),
                                        "XState v4 reads it as an event of that exact name "
-                                       "(v4 has only '*')"))  # fmt: skip
+                                       "(v4 has only '*')", weak=True))  # fmt: skip
                 transitions(on[event], (*path, "on", event), is_root)
         for key in ("always", "onDone"):
             if key in cfg:
@@ -437,7 +442,8 @@ def detect_dialect(config: Any) -> Dialect | None:
     """ "v4" or "v5" from the keys a machine uses; None if it uses both versions' keys."""
     if not isinstance(config, Mapping):
         return "v5"
-    found = {m.dialect for m in _markers(config)}
+    markers = _markers(config)
+    found = {m.dialect for m in markers if not m.weak} or {m.dialect for m in markers}
     if len(found) == 2:
         return None
     if found:
@@ -589,7 +595,11 @@ class _Compiler:
 
     def decide_dialect(self, root: Mapping[str, Any]) -> None:
         markers = _markers(root)
+        strong = [m for m in markers if not m.weak]
+        if strong and self.forced is None:
+            markers = strong  # a weak marker only decides a machine with nothing else
         if self.forced is not None:
+            markers = strong
             other = "v5" if self.forced == "v4" else "v4"
             for m in markers:
                 if m.dialect == other:
@@ -1054,14 +1064,14 @@ class _Compiler:
             m = _V4_AFTER.fullmatch(raw_event)
             if m:
                 return f"{AFTER_PREFIX}{m.group(1)}.{m.group(2)}"
-        if "*" in raw_event and raw_event != "*":
+        if "*" in raw_event and raw_event != "*" and self.dialect == "v5":
             partial = raw_event.endswith(".*") and "*" not in raw_event[:-2] and raw_event != ".*"
             if not partial:
                 self.bad(path, f"XState event {raw_event!r}: a wildcard is the whole descriptor "
                          "('*') or its last segment ('a.*')")  # fmt: skip
                 return None
-            if self.dialect == "v4":
-                return None  # reported by the markers
+        # v4 has only '*': `a.*` (or `m*`) is that literal event name there (v4 StateNode
+        # .transition compares event types), which the interpreter then matches exactly
         return raw_event
 
     def on(self, raw: _Raw) -> None:
