@@ -41,7 +41,8 @@ module and fails on an exception class outside this tree or missing from this dr
     │   ├── VersionConflict             expected_version is stale
     │   ├── IdempotencyKeyReused        same key, different request
     │   ├── StaleToken                  a session token names an older version of the session
-    │   └── RoundBusy                   the session runs an agent round; one at a time
+    │   ├── RoundBusy                   the session runs an agent round; one at a time
+    │   └── LockHeld                    a client's session lock is held permanently elsewhere
     ├── StoreError                      the storage backend failed (wraps the driver error)
     │   ├── StoreConfigError            bad URL, unknown scheme, missing driver
     │   ├── StoreCorrupt                stored data cannot be read back
@@ -73,6 +74,9 @@ module and fails on an exception class outside this tree or missing from this dr
     │   ├── PlannerError                the planner (an LLM endpoint) failed or answered nonsense
     │   └── RoundCancelled              the round was stopped on request, after its current step
     ├── SpecialistFailed                a decision specialist could not answer (endpoint, reply)
+    │   └── InvalidAnswer               its reply is no valid proposal or vote (recorded, retried)
+    ├── RoutingError                    client routing (issue 12): a bad client frame or bus
+    │   └── BusError                    the routing bus (Redis, NATS) failed or its URL is wrong
     ├── SettingsError                   a server setting is wrong or its config file unreadable
     ├── GraphvizMissing                 Graphviz's ``dot`` is not installed: no SVG diagram
     └── APIError                        (the client) the server refused a request; ``status``,
@@ -96,6 +100,7 @@ __all__ = [
     "AuthRateLimited",
     "BadRequest",
     "BodyTimeout",
+    "BusError",
     "CodeUnitError",
     "ConditionError",
     "ConflictError",
@@ -109,10 +114,12 @@ __all__ = [
     "HTTPError",
     "IdempotencyKeyReused",
     "InputError",
+    "InvalidAnswer",
     "InvalidInput",
     "InvalidToken",
     "KeysDisabled",
     "LateAnswer",
+    "LockHeld",
     "LogBroken",
     "LogCorrupt",
     "ModelError",
@@ -132,6 +139,7 @@ __all__ = [
     "RoundBusy",
     "RoundCancelled",
     "RoundNotFound",
+    "RoutingError",
     "SchemaTooNew",
     "SchemaTooOld",
     "SessionClosed",
@@ -734,6 +742,45 @@ class SpecialistFailed(DialoghubError):
     reply was unusable after the retries. ``specialist`` names it."""
 
     code = "specialist_failed"
+
+
+class InvalidAnswer(SpecialistFailed):
+    """A specialist's reply is no valid answer: the driver records it as an invalid
+    proposal or vote and asks again, a bounded number of times."""
+
+    code = "invalid_answer"
+
+
+# --- client routing (issue 12) ----------------------------------------------------------
+
+
+class LockHeld(ConflictError):
+    """A client's client-wide session lock (read or assign) is held permanently by another
+    session: release it there first (``set_session`` with ``release``)."""
+
+    code = "lock_held"
+
+    def __init__(self, client: str, kind: str, session_id: str) -> None:
+        super().__init__(
+            f"client {client!r} holds a permanent {kind} lock on session {session_id!r}; "
+            "release it there first",
+            client=client, kind=kind, session_id=session_id,
+        )
+        self.client = client
+        self.kind = kind
+        self.session_id = session_id
+
+
+class RoutingError(DialoghubError):
+    """The client routing refuses a client's request (a bad frame, an unknown command key)."""
+
+    code = "routing_error"
+
+
+class BusError(RoutingError):
+    """The routing bus failed (Redis, NATS unreachable) or its URL names no adapter."""
+
+    code = "bus_error"
 
 
 class SettingsError(DialoghubError):

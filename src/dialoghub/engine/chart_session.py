@@ -43,6 +43,7 @@ from dialoghub.engine.records import (
     ASR,
     DECISION_TIMER,
     Action,
+    Answers,
     CommandAction,
     CommandResult,
     End,
@@ -231,7 +232,8 @@ def _record(
 
 
 def _decide(
-    model: m.Model, session: Session, inp: Propose | Vote | Override | Timeout, now: float
+    model: m.Model, session: Session, inp: Propose | Vote | Override | Answers | Timeout,
+    now: float,
 ) -> tuple[Session, tuple[Action, ...], tuple[Event, ...]]:
     """A decision input (or the ``decision`` timer): the round moves on, and a decided
     round's transition is taken in the same update (engine/decision.py)."""

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Protocol
 
-from dialoghub.engine.records import Event, Override, PairVote, Propose, Session, Vote
+from dialoghub.engine.records import Answers, Event, Override, PairVote, Propose, Session, Vote
 from dialoghub.errors import (
     InvalidInput,
     LateAnswer,
@@ -69,7 +69,7 @@ __all__ = [
 #: What a pair vote may say.
 CHOICES = ("A", "B", "both", "neither")
 #: The inputs this module answers.
-INPUTS = (Propose, Vote, Override)
+INPUTS = (Propose, Vote, Override, Answers)
 #: Most rounds one update may open (a fallback into another decided state that falls back
 #: again ...): past it the round parks instead of looping.
 MAX_ROUNDS_PER_UPDATE = 20
@@ -165,12 +165,22 @@ def _solicit(
 # --- answers --------------------------------------------------------------------------------
 
 
-def step(up: Update, model: Model, inp: Propose | Vote | Override) -> Fire | None:
+def step(up: Update, model: Model, inp: Propose | Vote | Override | Answers) -> Fire | None:
     """Apply a decision input to the session's open round; raises (nothing recorded) if
     refused. Returns the transition to take when the round is decided."""
     spec = _spec(model)
     if isinstance(inp, Override):
         return _override(up, spec, inp)
+    if isinstance(inp, Answers):
+        if not inp.items:
+            raise InvalidInput("answers needs at least one proposal or vote")
+        fire = None
+        for i, item in enumerate(inp.items):
+            if fire is not None:  # decided before the last answer: the rest came too late
+                raise StaleRound(f"the round was decided by answer {i} of the batch",
+                                 round=item.round)
+            fire = step(up, model, item)
+        return fire
     rd = _current(up.s, inp.round)
     pending = rd["pending"].get(inp.specialist)
     sp = spec.specialist(inp.specialist)
@@ -250,6 +260,12 @@ def _propose(up: Update, model: Model, spec: DecisionSpec, rd: dict[str, Any],
 def _vote(up: Update, model: Model, spec: DecisionSpec, rd: dict[str, Any],
           pending: dict[str, Any], sp: SpecialistSpec, inp: Vote,
           extra: dict[str, Any]) -> Fire | None:
+    if inp.invalid is not None:  # an unusable reply: counted, the voter abstains at last
+        closed = pending.get("bad", 0) + 1 > spec.retries
+        up.emit("vote_submitted", round=rd["id"], specialist=inp.specialist,
+                correlation=pending["c"], valid=False, invalid=inp.invalid[:500],
+                closed=closed, **extra)
+        return _advance(up, model) if closed else None
     if not inp.votes:
         raise InvalidInput("a vote needs at least one pair: {a, b, vote}")
     asked = {tuple(p) for p in pending["pairs"]}
@@ -502,13 +518,16 @@ def _outcome(up: Update, model: Model, outcome: str, why: str,
 # (the hub's cache, a caller's view) never see it change.
 
 
-def _round_of(s: Session, d: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(the decision record, a copy of the round ``d`` names), opening it if it is new."""
+def _round_of(s: Session, e: Event) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the decision record, a copy of the round ``e`` names), opening it if it is new
+    (``seq``: its first event, where its log begins)."""
+    d = e.data
     dec = dict(s.decision or {"n": 0})
     rd = dec.get("round")
     if rd is None or rd["id"] != d["round"]:
         dec["n"] = dec.get("n", 0) + 1
-        rd = {"id": d["round"], "state": d.get("state", s.state), "phase": "propose",
+        rd = {"id": d["round"], "seq": e.seq, "state": d.get("state", s.state),
+              "phase": "propose",
               "attempt": d.get("attempt", 1), "np": 0, "pending": {}, "proposals": [],
               "votes": []}
     else:
@@ -528,7 +547,7 @@ def _store(s: Session, dec: dict[str, Any], rd: dict[str, Any] | None) -> None:
 
 def _solicited(s: Session, e: Event) -> None:
     d = e.data
-    dec, rd = _round_of(s, d)
+    dec, rd = _round_of(s, e)
     if e.type == "proposal_solicited" and d.get("attempt", 1) > rd["attempt"]:
         rd.update(attempt=d["attempt"], proposals=[], votes=[], phase="propose")
     if e.type == "vote_solicited":
@@ -545,7 +564,7 @@ def _solicited(s: Session, e: Event) -> None:
 
 def _proposed(s: Session, e: Event) -> None:
     d = e.data
-    dec, rd = _round_of(s, d)
+    dec, rd = _round_of(s, e)
     pending = dict(rd["pending"])
     if d.get("valid", True):
         proposal: dict[str, Any] = {"id": d["proposal"], "by": d["specialist"],
@@ -566,7 +585,17 @@ def _proposed(s: Session, e: Event) -> None:
 
 def _voted(s: Session, e: Event) -> None:
     d = e.data
-    dec, rd = _round_of(s, d)
+    dec, rd = _round_of(s, e)
+    if not d.get("valid", True):
+        pending = dict(rd["pending"])
+        mine = pending[d["specialist"]]
+        if d.get("closed"):
+            pending.pop(d["specialist"])
+        else:
+            pending[d["specialist"]] = {**mine, "bad": mine.get("bad", 0) + 1}
+        rd["pending"] = pending
+        _store(s, dec, rd)
+        return
     vote: dict[str, Any] = {"by": d["specialist"], "a": d["a"], "b": d["b"], "v": d["vote"],
                             "w": d["weight"]}
     if d.get("human"):
@@ -585,14 +614,14 @@ def _voted(s: Session, e: Event) -> None:
 
 
 def _timed_out(s: Session, e: Event) -> None:
-    dec, rd = _round_of(s, e.data)
+    dec, rd = _round_of(s, e)
     rd["pending"] = {k: v for k, v in rd["pending"].items() if k != e.data["specialist"]}
     _store(s, dec, rd)
 
 
 def _evaluated(s: Session, e: Event) -> None:
     d = e.data
-    dec, rd = _round_of(s, d)
+    dec, rd = _round_of(s, e)
     if d["next"] == "park":
         rd["phase"] = "attention"
         rd["pending"] = {}

@@ -25,6 +25,7 @@ __all__ = [
     "ASR",
     "Action",
     "AgentRecord",
+    "Answers",
     "CommandAction",
     "CommandResult",
     "End",
@@ -221,9 +222,10 @@ class Vote(msgspec.Struct, tag="vote", kw_only=True, frozen=True):
 
     round: str
     specialist: str
-    votes: list[PairVote]
+    votes: list[PairVote] = []
     reasoning: str = ""
     correlation: str | None = None
+    invalid: str | None = None  # an unusable reply, recorded and counted like a proposal's
     cost: float | None = None
     latency: float | None = None
     tokens: int | None = None
@@ -241,9 +243,16 @@ class Override(msgspec.Struct, tag="override", kw_only=True, frozen=True):
     by: dict[str, Any] | None = None
 
 
+class Answers(msgspec.Struct, tag="answers", kw_only=True, frozen=True):
+    """Several specialists' answers to one round in one update (the driver gathers its AI
+    specialists' answers of a phase): each is applied, and recorded, as if sent alone."""
+
+    items: list[Propose | Vote]
+
+
 Input = (
     Text | ASR | CommandResult | Jump | SetVariables | Timeout | EventInput | End | Expire
-    | MemoryOp | SetLock | SetAlarm | AgentRecord | Propose | Vote | Override
+    | MemoryOp | SetLock | SetAlarm | AgentRecord | Propose | Vote | Override | Answers
 )
 
 

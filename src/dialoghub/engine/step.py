@@ -119,7 +119,7 @@ def step(model: m.Model, session: Session, inp: Input, now: float) -> Step:
         return Step(*session_ops.step(session, inp, now))
     if isinstance(inp, AgentRecord):  # agent rounds (issue 11): any model
         return Step(*agent_ops.step(session, inp, now))
-    if model.chart is None and type(inp).__name__ in ("Propose", "Vote", "Override"):
+    if model.chart is None and type(inp).__name__ in ("Propose", "Vote", "Override", "Answers"):
         raise InvalidInput(f"model {model.id!r} has no decision states (issue 10: charts)")
     if model.chart is not None:
         from dialoghub.engine import chart_session

@@ -1,0 +1,284 @@
+"""The driver: asks a hub's AI specialists whenever an update opens a solicitation.
+
+The pure engine records *that* a specialist is asked (``proposal_solicited``,
+``vote_solicited``); the :class:`Driver` does the asking. It watches the hub
+(:meth:`dialoghub.hub.Hub.watch`): every stored view whose open round waits for an AI
+specialist starts (at most) one task per session, which builds each pending solicitation
+(:class:`~dialoghub.decision.specialists.Solicitation`), asks the specialists concurrently,
+each within its deadline, and submits what they answered as one
+:class:`~dialoghub.engine.records.Answers` update through the Hub's public API (so an
+answer is one compare-and-set like any input). Invalid replies are submitted as such
+(recorded, counted) and asked again while the engine keeps the solicitation open; a
+specialist that does not answer in time is left to the ``decision`` timer.
+
+Humans are never asked here: they answer through the API, ``dialoghub review`` or the
+console. What the driver holds per session is a task while it works, nothing while the
+round waits: the round itself lives in the session's snapshot.
+
+A driver asks only for updates its own hub stored. If its process stops while a specialist
+thinks, the solicitation times out (the timer service of any process delivers it) and the
+round goes on without that answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import anyio
+
+from dialoghub.decision.specialists import (
+    Answer,
+    ProposalAnswer,
+    Solicitation,
+    Specialist,
+    VoteAnswer,
+    from_spec,
+)
+from dialoghub.engine.decision import open_round
+from dialoghub.engine.records import Answers, PairVote, Propose, Session, Vote
+from dialoghub.errors import (
+    DecisionRefused,
+    InvalidAnswer,
+    SessionClosed,
+    SpecialistFailed,
+    UnknownModel,
+    VersionConflict,
+)
+from dialoghub.hub import Hub
+from dialoghub.hub.view import SessionView
+from dialoghub.model.decisions import DecisionSpec
+from dialoghub.model.spec import Model
+
+__all__ = ["Driver", "solicitations"]
+
+log = logging.getLogger("dialoghub.decision")
+
+
+def _prompt(model: Model, state: str) -> str | None:
+    chart = model.chart
+    if chart is None:
+        return None
+    node = chart.nodes.get(f"{chart.root}.{state}")
+    meta = node.meta if node is not None else None
+    prompt = meta.get("prompt") if isinstance(meta, dict) else None
+    return prompt if isinstance(prompt, str) else None
+
+
+def solicitations(
+    model: Model, session: Session, *, reasoning: Mapping[str, str] | None = None,
+    only: Callable[[str, dict[str, Any]], bool] | None = None,
+) -> list[Solicitation]:
+    """The open round's pending solicitations as specialists get them (``reasoning``: the
+    proposals' reasoning by id, read from the round's events; ``only``: a filter on
+    (specialist id, pending entry))."""
+    rd = open_round(session)
+    spec = model.decision
+    if rd is None or not isinstance(spec, DecisionSpec):
+        return []
+    out = []
+    proposals = tuple(
+        {"id": p["id"], "transition": p["t"], "params": p.get("params") or {}, "by": p["by"],
+         "reasoning": (reasoning or {}).get(p["id"], "")}
+        for p in rd["proposals"]
+    )
+    for sid, pending in rd["pending"].items():
+        if only is not None and not only(sid, pending):
+            continue
+        vote = pending["k"] == "v"
+        out.append(Solicitation(
+            session_id=session.id, tenant=session.tenant, model_id=session.model_id,
+            round=rd["id"], state=rd["state"], kind="vote" if vote else "proposal",
+            specialist=sid, correlation=pending["c"], prompt=_prompt(model, rd["state"]),
+            transitions=spec.transitions.get(rd["state"], ()), params=session.params,
+            metadata=session.metadata,
+            history=tuple((session.decision or {}).get("history", ())),
+            proposals=proposals if vote else (),
+            pairs=tuple((a, b) for a, b in pending.get("pairs", ())), due_at=pending["due"],
+        ))
+    return out
+
+
+def _item(s: Solicitation, answer: Answer | Exception) -> Propose | Vote:
+    """The input that records a specialist's answer (or why it is none)."""
+    if isinstance(answer, Exception):
+        why = f"{type(answer).__name__}: {answer}"[:500]
+        if s.kind == "proposal":
+            return Propose(round=s.round, specialist=s.specialist, correlation=s.correlation,
+                           invalid=why)
+        return Vote(round=s.round, specialist=s.specialist, correlation=s.correlation,
+                    invalid=why)
+    figures: dict[str, Any] = {"cost": answer.cost, "latency": answer.latency,
+                               "tokens": answer.tokens}
+    if isinstance(answer, ProposalAnswer):
+        return Propose(round=s.round, specialist=s.specialist, correlation=s.correlation,
+                       transition=answer.transition, reasoning=answer.reasoning,
+                       params=answer.params, **figures)
+    assert isinstance(answer, VoteAnswer)
+    votes = [PairVote(a=a, b=b, vote=answer.votes[(a, b)]) for a, b in s.pairs]
+    return Vote(round=s.round, specialist=s.specialist, correlation=s.correlation,
+                votes=votes, reasoning=answer.reasoning, **figures)
+
+
+class Driver:
+    """Asks the AI specialists of ``hub``'s decided models and submits their answers.
+
+    ``callables`` resolves the model files' ``callable`` specialists by ``ref`` (or id):
+    functions (sync or async) or ready :class:`~dialoghub.decision.specialists.Specialist`
+    objects; ``specialists`` are implementations by specialist id for specialists
+    registered in code (:func:`dialoghub.model.decisions.with_specialists`). ``attach``:
+    watch the hub (default); without it, call :meth:`drive` yourself.
+    """
+
+    def __init__(self, hub: Hub, *, callables: Mapping[str, Any] | None = None,
+                 specialists: Iterable[Specialist] = (), attach: bool = True) -> None:
+        self.hub = hub
+        self.callables = dict(callables or {})
+        self._given = {s.id: s for s in specialists}
+        self._impl: dict[tuple[str, str, str], Any] = {}
+        self._latest: dict[tuple[str, str], Session] = {}
+        self._running: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._unwatch = hub.watch(self._on_view) if attach else None
+
+    def close(self) -> None:
+        """Stop watching the hub (tasks in progress finish; see :meth:`settle`)."""
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+
+    async def settle(self) -> None:
+        """Wait until no session has an AI solicitation in progress here."""
+        while self._tasks:
+            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
+
+    def implementation(self, model: Model, specialist_id: str) -> Any:
+        """The implementation answering for ``specialist_id`` of ``model`` (None: a human or
+        nobody); built once per model version."""
+        key = (model.id, model.version, specialist_id)
+        if key not in self._impl:
+            spec = model.decision.specialist(specialist_id) if model.decision else None
+            impl = self._given.get(specialist_id)
+            if impl is None and spec is not None and not spec.human:
+                try:
+                    impl = from_spec(spec, self.callables)
+                except SpecialistFailed as exc:
+                    log.warning("%s: %s", model.id, exc)
+            self._impl[key] = impl
+        return self._impl[key]
+
+    # --- watching -----------------------------------------------------------------------
+
+    def _waits_for_ai(self, session: Session) -> bool:
+        rd = open_round(session)
+        if rd is None or not rd["pending"]:
+            return False
+        try:
+            model = self.hub.model(session.model_id)
+        except UnknownModel:
+            return False
+        return any(
+            not p.get("h") and self.implementation(model, sid) is not None
+            for sid, p in rd["pending"].items()
+        )
+
+    def _on_view(self, view: SessionView) -> None:
+        session = view.session
+        if session.decision is None or not self._waits_for_ai(session):
+            return
+        key = (session.tenant, session.id)
+        self._latest[key] = session
+        if key not in self._running:
+            self._running.add(key)
+            task = asyncio.get_running_loop().create_task(self._run(key))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, key: tuple[str, str]) -> None:
+        try:
+            while (session := self._latest.pop(key, None)) is not None:
+                try:
+                    await self.answer(session)
+                except Exception:  # a task of the watcher: log, never lose the loop
+                    log.exception("decision driver: session %r", key[1])
+        finally:
+            self._running.discard(key)
+
+    # --- asking -------------------------------------------------------------------------
+
+    async def drive(self, session_id: str, *, tenant: str = "default") -> Session:
+        """Answer the session's AI solicitations until none is left (for a driver that does
+        not watch its hub, and for tests); the session as it then is."""
+        session = await self.hub.get_session(session_id, tenant=tenant)
+        while self._waits_for_ai(session):
+            view = await self.answer(session)
+            if view is None:
+                break
+            session = view.session
+        return session
+
+    async def answer(self, session: Session) -> SessionView | None:
+        """Ask every AI specialist the round waits for and submit their answers in one
+        update; the view it stored, or None if nothing was asked."""
+        model = self.hub.model(session.model_id)
+        now = self.hub.now()
+
+        def ours(sid: str, pending: dict[str, Any]) -> bool:
+            return not pending.get("h") and pending["due"] > now \
+                and self.implementation(model, sid) is not None
+
+        asked = solicitations(model, session, only=ours)
+        if not asked:
+            return None
+        if any(s.kind == "vote" for s in asked):
+            reasoning = await self._reasoning(session)
+            asked = solicitations(model, session, reasoning=reasoning, only=ours)
+        answers = await asyncio.gather(*(self._ask(model, s, now) for s in asked))
+        items = [_item(s, a) for s, a in zip(asked, answers, strict=True) if a is not None]
+        if not items:
+            return None
+        return await self._submit(session, items)
+
+    async def _ask(self, model: Model, s: Solicitation, now: float) -> Answer | Exception | None:
+        impl = self.implementation(model, s.specialist)
+        budget = (s.due_at or now) - now
+        try:
+            with anyio.fail_after(max(budget, 0.001)):
+                answer: Answer = await impl.answer(s)
+            return answer
+        except TimeoutError:
+            return None  # the deadline passed: the timer records the silence
+        except (InvalidAnswer, SpecialistFailed) as exc:
+            return exc
+        except Exception as exc:  # a callable's bug is that specialist's invalid answer
+            log.warning("specialist %s raised: %r", s.specialist, exc)
+            return exc
+
+    async def _reasoning(self, session: Session) -> dict[str, str]:
+        """The reasoning of the open round's proposals, from its events (one bounded read)."""
+        rd = open_round(session)
+        assert rd is not None
+        events = await self.hub.events(session.id, after=max(rd.get("seq", 1) - 1, 0),
+                                       limit=10_000, tenant=session.tenant)
+        return {e.data["proposal"]: e.data.get("reasoning", "") for e in events
+                if e.type == "proposal_submitted" and e.data.get("round") == rd["id"]
+                and "proposal" in e.data}
+
+    async def _submit(self, session: Session, items: list[Propose | Vote]) -> SessionView | None:
+        inp: Any = items[0] if len(items) == 1 else Answers(items=items)
+        try:
+            return await self.hub.update(session.id, inp, tenant=session.tenant)
+        except (DecisionRefused, VersionConflict, SessionClosed) as exc:
+            if len(items) == 1:
+                log.info("answer of %s refused: %s", items[0].specialist, exc)
+                return None
+        # One answer of the batch was refused (the round moved on meanwhile: a human
+        # settled it, a deadline passed): each of the others on its own.
+        view = None
+        for item in items:
+            with contextlib.suppress(DecisionRefused, VersionConflict, SessionClosed):
+                view = await self.hub.update(session.id, item, tenant=session.tenant)
+        return view
