@@ -11,7 +11,9 @@ a :class:`~dialoghub.errors.VersionConflict`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -59,6 +61,8 @@ from dialoghub.model.loader import load_models
 from dialoghub.model.spec import Model
 from dialoghub.stores import Idempotency, Page, SessionFilter, Store, Write, open_store
 from dialoghub.stores.migrations import Migratable
+
+log = logging.getLogger("dialoghub.hub")
 
 __all__ = ["DEFAULT_STORE", "IDEMPOTENCY_RETENTION", "Hub"]
 
@@ -161,6 +165,8 @@ class Hub:
         self._timer_service: Any = None
         #: Seconds an idempotency record is kept: :meth:`purge` deletes older ones.
         self.idempotency_retention = _check_retention(idempotency_retention)
+        # Called with each view this hub stores (see :meth:`watch`); empty costs one test.
+        self._watchers: list[Callable[[SessionView], None]] = []
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -304,6 +310,8 @@ class Hub:
                 if seen is None:
                     raise
                 return seen
+            if self._watchers:
+                self._notify(view)
             return view
 
     def _default_model_id(self) -> str:
@@ -326,7 +334,8 @@ class Hub:
         check_session_id(session_id)
         inp = check_input(inp)
         if expected_version is not None and (
-            not isinstance(expected_version, int) or isinstance(expected_version, bool)
+            not isinstance(expected_version, int)
+            or isinstance(expected_version, bool)
             or not 0 <= expected_version < 2**63
         ):
             raise InvalidInput(
@@ -386,8 +395,32 @@ class Hub:
                     self._cache.pop(key)  # what is stored is unknown or newer: read it next time
                     raise
                 self._cache.put(key, _private(write.session))
+                if self._watchers:
+                    self._notify(view)
                 return view
             raise VersionConflict(session_id, session.version, None)
+
+    # --- watchers -------------------------------------------------------------------------
+
+    def watch(self, watcher: Callable[[SessionView], None]) -> Callable[[], None]:
+        """Call ``watcher`` with the view of every session this hub creates or updates from
+        now on (whoever asked: a caller, the timer service), after its write; returns the
+        function that stops it. A watcher must be quick and must not raise (what it raises
+        is logged); it runs on the hub's loop, so it may start a task for anything slow."""
+        self._watchers.append(watcher)
+
+        def unwatch() -> None:
+            with contextlib.suppress(ValueError):
+                self._watchers.remove(watcher)
+
+        return unwatch
+
+    def _notify(self, view: SessionView) -> None:
+        for watcher in tuple(self._watchers):
+            try:
+                watcher(view)
+            except Exception:  # a watcher's bug must not fail the update it watches
+                log.exception("hub: a watcher failed on session %r", view.session.id)
 
     async def process_text(self, session_id: str, text: str, **kw: Any) -> SessionView:
         """The user typed ``text``."""
@@ -651,7 +684,12 @@ class Hub:
                 raise InvalidInput(f"{name} must be a mapping, not {type(value).__name__}")
             check_storable(value, name)
         result = engine.start(
-            model, sid, now=self._clock(), tenant=tenant, metadata=metadata, params=params,
+            model,
+            sid,
+            now=self._clock(),
+            tenant=tenant,
+            metadata=metadata,
+            params=params,
             lifetime=getattr(model, "lifetime", None) or self.lifetime,
         )
         return SessionView(session=result.session, actions=result.actions, events=result.events)

@@ -28,7 +28,16 @@ from starlette.routing import BaseRoute, Route
 from dialoghub.errors import ModelValidationError
 from dialoghub.hub import Hub
 from dialoghub.model.loader import MODEL_SUFFIXES, load_model
-from dialoghub.server import routes_keys, routes_models, routes_sessions, sse, websocket
+from dialoghub.server import (
+    console,
+    feed,
+    routes_clients,
+    routes_keys,
+    routes_models,
+    routes_sessions,
+    sse,
+    websocket,
+)
 from dialoghub.server.auth import Principal
 from dialoghub.server.broadcast import open_relay
 from dialoghub.server.dispatch import Dispatcher
@@ -102,8 +111,10 @@ def load_into(hub: Hub, patterns: tuple[str, ...]) -> tuple[list[str], list[str]
 async def keyring_for(settings: Settings, keystore: KeyStore | None) -> Keyring:
     """The configured secrets, else those kept in the key store (one is made on first use,
     atomically: servers starting together share it)."""
-    options: dict[str, Any] = {"max_stateless_bytes": settings.max_token_bytes,
-                               "stateless_ttl": settings.stateless_ttl}
+    options: dict[str, Any] = {
+        "max_stateless_bytes": settings.max_token_bytes,
+        "stateless_ttl": settings.stateless_ttl,
+    }
     if settings.token_keys:
         return Keyring(parse_keys(settings.token_keys), **options)
     return await keyring_from_store(keystore, **options)
@@ -121,8 +132,9 @@ async def version_route(service: Service, request: Request, who: Principal) -> V
     return VersionInfo(version=server_version(), models=len(service.hub.models))
 
 
-@endpoint("/metrics", None, tag="system", produces="text/plain",
-          answer_doc="Text exposition format")
+@endpoint(
+    "/metrics", None, tag="system", produces="text/plain", answer_doc="Text exposition format"
+)
 async def metrics(service: Service, request: Request, who: Principal) -> Response:
     """Prometheus metrics."""
     return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
@@ -175,11 +187,13 @@ class CORS(CORSMiddleware):
         if response.status_code < 400:
             return response
         why = bytes(response.body).decode()
-        refused = error_response(BadRequest(
-            f"{why}: this server allows origins {sorted(self.allow_origins)}, methods "
-            f"{list(self.allow_methods)} and headers {sorted(self.allow_headers)}",
-            origin=request_headers.get("origin"),
-        ))
+        refused = error_response(
+            BadRequest(
+                f"{why}: this server allows origins {sorted(self.allow_origins)}, methods "
+                f"{list(self.allow_methods)} and headers {sorted(self.allow_headers)}",
+                origin=request_headers.get("origin"),
+            )
+        )
         for name, value in response.headers.items():
             if name.startswith("access-control-") or name == "vary":
                 refused.headers[name] = value
@@ -207,19 +221,25 @@ def create_app(
             try:
                 keyring = await keyring_for(settings, keys)
                 relay = open_relay(settings.broadcast)
-                service = Service(the_hub, settings, keystore=keys, keyring=keyring,
-                                  relay=relay)
+                service = Service(the_hub, settings, keystore=keys, keyring=keyring, relay=relay)
                 if relay is not None:
                     await relay.start()
                 elif settings.workers > 1:
-                    log.warning("%d workers without a broadcast URL: a WebSocket or SSE client "
-                                "gets only the updates made by its own worker; set --broadcast "
-                                "redis://...", settings.workers)
+                    log.warning(
+                        "%d workers without a broadcast URL: a WebSocket or SSE client "
+                        "gets only the updates made by its own worker; set --broadcast "
+                        "redis://...",
+                        settings.workers,
+                    )
                 app.state.service = service
+                unwatch = the_hub.watch(service.publish_feed)  # the tenants' feeds
+                router = await routes_clients.start_routing(app, service)  # issue 12
                 watchdog = asyncio.create_task(service.deadlines.run())
                 try:
                     yield
                 finally:
+                    unwatch()
+                    await router.close()
                     watchdog.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await watchdog
@@ -241,12 +261,18 @@ def create_app(
         *sse.routes,
         *websocket.routes,
         *routes_keys.routes,
+        *routes_clients.routes,
+        *feed.routes,
+        *console.routes,
     ]
     app = App(routes=routes, exception_handlers=exception_handlers, lifespan=lifespan)
     if settings.cors_origins:
         app.add_middleware(
-            CORS, allow_origins=list(settings.cors_origins), allow_methods=CORS_METHODS,
-            allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSE,
+            CORS,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_HEADERS,
+            expose_headers=CORS_EXPOSE,
         )
     app.state.openapi = openapi_document(server_version(), app.routes)
     app.state.docs_html = render_docs(app.state.openapi)

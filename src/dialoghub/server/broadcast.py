@@ -31,10 +31,21 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
 
-from dialoghub.engine.records import Event
+from dialoghub.engine.records import Event, Session, Status
 from dialoghub.errors import StoreConfigError
 
-__all__ = ["Broadcaster", "Message", "RedisRelay", "Subscription", "follow", "open_relay"]
+__all__ = [
+    "FEED",
+    "Broadcaster",
+    "FeedItem",
+    "Message",
+    "RedisRelay",
+    "Subscription",
+    "feed_key",
+    "feed_summary",
+    "follow",
+    "open_relay",
+]
 
 log = logging.getLogger("dialoghub.server")
 
@@ -159,6 +170,47 @@ class Broadcaster:
 
     def __len__(self) -> int:
         return sum(len(s) for s in self._subs.values())
+
+
+# --- the tenant feed (server/feed.py) ------------------------------------------------------
+
+#: The session-id half of a tenant's feed key; session ids hold no ``/``, so never a session's.
+FEED = "/feed"
+_feed_encode = msgspec.json.Encoder().encode
+
+
+class FeedItem(msgspec.Struct, kw_only=True, tag="session", tag_field="type"):
+    """One session after one update, as the feed pushes it."""
+
+    id: str
+    model_id: str
+    state: str
+    status: Status
+    version: int
+    seq: int
+    created_at: float
+    updated_at: float
+
+
+def feed_key(tenant: str) -> tuple[str, str]:
+    """The broadcaster key of ``tenant``'s feed."""
+    return (tenant, FEED)
+
+
+def feed_summary(session: Session) -> bytes:
+    """The feed's JSON for ``session``."""
+    return _feed_encode(
+        FeedItem(
+            id=session.id,
+            model_id=session.model_id,
+            state=session.state,
+            status=session.status,
+            version=session.version,
+            seq=session.seq,
+            created_at=session.created_at,
+            updated_at=session.updated_at,
+        )
+    )
 
 
 _wire = msgspec.msgpack.Encoder()

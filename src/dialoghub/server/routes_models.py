@@ -1,4 +1,5 @@
-"""The models routes of ``/v1``: list the loaded models, get one, validate a posted one.
+"""The models routes of ``/v1``: list the loaded models, get one, draw one, validate a
+posted one.
 
 Validation compiles the posted text (YAML or JSON) exactly as the loader compiles a file and
 answers 200 either way: ``valid`` with the model's description, or every problem with its
@@ -17,15 +18,17 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
-from dialoghub.errors import ModelValidationError, UnknownModel
+from dialoghub.errors import GraphvizMissing, ModelValidationError, UnknownModel
+from dialoghub.model.diagram import to_dot, to_mermaid, to_svg
 from dialoghub.model.loader import ModelTooComplex, load_model_text
 from dialoghub.model.source import POSTED_LIMITS
 from dialoghub.model.spec import Model
 from dialoghub.server.auth import Principal
 from dialoghub.server.endpoint import Body, Param, endpoint
-from dialoghub.server.errors import BadRequest
+from dialoghub.server.errors import BadRequest, NotFound
 from dialoghub.server.limits import read_body
 from dialoghub.server.schemas import ModelInfo, ModelList, ProblemOut, ValidateResult
 from dialoghub.server.service import Service
@@ -70,10 +73,55 @@ async def get_model(service: Service, request: Request, who: Principal) -> Model
     return service.model_info(model)
 
 
+_FORMAT = Param.query(
+    "format",
+    "svg (drawn by Graphviz), dot or mermaid.",
+    choices=("svg", "dot", "mermaid"),
+    default="svg",
+    error=BadRequest,
+)
+_DRAWN = {"svg": "image/svg+xml", "dot": "text/vnd.graphviz", "mermaid": "text/plain"}
+# (model id, version, format) -> drawing: a model's drawing never changes, so it is drawn
+# once (Graphviz takes tens of milliseconds) in a worker thread; bounded by the loaded models.
+_drawings: dict[tuple[str, str, str], str] = {}
+
+
+@endpoint(
+    "/v1/models/{model_id}/diagram",
+    "read",
+    tag="models",
+    params=[_MODEL_ID, _FORMAT],
+    produces="image/svg+xml",
+    answer_doc="The drawing (SVG, DOT or Mermaid text); an SVG node's <title> is UNIT/STATE",
+)
+async def draw_model(service: Service, request: Request, who: Principal) -> Response:
+    """A loaded model's diagram: its states, transitions, waits and commands."""
+    model_id: str = _MODEL_ID.read(request)
+    model = service.hub.models.get(model_id)
+    if model is None:
+        raise UnknownModel(model_id, list(service.hub.models))
+    kind: str = _FORMAT.read(request)
+    key = (model.id, model.version, kind)
+    drawing = _drawings.get(key)
+    if drawing is None:
+        draw = {"svg": to_svg, "dot": to_dot, "mermaid": to_mermaid}[kind]
+        try:
+            drawing = await asyncio.get_running_loop().run_in_executor(_compiler, draw, model)
+        except GraphvizMissing as exc:
+            raise NotFound(exc.message, format=kind) from None
+        if len(_drawings) >= 4 * max(1, len(service.hub.models)):
+            _drawings.clear()  # models were reloaded many times: start over
+        _drawings[key] = drawing
+    return Response(drawing, media_type=_DRAWN[kind], headers={"Cache-Control": "no-cache"})
+
+
 # The body is text, read here (not decoded as JSON): it is documented by its description.
-@endpoint("/v1/models/validate", "read", tag="models",
-          body=Body(None, media_type="application/yaml",
-                    description="The model as YAML (or JSON) text."))
+@endpoint(
+    "/v1/models/validate",
+    "read",
+    tag="models",
+    body=Body(None, media_type="application/yaml", description="The model as YAML (or JSON) text."),
+)
 async def validate_model(service: Service, request: Request, who: Principal) -> ValidateResult:
     """Compile a posted model (YAML or JSON text) and report every problem."""
     raw = await read_body(request, service.settings.max_body_bytes)
@@ -89,7 +137,9 @@ async def validate_model(service: Service, request: Request, who: Principal) -> 
         p = exc.problems[0]
         raise BadRequest(
             f"the model is over a reading limit: {p.message} (line {p.line}, column {p.column})",
-            limit=exc.limit, line=p.line, column=p.column,
+            limit=exc.limit,
+            line=p.line,
+            column=p.column,
         ) from None
     except ModelValidationError as exc:
         problems = [
@@ -104,4 +154,5 @@ routes = [
     Route("/v1/models", list_models, methods=["GET"], name="list_models"),
     Route("/v1/models/validate", validate_model, methods=["POST"], name="validate_model"),
     Route("/v1/models/{model_id}", get_model, methods=["GET"], name="get_model"),
+    Route("/v1/models/{model_id}/diagram", draw_model, methods=["GET"], name="draw_model"),
 ]

@@ -19,7 +19,7 @@ from dialoghub.hub import Hub
 from dialoghub.hub.view import SessionView
 from dialoghub.model.spec import Model
 from dialoghub.server.auth import Authenticator, Principal
-from dialoghub.server.broadcast import Broadcaster, Message, RedisRelay
+from dialoghub.server.broadcast import Broadcaster, Message, RedisRelay, feed_key, feed_summary
 from dialoghub.server.errors import Unauthorized
 from dialoghub.server.keystore import KeyStore
 from dialoghub.server.limits import Deadlines, RateLimiter, check_input, check_mapping
@@ -73,6 +73,9 @@ class Service:
         self.deadlines = Deadlines(settings.request_timeout)
         self.metrics = Metrics()
         self.broadcaster = Broadcaster(relay)
+        #: The process's client router (a dialoghub.routing.router.Router, issue 12), set by
+        #: the app's lifespan; it routes every update the Hub stores (Hub.watch).
+        self.routing: Any = None
 
     # --- checks ---------------------------------------------------------------------------
 
@@ -140,9 +143,25 @@ class Service:
             return _encode(msgspec.structs.replace(push, request_id=request_id))
 
         message = Message(
-            out.events[0].seq, out.events[-1].seq, render, origin=origin,
+            out.events[0].seq,
+            out.events[-1].seq,
+            render,
+            origin=origin,
             request_id=request_id if origin is not None else None,
         )
+        self.broadcaster.publish(key, message)
+        if relay is not None:
+            relay.send(key, message)
+
+    def publish_feed(self, view: SessionView) -> None:
+        """A stored update's summary to its tenant's feed (``/v1/feed``), here and elsewhere;
+        the hub calls it for every update it stores, timers' included (:meth:`Hub.watch`)."""
+        session = view.session
+        key = feed_key(session.tenant)
+        relay = self.broadcaster.relay
+        if relay is None and not self.broadcaster.has_subscribers(key):
+            return
+        message = Message(session.seq, session.seq, feed_summary(session))
         self.broadcaster.publish(key, message)
         if relay is not None:
             relay.send(key, message)
@@ -161,7 +180,10 @@ class Service:
         if mode == "stateless":
             # The Hub's checks hold for a token too (it is sealed with the same encoder).
             view = self.hub.start_detached(
-                model.id, req.session_id, metadata=req.metadata, params=req.params,
+                model.id,
+                req.session_id,
+                metadata=req.metadata,
+                params=req.params,
                 tenant=principal.tenant,
             )
         else:
@@ -174,8 +196,7 @@ class Service:
                 idempotency_key=idempotency_key,
             )
         out = self.view_out(view, mode, replayable=idempotency_key is not None)
-        self.metrics.turn(principal.tenant, out.session.id, model.id,
-                          time.perf_counter() - started)
+        self.metrics.turn(principal.tenant, out.session.id, model.id, time.perf_counter() - started)
         return out
 
     async def update(
@@ -206,8 +227,11 @@ class Service:
         started = time.perf_counter()
         try:
             view = await self.hub.update(
-                session_id, inp, tenant=principal.tenant,
-                expected_version=expected_version, idempotency_key=idempotency_key,
+                session_id,
+                inp,
+                tenant=principal.tenant,
+                expected_version=expected_version,
+                idempotency_key=idempotency_key,
             )
         except VersionConflict as exc:
             if token is None:
@@ -215,11 +239,14 @@ class Service:
             raise StaleToken(
                 f"session token is for version {exc.expected} but session {session_id!r} is "
                 f"at version {exc.actual}; re-read the session and use its new token",
-                session_id=session_id, token_version=exc.expected, version=exc.actual,
+                session_id=session_id,
+                token_version=exc.expected,
+                version=exc.actual,
             ) from None
         out = self.view_out(view, replayable=idempotency_key is not None)
-        self.metrics.turn(principal.tenant, session_id, view.session.model_id,
-                          time.perf_counter() - started)
+        self.metrics.turn(
+            principal.tenant, session_id, view.session.model_id, time.perf_counter() - started
+        )
         self.publish(principal.tenant, out, origin=origin, request_id=request_id)
         return out
 
@@ -245,8 +272,9 @@ class Service:
         started = time.perf_counter()
         view = self.hub.step_detached(session, inp)
         out = self.view_out(view, "stateless")
-        self.metrics.turn(principal.tenant, session.id, session.model_id,
-                          time.perf_counter() - started)
+        self.metrics.turn(
+            principal.tenant, session.id, session.model_id, time.perf_counter() - started
+        )
         return out
 
     # --- models ---------------------------------------------------------------------------

@@ -1,0 +1,123 @@
+// Test chat: talk to a loaded model (or continue a session), seeing what each turn does.
+import { api } from "./api.js";
+import { fill, h, field, pretty, toast } from "./dom.js";
+
+export async function render(main, [sid], signal) {
+  const models = (await api("/v1/models", { signal })).models;
+  const log = h("ol", { class: "chatlog", "aria-live": "polite", "aria-label": "Conversation" });
+  const turn = h("div", { class: "turn", "aria-label": "What the last turn did" });
+  const pending = h("div", { class: "pending" });
+  const modelSel = h("select", { id: "chat-model" },
+    models.map((m) => h("option", { value: m.id }, `${m.id} (${m.language})`)));
+  const startBtn = h("button", { type: "submit", id: "chat-start" }, "Start a session");
+  const text = h("input", { id: "chat-text", type: "text", autocomplete: "off",
+                            placeholder: "Say something", disabled: true });
+  const send = h("button", { type: "submit", disabled: true }, "Send");
+  const header = h("p", { class: "muted" });
+  const events = h("div", { class: "eventform" });
+  fill(main, h("h1", {}, "Test chat"),
+    h("form", { class: "filters", id: "chat-new" }, field("Model", modelSel), startBtn),
+    header, log, pending,
+    h("form", { class: "say", id: "chat-say" }, field("Message", text), send),
+    events, h("h2", {}, "Last turn"), turn);
+
+  let session = null;
+
+  function say(who, words) {
+    log.append(h("li", { class: who }, h("span", { class: "who" }, who), " ", words));
+    log.lastElementChild.scrollIntoView({ block: "nearest" });
+  }
+
+  function showTurn(view) {
+    session = view.session;
+    fill(header, "Session ", h("a", { href: "#/session/" + encodeURIComponent(session.id) },
+      session.id), ` · ${session.unit} / ${session.state} · ${session.status}`);
+    for (const a of view.actions) if (a.type === "reply") say("bot", a.text);
+    fill(turn, h("h3", {}, "Actions"), h("pre", {}, pretty(view.actions)),
+      h("h3", {}, "Events"), h("pre", {}, pretty(view.events.map((e) => [e.seq, e.type, e.data]))));
+    const last = view.actions[view.actions.length - 1] || {};
+    fill(pending);
+    const open = !session.status || session.status === "active";
+    text.disabled = send.disabled = !open || last.type === "command";
+    if (last.type === "command") commandForm(last);
+    else if (last.type === "end" || !open) say("system", "The session is over.");
+    eventForm();
+    if (!text.disabled) text.focus();
+  }
+
+  function commandForm(cmd) {
+    const outputs = h("textarea", { id: "cmd-outputs", rows: 4 }, "{}");
+    const error = h("input", { id: "cmd-error", type: "text", placeholder: "(none)" });
+    const form = h("form", { class: "card", id: "cmd-form",
+                             "aria-label": `Answer command ${cmd.id}` },
+      h("h3", {}, "Command ", h("code", {}, cmd.id)), h("pre", {}, pretty(cmd.params)),
+      field("Outputs (JSON)", outputs), field("Or an error", error),
+      h("button", { type: "submit" }, "Send the result"));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      let parsed;
+      try { parsed = JSON.parse(outputs.value || "{}"); } catch (err) {
+        toast("Outputs are not JSON: " + err.message, "error"); return;
+      }
+      const input = { type: "command_result", id: cmd.id, outputs: parsed };
+      if (error.value.trim()) input.error = error.value.trim();
+      await update(input);
+    });
+    fill(pending, form);
+  }
+
+  function eventForm() {
+    const model = models.find((m) => m.id === (session && session.model_id));
+    if (!model || !model.events.length) { fill(events); return; }
+    const name = h("select", { id: "event-name" }, model.events.map((e) =>
+      h("option", { value: e }, e)));
+    const params = h("input", { id: "event-params", type: "text", placeholder: "{}" });
+    const form = h("form", { class: "filters", id: "event-form" },
+      field("Event", name), field("Params (JSON)", params),
+      h("button", { type: "submit" }, "Send event"));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const input = { type: "event", name: name.value };
+      if (params.value.trim()) {
+        try { input.params = JSON.parse(params.value); } catch (err) {
+          toast("Params are not JSON: " + err.message, "error"); return;
+        }
+      }
+      say("user", `[event ${name.value}]`);
+      await update(input);
+    });
+    fill(events, form);
+  }
+
+  async function update(input) {
+    try {
+      const view = await api(`/v1/sessions/${encodeURIComponent(session.id)}/inputs`,
+        { method: "POST", json: { input, expected_version: session.version } });
+      showTurn(view);
+    } catch (err) { toast(err.message, "error"); say("system", err.message); }
+  }
+
+  main.querySelector("#chat-new").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    fill(log);
+    try {
+      showTurn(await api("/v1/sessions", { method: "POST", json: { model_id: modelSel.value } }));
+    } catch (err) { toast(err.message, "error"); }
+  });
+  main.querySelector("#chat-say").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const words = text.value.trim();
+    if (!words || !session) return;
+    text.value = "";
+    say("user", words);
+    await update({ type: "text", text: words });
+  });
+
+  if (sid) {  // continue an existing session
+    const s = await api(`/v1/sessions/${encodeURIComponent(sid)}`, { signal });
+    modelSel.value = s.model_id;
+    showTurn({ session: s, actions: s.awaiting && s.awaiting.kind === "command"
+      ? [{ type: "command", id: s.awaiting.command, params: s.awaiting.params || {} }]
+      : [{ type: "wait_for_user" }], events: [] });
+  }
+}
