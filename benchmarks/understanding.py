@@ -1,0 +1,343 @@
+"""Intent and slot recognition on a public seven-intent benchmark, against two baselines.
+
+    python -m benchmarks.understanding --data DIR [--json] [--sizes 70,full]
+
+``DIR`` is the ``2017-06-custom-intent-engines`` folder of the SNIPS NLU benchmark
+(github.com/snipsco/nlu-benchmark, CC0; see docs/understanding.md for how to get it). Per
+intent it has ``train_<Intent>.json`` (300 utterances), ``train_<Intent>_full.json`` (about
+2,000) and ``validate_<Intent>.json`` (100, the test set). Every system trains only on the
+training utterances (the first 70 of ``train_<Intent>.json``, or the whole ``_full`` file)
+and is tested on the 700 validation utterances, which share no utterance with them.
+
+Systems, all in one run:
+
+* ``matcher``: dialoghub's deterministic recognizer (``recognizer: matcher``);
+* ``learned``: dialoghub's learned recognizer (``recognizer: learned``);
+* ``tfidf+lr``: scikit-learn's TF-IDF (words and word pairs) and logistic regression, intents
+  only;
+* ``crf``: a CRF tagger per intent with the usual word features (the word, its case, its
+  suffixes, its neighbours), slots only.
+
+The dialoghub models are built as a model author would write them: one example per training
+utterance, each slot value kept as ``{slot=value}``, and one entity per slot whose values are
+the training values of that slot (free-text entities for the learned recognizer, the same
+values as a list for the matcher, which has no free text).
+
+Figures: intent accuracy (a text given no intent is wrong); slot F1 with the intent given
+(``extract_slots(gold intent, text)``), over (slot, words) pairs compared case- and
+punctuation-folded, both micro (every pair counts once) and per slot (the mean of each slot's
+F1, as the benchmark's publishers report it); milliseconds per utterance (``recognize``, best
+of three passes) and training seconds (building the recognizer from nothing, cache cleared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dialoghub.nlu import EntityKind, EntitySpec, EntityValue, IntentSpec, Recognizer
+
+Chunk = tuple[str, str | None]  # (text, slot or None)
+Utterance = list[Chunk]
+
+_TOKEN = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
+
+
+def _read(path: Path) -> Any:
+    raw = path.read_bytes()
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:  # train_PlayMusic_full.json is Latin-1
+        return json.loads(raw.decode("latin-1"))
+
+
+def load(root: Path, size: str) -> tuple[dict[str, list[Utterance]], dict[str, list[Utterance]]]:
+    """Training and test utterances per intent; ``size`` is a number or ``full``."""
+    train: dict[str, list[Utterance]] = {}
+    test: dict[str, list[Utterance]] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        intent = folder.name
+        name = f"train_{intent}_full.json" if size == "full" else f"train_{intent}.json"
+        rows = _read(folder / name)[intent]
+        if size != "full":
+            rows = rows[: int(size)]
+        train[intent] = [_chunks(r) for r in rows]
+        test[intent] = [_chunks(r) for r in _read(folder / f"validate_{intent}.json")[intent]]
+    if not train:
+        raise SystemExit(f"no intent folders in {root}")
+    return train, test
+
+
+def _chunks(row: dict[str, Any]) -> Utterance:
+    return [(c["text"], c.get("entity")) for c in row["data"]]
+
+
+def text_of(u: Utterance) -> str:
+    return "".join(t for t, _ in u)
+
+
+def fold(s: str) -> str:
+    """How slot values are compared: case, punctuation and spacing folded."""
+    return " ".join(re.sub(r"[^\w]+", " ", s.casefold()).split())
+
+
+def gold_slots(u: Utterance) -> set[tuple[str, str]]:
+    return {(slot, fold(t)) for t, slot in u if slot is not None and fold(t)}
+
+
+# --- dialoghub models ------------------------------------------------------------------------
+
+
+def _example(u: Utterance) -> str:
+    out = []
+    for t, slot in u:
+        if slot is None:
+            out.append(t.replace("{", "(").replace("}", ")"))
+        else:
+            value = t.strip().replace("{", "(").replace("}", ")")
+            lead = t[: len(t) - len(t.lstrip())]
+            trail = t[len(t.rstrip()) :]
+            out.append(f"{lead}{{{slot}={value}}}{trail}")
+    return "".join(out)
+
+
+def dialoghub_model(
+    train: dict[str, list[Utterance]], kind: EntityKind
+) -> tuple[list[IntentSpec], list[EntitySpec]]:
+    values: dict[str, dict[str, None]] = {}
+    intents = []
+    for intent, utterances in train.items():
+        slots: dict[str, str] = {}
+        for u in utterances:
+            for t, slot in u:
+                if slot is not None and t.strip():
+                    slots[slot] = slot
+                    values.setdefault(slot, {})[t.strip()] = None
+        intents.append(IntentSpec(intent, tuple(_example(u) for u in utterances), slots))
+    entities = [
+        EntitySpec(slot, kind, tuple(EntityValue(v) for v in vs))
+        for slot, vs in sorted(values.items())
+    ]
+    return intents, entities
+
+
+# --- baselines -------------------------------------------------------------------------------
+
+
+class TfidfLogReg:
+    """TF-IDF over words and word pairs, then logistic regression (scikit-learn)."""
+
+    def __init__(self, train: dict[str, list[Utterance]]) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        texts = [text_of(u) for us in train.values() for u in us]
+        labels = [i for i, us in train.items() for _ in us]
+        self.pipe = make_pipeline(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+            LogisticRegression(max_iter=2000, C=10.0),
+        )
+        self.pipe.fit(texts, labels)
+
+    def intent(self, text: str) -> str:
+        return str(self.pipe.predict([text])[0])
+
+
+def _crf_features(words: Sequence[str]) -> list[dict[str, float]]:
+    out = []
+    for k, w in enumerate(words):
+        f = {
+            "bias": 1.0, "w=" + w.lower(): 1.0, "s3=" + w[-3:].lower(): 1.0,
+            "s2=" + w[-2:].lower(): 1.0, "upper": float(w.isupper()),
+            "title": float(w.istitle()), "digit": float(w.isdigit()),
+        }  # fmt: skip
+        if k > 0:
+            f["-1w=" + words[k - 1].lower()] = 1.0
+            f["-1title"] = float(words[k - 1].istitle())
+        else:
+            f["BOS"] = 1.0
+        if k + 1 < len(words):
+            f["+1w=" + words[k + 1].lower()] = 1.0
+            f["+1title"] = float(words[k + 1].istitle())
+        else:
+            f["EOS"] = 1.0
+        out.append(f)
+    return out
+
+
+def _bio(u: Utterance) -> tuple[list[str], list[str]]:
+    words: list[str] = []
+    labels: list[str] = []
+    for t, slot in u:
+        for k, w in enumerate(_TOKEN.findall(t)):
+            words.append(w)
+            labels.append("O" if slot is None else ("B-" if k == 0 else "I-") + slot)
+    return words, labels
+
+
+class CrfBaseline:
+    """A CRF per intent (L-BFGS, elastic net) with the usual word features, intent given."""
+
+    def __init__(self, train: dict[str, list[Utterance]]) -> None:
+        from dialoghub.nlu import crf
+
+        self.taggers = {}
+        for intent, us in train.items():
+            seqs = []
+            for u in us:
+                words, labels = _bio(u)
+                seqs.append((_crf_features(words), labels))
+            model = crf.train(
+                seqs, algorithm="lbfgs", params={"c1": 0.1, "c2": 0.1, "max_iterations": 100}
+            )
+            self.taggers[intent] = crf.Tagger(model)
+
+    def slots(self, intent: str, text: str) -> set[tuple[str, str]]:
+        from dialoghub.nlu.tagger import spans
+
+        words = _TOKEN.findall(text)
+        labels = self.taggers[intent].tag(_crf_features(words))
+        return {(s, fold(" ".join(words[a:b]))) for s, a, b in spans(labels)}
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+class Counts:
+    def __init__(self) -> None:
+        self.per_slot: dict[str, list[int]] = {}  # slot -> [tp, fp, fn]
+
+    def add(self, want: set[tuple[str, str]], got: set[tuple[str, str]]) -> None:
+        for slot, _ in want | got:
+            self.per_slot.setdefault(slot, [0, 0, 0])
+        for slot, _ in want & got:
+            self.per_slot[slot][0] += 1
+        for slot, _ in got - want:
+            self.per_slot[slot][1] += 1
+        for slot, _ in want - got:
+            self.per_slot[slot][2] += 1
+
+    @staticmethod
+    def _f1(tp: int, fp: int, fn: int) -> float:
+        return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+
+    def micro(self) -> float:
+        tp, fp, fn = (sum(c[i] for c in self.per_slot.values()) for i in range(3))
+        return self._f1(tp, fp, fn)
+
+    def macro(self) -> float:
+        f = [self._f1(*c) for c in self.per_slot.values()]
+        return sum(f) / len(f) if f else 1.0
+
+
+def _timed(make: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    made = make()
+    return made, time.perf_counter() - start
+
+
+def _ms_per(call: Callable[[str], Any], texts: Sequence[str], rounds: int = 3) -> float:
+    for t in texts:
+        call(t)
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for t in texts:
+            call(t)
+        best = min(best, (time.perf_counter() - start) * 1000 / len(texts))
+    return best
+
+
+def measure(root: Path, size: str) -> dict[str, Any]:
+    from dialoghub.nlu import learned
+
+    train, test = load(root, size)
+    cases = [(intent, u) for intent, us in test.items() for u in us]
+    texts = [text_of(u) for _, u in cases]
+    out: dict[str, Any] = {
+        "per_intent": round(sum(len(us) for us in train.values()) / len(train)),
+        "train_utterances": sum(len(us) for us in train.values()),
+        "test_utterances": len(cases),
+    }
+    for name, kind in (("matcher", EntityKind.LIST), ("learned", EntityKind.TEXT)):
+        intents, entities = dialoghub_model(train, kind)
+        learned._CACHE.clear()
+        factory = learned.LearnedRecognizer if name == "learned" else Recognizer
+        rec, seconds = _timed(lambda f=factory: f(intents, entities))  # type: ignore[misc]
+        correct = no_intent = 0
+        counts = Counts()
+        for (intent, u), text in zip(cases, texts, strict=True):
+            r = rec.recognize(text)
+            correct += r.intent == intent
+            no_intent += r.intent is None
+            got = {(s, fold(v.text)) for s, v in rec.extract_slots(intent, text).items()}
+            counts.add(gold_slots(u), got)
+        out[name] = {
+            "intent_accuracy": round(correct / len(cases), 4),
+            "no_intent": round(no_intent / len(cases), 4),
+            "slot_f1": round(counts.micro(), 4),
+            "slot_f1_per_slot": round(counts.macro(), 4),
+            "ms_per_utterance": round(_ms_per(rec.recognize, texts), 4),
+            "train_seconds": round(seconds, 3),
+        }
+    lr, seconds = _timed(lambda: TfidfLogReg(train))
+    correct = sum(lr.intent(t) == intent for (intent, _), t in zip(cases, texts, strict=True))
+    out["tfidf+lr"] = {
+        "intent_accuracy": round(correct / len(cases), 4),
+        "ms_per_utterance": round(_ms_per(lr.intent, texts[:200]), 4),
+        "train_seconds": round(seconds, 3),
+    }
+    crf_tagger, seconds = _timed(lambda: CrfBaseline(train))
+    counts = Counts()
+    for (intent, u), text in zip(cases, texts, strict=True):
+        counts.add(gold_slots(u), crf_tagger.slots(intent, text))
+    out["crf"] = {
+        "slot_f1": round(counts.micro(), 4),
+        "slot_f1_per_slot": round(counts.macro(), 4),
+        "train_seconds": round(seconds, 3),
+    }
+    return out
+
+
+def table(results: Sequence[dict[str, Any]]) -> str:
+    head = (
+        f"{'per intent':>10} {'system':<9}{'intent acc':>11}{'no intent':>10}{'slot F1':>9}"
+        f"{'per slot':>9}{'ms/utt':>8}{'train s':>9}"
+    )
+    lines = [head]
+
+    def cell(d: dict[str, Any], key: str, fmt: str) -> str:
+        return format(d[key], fmt) if key in d else "-"
+
+    for r in results:
+        for system in ("matcher", "learned", "tfidf+lr", "crf"):
+            d = r[system]
+            lines.append(
+                f"{r['per_intent']:>10} {system:<9}{cell(d, 'intent_accuracy', '.1%'):>11}"
+                f"{cell(d, 'no_intent', '.1%'):>10}{cell(d, 'slot_f1', '.3f'):>9}"
+                f"{cell(d, 'slot_f1_per_slot', '.3f'):>9}{cell(d, 'ms_per_utterance', '.3f'):>8}"
+                f"{cell(d, 'train_seconds', '.2f'):>9}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.understanding", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--data", type=Path, required=True, help="the benchmark's folder")
+    parser.add_argument("--sizes", default="70,full", help="training sizes, comma-separated")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    results = [measure(args.data, size) for size in args.sizes.split(",")]
+    print(json.dumps(results, indent=2) if args.json else table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""What the learned recognizer's models see of a text: features of the text and of each word.
+
+Both models read the same :class:`~dialoghub.nlu.entities.Analysis` the matcher reads
+(normalized, spell-corrected words with their spans in the raw text) and the entity values
+found in it, so a training sentence and a user's text are seen the same way.
+
+* the intent classifier sees the words, word pairs, four-letter stems and the entities whose
+  values occur (``@city``);
+* the slot tagger sees, for each word, the word, its neighbours two either side, word pairs,
+  its suffix, how it is written (capitalized, all capitals, digits: the raw text keeps what
+  normalization folds) and whether an entity value starts or continues there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dialoghub.nlu.entities import Analysis, Match
+
+__all__ = ["intent_features", "regex_marker", "word_features"]
+
+_REGEX_MARK = "zzre"  # prefix of the word standing for a regular-expression value
+
+
+def regex_marker(entity: str) -> str:
+    """The word a regular-expression placeholder is written as in training sentences."""
+    return _REGEX_MARK + "".join(c for c in entity.casefold() if c.isalnum())
+
+
+def _words(analysis: Analysis, matches: Sequence[Match], regex: frozenset[str]) -> list[str]:
+    words = list(analysis.words)
+    for m in matches:
+        if m.entity in regex:
+            for k in range(m.start, min(m.end, len(words))):
+                words[k] = regex_marker(m.entity)
+    return words
+
+
+def intent_features(
+    analysis: Analysis,
+    matches: Sequence[Match],
+    *,
+    regex: frozenset[str] = frozenset(),
+    entities: bool = True,
+) -> dict[str, float]:
+    """The bag of features of a whole text (without ``entities``: no ``@entity`` terms)."""
+    words = _words(analysis, matches, regex)
+    f: dict[str, float] = {}
+    previous = "<s>"
+    for w in words:
+        f["w=" + w] = 1.0
+        if len(w) > 4:
+            f["p=" + w[:4]] = 1.0
+        f["b=" + previous + "|" + w] = 1.0
+        previous = w
+    f["b=" + previous + "|</s>"] = 1.0
+    if entities:
+        for m in matches:
+            f["e=" + m.entity] = 1.0
+    return f
+
+
+def _shape(raw: str) -> str:
+    if raw.isdecimal():
+        return "D"
+    if raw.isupper() and len(raw) > 1:
+        return "U"
+    if raw[:1].isupper():
+        return "T"
+    if any(c.isdigit() for c in raw):
+        return "M"
+    return "l"
+
+
+def word_features(
+    analysis: Analysis,
+    matches: Sequence[Match],
+    *,
+    regex: frozenset[str] = frozenset(),
+    hidden: Sequence[tuple[int, int]] = (),
+) -> list[dict[str, float]]:
+    """One feature bag per word. Entity values inside ``hidden`` word ranges are not
+    marked (training hides some, so the tagger learns the context as well as the list)."""
+    words = _words(analysis, matches, regex)
+    n = len(words)
+    text = analysis.text
+    padded = ["<s2>", "<s>", *words, "</s>", "</s2>"]
+    out: list[dict[str, float]] = []
+    for k, w in enumerate(words):
+        cs, ce = analysis.spans[k]
+        f = {
+            "w=" + w: 1.0,
+            "s=" + w[-3:]: 1.0,
+            "h=" + _shape(text[cs:ce]): 1.0,
+            "w-1=" + padded[k + 1]: 1.0,
+            "w-2=" + padded[k]: 1.0,
+            "w+1=" + padded[k + 3]: 1.0,
+            "w+2=" + padded[k + 4]: 1.0,
+            "b-=" + padded[k + 1] + "|" + w: 1.0,
+            "b+=" + w + "|" + padded[k + 3]: 1.0,
+        }
+        if k == 0:
+            f["first"] = 1.0
+        if k == n - 1:
+            f["last"] = 1.0
+        out.append(f)
+    for m in matches:
+        if any(a <= m.start and m.end <= b for a, b in hidden):
+            continue
+        for k in range(m.start, min(m.end, n)):
+            out[k][("eB=" if k == m.start else "eI=") + m.entity] = 1.0
+    return out

@@ -1,0 +1,342 @@
+"""The learned recognizer: an intent classifier and per-intent slot taggers, with the matcher.
+
+How it is built (once per model, when the model loads)
+------------------------------------------------------
+Every example becomes one or more training sentences (:mod:`.examples`): a ``{slot=value}``
+placeholder keeps its value, a bare ``{slot}`` is filled with values of its entity (a few
+variants, so that the tagger sees several values in the same context). Each sentence is
+analysed by the matcher (:class:`~dialoghub.nlu.recognizer.Recognizer`): the same
+normalization, spelling correction and entity lists a user's text goes through. From it:
+
+* the intent classifier (:mod:`.classifier`) learns the intent from the words;
+* each intent's tagger (:mod:`.tagger`) learns where its slots are from the words around them,
+  with entity values as one feature among others. Half the sentences (chosen by a hash of the
+  text, not at random) hide the entity features of their slot values, so a value that is in
+  no list is found by its context, and a list value that is an ordinary word ("in", "me") is
+  not a slot unless its context makes it one.
+
+Training is deterministic, and its result is cached by the content of the intents and
+entities (:data:`CACHE_SIZE` models): loading the same model again does not train again.
+
+How a text is recognized
+------------------------
+The intent's confidence is the classifier's probability, mixed with the matcher's score for
+models with few examples an intent (where the matcher's word overlap is the better judge of
+an out-of-scope text): ``w * p + (1 - w) * matcher`` with ``w = n / (n + 10)``, ``n`` the
+mean number of examples an intent; at :data:`MATCHER_UNTIL` or more the matcher's score is
+not computed at all, so time per text does not grow with the examples. Intents scoring
+exactly as the best are reported in ``tied``.
+
+Slots: the intent's tagger marks runs of words; each run is normalized by the slot's entity
+(a list value or synonym gives its canonical value; a number, a time, their value; a free-text
+entity keeps the words as written; a run that a closed list or a number does not read is
+dropped). A slot the tagger leaves empty still takes a value the matcher finds when that value
+is certain: a number, a time, a pattern, or a list value that is not an everyday word.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections import OrderedDict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from dialoghub.nlu.classifier import IntentClassifier
+from dialoghub.nlu.entities import Analysis, Match, best_non_overlapping
+from dialoghub.nlu.examples import fill, parse_example, sample_values
+from dialoghub.nlu.features import intent_features, regex_marker, word_features
+from dialoghub.nlu.normalize import COMMON_WORDS, STOPWORDS
+from dialoghub.nlu.recognizer import MAX_ALTERNATIVES, Recognizer
+from dialoghub.nlu.tagger import SlotTagger
+from dialoghub.nlu.types import EntityKind, EntitySpec, IntentSpec, Recognition, SlotValue
+
+__all__ = ["CACHE_SIZE", "MATCHER_UNTIL", "LearnedRecognizer"]
+
+#: Trained models kept, by content: a reload of the same model does not train again.
+CACHE_SIZE = 16
+#: From this many examples an intent (on average), the classifier decides alone.
+MATCHER_UNTIL = 40
+# Variants of an example with bare placeholders (filled with different values each).
+_VARIANTS = 3
+# Bump when training changes, so a cached model of an older build is not reused.
+_TRAINING_VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class _Trained:
+    classifier: IntentClassifier
+    taggers: dict[str, bytes]  # intent -> CRF model
+
+
+_CACHE: OrderedDict[str, _Trained] = OrderedDict()
+
+
+def _content_key(
+    intents: Sequence[IntentSpec], entities: Sequence[EntitySpec], extra: str
+) -> str:
+    h = hashlib.sha256(_TRAINING_VERSION.encode())
+    h.update(extra.encode())
+    for i in intents:
+        h.update(repr((i.name, i.examples, sorted(i.slots.items()))).encode())
+    for e in entities:
+        h.update(repr(e).encode())
+    return h.hexdigest()
+
+
+class LearnedRecognizer:
+    """Learned intent and slot recognition with :class:`Recognizer`'s API.
+
+    >>> from dialoghub.nlu import EntityKind, EntitySpec, IntentSpec
+    >>> show = EntitySpec("show", EntityKind.TEXT)
+    >>> find = IntentSpec("find_show", ("find the tv show {show}", "look up {show}"))
+    >>> play = IntentSpec("play", ("play some music", "put on a song"))
+    >>> r = LearnedRecognizer([find, play], [show])
+    >>> rec = r.recognize("find the TV show The Daydreamer")
+    >>> rec.intent, rec.slots["show"].value
+    ('find_show', 'The Daydreamer')
+    """
+
+    def __init__(
+        self,
+        intents: Sequence[IntentSpec],
+        entities: Sequence[EntitySpec],
+        *,
+        threshold: float = 0.5,
+    ) -> None:
+        """Compile and train; raise :class:`~dialoghub.errors.ModelError` for a bad model,
+        :class:`~dialoghub.errors.RecognizerUnavailable` without python-crfsuite."""
+        self.matcher = Recognizer(intents, entities, threshold=threshold)
+        self.threshold = threshold
+        self._names = list(self.matcher.intents)
+        self._specs = self.matcher.entity_specs
+        self._slots = {name: self.matcher.intent_slots(name) for name in self._names}
+        self._used = sorted({e for slots in self._slots.values() for e in slots.values()})
+        self._regex = frozenset(
+            n for n, s in self._specs.items() if s.kind is EntityKind.REGEX
+        )
+        counts = [len(i.examples) for i in intents]
+        mean = sum(counts) / len(counts) if counts else 0.0
+        self._weight = 1.0 if mean >= MATCHER_UNTIL else mean / (mean + 10.0)
+        key = _content_key(intents, entities, "")
+        trained = _CACHE.get(key)
+        if trained is None:
+            trained = self._train(intents)
+            _CACHE[key] = trained
+            while len(_CACHE) > CACHE_SIZE:
+                _CACHE.popitem(last=False)
+        else:
+            _CACHE.move_to_end(key)
+        self._classifier = trained.classifier
+        self._labels = {label: k for k, label in enumerate(trained.classifier.labels)}
+        self._taggers = {n: SlotTagger(m) for n, m in trained.taggers.items()}
+
+    # --- training --------------------------------------------------------------------------
+
+    def _train(self, intents: Sequence[IntentSpec]) -> _Trained:
+        items: list[tuple[dict[str, float], str]] = []
+        sequences: dict[str, list[tuple[list[dict[str, float]], list[str]]]] = {}
+        for intent in intents:
+            slots = self._slots[intent.name]
+            values = {s: sample_values(self._specs[e]) for s, e in slots.items()}
+            marker = {s: regex_marker(e) for s, e in slots.items() if e in self._regex}
+            tagged = any(e not in self._regex for e in slots.values())
+            for example in intent.examples:
+                segments = parse_example(example)
+                bare = any(seg.slot is not None and not seg.text for seg in segments)
+                for variant in range(_VARIANTS if bare else 1):
+                    sentence = fill(segments, values, variant, marker=marker)
+                    analysis = self.matcher.analyse(sentence.text)
+                    if not analysis.words:
+                        continue
+                    matches = self.matcher.entity_matches(analysis, self._used)
+                    labels = _labels(analysis, sentence.spans, marker)
+                    hide = zlib.crc32(sentence.text.encode()) % 2 == 0
+                    items.append(
+                        (
+                            intent_features(
+                                analysis, matches, regex=self._regex, entities=not hide
+                            ),
+                            intent.name,
+                        )
+                    )
+                    if tagged:
+                        hidden = _runs(labels) if hide else []
+                        feats = word_features(
+                            analysis, matches, regex=self._regex, hidden=hidden
+                        )
+                        sequences.setdefault(intent.name, []).append((feats, labels))
+        classifier = IntentClassifier.train(items)
+        taggers = {
+            name: SlotTagger.train(seqs)
+            for name, seqs in sequences.items()
+            if any(label != "O" for _, labels in seqs for label in labels)
+        }
+        return _Trained(classifier, taggers)
+
+    # --- the Recognizer API ----------------------------------------------------------------
+
+    @property
+    def intents(self) -> tuple[str, ...]:
+        """The names of the intents, in declaration order."""
+        return tuple(self._names)
+
+    def _scores(self, text: str) -> tuple[Analysis, list[Match], list[float]]:
+        if self._weight < 1.0:
+            analysis, matches, matcher_scores = self.matcher.intent_scores(text)
+        else:
+            analysis = self.matcher.analyse(text)
+            matches = self.matcher.entity_matches(analysis, self._used)
+            matcher_scores = [0.0] * len(self._names)
+        probabilities = self._classifier.probabilities(
+            intent_features(analysis, matches, regex=self._regex)
+        )
+        w = self._weight
+        scores = []
+        for k, name in enumerate(self._names):
+            label = self._labels.get(name)
+            p = probabilities[label] if label is not None and probabilities else 0.0
+            if len(self._names) == 1:
+                p = 1.0
+            scores.append(w * p + (1.0 - w) * matcher_scores[k])
+        return analysis, matches, scores
+
+    def recognize(self, text: str, *, allowed: Collection[str] | None = None) -> Recognition:
+        """As :meth:`Recognizer.recognize`: the best intent, its confidence (see the module
+        docstring), its slots, the runners-up, and the intents tied with it."""
+        if not text or text.isspace():
+            return Recognition(None, 0.0)
+        analysis, matches, scores = self._scores(text)
+        if not analysis.words:
+            return Recognition(None, 0.0)
+        candidates: Sequence[int] = range(len(scores))
+        if allowed is not None:
+            candidates = [i for i in candidates if self._names[i] in allowed]
+        ranked = sorted((i for i in candidates if scores[i] > 0.0), key=lambda i: (-scores[i], i))
+        if not ranked:
+            return Recognition(None, 0.0)
+        best = ranked[0]
+        confidence = round(min(scores[best], 1.0), 4)
+
+        def listed(indexes: Sequence[int]) -> tuple[tuple[str, float], ...]:
+            return tuple((self._names[i], round(min(scores[i], 1.0), 4)) for i in indexes)
+
+        if confidence < self.threshold:
+            return Recognition(None, confidence, {}, listed(ranked[:MAX_ALTERNATIVES]))
+        name = self._names[best]
+        tied = tuple(self._names[i] for i in ranked if scores[i] == scores[best])
+        slots = self._fill(name, analysis, matches)
+        return Recognition(
+            name,
+            confidence,
+            slots,
+            listed(ranked[1 : MAX_ALTERNATIVES + 1]),
+            tied if len(tied) > 1 else (),
+        )
+
+    def extract(self, entity: str, text: str) -> SlotValue | None:
+        """One value of ``entity`` in ``text`` (the answer to a slot's question), or None.
+
+        A free-text entity takes the whole answer, as written, when no known value is in it.
+        """
+        found = self.matcher.extract(entity, text)
+        spec = self._specs.get(entity)
+        if found is None and spec is not None and spec.kind is EntityKind.TEXT:
+            stripped = text.strip(" \t\n.!?")
+            if stripped:
+                start = text.index(stripped)
+                return SlotValue(stripped, stripped, start, start + len(stripped))
+        return found
+
+    def extract_slots(self, intent: str, text: str) -> dict[str, SlotValue]:
+        """The slots of ``intent`` that ``text`` fills, whatever intent the text expresses."""
+        if intent not in self._slots:
+            return self.matcher.extract_slots(intent, text)  # raises the matcher's ModelError
+        analysis = self.matcher.analyse(text)
+        return self._fill(intent, analysis, self.matcher.entity_matches(analysis, self._used))
+
+    # --- slots -----------------------------------------------------------------------------
+
+    def _fill(self, intent: str, analysis: Analysis, matches: list[Match]) -> dict[str, SlotValue]:
+        slots = self._slots[intent]
+        out: dict[str, SlotValue] = {}
+        taken: list[tuple[int, int]] = []
+        tagger = self._taggers.get(intent)
+        if tagger is not None:
+            feats = word_features(analysis, matches, regex=self._regex)
+            for slot, start, end in tagger.tag(feats):
+                entity = slots.get(slot)
+                if entity is None or slot in out:
+                    continue
+                value = self._normalize(entity, analysis, matches, start, end)
+                if value is not None:
+                    out[slot] = value
+                    taken.append((start, end))
+        # What the matcher is sure of, where the tagger found nothing.
+        missing = {s: e for s, e in slots.items() if s not in out}
+        if missing:
+            sure = [
+                m
+                for m in matches
+                if m.entity in missing.values()
+                and all(m.end <= a or m.start >= b for a, b in taken)
+                and self._certain(m, analysis)
+            ]
+            for slot, value in self.matcher.assign(intent, analysis, sure).items():
+                if slot in missing:
+                    out[slot] = value
+        return dict(sorted(out.items()))
+
+    def _certain(self, m: Match, analysis: Analysis) -> bool:
+        kind = self._specs[m.entity].kind
+        if kind in (EntityKind.NUMBER, EntityKind.TIME, EntityKind.REGEX):
+            return True
+        words = analysis.words[m.start : m.end]
+        return m.score >= 1.0 and not all(w in COMMON_WORDS or w in STOPWORDS for w in words)
+
+    def _normalize(
+        self, entity: str, analysis: Analysis, matches: list[Match], start: int, end: int
+    ) -> SlotValue | None:
+        spec = self._specs[entity]
+        cs, ce = analysis.spans[start][0], analysis.spans[end - 1][1]
+        said = analysis.text[cs:ce]
+        inside = [m for m in matches if m.entity == entity and start <= m.start and m.end <= end]
+        exact = [m for m in inside if m.start == start and m.end == end]
+        if exact:
+            return SlotValue(exact[0].value, said, cs, ce)
+        if spec.kind is EntityKind.TEXT or getattr(spec, "open", False):
+            return SlotValue(said, said, cs, ce)
+        if inside:
+            m = best_non_overlapping(inside)[0]
+            return SlotValue(m.value, analysis.text[m.char_start : m.char_end], m.char_start,
+                             m.char_end)  # fmt: skip
+        return None
+
+
+def _labels(
+    analysis: Analysis, spans: Sequence[tuple[str, int, int]], marker: dict[str, str]
+) -> list[str]:
+    """B-/I-/O labels of the analysed words from the slot values' character spans."""
+    labels = ["O"] * len(analysis.words)
+    for slot, start, end in spans:
+        if slot in marker:
+            continue
+        first = True
+        for k, (cs, ce) in enumerate(analysis.spans):
+            if cs >= start and ce <= end:
+                labels[k] = ("B-" if first else "I-") + slot
+                first = False
+    return labels
+
+
+def _runs(labels: Sequence[str]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    start = None
+    for k, label in enumerate([*labels, "O"]):
+        if label.startswith("B-") or label == "O":
+            if start is not None:
+                out.append((start, k))
+                start = None
+        if label.startswith("B-"):
+            start = k
+    return out
