@@ -17,8 +17,11 @@ from dialoghub.model.spec import Model
 T0 = 1_800_000_000.0
 
 
-def machine(policy: dict[str, Any] | None = None, specialists: list[dict[str, Any]] | None = None,
-            **decision: Any) -> dict[str, Any]:
+def machine(
+    policy: dict[str, Any] | None = None,
+    specialists: list[dict[str, Any]] | None = None,
+    **decision: Any,
+) -> dict[str, Any]:
     """The document-review machine with a decision block (three AI callables by default)."""
     return {
         "id": "review",
@@ -27,8 +30,11 @@ def machine(policy: dict[str, Any] | None = None, specialists: list[dict[str, An
         "states": {
             "pending": {
                 "meta": {"prompt": "Review the document."},
-                "on": {"APPROVE": "approved", "REQUEST_CHANGES": "needs_revision",
-                       "REJECT": "rejected"},
+                "on": {
+                    "APPROVE": "approved",
+                    "REQUEST_CHANGES": "needs_revision",
+                    "REJECT": "rejected",
+                },
             },
             "needs_revision": {
                 "meta": {"prompt": "Review the revision."},
@@ -39,7 +45,9 @@ def machine(policy: dict[str, Any] | None = None, specialists: list[dict[str, An
         },
         "decision": {
             "deadline": 60,
-            "specialists": specialists if specialists is not None else [
+            "specialists": specialists
+            if specialists is not None
+            else [
                 {"id": "a", "kind": "callable"},
                 {"id": "b", "kind": "callable"},
                 {"id": "c", "kind": "callable"},

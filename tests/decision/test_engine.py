@@ -34,8 +34,14 @@ def propose(run: Run, who: str, transition: str, **kw) -> None:
 
 def vote(run: Run, who: str, *pairs: tuple[str, str, str], **kw) -> None:
     assert run.round is not None
-    run.send(Vote(round=run.round["id"], specialist=who,
-                  votes=[PairVote(a=a, b=b, vote=v) for a, b, v in pairs], **kw))
+    run.send(
+        Vote(
+            round=run.round["id"],
+            specialist=who,
+            votes=[PairVote(a=a, b=b, vote=v) for a, b, v in pairs],
+            **kw,
+        )
+    )
 
 
 def test_a_round_opens_on_entering_a_decided_state(run_of) -> None:
@@ -95,8 +101,7 @@ def test_three_proposals_all_pairs_weighted_consensus(run_of) -> None:
 
 
 def test_weighted_margin_and_both(run_of) -> None:
-    specialists = [{"id": "a", "kind": "callable", "weight": 3},
-                   {"id": "b", "kind": "callable"}]
+    specialists = [{"id": "a", "kind": "callable", "weight": 3}, {"id": "b", "kind": "callable"}]
     run = run_of(specialists=specialists, policy={"margin": 2})
     propose(run, "a", "APPROVE")
     propose(run, "b", "REJECT")
@@ -127,8 +132,13 @@ def test_a_tie_parks_by_default_and_never_raises(run_of) -> None:
 
 
 def test_no_consensus_under_the_margin(run_of) -> None:
-    run = run_of(specialists=[{"id": "a", "kind": "callable", "weight": 1.5},
-                              {"id": "b", "kind": "callable"}], policy={"margin": 1})
+    run = run_of(
+        specialists=[
+            {"id": "a", "kind": "callable", "weight": 1.5},
+            {"id": "b", "kind": "callable"},
+        ],
+        policy={"margin": 1},
+    )
     propose(run, "a", "APPROVE")
     propose(run, "b", "REJECT")
     vote(run, "a", ("A", "B", "A"))
@@ -139,9 +149,10 @@ def test_no_consensus_under_the_margin(run_of) -> None:
 
 
 def test_tie_resolicits_a_bounded_number_of_times_then_falls_back(run_of) -> None:
-    run = run_of(specialists=[{"id": "a", "kind": "callable"}, {"id": "b", "kind": "callable"}],
-                 policy={"on_tie": ["resolicit", "fallback"], "max_resolicit": 1,
-                         "fallback": "REJECT"})
+    run = run_of(
+        specialists=[{"id": "a", "kind": "callable"}, {"id": "b", "kind": "callable"}],
+        policy={"on_tie": ["resolicit", "fallback"], "max_resolicit": 1, "fallback": "REJECT"},
+    )
     for x, y in (("A", "B"), ("C", "D")):
         propose(run, "a", "APPROVE")
         propose(run, "b", "REQUEST_CHANGES")
@@ -159,9 +170,11 @@ def test_tie_resolicits_a_bounded_number_of_times_then_falls_back(run_of) -> Non
 
 
 def test_tie_escalates_to_a_human_whose_vote_settles(run_of) -> None:
-    specialists = [{"id": "a", "kind": "callable"}, {"id": "b", "kind": "callable"},
-                   {"id": "jane", "kind": "human", "human": True, "proposes": False,
-                    "votes": False}]
+    specialists = [
+        {"id": "a", "kind": "callable"},
+        {"id": "b", "kind": "callable"},
+        {"id": "jane", "kind": "human", "human": True, "proposes": False, "votes": False},
+    ]
     run = run_of(specialists=specialists, policy={"on_tie": ["escalate"]})
     propose(run, "a", "APPROVE")
     propose(run, "b", "REJECT")
@@ -178,8 +191,10 @@ def test_tie_escalates_to_a_human_whose_vote_settles(run_of) -> None:
 
 
 def test_escalation_without_humans_parks(run_of) -> None:
-    run = run_of(specialists=[{"id": "a", "kind": "callable"}, {"id": "b", "kind": "callable"}],
-                 policy={"on_tie": ["escalate"]})
+    run = run_of(
+        specialists=[{"id": "a", "kind": "callable"}, {"id": "b", "kind": "callable"}],
+        policy={"on_tie": ["escalate"]},
+    )
     propose(run, "a", "APPROVE")
     propose(run, "b", "REJECT")
     vote(run, "a", ("A", "B", "A"))
@@ -188,8 +203,11 @@ def test_escalation_without_humans_parks(run_of) -> None:
 
 
 def test_human_policy_first_human_vote_settles_before_the_others(run_of) -> None:
-    specialists = [{"id": "a", "kind": "callable"}, {"id": "b", "kind": "callable"},
-                   {"id": "jane", "kind": "human", "human": True, "proposes": False}]
+    specialists = [
+        {"id": "a", "kind": "callable"},
+        {"id": "b", "kind": "callable"},
+        {"id": "jane", "kind": "human", "human": True, "proposes": False},
+    ]
     run = run_of(specialists=specialists, policy={"kind": "human"})
     propose(run, "a", "APPROVE")
     propose(run, "b", "REJECT")
@@ -203,8 +221,11 @@ def test_human_policy_first_human_vote_settles_before_the_others(run_of) -> None
 
 
 def test_human_policy_without_a_human_vote_is_no_consensus(run_of) -> None:
-    specialists = [{"id": "a", "kind": "callable"}, {"id": "b", "kind": "callable"},
-                   {"id": "jane", "kind": "human", "human": True, "proposes": False}]
+    specialists = [
+        {"id": "a", "kind": "callable"},
+        {"id": "b", "kind": "callable"},
+        {"id": "jane", "kind": "human", "human": True, "proposes": False},
+    ]
     run = run_of(specialists=specialists, policy={"kind": "human"})
     propose(run, "a", "APPROVE")
     propose(run, "b", "REJECT")
@@ -231,8 +252,14 @@ def test_quorum_before_the_deadline(run_of) -> None:
 
 
 def test_quorum_not_reached_when_the_deadline_passes(run_of) -> None:
-    run = run_of(policy={"kind": "quorum", "quorum": 3, "on_no_consensus": ["fallback"],
-                         "fallback": "REJECT"})
+    run = run_of(
+        policy={
+            "kind": "quorum",
+            "quorum": 3,
+            "on_no_consensus": ["fallback"],
+            "fallback": "REJECT",
+        }
+    )
     propose(run, "a", "APPROVE")
     propose(run, "b", "REJECT")
     propose(run, "c", "REJECT")
@@ -272,8 +299,7 @@ def test_late_duplicate_and_stale_answers_are_refused_and_change_nothing(run_of)
     with pytest.raises(StaleRound):
         run.send(Propose(round="r7", specialist="a", transition="APPROVE"))
     with pytest.raises(StaleRound):
-        run.send(Propose(round="r1", specialist="a", transition="APPROVE",
-                         correlation="r1.9.p.a"))
+        run.send(Propose(round="r1", specialist="a", transition="APPROVE", correlation="r1.9.p.a"))
     with pytest.raises(NotSolicited):
         run.send(Propose(round="r1", specialist="zed", transition="APPROVE"))
     with pytest.raises(UnknownTransition):
@@ -328,8 +354,9 @@ def test_invalid_answers_are_recorded_and_bounded(run_of) -> None:
 def test_answers_batch_is_one_update(run_of) -> None:
     run = run_of()
     seq = run.session.seq
-    run.send(Answers(items=[Propose(round="r1", specialist=w, transition="APPROVE")
-                            for w in "abc"]))
+    run.send(
+        Answers(items=[Propose(round="r1", specialist=w, transition="APPROVE") for w in "abc"])
+    )
     assert run.session.state == "approved"
     assert run.types(seq)[:3] == ["proposal_submitted"] * 3
     assert len({e.version for e in run.events if e.seq > seq}) == 1
@@ -364,13 +391,25 @@ def test_override_refusals(run_of) -> None:
 
 
 def test_model_problems_are_located() -> None:
-    bad = machine(policy={"kind": "plurality", "on_tie": ["pray"]},
-                  specialists=[{"id": "x", "kind": "human"}, {"id": "x", "kind": "robot"},
-                               {"id": "l", "kind": "llm"}], states=["approved"])
+    bad = machine(
+        policy={"kind": "plurality", "on_tie": ["pray"]},
+        specialists=[
+            {"id": "x", "kind": "human"},
+            {"id": "x", "kind": "robot"},
+            {"id": "l", "kind": "llm"},
+        ],
+        states=["approved"],
+    )
     with pytest.raises(ModelValidationError) as info:
         compile_machine(bad)
     text = str(info.value)
-    for needle in ("policy kind", "on_tie", "human: true", "kind must be one of",
-                   "needs a 'url'", "'states' lists"):
+    for needle in (
+        "policy kind",
+        "on_tie",
+        "human: true",
+        "kind must be one of",
+        "needs a 'url'",
+        "'states' lists",
+    ):
         assert needle in text, needle
     assert all(p.line > 0 for p in info.value.problems)

@@ -69,7 +69,10 @@ def _prompt(model: Model, state: str) -> str | None:
 
 
 def solicitations(
-    model: Model, session: Session, *, reasoning: Mapping[str, str] | None = None,
+    model: Model,
+    session: Session,
+    *,
+    reasoning: Mapping[str, str] | None = None,
     only: Callable[[str, dict[str, Any]], bool] | None = None,
 ) -> list[Solicitation]:
     """The open round's pending solicitations as specialists get them (``reasoning``: the
@@ -81,24 +84,39 @@ def solicitations(
         return []
     out = []
     proposals = tuple(
-        {"id": p["id"], "transition": p["t"], "params": p.get("params") or {}, "by": p["by"],
-         "reasoning": (reasoning or {}).get(p["id"], "")}
+        {
+            "id": p["id"],
+            "transition": p["t"],
+            "params": p.get("params") or {},
+            "by": p["by"],
+            "reasoning": (reasoning or {}).get(p["id"], ""),
+        }
         for p in rd["proposals"]
     )
     for sid, pending in rd["pending"].items():
         if only is not None and not only(sid, pending):
             continue
         vote = pending["k"] == "v"
-        out.append(Solicitation(
-            session_id=session.id, tenant=session.tenant, model_id=session.model_id,
-            round=rd["id"], state=rd["state"], kind="vote" if vote else "proposal",
-            specialist=sid, correlation=pending["c"], prompt=_prompt(model, rd["state"]),
-            transitions=spec.transitions.get(rd["state"], ()), params=session.params,
-            metadata=session.metadata,
-            history=tuple((session.decision or {}).get("history", ())),
-            proposals=proposals if vote else (),
-            pairs=tuple((a, b) for a, b in pending.get("pairs", ())), due_at=pending["due"],
-        ))
+        out.append(
+            Solicitation(
+                session_id=session.id,
+                tenant=session.tenant,
+                model_id=session.model_id,
+                round=rd["id"],
+                state=rd["state"],
+                kind="vote" if vote else "proposal",
+                specialist=sid,
+                correlation=pending["c"],
+                prompt=_prompt(model, rd["state"]),
+                transitions=spec.transitions.get(rd["state"], ()),
+                params=session.params,
+                metadata=session.metadata,
+                history=tuple((session.decision or {}).get("history", ())),
+                proposals=proposals if vote else (),
+                pairs=tuple((a, b) for a, b in pending.get("pairs", ())),
+                due_at=pending["due"],
+            )
+        )
     return out
 
 
@@ -107,20 +125,35 @@ def _item(s: Solicitation, answer: Answer | Exception) -> Propose | Vote:
     if isinstance(answer, Exception):
         why = f"{type(answer).__name__}: {answer}"[:500]
         if s.kind == "proposal":
-            return Propose(round=s.round, specialist=s.specialist, correlation=s.correlation,
-                           invalid=why)
-        return Vote(round=s.round, specialist=s.specialist, correlation=s.correlation,
-                    invalid=why)
-    figures: dict[str, Any] = {"cost": answer.cost, "latency": answer.latency,
-                               "tokens": answer.tokens}
+            return Propose(
+                round=s.round, specialist=s.specialist, correlation=s.correlation, invalid=why
+            )
+        return Vote(round=s.round, specialist=s.specialist, correlation=s.correlation, invalid=why)
+    figures: dict[str, Any] = {
+        "cost": answer.cost,
+        "latency": answer.latency,
+        "tokens": answer.tokens,
+    }
     if isinstance(answer, ProposalAnswer):
-        return Propose(round=s.round, specialist=s.specialist, correlation=s.correlation,
-                       transition=answer.transition, reasoning=answer.reasoning,
-                       params=answer.params, **figures)
+        return Propose(
+            round=s.round,
+            specialist=s.specialist,
+            correlation=s.correlation,
+            transition=answer.transition,
+            reasoning=answer.reasoning,
+            params=answer.params,
+            **figures,
+        )
     assert isinstance(answer, VoteAnswer)
     votes = [PairVote(a=a, b=b, vote=answer.votes[(a, b)]) for a, b in s.pairs]
-    return Vote(round=s.round, specialist=s.specialist, correlation=s.correlation,
-                votes=votes, reasoning=answer.reasoning, **figures)
+    return Vote(
+        round=s.round,
+        specialist=s.specialist,
+        correlation=s.correlation,
+        votes=votes,
+        reasoning=answer.reasoning,
+        **figures,
+    )
 
 
 class Driver:
@@ -133,8 +166,14 @@ class Driver:
     watch the hub (default); without it, call :meth:`drive` yourself.
     """
 
-    def __init__(self, hub: Hub, *, callables: Mapping[str, Any] | None = None,
-                 specialists: Iterable[Specialist] = (), attach: bool = True) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        callables: Mapping[str, Any] | None = None,
+        specialists: Iterable[Specialist] = (),
+        attach: bool = True,
+    ) -> None:
         self.hub = hub
         self.callables = dict(callables or {})
         self._given = {s.id: s for s in specialists}
@@ -227,8 +266,11 @@ class Driver:
         now = self.hub.now()
 
         def ours(sid: str, pending: dict[str, Any]) -> bool:
-            return not pending.get("h") and pending["due"] > now \
+            return (
+                not pending.get("h")
+                and pending["due"] > now
                 and self.implementation(model, sid) is not None
+            )
 
         asked = solicitations(model, session, only=ours)
         if not asked:
@@ -261,11 +303,16 @@ class Driver:
         """The reasoning of the open round's proposals, from its events (one bounded read)."""
         rd = open_round(session)
         assert rd is not None
-        events = await self.hub.events(session.id, after=max(rd.get("seq", 1) - 1, 0),
-                                       limit=10_000, tenant=session.tenant)
-        return {e.data["proposal"]: e.data.get("reasoning", "") for e in events
-                if e.type == "proposal_submitted" and e.data.get("round") == rd["id"]
-                and "proposal" in e.data}
+        events = await self.hub.events(
+            session.id, after=max(rd.get("seq", 1) - 1, 0), limit=10_000, tenant=session.tenant
+        )
+        return {
+            e.data["proposal"]: e.data.get("reasoning", "")
+            for e in events
+            if e.type == "proposal_submitted"
+            and e.data.get("round") == rd["id"]
+            and "proposal" in e.data
+        }
 
     async def _submit(self, session: Session, items: list[Propose | Vote]) -> SessionView | None:
         inp: Any = items[0] if len(items) == 1 else Answers(items=items)

@@ -45,10 +45,10 @@ MAX_CONTEXT_CHARS = 4000
 _SYSTEM = (
     "You are {id}, one specialist among several deciding the next transition of a state "
     "machine session. Read the instruction and the facts, then answer with ONE JSON object "
-    "and nothing else. To propose: {{\"transition\": one of the allowed transitions, "
-    "\"reasoning\": why, \"params\": an object (optional)}}. To vote: {{\"votes\": "
-    "[{{\"a\": id, \"b\": id, \"vote\": \"A\" | \"B\" | \"both\" | \"neither\"}} for every "
-    "pair asked], \"reasoning\": why}}."
+    'and nothing else. To propose: {{"transition": one of the allowed transitions, '
+    '"reasoning": why, "params": an object (optional)}}. To vote: {{"votes": '
+    '[{{"a": id, "b": id, "vote": "A" | "B" | "both" | "neither"}} for every '
+    'pair asked], "reasoning": why}}.'
 )
 
 
@@ -67,18 +67,20 @@ def build_messages(s: Solicitation, system: str | None = None) -> list[dict[str,
         f"Metadata: {_cut(dict(s.metadata), 2000)}",
     ]
     if s.history:
-        past = "; ".join(f"{h.get('state')} -> {h.get('t')} ({h.get('source')})"
-                         for h in s.history[-5:])
+        past = "; ".join(
+            f"{h.get('state')} -> {h.get('t')} ({h.get('source')})" for h in s.history[-5:]
+        )
         lines.append(f"Earlier decisions: {past}")
     if s.kind == "proposal":
         lines.append("Propose the transition to take.")
     else:
         for p in s.proposals:
-            lines.append(f"Proposal {p['id']}: {p.get('transition')} "
-                         f"(params {_cut(p.get('params') or {}, 1000)}) because "
-                         f"{_cut(p.get('reasoning') or '(no reasoning)', 1000)}")
-        lines.append("Compare each pair and vote: "
-                     + ", ".join(f"{a} vs {b}" for a, b in s.pairs))
+            lines.append(
+                f"Proposal {p['id']}: {p.get('transition')} "
+                f"(params {_cut(p.get('params') or {}, 1000)}) because "
+                f"{_cut(p.get('reasoning') or '(no reasoning)', 1000)}"
+            )
+        lines.append("Compare each pair and vote: " + ", ".join(f"{a} vs {b}" for a, b in s.pairs))
     return [
         {"role": "system", "content": (system or _SYSTEM).format(id=s.specialist)},
         {"role": "user", "content": "\n".join(lines)},
@@ -95,7 +97,7 @@ def _json_of(text: str) -> Any:
     if start < 0 or end < start:
         raise InvalidAnswer(f"the reply holds no JSON object: {text[:200]!r}")
     try:
-        return json.loads(body[start:end + 1])
+        return json.loads(body[start : end + 1])
     except json.JSONDecodeError as exc:
         raise InvalidAnswer(f"the reply's JSON does not parse: {exc}") from None
 
@@ -103,8 +105,16 @@ def _json_of(text: str) -> Any:
 class _HTTPSpecialist:
     """Bounded retries of transport errors, 429 and 5xx, on one pooled client."""
 
-    def __init__(self, id: str, url: str, *, timeout: float, retries: int,
-                 headers: Mapping[str, str] | None, client: httpx.AsyncClient | None) -> None:
+    def __init__(
+        self,
+        id: str,
+        url: str,
+        *,
+        timeout: float,
+        retries: int,
+        headers: Mapping[str, str] | None,
+        client: httpx.AsyncClient | None,
+    ) -> None:
         self.id = id
         self.url = url
         self.timeout = timeout
@@ -127,10 +137,11 @@ class _HTTPSpecialist:
         last = "no attempt"
         for attempt in range(self.retries + 1):
             if attempt:
-                await anyio.sleep(min(0.05 * 2 ** attempt, 2.0))
+                await anyio.sleep(min(0.05 * 2**attempt, 2.0))
             try:
-                async with self.client().stream("POST", url, json=body, headers=self.headers,
-                                                timeout=self.timeout) as response:
+                async with self.client().stream(
+                    "POST", url, json=body, headers=self.headers, timeout=self.timeout
+                ) as response:
                     data = bytearray()
                     async for chunk in response.aiter_bytes():
                         data += chunk
@@ -142,25 +153,40 @@ class _HTTPSpecialist:
                     if response.status_code >= 400:
                         raise SpecialistFailed(
                             f"{self.id}: {url} answered HTTP {response.status_code}: "
-                            f"{bytes(data[:200]).decode(errors='replace')}", specialist=self.id)
+                            f"{bytes(data[:200]).decode(errors='replace')}",
+                            specialist=self.id,
+                        )
                     return bytes(data)
             except httpx.HTTPError as exc:
                 last = f"{type(exc).__name__}: {exc}"
-        raise SpecialistFailed(f"{self.id}: {url} failed {self.retries + 1} times ({last})",
-                               specialist=self.id)
+        raise SpecialistFailed(
+            f"{self.id}: {url} failed {self.retries + 1} times ({last})", specialist=self.id
+        )
 
 
 class LLMSpecialist(_HTTPSpecialist):
     """An LLM behind an OpenAI-compatible ``POST {url}/chat/completions``."""
 
-    def __init__(self, id: str, url: str, model: str, *, api_key: str | None = None,
-                 temperature: float = 0.0, max_tokens: int = 400, timeout: float = 30.0,
-                 retries: int = 2, system: str | None = None,
-                 cost_per_1k_tokens: float | None = None, stream: bool = False,
-                 client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        id: str,
+        url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        temperature: float = 0.0,
+        max_tokens: int = 400,
+        timeout: float = 30.0,
+        retries: int = 2,
+        system: str | None = None,
+        cost_per_1k_tokens: float | None = None,
+        stream: bool = False,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
-        super().__init__(id, url.rstrip("/"), timeout=timeout, retries=retries,
-                         headers=headers, client=client)
+        super().__init__(
+            id, url.rstrip("/"), timeout=timeout, retries=retries, headers=headers, client=client
+        )
         self.model = model
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -173,12 +199,15 @@ class LLMSpecialist(_HTTPSpecialist):
         """From a model file's specialist options (``api_key_env`` names the variable)."""
         env = options.get("api_key_env")
         return cls(
-            id, str(options["url"]), str(options.get("model", "gpt-4o-mini")),
+            id,
+            str(options["url"]),
+            str(options.get("model", "gpt-4o-mini")),
             api_key=os.environ.get(str(env)) if env else None,
             temperature=float(options.get("temperature", 0.0)),
             max_tokens=int(options.get("max_tokens", 400)),
             timeout=float(options.get("timeout", 30.0)),
-            retries=int(options.get("retries", 2)), system=options.get("system"),
+            retries=int(options.get("retries", 2)),
+            system=options.get("system"),
             cost_per_1k_tokens=options.get("cost_per_1k_tokens"),
             stream=bool(options.get("stream", False)),
         )
@@ -186,8 +215,10 @@ class LLMSpecialist(_HTTPSpecialist):
     async def answer(self, solicitation: Solicitation) -> Answer:
         """Ask the model; the answer carries its tokens, latency and (if priced) cost."""
         body: dict[str, Any] = {
-            "model": self.model, "messages": build_messages(solicitation, self.system),
-            "temperature": self.temperature, "max_tokens": self.max_tokens,
+            "model": self.model,
+            "messages": build_messages(solicitation, self.system),
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
             "response_format": {"type": "json_object"},
         }
         if self.stream:
@@ -198,8 +229,11 @@ class LLMSpecialist(_HTTPSpecialist):
         latency = time.perf_counter() - started
         content, tokens = self._read_stream(raw) if self.stream else self._read(raw)
         answer = parse_answer(_json_of(content), solicitation)
-        cost = (tokens * self.cost_per_1k_tokens / 1000.0
-                if tokens is not None and self.cost_per_1k_tokens is not None else None)
+        cost = (
+            tokens * self.cost_per_1k_tokens / 1000.0
+            if tokens is not None and self.cost_per_1k_tokens is not None
+            else None
+        )
         return replace(answer, latency=round(latency, 6), tokens=tokens, cost=cost)
 
     @staticmethod
@@ -243,9 +277,14 @@ class WebhookSpecialist(_HTTPSpecialist):
     @classmethod
     def from_options(cls, id: str, options: Mapping[str, Any]) -> WebhookSpecialist:
         """From a model file's specialist options."""
-        return cls(id, str(options["url"]), timeout=float(options.get("timeout", 30.0)),
-                   retries=int(options.get("retries", 2)), headers=options.get("headers"),
-                   client=None)
+        return cls(
+            id,
+            str(options["url"]),
+            timeout=float(options.get("timeout", 30.0)),
+            retries=int(options.get("retries", 2)),
+            headers=options.get("headers"),
+            client=None,
+        )
 
     async def answer(self, solicitation: Solicitation) -> Answer:
         """POST the solicitation and read the reply."""
@@ -260,7 +299,8 @@ class WebhookSpecialist(_HTTPSpecialist):
             raise InvalidAnswer(f"the webhook's reply is not JSON: {raw[:200]!r}") from None
         answer = parse_answer(data, solicitation)
         if isinstance(data, dict) and isinstance(answer, ProposalAnswer | VoteAnswer):
-            figures = {k: data[k] for k in ("cost", "tokens")
-                       if isinstance(data.get(k), int | float)}
+            figures = {
+                k: data[k] for k in ("cost", "tokens") if isinstance(data.get(k), int | float)
+            }
             answer = replace(answer, latency=round(latency, 6), **figures)
         return answer

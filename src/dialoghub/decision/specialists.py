@@ -132,21 +132,30 @@ def _proposal_of(data: Mapping[str, Any]) -> ProposalAnswer:
         raise InvalidAnswer("the reply names no 'transition' (a string)")
     if params is not None and not isinstance(params, dict):
         raise InvalidAnswer("'params' must be a JSON object")
-    return ProposalAnswer(transition=transition, reasoning=str(data.get("reasoning", ""))[:4000],
-                          params=params)
+    return ProposalAnswer(
+        transition=transition, reasoning=str(data.get("reasoning", ""))[:4000], params=params
+    )
 
 
 def _vote_of(data: Mapping[str, Any], solicitation: Solicitation) -> VoteAnswer:
     raw = data.get("votes")
     if isinstance(raw, Mapping):  # {"A|B": "A"} or {"A-B": ...}: accept a common shorthand
-        raw = [{"a": k.replace("-", "|").split("|")[0], "b": k.replace("-", "|").split("|")[-1],
-                "vote": v} for k, v in raw.items() if isinstance(k, str)]
+        raw = [
+            {
+                "a": k.replace("-", "|").split("|")[0],
+                "b": k.replace("-", "|").split("|")[-1],
+                "vote": v,
+            }
+            for k, v in raw.items()
+            if isinstance(k, str)
+        ]
     if not isinstance(raw, list):
         raise InvalidAnswer("the reply has no 'votes' list of {a, b, vote}")
     votes: dict[tuple[str, str], str] = {}
     for item in raw:
-        if not isinstance(item, Mapping) or not all(isinstance(item.get(k), str)
-                                                    for k in ("a", "b", "vote")):
+        if not isinstance(item, Mapping) or not all(
+            isinstance(item.get(k), str) for k in ("a", "b", "vote")
+        ):
             raise InvalidAnswer(f"a vote is {{a, b, vote}}, not {str(item)[:100]!r}")
         votes[(item["a"], item["b"])] = item["vote"]
     return VoteAnswer(votes=votes, reasoning=str(data.get("reasoning", ""))[:4000])
@@ -179,8 +188,7 @@ class CallableSpecialist:
     """A Python function as a specialist: ``fn(solicitation)`` returns a ProposalAnswer, a
     VoteAnswer, a dict in the reply format, or (for a proposal) a transition name."""
 
-    def __init__(self, id: str, fn: Callable[[Solicitation], Any], *,
-                 thread: bool = False) -> None:
+    def __init__(self, id: str, fn: Callable[[Solicitation], Any], *, thread: bool = False) -> None:
         self.id = id
         self.fn = fn
         self.thread = thread
@@ -205,11 +213,18 @@ class RuleSpecialist:
     """Rules in the model language: the first whose ``when`` holds proposes its transition
     (``otherwise``: the transition when none holds); a vote prefers that same transition."""
 
-    def __init__(self, id: str, rules: Sequence[Mapping[str, Any]],
-                 otherwise: str | None = None) -> None:
+    def __init__(
+        self, id: str, rules: Sequence[Mapping[str, Any]], otherwise: str | None = None
+    ) -> None:
         self.id = id
-        self.rules = [(Condition.parse(str(r["when"])) if r.get("when") is not None else None,
-                       str(r["propose"]), str(r.get("reasoning", ""))) for r in rules]
+        self.rules = [
+            (
+                Condition.parse(str(r["when"])) if r.get("when") is not None else None,
+                str(r["propose"]),
+                str(r.get("reasoning", "")),
+            )
+            for r in rules
+        ]
         self.otherwise = otherwise
 
     def _choice(self, s: Solicitation) -> tuple[str | None, str]:
@@ -253,8 +268,11 @@ def from_spec(spec: SpecialistSpec, callables: Mapping[str, Callable[..., Any]])
         ref = str(spec.options.get("ref", spec.id))
         fn = callables.get(ref) or callables.get(spec.id)
         if fn is None:
-            raise SpecialistFailed(f"specialist {spec.id!r} needs the callable {ref!r}: "
-                                   "register it (Driver(callables={...}))", specialist=spec.id)
+            raise SpecialistFailed(
+                f"specialist {spec.id!r} needs the callable {ref!r}: "
+                "register it (Driver(callables={...}))",
+                specialist=spec.id,
+            )
         return fn if isinstance(fn, Specialist) else CallableSpecialist(spec.id, fn)
     if spec.kind == "rule":
         return RuleSpecialist(spec.id, spec.options.get("rules", []), spec.options.get("otherwise"))

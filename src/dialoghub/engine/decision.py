@@ -125,32 +125,60 @@ def entered(up: Update, model: Model, prompt: str | None) -> Fire | None:
         return None
     n = (up.s.decision or {}).get("n", 0) + 1
     if getattr(up, "rounds", 0) >= MAX_ROUNDS_PER_UPDATE:
-        up.emit("consensus_evaluated", round=f"r{n}", state=state, outcome="no_consensus",
-                next="park", why=f"{MAX_ROUNDS_PER_UPDATE} rounds in one update")
+        up.emit(
+            "consensus_evaluated",
+            round=f"r{n}",
+            state=state,
+            outcome="no_consensus",
+            next="park",
+            why=f"{MAX_ROUNDS_PER_UPDATE} rounds in one update",
+        )
         return None
     up.rounds = getattr(up, "rounds", 0) + 1  # type: ignore[attr-defined]
-    context = {"prompt": prompt, "transitions": list(spec.transitions[state]),
-               "params": dict(up.s.params), "metadata": dict(up.s.metadata)}
+    context = {
+        "prompt": prompt,
+        "transitions": list(spec.transitions[state]),
+        "params": dict(up.s.params),
+        "metadata": dict(up.s.metadata),
+    }
     proposers = [s for s in spec.of_state(state) if s.proposes]
     if not proposers:
-        up.emit("consensus_evaluated", round=f"r{n}", state=state, context=context,
-                outcome="no_consensus", next="park", why="no specialist proposes here")
+        up.emit(
+            "consensus_evaluated",
+            round=f"r{n}",
+            state=state,
+            context=context,
+            outcome="no_consensus",
+            next="park",
+            why="no specialist proposes here",
+        )
         return None
     _solicit(up, spec, f"r{n}", state, 1, proposers, "proposal_solicited", context=context)
     return None
 
 
 def _solicit(
-    up: Update, spec: DecisionSpec, rid: str, state: str, attempt: int,
-    who: list[SpecialistSpec], event: str, *, context: dict[str, Any] | None = None,
+    up: Update,
+    spec: DecisionSpec,
+    rid: str,
+    state: str,
+    attempt: int,
+    who: list[SpecialistSpec],
+    event: str,
+    *,
+    context: dict[str, Any] | None = None,
     pairs: list[list[str]] | None = None,
 ) -> None:
     due = up.now + spec.deadline
     kind = "p" if event == "proposal_solicited" else "v"
     for i, sp in enumerate(who):
-        data: dict[str, Any] = {"round": rid, "specialist": sp.id,
-                                "correlation": _corr(rid, attempt, kind, sp.id),
-                                "due_at": due, "attempt": attempt}
+        data: dict[str, Any] = {
+            "round": rid,
+            "specialist": sp.id,
+            "correlation": _corr(rid, attempt, kind, sp.id),
+            "due_at": due,
+            "attempt": attempt,
+        }
         if i == 0:  # the round's context, once per phase (the state, for a new round)
             data["state"] = state
             if context is not None:
@@ -177,8 +205,9 @@ def step(up: Update, model: Model, inp: Propose | Vote | Override | Answers) -> 
         fire = None
         for i, item in enumerate(inp.items):
             if fire is not None:  # decided before the last answer: the rest came too late
-                raise StaleRound(f"the round was decided by answer {i} of the batch",
-                                 round=item.round)
+                raise StaleRound(
+                    f"the round was decided by answer {i} of the batch", round=item.round
+                )
             fire = step(up, model, item)
         return fire
     rd = _current(up.s, inp.round)
@@ -189,7 +218,8 @@ def step(up: Update, model: Model, inp: Propose | Vote | Override | Answers) -> 
             f"{inp.specialist!r} is no specialist of round {rd['id']} (state "
             f"{rd['state']!r}); its specialists: "
             + ", ".join(s.id for s in spec.of_state(rd["state"])),
-            round=rd["id"], specialist=inp.specialist,
+            round=rd["id"],
+            specialist=inp.specialist,
         )
     want = "p" if isinstance(inp, Propose) else "v"
     if pending is None or pending["k"] != want:
@@ -197,20 +227,23 @@ def step(up: Update, model: Model, inp: Propose | Vote | Override | Answers) -> 
         raise NotSolicited(
             f"round {rd['id']} is not waiting for {what} from {inp.specialist!r} (it already "
             "answered, timed out, or was not asked)",
-            round=rd["id"], specialist=inp.specialist,
+            round=rd["id"],
+            specialist=inp.specialist,
         )
     if inp.correlation is not None and inp.correlation != pending["c"]:
         raise StaleRound(
             f"correlation {inp.correlation!r} is not the open solicitation's ({pending['c']})",
-            round=rd["id"], correlation=inp.correlation,
+            round=rd["id"],
+            correlation=inp.correlation,
         )
     if up.now > pending["due"]:
         raise LateAnswer(
             f"the deadline of {inp.specialist!r}'s solicitation in round {rd['id']} passed",
-            round=rd["id"], specialist=inp.specialist, due_at=pending["due"],
+            round=rd["id"],
+            specialist=inp.specialist,
+            due_at=pending["due"],
         )
-    figures = {k: v for k in ("cost", "latency", "tokens")
-               if (v := getattr(inp, k)) is not None}
+    figures = {k: v for k in ("cost", "latency", "tokens") if (v := getattr(inp, k)) is not None}
     if inp.by is not None:
         figures["by"] = dict(inp.by)
     if sp.human:
@@ -224,29 +257,38 @@ def _current(s: Session, round_id: str) -> dict[str, Any]:
     rd = open_round(s)
     if rd is None or rd["id"] != round_id:
         now = f"round {rd['id']} is open" if rd is not None else "no round is open"
-        raise StaleRound(f"round {round_id!r} is not the open round ({now})",
-                         round=round_id, open=rd["id"] if rd is not None else None)
+        raise StaleRound(
+            f"round {round_id!r} is not the open round ({now})",
+            round=round_id,
+            open=rd["id"] if rd is not None else None,
+        )
     if rd["phase"] == "attention":
-        raise StaleRound(f"round {round_id} is parked: it waits for an override",
-                         round=round_id)
+        raise StaleRound(f"round {round_id} is parked: it waits for an override", round=round_id)
     return rd
 
 
-def _propose(up: Update, model: Model, spec: DecisionSpec, rd: dict[str, Any],
-             pending: dict[str, Any], inp: Propose, extra: dict[str, Any]) -> Fire | None:
+def _propose(
+    up: Update,
+    model: Model,
+    spec: DecisionSpec,
+    rd: dict[str, Any],
+    pending: dict[str, Any],
+    inp: Propose,
+    extra: dict[str, Any],
+) -> Fire | None:
     allowed = spec.transitions[rd["state"]]
-    base = {"round": rd["id"], "specialist": inp.specialist, "correlation": pending["c"],
-            **extra}
+    base = {"round": rd["id"], "specialist": inp.specialist, "correlation": pending["c"], **extra}
     if inp.invalid is not None:
         closed = pending.get("bad", 0) + 1 > spec.retries
-        up.emit("proposal_submitted", **base, valid=False, invalid=inp.invalid[:500],
-                closed=closed)
+        up.emit("proposal_submitted", **base, valid=False, invalid=inp.invalid[:500], closed=closed)
         return _advance(up, model) if closed else None
     if inp.transition not in allowed:
         raise UnknownTransition(
             f"state {rd['state']!r} takes no transition {inp.transition!r}; it takes: "
             + ", ".join(allowed),
-            round=rd["id"], transition=inp.transition, allowed=list(allowed),
+            round=rd["id"],
+            transition=inp.transition,
+            allowed=list(allowed),
         )
     data: dict[str, Any] = {**base, "proposal": _label(rd["np"]), "transition": inp.transition}
     if inp.reasoning:
@@ -257,14 +299,28 @@ def _propose(up: Update, model: Model, spec: DecisionSpec, rd: dict[str, Any],
     return _advance(up, model)
 
 
-def _vote(up: Update, model: Model, spec: DecisionSpec, rd: dict[str, Any],
-          pending: dict[str, Any], sp: SpecialistSpec, inp: Vote,
-          extra: dict[str, Any]) -> Fire | None:
+def _vote(
+    up: Update,
+    model: Model,
+    spec: DecisionSpec,
+    rd: dict[str, Any],
+    pending: dict[str, Any],
+    sp: SpecialistSpec,
+    inp: Vote,
+    extra: dict[str, Any],
+) -> Fire | None:
     if inp.invalid is not None:  # an unusable reply: counted, the voter abstains at last
         closed = pending.get("bad", 0) + 1 > spec.retries
-        up.emit("vote_submitted", round=rd["id"], specialist=inp.specialist,
-                correlation=pending["c"], valid=False, invalid=inp.invalid[:500],
-                closed=closed, **extra)
+        up.emit(
+            "vote_submitted",
+            round=rd["id"],
+            specialist=inp.specialist,
+            correlation=pending["c"],
+            valid=False,
+            invalid=inp.invalid[:500],
+            closed=closed,
+            **extra,
+        )
         return _advance(up, model) if closed else None
     if not inp.votes:
         raise InvalidInput("a vote needs at least one pair: {a, b, vote}")
@@ -274,9 +330,15 @@ def _vote(up: Update, model: Model, spec: DecisionSpec, rd: dict[str, Any],
         _check_pair(rd, asked, seen, pv)
     left = len(asked) - len(seen)
     for i, pv in enumerate(inp.votes):
-        data: dict[str, Any] = {"round": rd["id"], "specialist": inp.specialist,
-                                "correlation": pending["c"], "a": pv.a, "b": pv.b,
-                                "vote": pv.vote, "weight": sp.weight}
+        data: dict[str, Any] = {
+            "round": rd["id"],
+            "specialist": inp.specialist,
+            "correlation": pending["c"],
+            "a": pv.a,
+            "b": pv.b,
+            "vote": pv.vote,
+            "weight": sp.weight,
+        }
         if i == len(inp.votes) - 1:
             data.update(extra)
             if inp.reasoning:
@@ -286,23 +348,33 @@ def _vote(up: Update, model: Model, spec: DecisionSpec, rd: dict[str, Any],
         up.emit("vote_submitted", **data)
     policy = _policy(spec, rd)
     now_open = open_round(up.s)
-    if left == 0 and now_open is not None and now_open["pending"] and (
-        (sp.human and policy.kind == "human")  # the first human's vote settles it
-        or (policy.kind == "quorum" and len({v["by"] for v in now_open["votes"]})
-            >= policy.quorum)  # the quorum is in before the deadline
+    if (
+        left == 0
+        and now_open is not None
+        and now_open["pending"]
+        and (
+            (sp.human and policy.kind == "human")  # the first human's vote settles it
+            or (
+                policy.kind == "quorum"
+                and len({v["by"] for v in now_open["votes"]}) >= policy.quorum
+            )  # the quorum is in before the deadline
+        )
     ):
         return _evaluate(up, model, early=True)
     return _advance(up, model)
 
 
-def _check_pair(rd: dict[str, Any], asked: set[tuple[str, ...]],
-                seen: set[tuple[str, str]], pv: PairVote) -> None:
+def _check_pair(
+    rd: dict[str, Any], asked: set[tuple[str, ...]], seen: set[tuple[str, str]], pv: PairVote
+) -> None:
     ids = {p["id"] for p in rd["proposals"]}
     for pid in (pv.a, pv.b):
         if pid not in ids:
             raise UnknownProposal(
                 f"round {rd['id']} has no proposal {pid!r}; its proposals: "
-                + ", ".join(sorted(ids)), round=rd["id"], proposal=pid,
+                + ", ".join(sorted(ids)),
+                round=rd["id"],
+                proposal=pid,
             )
     key = (pv.a, pv.b)
     if key not in asked and (pv.b, pv.a) in asked:
@@ -310,11 +382,15 @@ def _check_pair(rd: dict[str, Any], asked: set[tuple[str, ...]],
     if key in seen or key not in asked:
         raise NotSolicited(
             f"round {rd['id']} is not waiting for a vote on {pv.a}/{pv.b} from this "
-            "specialist (voted already, or not asked)", round=rd["id"], a=pv.a, b=pv.b,
+            "specialist (voted already, or not asked)",
+            round=rd["id"],
+            a=pv.a,
+            b=pv.b,
         )
     if pv.vote not in CHOICES:
-        raise InvalidInput(f"a pair vote is one of {', '.join(CHOICES)}, not {pv.vote!r}",
-                           vote=pv.vote)
+        raise InvalidInput(
+            f"a pair vote is one of {', '.join(CHOICES)}, not {pv.vote!r}", vote=pv.vote
+        )
     seen.add(key)
 
 
@@ -329,11 +405,16 @@ def _override(up: Update, spec: DecisionSpec, inp: Override) -> Fire:
         raise UnknownTransition(
             f"state {state!r} takes no transition {inp.transition!r}; it takes: "
             + ", ".join(spec.transitions[state]),
-            transition=inp.transition, allowed=list(spec.transitions[state]),
+            transition=inp.transition,
+            allowed=list(spec.transitions[state]),
         )
-    data: dict[str, Any] = {"round": rd["id"] if rd else None, "state": state,
-                            "transition": inp.transition, "source": "override",
-                            "keep": spec.history}
+    data: dict[str, Any] = {
+        "round": rd["id"] if rd else None,
+        "state": state,
+        "transition": inp.transition,
+        "source": "override",
+        "keep": spec.history,
+    }
     if inp.params:
         data["params"] = dict(inp.params)
     if inp.reason:
@@ -349,8 +430,13 @@ def manual(up: Update, model: Model, name: str, params: dict[str, Any] | None) -
     rd = open_round(up.s)
     if rd is None:
         return
-    data: dict[str, Any] = {"round": rd["id"], "state": rd["state"], "transition": name,
-                            "source": "manual", "keep": _spec(model).history}
+    data: dict[str, Any] = {
+        "round": rd["id"],
+        "state": rd["state"],
+        "transition": name,
+        "source": "manual",
+        "keep": _spec(model).history,
+    }
     if params:
         data["params"] = dict(params)
     up.emit("transition_executed", **data)
@@ -363,8 +449,13 @@ def timeout(up: Update, model: Model) -> Fire | None:
     if rd is None or not due:
         raise UnexpectedInput("no solicitation of this session is past its deadline")
     for sid, p in due:
-        up.emit("solicitation_timed_out", round=rd["id"], specialist=sid, correlation=p["c"],
-                kind="proposal" if p["k"] == "p" else "vote")
+        up.emit(
+            "solicitation_timed_out",
+            round=rd["id"],
+            specialist=sid,
+            correlation=p["c"],
+            kind="proposal" if p["k"] == "p" else "vote",
+        )
     return _advance(up, model)
 
 
@@ -374,9 +465,14 @@ def timeout(up: Update, model: Model) -> Fire | None:
 def _policy(spec: DecisionSpec, rd: dict[str, Any]) -> Policy:
     policy = spec.policy_for(rd["state"])
     if rd.get("escalated") and policy.kind != "human":  # escalated: the humans decide
-        return Policy(kind="human", margin=policy.margin, on_tie=policy.on_tie,
-                      on_no_consensus=policy.on_no_consensus,
-                      max_resolicit=policy.max_resolicit, fallback=policy.fallback)
+        return Policy(
+            kind="human",
+            margin=policy.margin,
+            on_tie=policy.on_tie,
+            on_no_consensus=policy.on_no_consensus,
+            max_resolicit=policy.max_resolicit,
+            fallback=policy.fallback,
+        )
     return policy
 
 
@@ -400,15 +496,21 @@ def _advance(up: Update, model: Model) -> Fire | None:
     if not candidates:
         return _outcome(up, model, "no_consensus", "no valid proposal", {})
     if len(candidates) == 1:
-        return _decide(up, spec, rd, candidates[0], "single", {candidates[0]["id"]: 0.0},
-                       "the only transition proposed")
+        return _decide(
+            up,
+            spec,
+            rd,
+            candidates[0],
+            "single",
+            {candidates[0]["id"]: 0.0},
+            "the only transition proposed",
+        )
     human_only = bool(rd.get("escalated"))
     voters = [s for s in spec.of_state(rd["state"]) if s.votes and (s.human or not human_only)]
     if not voters:
         return _evaluate(up, model)
     pairs = [[a["id"], b["id"]] for a, b in combinations(candidates, 2)]
-    _solicit(up, spec, rd["id"], rd["state"], rd["attempt"], voters, "vote_solicited",
-             pairs=pairs)
+    _solicit(up, spec, rd["id"], rd["state"], rd["attempt"], voters, "vote_solicited", pairs=pairs)
     return None
 
 
@@ -435,40 +537,81 @@ def _evaluate(up: Update, model: Model, *, early: bool = False) -> Fire | None:
     tally, voters = _tally(rd, policy)
     candidates = {c["id"]: c for c in _candidates(rd)}
     if policy.kind == "quorum" and len(voters) < policy.quorum:
-        return _outcome(up, model, "no_consensus",
-                        f"quorum not reached: {len(voters)} of {policy.quorum} voted", tally)
+        return _outcome(
+            up,
+            model,
+            "no_consensus",
+            f"quorum not reached: {len(voters)} of {policy.quorum} voted",
+            tally,
+        )
     if policy.kind == "human" and not voters:
         return None if early else _outcome(up, model, "no_consensus", "no human voted", tally)
     ranked = sorted(tally, key=lambda c: -tally[c])  # stable: first proposed first on ties
     lead = tally[ranked[0]] - (tally[ranked[1]] if len(ranked) > 1 else 0.0)
     margin = policy.margin if policy.kind != "human" else 1e-9
     if tally[ranked[0]] > 0 and lead >= margin:
-        return _decide(up, spec, rd, candidates[ranked[0]], policy.kind, tally,
-                       f"{ranked[0]} leads by {lead:g}")
+        return _decide(
+            up,
+            spec,
+            rd,
+            candidates[ranked[0]],
+            policy.kind,
+            tally,
+            f"{ranked[0]} leads by {lead:g}",
+        )
     if early:
         return None  # a human's vote did not settle it: wait for the others
     if lead == 0:
-        return _outcome(up, model, "tie", f"{' = '.join(ranked[:2])} at {tally[ranked[0]]:g}",
-                        tally)
-    return _outcome(up, model, "no_consensus",
-                    f"{ranked[0]} leads by {lead:g}, under the margin {policy.margin:g}", tally)
+        return _outcome(
+            up, model, "tie", f"{' = '.join(ranked[:2])} at {tally[ranked[0]]:g}", tally
+        )
+    return _outcome(
+        up,
+        model,
+        "no_consensus",
+        f"{ranked[0]} leads by {lead:g}, under the margin {policy.margin:g}",
+        tally,
+    )
 
 
-def _decide(up: Update, spec: DecisionSpec, rd: dict[str, Any], winner: dict[str, Any],
-            policy: str, tally: dict[str, float], why: str) -> Fire:
-    up.emit("consensus_evaluated", round=rd["id"], outcome="decided", policy=policy,
-            tally=tally, winner=winner["id"], transition=winner["t"], next="execute", why=why)
-    data: dict[str, Any] = {"round": rd["id"], "state": rd["state"], "transition": winner["t"],
-                            "source": "proposal", "proposal": winner["id"],
-                            "specialist": winner["by"], "keep": spec.history}
+def _decide(
+    up: Update,
+    spec: DecisionSpec,
+    rd: dict[str, Any],
+    winner: dict[str, Any],
+    policy: str,
+    tally: dict[str, float],
+    why: str,
+) -> Fire:
+    up.emit(
+        "consensus_evaluated",
+        round=rd["id"],
+        outcome="decided",
+        policy=policy,
+        tally=tally,
+        winner=winner["id"],
+        transition=winner["t"],
+        next="execute",
+        why=why,
+    )
+    data: dict[str, Any] = {
+        "round": rd["id"],
+        "state": rd["state"],
+        "transition": winner["t"],
+        "source": "proposal",
+        "proposal": winner["id"],
+        "specialist": winner["by"],
+        "keep": spec.history,
+    }
     if winner.get("params"):
         data["params"] = winner["params"]
     up.emit("transition_executed", **data)
     return Fire(winner["t"], winner.get("params"))
 
 
-def _outcome(up: Update, model: Model, outcome: str, why: str,
-             tally: dict[str, float]) -> Fire | None:
+def _outcome(
+    up: Update, model: Model, outcome: str, why: str, tally: dict[str, float]
+) -> Fire | None:
     """A tie or no consensus: the policy's steps in order, parking when none applies."""
     spec = _spec(model)
     rd = open_round(up.s)
@@ -476,17 +619,26 @@ def _outcome(up: Update, model: Model, outcome: str, why: str,
     policy = spec.policy_for(rd["state"])
     steps = policy.on_tie if outcome == "tie" else policy.on_no_consensus
     state = rd["state"]
-    base = {"round": rd["id"], "outcome": outcome, "policy": _policy(spec, rd).kind,
-            "tally": tally, "why": why}
+    base = {
+        "round": rd["id"],
+        "outcome": outcome,
+        "policy": _policy(spec, rd).kind,
+        "tally": tally,
+        "why": why,
+    }
     humans = [s for s in spec.of_state(state) if s.human]
     for choice in (*steps, "park"):
         if choice == "resolicit" and rd["attempt"] <= policy.max_resolicit:
             up.emit("consensus_evaluated", **base, next="resolicit")
-            proposers = [s for s in spec.of_state(state) if s.proposes and
-                         (s.human or not rd.get("escalated"))]
+            proposers = [
+                s
+                for s in spec.of_state(state)
+                if s.proposes and (s.human or not rd.get("escalated"))
+            ]
             if proposers:
-                _solicit(up, spec, rd["id"], state, rd["attempt"] + 1, proposers,
-                         "proposal_solicited")
+                _solicit(
+                    up, spec, rd["id"], state, rd["attempt"] + 1, proposers, "proposal_solicited"
+                )
                 return None
             return _outcome(up, model, outcome, "nobody to solicit again", tally)
         if choice == "escalate" and not rd.get("escalated") and humans:
@@ -494,18 +646,24 @@ def _outcome(up: Update, model: Model, outcome: str, why: str,
             candidates = _candidates(rd)
             if len(candidates) >= 2:
                 pairs = [[a["id"], b["id"]] for a, b in combinations(candidates, 2)]
-                _solicit(up, spec, rd["id"], state, rd["attempt"], humans, "vote_solicited",
-                         pairs=pairs)
+                _solicit(
+                    up, spec, rd["id"], state, rd["attempt"], humans, "vote_solicited", pairs=pairs
+                )
             else:
-                _solicit(up, spec, rd["id"], state, rd["attempt"], humans,
-                         "proposal_solicited")
+                _solicit(up, spec, rd["id"], state, rd["attempt"], humans, "proposal_solicited")
             return None
         if choice == "fallback" and policy.fallback in spec.transitions[state]:
             fb = policy.fallback
             assert fb is not None
             up.emit("consensus_evaluated", **base, next="fallback", transition=fb)
-            up.emit("transition_executed", round=rd["id"], state=state, transition=fb,
-                    source="fallback", keep=spec.history)
+            up.emit(
+                "transition_executed",
+                round=rd["id"],
+                state=state,
+                transition=fb,
+                source="fallback",
+                keep=spec.history,
+            )
             return Fire(fb, None)
         if choice == "park":
             up.emit("consensus_evaluated", **base, next="park")
@@ -526,10 +684,17 @@ def _round_of(s: Session, e: Event) -> tuple[dict[str, Any], dict[str, Any]]:
     rd = dec.get("round")
     if rd is None or rd["id"] != d["round"]:
         dec["n"] = dec.get("n", 0) + 1
-        rd = {"id": d["round"], "seq": e.seq, "state": d.get("state", s.state),
-              "phase": "propose",
-              "attempt": d.get("attempt", 1), "np": 0, "pending": {}, "proposals": [],
-              "votes": []}
+        rd = {
+            "id": d["round"],
+            "seq": e.seq,
+            "state": d.get("state", s.state),
+            "phase": "propose",
+            "attempt": d.get("attempt", 1),
+            "np": 0,
+            "pending": {},
+            "proposals": [],
+            "votes": [],
+        }
     else:
         rd = dict(rd)
     return dec, rd
@@ -552,8 +717,11 @@ def _solicited(s: Session, e: Event) -> None:
         rd.update(attempt=d["attempt"], proposals=[], votes=[], phase="propose")
     if e.type == "vote_solicited":
         rd["phase"] = "vote"
-    entry: dict[str, Any] = {"c": d["correlation"], "k": "p" if e.type[0] == "p" else "v",
-                             "due": d["due_at"]}
+    entry: dict[str, Any] = {
+        "c": d["correlation"],
+        "k": "p" if e.type[0] == "p" else "v",
+        "due": d["due_at"],
+    }
     if "pairs" in d:
         entry["pairs"] = d["pairs"]
     if d.get("human"):
@@ -567,8 +735,11 @@ def _proposed(s: Session, e: Event) -> None:
     dec, rd = _round_of(s, e)
     pending = dict(rd["pending"])
     if d.get("valid", True):
-        proposal: dict[str, Any] = {"id": d["proposal"], "by": d["specialist"],
-                                    "t": d["transition"]}
+        proposal: dict[str, Any] = {
+            "id": d["proposal"],
+            "by": d["specialist"],
+            "t": d["transition"],
+        }
         if "params" in d:
             proposal["params"] = d["params"]
         rd["proposals"] = [*rd["proposals"], proposal]
@@ -596,8 +767,13 @@ def _voted(s: Session, e: Event) -> None:
         rd["pending"] = pending
         _store(s, dec, rd)
         return
-    vote: dict[str, Any] = {"by": d["specialist"], "a": d["a"], "b": d["b"], "v": d["vote"],
-                            "w": d["weight"]}
+    vote: dict[str, Any] = {
+        "by": d["specialist"],
+        "a": d["a"],
+        "b": d["b"],
+        "v": d["vote"],
+        "w": d["weight"],
+    }
     if d.get("human"):
         vote["h"] = True
     rd["votes"] = [*rd["votes"], vote]
@@ -634,8 +810,12 @@ def _executed(s: Session, e: Event) -> None:
     d = e.data
     dec = dict(s.decision or {"n": 0})
     dec.pop("round", None)
-    entry = {"round": d.get("round"), "state": d["state"], "t": d["transition"],
-             "source": d["source"]}
+    entry = {
+        "round": d.get("round"),
+        "state": d["state"],
+        "t": d["transition"],
+        "source": d["source"],
+    }
     keep = d.get("keep", 5)
     dec["history"] = [*dec.get("history", []), entry][-keep:] if keep else []
     s.decision = dec

@@ -154,8 +154,9 @@ class _Reader:
     def bad(self, path: Sequence[Any], message: str) -> None:
         self.problems.append(self.loc.problem(("decision", *path), message))
 
-    def number(self, d: Mapping[str, Any], key: str, path: Sequence[Any], default: float,
-               low: float = 0.0) -> float:
+    def number(
+        self, d: Mapping[str, Any], key: str, path: Sequence[Any], default: float, low: float = 0.0
+    ) -> float:
         value = d.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
             self.bad((*path, key), f"'{key}' must be a number >= {low}, not {value!r}")
@@ -183,14 +184,30 @@ class _Reader:
 
 
 _SPEC_KEYS = ("states", "specialists", "policy", "policies", "deadline", "retries", "history")
-_POLICY_KEYS = ("kind", "margin", "quorum", "on_tie", "on_no_consensus",
-                "max_resolicit", "fallback")
+_POLICY_KEYS = (
+    "kind",
+    "margin",
+    "quorum",
+    "on_tie",
+    "on_no_consensus",
+    "max_resolicit",
+    "fallback",
+)
 _SPECIALIST_KEYS = ("id", "kind", "weight", "human", "proposes", "votes", "states")
 _KIND_KEYS: dict[str, tuple[str, ...]] = {
     "callable": ("ref",),
     "rule": ("rules", "otherwise"),
-    "llm": ("url", "model", "api_key_env", "temperature", "max_tokens", "timeout",
-            "retries", "system", "cost_per_1k_tokens"),
+    "llm": (
+        "url",
+        "model",
+        "api_key_env",
+        "temperature",
+        "max_tokens",
+        "timeout",
+        "retries",
+        "system",
+        "cost_per_1k_tokens",
+    ),
     "webhook": ("url", "timeout", "retries", "headers"),
     "human": ("keys",),
 }
@@ -203,8 +220,12 @@ def _transitions(chart: Chart, state: str) -> tuple[str, ...]:
     while node_id is not None:
         node = chart.nodes[node_id]
         for t in node.transitions:
-            if t.event and not t.event.startswith("xstate.") and t.event != "*" \
-                    and t.event not in seen:
+            if (
+                t.event
+                and not t.event.startswith("xstate.")
+                and t.event != "*"
+                and t.event not in seen
+            ):
                 seen.append(t.event)
         node_id = node.parent
     return tuple(seen)
@@ -215,13 +236,15 @@ def _decidable(chart: Chart, goal: str | None) -> list[str]:
     names it."""
     prefix = chart.root + "."
     return [
-        nid[len(prefix):] for nid, node in chart.nodes.items()
-        if nid.startswith(prefix) and node.kind == "atomic" and nid[len(prefix):] != goal
+        nid[len(prefix) :]
+        for nid, node in chart.nodes.items()
+        if nid.startswith(prefix) and node.kind == "atomic" and nid[len(prefix) :] != goal
     ]
 
 
-def _policy(r: _Reader, raw: Any, path: Sequence[Any], base: Policy,
-            transitions: set[str]) -> Policy:
+def _policy(
+    r: _Reader, raw: Any, path: Sequence[Any], base: Policy, transitions: set[str]
+) -> Policy:
     if not isinstance(raw, Mapping):
         r.bad(path, "a policy is a mapping: {kind, margin, quorum, on_tie, ...}")
         return base
@@ -240,8 +263,11 @@ def _policy(r: _Reader, raw: Any, path: Sequence[Any], base: Policy,
         steps[key] = tuple(value)
     fallback = raw.get("fallback", base.fallback)
     if fallback is not None and fallback not in transitions:
-        r.bad((*path, "fallback"), f"fallback {fallback!r} is no transition of the decided "
-              f"states ({', '.join(sorted(transitions))})")
+        r.bad(
+            (*path, "fallback"),
+            f"fallback {fallback!r} is no transition of the decided "
+            f"states ({', '.join(sorted(transitions))})",
+        )
     for key in ("on_tie", "on_no_consensus"):
         if "fallback" in steps[key] and fallback is None:
             r.bad((*path, key), f"'{key}' takes a 'fallback' step but the policy names none")
@@ -271,8 +297,11 @@ def _specialist(r: _Reader, raw: Any, i: int, states: set[str]) -> SpecialistSpe
     r.unknown(raw, (*_SPECIALIST_KEYS, *_KIND_KEYS[kind]), path)
     human = r.flag(raw, "human", path, False)
     if kind == "human" and not human:
-        r.bad((*path, "human"), f"specialist {sid!r} of kind 'human' must say human: true "
-              "(a specialist is human only by that attribute)")
+        r.bad(
+            (*path, "human"),
+            f"specialist {sid!r} of kind 'human' must say human: true "
+            "(a specialist is human only by that attribute)",
+        )
     scope = raw.get("states")
     only: frozenset[str] | None = None
     if scope is not None:
@@ -288,9 +317,14 @@ def _specialist(r: _Reader, raw: Any, i: int, states: set[str]) -> SpecialistSpe
     if kind == "rule":
         _check_rules(r, options, path)
     return SpecialistSpec(
-        id=sid, kind=kind, weight=r.number(raw, "weight", path, 1.0), human=human,
-        proposes=r.flag(raw, "proposes", path, True), votes=r.flag(raw, "votes", path, True),
-        states=only, options=options,
+        id=sid,
+        kind=kind,
+        weight=r.number(raw, "weight", path, 1.0),
+        human=human,
+        proposes=r.flag(raw, "proposes", path, True),
+        votes=r.flag(raw, "votes", path, True),
+        states=only,
+        options=options,
     )
 
 
@@ -323,8 +357,11 @@ def compile_decision(
     allowed = _decidable(chart, goal)
     names = raw.get("states", allowed)
     if not isinstance(names, list) or not names or not all(n in allowed for n in names):
-        r.bad(("states",), f"'states' lists atomic non-final states other than the goal: "
-              f"{', '.join(allowed) or 'none'}")
+        r.bad(
+            ("states",),
+            f"'states' lists atomic non-final states other than the goal: "
+            f"{', '.join(allowed) or 'none'}",
+        )
         names = [n for n in names if n in allowed] if isinstance(names, list) else allowed
     transitions = {n: _transitions(chart, n) for n in names}
     for name, events in transitions.items():
@@ -332,7 +369,8 @@ def compile_decision(
             r.bad(("states",), f"decided state {name!r} takes no event: nothing to decide")
     every = {e for events in transitions.values() for e in events}
     specialists = [
-        s for i, item in enumerate(raw.get("specialists") or [])
+        s
+        for i, item in enumerate(raw.get("specialists") or [])
         if (s := _specialist(r, item, i, set(transitions))) is not None
     ]
     if not isinstance(raw.get("specialists", []), list):
@@ -352,8 +390,12 @@ def compile_decision(
                 continue
             policies[name] = _policy(r, item, ("policies", name), policy, set(transitions[name]))
     spec = DecisionSpec(
-        transitions=transitions, specialists=tuple(specialists), policy=policy,
-        policies=policies, deadline=r.number(raw, "deadline", (), 300.0, low=0.001),
-        retries=r.integer(raw, "retries", (), 2), history=r.integer(raw, "history", (), 5),
+        transitions=transitions,
+        specialists=tuple(specialists),
+        policy=policy,
+        policies=policies,
+        deadline=r.number(raw, "deadline", (), 300.0, low=0.001),
+        retries=r.integer(raw, "retries", (), 2),
+        history=r.integer(raw, "history", (), 5),
     )
     return (None, r.problems) if r.problems else (spec, [])
