@@ -83,7 +83,10 @@ class Collect:
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[AgentApp]:
-    async with Hub("memory://") as hub, AgentApp(
-            hub, planner=make_planner(), plugins=make_plugins(),
-            workspace=tmp_path / "ws") as agent:
+    async with (
+        Hub("memory://") as hub,
+        AgentApp(
+            hub, planner=make_planner(), plugins=make_plugins(), workspace=tmp_path / "ws"
+        ) as agent,
+    ):
         yield agent

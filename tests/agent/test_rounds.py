@@ -23,10 +23,20 @@ from tests.agent.conftest import Collect, make_planner, make_plugins
 
 NORMAL = [
     "round_start",
-    "post_start", "post_status", "post_message", "post_message", "post_attachment",
-    "session_variable", "post_end",  # lookup
-    "post_start", "session_variable", "post_end",  # count
-    "post_start", "post_message", "post_message", "post_end",  # the reply to the user
+    "post_start",
+    "post_status",
+    "post_message",
+    "post_message",
+    "post_attachment",
+    "session_variable",
+    "post_end",  # lookup
+    "post_start",
+    "session_variable",
+    "post_end",  # count
+    "post_start",
+    "post_message",
+    "post_message",
+    "post_end",  # the reply to the user
     "round_end",
 ]
 
@@ -48,7 +58,10 @@ async def test_a_normal_round_emits_every_event_in_order(app: AgentApp) -> None:
     assert seen.events[0].scope is Scope.ROUND and seen.events[6].scope is Scope.SESSION
     # the posts: two plugins then the reply to the user
     assert [(p.send_from, p.send_to) for p in rnd.posts] == [
-        ("lookup", "planner"), ("count", "planner"), ("planner", "user")]
+        ("lookup", "planner"),
+        ("count", "planner"),
+        ("planner", "user"),
+    ]
     lookup = rnd.posts[0]
     assert lookup.message == "checking the sky"
     assert lookup.args == {"city": "Paris"} and lookup.result["forecast"] == "sunny"
@@ -65,15 +78,13 @@ async def test_the_stored_round_is_the_returned_round(app: AgentApp) -> None:
     assert (await session.rounds())[0].id == rnd.id
 
 
-async def test_a_failing_plugin_fails_the_round_and_send_message_returns_it(
-        app: AgentApp) -> None:
+async def test_a_failing_plugin_fails_the_round_and_send_message_returns_it(app: AgentApp) -> None:
     session = await app.get_session()
     seen = Collect()
     rnd = await session.send_message("explode now", seen)
     assert rnd.status is RoundStatus.FAILED
     assert "boom" in (rnd.error or "")
-    assert seen.types() == ["round_start", "post_start", "post_end", "round_error",
-                            "round_end"]
+    assert seen.types() == ["round_start", "post_start", "post_end", "round_error", "round_end"]
     assert seen.events[2].data["post"]["status"] == "failed"
     assert seen.events[-1].data["status"] == "failed"
     # the session goes on: the next round plays
@@ -92,13 +103,21 @@ async def test_a_planner_that_raises_fails_the_round(tmp_path: Any) -> None:
 
 async def test_a_stop_cancels_the_round_after_its_current_step() -> None:
     gate = asyncio.Event()
-    async with Hub("memory://") as hub, AgentApp(
-            hub, planner=make_planner(), plugins=make_plugins(gate)) as app:
+    async with (
+        Hub("memory://") as hub,
+        AgentApp(hub, planner=make_planner(), plugins=make_plugins(gate)) as app,
+    ):
         session = await app.get_session()
         seen = Collect()
-        task = asyncio.create_task(session.send_message("weather in Paris", seen))
-        while "post_attachment" not in seen.types():  # the plugin is running
-            await asyncio.sleep(0)
+        in_plugin = asyncio.Event()
+
+        def handler(event: AgentEvent) -> None:
+            seen.handle(event)
+            if event.type is EventType.POST_ATTACHMENT:  # the plugin is running
+                in_plugin.set()
+
+        task = asyncio.create_task(session.send_message("weather in Paris", handler))
+        await in_plugin.wait()
         stopping = asyncio.create_task(session.stop())
         await asyncio.sleep(0)
         gate.set()  # the current step (the plugin) completes...
@@ -113,8 +132,10 @@ async def test_a_stop_cancels_the_round_after_its_current_step() -> None:
 
 async def test_every_declared_event_type_is_emitted(tmp_path: Any) -> None:
     gate = asyncio.Event()
-    async with Hub("memory://") as hub, AgentApp(
-            hub, planner=make_planner(), plugins=make_plugins(gate)) as app:
+    async with (
+        Hub("memory://") as hub,
+        AgentApp(hub, planner=make_planner(), plugins=make_plugins(gate)) as app,
+    ):
         session = await app.get_session()
         follower = app.follow(session.id)
         seen: list[AgentEvent] = []
@@ -135,7 +156,8 @@ async def test_every_declared_event_type_is_emitted(tmp_path: Any) -> None:
 
 @pytest.mark.parametrize("kind", ["method", "sync", "async"])
 async def test_a_handler_that_raises_is_logged_and_the_round_goes_on(
-        app: AgentApp, kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    app: AgentApp, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
     calls: list[str] = []
 
     class Raising:

@@ -23,7 +23,7 @@ import contextlib
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,6 +86,7 @@ class AgentApp:
     an :class:`LLMPlanner`, anything with ``async run(turn) -> str``); sessions of another
     model are played by that model (:class:`DialogPlanner`). ``workspace`` is the folder of
     the sessions' files (none: files are refused). ``round_timeout`` seconds bound a round.
+    ``shared_store``: other processes run rounds on the same store (see :meth:`recover`).
     """
 
     def __init__(
@@ -98,18 +99,25 @@ class AgentApp:
         busy: Literal["wait", "refuse"] = "wait",
         round_timeout: float = 300.0,
         keep_events: int = KEEP,
+        shared_store: bool = False,
     ) -> None:
         self._own_hub = isinstance(hub, str)
         self.hub = Hub(hub) if isinstance(hub, str) else hub
         self.planner = planner
         self.plugins = plugins if isinstance(plugins, Plugins) else Plugins(plugins)
-        self.workspace = workspace if isinstance(workspace, Workspace) or workspace is None \
+        self.workspace = (
+            workspace
+            if isinstance(workspace, Workspace) or workspace is None
             else Workspace(workspace)
+        )
         if busy not in ("wait", "refuse"):
             raise InvalidInput(f"busy is 'wait' or 'refuse', not {busy!r}")
         self.busy = busy
         self.round_timeout = round_timeout
         self.keep_events = keep_events
+        #: Other processes run rounds on this store too: a round another owner marked
+        #: running is left alone until its deadline (alone, any such round is a dead one's).
+        self.shared_store = shared_store
         #: This process's id on the rounds it runs (a round of another owner that is still
         #: marked running when its session is opened here was left by a dead process).
         self.owner = uuid.uuid4().hex[:12]
@@ -154,8 +162,9 @@ class AgentApp:
 
     # --- sessions -------------------------------------------------------------------------
 
-    async def get_session(self, session_id: str | None = None, *, tenant: str = "default",
-                          model_id: str | None = None) -> AgentSession:
+    async def get_session(
+        self, session_id: str | None = None, *, tenant: str = "default", model_id: str | None = None
+    ) -> AgentSession:
         """Resume session ``session_id`` from the store, or create it (a new id if None),
         of ``model_id`` (the agent model by default). A round it was running when its process
         died is marked failed here."""
@@ -164,8 +173,9 @@ class AgentApp:
             with contextlib.suppress(SessionNotFound):
                 session = await self.hub.get_session(session_id, tenant=tenant)
         if session is None:
-            view = await self.hub.create_session(model_id or AGENT_MODEL,
-                                                 session_id=session_id, tenant=tenant)
+            view = await self.hub.create_session(
+                model_id or AGENT_MODEL, session_id=session_id, tenant=tenant
+            )
             session = view.session
         else:
             session = await self._recover(session)
@@ -178,31 +188,43 @@ class AgentApp:
             return session
         # A round marked running that this process does not run: its process died (or, with
         # several processes on one store, runs it still until its deadline).
-        if agent.get("owner") not in (None, self.owner) and agent.get("deadline") and \
-                agent["deadline"] > self.hub.now() and self._shared_store:
+        if (
+            agent.get("owner") not in (None, self.owner)
+            and agent.get("deadline")
+            and agent["deadline"] > self.hub.now()
+            and self.shared_store
+        ):
             return session
         seq = int(agent.get("seq", 0)) + MAX_EVENTS_PER_ROUND  # past any number it gave out
         error = "interrupted: the process running the round stopped"
         try:
-            view = await self.hub.update(session.id, AgentRecord(kind="round_ended", data={
-                "round": agent["round"], "status": "failed", "seq": seq, "error": error,
-                "reply": None}), tenant=session.tenant)
+            view = await self.hub.update(
+                session.id,
+                AgentRecord(
+                    kind="round_ended",
+                    data={
+                        "round": agent["round"],
+                        "status": "failed",
+                        "seq": seq,
+                        "error": error,
+                        "reply": None,
+                    },
+                ),
+                tenant=session.tenant,
+            )
         except UnexpectedInput:  # ended meanwhile
             return await self.hub.get_session(session.id, tenant=session.tenant)
         log = self._log(key, view.session)
         log.seq = max(log.seq, seq)
         return view.session
 
-    #: True when other processes may run rounds on this store (then a running round of
-    #: another owner is left alone until its deadline).
-    _shared_store = False
-
     async def recover(self, *, tenant: str = "default") -> int:
         """Mark failed every round of ``tenant`` left running by a dead process; how many."""
         count, cursor = 0, None
         while True:
-            page = await self.hub.list_sessions(tenant=tenant, status="active", limit=1000,
-                                                cursor=cursor)
+            page = await self.hub.list_sessions(
+                tenant=tenant, status="active", limit=1000, cursor=cursor
+            )
             for s in page.sessions:
                 if (s.agent or {}).get("status") == "running":
                     after = await self._recover(s)
@@ -228,8 +250,9 @@ class AgentApp:
             for status in ("ended", "expired"):
                 cursor = None
                 while True:
-                    page = await self.hub.list_sessions(tenant=tenant, status=status,
-                                                        limit=1000, cursor=cursor)
+                    page = await self.hub.list_sessions(
+                        tenant=tenant, status=status, limit=1000, cursor=cursor
+                    )
                     for s in page.sessions:
                         if s.updated_at < before:
                             await asyncio.to_thread(self.workspace.remove, tenant, s.id)
@@ -291,24 +314,38 @@ class AgentApp:
         _, go = await self._accept(session_id, message, tenant, event_handler, files)
         return await go()
 
-    async def _accept(self, session_id: str, message: str, tenant: str,
-                      handler: EventHandler | None, files: list[Mapping[str, Any]] | None,
-                      ) -> tuple[Round, Any]:
+    async def _accept(
+        self,
+        session_id: str,
+        message: str,
+        tenant: str,
+        handler: EventHandler | None,
+        files: list[Mapping[str, Any]] | None,
+    ) -> tuple[Round, Callable[[], Coroutine[Any, Any, Round]]]:
         if not isinstance(message, str) or not message.strip():
             raise InvalidInput("a message is a non-empty string")
         if files and self.workspace is None:
-            raise InvalidInput("this agent has no workspace for files; give "
-                               "AgentApp(workspace=DIR) (dialoghub serve --workspace DIR)")
+            raise InvalidInput(
+                "this agent has no workspace for files; give "
+                "AgentApp(workspace=DIR) (dialoghub serve --workspace DIR)"
+            )
         key = (tenant, session_id)
         session = await self.hub.get_session(session_id, tenant=tenant)  # 404 first
         if self._planner_of(session) is None:
-            raise InvalidInput("this AgentApp has no planner for agent-model sessions; give "
-                               "AgentApp(planner=...)")
+            raise InvalidInput(
+                "this AgentApp has no planner for agent-model sessions; give AgentApp(planner=...)"
+            )
         if self.busy == "refuse" and self._pending.get(key):
-            raise RoundBusy(f"session {session_id!r} is running a round; one at a time",
-                            session_id=session_id)
-        rnd = Round(id=uuid.uuid4().hex[:16], session_id=session_id,
-                    status=RoundStatus.CREATED, user_message=message, started_at=time.time())
+            raise RoundBusy(
+                f"session {session_id!r} is running a round; one at a time", session_id=session_id
+            )
+        rnd = Round(
+            id=uuid.uuid4().hex[:16],
+            session_id=session_id,
+            status=RoundStatus.CREATED,
+            user_message=message,
+            started_at=time.time(),
+        )
         paths: list[str] = []
         if files:
             assert self.workspace is not None
@@ -327,8 +364,9 @@ class AgentApp:
 
         return rnd, go
 
-    async def _play(self, key: Key, session: Session, rnd: Round,
-                    handler: EventHandler | None) -> Round:
+    async def _play(
+        self, key: Key, session: Session, rnd: Round, handler: EventHandler | None
+    ) -> Round:
         tenant, sid = key
         session = await self._recover(await self.hub.get_session(sid, tenant=tenant))
         log = self._log(key, session)
@@ -338,17 +376,32 @@ class AgentApp:
             seq = log.next_seq()
             variables = {"files": rnd.files} if rnd.files else {}
             try:
-                view = await self.hub.update(sid, AgentRecord(kind="round_started", data={
-                    "round": rnd.id, "message": rnd.user_message, "files": rnd.files,
-                    "seq": seq, "owner": self.owner,
-                    "deadline": self.hub.now() + self.round_timeout}, variables=variables),
-                    tenant=tenant)
+                view = await self.hub.update(
+                    sid,
+                    AgentRecord(
+                        kind="round_started",
+                        data={
+                            "round": rnd.id,
+                            "message": rnd.user_message,
+                            "files": rnd.files,
+                            "seq": seq,
+                            "owner": self.owner,
+                            "deadline": self.hub.now() + self.round_timeout,
+                        },
+                        variables=variables,
+                    ),
+                    tenant=tenant,
+                )
             except UnexpectedInput as exc:
                 raise RoundBusy(exc.message, session_id=sid) from None
             turn = self._turn(key, view.session, rnd, log, handler)
             running.turn = turn
-            await turn.emit(EventType.ROUND_START, rnd.user_message,
-                            {"message": rnd.user_message, "files": rnd.files}, seq=seq)
+            await turn.emit(
+                EventType.ROUND_START,
+                rnd.user_message,
+                {"message": rnd.user_message, "files": rnd.files},
+                seq=seq,
+            )
             planner = self._planner_of(view.session)
             assert planner is not None  # checked when the message was accepted
             try:
@@ -363,13 +416,15 @@ class AgentApp:
     def _planner_of(self, session: Session) -> Planner | None:
         return self.planner if session.model_id == AGENT_MODEL else self._dialog
 
-    def _turn(self, key: Key, session: Session, rnd: Round, log: LiveLog,
-              handler: EventHandler | None) -> Turn:
+    def _turn(
+        self, key: Key, session: Session, rnd: Round, log: LiveLog, handler: EventHandler | None
+    ) -> Turn:
         tenant, sid = key
 
         async def record(kind: str, data: dict[str, Any], variables: dict[str, Any]) -> None:
-            await self.hub.update(sid, AgentRecord(kind=kind, data=data, variables=variables),
-                                  tenant=tenant)
+            await self.hub.update(
+                sid, AgentRecord(kind=kind, data=data, variables=variables), tenant=tenant
+            )
 
         folder = self.workspace.folder(tenant, sid) if self.workspace is not None else None
         write = None
@@ -379,12 +434,26 @@ class AgentApp:
             def write(name: str, data: bytes) -> str:
                 return ws.write(tenant, sid, name, data)
 
-        return Turn(rnd, tenant=tenant, plugins=self.plugins,
-                    variables=dict(session.unit_variables()), log=log, handler=handler,
-                    record=record, workspace=folder, write_file=write)
+        return Turn(
+            rnd,
+            tenant=tenant,
+            plugins=self.plugins,
+            variables=dict(session.unit_variables()),
+            log=log,
+            handler=handler,
+            record=record,
+            workspace=folder,
+            write_file=write,
+        )
 
-    async def cancel(self, session_id: str, round_id: str | None = None, *,
-                     tenant: str = "default", wait: bool = False) -> bool:
+    async def cancel(
+        self,
+        session_id: str,
+        round_id: str | None = None,
+        *,
+        tenant: str = "default",
+        wait: bool = False,
+    ) -> bool:
         """Ask the running round (``round_id`` if given) to stop after its current step;
         False if no such round runs here. ``wait``: return once it has ended."""
         running = self._running.get((tenant, session_id))
@@ -403,21 +472,25 @@ class AgentApp:
         await self.cancel(session_id, tenant=tenant, wait=True)
         log = self._logs.get(key)
         if log is not None:
-            event = AgentEvent(seq=log.next_seq(), time=time.time(),
-                               type=EventType.SESSION_STOP,
-                               scope=EVENT_SCOPES[EventType.SESSION_STOP], session_id=session_id)
+            event = AgentEvent(
+                seq=log.next_seq(),
+                time=time.time(),
+                type=EventType.SESSION_STOP,
+                scope=EVENT_SCOPES[EventType.SESSION_STOP],
+                session_id=session_id,
+            )
             log.publish(event)
         self._drop(key)
 
-    async def rounds(self, session_id: str, *, tenant: str = "default",
-                     after: int = 0, limit: int = 1000) -> list[Round]:
+    async def rounds(
+        self, session_id: str, *, tenant: str = "default", after: int = 0, limit: int = 1000
+    ) -> list[Round]:
         """The session's recorded rounds (from its events after ``after``, ``limit`` of
         them read)."""
         events = await self.hub.events(session_id, tenant=tenant, after=after, limit=limit)
         return rounds_of(events, session_id)
 
-    async def get_round(self, session_id: str, round_id: str, *,
-                        tenant: str = "default") -> Round:
+    async def get_round(self, session_id: str, round_id: str, *, tenant: str = "default") -> Round:
         """Round ``round_id`` of the session: the running one as it is now, else as stored."""
         running = self._running.get((tenant, session_id))
         if running is not None and running.round.id == round_id:
@@ -441,8 +514,7 @@ class AgentApp:
                 return later
         return r
 
-    async def wait_round(self, session_id: str, round_id: str, *,
-                         tenant: str = "default") -> Round:
+    async def wait_round(self, session_id: str, round_id: str, *, tenant: str = "default") -> Round:
         """The round once it has ended."""
         running = self._running.get((tenant, session_id))
         if running is not None and running.round.id == round_id:
@@ -458,40 +530,47 @@ class AgentApp:
                 await running.done.wait()
         return await self.get_round(session_id, round_id, tenant=tenant)
 
-    async def update_session_var(self, session_id: str, variables: dict[str, Any], *,
-                                 tenant: str = "default") -> None:
+    async def update_session_var(
+        self, session_id: str, variables: dict[str, Any], *, tenant: str = "default"
+    ) -> None:
         """Set session variables (seen by the plugins of the next rounds), as one update."""
         if not isinstance(variables, dict) or not variables:
             raise InvalidInput("update_session_var takes a non-empty mapping")
-        await self.hub.update(session_id, AgentRecord(kind="variables", variables=variables),
-                              tenant=tenant)
+        await self.hub.update(
+            session_id, AgentRecord(kind="variables", variables=variables), tenant=tenant
+        )
         log = self._logs.get((tenant, session_id))
         for name, value in variables.items():
             if log is not None:
-                event = AgentEvent(seq=log.next_seq(), time=time.time(),
-                                   type=EventType.SESSION_VARIABLE, scope=EVENT_SCOPES[
-                                       EventType.SESSION_VARIABLE], session_id=session_id,
-                                   data={"name": name, "value": value})
+                event = AgentEvent(
+                    seq=log.next_seq(),
+                    time=time.time(),
+                    type=EventType.SESSION_VARIABLE,
+                    scope=EVENT_SCOPES[EventType.SESSION_VARIABLE],
+                    session_id=session_id,
+                    data={"name": name, "value": value},
+                )
                 log.publish(event)
 
     # --- following ------------------------------------------------------------------------
 
-    async def follow(self, session_id: str, *, after: int = 0,
-                     tenant: str = "default") -> AsyncIterator[AgentEvent]:
+    async def follow(
+        self, session_id: str, *, after: int = 0, tenant: str = "default"
+    ) -> AsyncIterator[AgentEvent]:
         """The session's round events after ``after`` (those no longer kept in memory are
         read from the store: round starts, completed posts and ends), then every new one."""
         session = await self.hub.get_session(session_id, tenant=tenant)
         log = self._log((tenant, session_id), session)
 
         async def backfill(since: int, before: int) -> list[AgentEvent]:
-            return await self.stored_events(session_id, after=since, before=before,
-                                            tenant=tenant)
+            return await self.stored_events(session_id, after=since, before=before, tenant=tenant)
 
         async for event in log.follow(after, backfill):
             yield event
 
-    async def stored_events(self, session_id: str, *, after: int, before: int,
-                            tenant: str = "default") -> list[AgentEvent]:
+    async def stored_events(
+        self, session_id: str, *, after: int, before: int, tenant: str = "default"
+    ) -> list[AgentEvent]:
         """The round events the store keeps (start, each completed post, end) with
         ``after < seq < before``, rebuilt from the session's events."""
         out: list[AgentEvent] = []
@@ -510,20 +589,40 @@ class AgentApp:
 def _stored(e: Any, sid: str) -> AgentEvent | None:
     d = e.data
     if e.type == "agent_round_started":
-        kind, message, data, post = EventType.ROUND_START, d.get("message", ""), {
-            "message": d.get("message", ""), "files": d.get("files", [])}, None
+        kind, message, data, post = (
+            EventType.ROUND_START,
+            d.get("message", ""),
+            {"message": d.get("message", ""), "files": d.get("files", [])},
+            None,
+        )
     elif e.type == "agent_post":
-        kind, message, data, post = EventType.POST_END, d["post"].get("message", ""), {
-            "post": d["post"]}, d["post"]["id"]
+        kind, message, data, post = (
+            EventType.POST_END,
+            d["post"].get("message", ""),
+            {"post": d["post"]},
+            d["post"]["id"],
+        )
     elif e.type == "agent_round_ended":
         reply = (d.get("post") or {}).get("message")
-        kind, message, data, post = EventType.ROUND_END, reply or d.get("error") or "", {
-            "status": d["status"], "reply": reply, "error": d.get("error")}, None
+        kind, message, data, post = (
+            EventType.ROUND_END,
+            reply or d.get("error") or "",
+            {"status": d["status"], "reply": reply, "error": d.get("error")},
+            None,
+        )
     else:
         return None
-    return AgentEvent(seq=int(d.get("seq", 0)), time=e.time, type=kind, scope=EVENT_SCOPES[kind],
-                      session_id=sid, round_id=d.get("round"), post_id=post, message=message,
-                      data=data)
+    return AgentEvent(
+        seq=int(d.get("seq", 0)),
+        time=e.time,
+        type=kind,
+        scope=EVENT_SCOPES[kind],
+        session_id=sid,
+        round_id=d.get("round"),
+        post_id=post,
+        message=message,
+        data=data,
+    )
 
 
 class AgentSession:
@@ -534,12 +633,17 @@ class AgentSession:
         self.id = session_id
         self.tenant = tenant
 
-    async def send_message(self, message: str, event_handler: EventHandler | None = None,
-                           files: list[Mapping[str, Any]] | None = None) -> Round:
+    async def send_message(
+        self,
+        message: str,
+        event_handler: EventHandler | None = None,
+        files: list[Mapping[str, Any]] | None = None,
+    ) -> Round:
         """Play one round: the events go to ``event_handler`` as they happen; the round
         comes back ended (a plugin's failure is a failed round, never an exception)."""
-        return await self.app.send_message(self.id, message, tenant=self.tenant,
-                                           event_handler=event_handler, files=files)
+        return await self.app.send_message(
+            self.id, message, tenant=self.tenant, event_handler=event_handler, files=files
+        )
 
     async def stop(self) -> None:
         """Cancel the running round after its current step and release what it holds; the
@@ -570,4 +674,3 @@ class AgentSession:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-

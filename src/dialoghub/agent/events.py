@@ -82,7 +82,7 @@ class _HasHandle(Protocol):
 
 
 #: An object with ``handle(event)`` or a callable; either may be async.
-EventHandler = _HasHandle | Callable[[AgentEvent], None | Awaitable[None]]
+EventHandler = _HasHandle | Callable[[AgentEvent], Awaitable[None] | None]
 
 
 async def deliver(handler: EventHandler | None, event: AgentEvent) -> None:
@@ -96,5 +96,9 @@ async def deliver(handler: EventHandler | None, event: AgentEvent) -> None:
         if inspect.isawaitable(result):
             await result
     except Exception:
-        log.exception("event handler %r raised on %s (seq %d); the round goes on",
-                      handler, event.type.value, event.seq)
+        log.exception(
+            "event handler %r raised on %s (seq %d); the round goes on",
+            handler,
+            event.type.value,
+            event.seq,
+        )

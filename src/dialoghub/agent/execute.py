@@ -92,17 +92,31 @@ class Turn:
 
     # --- events ---------------------------------------------------------------------------
 
-    async def emit(self, type: EventType, message: str = "", data: dict[str, Any] | None = None,
-                   *, post_id: str | None = None, is_end: bool = False,
-                   seq: int | None = None) -> AgentEvent:
+    async def emit(
+        self,
+        type: EventType,
+        message: str = "",
+        data: dict[str, Any] | None = None,
+        *,
+        post_id: str | None = None,
+        is_end: bool = False,
+        seq: int | None = None,
+    ) -> AgentEvent:
         """Number, keep, publish and hand one event to the handler."""
         self._emitted += 1
         if self._emitted > MAX_EVENTS_PER_ROUND:
             raise AgentError(f"the round emitted more than {MAX_EVENTS_PER_ROUND} events")
         event = AgentEvent(
-            seq=seq if seq is not None else self._log.next_seq(), time=time.time(), type=type,
-            scope=EVENT_SCOPES[type], session_id=self.session_id, round_id=self.round.id,
-            post_id=post_id, message=message, is_end=is_end, data=data or {},
+            seq=seq if seq is not None else self._log.next_seq(),
+            time=time.time(),
+            type=type,
+            scope=EVENT_SCOPES[type],
+            session_id=self.session_id,
+            round_id=self.round.id,
+            post_id=post_id,
+            message=message,
+            is_end=is_end,
+            data=data or {},
         )
         self._log.publish(event)
         await deliver(self._handler, event)
@@ -121,11 +135,21 @@ class Turn:
         args = dict(args or {})
         spec = self.plugins.get(plugin)
         post = Post(id=uuid.uuid4().hex[:16], send_from=plugin, send_to="planner", args=args)
-        await self.emit(EventType.POST_START, "", {"send_from": plugin, "send_to": "planner",
-                                                   "args": args}, post_id=post.id)
-        ctx = PluginContext(session_id=self.session_id, tenant=self.tenant, plugin=plugin,
-                            variables=self.variables, workspace=self.workspace,
-                            emit=self._thread_safe_emit(post.id), write_file=self._write_file)
+        await self.emit(
+            EventType.POST_START,
+            "",
+            {"send_from": plugin, "send_to": "planner", "args": args},
+            post_id=post.id,
+        )
+        ctx = PluginContext(
+            session_id=self.session_id,
+            tenant=self.tenant,
+            plugin=plugin,
+            variables=self.variables,
+            workspace=self.workspace,
+            emit=self._thread_safe_emit(post.id),
+            write_file=self._write_file,
+        )
         error: str | None = None
         result: Any = None
         drain = asyncio.create_task(self._drain())
@@ -150,11 +174,19 @@ class Turn:
         else:
             post.result = result
         seq = self._log.next_seq()
-        await self.record("post", {"round": self.round.id, "seq": seq,
-                                    "post": msgspec.to_builtins(post)}, dict(ctx.changed))
+        await self.record(
+            "post",
+            {"round": self.round.id, "seq": seq, "post": msgspec.to_builtins(post)},
+            dict(ctx.changed),
+        )
         self.round.posts.append(post)
-        await self.emit(EventType.POST_END, post.message, {"post": msgspec.to_builtins(post)},
-                        post_id=post.id, seq=seq)
+        await self.emit(
+            EventType.POST_END,
+            post.message,
+            {"post": msgspec.to_builtins(post)},
+            post_id=post.id,
+            seq=seq,
+        )
         if error is not None:
             raise PluginFailed(error, plugin=plugin)
         self._check()
@@ -165,8 +197,12 @@ class Turn:
         self._check()
         if self._reply_post is None:
             self._reply_post = uuid.uuid4().hex[:16]
-            await self.emit(EventType.POST_START, "", {"send_from": "planner", "send_to": "user"},
-                            post_id=self._reply_post)
+            await self.emit(
+                EventType.POST_START,
+                "",
+                {"send_from": "planner", "send_to": "user"},
+                post_id=self._reply_post,
+            )
         self._reply_parts.append(chunk)
         await self.emit(EventType.POST_MESSAGE, chunk, post_id=self._reply_post)
 
@@ -243,15 +279,22 @@ async def run_round(turn: Turn, planner: Planner) -> Round:
     post_seq = turn._log.next_seq() if reply_post is not None else None
     seq = turn._log.next_seq()
     # The reply is stored once, as the reply post's message.
-    data: dict[str, Any] = {"round": r.id, "status": r.status.value, "seq": seq,
-                            "error": r.error}
+    data: dict[str, Any] = {"round": r.id, "status": r.status.value, "seq": seq, "error": r.error}
     if reply_post is not None:
         data["post"] = msgspec.to_builtins(reply_post)
     await turn.record("round_ended", data, {})
     if reply_post is not None:
-        await turn.emit(EventType.POST_END, reply_post.message,
-                        {"post": msgspec.to_builtins(reply_post)}, post_id=reply_post.id,
-                        seq=post_seq)
-    await turn.emit(EventType.ROUND_END, r.reply or r.error or "",
-                    {"status": r.status.value, "reply": r.reply, "error": r.error}, seq=seq)
+        await turn.emit(
+            EventType.POST_END,
+            reply_post.message,
+            {"post": msgspec.to_builtins(reply_post)},
+            post_id=reply_post.id,
+            seq=post_seq,
+        )
+    await turn.emit(
+        EventType.ROUND_END,
+        r.reply or r.error or "",
+        {"status": r.status.value, "reply": r.reply, "error": r.error},
+        seq=seq,
+    )
     return r

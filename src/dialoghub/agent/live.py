@@ -74,14 +74,14 @@ class LiveLog:
                 hi = mid
         return events[lo:]
 
-    async def follow(self, after: int, backfill: Backfill | None = None) -> AsyncIterator[
-            AgentEvent]:
+    async def follow(
+        self, after: int, backfill: Backfill | None = None
+    ) -> AsyncIterator[AgentEvent]:
         """The events after ``after``, then each new one, until the log is closed."""
         self.followers += 1
         try:
             first = self.first_kept
-            if backfill is not None and (first is None or first > after + 1) \
-                    and after < self.seq:
+            if backfill is not None and (first is None or first > after + 1) and after < self.seq:
                 upto = first if first is not None else self.seq + 1
                 for event in await backfill(after, upto):
                     after = max(after, event.seq)

@@ -34,8 +34,10 @@ class LLMPlanner:
         *,
         model: str,
         api_key: str | None = None,
-        system: str = ("You are a helpful assistant. Use the tools when they help. Files the "
-                       "user gave are listed with their paths."),
+        system: str = (
+            "You are a helpful assistant. Use the tools when they help. Files the "
+            "user gave are listed with their paths."
+        ),
         max_steps: int = 8,
         timeout: float = 60.0,
         temperature: float | None = None,
@@ -85,24 +87,31 @@ class LLMPlanner:
             content, calls = await self._step(turn, messages, tools)
             if not calls:
                 return content
-            messages.append({"role": "assistant", "content": content or None,
-                             "tool_calls": calls})
+            messages.append({"role": "assistant", "content": content or None, "tool_calls": calls})
             for call in calls:
                 fn = call["function"]
                 try:
                     args = json.loads(fn["arguments"] or "{}")
                 except ValueError:
-                    raise PlannerError(f"the model called {fn['name']!r} with arguments "
-                                       f"that are not JSON: {fn['arguments'][:200]!r}") from None
+                    raise PlannerError(
+                        f"the model called {fn['name']!r} with arguments "
+                        f"that are not JSON: {fn['arguments'][:200]!r}"
+                    ) from None
                 if not isinstance(args, dict):
                     raise PlannerError(f"the model called {fn['name']!r} with {args!r}")
                 result = await turn.call(fn["name"], args)
-                messages.append({"role": "tool", "tool_call_id": call["id"],
-                                 "content": json.dumps(result, default=str)})
+                messages.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": call["id"],
+                        "content": json.dumps(result, default=str),
+                    }
+                )
         raise PlannerError(f"the model still called tools after {self.max_steps} steps")
 
-    async def _step(self, turn: Turn, messages: list[dict[str, Any]],
-                    tools: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    async def _step(
+        self, turn: Turn, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> tuple[str, list[dict[str, Any]]]:
         import httpx
 
         body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
@@ -116,12 +125,14 @@ class LLMPlanner:
         content: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
         try:
-            async with self._http().stream("POST", f"{self.base_url}/chat/completions",
-                                           json=body, headers=headers) as response:
+            async with self._http().stream(
+                "POST", f"{self.base_url}/chat/completions", json=body, headers=headers
+            ) as response:
                 if response.status_code >= 400:
                     text = (await response.aread())[:500].decode(errors="replace")
-                    raise PlannerError(f"the LLM endpoint answered HTTP "
-                                       f"{response.status_code}: {text}")
+                    raise PlannerError(
+                        f"the LLM endpoint answered HTTP {response.status_code}: {text}"
+                    )
                 size = 0
                 async for line in response.aiter_lines():
                     size += len(line)
@@ -138,22 +149,26 @@ class LLMPlanner:
         return "".join(content), [calls[i] for i in sorted(calls)]
 
     @staticmethod
-    async def _delta(turn: Turn, data: str, content: list[str],
-                     calls: dict[int, dict[str, Any]]) -> None:
+    async def _delta(
+        turn: Turn, data: str, content: list[str], calls: dict[int, dict[str, Any]]
+    ) -> None:
         try:
             chunk = json.loads(data)
             choices = chunk.get("choices") or []
             delta = choices[0].get("delta") or {} if choices else {}
         except (ValueError, AttributeError, IndexError, TypeError):
-            raise PlannerError(f"the LLM endpoint sent a chunk that does not parse: "
-                               f"{data[:200]!r}") from None
+            raise PlannerError(
+                f"the LLM endpoint sent a chunk that does not parse: {data[:200]!r}"
+            ) from None
         text = delta.get("content")
         if text:
             content.append(text)
             await turn.say(text)
         for tc in delta.get("tool_calls") or ():
-            slot = calls.setdefault(int(tc.get("index", 0)), {
-                "id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+            slot = calls.setdefault(
+                int(tc.get("index", 0)),
+                {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
+            )
             if tc.get("id"):
                 slot["id"] = tc["id"]
             fn = tc.get("function") or {}

@@ -75,8 +75,9 @@ class DialogPlanner:
                 break
             view = await self._answer(turn, command)
         else:
-            raise PluginFailed(f"the model asked for {MAX_COMMANDS} commands in one round; "
-                               "it probably loops")
+            raise PluginFailed(
+                f"the model asked for {MAX_COMMANDS} commands in one round; it probably loops"
+            )
         return " ".join(replies)
 
     async def _answer(self, turn: Turn, command: CommandAction) -> Any:
@@ -85,10 +86,12 @@ class DialogPlanner:
         except PluginFailed as exc:
             # The model hears of the failure (it is not left waiting for the command), and
             # the round fails as any failing plugin fails it.
-            await self.hub.process_command_result(turn.session_id, command.id, {}, str(exc),
-                                                  tenant=turn.tenant)
+            await self.hub.process_command_result(
+                turn.session_id, command.id, {}, str(exc), tenant=turn.tenant
+            )
             raise
         if outputs is not None and not isinstance(outputs, dict):
             outputs = {"result": outputs}
-        return await self.hub.process_command_result(turn.session_id, command.id,
-                                                     outputs or {}, None, tenant=turn.tenant)
+        return await self.hub.process_command_result(
+            turn.session_id, command.id, outputs or {}, None, tenant=turn.tenant
+        )

@@ -29,10 +29,22 @@ from dialoghub.errors import InvalidInput, PluginFailed
 
 __all__ = ["Plugin", "PluginContext", "Plugins"]
 
-_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean",
-               list: "array", dict: "object"}
-_TYPE_NAMES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
-               "list": "array", "dict": "object"}
+_JSON_TYPES = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    list: "array",
+    dict: "object",
+}
+_TYPE_NAMES = {
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "list": "array",
+    "dict": "object",
+}
 
 
 class PluginContext:
@@ -127,8 +139,9 @@ class Plugin:
             sig = None
         params = list(sig.parameters.values()) if sig is not None else []
         self.takes_context = bool(params) and params[0].name == "ctx"
-        self.is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-            getattr(fn, "__call__", None))
+        self.is_async = inspect.iscoroutinefunction(fn) or (
+            not inspect.isroutine(fn) and inspect.iscoroutinefunction(type(fn).__call__)
+        )
         self.parameters = self._schema(params[1:] if self.takes_context else params)
 
     @staticmethod
@@ -149,8 +162,14 @@ class Plugin:
 
     def tool(self) -> dict[str, Any]:
         """The plugin as an OpenAI chat-completions tool."""
-        return {"type": "function", "function": {
-            "name": self.name, "description": self.description, "parameters": self.parameters}}
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
 
 
 class Plugins:
@@ -169,8 +188,9 @@ class Plugins:
         self._plugins[name] = plugin
         return plugin
 
-    def register(self, name: str | None = None, *, description: str = "") -> Callable[
-            [Callable[..., Any]], Callable[..., Any]]:
+    def register(
+        self, name: str | None = None, *, description: str = ""
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator: ``@plugins.register()`` registers a function under its own name."""
 
         def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -191,8 +211,9 @@ class Plugins:
         try:
             return self._plugins[name]
         except KeyError:
-            raise PluginFailed(f"no plugin {name!r}; plugins: {', '.join(sorted(self))}",
-                               plugin=name) from None
+            raise PluginFailed(
+                f"no plugin {name!r}; plugins: {', '.join(sorted(self))}", plugin=name
+            ) from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._plugins

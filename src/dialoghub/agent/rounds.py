@@ -79,8 +79,11 @@ def rounds_of(events: Iterable[Event], session_id: str) -> list[Round]:
         d = e.data
         if e.type == "agent_round_started":
             rounds[d["round"]] = Round(
-                id=d["round"], session_id=session_id, status=RoundStatus.RUNNING,
-                user_message=d.get("message", ""), files=list(d.get("files", ())),
+                id=d["round"],
+                session_id=session_id,
+                status=RoundStatus.RUNNING,
+                user_message=d.get("message", ""),
+                files=list(d.get("files", ())),
                 started_at=e.time,
             )
         elif e.type == "agent_post" and d["round"] in rounds:

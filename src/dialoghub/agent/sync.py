@@ -58,10 +58,19 @@ class SyncAgentApp(BlockingFace[AgentApp]):
         busy: Literal["wait", "refuse"] = "wait",
         round_timeout: float = 300.0,
         keep_events: int = KEEP,
+        shared_store: bool = False,
     ) -> None:
-        build = functools.partial(AgentApp, hub, planner=planner, plugins=plugins,
-                                  workspace=workspace, busy=busy, round_timeout=round_timeout,
-                                  keep_events=keep_events)
+        build = functools.partial(
+            AgentApp,
+            hub,
+            planner=planner,
+            plugins=plugins,
+            workspace=workspace,
+            busy=busy,
+            round_timeout=round_timeout,
+            keep_events=keep_events,
+            shared_store=shared_store,
+        )
         super().__init__(build, name="dialoghub-agent")
 
     def close(self) -> None:

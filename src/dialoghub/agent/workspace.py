@@ -22,7 +22,7 @@ from typing import Any
 
 from dialoghub.errors import FileRefused, FileTooLarge
 
-__all__ = ["MAX_FILE_BYTES", "MAX_FILES", "MAX_SESSION_BYTES", "Workspace"]
+__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "MAX_SESSION_BYTES", "Workspace"]
 
 MAX_FILE_BYTES = 10 << 20  #: 10 MiB per file by default
 MAX_SESSION_BYTES = 100 << 20  #: 100 MiB per session folder by default
@@ -101,7 +101,7 @@ class Workspace:
                 size = len(data)
                 plans.append((name, None, bytes(data)))
             else:
-                path = Path(src)
+                path = Path(str(src))
                 if path.is_symlink():
                     raise FileRefused(f"file {name!r}: {src} is a link; links are refused")
                 if not path.is_file():
@@ -109,15 +109,20 @@ class Workspace:
                 size = path.stat().st_size
                 plans.append((name, path, None))
             if size > self.max_file_bytes:
-                raise FileTooLarge(f"file {name!r} is {size} bytes; the limit is "
-                                   f"{self.max_file_bytes}", size=size,
-                                   limit=self.max_file_bytes)
+                raise FileTooLarge(
+                    f"file {name!r} is {size} bytes; the limit is {self.max_file_bytes}",
+                    size=size,
+                    limit=self.max_file_bytes,
+                )
             total += size
         used = self.used(tenant, session_id)
         if used + total > self.max_session_bytes:
-            raise FileTooLarge(f"the session's files would take {used + total} bytes; the "
-                               f"limit is {self.max_session_bytes}", size=used + total,
-                               limit=self.max_session_bytes)
+            raise FileTooLarge(
+                f"the session's files would take {used + total} bytes; the "
+                f"limit is {self.max_session_bytes}",
+                size=used + total,
+                limit=self.max_session_bytes,
+            )
         folder = self.folder(tenant, session_id)
         folder.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
@@ -152,8 +157,9 @@ class Workspace:
             while chunk := inp.read(_CHUNK):
                 copied += len(chunk)
                 if copied > self.max_file_bytes:  # it grew since the check
-                    raise FileTooLarge(f"{src} is over {self.max_file_bytes} bytes",
-                                       limit=self.max_file_bytes)
+                    raise FileTooLarge(
+                        f"{src} is over {self.max_file_bytes} bytes", limit=self.max_file_bytes
+                    )
                 out.write(chunk)
 
     @staticmethod

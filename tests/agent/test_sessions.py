@@ -1,0 +1,156 @@
+"""Session variables through plugins, isolation between sessions, resume, serialization."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dialoghub.agent import AgentApp, Plugins, RoundStatus, RulePlanner, SyncAgentApp
+from dialoghub.errors import RoundBusy, SessionNotFound
+from dialoghub.hub import Hub
+from tests.agent.conftest import make_planner, make_plugins
+
+
+async def test_a_plugin_variable_is_seen_by_the_next_round_and_not_by_another_session(
+    app: AgentApp,
+) -> None:
+    one = await app.get_session()
+    two = await app.get_session()
+    await one.send_message("weather in Paris")
+    assert (await one.send_message("last?")).reply == "last city: Paris"
+    assert (await two.send_message("last?")).reply == "last city: None"
+    assert (await one.send_message("weather in Rome")).reply == "Rome: sunny (lookup 2)"
+    assert (await two.send_message("weather in Oslo")).reply == "Oslo: sunny (lookup 1)"
+    assert (await one.variables())["count"] == 2
+
+
+async def test_update_session_var_reaches_the_plugins(app: AgentApp) -> None:
+    session = await app.get_session()
+    await session.update_session_var({"count": 41})
+    assert (await session.send_message("weather in Paris")).reply.endswith("(lookup 42)")
+
+
+async def test_a_session_resumes_in_another_app_on_the_same_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/a.db"
+    async with AgentApp(url, planner=make_planner(), plugins=make_plugins()) as app:
+        session = await app.get_session("s-1")
+        await session.send_message("weather in Paris")
+        await session.stop()
+    async with AgentApp(url, planner=make_planner(), plugins=make_plugins()) as app:
+        session = await app.get_session("s-1")
+        assert (await session.send_message("last")).reply == "last city: Paris"
+        rounds = await session.rounds()
+        assert [r.status for r in rounds] == [RoundStatus.FINISHED] * 2
+        assert rounds[0].reply == "Paris: sunny (lookup 1)"
+
+
+async def test_rounds_of_one_session_wait_for_each_other() -> None:
+    gate = asyncio.Event()
+    async with (
+        Hub("memory://") as hub,
+        AgentApp(hub, planner=make_planner(), plugins=make_plugins(gate)) as app,
+    ):
+        session = await app.get_session()
+        first = asyncio.create_task(session.send_message("weather in Paris"))
+        second = asyncio.create_task(session.send_message("weather in Rome"))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not first.done() and not second.done()
+        gate.set()
+        a, b = await first, await second
+    assert a.reply == "Paris: sunny (lookup 1)" and b.reply == "Rome: sunny (lookup 2)"
+    assert a.ended_at is not None and b.started_at <= a.ended_at  # accepted while a ran
+
+
+async def test_a_second_round_is_refused_when_configured() -> None:
+    gate = asyncio.Event()
+    async with (
+        Hub("memory://") as hub,
+        AgentApp(hub, planner=make_planner(), plugins=make_plugins(gate), busy="refuse") as app,
+    ):
+        session = await app.get_session()
+        first = asyncio.create_task(session.send_message("weather in Paris"))
+        await asyncio.sleep(0)
+        with pytest.raises(RoundBusy):
+            await session.send_message("weather in Rome")
+        gate.set()
+        assert (await first).status is RoundStatus.FINISHED
+        assert len(await session.rounds()) == 1
+
+
+async def test_two_apps_on_one_store_cannot_run_two_rounds_of_one_session(tmp_path: Path) -> None:
+    """The round's start is a compare-and-set on the session: the second app is refused."""
+    gate = asyncio.Event()
+    url = f"sqlite:///{tmp_path}/a.db"
+    async with (
+        AgentApp(url, planner=make_planner(), plugins=make_plugins(gate)) as a,
+        AgentApp(url, planner=make_planner(), plugins=make_plugins()) as b,
+    ):
+        b.shared_store = True  # b knows a may run rounds on this store
+        await a.get_session("s")
+        first = asyncio.create_task(a.send_message("s", "weather in Paris"))
+        while (await a.hub.get_session("s")).agent is None:
+            await asyncio.sleep(0.01)
+        with pytest.raises(RoundBusy):
+            await b.send_message("s", "weather in Rome")
+        gate.set()
+        assert (await first).status is RoundStatus.FINISHED
+
+
+async def test_many_sessions_run_their_rounds_concurrently() -> None:
+    gate = asyncio.Event()
+    async with (
+        Hub("memory://") as hub,
+        AgentApp(hub, planner=make_planner(), plugins=make_plugins(gate)) as app,
+    ):
+        sessions = [await app.get_session() for _ in range(20)]
+        tasks = [asyncio.create_task(s.send_message("weather in Paris")) for s in sessions]
+        while sum(r is not None for r in app._running.values()) < 20:  # all inside a plugin
+            await asyncio.sleep(0.001)
+        gate.set()
+        rounds = await asyncio.gather(*tasks)
+    assert all(r.status is RoundStatus.FINISHED for r in rounds)
+
+
+async def test_unknown_sessions_and_rounds() -> None:
+    from dialoghub.errors import RoundNotFound
+
+    async with Hub("memory://") as hub, AgentApp(hub, planner=RulePlanner()) as app:
+        with pytest.raises(SessionNotFound):
+            await app.send_message("nobody", "hi")
+        session = await app.get_session()
+        with pytest.raises(RoundNotFound):
+            await app.get_round(session.id, "nope")
+        assert not await app.cancel(session.id)
+
+
+def test_the_sync_face(tmp_path: Path) -> None:
+    with SyncAgentApp(
+        f"sqlite:///{tmp_path}/s.db", planner=make_planner(), plugins=make_plugins()
+    ) as app:
+        session = app.get_session("sync-1")
+        seen: list[Any] = []
+        rnd = session.send_message("weather in Paris", seen.append)
+        assert rnd.status is RoundStatus.FINISHED and seen[-1].type == "round_end"
+        session.update_session_var({"note": "x"})
+        assert session.variables()["note"] == "x"
+        session.stop()
+
+
+async def test_a_dialog_model_plays_the_round_with_plugins(tmp_path: Path) -> None:
+    """Sessions of a dialog model: the model drives, its commands are plugins."""
+    from dialoghub.agent import load_plugins
+
+    root = Path(__file__).resolve().parents[2]
+    async with Hub("memory://") as hub:
+        hub.load_models(root / "examples" / "weather" / "weather.yaml")
+        plugins = Plugins(load_plugins(str(root / "examples" / "weather" / "plugins.py")))
+        async with AgentApp(hub, plugins=plugins) as app:
+            session = await app.get_session(model_id="weather")
+            rnd = await session.send_message("what's the weather in Paris")
+    assert rnd.status is RoundStatus.FINISHED
+    assert "sunny" in (rnd.reply or "")
+    assert [p.send_from for p in rnd.posts] == ["lookup_weather", "planner"]
