@@ -14,6 +14,7 @@ from pathlib import Path
 from dialoghub.agent import AgentApp, RoundStatus
 from tests.agent.conftest import Collect, make_planner, make_plugins
 
+ROOT = Path(__file__).resolve().parents[2]
 CHILD = textwrap.dedent("""
     import asyncio, sys
     from pathlib import Path
@@ -53,13 +54,12 @@ def _wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 30.0) 
         time.sleep(0.05)
 
 
-async def test_a_round_killed_mid_way_is_marked_failed_on_restart(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/agent.db"
+def _run_and_kill(tmp_path: Path, url: str) -> None:
+    """Run the child until its round is inside its plugin, then kill it with -9."""
     marker = tmp_path / "marker"
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.Popen(
         [sys.executable, str(script), url, str(marker)], env=env, stderr=subprocess.PIPE
     )
@@ -68,6 +68,11 @@ async def test_a_round_killed_mid_way_is_marked_failed_on_restart(tmp_path: Path
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+
+
+async def test_a_round_killed_mid_way_is_marked_failed_on_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/agent.db"
+    _run_and_kill(tmp_path, url)
     async with AgentApp(url, planner=make_planner(), plugins=make_plugins()) as app:
         stored = await app.hub.get_session("victim")
         assert stored.agent is not None and stored.agent["status"] == "running"  # as left

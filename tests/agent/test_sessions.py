@@ -13,6 +13,8 @@ from dialoghub.errors import RoundBusy, SessionNotFound
 from dialoghub.hub import Hub
 from tests.agent.conftest import make_planner, make_plugins
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 async def test_a_plugin_variable_is_seen_by_the_next_round_and_not_by_another_session(
     app: AgentApp,
@@ -91,9 +93,11 @@ async def test_two_apps_on_one_store_cannot_run_two_rounds_of_one_session(tmp_pa
     ):
         b.shared_store = True  # b knows a may run rounds on this store
         await a.get_session("s")
-        first = asyncio.create_task(a.send_message("s", "weather in Paris"))
-        while (await a.hub.get_session("s")).agent is None:
-            await asyncio.sleep(0.01)
+        started = asyncio.Event()
+        first = asyncio.create_task(
+            a.send_message("s", "weather in Paris", event_handler=lambda e: started.set())
+        )
+        await started.wait()  # its start is stored
         with pytest.raises(RoundBusy):
             await b.send_message("s", "weather in Rome")
         gate.set()
@@ -107,9 +111,17 @@ async def test_many_sessions_run_their_rounds_concurrently() -> None:
         AgentApp(hub, planner=make_planner(), plugins=make_plugins(gate)) as app,
     ):
         sessions = [await app.get_session() for _ in range(20)]
-        tasks = [asyncio.create_task(s.send_message("weather in Paris")) for s in sessions]
-        while sum(r is not None for r in app._running.values()) < 20:  # all inside a plugin
-            await asyncio.sleep(0.001)
+        inside = asyncio.Event()
+        count = 0
+
+        def handler(event: Any) -> None:
+            nonlocal count
+            count += event.type == "post_attachment"
+            if count == 20:  # every round is inside its plugin at once
+                inside.set()
+
+        tasks = [asyncio.create_task(s.send_message("weather in Paris", handler)) for s in sessions]
+        await asyncio.wait_for(inside.wait(), 10)
         gate.set()
         rounds = await asyncio.gather(*tasks)
     assert all(r.status is RoundStatus.FINISHED for r in rounds)
@@ -144,10 +156,9 @@ async def test_a_dialog_model_plays_the_round_with_plugins(tmp_path: Path) -> No
     """Sessions of a dialog model: the model drives, its commands are plugins."""
     from dialoghub.agent import load_plugins
 
-    root = Path(__file__).resolve().parents[2]
     async with Hub("memory://") as hub:
-        hub.load_models(root / "examples" / "weather" / "weather.yaml")
-        plugins = Plugins(load_plugins(str(root / "examples" / "weather" / "plugins.py")))
+        hub.load_models(ROOT / "examples" / "weather" / "weather.yaml")
+        plugins = Plugins(load_plugins(str(ROOT / "examples" / "weather" / "plugins.py")))
         async with AgentApp(hub, plugins=plugins) as app:
             session = await app.get_session(model_id="weather")
             rnd = await session.send_message("what's the weather in Paris")
