@@ -223,6 +223,7 @@ _APPLY: dict[str, Callable[[Session, Event], None]] = {
     "chart_invoke_stopped": _nothing,  # an invoked service's state was left: XState stops it
     "action_emitted": _action,  # last_response (replies); awaiting, due_at (waits, commands)
     "command_result_received": _nothing,
+    "utterance_dropped": _nothing,  # an ASR result without the wake word the wait required
     "timeout_fired": _timeout,  # counters
     "frame_pushed": _pushed,  # stack (a unit is called, or an interrupt starts)
     "frame_popped": _popped,  # stack, unit, state (back where the unit was called)

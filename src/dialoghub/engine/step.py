@@ -516,7 +516,25 @@ def _text(run: _Run, inp: Text) -> None:
 def _asr(run: _Run, inp: ASR) -> None:
     if not 0.0 <= inp.confidence <= 1.0:
         raise InvalidInput(f"ASR confidence must be in [0, 1], not {inp.confidence}")
+    aw = run.s.awaiting or {}
+    wake = run.s.metadata.get("wake_word")
+    if aw.get("wake") and isinstance(wake, str) and wake.strip():
+        # The wait requires the session's wake word (metadata "wake_word", set at creation):
+        # an utterance that does not start with it is dropped, recorded, and waited again.
+        said, want = _words(inp.text), _words(wake)
+        if said[: len(want)] != want or len(said) == len(want):
+            run.emit("utterance_dropped", reason="no wake word", text=inp.text, wake_word=wake)
+            run.act(WaitForUser(immediate=bool(aw.get("immediate")), requires_wake_word=True),
+                    aw)
+            return
+        run.text(" ".join(said[len(want):]))
+        return
     run.text(inp.text)
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words, punctuation dropped: how a wake word is compared."""
+    return "".join(c if c.isalnum() or c == "'" else " " for c in text.lower()).split()
 
 
 def _command_result(run: _Run, inp: CommandResult) -> None:
