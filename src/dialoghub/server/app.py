@@ -32,6 +32,7 @@ from dialoghub.server import (
     console,
     feed,
     routes_clients,
+    routes_decisions,
     routes_keys,
     routes_models,
     routes_sessions,
@@ -232,6 +233,7 @@ def create_app(
                         settings.workers,
                     )
                 app.state.service = service
+                routes_decisions.start(service)  # AI specialists answer solicitations (issue 10)
                 unwatch = the_hub.watch(service.publish_feed)  # the tenants' feeds
                 router = await routes_clients.start_routing(app, service)  # issue 12
                 watchdog = asyncio.create_task(service.deadlines.run())
@@ -258,6 +260,7 @@ def create_app(
         Route("/docs", docs, methods=["GET"], include_in_schema=False),
         *routes_models.routes,
         *routes_sessions.routes,
+        *routes_decisions.routes,
         *sse.routes,
         *websocket.routes,
         *routes_keys.routes,

@@ -1,0 +1,212 @@
+"""The decision routes of ``/v1``: a session's open round, proposals, votes, overrides, and
+the inbox of rounds waiting for human answers.
+
+Every answer is one update of the session through :meth:`Service.update` (so it has the
+Hub's compare-and-set, version, idempotency key, and WebSocket push to attached clients:
+a new solicitation reaches them as ``proposal_solicited`` / ``vote_solicited`` events). The
+API key's identity (``{"key_id", "tenant"}``) is recorded on the event as ``by``; a body
+cannot set it. A session of another tenant is not found; a human specialist whose model
+lists ``keys`` answers only with one of those keys (403 otherwise).
+
+When the app starts, :func:`start` attaches a :class:`~dialoghub.decision.driver.Driver`
+to its Hub, so the AI specialists of the loaded models (rules, LLMs, webhooks) answer the
+solicitations this process's updates open.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from dialoghub.decision.inbox import inbox, round_view
+from dialoghub.decision.wire import InboxPage, OverrideIn, ProposeIn, RoundOut, VoteIn
+from dialoghub.engine.records import Input, Override, PairVote, Propose, Vote
+from dialoghub.errors import InvalidInput, StoreError, UnknownModel
+from dialoghub.server.auth import Principal
+from dialoghub.server.endpoint import Param, body, endpoint
+from dialoghub.server.errors import Forbidden
+from dialoghub.server.routes_sessions import IDEMPOTENCY_KEY, SESSION_ID
+from dialoghub.server.schemas import ViewOut
+from dialoghub.server.service import Service
+
+__all__ = ["routes", "start"]
+
+_MODEL = Param.query("model", "Only rounds of this model.")
+_STATE = Param.query("state", "Only rounds of this state.")
+_SPECIALIST = Param.query("specialist", "Only rounds asking this (human) specialist.")
+_LIMIT = Param.query("limit", "Page size (default 50).", kind=int, low=1, high=1000, default=50)
+_SCAN = Param.query(
+    "scan",
+    "Most sessions read for the page (default 1000).",
+    kind=int,
+    low=1,
+    high=10_000,
+    default=1000,
+)
+_CURSOR = Param.query(
+    "cursor",
+    "next_cursor of the previous page.",
+    max_len=200,
+    pattern="^[A-Za-z0-9_=-]{0,200}$",
+    error=InvalidInput,
+)
+
+_drivers: dict[int, Any] = {}
+
+
+def start(service: Service) -> None:
+    """Attach the decision driver to the service's Hub (the lifespan calls it once)."""
+    from dialoghub.decision.driver import Driver
+
+    _drivers[id(service)] = Driver(service.hub)
+
+
+def _by(who: Principal) -> dict[str, Any]:
+    return {"key_id": who.key_id, "tenant": who.tenant}
+
+
+async def _check_key(service: Service, who: Principal, session_id: str, specialist: str) -> None:
+    """A human specialist bound to API keys (``keys`` in the model) answers with those."""
+    session = await service.hub.get_session(session_id, tenant=who.tenant)
+    try:
+        model = service.hub.model(session.model_id)
+    except UnknownModel:
+        return
+    spec = model.decision.specialist(specialist) if model.decision is not None else None
+    keys = spec.options.get("keys") if spec is not None else None
+    if keys and who.key_id not in keys:
+        raise Forbidden(
+            f"API key {who.key_id!r} may not answer for specialist {specialist!r}",
+            specialist=specialist,
+            key_id=who.key_id,
+        )
+
+
+async def _answer(
+    service: Service, request: Request, who: Principal, inp: Input, expected_version: int | None
+) -> ViewOut:
+    return await service.update(
+        who,
+        SESSION_ID.read(request),
+        inp,
+        expected_version=expected_version,
+        idempotency_key=IDEMPOTENCY_KEY.read(request),
+    )
+
+
+@endpoint(
+    "/v1/sessions/{session_id}/round",
+    "read",
+    tag="decisions",
+    params=[SESSION_ID],
+    operation_id="getRound",
+)
+async def get_round(service: Service, request: Request, who: Principal) -> RoundOut:
+    """The session's open decision round: prompt, proposals, votes, who is still asked."""
+    return await round_view(service.hub, SESSION_ID.read(request), tenant=who.tenant)
+
+
+@endpoint(
+    "/v1/sessions/{session_id}/round/proposals",
+    "write",
+    tag="decisions",
+    params=[SESSION_ID, IDEMPOTENCY_KEY],
+    body=ProposeIn,
+    operation_id="propose",
+)
+async def propose(service: Service, request: Request, who: Principal) -> ViewOut:
+    """A specialist proposes the transition of the open round (recorded with the key)."""
+    req: ProposeIn = await body(service, request)
+    await _check_key(service, who, SESSION_ID.read(request), req.specialist)
+    inp = Propose(
+        round=req.round,
+        specialist=req.specialist,
+        transition=req.transition,
+        reasoning=req.reasoning,
+        params=req.params,
+        correlation=req.correlation,
+        by=_by(who),
+    )
+    return await _answer(service, request, who, inp, req.expected_version)
+
+
+@endpoint(
+    "/v1/sessions/{session_id}/round/votes",
+    "write",
+    tag="decisions",
+    params=[SESSION_ID, IDEMPOTENCY_KEY],
+    body=VoteIn,
+    operation_id="vote",
+)
+async def vote(service: Service, request: Request, who: Principal) -> ViewOut:
+    """A specialist's pairwise votes between the open round's proposals."""
+    req: VoteIn = await body(service, request)
+    await _check_key(service, who, SESSION_ID.read(request), req.specialist)
+    inp = Vote(
+        round=req.round,
+        specialist=req.specialist,
+        reasoning=req.reasoning,
+        votes=[PairVote(a=v.a, b=v.b, vote=v.vote) for v in req.votes],
+        correlation=req.correlation,
+        by=_by(who),
+    )
+    return await _answer(service, request, who, inp, req.expected_version)
+
+
+@endpoint(
+    "/v1/sessions/{session_id}/round/override",
+    "write",
+    tag="decisions",
+    params=[SESSION_ID, IDEMPOTENCY_KEY],
+    body=OverrideIn,
+    operation_id="override",
+)
+async def override(service: Service, request: Request, who: Principal) -> ViewOut:
+    """Decide a decided state's transition directly (a parked round, an urgent case)."""
+    req: OverrideIn = await body(service, request)
+    inp = Override(
+        transition=req.transition,
+        params=req.params,
+        reason=req.reason,
+        round=req.round,
+        by=_by(who),
+    )
+    return await _answer(service, request, who, inp, req.expected_version)
+
+
+@endpoint(
+    "/v1/decisions/inbox",
+    "read",
+    tag="decisions",
+    params=[_MODEL, _STATE, _SPECIALIST, _LIMIT, _SCAN, _CURSOR],
+    operation_id="inbox",
+)
+async def get_inbox(service: Service, request: Request, who: Principal) -> InboxPage:
+    """Rounds of the caller's tenant waiting for human answers (or parked), oldest first."""
+    cursor = _CURSOR.read(request) or None
+    try:
+        return await inbox(
+            service.hub,
+            tenant=who.tenant,
+            model=_MODEL.read(request),
+            state=_STATE.read(request),
+            specialist=_SPECIALIST.read(request),
+            limit=_LIMIT.read(request),
+            scan=_SCAN.read(request),
+            cursor=cursor,
+        )
+    except StoreError as exc:
+        if cursor is not None and "cursor" in exc.message:
+            raise InvalidInput(exc.message, cursor=cursor) from None
+        raise
+
+
+routes = [
+    Route("/v1/sessions/{session_id}/round", get_round, methods=["GET"], name="round"),
+    Route("/v1/sessions/{session_id}/round/proposals", propose, methods=["POST"], name="propose"),
+    Route("/v1/sessions/{session_id}/round/votes", vote, methods=["POST"], name="vote"),
+    Route("/v1/sessions/{session_id}/round/override", override, methods=["POST"], name="override"),
+    Route("/v1/decisions/inbox", get_inbox, methods=["GET"], name="inbox"),
+]
