@@ -39,6 +39,23 @@ def _crfsuite() -> Any:
     return pycrfsuite
 
 
+_QUIET: Any = None
+
+
+def _quiet(crfsuite: Any) -> Any:
+    """A Trainer that ignores CRFsuite's log: pycrfsuite parses every line of it even when
+    not verbose, which took a third of the training time on the SNIPS benchmark."""
+    global _QUIET
+    if _QUIET is None:
+
+        class Quiet(crfsuite.Trainer):  # type: ignore[misc, name-defined]
+            def message(self, message: str) -> None:
+                pass
+
+        _QUIET = Quiet
+    return _QUIET
+
+
 def available() -> bool:
     """Whether python-crfsuite can be imported."""
     try:
@@ -56,7 +73,7 @@ def train(
 ) -> bytes:
     """Train a CRF on (features per item, label per item) sequences; the model as bytes."""
     crfsuite = _crfsuite()
-    trainer = crfsuite.Trainer(verbose=False, algorithm=algorithm)
+    trainer = _quiet(crfsuite)(verbose=False, algorithm=algorithm)
     for features, labels in sequences:
         trainer.append(crfsuite.ItemSequence(list(features)), list(labels))
     trainer.set_params(params)

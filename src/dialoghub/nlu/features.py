@@ -85,13 +85,18 @@ def word_features(
     n = len(words)
     text = analysis.text
     padded = ["<s2>", "<s>", *words, "</s>", "</s2>"]
+    shapes = ["", "", *(_shape(text[cs:ce]) for cs, ce in analysis.spans), "", ""]
     out: list[dict[str, float]] = []
     for k, w in enumerate(words):
         cs, ce = analysis.spans[k]
+        raw = text[cs:ce]
         f = {
             "w=" + w: 1.0,
+            "r=" + raw.casefold(): 1.0,  # as written: spelling correction may rename a name
             "s=" + w[-3:]: 1.0,
-            "h=" + _shape(text[cs:ce]): 1.0,
+            "h=" + shapes[k + 2]: 1.0,
+            "h-1=" + shapes[k + 1]: 1.0,
+            "h+1=" + shapes[k + 3]: 1.0,
             "w-1=" + padded[k + 1]: 1.0,
             "w-2=" + padded[k]: 1.0,
             "w+1=" + padded[k + 3]: 1.0,

@@ -46,6 +46,7 @@ from dialoghub.nlu.classifier import IntentClassifier
 from dialoghub.nlu.entities import Analysis, Match, best_non_overlapping
 from dialoghub.nlu.examples import fill, parse_example, sample_values
 from dialoghub.nlu.features import intent_features, regex_marker, word_features
+from dialoghub.nlu.gazetteer import Gazetteer
 from dialoghub.nlu.normalize import COMMON_WORDS, STOPWORDS
 from dialoghub.nlu.recognizer import MAX_ALTERNATIVES, Recognizer
 from dialoghub.nlu.tagger import SlotTagger
@@ -115,6 +116,11 @@ class LearnedRecognizer:
         self._regex = frozenset(
             n for n, s in self._specs.items() if s.kind is EntityKind.REGEX
         )
+        # List and free-text values through one index; numbers, times, patterns by the
+        # matcher's own finders.
+        listed = (EntityKind.LIST, EntityKind.TEXT)
+        self._gazetteer = Gazetteer(s for n, s in self._specs.items() if n in self._used)
+        self._patterned = [n for n in self._used if self._specs[n].kind not in listed]
         counts = [len(i.examples) for i in intents]
         mean = sum(counts) / len(counts) if counts else 0.0
         self._weight = 1.0 if mean >= MATCHER_UNTIL else mean / (mean + 10.0)
@@ -149,7 +155,7 @@ class LearnedRecognizer:
                     analysis = self.matcher.analyse(sentence.text)
                     if not analysis.words:
                         continue
-                    matches = self.matcher.entity_matches(analysis, self._used)
+                    matches = self._matches(analysis)
                     labels = _labels(analysis, sentence.spans, marker)
                     hide = zlib.crc32(sentence.text.encode()) % 2 == 0
                     items.append(
@@ -183,11 +189,11 @@ class LearnedRecognizer:
 
     def _scores(self, text: str) -> tuple[Analysis, list[Match], list[float]]:
         if self._weight < 1.0:
-            analysis, matches, matcher_scores = self.matcher.intent_scores(text)
+            analysis, _, matcher_scores = self.matcher.intent_scores(text)
         else:
             analysis = self.matcher.analyse(text)
-            matches = self.matcher.entity_matches(analysis, self._used)
             matcher_scores = [0.0] * len(self._names)
+        matches = self._matches(analysis)  # as in training
         probabilities = self._classifier.probabilities(
             intent_features(analysis, matches, regex=self._regex)
         )
@@ -253,7 +259,13 @@ class LearnedRecognizer:
         if intent not in self._slots:
             return self.matcher.extract_slots(intent, text)  # raises the matcher's ModelError
         analysis = self.matcher.analyse(text)
-        return self._fill(intent, analysis, self.matcher.entity_matches(analysis, self._used))
+        return self._fill(intent, analysis, self._matches(analysis))
+
+    def _matches(self, analysis: Analysis) -> list[Match]:
+        found = self._gazetteer.find(analysis)
+        if self._patterned and analysis.words:
+            found.extend(self.matcher.entity_matches(analysis, self._patterned))
+        return found
 
     # --- slots -----------------------------------------------------------------------------
 

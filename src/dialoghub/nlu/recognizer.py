@@ -44,7 +44,14 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from dialoghub.errors import ModelError
-from dialoghub.nlu.entities import Analysis, Match, Matcher, compile_entity
+from dialoghub.nlu.entities import (
+    Analysis,
+    Match,
+    Matcher,
+    best_non_overlapping,
+    compile_entity,
+)
+from dialoghub.nlu.examples import PLACEHOLDER
 from dialoghub.nlu.fuzzy import Speller
 from dialoghub.nlu.normalize import (
     COMMON_WORDS,
@@ -62,7 +69,9 @@ from dialoghub.nlu.types import EntityKind, EntitySpec, IntentSpec, Recognition,
 
 __all__ = ["Recognizer"]
 
-_PLACEHOLDER = re.compile(r"\{\s*([^{}\s]+)\s*\}")
+# ``{slot}`` or ``{slot=value}`` (the value is for the learned recognizer's tagger; here a
+# placeholder stands for its entity, whatever the value).
+_PLACEHOLDER = PLACEHOLDER
 
 # Entity names that work without being declared: slots may say `entity: number` directly.
 _BUILTIN = {"number": EntityKind.NUMBER, "time": EntityKind.TIME}
@@ -86,6 +95,21 @@ _ENTITY_DAMPING = 0.5
 # An example made of slots only ("{city}") is not affected.
 _VALUES_ONLY = 0.8
 _VALUES_ONLY_SQUARED = _VALUES_ONLY * _VALUES_ONLY
+
+
+#: The most words an unknown value of an open entity may have ("San Sebastian de los Reyes"
+#: is asked again; "Saint Malo" is fine).
+_OPEN_WORDS = 4
+#: Words a follow-up may wrap a bare value in ("what about tomorrow?").
+_FOLLOW_UP = frozenset({"what", "how", "about", "and", "then", "instead"})
+
+
+def _open_value(analysis: Analysis, start: int, end: int) -> SlotValue:
+    """The words ``[start:end]`` as written, capitalized when written all in lower case."""
+    cs, ce = analysis.spans[start][0], analysis.spans[end - 1][1]
+    said = analysis.text[cs:ce]
+    value = said.title() if said.islower() else said
+    return SlotValue(value, said, cs, ce)
 
 
 def _damping(term: str) -> float:
@@ -145,6 +169,7 @@ class Recognizer:
             specs[spec.name] = spec
         self._specs = specs
         self._matchers: dict[str, Matcher] = {n: compile_entity(s) for n, s in specs.items()}
+        self._open = frozenset(n for n, s in specs.items() if s.open and s.kind is EntityKind.LIST)
 
         self._intents: list[_Intent] = []
         example_terms: list[list[str]] = []
@@ -453,6 +478,41 @@ class Recognizer:
         """The names of the intents, in declaration order."""
         return tuple(self._names)
 
+    @property
+    def entity_specs(self) -> dict[str, EntitySpec]:
+        """Every entity by name: the declared ones and the built-ins the intents use."""
+        out = dict(self._specs)
+        for name in self._matchers:
+            if name not in out:
+                out[name] = EntitySpec(name, _BUILTIN[name])
+        return out
+
+    def intent_slots(self, intent: str) -> dict[str, str]:
+        """Slot name -> entity name of ``intent`` (placeholders named after entities too)."""
+        return dict(self._intents[self._index[intent]].slots)
+
+    def analyse(self, text: str) -> Analysis:
+        """``text`` as the scorer and the matchers see it (normalized, spell-corrected)."""
+        return self._analyse(text)[0]
+
+    def entity_matches(self, analysis: Analysis, entities: Collection[str]) -> list[Match]:
+        """Every value of these entities in ``analysis``, overlaps included (unknown names are
+        ignored)."""
+        return self._find(
+            analysis, [(e, self._matchers[e]) for e in entities if e in self._matchers]
+        )
+
+    def intent_scores(self, text: str) -> tuple[Analysis, list[Match], list[float]]:
+        """The analysis of ``text``, the entity values found in it, and every intent's score
+        (in declaration order): what :meth:`recognize` ranks."""
+        analysis, kinds = self._analyse(text)
+        matches = self._find(analysis, self._used)
+        return analysis, matches, self._scores(analysis, kinds, matches)
+
+    def assign(self, intent: str, analysis: Analysis, matches: list[Match]) -> dict[str, SlotValue]:
+        """The slots of ``intent`` that ``matches`` fill, as :meth:`recognize` gives them."""
+        return self._slots(self._intents[self._index[intent]], analysis, matches)
+
     def recognize(self, text: str, *, allowed: Collection[str] | None = None) -> Recognition:
         """The intent ``text`` most likely expresses, with its confidence and slots.
 
@@ -481,12 +541,92 @@ class Recognizer:
             return Recognition(None, confidence, {}, alternatives)
         alternatives = self._alternatives(scores, ranked[1 : MAX_ALTERNATIVES + 1])
         slots = self._slots(self._intents[best], analysis, matches)
-        return Recognition(self._names[best], confidence, slots, alternatives)
+        self._open_slots(self._intents[best], slots, analysis, kinds, matches)
+        # Intents that score as the best does: declaration order picked ``best``, not the
+        # text, so the tie is reported for the caller to ask (the ``ambiguous`` handler).
+        tied = tuple(self._names[i] for i in ranked if scores[i] == scores[best])
+        return Recognition(
+            self._names[best], confidence, slots, alternatives, tied if len(tied) > 1 else ()
+        )
 
     def _alternatives(
         self, scores: list[float], ranked: list[int]
     ) -> tuple[tuple[str, float], ...]:
         return tuple((self._names[i], round(min(scores[i], 1.0), 4)) for i in ranked)
+
+    # --- values outside an open entity's list ----------------------------------------------
+
+    def _open_slots(
+        self, intent: _Intent, slots: dict[str, SlotValue], analysis: Analysis,
+        kinds: list[int], matches: list[Match],
+    ) -> None:
+        """Fill each empty slot of an open entity with an unknown value where the examples
+        put the slot: the words the model does not know right after a word that comes
+        before ``{slot}`` in an example ("weather in Lyon": ``in``)."""
+        if not self._open:
+            return
+        covered = {k for m in matches for k in range(m.start, m.end)}
+        words = analysis.words
+        for slot, entity in intent.slots.items():
+            if slot in slots or entity not in self._open or slot not in intent.contexts:
+                continue
+            before = intent.contexts[slot].before
+            for k in range(len(words) - 1):
+                if words[k] not in before:
+                    continue
+                end = k + 1
+                while (end < len(words) and end - k <= _OPEN_WORDS and kinds[end] == _OTHER
+                       and end not in covered):
+                    end += 1
+                if end > k + 1:
+                    slots[slot] = _open_value(analysis, k + 1, end)
+                    break
+
+    def open_answer(self, entity: str, text: str) -> SlotValue | None:
+        """A short answer that is a value outside the list of the open entity ``entity``
+        ("Lyon" to "Which city?"): a few words the model does not know, the function words
+        around them dropped ("in Lyon please"). None when the entity is not open, the text
+        holds a value some entity knows, or it is more than a short phrase."""
+        if entity not in self._open or not text or text.isspace():
+            return None
+        analysis, kinds = self._analyse(text)
+        if self._find(analysis, self._used):
+            return None
+        content = [k for k, form in enumerate(analysis.words)
+                   if not (kinds[k] == _FILLER or form in FILLERS or form in STOPWORDS)]
+        if not content or len(content) > _OPEN_WORDS:
+            return None
+        first, last = content[0], content[-1]
+        if content != list(range(first, last + 1)) or any(kinds[k] != _OTHER for k in content):
+            return None
+        return _open_value(analysis, first, last + 1)
+
+    # --- a value alone --------------------------------------------------------------------
+
+    def bare_values(self, text: str) -> dict[str, SlotValue]:
+        """The entity values of a text that says nothing else ("london", "and tomorrow?"),
+        by entity; empty when the text has other words. A listening state reads such a
+        value as the one intent it belongs to."""
+        if not text or text.isspace():
+            return {}
+        analysis, kinds = self._analyse(text)
+        matches = best_non_overlapping(self._find(analysis, self._used))
+        if not matches:
+            return {}
+        covered = {k for m in matches for k in range(m.start, m.end)}
+        for k, form in enumerate(analysis.words):
+            if k not in covered and not (
+                kinds[k] == _FILLER or form in FILLERS or form in STOPWORDS or form in _FOLLOW_UP
+            ):
+                return {}
+        out: dict[str, SlotValue] = {}
+        for m in matches:
+            out.setdefault(
+                m.entity,
+                SlotValue(m.value, analysis.text[m.char_start : m.char_end], m.char_start,
+                          m.char_end),
+            )
+        return out
 
     def extract(self, entity: str, text: str) -> SlotValue | None:
         """One value of ``entity`` in ``text`` (the answer to "Which city?"), or None.

@@ -53,7 +53,7 @@ class SlotTagger:
         words = sum(len(labels) for _, labels in sequences)
         if words <= LBFGS_WORDS:
             algorithm = "lbfgs"
-            params: dict[str, float] = {"c1": 0.1, "c2": 0.01, "max_iterations": 150}
+            params: dict[str, float] = {"c1": 0.1, "c2": 0.01, "max_iterations": 100}
         else:
             algorithm = "pa"
             params = {"max_iterations": _PASSES}
