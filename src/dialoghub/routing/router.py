@@ -1,0 +1,588 @@
+"""The router: one per server process, between the Hub's sessions and the attached clients.
+
+Where data enters: a client attaches (:meth:`Router.attach`) with a name, a role and the
+commands it offers, and sends messages (:meth:`Router.message`); a provider answers
+commands (:meth:`Router.result`); any other transport reports its updates
+(:meth:`Router.after_update`). What it passes through: every update goes to the Hub (one
+compare-and-set, idempotency keys), and its view comes back here: replies go to the
+session's user interfaces (:mod:`dialoghub.routing.locks`), a command action to one eligible
+provider, recorded on the bus as pending until its result is applied with the dispatch's
+idempotency key (so a result applied twice is applied once). With no eligible provider the
+command waits; past its deadline it is answered as a command error the model handles. Where
+it lands: frames go to local sockets, or through the bus to the process a client is
+connected to, and into the client's mailbox so a reconnect recovers them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from dialoghub.engine.records import (
+    CommandAction,
+    CommandResult,
+    End,
+    Input,
+    Session,
+    SetAlarm,
+    SetLock,
+    Text,
+)
+from dialoghub.errors import (
+    IdempotencyKeyReused,
+    InputError,
+    LockHeld,
+    RoutingError,
+    SessionClosed,
+    SessionExists,
+    SessionNotFound,
+)
+from dialoghub.hub import Hub
+from dialoghub.hub.view import SessionView
+from dialoghub.routing.bus import Bus, ClientRecord, LocalBus, Pending
+from dialoghub.routing.frames import CommandFrame, LockSpec, UpdateFrame
+from dialoghub.routing.locks import ClientLocks, choose_provider, reply_targets
+from dialoghub.routing.logs import SessionLogs
+
+__all__ = ["BUILTINS", "DEFAULT_SESSION", "Attached", "Router"]
+
+log = logging.getLogger("dialoghub.routing")
+
+#: The session of a message that names none (and of a client without one).
+DEFAULT_SESSION = "Default"
+#: Commands the router carries out itself (Galaxy's Builtin server), never sent to a provider.
+BUILTINS = frozenset({"end_session", "new_session", "set_session", "set_alarm"})
+
+_encode = msgspec.json.Encoder().encode
+_decode_notice = msgspec.json.Decoder(dict[str, Any]).decode
+
+Send = Callable[[bytes], Awaitable[None]]
+
+
+@dataclass(eq=False, slots=True)
+class Attached:
+    """A client connected to this process."""
+
+    record: ClientRecord
+    send: Send
+    session_id: str | None = None  # its current session (messages without an id)
+    inflight: dict[str, Pending] = field(default_factory=dict)  # commands it runs
+    waiting: list[Pending] = field(default_factory=list)  # beyond its concurrency
+    watching: set[str] = field(default_factory=set)  # observed sessions
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(tenant, name)."""
+        return (self.record.tenant, self.record.name)
+
+    @property
+    def busy(self) -> bool:
+        """True when it runs as many commands as its concurrency allows."""
+        return len(self.inflight) >= self.record.concurrency
+
+
+class Router:
+    """Routes sessions' messages between clients, through ``hub``, on ``bus``."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        bus: Bus | None = None,
+        *,
+        dispatch_timeout: float = 10.0,
+        heartbeat: float = 2.0,
+        logs: SessionLogs | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.hub = hub
+        self.bus: Bus = bus or LocalBus()
+        self.process = self.bus.process
+        #: Seconds a command may wait for a provider and its answer before it fails.
+        self.dispatch_timeout = dispatch_timeout
+        self.heartbeat = heartbeat
+        self.logs = logs
+        self._rng = random.Random(seed)
+        self._local: dict[tuple[str, str], Attached] = {}
+        self._registry: dict[tuple[str, str], ClientRecord] = {}
+        self.locks = ClientLocks()
+        self._pending: dict[str, Pending] = {}  # known to this process, by key
+        self._connections = itertools.count(1)
+        self._tasks: list[asyncio.Task[None]] = []
+        # One chain of routing tasks per session: a session's updates are routed in order.
+        self._chains: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._unwatch: Callable[[], None] | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect the bus, start the heartbeat and the deadline sweeper."""
+        await self.bus.start(self._frame_from_bus, self._notice)
+        await self._refresh()
+        self._unwatch = self.hub.watch(self._watch)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._beat()), loop.create_task(self._sweep())]
+
+    async def close(self) -> None:
+        """Stop the tasks, withdraw this process's clients, close the bus and the logs."""
+        if self._unwatch is not None:
+            self._unwatch()
+        await self.idle()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for client in list(self._local.values()):
+            await self.bus.withdraw(client.record.tenant, client.record.name,
+                                    client.record.connection)
+        await self.bus.close()
+        if self.logs is not None:
+            await self.logs.close()
+
+    # --- clients --------------------------------------------------------------------------
+
+    async def attach(self, send: Send, *, name: str, role: str, tenant: str = "default",
+                     commands: tuple[str, ...] = (), concurrency: int = 1,
+                     session_id: str | None = None, after: int = 0) -> Attached:
+        """Register a connected client (a reconnect under the same name replaces the old
+        connection), replay its mailbox after ``after``, and send it what is owed."""
+        record = ClientRecord(name=name, tenant=tenant, role=role, commands=commands,
+                              concurrency=max(1, concurrency), process=self.process,
+                              connection=next(self._connections))
+        client = Attached(record, send, session_id=session_id)
+        old = self._local.get(client.key)
+        if old is not None:
+            client.inflight = old.inflight
+        self._local[client.key] = client
+        self._registry[client.key] = record
+        await self.bus.announce(record, self.heartbeat * 3)
+        await self.bus.notify(_encode({"t": "up", "r": msgspec.to_builtins(record)}))
+        for seq, frame in await self.bus.since(tenant, name, after):
+            await send(_numbered(frame, seq))
+        if role == "provider":
+            await self._owed(client)
+        return client
+
+    async def detach(self, client: Attached) -> None:
+        """The client disconnected: its sessions go on; what it was running stays pending
+        (it is sent again if the client comes back in time, else it fails at its deadline)."""
+        if self._local.get(client.key) is not client:
+            return
+        del self._local[client.key]
+        self._registry.pop(client.key, None)
+        await self.bus.withdraw(client.record.tenant, client.record.name,
+                                client.record.connection)
+        await self.bus.notify(_encode({"t": "down", "k": list(client.key),
+                                       "c": client.record.connection}))
+
+    def _watch(self, view: SessionView) -> None:
+        """The Hub stored an update (whoever made it: a client, HTTP, a timer): route it
+        after the session's previous one."""
+        key = (view.session.tenant, view.session.id)
+        task = asyncio.get_running_loop().create_task(
+            self._routed(self._chains.get(key), key[0], view))
+        self._chains[key] = task
+
+        def done(t: asyncio.Task[None]) -> None:
+            if self._chains.get(key) is t:
+                del self._chains[key]
+
+        task.add_done_callback(done)
+
+    async def _routed(self, before: asyncio.Task[None] | None, tenant: str,
+                      view: SessionView) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+        try:
+            await self.after_update(tenant, view)
+        except Exception:
+            log.exception("routing session %r failed", view.session.id)
+
+    async def idle(self) -> None:
+        """Wait until every stored update so far is routed (tests, shutdown)."""
+        while self._chains:
+            await asyncio.wait(list(self._chains.values()))
+
+    def clients(self, tenant: str = "default") -> list[ClientRecord]:
+        """The clients this process knows to be connected (here and elsewhere)."""
+        return [r for (t, _), r in self._registry.items() if t == tenant]
+
+    # --- messages -------------------------------------------------------------------------
+
+    def session_of(self, client: Attached, session_id: str | None) -> str:
+        """The session a client's message belongs to: its assign lock wins, then the id it
+        names, then its current session, then ``Default``."""
+        assigned = self.locks.assign.get(client.key)
+        if assigned is not None:
+            return assigned[0]
+        return session_id or client.session_id or DEFAULT_SESSION
+
+    async def message(self, client: Attached, session_id: str | None, inp: Input,
+                      *, idempotency_key: str | None = None) -> SessionView:
+        """A client's new message: to its session (created on first mention with the
+        default model), routed on."""
+        tenant = client.record.tenant
+        sid = self.session_of(client, session_id)
+        if client.session_id is None:
+            client.session_id = sid
+        await self.ensure(tenant, sid)
+        return await self.hub.update(sid, inp, tenant=tenant, idempotency_key=idempotency_key)
+
+    async def ensure(self, tenant: str, session_id: str, model_id: str | None = None) -> None:
+        """Create the session if it does not exist yet (Galaxy: a mention creates it)."""
+        if await self.hub.incarnation(session_id, tenant=tenant) is None:
+            with contextlib.suppress(SessionExists):  # created meanwhile: fine
+                await self.hub.create_session(model_id, session_id=session_id, tenant=tenant)
+
+    async def after_update(self, tenant: str, view: SessionView) -> None:
+        """Route what an update did: log it, replies to user interfaces, events to
+        observers, a new command to a provider, locks freed when the session ended."""
+        session = view.session
+        if self.logs is not None and view.events:
+            self.logs.record(tenant, session.id, list(view.events), session.ended)
+        if session.ended or any(e.type == "command_result_received" for e in view.events):
+            # the session's command is answered: its pending record goes, before the next
+            pending = await self.bus.get_pending(tenant, session.id)
+            if pending is not None and await self.bus.take_pending(pending):
+                self._pending.pop(pending.key, None)
+        shown = [a for a in view.actions if not isinstance(a, CommandAction)]
+        if shown and any(e.type != "action_emitted" for e in view.events):
+            await self._deliver(tenant, session, view, shown)
+        if session.ended:
+            await self._ended(tenant, session)
+            return
+        last = view.actions[-1] if view.actions else None
+        if isinstance(last, CommandAction):
+            await self._dispatch(tenant, session, last)
+
+    async def _deliver(self, tenant: str, session: Session, view: SessionView,
+                       shown: list[Any]) -> None:
+        actions = msgspec.to_builtins(shown)
+        frame = UpdateFrame(session_id=session.id, version=session.version, actions=actions,
+                            status=session.status.value)
+        targets = reply_targets(self._registry.values(), tenant, session.id, session.locks,
+                                self.locks, self._rng)
+        for record in targets:
+            await self._to_client(record, frame)
+        watchers = [c for c in self._local.values() if session.id in c.watching
+                    and c.record.tenant == tenant and c.record not in targets]
+        if watchers:
+            full = msgspec.structs.replace(frame, events=msgspec.to_builtins(view.events))
+            for c in watchers:
+                await self._to_client(c.record, full)
+
+    async def _to_client(self, record: ClientRecord, frame: CommandFrame | UpdateFrame) -> None:
+        """Number the frame in the client's mailbox, then send it where the client is."""
+        raw = _encode(frame)
+        seq = await self.bus.append(record.tenant, record.name, raw)
+        body = _numbered(raw, seq)
+        local = self._local.get((record.tenant, record.name))
+        if local is not None:
+            try:
+                await local.send(body)
+            except Exception:  # the socket broke: the mailbox keeps it for the reconnect
+                log.info("client %s unreachable; frame %d kept", record.name, seq)
+        elif record.process:
+            await self.bus.send(record.process, _encode(
+                {"t": "to", "k": [record.tenant, record.name], "b": body.decode()}))
+
+    # --- commands -------------------------------------------------------------------------
+
+    async def _dispatch(self, tenant: str, session: Session, action: CommandAction) -> None:
+        key = f"{tenant}/{session.id}/{session.version}"
+        pending = Pending(key=key, tenant=tenant, session_id=session.id, command=action.id,
+                          params=dict(action.params),
+                          deadline=time.time() + self.dispatch_timeout)
+        if not await self.bus.claim_pending(pending):
+            return  # the session's command is dispatched already (this update repeated it)
+        if action.id in BUILTINS:
+            await self._builtin(pending)
+            return
+        await self._assign(pending, session)
+
+    async def _assign(self, pending: Pending, session: Session | None = None) -> None:
+        """Send a pending command to an eligible provider, or keep it waiting for one."""
+        if session is None:
+            try:
+                session = await self.hub.get_session(pending.session_id, tenant=pending.tenant)
+            except SessionNotFound:
+                await self.bus.take_pending(pending)
+                return
+        busy = {c.record.name: c.busy for c in self._local.values()}
+        record = choose_provider(self._registry.values(), pending.command, pending.tenant,
+                                 pending.session_id, session.locks, self.locks, busy, self._rng)
+        if record is None:
+            self._pending[pending.key] = pending
+            await self.bus.put_pending(pending)
+            return
+        pending = msgspec.structs.replace(pending, provider=record.name)
+        self._pending[pending.key] = pending
+        await self.bus.put_pending(pending)
+        local = self._local.get((record.tenant, record.name))
+        if local is not None:
+            await self._run_on(local, pending)
+        else:
+            await self.bus.send(record.process, _encode(
+                {"t": "run", "p": msgspec.to_builtins(pending)}))
+
+    async def _run_on(self, client: Attached, pending: Pending) -> None:
+        if client.busy and pending.key not in client.inflight:
+            client.waiting.append(pending)
+            return
+        client.inflight[pending.key] = pending
+        frame = CommandFrame(key=pending.key, session_id=pending.session_id,
+                             command=pending.command, params=pending.params,
+                             deadline=pending.deadline)
+        await self._to_client(client.record, frame)
+
+    async def _owed(self, client: Attached) -> None:
+        """A provider (re)attached: send it what was pending for it (it answers a command
+        it already ran from its own record, never running it twice), and offer it what
+        waits for a provider."""
+        for pending in await self.bus.pending():
+            if pending.tenant != client.record.tenant:
+                continue
+            if pending.provider == client.record.name:
+                self._pending[pending.key] = pending
+                await self._run_on(client, pending)
+            elif not pending.provider and pending.command in client.record.commands:
+                await self._assign(pending)
+
+    async def result(self, client: Attached | None, key: str, outputs: dict[str, Any],
+                     error: str | None) -> SessionView | None:
+        """A provider's answer: the session's command result, applied once per key."""
+        pending = self._pending.get(key)
+        if pending is None:
+            found = await self.bus.get_pending(*_split(key))
+            pending = found if found is not None and found.key == key else None
+        if client is not None:
+            client.inflight.pop(key, None)
+        view = None
+        if pending is not None:
+            view = await self._apply(pending, CommandResult(
+                id=pending.command, outputs=outputs, error=error))
+        if client is not None and client.waiting and not client.busy:
+            await self._run_on(client, client.waiting.pop(0))
+        return view
+
+    async def _apply(self, pending: Pending, inp: Input) -> SessionView | None:
+        """Apply a pending command's result with its idempotency key, then let it go."""
+        tenant, sid, key = pending.tenant, pending.session_id, pending.key
+        try:
+            view = await self.hub.update(sid, inp, tenant=tenant, idempotency_key=key)
+        except IdempotencyKeyReused:  # answered already (the deadline, or another answer)
+            view = None
+        except (InputError, SessionClosed, SessionNotFound) as exc:
+            log.info("result %s not applied: %s", key, exc)
+            view = None
+        return view
+
+    async def _builtin(self, pending: Pending) -> None:
+        p, tenant, sid = pending.params, pending.tenant, pending.session_id
+        self._pending[pending.key] = pending
+        error: str | None = None
+        try:
+            if pending.command == "end_session":
+                await self.hub.update(sid, End(reason=str(p.get("reason") or
+                                                          "ended by the model")),
+                                      tenant=tenant)
+                return
+            if pending.command == "set_session":
+                spec = LockSpec(read=bool(p.get("read")), write=bool(p.get("write")),
+                                assign=bool(p.get("assign")),
+                                permanent=bool(p.get("permanent")))
+                await self.set_locks(tenant, str(p["client"]), sid, spec,
+                                     release=bool(p.get("release")))
+            elif pending.command == "set_alarm":
+                seconds = p.get("seconds")
+                await self.hub.update(sid, SetAlarm(
+                    name=str(p["name"]),
+                    seconds=None if seconds is None else float(seconds)),  # type: ignore[arg-type]
+                    tenant=tenant)
+            elif pending.command == "new_session":
+                await self.new_session(tenant, sid, p.get("session_id"))
+        except (RoutingError, InputError, KeyError) as exc:
+            error = str(exc)
+        await self._apply(pending, CommandResult(id=pending.command, error=error))
+
+    # --- locks and sessions ---------------------------------------------------------------
+
+    async def set_locks(self, tenant: str, client: str, session_id: str, spec: LockSpec,
+                        *, release: bool = False) -> SessionView:
+        """Set (or release) a client's locks on a session: client-wide records first
+        (moving a non-permanent lock from another session), then the session's event."""
+        await self.ensure(tenant, session_id)
+        fence = 0
+        kinds = [k for k in ("read", "assign") if getattr(spec, k) or release]
+        for kind in kinds:
+            record = f"{kind}:{tenant}:{client}"
+            if release:
+                held = await self.bus.holder(record)
+                if held is not None and held[0].split("|")[0] == session_id:
+                    await self.bus.release(record, held[0])
+                    await self._lock_notice("drop", kind, tenant, client, session_id, held[1])
+                continue
+            holder = session_id + ("|p" if spec.permanent else "")
+            got = await self.bus.acquire(record, holder)
+            if got is None:
+                held = await self.bus.holder(record)
+                other = held[0] if held else ""
+                if other.endswith("|p"):
+                    raise LockHeld(client, kind, other[:-2])
+                await self.bus.release(record, other)
+                if other.split("|")[0] != session_id:
+                    await self._release_in(tenant, other.split("|")[0], client)
+                got = await self.bus.acquire(record, holder)
+                if got is None:
+                    raise LockHeld(client, kind, other.split("|")[0])
+            fence = max(fence, got)
+            await self._lock_notice("set", kind, tenant, client, session_id, got)
+        return await self.hub.update(session_id, SetLock(
+            client=client, read=spec.read, write=spec.write, assign=spec.assign,
+            permanent=spec.permanent, release=release, fence=fence), tenant=tenant)
+
+    async def _release_in(self, tenant: str, session_id: str, client: str) -> None:
+        with contextlib.suppress(SessionNotFound, InputError, SessionClosed):
+            await self.hub.update(session_id, SetLock(client=client, release=True),
+                                  tenant=tenant)
+
+    async def _lock_notice(self, op: str, kind: str, tenant: str, client: str,
+                           session_id: str, fence: int) -> None:
+        await self.bus.notify(_encode({"t": "lock", "op": op, "kind": kind, "k": [tenant, client],
+                                       "s": session_id, "f": fence}))
+
+    async def _ended(self, tenant: str, session: Session) -> None:
+        """A session ended: free the client-wide records of its non-permanent locks."""
+        for kind in ("read", "assign"):
+            for who, (sid, fence) in list(self.locks.table(kind).items()):
+                if who[0] == tenant and sid == session.id and who[1] not in session.locks:
+                    record = f"{kind}:{tenant}:{who[1]}"
+                    held = await self.bus.holder(record)
+                    if held is not None and held[0].split("|")[0] == session.id:
+                        await self.bus.release(record, held[0])
+                    await self._lock_notice("drop", kind, tenant, who[1], session.id, fence)
+
+    async def new_session(self, tenant: str, current: str | None, new_id: Any = None,
+                          model_id: str | None = None) -> str:
+        """Start over: end ``current`` (if any and active), start a new session."""
+        if current is not None:
+            with contextlib.suppress(SessionNotFound, SessionClosed, InputError):
+                await self.hub.update(current, End(reason="new session"), tenant=tenant)
+        sid = str(new_id) if new_id else uuid.uuid4().hex
+        await self.hub.create_session(model_id, session_id=sid, tenant=tenant)
+        return sid
+
+    async def end_session(self, tenant: str, session_id: str, reason: str) -> SessionView:
+        """End a session (only an explicit end does: a client leaving never ends one)."""
+        return await self.hub.update(session_id, End(reason=reason), tenant=tenant)
+
+    # --- the bus --------------------------------------------------------------------------
+
+    async def _frame_from_bus(self, raw: bytes) -> None:
+        msg = _decode_notice(raw)
+        if msg["t"] == "to":
+            client = self._local.get((msg["k"][0], msg["k"][1]))
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.send(msg["b"].encode())
+        elif msg["t"] == "run":
+            pending = msgspec.convert(msg["p"], Pending)
+            client = self._local.get((pending.tenant, pending.provider))
+            if client is not None:
+                self._pending[pending.key] = pending
+                await self._run_on(client, pending)
+
+    async def _notice(self, raw: bytes) -> None:
+        msg = _decode_notice(raw)
+        kind = msg["t"]
+        if kind == "up":
+            record = msgspec.convert(msg["r"], ClientRecord)
+            self._registry[(record.tenant, record.name)] = record
+            if record.role == "provider" and record.process != self.process:
+                await self._retry_waiting(record)
+        elif kind == "down":
+            key = (msg["k"][0], msg["k"][1])
+            found = self._registry.get(key)
+            if found is not None and found.connection == msg["c"] and key not in self._local:
+                del self._registry[key]
+        elif kind == "lock":
+            who = (msg["k"][0], msg["k"][1])
+            if msg["op"] == "set":
+                self.locks.set(msg["kind"], who, msg["s"], msg["f"])
+            else:
+                self.locks.drop(msg["kind"], who, msg["f"])
+
+    async def _retry_waiting(self, record: ClientRecord) -> None:
+        for pending in list(self._pending.values()):
+            if not pending.provider and pending.command in record.commands:
+                await self._assign(pending)
+
+    async def _refresh(self) -> None:
+        records = await self.bus.clients()
+        fresh = {(r.tenant, r.name): r for r in records}
+        for key, client in self._local.items():
+            fresh[key] = client.record
+        self._registry = fresh
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            try:
+                for client in list(self._local.values()):
+                    await self.bus.announce(client.record, self.heartbeat * 3)
+                await self._refresh()
+            except Exception:
+                log.exception("routing heartbeat failed")
+
+    async def _sweep(self) -> None:
+        """Fail the commands past their deadline (any process's: a dead one's too)."""
+        while True:
+            await asyncio.sleep(min(0.1, self.dispatch_timeout / 4))
+            try:
+                await self.expire(time.time())
+            except Exception:
+                log.exception("routing deadline sweep failed")
+
+    async def expire(self, now: float) -> int:
+        """Answer every pending command past its deadline as a command error; how many."""
+        failed = 0
+        for pending in await self.bus.pending():
+            if pending.deadline > now:
+                continue
+            for client in self._local.values():
+                client.inflight.pop(pending.key, None)
+                client.waiting = [w for w in client.waiting if w.key != pending.key]
+            why = ("no provider of command {c!r} was free" if not pending.provider else
+                   "provider {p!r} did not answer command {c!r}")
+            await self._apply(pending, CommandResult(
+                id=pending.command, error=why.format(c=pending.command, p=pending.provider)
+                + f" within {self.dispatch_timeout:g} s"))
+            failed += 1
+        return failed
+
+    # --- convenience ----------------------------------------------------------------------
+
+    async def say(self, client: Attached, text: str, session_id: str | None = None
+                  ) -> SessionView:
+        """A client's text message (see :meth:`message`)."""
+        return await self.message(client, session_id, Text(text=text))
+
+
+def _numbered(frame: bytes, seq: int) -> bytes:
+    """A frame with its mailbox number (``"seq"``) added as its last member."""
+    return b"%s,\"seq\":%d}" % (frame[:-1], seq)
+
+
+def _split(key: str) -> tuple[str, str]:
+    tenant, sid, _ = key.rsplit("/", 2) if key.count("/") >= 2 else ("default", key, "")
+    return tenant, sid
