@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -31,15 +32,23 @@ def test_chat_with_plugins(tmp_path: Path) -> None:
 
     listing = CliRunner().invoke(main, ["sessions", "list", "--store", store])
     assert listing.exit_code == 0
-    assert listing.output.split("\t")[:4] == ["me", "weather", "bye", "ended"]
+    header, row, count = listing.output.splitlines()
+    assert header.split("\t") == ["id", "tenant", "model", "state", "status", "version",
+                                  "updated (UTC)"]
+    assert row.split("\t")[:6] == ["me", "default", "weather", "bye", "ended", "v4"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row.split("\t")[6])
+    assert count == "1 session (tenant 'default')"
 
     shown = CliRunner().invoke(main, ["sessions", "show", "me", "--store", store])
-    assert json.loads(shown.output)["state"] == "bye"
+    session = json.loads(shown.output)
+    assert session["state"] == "bye"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", session["created_at"])
 
     events = CliRunner().invoke(main, ["sessions", "events", "me", "--store", store, "--limit", "3"])
     rows = [json.loads(line) for line in events.output.splitlines()]
     assert [r["seq"] for r in rows] == [1, 2, 3]
     assert rows[0]["type"] == "session_started"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows[0]["time"])
 
 
 def test_chat_without_plugins_asks_the_user_for_command_outputs() -> None:
@@ -62,9 +71,9 @@ def test_chat_reports_refused_input_and_goes_on() -> None:
 
 
 def test_sessions_show_unknown_is_a_clear_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        main, ["sessions", "show", "ghost", "--store", f"sqlite:///{tmp_path / 'x.db'}"]
-    )
+    store = f"sqlite:///{tmp_path / 'x.db'}"
+    _chat(store, "hello\n", "--session", "someone")
+    result = CliRunner().invoke(main, ["sessions", "show", "ghost", "--store", store])
     assert result.exit_code == 1
     assert "session 'ghost' not found" in result.output
     assert "Traceback" not in result.output

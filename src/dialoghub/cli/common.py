@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import click
 
@@ -20,6 +23,7 @@ from dialoghub.engine.records import CommandAction, EndAction, Reply, Transcribe
 from dialoghub.errors import DialoghubError
 
 if TYPE_CHECKING:
+    from dialoghub.engine.records import Session
     from dialoghub.hub import SessionView
 
 __all__ = [
@@ -27,18 +31,26 @@ __all__ = [
     "STORE_HELP",
     "ask_outputs",
     "async_command",
+    "dated",
+    "existing_store",
     "fail",
+    "footer",
     "run",
     "scalar",
     "server_options",
+    "session_row",
     "show",
+    "when",
 ]
 
 T = TypeVar("T")
 
 STORE_HELP = (
-    "Where sessions live: sqlite:///file.db (default), memory://, postgresql://…, redis://…"
+    "Where sessions live: sqlite:///file.db, memory://, json:///file.json, postgresql://…, "
+    "redis://…"
 )
+#: The fields of a session (and of its awaiting record) that hold epoch seconds.
+TIME_FIELDS = frozenset({"created_at", "updated_at", "expires_at", "due_at", "time"})
 SERVER_HELP = "Talk to the dialoghub server at this URL instead of opening a store."
 
 
@@ -110,3 +122,56 @@ def server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``--server URL`` and ``--api-key KEY``: use a running server (see :mod:`.remote`)."""
     fn = click.option("--api-key", envvar="DIALOGHUB_API_KEY", help="API key for --server.")(fn)
     return click.option("--server", envvar="DIALOGHUB_SERVER", help=SERVER_HELP)(fn)
+
+
+def when(seconds: float | None) -> str | None:
+    """Epoch seconds as a date and time in UTC ("2026-12-03 13:10:31")."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def dated(value: Any) -> Any:
+    """A session as plain data with every time field (``created_at``, ``due_at``, ...) shown
+    as a date instead of epoch seconds."""
+    if isinstance(value, dict):
+        return {
+            k: when(v) if k in TIME_FIELDS and isinstance(v, int | float) else dated(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [dated(v) for v in value]
+    return value
+
+
+def session_row(s: Session) -> str:
+    """One line of ``sessions list``: id, tenant, model, state, status, version, updated."""
+    return "\t".join(
+        [s.id, s.tenant, s.model_id, s.state, s.status.value, f"v{s.version}",
+         when(s.updated_at) or ""]
+    )  # fmt: skip
+
+
+def existing_store(url: str) -> None:
+    """Refuse a SQLite or JSON file store whose file does not exist: reading commands must
+    not create an empty database (and then report that nothing is in it)."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite" and not parts.netloc:  # as the stores read their URLs
+        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+    elif parts.scheme == "json":
+        path = unquote(parts.netloc + parts.path)
+    else:
+        return
+    if not path or path == ":memory:" or path.startswith("file:") or os.path.exists(path):
+        return  # (a URL the store refuses is refused by the store, with its own message)
+    raise click.ClickException(
+        f"no database at {path} (store {url}); nothing was stored there yet. Sessions of "
+        "'make run' are in sqlite:///.dialoghub/server.db"
+    )
+
+
+def footer(view: Any) -> str:
+    """Where a session is after a turn: ``[state vN status]``."""
+    session = view.session
+    status = getattr(session.status, "value", session.status)
+    return f"[{session.state} v{session.version} {status}]"

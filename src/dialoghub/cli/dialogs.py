@@ -6,15 +6,15 @@ non-zero exit status, never a traceback.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from typing import Any
 
 import click
 
-from dialoghub.agent import Runner, load_plugins
-from dialoghub.cli.common import STORE_HELP, ask_outputs, run, server_options, show
+from dialoghub.agent import load_plugins
+from dialoghub.cli.chat import ChatLoop
+from dialoghub.cli.common import run, server_options, show
 from dialoghub.cli.remote import remote_chat
 from dialoghub.errors import DialoghubError, ModelValidationError
 from dialoghub.hub import Hub
@@ -29,66 +29,77 @@ __all__ = ["chat", "diagram", "validate"]
 @click.command()
 @click.argument("model")
 @click.option("--plugins", help="Python file or module whose functions answer commands.")
-@click.option("--store", default="memory://", show_default=True, help=STORE_HELP)
+@click.option("--store", default="memory://", show_default=True,
+              help="Where sessions live (memory://: gone when the chat ends); "
+              "sqlite:///file.db, json:///file.json, postgresql://…, redis://…")
 @click.option("--session", "session_id", help="Resume (or create) the session with this id.")
+@click.option("--tenant", default="default", show_default=True,
+              help="The tenant of the session (on a store).")
 @server_options
 def chat(
     model: str,
     plugins: str | None,
     store: str,
     session_id: str | None,
+    tenant: str,
     server: str | None,
     api_key: str | None,
 ) -> None:
     """Talk to MODEL (a model file or folder; with --server, a model id) in the terminal.
-    Ctrl-D or 'quit' leaves."""
+
+    Slash commands: /event NAME [json], /state, /vars, /events [N], /reset, /help, /quit
+    (also at a command's outputs prompt, where /error MESSAGE answers it with an error).
+    Prompt timeouts fire while you think, as on a server."""
     if server is not None:
         remote_chat(server, api_key, model, session_id, plugins=plugins)
         return
     if not os.path.exists(model):
         raise click.BadParameter(f"path {model!r} does not exist", param_hint="MODEL")
-    run(_chat(model, plugins, store, session_id))
+    run(_chat(model, plugins, store, session_id, tenant))
 
 
-async def _chat(model: str, plugins: str | None, store: str, session_id: str | None) -> None:
+class _HubBackend:
+    """The chat's backend on a store (see :class:`.chat.Backend`)."""
+
+    def __init__(self, hub: Hub, model_id: str, tenant: str) -> None:
+        self.hub, self.model_id, self.tenant = hub, model_id, tenant
+
+    async def create(self, session_id: str | None) -> Any:
+        return await self.hub.create_session(
+            self.model_id, session_id=session_id, tenant=self.tenant
+        )
+
+    async def update(self, session_id: str, inp: Any) -> Any:
+        return await self.hub.update(session_id, inp, tenant=self.tenant)
+
+    async def session(self, session_id: str) -> Any:
+        return await self.hub.get_session(session_id, tenant=self.tenant)
+
+    async def events(self, session_id: str, after: int, limit: int) -> list[Any]:
+        return await self.hub.events(session_id, after=after, limit=limit, tenant=self.tenant)
+
+
+async def _chat(
+    model: str, plugins: str | None, store: str, session_id: str | None, tenant: str
+) -> None:
     commands = load_plugins(plugins) if plugins else {}
-    async with Hub(store) as hub:
+    # The timer service runs while the chat does: a question that times out is asked again.
+    async with Hub(store, timers=True) as hub:
         models = hub.load_models(model)
-        runner = Runner(hub, commands, on_missing=ask_outputs)
-        existing = None
-        if session_id is not None:
-            try:
-                existing = await hub.get_session(session_id)
-            except DialoghubError:
-                existing = None
-        if existing is not None and not existing.ended:
-            click.echo(f"resuming session {session_id} in state {existing.state}")
-            sid = existing.id
-            if existing.last_response:
-                click.echo(click.style("bot> ", fg="green") + existing.last_response["text"])
-        else:
-            view = await runner.start(models[0].id, session_id=session_id)
-            sid = view.id
-            click.echo(click.style(f"session {sid} on {store}", dim=True))
-            show(view, click.echo)
-        while True:
-            try:
-                text = await asyncio.to_thread(input, click.style("you> ", fg="cyan"))
-            except EOFError:
+        loop = ChatLoop(_HubBackend(hub, models[0].id, tenant), commands)
+
+        def timed(view: Any) -> None:  # an update the timer service made: print it
+            if view.id == loop.sid and any(
+                e.type in ("timeout_fired", "session_expired") for e in view.events
+            ):
                 click.echo()
-                break
-            if text.strip().lower() in ("quit", "exit", "/quit"):
-                break
-            if not text.strip():
-                continue
-            try:
-                view = await runner.send(sid, text)
-            except DialoghubError as exc:
-                click.echo(click.style(f"error: {exc}", fg="red"))
-                continue
-            show(view, click.echo)
-            if view.ended:
-                break
+                show(view, click.echo)
+
+        unwatch = hub.watch(timed)
+        try:
+            await loop.run(session_id, store)
+        finally:
+            unwatch()
 
 
 # --- validate -----------------------------------------------------------------------------

@@ -8,17 +8,18 @@ with it the HTTP libraries) is imported only when one of them runs.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from typing import Any
 
 import click
 import msgspec
 
-from dialoghub.agent import call_plugin, load_plugins
-from dialoghub.cli.common import ask_outputs, fail, show
+from dialoghub.agent import load_plugins
+from dialoghub.cli.common import dated, fail, footer, session_row, show, when
 from dialoghub.errors import DialoghubError
 
-__all__ = ["remote_chat", "remote_events", "remote_list", "remote_show"]
+__all__ = ["remote_chat", "remote_events", "remote_list", "remote_send", "remote_show"]
 
 
 def _client(server: str, api_key: str | None) -> Any:
@@ -38,8 +39,12 @@ def remote_list(server: str, api_key: str | None, **filters: Any) -> None:
         page = asyncio.run(run())
     except Exception as exc:
         raise fail(exc) from None
+    from dialoghub.cli.sessions import HEADER
+
+    click.echo("\t".join(HEADER))
     for s in page.sessions:
-        click.echo(f"{s.id}\t{s.model_id}\t{s.state}\t{s.status.value}\tv{s.version}")
+        click.echo(session_row(s))
+    click.echo(f"{len(page.sessions)} session{'s' if len(page.sessions) != 1 else ''}")
     if page.next_cursor:
         click.echo(f"next page: --cursor {page.next_cursor}", err=True)
 
@@ -55,7 +60,7 @@ def remote_show(server: str, api_key: str | None, session_id: str) -> None:
         session = asyncio.run(run())
     except Exception as exc:
         raise fail(exc) from None
-    click.echo(msgspec.json.format(msgspec.json.encode(session), indent=2))
+    click.echo(json.dumps(dated(msgspec.to_builtins(session)), indent=2, ensure_ascii=False))
 
 
 def remote_events(server: str, api_key: str | None, session_id: str, after: int,
@@ -71,71 +76,60 @@ def remote_events(server: str, api_key: str | None, session_id: str, after: int,
     except Exception as exc:
         raise fail(exc) from None
     for e in items:
-        row = {"seq": e.seq, "version": e.version, "time": e.time, "type": e.type, "data": e.data}
+        row = {"seq": e.seq, "version": e.version, "time": when(e.time), "type": e.type,
+               "data": e.data}  # fmt: skip
         click.echo(msgspec.json.encode(row).decode())
+
+
+def remote_send(server: str, api_key: str | None, session_id: str, inp: Any) -> None:
+    """``sessions send --server``: one input to a session of the server."""
+
+    async def run() -> Any:
+        async with _client(server, api_key) as c:
+            return await c.update(session_id, inp)
+
+    try:
+        view = asyncio.run(run())
+    except Exception as exc:
+        raise fail(exc) from None
+    show(view, click.echo)
+    if view.command is not None:
+        click.echo(click.style(
+            f"[waiting for command {view.command.id} {json.dumps(view.command.params)}]",
+            fg="yellow"))  # fmt: skip
+    click.echo(click.style(footer(view), dim=True))
 
 
 def remote_chat(server: str, api_key: str | None, model_id: str,
                 session_id: str | None, *, plugins: str | None = None) -> None:
     """``chat --server``: MODEL is a model id on the server; commands are answered by the
-    ``plugins`` functions (as in local chat), the others by you."""
+    ``plugins`` functions (as in local chat), the others by you; the same slash commands."""
+    from dialoghub.cli.chat import ChatLoop
+
     try:
         functions = load_plugins(plugins) if plugins else {}
     except DialoghubError as exc:
         raise fail(exc) from None
 
+    class Remote:
+        def __init__(self, client: Any) -> None:
+            self.c = client
+
+        async def create(self, sid: str | None) -> Any:
+            return await self.c.create_session(model_id, session_id=sid)
+
+        async def update(self, sid: str, inp: Any) -> Any:
+            return await self.c.update(sid, inp)
+
+        async def session(self, sid: str) -> Any:
+            return await self.c.get_session(sid)
+
+        async def events(self, sid: str, after: int, limit: int) -> list[Any]:
+            return list(await self.c.events(sid, after=after, limit=limit))
+
     async def run() -> None:
         async with _client(server, api_key) as c:
-            view = None
-            if session_id is not None:
-                try:
-                    session = await c.get_session(session_id)
-                    if not session.ended:
-                        sid = session.id
-                        click.echo(f"resuming session {sid} in state {session.state}")
-                    else:
-                        view = await c.create_session(model_id)
-                except DialoghubError:
-                    view = await c.create_session(model_id, session_id=session_id)
-            else:
-                view = await c.create_session(model_id)
-            if view is not None:
-                sid = view.id
-                click.echo(click.style(f"session {sid} on {server}", dim=True))
-                show(view, click.echo)
-                view = await _commands(c, sid, view)
-            while True:
-                try:
-                    text = await asyncio.to_thread(input, click.style("you> ", fg="cyan"))
-                except EOFError:
-                    click.echo()
-                    return
-                if text.strip().lower() in ("quit", "exit", "/quit"):
-                    return
-                if not text.strip():
-                    continue
-                try:
-                    view = await c.process_text(sid, text)
-                    show(view, click.echo)
-                    view = await _commands(c, sid, view)
-                except DialoghubError as exc:
-                    click.echo(click.style(f"error: {exc}", fg="red"))
-                    continue
-                if view.ended:
-                    return
-
-    async def _commands(c: Any, sid: str, view: Any) -> Any:
-        while view.command is not None:
-            command = view.command
-            error = None
-            fn = functions.get(command.id)
-            if fn is not None:
-                outputs, error = await call_plugin(fn, command)
-            else:
-                outputs = await ask_outputs(command)
-            view = await c.process_command_result(sid, command.id, outputs, error)
-            show(view, click.echo)
-        return view
+            await ChatLoop(Remote(c), functions).run(session_id, server)
 
     try:
         asyncio.run(run())

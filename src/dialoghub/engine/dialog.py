@@ -16,25 +16,32 @@ from typing import Any
 
 from dialoghub.engine.records import Reply, WaitForUser
 from dialoghub.engine.run import Run
-from dialoghub.engine.scope import lookup_in
+from dialoghub.engine.scope import lookup, lookup_in
 from dialoghub.errors import UnexpectedInput
 from dialoghub.model import spec as m
 from dialoghub.model.templates import Template
-from dialoghub.nlu.types import Recognition
+from dialoghub.nlu.types import Recognition, SlotValue
 from dialoghub.nlu.yesno import yes_or_no
 
 __all__ = [
+    "HANDLER_BLOCKS",
     "answer_confirm",
     "ask_confirm",
+    "bare_value",
     "call",
+    "gives_up",
+    "global_intent",
+    "handler_of",
     "heard",
     "interrupt",
     "is_ambiguous",
     "leave_unit",
     "listen",
+    "reask",
     "render",
     "reprompt",
     "rewait",
+    "slots_said",
     "timeout_fired",
 ]
 
@@ -225,3 +232,112 @@ def reprompt(run: Run, aw: dict[str, Any], count: int) -> None:
         run.run_handler(("state", "timeout"))
         return
     rewait(run, aw, again)
+
+
+# --- intents every state takes, slots given up, values alone, slots carried --------------
+
+#: The block keys naming model handlers beyond a state's: ``("global", intent)``,
+#: ``("give_up",)`` (the model's) and ``("give_up", intent, slot)`` (a slot's).
+HANDLER_BLOCKS = frozenset({"global", "give_up"})
+
+
+def handler_of(model: m.Model, key: Sequence[str]) -> m.Handler | None:
+    """The handler a block key of :data:`HANDLER_BLOCKS` names (None: there is none)."""
+    if key[0] == "global":
+        return model.globals.get(key[1])
+    if len(key) == 1:
+        return model.give_up
+    intent = model.intents.get(key[1])
+    slot = next((s for s in intent.slots if s.name == key[2]), None) if intent else None
+    return slot.give_up if slot is not None else None
+
+
+def global_intent(run: Run, state: m.State, rec: Recognition, aw: dict[str, Any], text: str
+                  ) -> bool:
+    """A global intent (cancel, help, goodbye, start over) said in any waiting state: run
+    its handler. The state's own ``on`` for that intent wins, a state may opt out
+    (``global``), and a yes or no answering a confirmation is an answer, not a global
+    ("no thanks" to "Anything else?" confirms; it does not cancel)."""
+    name = rec.intent
+    if name is None or name not in run.model.globals or name in state.on:
+        return False
+    if state.globals is not None and name not in state.globals:
+        return False
+    if "confirm" in aw and yes_or_no(text) is not None:
+        return False
+    handler = run.model.globals[name]
+    run.emit("intent_recognized", intent=name, confidence=round(rec.confidence, 4))
+    if handler.target is not None:
+        # a way out of the question: out of any unit too, to the main unit's state
+        while run.s.stack:
+            frame = run.s.stack[-1]
+            run.emit("frame_popped", unit=frame["unit"], state=frame["state"])
+    run.run_block(("global", name), 0)
+    return True
+
+
+def reask(run: Run) -> None:
+    """Ask the question the session waits on again (after a global handler answered)."""
+    aw = run.s.awaiting or {}
+    texts = aw.get("prompt") or []
+    rewait(run, aw, texts[0] if texts else None)
+
+
+def gives_up(run: Run, intent: m.IntentDef, slot: m.SlotSpec, tries: int) -> bool:
+    """Asked ``tries`` times already: past the slot's (or the model's) limit, stop asking
+    and run the slot's ``give_up``, else the model's, else its ``no_match``; without any,
+    wait in the state without the question. True when it gave up."""
+    limit = slot.tries if slot.tries is not None else run.model.max_tries
+    if limit is None or tries < limit:
+        return False
+    run.emit("slot_given_up", intent=intent.name, slot=slot.name, tries=tries)
+    if slot.give_up is not None:
+        run.run_block(("give_up", intent.name, slot.name), 0)
+    elif run.model.give_up is not None:
+        run.run_block(("give_up",), 0)
+    elif run.model.no_match is not None:
+        run.run_handler(("model", "no_match"))
+    else:
+        run.wait(ask=False)
+    return True
+
+
+def bare_value(run: Run, state: m.State, rec: Recognition, text: str) -> Recognition:
+    """A value alone ("london", "margarita", "and tomorrow?") in a listening state, when
+    no intent the state takes was recognized: the one intent of the state with slots for
+    every value said, with those slots. Unchanged when none or several intents fit."""
+    if rec.intent is not None and rec.intent in state.on:
+        return rec
+    values = run.model.recognizer.bare_values(text)
+    if not values:
+        return rec
+    fits = []
+    for name in state.on:
+        intent = run.model.intents.get(name)
+        if intent is not None and all(any(s.entity == e for s in intent.slots) for e in values):
+            fits.append(intent)
+    if len(fits) != 1:
+        return rec
+    intent = fits[0]
+    slots: dict[str, SlotValue] = {}
+    for entity, value in values.items():
+        slot = next(s for s in intent.slots if s.entity == entity)
+        slots[slot.name] = value
+    return Recognition(intent.name, 1.0, slots)
+
+
+def slots_said(run: Run, intent: m.IntentDef, rec: Recognition) -> list[str]:
+    """Fill the slots ``rec`` found; a slot not said keeps its value when it carries over
+    ("and tomorrow?" keeps the city), else its old value is cleared (no stale day in "how
+    about London" after "Paris tomorrow"). Returns the slots that hold a value now."""
+    filled = []
+    for slot in intent.slots:
+        found = rec.slots.get(slot.name)
+        if found is not None:
+            run.emit("slot_filled", name=slot.name, value=found.value)
+            filled.append(slot.name)
+        elif slot.carry and lookup(run.s, slot.name) is not None:
+            filled.append(slot.name)
+        elif run.s.unit_variables().get(slot.name) is not None:
+            run.emit("variable_cleared", name=slot.name)
+    return filled

@@ -47,7 +47,14 @@ from dialoghub.model.spec import (
 )
 from dialoghub.model.templates import Template
 
-__all__ = ["BUILTIN_VARIABLES", "SCOPES", "analyse", "jump_loops", "known_variables"]
+__all__ = [
+    "BUILTIN_VARIABLES",
+    "SCOPES",
+    "analyse",
+    "blank_templates",
+    "jump_loops",
+    "known_variables",
+]
 
 Report = Callable[[Path, str], None]
 
@@ -116,6 +123,29 @@ def _check_templates(
                 else "; it must be a slot, a command output or a variable set by a step"
             )
             report(path, f"template {template.source!r} names unknown variable {{{name}}}{hint}")
+
+
+def blank_templates(
+    warn: Report,
+    templates: Sequence[tuple[Path, Template]],
+    intents: Mapping[str, IntentDef],
+    commands: Mapping[str, CommandSpec],
+) -> None:
+    """Warn about a template showing an optional slot bare: when the user does not say it,
+    the reply reads with a hole ("' people at  in .'"). A default (``{day|today}``) or an
+    optional part (``{? on {day}}``) says what to show instead. A name some command outputs,
+    or that a required slot of another intent fills, is left alone: it is usually set."""
+    optional = {s.name for i in intents.values() for s in i.slots if not s.required}
+    optional -= {s.name for i in intents.values() for s in i.slots if s.required}
+    for command in commands.values():
+        optional -= set(command.outputs)
+    for path, template in templates:
+        bare = [n for n in dict.fromkeys(template.bare_names) if n in optional]
+        if bare:
+            names = ", ".join(f"{{{n}}}" for n in bare)
+            warn(path, f"template {template.source!r} shows optional slot {names}, which is "
+                 "empty when not said; give it a default ({"
+                 + bare[0] + "|...}) or an optional part ({? ... {" + bare[0] + "}})")
 
 
 # --- loops of jumps ---------------------------------------------------------------------------

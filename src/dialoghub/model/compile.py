@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from dialoghub.errors import Problem
-from dialoghub.model.analysis import analyse
+from dialoghub.model.analysis import analyse, blank_templates
 from dialoghub.model.compile_code import Actions, CodeBuilder, compile_handler
 from dialoghub.model.compile_ctx import Ctx, closest
 from dialoghub.model.compile_states import (
@@ -30,7 +31,7 @@ from dialoghub.model.compile_states import (
 from dialoghub.model.compile_vocab import compile_commands, compile_entities, compile_intents
 from dialoghub.model.keys import KEYS
 from dialoghub.model.source import Located
-from dialoghub.model.spec import Model, Unit
+from dialoghub.model.spec import Handler, IntentDef, Model, Unit
 from dialoghub.nlu.types import EntitySpec, IntentSpec
 
 __all__ = ["compile_model"]
@@ -61,6 +62,63 @@ def _lifetime(ctx: Ctx, data: dict[str, Any]) -> dict[str, float] | None:
     return out or None
 
 
+def _max_tries(ctx: Ctx, data: dict[str, Any]) -> int | None:
+    settings = data.get("settings")
+    if not isinstance(settings, dict) or "max_tries" not in settings:
+        return 3
+    value = settings["max_tries"]
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        ctx.error(("settings", "max_tries"), "max_tries must be a whole number >= 1")
+        return 3
+    return value
+
+
+def _globals(
+    ctx: Ctx, data: dict[str, Any], intents: dict[str, Any], commands: Any, actions: Actions
+) -> dict[str, Handler]:
+    """``global: {intent: state or handler}``: intents every waiting state takes."""
+    out: dict[str, Handler] = {}
+    for name, raw in ctx.mapping(data.get("global"), ("global",), "global").items():
+        path = ("global", name)
+        if name not in intents:
+            ctx.error(path, f"global {name!r} is not an intent of this model"
+                      + (closest(name, intents) if intents else ""))
+            continue
+        if isinstance(raw, str):
+            target = ctx.target(raw, path)
+            if target is not None:
+                out[name] = Handler(target=target)
+            continue
+        handler = compile_handler(ctx, raw, path, commands, actions)
+        if handler is not None:
+            out[name] = replace(handler, reask=handler.target is None)
+    return out
+
+
+def _give_ups(ctx: Ctx, data: dict[str, Any], intents: dict[str, IntentDef], commands: Any,
+              actions: Actions) -> None:
+    """Each slot's ``give_up`` handler (compiled once commands and actions are known)."""
+    raw_intents = data.get("intents")
+    if not isinstance(raw_intents, dict):
+        return
+    for name, intent in list(intents.items()):
+        raw = raw_intents.get(name)
+        slots_raw = raw.get("slots") if isinstance(raw, dict) else None
+        if not isinstance(slots_raw, dict):
+            continue
+        slots = []
+        for slot in intent.slots:
+            sraw = slots_raw.get(slot.name)
+            if isinstance(sraw, dict) and sraw.get("give_up") is not None:
+                path = ("intents", name, "slots", slot.name, "give_up")
+                slot = replace(slot, give_up=compile_handler(ctx, sraw["give_up"], path,
+                                                             commands, actions))
+            slots.append(slot)
+        intents[name] = replace(intent, slots=tuple(slots))
+
+
 def _settings(ctx: Ctx, data: dict[str, Any]) -> tuple[float, float]:
     settings = ctx.mapping(data.get("settings"), ("settings",), "settings")
     ctx.keys(settings, KEYS["settings"], ("settings",), "settings")
@@ -75,6 +133,16 @@ def _settings(ctx: Ctx, data: dict[str, Any]) -> tuple[float, float]:
     return float(threshold), float(margin)
 
 
+def _recognizer_kind(ctx: Ctx, data: dict[str, Any]) -> str:
+    """``settings.recognizer``: ``matcher`` (the default) or ``learned`` (issue 15)."""
+    settings = data.get("settings")
+    kind = settings.get("recognizer", "matcher") if isinstance(settings, dict) else "matcher"
+    if kind not in ("matcher", "learned"):
+        ctx.error(("settings", "recognizer"), "recognizer must be 'matcher' or 'learned'")
+        return "matcher"
+    return str(kind)
+
+
 def _actions(ctx: Ctx, data: dict[str, Any], commands: Any) -> Actions:
     actions: Actions = {}
     for name, steps in ctx.mapping(data.get("actions"), ("actions",), "actions").items():
@@ -87,7 +155,7 @@ def _actions(ctx: Ctx, data: dict[str, Any], commands: Any) -> Actions:
 
 def compile_model(
     loc: Located,
-    recognizer_factory: Callable[[list[IntentSpec], list[EntitySpec], float], Any],
+    recognizer_factory: Callable[..., Any],  # (intents, entities, threshold[, kind])
     functions: Any = None,
 ) -> tuple[Model | None, list[Problem]]:
     """Compile located data into a Model; returns (None, problems) if anything is wrong.
@@ -125,6 +193,10 @@ def compile_model(
     if not isinstance(data.get("restart_on_request", False), bool):
         ctx.error(("restart_on_request",), "restart_on_request must be true or false")
     actions = _actions(ctx, data, commands)
+    _give_ups(ctx, data, intents, commands, actions)
+    global_intents = _globals(ctx, data, intents, commands, actions)
+    give_up = compile_handler(ctx, data.get("give_up"), ("give_up",), commands, actions)
+    max_tries = _max_tries(ctx, data)
     listens = set(intents) | events
 
     raw_states = ctx.mapping(data.get("states"), ("states",), "states")
@@ -164,6 +236,15 @@ def compile_model(
     main = Unit(MAIN, str(start), states)
     all_units = {MAIN: main, **units}
 
+    for unit in all_units.values():
+        for sname, state in unit.states.items():
+            for g in sorted(state.globals or ()):
+                if g not in global_intents:
+                    spath = (sname,) if sname in story else ("states", sname)
+                    if unit.name != MAIN:
+                        spath = ("units", unit.name, "states", sname)
+                    ctx.error((*spath, "global"), f"{g!r} is not a global intent of this model"
+                              + (closest(g, global_intents) if global_intents else ""))
     for path, unit_name, target in ctx.targets:
         scope = all_units[unit_name].states if unit_name in all_units else {}
         if target not in scope and unit_name in all_units:
@@ -177,6 +258,10 @@ def compile_model(
     if all(t in all_units[u].states for _, u, t in ctx.targets if u in all_units):
         # (else states would look unreachable by cascade)
         roots = [h.target for h in handlers.values() if h is not None and h.target]
+        roots += [h.target for h in global_intents.values() if h.target]
+        roots += [give_up.target] if give_up is not None and give_up.target else []
+        roots += [s.give_up.target for i in intents.values() for s in i.slots
+                  if s.give_up is not None and s.give_up.target]
         check_reachable(ctx, main, roots)
         for unit in units.values():
             check_reachable(ctx, unit, [], ("units", unit.name))
@@ -186,12 +271,15 @@ def compile_model(
         intents=intents,
         commands=commands,
         templates=ctx.template_uses,
-        handlers=handlers.values(),
+        handlers=[*handlers.values(), *global_intents.values(), give_up,
+                  *(s.give_up for i in intents.values() for s in i.slots)],
         code_units=[n for n, u in all_units.items() if u.python is not None],
         state_path=lambda u, n: (
             ((n,) if n in story else ("states", n)) if u == MAIN else ("units", u, "states", n)
         ),
     )
+    blank_templates(ctx.warn, ctx.template_uses, intents, commands)
+    recognizer_kind = _recognizer_kind(ctx, data)  # issue 15
     problems = _unique(ctx.problems)
     if problems or model_id is None or start is None:
         return None, problems
@@ -202,6 +290,8 @@ def compile_model(
         ],
         list(entities.values()),
         threshold,
+        # A factory of three arguments keeps working for models that do not ask.
+        *(() if recognizer_kind == "matcher" else (recognizer_kind,)),
     )
     model = Model(
         id=model_id,
@@ -228,6 +318,10 @@ def compile_model(
         restart_on_request=data.get("restart_on_request", False) is True,
         source=loc.file,
         units=all_units,
+        globals=global_intents,
+        max_tries=max_tries,
+        give_up=give_up,
+        warnings=tuple(_unique(ctx.warnings)),
     )
     return model, []
 

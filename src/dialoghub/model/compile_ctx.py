@@ -46,9 +46,15 @@ class Ctx:
         self.calls: list[tuple[Path, str]] = []  # (path, unit name)
         # every template parsed, with where it is: model/analysis.py checks their names
         self.template_uses: list[tuple[Path, Template]] = []
+        #: notes that do not stop the model from loading (``Model.warnings``)
+        self.warnings: list[Problem] = []
 
     def error(self, path: Path, message: str) -> None:
         self.problems.append(self.loc.problem(path, message))
+
+    def warn(self, path: Path, message: str) -> None:
+        """A note about the model that does not stop it from loading."""
+        self.warnings.append(self.loc.problem(path, message))
 
     def error_in(self, path: Path, offset: int, message: str) -> None:
         """A problem at character ``offset`` of the value at ``path`` (where the value is

@@ -112,6 +112,16 @@ def compile_state(
     if wake is not None and not isinstance(wake, bool):
         ctx.error((*path, "wake_word"), "wake_word must be true or false")
     line, _ = ctx.loc.where(path)
+    takes: frozenset[str] | None = None  # the global intents it takes (None: all)
+    if "global" in data:
+        raw_global = data["global"]
+        if raw_global is True:
+            pass
+        elif raw_global is False:
+            takes = frozenset()
+        else:
+            takes = frozenset(ctx.strings(raw_global, (*path, "global"),
+                                          "global (true, false or the global intents kept)"))
 
     def handler(key: str) -> Handler | None:
         return compile_handler(ctx, data.get(key), (*path, key), commands, actions)
@@ -132,6 +142,7 @@ def compile_state(
         ambiguous=handler("ambiguous"),
         wake_word=wake if isinstance(wake, bool) else None,
         line=line,
+        globals=takes,
     )
 
 

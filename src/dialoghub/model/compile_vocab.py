@@ -15,7 +15,8 @@ from dialoghub.nlu.types import EntityKind, EntitySpec, EntityValue
 
 __all__ = ["BUILTIN_ENTITIES", "compile_commands", "compile_entities", "compile_intents"]
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ``{slot}``, or ``{slot=value}``: a placeholder with the value a user said (issue 15).
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:=[^{}]*)?\}")
 
 #: Entities every model has without declaring them (the recognizer knows how to find them).
 BUILTIN_ENTITIES = {"number": EntityKind.NUMBER, "time": EntityKind.TIME}
@@ -34,7 +35,8 @@ def compile_entities(ctx: Ctx, raw: Any) -> dict[str, EntitySpec]:
         kind = spec.get("type", "regex" if "pattern" in spec else "list")
         if kind not in {k.value for k in EntityKind}:
             ctx.error(
-                (*path, "type"), f"unknown entity type {kind!r}; use list, regex, number or time"
+                (*path, "type"),
+                f"unknown entity type {kind!r}; use list, regex, number, time or text",
             )
             continue
         values: list[EntityValue] = []
@@ -49,7 +51,12 @@ def compile_entities(ctx: Ctx, raw: Any) -> dict[str, EntitySpec]:
             elif isinstance(item, dict) and "value" in item:
                 ctx.keys(item, KEYS["entity_value"], vpath, "an entity value")
                 syn = ctx.strings(item.get("synonyms", []), (*vpath, "synonyms"), "synonyms")
-                values.append(EntityValue(str(item["value"]), tuple(syn)))
+                cased = None  # case_sensitive of one value (issue 15); None: the entity's
+                if "case_sensitive" in item:
+                    cased = ctx.boolean(
+                        item["case_sensitive"], (*vpath, "case_sensitive"), "case_sensitive"
+                    )
+                values.append(EntityValue(str(item["value"]), tuple(syn), cased))
             elif isinstance(item, dict) and len(item) == 1:
                 ((value, syn_raw),) = item.items()
                 syn = ctx.strings(syn_raw or [], (*vpath, value), "synonyms")
@@ -72,7 +79,17 @@ def compile_entities(ctx: Ctx, raw: Any) -> dict[str, EntitySpec]:
                 continue
         if kind == "list" and not values:
             ctx.error(path, f"list entity {name!r} has no values")
-        out[name] = EntitySpec(name, EntityKind(kind), tuple(values), pattern)
+        is_open = False
+        if "open" in spec:
+            is_open = ctx.boolean(spec["open"], (*path, "open"), "open")
+            if is_open and kind != "list":
+                ctx.error((*path, "open"), "only a list entity can be open (take other values)")
+        cased = False  # case_sensitive values (issue 15)
+        if "case_sensitive" in spec:
+            cased = ctx.boolean(spec["case_sensitive"], (*path, "case_sensitive"), "case_sensitive")
+        out[name] = EntitySpec(
+            name, EntityKind(kind), tuple(values), pattern, open=is_open, case_sensitive=cased
+        )
     return out
 
 
@@ -120,7 +137,14 @@ def _slot(ctx: Ctx, slot: str, sspec: Any, spath: Path, entities: dict[str, Enti
     if required is True and prompt is None:
         ctx.error(spath, f"required slot {slot!r} needs a 'prompt' to ask for it")
     first = wordings[0] if wordings else None
-    return SlotSpec(slot, str(entity), required is True, first, tuple(wordings[1:]))
+    carry = ctx.boolean(sspec["carry"], (*spath, "carry"), "carry") if "carry" in sspec else False
+    tries = sspec.get("tries")
+    if tries is not None and (not isinstance(tries, int) or isinstance(tries, bool) or tries < 1):
+        ctx.error((*spath, "tries"), f"tries must be a whole number >= 1, not {tries!r}")
+        tries = None
+    # give_up is compiled by the model compiler, once commands and actions are known
+    return SlotSpec(slot, str(entity), required is True, first, tuple(wordings[1:]),
+                    carry=carry, tries=tries)
 
 
 def compile_intents(ctx: Ctx, raw: Any, entities: dict[str, EntitySpec]) -> dict[str, IntentDef]:

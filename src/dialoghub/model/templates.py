@@ -86,7 +86,7 @@ class Template:
             for p in pieces:
                 if isinstance(p, str):
                     literal += p
-                else:
+                elif isinstance(p, tuple):
                     parts += [literal, p[0]]
                     literal = ""
             parts.append(literal)
