@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import click
 
-from dialoghub.cli import dialogs, keys, serve, sessions, store
+from dialoghub.cli import decisions, dialogs, keys, review, serve, sessions, store
 
 __all__ = ["main"]
 
@@ -38,3 +38,5 @@ sessions.sessions.add_command(store.import_sessions, "import")
 main.add_command(serve.serve, "serve")
 main.add_command(keys.keys, "keys")
 main.add_command(store.store, "store")
+main.add_command(decisions.decisions, "decisions")  # issue 10
+main.add_command(review.review, "review")
