@@ -20,6 +20,12 @@ unit = CodeUnit("getname", start="start", description="Asks the user's name.")
 TIMEOUT = 10
 REPROMPTS = ("Are you still there? What's your name?", "Please tell me your name.")
 
+#: Words people say while thinking or instead of answering: never taken as a name ("hmm").
+NOT_NAMES = frozenset(
+    "hmm hm mm um umm uh uhh er erm ah oh eh well so ok okay yes yeah yep no nope what huh "
+    "sorry pardon nothing nobody hello hi hey why who dunno idk".split()
+)
+
 _NAME = r"(?:my name is|name's|i am|i'm|call me|it's)\s+(?P<name>[a-z][a-z'-]*)"
 _ALONE = r"^\s*(?P<name>[a-z][a-z'-]*)\s*[.!]?\s*$"
 
@@ -35,6 +41,8 @@ def start(ctx: Context) -> None:
 def name(ctx: Context) -> None:
     """The answer: a name alone or in a phrase ("my name is Ada"); else ask again."""
     found = ctx.match(_NAME) or ctx.match(_ALONE)
+    if found is not None and found["name"].lower() in NOT_NAMES:
+        found = None  # "hmm" is not a name: ask again
     if found is None:
         ctx.ask("Sorry, I didn't catch that. What's your name?", timeout=TIMEOUT,
                 on_timeout="no_answer")  # fmt: skip

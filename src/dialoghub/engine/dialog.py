@@ -149,6 +149,12 @@ def answer_confirm(run: Run, aw: dict[str, Any], text: str, rec: Recognition) ->
         texts = aw.get("prompt") or []
         rewait(run, aw, texts[0] if texts else None)
         return True
+    if "state" in what and run.model.recognizer.bare_values(text):
+        # "no, medium" to "Anything else?": more than a yes or a no, and not an answer to
+        # this question; ask it again rather than take the "no" and end
+        texts = aw.get("prompt") or []
+        rewait(run, aw, texts[0] if texts else None)
+        return True
     run.emit("confirmation_answered", answer="yes" if answer else "no", **what)
     if "state" in what:
         confirm = state.confirm
