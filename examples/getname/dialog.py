@@ -21,10 +21,11 @@ TIMEOUT = 10
 REPROMPTS = ("Are you still there? What's your name?", "Please tell me your name.")
 
 #: Words people say while thinking or instead of answering: never taken as a name ("hmm").
-NOT_NAMES = frozenset(
-    "hmm hm mm um umm uh uhh er erm ah oh eh well so ok okay yes yeah yep no nope what huh "
-    "sorry pardon nothing nobody hello hi hey why who dunno idk".split()
-)
+NOT_NAMES = frozenset({
+    "hmm", "hm", "mm", "um", "umm", "uh", "uhh", "er", "erm", "ah", "oh", "eh", "well", "so",
+    "ok", "okay", "yes", "yeah", "yep", "no", "nope", "what", "huh", "sorry", "pardon",
+    "nothing", "nobody", "hello", "hi", "hey", "why", "who", "dunno", "idk",
+})  # fmt: skip
 
 _NAME = r"(?:my name is|name's|i am|i'm|call me|it's)\s+(?P<name>[a-z][a-z'-]*)"
 _ALONE = r"^\s*(?P<name>[a-z][a-z'-]*)\s*[.!]?\s*$"
