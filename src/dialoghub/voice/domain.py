@@ -1,0 +1,288 @@
+"""The language a dialog state can take, built from its model: corpora for a domain LM.
+
+A general language model knows English, not this dialog: on espeak's voice pocketsphinx's
+bundled 27 MB LM got 35-58% of the words right, a domain LM of thirty sentences 85-98%
+(../shared/research/speech.md). So every model gets its own, automatically:
+
+- each intent's examples with every ``{slot}`` expanded to the values of its entity and
+  their synonyms (a NUMBER slot to number words; a regex slot that wants digits to number
+  words, which :func:`digits` turns back into digits after recognition);
+- the model's own words: prompts, replies and handler texts (a user repeats them: "12
+  Baker Street" in a hint is how users answer), and yes/no words where a state confirms;
+- per state, only what that state can take (the intents of its ``on``, the slot being filled,
+  the interrupts, yes/no when confirming), so "two" in a size question does not compete
+  with "tokyo" from another state's slot.
+
+A :class:`Domain` names its corpus by model id, version and what the state can take, so an
+LM is built once per model version and state kind (:mod:`dialoghub.voice.engines` caches
+it). States that can take anything (no intents, or free dictation) use the engine's general
+model instead (``Domain.general``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dialoghub.model import spec as m
+from dialoghub.nlu.types import EntityKind, EntitySpec
+
+__all__ = ["Domain", "corpus_words", "digits", "domain_for", "sentences"]
+
+_NUMBERS = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+    "hundred",
+]  # fmt: skip
+_YES_NO = [
+    "yes",
+    "no",
+    "yeah",
+    "yep",
+    "nope",
+    "sure",
+    "correct",
+    "right",
+    "that's right",
+    "no thanks",
+    "yes please",
+    "not really",
+    "of course",
+    "okay",
+]
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+# Expanding every slot with every value grows as a product: cap each example's expansions
+# (values are rotated through so every value still appears in some sentence).
+_MAX_EXPANSIONS = 400
+_SLOT = re.compile(r"\{(\w+)\}")
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower().replace("\u2019", "'")))
+
+
+def _number_phrases() -> list[str]:
+    units = _NUMBERS[1:20]
+    out = list(units)
+    for tens in _NUMBERS[20:28]:
+        out.append(tens)
+        out.extend(f"{tens} {u}" for u in units[:9])
+    out.extend(f"{u} hundred" for u in units[:9])
+    return out
+
+
+def _values(entity: EntitySpec | None) -> list[str]:
+    """What a user may say for a slot of ``entity``."""
+    if entity is None:
+        return []
+    if entity.kind is EntityKind.LIST:
+        return [w for v in entity.values for w in (v.value, *v.synonyms)]
+    if entity.kind is EntityKind.NUMBER:
+        return _number_phrases()
+    if entity.kind is EntityKind.TIME:
+        return [f"{n} {ap}" for n in _NUMBERS[1:13] for ap in ("am", "pm", "o'clock")]
+    # A regex: digits are spoken as number words; letters come from the model's texts.
+    if entity.pattern and "\\d" in entity.pattern:
+        return _number_phrases()
+    return []
+
+
+def _expand(example: str, slot_values: Mapping[str, list[str]]) -> Iterator[str]:
+    names = _SLOT.findall(example)
+    if not names:
+        yield example
+        return
+    choices = [slot_values.get(n) or [""] for n in names]
+    total = 1
+    for c in choices:
+        total *= len(c)
+    if total <= _MAX_EXPANSIONS:
+        combos: Iterable[tuple[str, ...]] = itertools.product(*choices)
+    else:  # rotate: value i of each slot at step i, so every value shows up
+        longest = max(len(c) for c in choices)
+        combos = (tuple(c[i % len(c)] for c in choices) for i in range(longest))
+    for combo in combos:
+        parts = _SLOT.split(example)  # text, name, text, name, ..., text
+        yield "".join(p if i % 2 == 0 else combo[i // 2] for i, p in enumerate(parts))
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """What one state of one model version can take, as a corpus of sentences.
+
+    ``key`` names it (model id, version and a digest of what the state takes) and is the
+    cache key of the LM built from it; ``general`` means "use the engine's general model";
+    ``digits`` asks for number words to be written as digits after recognition (the state
+    takes a pattern of digits).
+    """
+
+    key: str
+    sentences: tuple[str, ...] = ()
+    general: bool = False
+    digits: bool = False
+    intents: tuple[str, ...] = field(default=())
+
+
+def _slot_values(model: m.Model, intent: m.IntentDef) -> dict[str, list[str]]:
+    return {s.name: _values(model.entities.get(s.entity)) for s in intent.slots}
+
+
+def _model_texts(model: m.Model) -> list[str]:
+    """Prompts, replies and handler texts, as plain word sequences."""
+    texts: list[str] = []
+
+    def code(instructions: Iterable[Any]) -> None:
+        for ins in instructions:
+            if isinstance(ins, m.Say):
+                texts.append(ins.text.source)
+
+    units = [model.states, *(u.states for u in model.units.values())]
+    for states in units:
+        for state in states.values():
+            code(state.code)
+            if state.prompt is not None:
+                texts.extend(w.source for w in state.prompt.wordings)
+            for h in (state.no_match, state.not_allowed, state.timeout, state.ambiguous):
+                if h is not None:
+                    code(h.code)
+    for h in (model.no_match, model.not_allowed, model.command_error, model.ambiguous):
+        if h is not None:
+            code(h.code)
+    for intent in model.intents.values():
+        for slot in intent.slots:
+            for t in (slot.prompt, *slot.reprompts):
+                if t is not None:
+                    texts.append(t.source)
+    return [_words(_SLOT.sub(" ", t)) for t in texts]
+
+
+def sentences(
+    model: m.Model, intents: Iterable[str], *, fill: str | None = None, yes_no: bool = False
+) -> list[str]:
+    """The corpus of a state taking ``intents`` (names), filling slot ``fill`` (an entity
+    name's values said alone), and answering yes/no."""
+    out: list[str] = []
+    for name in intents:
+        intent = model.intents.get(name)
+        if intent is None:
+            continue
+        values = _slot_values(model, intent)
+        for example in intent.examples:
+            out.extend(_words(s) for s in _expand(example, values))
+    if fill is not None:
+        vals = _values(model.entities.get(fill))
+        out.extend(_words(v) for v in vals)
+        out.extend(_words(f"{v} please") for v in vals)
+    if yes_no:
+        out.extend(_YES_NO)
+    out.extend(_model_texts(model))
+    return sorted({s for s in out if s})
+
+
+def _interrupts(model: m.Model) -> list[str]:
+    return [n for n, i in model.intents.items() if i.interrupt]
+
+
+def _wants_digits(model: m.Model, intents: Iterable[str]) -> bool:
+    for name in intents:
+        intent = model.intents.get(name)
+        for slot in intent.slots if intent else ():
+            ent = model.entities.get(slot.entity)
+            if ent is not None and ent.kind is EntityKind.REGEX and "\\d" in (ent.pattern or ""):
+                return True
+    return False
+
+
+def domain_for(model: m.Model, unit: str, state: str, awaiting: Mapping[str, Any] | None) -> Domain:
+    """The domain of a session resting in ``unit``/``state`` with its ``awaiting`` record."""
+    aw = awaiting or {}
+    try:
+        st = model.state(state, unit)
+    except KeyError:
+        st = None
+    takes = [n for n in (st.on if st is not None else {}) if n in model.intents]
+    fill_entity: str | None = None
+    fill = aw.get("fill")
+    if isinstance(fill, Mapping):
+        intent = model.intents.get(str(fill.get("intent")))
+        slot = (
+            next((s for s in intent.slots if s.name == fill.get("slot")), None) if intent else None
+        )
+        if intent is not None:
+            takes.append(intent.name)
+        if slot is not None:
+            fill_entity = slot.entity
+    yes_no = "confirm" in aw or (st is not None and st.confirm is not None)
+    if not takes and fill_entity is None and not yes_no:
+        if "listen" in aw or st is None or not st.on:
+            # an open question (a listen step, a state that takes any text): all intents
+            takes = list(model.intents)
+        if not takes:
+            return Domain(key=f"{model.id}@{model.version}:general", general=True)
+    takes = sorted(set(takes) | set(_interrupts(model)))
+    corpus = sentences(model, takes, fill=fill_entity, yes_no=yes_no)
+    digest = hashlib.sha1("\n".join(corpus).encode()).hexdigest()[:12]
+    return Domain(
+        key=f"{model.id}@{model.version}:{digest}",
+        sentences=tuple(corpus),
+        digits=_wants_digits(model, takes),
+        intents=tuple(takes),
+    )
+
+
+def whole_model(model: m.Model) -> Domain:
+    """Everything the model can take in any state (for a client that does not say where)."""
+    corpus = sentences(model, list(model.intents), yes_no=True)
+    digest = hashlib.sha1("\n".join(corpus).encode()).hexdigest()[:12]
+    return Domain(
+        key=f"{model.id}@{model.version}:all:{digest}",
+        sentences=tuple(corpus),
+        digits=_wants_digits(model, model.intents),
+        intents=tuple(model.intents),
+    )
+
+
+def corpus_words(domain: Domain) -> set[str]:
+    """Every word of a domain's corpus."""
+    return {w for s in domain.sentences for w in s.split()}
+
+
+_UNIT_VALUE = {w: i for i, w in enumerate(_NUMBERS[:20])}
+_TENS_VALUE = {w: 20 + 10 * i for i, w in enumerate(_NUMBERS[20:28])}
+
+
+def digits(text: str) -> str:
+    """Number words written as digits ("twelve baker street" -> "12 baker street"), for
+    states whose slots take a pattern of digits; other words are left alone."""
+    words = text.split()
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in _TENS_VALUE or w in _UNIT_VALUE:
+            value = 0
+            while i < len(words):
+                w = words[i]
+                if w in _TENS_VALUE and value % 100 == 0:
+                    value += _TENS_VALUE[w]
+                elif (
+                    w in _UNIT_VALUE
+                    and value % 10 == 0
+                    and value % 100 in (0, *_TENS_VALUE.values())
+                ):
+                    value += _UNIT_VALUE[w]
+                elif w == "hundred" and 0 < value < 10:
+                    value *= 100
+                else:
+                    break
+                i += 1
+            out.append(str(value))
+            continue
+        out.append(w)
+        i += 1
+    return " ".join(out)
