@@ -258,6 +258,44 @@ async def test_listing_follows_updates_of_filtered_columns(store: Store) -> None
     assert [(s.id, s.version) for s in page.sessions] == [("a", 2)]
 
 
+CHART = ["light", "light.red", "light.red.walk"]  # a statechart configuration, root first
+PARALLEL = ["p", "p.media", "p.media.playing", "p.volume", "p.volume.loud"]
+
+
+async def test_listing_by_state_matches_a_state_or_any_ancestor(store: Store) -> None:
+    """A statechart session is listed by every state it is in: its state value's paths and its
+    active node ids (issue 18); a dialog session by its state alone, dots or not."""
+    walk_ = await create(store, "c1", model_id="light", state="red.walk", configuration=CHART)
+    await create(store, "d1", model_id="light", state="red")  # a dialog's state named "red"
+    await create(store, "d2", model_id="light", state="red.walk.x")  # a dialog: no ancestors
+    both = '{"media":"playing","volume":"loud"}'
+    await create(store, "c2", model_id="tv", state=both, configuration=PARALLEL)
+    await create(store, "c3", model_id="light", state="green", configuration=["light", "light.green"])
+
+    async def ids(**kw: str) -> list[str]:
+        page = await store.list_sessions(SessionFilter(**kw), limit=50)
+        return [x.id for x in page.sessions]
+
+    assert await ids(state="red") == ["c1", "d1"]
+    assert await ids(state="red.walk") == ["c1"]
+    assert await ids(state="light.red") == ["c1"]  # by node id
+    assert await ids(state="light.red.walk", model_id="light", status="active") == ["c1"]
+    assert await ids(state="red", model_id="tv") == []
+    assert await ids(state="media") == ["c2"] and await ids(state="volume.loud") == ["c2"]
+    assert await ids(state=both) == ["c2"] and await ids(state="p.media.playing") == ["c2"]
+    assert await ids(state="green") == ["c3"] and await ids(state="light") == []
+    assert await ids(state="red", status="ended") == []
+    # the index follows the configuration: leaving red drops its keys, every one
+    await update(store, walk_, state="green", configuration=["light", "light.green"])
+    assert await ids(state="red") == ["d1"] and await ids(state="light.red") == []
+    assert await ids(state="green") == ["c1", "c3"]
+    # pages across both kinds of keys keep creation order, each session once
+    pages = await walk(store, SessionFilter(state="green"), 1)
+    assert [sid for page in pages for sid in page] == ["c1", "c3"]
+    assert await store.delete("c3")
+    assert await ids(state="light.green") == ["c1"]
+
+
 @pytest.mark.parametrize("limit", [1, 5, 7, 23, 24])
 async def test_cursor_walks_every_session_once(store: Store, limit: int) -> None:
     created = [f"s{i:02d}" for i in range(23)]

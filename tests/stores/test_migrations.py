@@ -236,3 +236,70 @@ async def test_postgres_newer_schema_is_refused(pg_v1: str) -> None:
         await open_store(pg_v1).open()
     with pytest.raises(SchemaTooNew, match="upgrade dialoghub"):
         await open_store(pg_v1).migrate()  # type: ignore[attr-defined]
+
+
+# --- step 5: statechart sessions listed by their ancestors --------------------------------
+
+CHART_CONFIGURATION = ["light", "light.red", "light.red.walk"]
+
+
+async def _chart_sessions(url: str) -> None:
+    """A statechart session and a dialog one, written by this code."""
+    from dialoghub.stores import Write
+    from tests.stores.helpers import events, session
+
+    store = open_store(url)
+    await store.open()
+    try:
+        chart = session("c", state="red.walk", configuration=CHART_CONFIGURATION, seq=1)
+        await store.write(Write(chart, events(1, 1, version=1), 0))
+        await store.write(Write(session("d", state="red.walk", seq=1), events(1, 1, version=1), 0))
+    finally:
+        await store.close()
+
+
+async def _listed(url: str, state: str) -> list[str]:
+    from dialoghub.stores import SessionFilter
+
+    store = open_store(url)
+    await store.open()
+    try:
+        return [s.id for s in (await store.list_sessions(SessionFilter(state=state))).sessions]
+    finally:
+        await store.close()
+
+
+async def test_sqlite_step_5_backfills_the_state_keys_of_stored_charts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/c.db"
+    await _chart_sessions(url)
+    # as a database of step 4 holds them: no session_states
+    conn = sqlite3.connect(tmp_path / "c.db")
+    conn.executescript("DROP TABLE session_states; PRAGMA user_version = 4;")
+    conn.close()
+    with pytest.raises(SchemaTooOld):
+        await open_store(url).open()
+    assert [s.version for s in await open_store(url).migrate()] == [5]  # type: ignore[attr-defined]
+    assert await _listed(url, "red") == ["c"]  # the dialog's "red.walk" has no ancestors
+    assert await _listed(url, "light.red.walk") == ["c"]
+    assert await _listed(url, "red.walk") == ["c", "d"]
+
+
+async def test_postgres_step_5_backfills_the_state_keys_of_stored_charts(tmp_path: Path) -> None:
+    import asyncpg
+
+    url, cleanup = BACKENDS["postgres"](tmp_path)
+    try:
+        await _chart_sessions(url)
+        schema = url.split("schema=")[1]
+        conn = await asyncpg.connect(PG_DSN)
+        try:
+            await conn.execute(f'DROP TABLE "{schema}".session_states')
+            await conn.execute(f'DELETE FROM "{schema}".dialoghub_schema WHERE version = 5')
+        finally:
+            await conn.close()
+        steps = await open_store(url).migrate()  # type: ignore[attr-defined]
+        assert [s.version for s in steps] == [5]
+        assert await _listed(url, "red") == ["c"]
+        assert await _listed(url, "red.walk") == ["c", "d"]
+    finally:
+        await cleanup()

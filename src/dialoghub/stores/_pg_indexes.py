@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from dialoghub.engine.records import Event
 from dialoghub.stores import codec
+from dialoghub.stores._states import extra_keys
 from dialoghub.stores.base import DueTimer, Rewind
 
 __all__ = [
@@ -35,7 +36,11 @@ __all__ = [
     "PURGE",
     "REWIND",
     "SCHEMA",
+    "STATES_ADD",
+    "STATES_CLEAR",
+    "STATE_SCHEMA",
     "WRITE",
+    "backfill_states",
     "claimed",
     "decode_rewind",
 ]
@@ -139,7 +144,47 @@ PURGE: Final = """
 """
 
 #: The tables purge and delete clear besides ``sessions``.
-OWNED: Final = ("events", "idempotency", "timers", "snapshots")
+OWNED: Final = ("events", "idempotency", "timers", "snapshots", "session_states")
+
+#: Migration step 5: the state keys of statechart sessions beyond their ``state`` column
+#: (ancestors and node ids, :mod:`dialoghub.stores._states`); listings by state walk it and
+#: ``sessions_state``, both in sid order.
+STATE_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS session_states (tenant text NOT NULL, state text NOT NULL,"
+    " sid bigint NOT NULL, PRIMARY KEY (tenant, state, sid))",
+    "CREATE INDEX IF NOT EXISTS session_states_sid ON session_states (sid)",
+)
+
+#: After a batch that applied statechart writes, in its transaction: $1 tenants, $2 ids (the
+#: sessions to re-key), then $3 tenants, $4 ids, $5 keys (one row per key).
+STATES_CLEAR: Final = """
+    DELETE FROM session_states k USING sessions s, unnest($1::text[], $2::text[]) AS w(t, i)
+    WHERE s.tenant = w.t AND s.id = w.i AND k.sid = s.sid
+"""
+STATES_ADD: Final = """
+    INSERT INTO session_states (tenant, state, sid)
+    SELECT w.t, w.k, s.sid FROM unnest($1::text[], $2::text[], $3::text[]) AS w(t, i, k)
+    JOIN sessions s ON s.tenant = w.t AND s.id = w.i
+"""
+
+
+async def backfill_states(conn: Any) -> None:
+    """Migration step 5 for data already stored: the state keys of every statechart session
+    (only rows whose ``state`` can be a chart's are decoded)."""
+    rows = await conn.fetch(
+        "SELECT sid, snapshot FROM sessions WHERE state LIKE '%.%' OR state LIKE '{%'"
+    )
+    keys: list[tuple[str, str, int]] = []
+    for row in rows:
+        s = codec.decode_session(row["snapshot"])
+        keys.extend((s.tenant, k, row["sid"]) for k in extra_keys(s))
+    if keys:
+        await conn.executemany(
+            "INSERT INTO session_states (tenant, state, sid) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING",
+            keys,
+        )
+
 
 #: $1 tenant, $2 id, $3 at -> the kept snapshot (kind 0) then event rows (kind 1), in one
 #: statement: one consistent view.

@@ -3,7 +3,8 @@
 Keys, under ``base`` = ``{prefix}{tenant}:`` (tenant percent-escaped, so it has no ``:``):
 
 ``{base}s:{id}``   hash: ``v`` version, ``q`` last seq, ``s`` msgpack snapshot, ``o`` creation
-                   order, ``m``/``st``/``su`` model id, state and status (for the indexes)
+                   order, ``m``/``st``/``su`` model id, state and status (for the indexes),
+                   ``sx`` a statechart session's other state keys (msgpack list)
 ``{base}e:{id}``   stream: one entry per update, id ``{first_seq}-0``, field ``b`` =
                    msgpack ``[version, time, batch]``; explicit ids make Redis itself refuse
                    an entry that does not come after the last one
@@ -53,6 +54,25 @@ local function ixkey(base, mask, m, st, su)
         .. part(math.floor(mask / 2) % 2 == 1 and st) .. '|'
         .. part(math.floor(mask / 4) % 2 == 1 and su)
 end
+-- A statechart session's other state keys (ancestors, node ids: stores/_states.py) are in
+-- the sets of the 4 masks that name a state, beside its own state's; the hash field 'sx'
+-- keeps them (msgpack) so the next write or a delete can take them out.
+local STATE_MASKS = {2, 3, 6, 7}
+local function unextra(base, id, sx, m, su)
+    if not sx then return end
+    for _, k in ipairs(cmsgpack.unpack(sx)) do
+        for _, mask in ipairs(STATE_MASKS) do
+            redis.call('ZREM', ixkey(base, mask, m, k, su), id)
+        end
+    end
+end
+local function addextra(base, id, extra, order, m, su)
+    for _, k in ipairs(extra) do
+        for _, mask in ipairs(STATE_MASKS) do
+            redis.call('ZADD', ixkey(base, mask, m, k, su), order, id)
+        end
+    end
+end
 -- The 8 keys ixkey gives for masks 0 to 7, each part built once.
 local function ixkeys(base, m, st, su)
     local pm, pst, psu = part(m), part(st), part(su)
@@ -70,7 +90,8 @@ end
 #   version, seq, model, state, status, first_seq (0 = no events), idempotency key ('' =
 #   none), timer due time (nil = none), timer name, keep the snapshot (true/false), last
 #   update, then the byte lengths of its snapshot, stream entry (0 = none) and idempotency
-#   record (0 = none)]. ARGV[2]: those binary values of every write, one after the other:
+#   record (0 = none), the state keys beyond its state (stores/_states.py; [] for a
+#   dialog)]. ARGV[2]: those binary values of every write, one after the other:
 #   Redis's cmsgpack has no bin type, and one argument is cheaper to send than three per
 #   write.
 # A whole group-commit batch is one script call, so the client packs one argument list and
@@ -92,7 +113,7 @@ local function apply(a, snapshot, entry, record)
     local model, state, status = a[6], a[7], a[8]
     local first_seq, key = a[9], a[10]
     local skey = base .. 's:' .. id
-    local cur = redis.call('HMGET', skey, 'v', 'q', 'o', 'm', 'st', 'su', 'tn')
+    local cur = redis.call('HMGET', skey, 'v', 'q', 'o', 'm', 'st', 'su', 'tn', 'sx')
     local order
     if expected == 0 then
         if cur[1] then return 'x' end
@@ -133,6 +154,14 @@ local function apply(a, snapshot, entry, record)
     end
     if a[13] then redis.call('ZADD', base .. 'p:' .. id, a[5], snapshot) end
     if status ~= 'active' then redis.call('ZADD', KEYS[3], a[14], skey) end
+    -- A statechart session's other keys move when they or its model, state or status
+    -- change: out before its own state's sets move (a key may pass from one to the other),
+    -- in after. A dialog session has none and skips this.
+    local extra = a[18]
+    local packed = #extra > 0 and cmsgpack.pack(extra) or nil
+    local rekey = (cur[8] or packed) and (packed ~= cur[8] or cur[4] ~= model
+        or cur[5] ~= state or cur[6] ~= status)
+    if rekey then unextra(base, id, cur[8], cur[4], cur[6]) end
     if expected == 0 then
         for _, ix in ipairs(ixkeys(base, model, state, status)) do
             redis.call('ZADD', ix, order, id)
@@ -148,6 +177,11 @@ local function apply(a, snapshot, entry, record)
                 redis.call('ZADD', new[i], order, id)
             end
         end
+    end
+    if rekey then
+        addextra(base, id, extra, order, model, status)
+        if packed then redis.call('HSET', skey, 'sx', packed)
+        else redis.call('HDEL', skey, 'sx') end
     end
     return '.'
 end
@@ -180,7 +214,8 @@ return {table.concat(outcomes), details}
 
 # KEYS: snapshot hash, events stream, order counter, kept snapshots, timers, closed.
 # ARGV[1]: msgpack array [base, id, version, seq, model, state, status, timer due time ('' =
-#   none), timer name, last update, number of stream entries, number of kept snapshots];
+#   none), timer name, last update, number of stream entries, number of kept snapshots,
+#   the state keys beyond its state];
 #   ARGV[2]: snapshot; then per stream entry its id '{first_seq}-0' and its value (as WRITE
 #   stores it), then per kept snapshot its seq and body. Everything is checked before the
 #   first change (a script that fails half-way is not rolled back): returns {'exists'} and
@@ -212,14 +247,19 @@ if status ~= 'active' then redis.call('ZADD', KEYS[6], a[10], KEYS[1]) end
 for mask = 0, 7 do
     redis.call('ZADD', ixkey(base, mask, model, state, status), order, id)
 end
+if #a[13] > 0 then
+    addextra(base, id, a[13], order, model, status)
+    redis.call('HSET', KEYS[1], 'sx', cmsgpack.pack(a[13]))
+end
 return {'ok'}
 """
 )
 
 _FORGET = """
 local function forget(base, id, skey, timers, closed)
-    local cur = redis.call('HMGET', skey, 'm', 'st', 'su')
+    local cur = redis.call('HMGET', skey, 'm', 'st', 'su', 'sx')
     if not cur[1] then return 0 end
+    unextra(base, id, cur[4], cur[1], cur[3])
     redis.call('DEL', skey, base .. 'e:' .. id, base .. 'k:' .. id, base .. 'p:' .. id)
     for mask = 0, 7 do
         redis.call('ZREM', ixkey(base, mask, cur[1], cur[2], cur[3]), id)

@@ -25,9 +25,20 @@ from typing import Final
 
 from dialoghub.engine.records import Event, Session
 from dialoghub.stores import codec
+from dialoghub.stores._states import extra_keys
 from dialoghub.stores.base import DueTimer, Rewind, keeps_snapshot
 
-__all__ = ["INDEX_SCHEMA", "claim", "drop", "forget", "index", "purge", "rewind"]
+__all__ = [
+    "INDEX_SCHEMA",
+    "STATE_SCHEMA",
+    "backfill_states",
+    "claim",
+    "drop",
+    "forget",
+    "index",
+    "purge",
+    "rewind",
+]
 
 INDEX_SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS timers (sid INTEGER PRIMARY KEY, due_at REAL NOT NULL,"
@@ -36,6 +47,15 @@ INDEX_SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS snapshots (sid INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " version INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (sid, seq)) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS sessions_closed ON sessions (updated_at) WHERE status <> 'active'",
+)
+
+#: Migration step 5: the state keys of statechart sessions beyond their ``state`` column
+#: (ancestors and node ids, :mod:`dialoghub.stores._states`), one row per key; a listing by
+#: state walks ``sessions_by_state`` and this table's primary key, both in sid order.
+STATE_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS session_states (tenant TEXT NOT NULL, state TEXT NOT NULL,"
+    " sid INTEGER NOT NULL, PRIMARY KEY (tenant, state, sid)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS session_states_by_sid ON session_states (sid)",
 )
 
 _CLOSED: Final = "status <> 'active'"  # must match the partial index's WHERE to use it
@@ -48,7 +68,13 @@ def index(
     timed = []
     untimed = []
     kept = []
+    charts: list[tuple[int | None]] = []
+    keys: list[tuple[str, str, int | None]] = []
     for sid, s, body, created in rows:
+        if s.configuration:  # a statechart session: its other state keys (a dialog has none)
+            if not created:
+                charts.append((sid,))
+            keys.extend((s.tenant, k, sid) for k in extra_keys(s))
         timer = s.timer
         if timer is not None:
             timed.append((sid, timer.due_at, timer.name, s.version))
@@ -69,11 +95,31 @@ def index(
         conn.executemany(
             "INSERT INTO snapshots (sid, seq, version, body) VALUES (?, ?, ?, ?)", kept
         )
+    if charts:
+        conn.executemany("DELETE FROM session_states WHERE sid = ?", charts)
+    if keys:
+        conn.executemany("INSERT INTO session_states (tenant, state, sid) VALUES (?, ?, ?)", keys)
+
+
+def backfill_states(conn: sqlite3.Connection) -> None:
+    """Migration step 5 for data already stored: the state keys of every statechart session.
+    Only rows whose ``state`` can be a chart's (a dotted path or a parallel value's JSON) are
+    decoded, and only those with a configuration get rows."""
+    found = conn.execute(
+        "SELECT sid, body FROM sessions WHERE state LIKE '%.%' OR state LIKE '{%'"
+    ).fetchall()
+    keys: list[tuple[str, str, int]] = []
+    for sid, body in found:
+        s = codec.decode_session(body)
+        keys.extend((s.tenant, k, sid) for k in extra_keys(s))
+    conn.executemany(
+        "INSERT OR IGNORE INTO session_states (tenant, state, sid) VALUES (?, ?, ?)", keys
+    )
 
 
 def forget(conn: sqlite3.Connection, sids: Sequence[tuple[int]]) -> None:
     """Delete everything the sessions ``sids`` own, the session rows last."""
-    for table in ("events", "idempotency", "timers", "snapshots", "sessions"):
+    for table in ("events", "idempotency", "timers", "snapshots", "session_states", "sessions"):
         conn.executemany(f"DELETE FROM {table} WHERE sid = ?", sids)  # fixed table names
 
 

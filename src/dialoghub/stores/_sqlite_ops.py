@@ -26,6 +26,7 @@ from dialoghub.stores import codec
 from dialoghub.stores._common import (
     ImportRow,
 )
+from dialoghub.stores._states import extra_keys
 from dialoghub.stores.base import (
     Write,
     check_events,
@@ -168,6 +169,10 @@ class ImportOp(Op):
         conn.executemany(
             "INSERT INTO snapshots (sid, seq, version, body) VALUES (?, ?, ?, ?)",
             [(sid, *k) for k in self.kept],
+        )
+        conn.executemany(
+            "INSERT INTO session_states (tenant, state, sid) VALUES (?, ?, ?)",
+            [(s.tenant, k, sid) for k in extra_keys(s)],
         )
 
 

@@ -117,6 +117,7 @@ from dialoghub.stores._jsonlog import (
     fsync_dir,
 )
 from dialoghub.stores._naif import Entry, EntryError, Row, entry_key, from_entry, render
+from dialoghub.stores._states import extra_keys
 from dialoghub.stores.base import (
     DueTimer,
     Idempotency,
@@ -959,7 +960,11 @@ class JSONFileStore:
             s = self._entries[(filter.tenant, ids[i])].session
             if (
                 (filter.model_id is not None and s.model_id != filter.model_id)
-                or (filter.state is not None and s.state != filter.state)
+                or (
+                    filter.state is not None
+                    and s.state != filter.state
+                    and filter.state not in extra_keys(s)  # a statechart's ancestors
+                )
                 or (filter.status is not None and str(s.status) != filter.status)
             ):
                 continue

@@ -38,6 +38,7 @@ from dialoghub.stores._common import (
     page_events,
 )
 from dialoghub.stores._indexes import LocalIndexes
+from dialoghub.stores._states import extra_keys
 from dialoghub.stores.base import (
     DueTimer,
     Idempotency,
@@ -73,6 +74,8 @@ class _Entry:
     status: str
     version: int
     seq: int
+    #: the state keys beyond ``state`` (a statechart's ancestors and node ids: _states.py)
+    extra: frozenset[str] = frozenset()
     batches: list[_Batch] = field(default_factory=list)
     idempotency: dict[str, Idempotency] = field(default_factory=dict)
 
@@ -155,6 +158,7 @@ class MemoryStore:
                     body=body,
                     model_id=session.model_id,
                     state=session.state,
+                    extra=frozenset(extra_keys(session)),
                     status=str(session.status),
                     version=session.version,
                     seq=session.seq,
@@ -178,6 +182,7 @@ class MemoryStore:
                 entry.body = body
                 entry.model_id = session.model_id
                 entry.state = session.state
+                entry.extra = frozenset(extra_keys(session))
                 entry.status = str(session.status)
                 entry.version = session.version
                 entry.seq = session.seq
@@ -211,6 +216,7 @@ class MemoryStore:
                 body=body,
                 model_id=session.model_id,
                 state=session.state,
+                extra=frozenset(extra_keys(session)),
                 status=str(session.status),
                 version=session.version,
                 seq=session.seq,
@@ -278,7 +284,11 @@ class MemoryStore:
                 entry = self._sessions[(filter.tenant, keys[i])]
                 if (
                     (filter.model_id is not None and entry.model_id != filter.model_id)
-                    or (filter.state is not None and entry.state != filter.state)
+                    or (
+                        filter.state is not None
+                        and entry.state != filter.state
+                        and filter.state not in entry.extra
+                    )
                     or (filter.status is not None and entry.status != filter.status)
                 ):
                     continue

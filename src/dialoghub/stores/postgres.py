@@ -52,6 +52,7 @@ from dialoghub.stores._common import (
     page_events,
 )
 from dialoghub.stores._pg_schema import PURGE_IDEMPOTENCY
+from dialoghub.stores._states import extra_keys
 from dialoghub.stores.base import (
     DueTimer,
     Idempotency,
@@ -306,10 +307,16 @@ class PostgresStore:
         args = _batch_args(writes)
         pg = self._asyncpg
         attempt = 0
+        charts = [w for w in writes if w.session.configuration]
         while True:
             try:
                 async with self._conn() as conn:
-                    rows = await conn.fetch(_WRITE, *args)
+                    if not charts:  # a flat dialog's batch: one statement, as always
+                        rows = await conn.fetch(_WRITE, *args)
+                    else:
+                        async with conn.transaction():
+                            rows = await conn.fetch(_WRITE, *args)
+                            await self._rekey(conn, writes, rows)
                 break
             except (pg.DeadlockDetectedError, pg.SerializationError):
                 # Cannot happen between dialoghub stores (sorted locks), but a foreign
@@ -320,6 +327,20 @@ class PostgresStore:
         return [
             _outcome(w, row["outcome"], row["actual"]) for w, row in zip(writes, rows, strict=True)
         ]
+
+    async def _rekey(self, conn: Any, writes: list[Write], rows: list[Any]) -> None:
+        """The state keys of the statechart sessions the batch wrote (its transaction)."""
+        done = [
+            w.session
+            for w, row in zip(writes, rows, strict=True)
+            if w.session.configuration and row["outcome"] == "ok"
+        ]
+        if not done:
+            return
+        await conn.execute(_idx.STATES_CLEAR, [s.tenant for s in done], [s.id for s in done])
+        keyed = [(s.tenant, s.id, k) for s in done for k in extra_keys(s)]
+        if keyed:
+            await conn.execute(_idx.STATES_ADD, *(list(c) for c in zip(*keyed, strict=True)))
 
     async def import_session(
         self, session: Session, events: Sequence[Event], *, snapshots: Sequence[Session] = ()
@@ -371,6 +392,11 @@ class PostgresStore:
                         "INSERT INTO snapshots (sid, seq, version, snapshot)"
                         " VALUES ($1, $2, $3, $4)",
                         [(sid, *row) for row in kept_rows],
+                    )
+                if extra_keys(s):
+                    await conn.executemany(
+                        "INSERT INTO session_states (tenant, state, sid) VALUES ($1, $2, $3)",
+                        [(s.tenant, k, sid) for k in extra_keys(s)],
                     )
         except (StoreError, SessionExists):
             raise
@@ -535,7 +561,21 @@ def listing_sql(filter: SessionFilter, after: int, limit: int) -> tuple[str, lis
         f"SELECT sid, snapshot FROM sessions WHERE {' AND '.join(where)} "
         f"ORDER BY sid LIMIT ${len(args)}"
     )
-    return sql, args
+    if filter.state is None:
+        return sql, args
+    # A statechart session is also listed by its ancestors and node ids (session_states,
+    # migration 5): two keyset walks bounded by the page, merged; never the same session twice
+    # (its own state is not in session_states).
+    extra = ["k.tenant = $1", "k.sid > $2", f"k.state = ${args.index(filter.state) + 1}"]
+    for column, value in (("model_id", filter.model_id), ("status", filter.status)):
+        if value is not None:
+            extra.append(f"s.{column} = ${args.index(value) + 1}")
+    merged = (
+        f"({sql}) UNION ALL (SELECT s.sid, s.snapshot FROM session_states k"
+        f" JOIN sessions s ON s.sid = k.sid WHERE {' AND '.join(extra)}"
+        f" ORDER BY k.sid LIMIT ${len(args)}) ORDER BY sid LIMIT ${len(args)}"
+    )
+    return merged, args
 
 
 def _batch_args(writes: Sequence[Write]) -> list[list[Any]]:

@@ -54,6 +54,7 @@ from dialoghub.stores._common import (
     int_option,
     page_events,
 )
+from dialoghub.stores._states import extra_keys
 from dialoghub.stores.base import (
     DueTimer,
     Idempotency,
@@ -304,6 +305,7 @@ class RedisStore:
                     s.status, first_seq, idem.key if idem else "",
                     timer.due_at if timer else None, timer.name if timer else "",
                     keeps_snapshot(s), s.updated_at, len(snapshot), len(entry), len(record),
+                    extra_keys(s),
                 )
             )  # fmt: skip
             blobs += (snapshot, entry, record)
@@ -347,7 +349,7 @@ class RedisStore:
             (
                 base, s.id, s.version, s.seq, s.model_id, s.state, str(s.status),
                 _time(timer.due_at) if timer else "", timer.name if timer else "",
-                _time(s.updated_at), len(rows), len(kept),
+                _time(s.updated_at), len(rows), len(kept), extra_keys(s),
             )
         )  # fmt: skip
         snapshot = codec.encode_session(s)

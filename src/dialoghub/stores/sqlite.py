@@ -192,7 +192,25 @@ def listing_sql(filter: SessionFilter, after: int, limit: int) -> tuple[str, lis
         f"SELECT sid, body FROM sessions WHERE {' AND '.join(where)} "
         f"ORDER BY {_listing_order(filter)} LIMIT ?"
     )
-    return sql, params
+    if filter.state is None:
+        return sql, params
+    # A statechart session is also listed by its ancestors and node ids, kept apart in
+    # session_states (migration 5): the page is the first ``limit`` sids of two keyset walks,
+    # each bounded by ``limit``, merged (a sort of at most 2 x limit rows). A session's own
+    # state is never in session_states, so no session comes twice.
+    extra = ["k.tenant = ?", "k.state = ?", "k.sid > ?"]
+    extra_params: list[Any] = [filter.tenant, str(filter.state), after]
+    for column, value in (("model_id", filter.model_id), ("status", filter.status)):
+        if value is not None:
+            extra.append(f"s.{column} = ?")  # column names come from this tuple only
+            extra_params.append(str(value))
+    merged = (
+        f"SELECT sid, body FROM ({sql}) UNION ALL SELECT sid, body FROM ("
+        "SELECT s.sid AS sid, s.body AS body FROM session_states k"
+        f" JOIN sessions s ON s.sid = k.sid WHERE {' AND '.join(extra)}"
+        " ORDER BY k.tenant, k.state, k.sid LIMIT ?) ORDER BY sid LIMIT ?"
+    )
+    return merged, [*params, *extra_params, limit, limit]
 
 
 def _listing_order(filter: SessionFilter) -> str:

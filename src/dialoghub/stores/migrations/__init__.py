@@ -25,8 +25,9 @@ either refusal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from dialoghub.errors import SchemaTooNew, SchemaTooOld
 
@@ -35,11 +36,15 @@ __all__ = ["Migratable", "SchemaTooNew", "SchemaTooOld", "Step", "check_steps"]
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One schema change: the version it brings the database to, and its statements."""
+    """One schema change: the version it brings the database to, and its statements.
+
+    ``backfill``: what SQL alone cannot do for the rows already there (decoding snapshots),
+    run after the statements in the same transaction, given the backend's connection."""
 
     version: int
     description: str
     statements: tuple[str, ...]
+    backfill: Callable[[Any], Any] | None = None
 
 
 @runtime_checkable

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from dialoghub.stores._pg_indexes import SCHEMA as INDEX_SCHEMA
+from dialoghub.stores._pg_indexes import STATE_SCHEMA, backfill_states
 from dialoghub.stores._pg_schema import IDEMPOTENCY_AGES, V1_STATEMENTS
 from dialoghub.stores.migrations import Step, check_steps
 
@@ -39,6 +40,12 @@ STEPS: Final[tuple[Step, ...]] = (
         INDEX_SCHEMA,
     ),
     Step(4, "idempotency records: when each was written, for retention", IDEMPOTENCY_AGES),
+    Step(
+        5,
+        "statechart sessions listed by every state they are in (ancestors, node ids)",
+        STATE_SCHEMA,
+        backfill_states,
+    ),
 )
 
 #: The schema version this code reads and writes.
@@ -91,6 +98,8 @@ async def _run(conn: Any, step: Step) -> None:
     """The step's statements and its record, inside the caller's transaction."""
     for statement in step.statements:
         await conn.execute(statement)
+    if step.backfill is not None:
+        await step.backfill(conn)
     await conn.execute("INSERT INTO dialoghub_schema (version) VALUES ($1)", step.version)
     if step.version >= 2:  # the description column exists from step 2 on
         await conn.execute(

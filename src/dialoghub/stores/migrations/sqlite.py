@@ -12,7 +12,7 @@ import sqlite3
 from typing import Final
 
 from dialoghub.errors import StoreConfigError
-from dialoghub.stores._sqlite_indexes import INDEX_SCHEMA
+from dialoghub.stores._sqlite_indexes import INDEX_SCHEMA, STATE_SCHEMA, backfill_states
 from dialoghub.stores._sqlite_ops import IDEMPOTENCY_AGES
 from dialoghub.stores.migrations import Step, check_steps
 
@@ -57,6 +57,12 @@ STEPS: Final[tuple[Step, ...]] = (
         INDEX_SCHEMA,
     ),
     Step(4, "idempotency records: when each was written, for retention", IDEMPOTENCY_AGES),
+    Step(
+        5,
+        "statechart sessions listed by every state they are in (ancestors, node ids)",
+        STATE_SCHEMA,
+        backfill_states,
+    ),
 )
 
 #: The schema version this code reads and writes.
@@ -114,4 +120,6 @@ def _run(conn: sqlite3.Connection, step: Step) -> None:
     """The step's statements and its record, inside the caller's transaction."""
     for statement in step.statements:
         conn.execute(statement)
+    if step.backfill is not None:
+        step.backfill(conn)
     conn.execute(f"PRAGMA user_version = {step.version:d}")
