@@ -18,6 +18,7 @@ from dialoghub.model.spec import Model
 from dialoghub.nlu.types import EntitySpec, IntentSpec
 
 if TYPE_CHECKING:
+    from dialoghub.nlu.learned import LearnedRecognizer
     from dialoghub.nlu.recognizer import Recognizer
 
 __all__ = [
@@ -32,9 +33,13 @@ MODEL_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def _recognizer(
-    intents: list[IntentSpec], entities: list[EntitySpec], threshold: float
-) -> Recognizer:
+    intents: list[IntentSpec], entities: list[EntitySpec], threshold: float, kind: str = "matcher"
+) -> Recognizer | LearnedRecognizer:
     # Imported here so that merely reading the model layer does not build the NLU tables.
+    if kind == "learned":  # settings.recognizer (issue 15); needs the nlu extra
+        from dialoghub.nlu.learned import LearnedRecognizer
+
+        return LearnedRecognizer(intents, entities, threshold=threshold)
     from dialoghub.nlu.recognizer import Recognizer
 
     return Recognizer(intents, entities, threshold=threshold)
