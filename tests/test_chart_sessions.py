@@ -22,6 +22,7 @@ from dialoghub.engine.records import (
     CommandAction,
     CommandResult,
     EndAction,
+    Jump,
     Reply,
     Text,
     Timeout,
@@ -212,3 +213,13 @@ async def test_ending_a_session_stops_what_it_invoked(hub: Hub) -> None:
     v = await hub.end_session("s")
     assert [e.data["id"] for e in v.events if e.type == "chart_invoke_stopped"] == ["cam"]
     await folds(hub, "s")
+
+
+async def test_jump_and_text_are_refused_with_what_to_send_instead(hub: Hub) -> None:
+    await hub.create_session("light", session_id="s")
+    before = await hub.get_session("s")
+    with pytest.raises(errors.InvalidInput, match="moves only by events: it cannot jump to 'red'"):
+        await hub.update("s", Jump(state="red"))
+    with pytest.raises(errors.UnexpectedInput, match=r"takes events \(an 'event' input\)"):
+        await hub.update("s", Text(text="turn red"))
+    assert await hub.get_session("s") == before  # nothing written

@@ -333,7 +333,15 @@ def step(
             session_id=session.id,
         )
     if isinstance(inp, Jump):
-        raise InvalidInput("a statechart session cannot jump: send the event that moves it")
+        # XState has no jump: a machine moves only by its transitions, and a jump past them
+        # would skip the exit and entry actions, delays and invocations they carry
+        raise InvalidInput(
+            f"session {session.id!r} runs the statechart {model.id!r}, which moves only by "
+            f"events: it cannot jump to {inp.state!r}; send the event whose transition leads "
+            "there",
+            session_id=session.id,
+            state=inp.state,
+        )
     if isinstance(inp, decision.INPUTS) or (
         isinstance(inp, Timeout) and inp.name == DECISION_TIMER and model.decision is not None
     ):
