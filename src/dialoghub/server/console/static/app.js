@@ -66,8 +66,9 @@ function route() {
     if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   fill(main);
-  view.render(main, rest.map(decodeURIComponent), current.signal).catch((err) => {
-    if (current.signal.aborted) return;
+  const mine = current;  // a view left meanwhile must not write over the next one
+  view.render(main, rest.map(decodeURIComponent), mine.signal).catch((err) => {
+    if (mine.signal.aborted) return;
     if (err.status === 401) { setKey(""); start(); return; }
     fill(main, h("p", { class: "error", role: "alert" }, err.message));
   });

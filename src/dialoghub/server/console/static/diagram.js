@@ -38,8 +38,10 @@ export function pathNodes(events) {
   for (const e of events) {
     if (e.data && typeof e.data.unit === "string") unit = e.data.unit;
     if (e.type === "state_entered") out.push(`${unit}/${e.data.state}`);
-    else if (e.type === "chart_stepped" && Array.isArray(e.data.entered)) {
-      for (const id of e.data.entered) out.push(`${unit}/${id}`);
+    else if (e.type === "chart_stepped" && Array.isArray(e.data.microsteps)) {
+      for (const step of e.data.microsteps) {
+        for (const id of step.entered || []) out.push(`${unit}/${id}`);
+      }
     }
   }
   return out;

@@ -77,7 +77,7 @@ export async function render(main, [sid], signal) {
     asOf.hidden = false;
     fill(asOf, `As of event ${seq} (version ${past.version}). `,
       h("button", { type: "button", id: "fork-here", onclick: () => fork(seq) },
-        `Fork from event ${seq}`), " ",
+        `Fork from event ${seq}`), " (the fork starts at rest, after this event's update) ",
       h("button", { type: "button", onclick: () => back() }, "Back to now"));
     show(past);
   }

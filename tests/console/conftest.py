@@ -1,0 +1,136 @@
+"""A real server and a real browser for the console's tests.
+
+The server is the app of ``dialoghub serve`` under uvicorn in a thread, on a free port, over a
+SQLite store that already holds a session of 100,000 events; the browser is Debian's
+Chromium (``/usr/bin/chromium``, installed by ``make test``) driven by Playwright's Python
+package with ``executable_path``: no browser is ever downloaded. Without Chromium the tests
+skip locally and fail under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dialoghub.engine.fold import apply, copy_session
+from dialoghub.engine.records import Event
+from dialoghub.hub import Hub
+from dialoghub.server import Settings, create_app
+from dialoghub.server.keystore import MemoryKeyStore
+from dialoghub.stores import Write
+from tests.server.conftest import Keys, make_keys
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+CHROMIUM = os.environ.get("DIALOGHUB_CHROMIUM", "/usr/bin/chromium")
+#: The long session's events (besides the few of its start).
+LONG_EVENTS = 100_000
+LONG_ID = "long-history"
+
+
+def _require_browser() -> None:
+    why = None
+    if shutil.which(CHROMIUM) is None:
+        why = f"Chromium is not installed at {CHROMIUM} (make test installs Debian's chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            why = "Playwright's Python package is not installed (pip install -e '.[test]')"
+    if why is None:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{why}; CI requires it")
+    pytest.skip(why)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def _long_session(url: str) -> None:
+    """A weather session of tenant acme whose log holds 100,000 more events, written as the
+    engine would (each the fold of the last), 500 events per update."""
+    hub = Hub(url, migrate=True)
+    hub.load_models(EXAMPLES / "weather")
+    async with hub:
+        view = await hub.create_session("weather", session_id=LONG_ID, tenant="acme")
+        session = view.session
+        per = 500
+        for batch in range(LONG_EVENTS // per):
+            work = copy_session(session)
+            version = session.version + 1
+            events = []
+            for k in range(per):
+                seq = session.seq + 1 + k
+                event = Event(seq=seq, version=version, time=session.updated_at + batch,
+                              type="variable_set", data={"name": "counter", "value": seq})
+                work = apply(work, event)
+                events.append(event)
+            work.version, work.seq = version, events[-1].seq
+            work.updated_at = events[-1].time
+            await hub.store.write(Write(work, events, session.version))
+            session = work
+
+
+@dataclass
+class Live:
+    """The running console server."""
+
+    url: str
+    keys: Keys
+
+
+@pytest.fixture(scope="package")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    import uvicorn
+
+    tmp = tmp_path_factory.mktemp("console")
+    store = f"sqlite:///{tmp / 'console.db'}"
+    asyncio.run(_long_session(store))
+    keystore = MemoryKeyStore()
+    keys = make_keys(keystore)
+    settings = Settings(store=store, models=(str(EXAMPLES / "*/"),), rate_limit=0,
+                        token_keys=("k1:0123456789abcdef0123456789abcdef",))
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings, keystore=keystore), host="127.0.0.1",
+                            port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the console server did not start")
+        time.sleep(0.02)
+    try:
+        yield Live(f"http://127.0.0.1:{port}", keys)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="package")
+def browser(live: Live) -> Iterator[Any]:
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM,
+                                      args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()

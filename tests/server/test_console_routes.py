@@ -1,0 +1,79 @@
+"""The console's files and the routes it reads that no other client did: what is served, under
+which policy, and what is refused."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from dialoghub.server.console import CSP
+from tests.server.conftest import Keys
+
+
+def test_the_console_page_and_its_files_are_served_under_a_strict_policy(
+    client: TestClient,
+) -> None:
+    page = client.get("/console")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["content-security-policy"] == CSP
+    assert "script-src 'self'" in CSP and "unsafe-inline" not in CSP
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert '<script type="module" src="/console/app.js">' in page.text
+    for name, kind in [("app.js", "text/javascript"), ("console.css", "text/css")]:
+        res = client.get(f"/console/{name}")
+        assert res.status_code == 200 and res.headers["content-type"].startswith(kind)
+        assert res.headers["content-security-policy"] == CSP
+    # nothing the page loads comes from elsewhere
+    for name in ["index.html", "app.js", "api.js", "sessions.js", "session.js", "chat.js"]:
+        text = client.get(f"/console/{name}").text
+        assert "http://" not in text.replace("http://www.w3.org", "")
+        assert "https://" not in text
+
+
+def test_an_unchanged_file_is_not_sent_again(client: TestClient) -> None:
+    first = client.get("/console/app.js")
+    again = client.get("/console/app.js", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+
+
+@pytest.mark.parametrize("path", [
+    "/console/nope.js",
+    "/console/..%2F..%2Fpyproject.toml",
+    "/console/%2e%2e%2fapp.py",
+    "/console/__init__.py",
+    "/console/APP.JS",
+    "/console/static",
+])
+def test_only_the_consoles_own_files_can_be_named(client: TestClient, path: str) -> None:
+    res = client.get(path)
+    assert res.status_code in (400, 404)
+    body = res.json()
+    assert set(body) == {"code", "message", "details"}
+    assert "import" not in res.text  # no file content leaks
+
+
+def test_a_models_diagram_in_three_formats(client: TestClient, keys: Keys) -> None:
+    svg = client.get("/v1/models/weather/diagram", headers=keys.h(keys.read))
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert "<title>main/listen</title>" in svg.text  # what the console marks states by
+    dot = client.get("/v1/models/weather/diagram?format=dot", headers=keys.h(keys.read))
+    assert dot.text.startswith('digraph "weather"')
+    mermaid = client.get("/v1/models/weather/diagram?format=mermaid", headers=keys.h(keys.read))
+    assert mermaid.text.startswith("stateDiagram-v2")
+
+
+def test_diagram_refusals(client: TestClient, keys: Keys) -> None:
+    assert client.get("/v1/models/weather/diagram").status_code == 401
+    unknown = client.get("/v1/models/nope/diagram", headers=keys.h(keys.read))
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_model"
+    bad = client.get("/v1/models/weather/diagram?format=png", headers=keys.h(keys.read))
+    assert bad.status_code == 400 and bad.json()["details"] == {"parameter": "format"}
+    extra = client.get("/v1/models/weather/diagram?size=9", headers=keys.h(keys.read))
+    assert extra.status_code == 400
+
+
+def test_the_feed_and_the_diagram_are_in_the_openapi_document(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/v1/feed" in paths and "/v1/models/{model_id}/diagram" in paths
+    assert "/console" not in paths
