@@ -90,6 +90,7 @@ class RoutedClient:
         self.lock = lock
         self.reconnect = reconnect
         self.last_seq = 0
+        self._ahead: set[int] = set()
         #: the server process this client is connected to (from its welcome)
         self.process = ""
         self._ws: ClientConnection | None = None
@@ -132,7 +133,12 @@ class RoutedClient:
         if self.lock is not None and self.last_seq == 0:
             hello["lock"] = msgspec.to_builtins(self.lock)
         await ws.send(_encode(hello).decode())
-        welcome = _decode(await ws.recv())
+        while True:  # what it missed may come before the welcome: handle it as it comes
+            welcome = _decode(await ws.recv())
+            if welcome.get("type") != "welcome" and "seq" in welcome:
+                self._frame(welcome)
+                continue
+            break
         if welcome.get("type") != "welcome":
             await ws.close()
             raise APIError(400, str(welcome.get("code")), str(welcome.get("message")),
@@ -192,9 +198,15 @@ class RoutedClient:
     def _frame(self, msg: dict[str, Any]) -> None:
         seq = msg.get("seq")
         if isinstance(seq, int):
-            if seq <= self.last_seq:
-                return  # seen already (a replay overlapping what arrived)
-            self.last_seq = seq
+            # Frames from two server processes may arrive out of order: keep the highest
+            # number below which everything arrived (what a reconnect asks after) and the
+            # numbers seen above it, so a replay delivers only what is missing.
+            if seq <= self.last_seq or seq in self._ahead:
+                return
+            self._ahead.add(seq)
+            while self.last_seq + 1 in self._ahead:
+                self.last_seq += 1
+                self._ahead.discard(self.last_seq)
         kind = msg.get("type")
         if kind == "command":
             call = Call(key=msg["key"], session_id=msg["session_id"], command=msg["command"],

@@ -74,8 +74,18 @@ def _demo(settings: Any, file: str) -> str:
 @click.option("--demo-key-file", type=click.Path(),
               help="Create (once) an admin key of tenant 'demo', keep it in this file, print it.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--bus", help="Client routing across server processes: redis://host:port/db or "
+              "nats://host:port (DIALOGHUB_BUS); default: within this process.")
+@click.option("--session-logs", type=click.Path(),
+              help="Keep one log file per session in this folder (DIALOGHUB_SESSION_LOGS).")
+@click.option("--dispatch-timeout", type=float,
+              help="Seconds a routed command may wait for a provider's answer (default 10).")
 def serve(config: str | None, demo_key_file: str | None, **flags: Any) -> None:
     """Run the HTTP + WebSocket server."""
+    for name in ("bus", "session_logs", "dispatch_timeout"):  # read by routes_clients
+        value = flags.pop(name)
+        if value is not None:
+            os.environ[f"DIALOGHUB_{name.upper()}"] = str(value)
     from dialoghub.server.app import create_app
     from dialoghub.server.settings import load_settings
 

@@ -121,6 +121,9 @@ class Router:
         # One chain of routing tasks per session: a session's updates are routed in order.
         self._chains: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._unwatch: Callable[[], None] | None = None
+        # The version of each session's last update the Hub told us of: an answer to an
+        # idempotency key that is not there was applied before (a replay, not routed again).
+        self._watched: dict[tuple[str, str], int] = {}
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -189,6 +192,7 @@ class Router:
         """The Hub stored an update (whoever made it: a client, HTTP, a timer): route it
         after the session's previous one."""
         key = (view.session.tenant, view.session.id)
+        self._watched[key] = view.session.version
         task = asyncio.get_running_loop().create_task(
             self._routed(self._chains.get(key), key[0], view))
         self._chains[key] = task
@@ -385,7 +389,26 @@ class Router:
         except (InputError, SessionClosed, SessionNotFound) as exc:
             log.info("result %s not applied: %s", key, exc)
             view = None
+        if view is None or self._watched.get((tenant, sid)) != view.session.version:
+            # Applied before (by a process that may have died before routing it on): let
+            # the answered command go, and make sure what the session awaits now is sent.
+            await self.bus.take_pending(pending)
+            self._pending.pop(key, None)
+            await self._resume(tenant, sid)
         return view
+
+    async def _resume(self, tenant: str, sid: str) -> None:
+        """Dispatch the command a session awaits if nobody has it pending."""
+        if await self.bus.get_pending(tenant, sid) is not None:
+            return
+        try:
+            session = await self.hub.get_session(sid, tenant=tenant)
+        except SessionNotFound:
+            return
+        aw = session.awaiting or {}
+        if not session.ended and aw.get("kind") == "command":
+            await self._dispatch(tenant, session, CommandAction(id=aw["command"],
+                                                                params=aw["params"]))
 
     async def _builtin(self, pending: Pending) -> None:
         p, tenant, sid = pending.params, pending.tenant, pending.session_id
