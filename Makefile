@@ -9,7 +9,8 @@ STAMP_TEST := $(VENV)/.installed-test
 .PHONY: run test lint bench clean system-deps
 
 # Debian packages some tests and tools use, installed once when missing (CI runs as root).
-SYSTEM_DEPS := graphviz:dot
+# chromium: the real browser tests/console drives (Playwright with executable_path).
+SYSTEM_DEPS := graphviz:dot chromium:chromium
 system-deps:
 	@for pair in $(SYSTEM_DEPS); do pkg=$${pair%%:*}; cmd=$${pair##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || { echo "installing $$pkg"; \
@@ -71,6 +72,23 @@ test: $(STAMP_TEST) system-deps xstate-ref
 bench: $(STAMP_TEST)
 	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.turns
+
+# Mutation testing of the pure core (docs/testing.md; not part of `make test`): mutmut runs in
+# a copy of the tree under build/mutation/ (so the checkout gets no mutants/ directory and
+# edits made meanwhile do not mix in), MUTATION_JOBS workers at a time, then the score per
+# module is printed. MUTANTS narrows it to some mutants: MUTANTS='dialoghub.model.conditions*'.
+# Results are kept there: a second run only re-runs the mutants of functions that changed.
+MUTATION_JOBS ?= 2
+MUTANTS ?=
+.PHONY: mutation mutants
+mutation: $(STAMP_TEST)
+	$(BIN)/pip install -q -e '.[test,mutation]'
+	mkdir -p build/mutation
+	cp -a src tests examples docs README.md pyproject.toml build/mutation/
+	cd build/mutation && ../../$(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS) >mutmut.log 2>&1 \
+	  || { tail -40 mutmut.log; exit 1; }
+	cd build/mutation && ../../$(BIN)/python -m tests.mutation.scores --survivors
+mutants: mutation
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
