@@ -19,7 +19,10 @@ VALUES: dict[str, Any] = {"people": 4, "time": None, "place": "", "day": "Monday
     [
         ("A table for {people}{? at {time}}.", "A table for 4."),
         ("A table for {people}{? on {day}}.", "A table for 4 on Monday."),
-        ("{people} people at {time|any time} in {place|the garden}.", "4 people at any time in the garden."),
+        (
+            "{people} people at {time|any time} in {place|the garden}.",
+            "4 people at any time in the garden.",
+        ),
         ("{day|never}", "Monday"),
         ("{? {people} and {time}}x", "x"),
         ("{{literal}} {people}", "{literal} 4"),
@@ -56,7 +59,7 @@ def test_bad_templates(source: str, column: int, text: str) -> None:
 def test_a_bad_value_is_located_at_the_character(tmp_path: Any) -> None:
     path = tmp_path / "m.yaml"
     path.write_text(
-        "id: m\nstates:\n  s:\n    say: \"Hello {name\"\n    next:\n"
+        'id: m\nstates:\n  s:\n    say: "Hello {name"\n    next:\n'
         "      - goto: s2\n        when: size ==\n  s2: {final: true}\n"
     )
     with pytest.raises(ModelValidationError) as info:

@@ -117,6 +117,9 @@ async def _chat(
 def validate(paths: tuple[str, ...], old: str | None, store: str | None) -> None:
     """Check model files or folders; print every problem as file:line:column: message.
 
+    Warnings (a reply that shows an optional slot bare, ...) are printed the same way with
+    "[warning]"; they do not fail the check.
+
     With --against OLD, also compare each model with the model of the same id in OLD, and
     fail when sessions could be waiting in a state that is removed or renamed, or rely on an
     intent, command or output that is gone. With --store, only states where active sessions
@@ -133,7 +136,11 @@ def validate(paths: tuple[str, ...], old: str | None, store: str | None) -> None
                 click.echo(str(problem), err=True)
             continue
         for m in models:
-            click.echo(f"{m.source}: ok ({m.id} v{m.version}, {len(m.states)} states)")
+            notes = f", {len(m.warnings)} warning{'s' if len(m.warnings) != 1 else ''}"
+            click.echo(f"{m.source}: ok ({m.id} v{m.version}, {len(m.states)} states"
+                       f"{notes if m.warnings else ''})")
+            for warning in m.warnings:  # the model loads: these only say what may read badly
+                click.echo(f"{warning} [warning]", err=True)
         loaded.extend(models)
     if store is not None and old is None:
         raise click.UsageError("--store needs --against")

@@ -126,7 +126,7 @@ def _check_templates(
 
 
 def blank_templates(
-    warn: Report,
+    warn: Callable[[Path, int, str], None],
     templates: Sequence[tuple[Path, Template]],
     intents: Mapping[str, IntentDef],
     commands: Mapping[str, CommandSpec],
@@ -143,7 +143,8 @@ def blank_templates(
         bare = [n for n in dict.fromkeys(template.bare_names) if n in optional]
         if bare:
             names = ", ".join(f"{{{n}}}" for n in bare)
-            warn(path, f"template {template.source!r} shows optional slot {names}, which is "
+            at = max(template.source.find("{" + bare[0]), 0)  # where the value says it
+            warn(path, at, f"template {template.source!r} shows optional slot {names}, which is "
                  "empty when not said; give it a default ({"
                  + bare[0] + "|...}) or an optional part ({? ... {" + bare[0] + "}})")
 

@@ -52,9 +52,14 @@ class Ctx:
     def error(self, path: Path, message: str) -> None:
         self.problems.append(self.loc.problem(path, message))
 
-    def warn(self, path: Path, message: str) -> None:
-        """A note about the model that does not stop it from loading."""
-        self.warnings.append(self.loc.problem(path, message))
+    def warn(self, path: Path, offset: int, message: str) -> None:
+        """A note about the model that does not stop it from loading, at character
+        ``offset`` of the value at ``path`` when it can be located there."""
+        problem = self.loc.problem(path, message)
+        at = self.loc.where_in(path, offset)
+        if at is not None:
+            problem = Problem(message, problem.file, at[0], at[1], problem.path)
+        self.warnings.append(problem)
 
     def error_in(self, path: Path, offset: int, message: str) -> None:
         """A problem at character ``offset`` of the value at ``path`` (where the value is
