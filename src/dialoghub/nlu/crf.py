@@ -109,6 +109,12 @@ class Tagger:
             return []
         return list(self._tagger.tag(_crfsuite().ItemSequence(list(features))))
 
+    def marginals(self, features: Features, labels: Sequence[str]) -> list[float]:
+        """P(label) of a one-item sequence, for each of ``labels``: a maximum-entropy
+        classifier's probabilities, computed by CRFsuite."""
+        self._tagger.set(_crfsuite().ItemSequence([features]))
+        return [self._tagger.marginal(label, 0) for label in labels]
+
     @property
     def labels(self) -> tuple[str, ...]:
         """Every label the model knows."""

@@ -19,7 +19,7 @@ __all__ = ["LBFGS_WORDS", "SlotTagger", "spans"]
 
 #: Up to this many training words an intent, L-BFGS; above it, passive-aggressive passes.
 LBFGS_WORDS = 6000
-_PASSES = 6
+_PASSES = 4
 
 
 def spans(labels: Sequence[str]) -> list[tuple[str, int, int]]:
