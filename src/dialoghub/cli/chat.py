@@ -119,9 +119,7 @@ class ChatLoop:
             if aw.get("kind") == "command":
                 view = _Pending(existing, CommandAction(id=aw["command"], params=aw["params"]))
         else:
-            view = await self.backend.create(
-                session_id if existing is None else None
-            )
+            view = await self.backend.create(session_id if existing is None else None)
             self.sid = view.id
             self.echo(click.style(f"session {view.id} on {where} (/help for commands)", dim=True))
             show(view, self.echo)
@@ -201,7 +199,7 @@ class ChatLoop:
             if text.lower() in ("quit", "exit", "/quit"):
                 return None
             if text.startswith("/error"):
-                return {}, text[len("/error"):].strip() or "failed"
+                return {}, text[len("/error") :].strip() or "failed"
             if text.startswith("/"):
                 await self._slash(text, "", at_command=True)
                 continue
@@ -228,9 +226,11 @@ class ChatLoop:
                 waits = aw.get("kind") or "nothing"
                 if waits == "command":
                     waits = f"the result of command {aw.get('command')}"
-                self.echo(f"session {s.id}: model {s.model_id} v{s.model_version}, unit "
-                          f"{s.unit}, state {s.state}, {s.status.value}, version {s.version}, "
-                          f"waiting for {waits}; updated {when(s.updated_at)} UTC")
+                self.echo(
+                    f"session {s.id}: model {s.model_id} v{s.model_version}, unit "
+                    f"{s.unit}, state {s.state}, {s.status.value}, version {s.version}, "
+                    f"waiting for {waits}; updated {when(s.updated_at)} UTC"
+                )
             elif name == "/vars":
                 s = await self.backend.session(self.sid)
                 self.echo(json.dumps(s.variables, indent=2, ensure_ascii=False, default=str))
@@ -241,8 +241,10 @@ class ChatLoop:
                 s = await self.backend.session(self.sid)
                 after = max(s.seq - count, 0)
                 for e in await self.backend.events(self.sid, after, count):
-                    self.echo(f"{e.seq:>4} {when(e.time)} {e.type} "
-                              + json.dumps(e.data, ensure_ascii=False, default=str))
+                    self.echo(
+                        f"{e.seq:>4} {when(e.time)} {e.type} "
+                        + json.dumps(e.data, ensure_ascii=False, default=str)
+                    )
             elif at_command:
                 self.echo(f"{name} is not available at a command's prompt (/help)")
             elif name == "/event":
@@ -292,4 +294,3 @@ class _Pending:
 
 async def _read_line(prompt: str) -> str:
     return await asyncio.to_thread(input, prompt)
-

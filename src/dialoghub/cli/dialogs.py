@@ -29,12 +29,17 @@ __all__ = ["chat", "diagram", "validate"]
 @click.command()
 @click.argument("model")
 @click.option("--plugins", help="Python file or module whose functions answer commands.")
-@click.option("--store", default="memory://", show_default=True,
-              help="Where sessions live (memory://: gone when the chat ends); "
-              "sqlite:///file.db, json:///file.json, postgresql://…, redis://…")
+@click.option(
+    "--store",
+    default="memory://",
+    show_default=True,
+    help="Where sessions live (memory://: gone when the chat ends); "
+    "sqlite:///file.db, json:///file.json, postgresql://…, redis://…",
+)
 @click.option("--session", "session_id", help="Resume (or create) the session with this id.")
-@click.option("--tenant", default="default", show_default=True,
-              help="The tenant of the session (on a store).")
+@click.option(
+    "--tenant", default="default", show_default=True, help="The tenant of the session (on a store)."
+)
 @server_options
 def chat(
     model: str,
@@ -137,8 +142,10 @@ def validate(paths: tuple[str, ...], old: str | None, store: str | None) -> None
             continue
         for m in models:
             notes = f", {len(m.warnings)} warning{'s' if len(m.warnings) != 1 else ''}"
-            click.echo(f"{m.source}: ok ({m.id} v{m.version}, {len(m.states)} states"
-                       f"{notes if m.warnings else ''})")
+            click.echo(
+                f"{m.source}: ok ({m.id} v{m.version}, {len(m.states)} states"
+                f"{notes if m.warnings else ''})"
+            )
             for warning in m.warnings:  # the model loads: these only say what may read badly
                 click.echo(f"{warning} [warning]", err=True)
         loaded.extend(models)

@@ -63,8 +63,9 @@ def remote_show(server: str, api_key: str | None, session_id: str) -> None:
     click.echo(json.dumps(dated(msgspec.to_builtins(session)), indent=2, ensure_ascii=False))
 
 
-def remote_events(server: str, api_key: str | None, session_id: str, after: int,
-                  limit: int) -> None:
+def remote_events(
+    server: str, api_key: str | None, session_id: str, after: int, limit: int
+) -> None:
     """``sessions events --server``."""
 
     async def run() -> Any:
@@ -100,8 +101,14 @@ def remote_send(server: str, api_key: str | None, session_id: str, inp: Any) -> 
     click.echo(click.style(footer(view), dim=True))
 
 
-def remote_chat(server: str, api_key: str | None, model_id: str,
-                session_id: str | None, *, plugins: str | None = None) -> None:
+def remote_chat(
+    server: str,
+    api_key: str | None,
+    model_id: str,
+    session_id: str | None,
+    *,
+    plugins: str | None = None,
+) -> None:
     """``chat --server``: MODEL is a model id on the server; commands are answered by the
     ``plugins`` functions (as in local chat), the others by you; the same slash commands."""
     from dialoghub.cli.chat import ChatLoop

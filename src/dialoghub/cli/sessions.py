@@ -60,8 +60,12 @@ def _tenant_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @sessions.command("list")
 @_store_option
-@click.option("--tenant", "tenants", multiple=True,
-              help="Only this tenant (default: 'default'); repeat it to list several tenants.")
+@click.option(
+    "--tenant",
+    "tenants",
+    multiple=True,
+    help="Only this tenant (default: 'default'); repeat it to list several tenants.",
+)
 @click.option("--model", help="Only sessions of this model.")
 @click.option("--state", help="Only sessions in this state.")
 @click.option("--status", type=click.Choice(["active", "ended", "expired"]))
@@ -200,10 +204,16 @@ def parse_input(text: str | None, event: str | None, raw: str | None,
 @click.argument("text", required=False)
 @click.option("--event", help="Send this named event instead of text.")
 @click.option("--params", help="With --event: the event's params, a JSON object.")
-@click.option("--input", "raw",
-              help='Any input as JSON, e.g. \'{"type": "jump", "state": "listen"}\'.')
-@click.option("--models", "models", multiple=True, required=True,
-              help="Model file or folder the session's model is in; repeatable.")
+@click.option(
+    "--input", "raw", help='Any input as JSON, e.g. \'{"type": "jump", "state": "listen"}\'.'
+)
+@click.option(
+    "--models",
+    "models",
+    multiple=True,
+    required=True,
+    help="Model file or folder the session's model is in; repeatable.",
+)
 @click.option("--plugins", help="Python file or module whose functions answer commands.")
 @server_options
 @async_command
@@ -251,4 +261,3 @@ async def send(
                 f"[waiting for command {view.command.id} {json.dumps(view.command.params)}]",
                 fg="yellow"))  # fmt: skip
         click.echo(click.style(footer(view), dim=True))
-

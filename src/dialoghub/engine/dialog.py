@@ -258,8 +258,9 @@ def handler_of(model: m.Model, key: Sequence[str]) -> m.Handler | None:
     return slot.give_up if slot is not None else None
 
 
-def global_intent(run: Run, state: m.State, rec: Recognition, aw: dict[str, Any], text: str
-                  ) -> bool:
+def global_intent(
+    run: Run, state: m.State, rec: Recognition, aw: dict[str, Any], text: str
+) -> bool:
     """A global intent (cancel, help, goodbye, start over) said in any waiting state: run
     its handler. The state's own ``on`` for that intent wins, a state may opt out
     (``global``), and a yes or no answering a confirmation is an answer, not a global

@@ -144,9 +144,16 @@ def blank_templates(
         if bare:
             names = ", ".join(f"{{{n}}}" for n in bare)
             at = max(template.source.find("{" + bare[0]), 0)  # where the value says it
-            warn(path, at, f"template {template.source!r} shows optional slot {names}, which is "
-                 "empty when not said; give it a default ({"
-                 + bare[0] + "|...}) or an optional part ({? ... {" + bare[0] + "}})")
+            warn(
+                path,
+                at,
+                f"template {template.source!r} shows optional slot {names}, which is "
+                "empty when not said; give it a default ({"
+                + bare[0]
+                + "|...}) or an optional part ({? ... {"
+                + bare[0]
+                + "}})",
+            )
 
 
 # --- loops of jumps ---------------------------------------------------------------------------

@@ -194,8 +194,9 @@ def _names(pieces: Sequence[Piece]) -> list[str]:
 
 def _direct(pieces: Sequence[Piece]) -> list[str]:
     """The names of a part outside its own optional parts (those decide for themselves)."""
-    return [p[0] if isinstance(p, tuple) else p.name for p in pieces
-            if isinstance(p, tuple | Field)]
+    return [
+        p[0] if isinstance(p, tuple) else p.name for p in pieces if isinstance(p, tuple | Field)
+    ]
 
 
 def _unset(value: Any) -> bool:
