@@ -1,0 +1,243 @@
+"""The routing bus on NATS: ``nats://host:port[?prefix=...]`` (JetStream enabled).
+
+- delivery and notices: core NATS subjects, ``<prefix>.proc.<process>`` and
+  ``<prefix>.notices`` (like Redis pub/sub, they keep nothing);
+- the registry: a key-value bucket whose entries expire (its ``ttl``): a process refreshes
+  its clients' entries on every heartbeat, a dead process's vanish by themselves;
+- lock records: a key-value bucket; acquire creates the key (or updates it, as its holder)
+  with the expected revision, so two processes never both win; the entry's *revision*, a
+  sequence number of the bucket's stream that only grows, is the fencing token;
+- pending commands: a key-value bucket, one key per session: ``create`` claims, a delete
+  with the read revision removes a record only if it is still the same dispatch;
+- mailboxes: a JetStream stream with one subject per frame, ``<prefix>.mail.<client>.<seq>``,
+  the number taken from a per-client counter in a key-value bucket (compare-and-set); a
+  reconnecting client's missed frames are the subjects above its number.
+
+Keys and subject tokens are the hex of the tenant and names (NATS keys allow few
+characters). The driver (``nats-py``, the ``nats`` extra) is imported only when this bus
+is opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import msgspec
+
+from dialoghub.errors import BusError
+from dialoghub.routing.bus import ClientRecord, Handler, Pending
+
+__all__ = ["NatsBus", "drop_prefix"]
+
+_record = msgspec.json.Decoder(ClientRecord)
+_pending = msgspec.json.Decoder(Pending)
+_encode = msgspec.json.Encoder().encode
+#: Seconds a registry entry lives without a heartbeat (the bucket's ttl).
+REGISTRY_TTL = 6.0
+
+
+def _hex(*parts: str) -> str:
+    return ".".join(p.encode().hex() or "00" for p in parts)
+
+
+def _split(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    prefix = query.get("prefix", "dialoghub")
+    return urlunsplit(parts._replace(query="")), prefix
+
+
+class NatsBus:
+    """The bus through a NATS server with JetStream (see the module docstring)."""
+
+    def __init__(self, url: str, process: str) -> None:
+        self.url, self.prefix = _split(url)
+        self.process = process
+        self._nc: Any = None
+        self._js: Any = None
+        self._kv: dict[str, Any] = {}
+        self._stream = f"{self.prefix}_mail"
+
+    async def start(self, handler: Handler, notices: Handler) -> None:
+        try:
+            import nats
+        except ImportError as exc:  # pragma: no cover - the extra is installed in tests
+            raise BusError("the nats bus needs nats-py: pip install 'dialoghub[nats]'") from exc
+        try:
+            self._nc = await nats.connect(self.url, connect_timeout=2, max_reconnect_attempts=5)
+        except Exception as exc:
+            raise BusError(f"cannot reach the routing bus at {self.url}: {exc}") from exc
+        self._js = self._nc.jetstream()
+        for name, ttl in (("clients", REGISTRY_TTL), ("locks", 0.0), ("pending", 0.0),
+                          ("mailseq", 0.0)):
+            self._kv[name] = await self._js.create_key_value(
+                bucket=f"{self.prefix}_{name}", history=1, ttl=ttl or None)
+        await self._js.add_stream(name=self._stream, subjects=[f"{self.prefix}.mail.>"],
+                                  max_msgs_per_subject=1, max_age=3600.0)
+
+        async def on_frame(msg: Any) -> None:
+            await handler(msg.data)
+
+        async def on_notice(msg: Any) -> None:
+            await notices(msg.data)
+
+        await self._nc.subscribe(f"{self.prefix}.proc.{self.process}", cb=on_frame)
+        await self._nc.subscribe(f"{self.prefix}.notices", cb=on_notice)
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.drain()
+
+    async def send(self, process: str, frame: bytes) -> None:
+        await self._nc.publish(f"{self.prefix}.proc.{process}", frame)
+
+    async def notify(self, notice: bytes) -> None:
+        await self._nc.publish(f"{self.prefix}.notices", notice)
+
+    async def announce(self, record: ClientRecord, ttl: float) -> None:
+        await self._kv["clients"].put(_hex(record.tenant, record.name), _encode(record))
+
+    async def withdraw(self, tenant: str, name: str, connection: int) -> None:
+        entry = await self._get("clients", _hex(tenant, name))
+        if entry is not None and _record.decode(entry.value).connection == connection:
+            with contextlib.suppress(Exception):
+                await self._kv["clients"].delete(_hex(tenant, name), last=entry.revision)
+
+    async def clients(self) -> list[ClientRecord]:
+        kv = self._kv["clients"]
+        out = []
+        for key in await self._keys("clients"):
+            entry = await self._get("clients", key)
+            if entry is not None and entry.value:
+                out.append(_record.decode(entry.value))
+        del kv
+        return out
+
+    async def _get(self, bucket: str, key: str) -> Any:
+        from nats.js.errors import KeyNotFoundError
+
+        try:
+            entry = await self._kv[bucket].get(key)
+        except KeyNotFoundError:  # KeyDeletedError too
+            return None
+        return entry if entry.value else None
+
+    async def _keys(self, bucket: str) -> list[str]:
+        from nats.js.errors import NoKeysError
+
+        try:
+            return list(await self._kv[bucket].keys())
+        except NoKeysError:
+            return []
+
+    async def acquire(self, key: str, holder: str) -> int | None:
+        from nats.js.errors import KeyWrongLastSequenceError
+
+        kv, k = self._kv["locks"], key.encode().hex()
+        entry = await self._get("locks", k)
+        try:
+            if entry is None:
+                return int(await kv.create(k, holder.encode()))
+            if entry.value.decode() != holder:
+                return None
+            return int(await kv.update(k, holder.encode(), last=entry.revision))
+        except KeyWrongLastSequenceError:
+            return None  # another process won the record meanwhile
+
+    async def release(self, key: str, holder: str) -> bool:
+        k = key.encode().hex()
+        entry = await self._get("locks", k)
+        if entry is None or entry.value.decode() != holder:
+            return False
+        try:
+            await self._kv["locks"].delete(k, last=entry.revision)
+        except Exception:
+            return False
+        return True
+
+    async def holder(self, key: str) -> tuple[str, int] | None:
+        entry = await self._get("locks", key.encode().hex())
+        return None if entry is None else (entry.value.decode(), int(entry.revision))
+
+    async def claim_pending(self, pending: Pending) -> bool:
+        from nats.js.errors import KeyWrongLastSequenceError
+
+        try:
+            await self._kv["pending"].create(_hex(pending.slot), _encode(pending))
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def put_pending(self, pending: Pending) -> None:
+        await self._kv["pending"].put(_hex(pending.slot), _encode(pending))
+
+    async def get_pending(self, tenant: str, session_id: str) -> Pending | None:
+        entry = await self._get("pending", _hex(f"{tenant}/{session_id}"))
+        return None if entry is None else _pending.decode(entry.value)
+
+    async def take_pending(self, pending: Pending) -> bool:
+        entry = await self._get("pending", _hex(pending.slot))
+        if entry is None or _pending.decode(entry.value).key != pending.key:
+            return False
+        try:
+            await self._kv["pending"].delete(_hex(pending.slot), last=entry.revision)
+        except Exception:
+            return False
+        return True
+
+    async def pending(self) -> list[Pending]:
+        out = []
+        for key in await self._keys("pending"):
+            entry = await self._get("pending", key)
+            if entry is not None:
+                out.append(_pending.decode(entry.value))
+        return out
+
+    async def append(self, tenant: str, client: str, frame: bytes) -> int:
+        from nats.js.errors import KeyWrongLastSequenceError
+
+        kv, k = self._kv["mailseq"], _hex(tenant, client)
+        while True:  # a compare-and-set increment of the client's counter
+            entry = await self._get("mailseq", k)
+            seq = 1 if entry is None else int(entry.value) + 1
+            try:
+                if entry is None:
+                    await kv.create(k, str(seq).encode())
+                else:
+                    await kv.update(k, str(seq).encode(), last=entry.revision)
+                break
+            except KeyWrongLastSequenceError:
+                await asyncio.sleep(0)
+        await self._js.publish(f"{self.prefix}.mail.{k}.{seq}", frame)
+        return seq
+
+    async def since(self, tenant: str, client: str, after: int) -> list[tuple[int, bytes]]:
+        base = f"{self.prefix}.mail.{_hex(tenant, client)}."
+        info = await self._js.stream_info(self._stream, subjects_filter=base + ">")
+        subjects = sorted((int(s[len(base):]), s) for s in (info.state.subjects or {}))
+        out = []
+        for seq, subject in subjects:
+            if seq > after:
+                msg = await self._js.get_last_msg(self._stream, subject)
+                out.append((seq, bytes(msg.data)))
+        return out
+
+
+async def drop_prefix(url: str, prefix: str) -> None:
+    """Delete the buckets and the stream of ``prefix`` (tests clean up with it)."""
+    import nats
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        for name in ("clients", "locks", "pending", "mailseq"):
+            with contextlib.suppress(Exception):
+                await js.delete_key_value(f"{prefix}_{name}")
+        with contextlib.suppress(Exception):
+            await js.delete_stream(f"{prefix}_mail")
+    finally:
+        await nc.close()
