@@ -24,7 +24,9 @@ def _chat(store: str, text: str, *extra: str) -> str:
 
 def test_chat_with_plugins(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'chat.db'}"
-    out = _chat(store, "what's the weather in Paris\nbye\n", "--plugins", PLUGINS, "--session", "me")
+    out = _chat(
+        store, "what's the weather in Paris\nbye\n", "--plugins", PLUGINS, "--session", "me"
+    )
     assert "bot> Hi! I'm the weather assistant." in out
     assert "bot> In Paris it is sunny and 21 degrees." in out
     assert "bot> Goodbye!" in out
@@ -33,8 +35,15 @@ def test_chat_with_plugins(tmp_path: Path) -> None:
     listing = CliRunner().invoke(main, ["sessions", "list", "--store", store])
     assert listing.exit_code == 0
     header, row, count = listing.output.splitlines()
-    assert header.split("\t") == ["id", "tenant", "model", "state", "status", "version",
-                                  "updated (UTC)"]
+    assert header.split("\t") == [
+        "id",
+        "tenant",
+        "model",
+        "state",
+        "status",
+        "version",
+        "updated (UTC)",
+    ]
     assert row.split("\t")[:6] == ["me", "default", "weather", "bye", "ended", "v4"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row.split("\t")[6])
     assert count == "1 session (tenant 'default')"
@@ -44,7 +53,9 @@ def test_chat_with_plugins(tmp_path: Path) -> None:
     assert session["state"] == "bye"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", session["created_at"])
 
-    events = CliRunner().invoke(main, ["sessions", "events", "me", "--store", store, "--limit", "3"])
+    events = CliRunner().invoke(
+        main, ["sessions", "events", "me", "--store", store, "--limit", "3"]
+    )
     rows = [json.loads(line) for line in events.output.splitlines()]
     assert [r["seq"] for r in rows] == [1, 2, 3]
     assert rows[0]["type"] == "session_started"
