@@ -78,11 +78,11 @@ class Workspace:
             return 0
         return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 
-    def put(self, tenant: str, session_id: str, files: list[Mapping[str, Any]]) -> list[str]:
-        """Copy or write ``files`` into the session's folder; their paths there, in order.
-
-        All files are checked before any is written; a failure midway removes the files of
-        this call already written, so a refused call leaves the folder as it was."""
+    def check(
+        self, tenant: str, session_id: str, files: list[Mapping[str, Any]]
+    ) -> list[tuple[str, Path | None, bytes | None]]:
+        """Every check :meth:`put` makes, without writing anything: the plan of what it
+        would write (name, source path or content); FileRefused or FileTooLarge."""
         if not isinstance(files, list) or len(files) > MAX_FILES:
             raise FileRefused(f"files must be a list of at most {MAX_FILES} files")
         plans: list[tuple[str, Path | None, bytes | None]] = []
@@ -118,11 +118,20 @@ class Workspace:
         used = self.used(tenant, session_id)
         if used + total > self.max_session_bytes:
             raise FileTooLarge(
-                f"the session's files would take {used + total} bytes; the "
-                f"limit is {self.max_session_bytes}",
+                f"the session's files would take {used + total} bytes; the limit is "
+                f"{self.max_session_bytes}",
                 size=used + total,
                 limit=self.max_session_bytes,
             )
+        return plans
+
+    def put(self, tenant: str, session_id: str, files: list[Mapping[str, Any]]) -> list[str]:
+        """Copy or write ``files`` into the session's folder; their paths there, in order.
+
+        All files are checked before any is written (:meth:`check`); a failure midway
+        removes the files of this call already written, so a refused call leaves the folder
+        as it was."""
+        plans = self.check(tenant, session_id, files)
         folder = self.folder(tenant, session_id)
         folder.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []

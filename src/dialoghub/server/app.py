@@ -34,6 +34,7 @@ from dialoghub.server import (
     routes_clients,
     routes_decisions,
     routes_keys,
+    routes_messages,
     routes_models,
     routes_sessions,
     sse,
@@ -265,6 +266,7 @@ def create_app(
         *websocket.routes,
         *routes_keys.routes,
         *routes_clients.routes,
+        *routes_messages.routes,  # issue 11: agent rounds
         *feed.routes,
         *console.routes,
     ]

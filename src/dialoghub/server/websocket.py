@@ -39,6 +39,7 @@ from dialoghub.server.auth import Principal
 from dialoghub.server.broadcast import Subscription, follow
 from dialoghub.server.endpoint import service_of
 from dialoghub.server.errors import BadRequest, error_body, status_of
+from dialoghub.server.routes_messages import forward_rounds, round_after  # issue 11
 from dialoghub.server.schemas import StrictInput, decode, to_input
 from dialoghub.server.service import Service
 
@@ -121,6 +122,7 @@ async def session_socket(ws: WebSocket) -> None:
     try:
         try:
             after = _after(ws)
+            rounds_after = round_after(ws)  # issue 11: ?round_after=SEQ forwards round events
             await service.broadcaster.ready(key)  # before the read: nothing falls between
             session = await service.hub.get_session(sid, tenant=principal.tenant)
         except DialoghubError as exc:
@@ -128,10 +130,18 @@ async def session_socket(ws: WebSocket) -> None:
             return
         await ws.accept()
         service.metrics.clients.inc()
+        # --- issue 11: the session's agent round events, from their own live log ---
+        rounds = None if rounds_after is None else asyncio.create_task(
+            forward_rounds(ws, service, principal.tenant, sid, rounds_after))
         try:
             await _serve(ws, service, principal, session, after, sub)
         finally:
             service.metrics.clients.dec()
+            if rounds is not None:
+                rounds.cancel()
+                with contextlib.suppress(BaseException):
+                    await rounds
+        # --- end of issue 11 ---
     finally:
         service.broadcaster.unsubscribe(sub)
 
