@@ -163,7 +163,9 @@ class Driver:
     functions (sync or async) or ready :class:`~dialoghub.decision.specialists.Specialist`
     objects; ``specialists`` are implementations by specialist id for specialists
     registered in code (:func:`dialoghub.model.decisions.with_specialists`). ``attach``:
-    watch the hub (default); without it, call :meth:`drive` yourself.
+    watch the hub (default); without it, call :meth:`drive` yourself. ``publish`` is called
+    with the view of every update the driver stores (the server pushes it to the clients
+    attached to the session).
     """
 
     def __init__(
@@ -173,8 +175,10 @@ class Driver:
         callables: Mapping[str, Any] | None = None,
         specialists: Iterable[Specialist] = (),
         attach: bool = True,
+        publish: Callable[[SessionView], None] | None = None,
     ) -> None:
         self.hub = hub
+        self.publish = publish
         self.callables = dict(callables or {})
         self._given = {s.id: s for s in specialists}
         self._impl: dict[tuple[str, str, str], Any] = {}
@@ -317,7 +321,7 @@ class Driver:
     async def _submit(self, session: Session, items: list[Propose | Vote]) -> SessionView | None:
         inp: Any = items[0] if len(items) == 1 else Answers(items=items)
         try:
-            return await self.hub.update(session.id, inp, tenant=session.tenant)
+            return self._published(await self.hub.update(session.id, inp, tenant=session.tenant))
         except (DecisionRefused, VersionConflict, SessionClosed) as exc:
             if len(items) == 1:
                 log.info("answer of %s refused: %s", items[0].specialist, exc)
@@ -327,5 +331,15 @@ class Driver:
         view = None
         for item in items:
             with contextlib.suppress(DecisionRefused, VersionConflict, SessionClosed):
-                view = await self.hub.update(session.id, item, tenant=session.tenant)
+                view = self._published(
+                    await self.hub.update(session.id, item, tenant=session.tenant)
+                )
+        return view
+
+    def _published(self, view: SessionView) -> SessionView:
+        if self.publish is not None:
+            try:
+                self.publish(view)
+            except Exception:  # a push failing must not lose the answer it reports
+                log.exception("decision driver: publishing session %r", view.session.id)
         return view

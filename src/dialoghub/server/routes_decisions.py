@@ -15,6 +15,7 @@ solicitations this process's updates open.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from starlette.requests import Request
@@ -53,14 +54,18 @@ _CURSOR = Param.query(
     error=InvalidInput,
 )
 
-_drivers: dict[int, Any] = {}
+#: The driver of each running app's service (it goes with the service).
+_drivers: weakref.WeakKeyDictionary[Service, Any] = weakref.WeakKeyDictionary()
 
 
 def start(service: Service) -> None:
     """Attach the decision driver to the service's Hub (the lifespan calls it once)."""
     from dialoghub.decision.driver import Driver
 
-    _drivers[id(service)] = Driver(service.hub)
+    def publish(view: Any) -> None:  # the driver's answers reach attached clients too
+        service.publish(view.session.tenant, service.view_out(view))
+
+    _drivers[service] = Driver(service.hub, publish=publish)
 
 
 def _by(who: Principal) -> dict[str, Any]:
