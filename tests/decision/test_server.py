@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from dialoghub.server import Settings, create_app
-from dialoghub.server import routes_decisions
+from dialoghub.server import Settings, create_app, routes_decisions
 from dialoghub.server.auth import create_key
 from dialoghub.server.keystore import MemoryKeyStore
 
