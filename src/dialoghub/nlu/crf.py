@@ -48,7 +48,7 @@ def _quiet(crfsuite: Any) -> Any:
     global _QUIET
     if _QUIET is None:
 
-        class Quiet(crfsuite.Trainer):  # type: ignore[misc, name-defined]
+        class Quiet(crfsuite.Trainer):  # type: ignore[misc]
             def message(self, message: str) -> None:
                 pass
 

@@ -35,7 +35,9 @@ class Gazetteer:
             if spec.kind not in (EntityKind.LIST, EntityKind.TEXT):
                 continue
             for entry in spec.values:
-                cased = spec.case_sensitive if entry.case_sensitive is None else entry.case_sensitive
+                cased = (
+                    spec.case_sensitive if entry.case_sensitive is None else entry.case_sensitive
+                )
                 for said in (entry.value, *entry.synonyms):
                     words = tuple(t.norm for t in tokenize(said))
                     forms = [(words, " ".join(said.split()))]

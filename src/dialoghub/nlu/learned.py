@@ -59,7 +59,7 @@ CACHE_SIZE = 16
 #: From this many examples an intent (on average), the classifier decides alone.
 MATCHER_UNTIL = 40
 # Variants of an example with bare placeholders (filled with different values each).
-_VARIANTS = 3
+_VARIANTS = 6
 # Bump when training changes, so a cached model of an older build is not reused.
 _TRAINING_VERSION = "1"
 
@@ -73,9 +73,7 @@ class _Trained:
 _CACHE: OrderedDict[str, _Trained] = OrderedDict()
 
 
-def _content_key(
-    intents: Sequence[IntentSpec], entities: Sequence[EntitySpec], extra: str
-) -> str:
+def _content_key(intents: Sequence[IntentSpec], entities: Sequence[EntitySpec], extra: str) -> str:
     h = hashlib.sha256(_TRAINING_VERSION.encode())
     h.update(extra.encode())
     for i in intents:
@@ -113,9 +111,7 @@ class LearnedRecognizer:
         self._specs = self.matcher.entity_specs
         self._slots = {name: self.matcher.intent_slots(name) for name in self._names}
         self._used = sorted({e for slots in self._slots.values() for e in slots.values()})
-        self._regex = frozenset(
-            n for n, s in self._specs.items() if s.kind is EntityKind.REGEX
-        )
+        self._regex = frozenset(n for n, s in self._specs.items() if s.kind is EntityKind.REGEX)
         # List and free-text values through one index; numbers, times, patterns by the
         # matcher's own finders.
         listed = (EntityKind.LIST, EntityKind.TEXT)
@@ -168,9 +164,7 @@ class LearnedRecognizer:
                     )
                     if tagged:
                         hidden = _runs(labels) if hide else []
-                        feats = word_features(
-                            analysis, matches, regex=self._regex, hidden=hidden
-                        )
+                        feats = word_features(analysis, matches, regex=self._regex, hidden=hidden)
                         sequences.setdefault(intent.name, []).append((feats, labels))
         classifier = IntentClassifier.train(items)
         taggers = {
@@ -345,10 +339,9 @@ def _runs(labels: Sequence[str]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     start = None
     for k, label in enumerate([*labels, "O"]):
-        if label.startswith("B-") or label == "O":
-            if start is not None:
-                out.append((start, k))
-                start = None
+        if (label.startswith("B-") or label == "O") and start is not None:
+            out.append((start, k))
+            start = None
         if label.startswith("B-"):
             start = k
     return out
