@@ -21,13 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks.console import long_session
 
-from dialoghub.engine.fold import apply, copy_session
-from dialoghub.engine.records import Event
-from dialoghub.hub import Hub
 from dialoghub.server import Settings, create_app
 from dialoghub.server.keystore import MemoryKeyStore
-from dialoghub.stores import Write
 from tests.server.conftest import Keys, make_keys
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -60,31 +57,6 @@ def _free_port() -> int:
         return port
 
 
-async def _long_session(url: str) -> None:
-    """A weather session of tenant acme whose log holds 100,000 more events, written as the
-    engine would (each the fold of the last), 500 events per update."""
-    hub = Hub(url, migrate=True)
-    hub.load_models(EXAMPLES / "weather")
-    async with hub:
-        view = await hub.create_session("weather", session_id=LONG_ID, tenant="acme")
-        session = view.session
-        per = 500
-        for batch in range(LONG_EVENTS // per):
-            work = copy_session(session)
-            version = session.version + 1
-            events = []
-            for k in range(per):
-                seq = session.seq + 1 + k
-                event = Event(seq=seq, version=version, time=session.updated_at + batch,
-                              type="variable_set", data={"name": "counter", "value": seq})
-                work = apply(work, event)
-                events.append(event)
-            work.version, work.seq = version, events[-1].seq
-            work.updated_at = events[-1].time
-            await hub.store.write(Write(work, events, session.version))
-            session = work
-
-
 @dataclass
 class Live:
     """The running console server."""
@@ -99,7 +71,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
     tmp = tmp_path_factory.mktemp("console")
     store = f"sqlite:///{tmp / 'console.db'}"
-    asyncio.run(_long_session(store))
+    asyncio.run(long_session(store, LONG_ID, LONG_EVENTS, tenant="acme"))
     keystore = MemoryKeyStore()
     keys = make_keys(keystore)
     settings = Settings(store=store, models=(str(EXAMPLES / "*/"),), rate_limit=0,

@@ -3,6 +3,8 @@ which policy, and what is refused."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -19,11 +21,22 @@ def test_the_console_page_and_its_files_are_served_under_a_strict_policy(
     assert page.headers["content-security-policy"] == CSP
     assert "script-src 'self'" in CSP and "unsafe-inline" not in CSP
     assert page.headers["x-content-type-options"] == "nosniff"
-    assert '<script type="module" src="/console/app.js">' in page.text
+    version = re.search(r'<script type="module" src="/console/([0-9a-f]+)/app.js">',
+                        page.text)
+    assert version is not None  # the page names its files under their version
+    assert page.headers["cache-control"] == "no-cache"
+    preloaded = re.findall(r'<link rel="modulepreload" href="/console/[0-9a-f]+/(\w+)\.js">',
+                           page.text)
+    assert {"app", "api", "dom", "sessions", "session", "timeline", "diagram"} <= set(preloaded)
     for name, kind in [("app.js", "text/javascript"), ("console.css", "text/css")]:
-        res = client.get(f"/console/{name}")
+        res = client.get(f"/console/{version.group(1)}/{name}")
         assert res.status_code == 200 and res.headers["content-type"].startswith(kind)
         assert res.headers["content-security-policy"] == CSP
+        assert "immutable" in res.headers["cache-control"]
+        plain = client.get(f"/console/{name}")  # by name alone: the same file, revalidated
+        assert plain.content == res.content and plain.headers["cache-control"] == "no-cache"
+    stale = client.get("/console/0123456789ab/app.js")
+    assert stale.status_code == 404 and stale.json()["details"] == {"version": "0123456789ab"}
     # nothing the page loads comes from elsewhere
     for name in ["index.html", "app.js", "api.js", "sessions.js", "session.js", "chat.js"]:
         text = client.get(f"/console/{name}").text
@@ -44,6 +57,8 @@ def test_an_unchanged_file_is_not_sent_again(client: TestClient) -> None:
     "/console/__init__.py",
     "/console/APP.JS",
     "/console/static",
+    "/console/abc/../../pyproject.toml",
+    "/console/xyz/app.js",
 ])
 def test_only_the_consoles_own_files_can_be_named(client: TestClient, path: str) -> None:
     res = client.get(path)

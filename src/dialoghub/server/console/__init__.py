@@ -6,7 +6,10 @@ Node.js at run time. It is a client of the public HTTP API and nothing else: it 
 an API key (kept in the tab's ``sessionStorage`` only), and every view it shows is what that
 key may read, scoped by its tenant and scopes like any other client.
 
-The assets are read once, on first request, and served with an ``ETag`` and a strict
+The assets are read once, on first request. The page names them under a digest of them all
+(``/console/<version>/app.js``), preloads every module at once, and is itself revalidated on
+each visit; the versioned files are cached by the browser for good (``immutable``), so a
+second visit asks for the page alone. Everything is served with a strict
 Content-Security-Policy: scripts, styles and connections to this origin only, no inline
 script or style, no frames, no forms posting elsewhere. Only the files present in
 ``static/`` at start-up can be named (a name is looked up in that list, never joined to a
@@ -54,33 +57,56 @@ class _Asset:
 
 
 _assets: dict[str, _Asset] | None = None
+_version = ""  # a digest of every asset: the path segment that makes their URLs immutable
 
 
 def _load() -> dict[str, _Asset]:
-    global _assets
+    global _assets, _version
     if _assets is None:
         found: dict[str, _Asset] = {}
-        for entry in resources.files(__package__).joinpath("static").iterdir():
+        digest = hashlib.sha256()
+        for entry in sorted(resources.files(__package__).joinpath("static").iterdir(),
+                            key=lambda e: e.name):
             match = _NAME.match(entry.name)
             if match is None or not entry.is_file():
                 continue
             body = entry.read_bytes()
+            digest.update(entry.name.encode() + b"\0" + body)
             etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
             found[entry.name] = _Asset(body, _TYPES[match.group(1)], etag)
+        _version = digest.hexdigest()[:12]
+        # The page names its files under the version, and preloads every module at once (so
+        # the browser does not discover them one import at a time).
+        page = found["index.html"].body.decode()
+        modules = sorted(n for n in found if n.endswith(".js"))
+        preload = "".join(f'<link rel="modulepreload" href="/console/{_version}/{n}">\n'
+                          for n in modules)
+        page = page.replace("/console/", f"/console/{_version}/").replace(
+            "<!-- modulepreload -->\n", preload)
+        body = page.encode()
+        found["index.html"] = _Asset(body, _TYPES["html"],
+                                     '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
         _assets = found
     return _assets
 
 
-def _serve(request: Request, name: str) -> Response:
+_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _serve(request: Request, name: str, *, immutable: bool) -> Response:
     asset = _load().get(name)
     if asset is None:
         raise NotFound(f"the console has no file {name!r}", path=f"/console/{name}")
     headers = {
-        "Content-Security-Policy": CSP,
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        # revalidated each time: a new server version's assets are never mixed with old ones
-        "Cache-Control": "no-cache",
+        **_HEADERS,
+        # A versioned URL never changes content: the browser keeps it without asking again.
+        # The page itself (and an unversioned URL) is revalidated each time, so a new
+        # server's page names the new files.
+        "Cache-Control": "public, max-age=31536000, immutable" if immutable else "no-cache",
         "ETag": asset.etag,
     }
     if request.headers.get("if-none-match") == asset.etag:
@@ -88,22 +114,39 @@ def _serve(request: Request, name: str) -> Response:
     return Response(asset.body, media_type=asset.media_type, headers=headers)
 
 
-_FILE = Param.path("name", "A file of the console.", min_len=1, max_len=80, pattern=_NAME.pattern)
+_FILE = Param.path("name", "A file of the console.", min_len=1, max_len=80,
+                   pattern=_NAME.pattern)
+_VERSION = Param.path("version", "The console's version (a digest of its files).",
+                      min_len=1, max_len=40, pattern="^[0-9a-f]{1,40}$")
 
 
 @endpoint("/console", None, tag="system", produces="text/html")
 async def console(service: Service, request: Request, who: Principal) -> Response:
     """The web console (it asks for an API key; every view is what that key may read)."""
-    return _serve(request, "index.html")
+    return _serve(request, "index.html", immutable=False)
 
 
 @endpoint("/console/{name}", None, tag="system", params=[_FILE], produces="text/plain")
 async def console_file(service: Service, request: Request, who: Principal) -> Response:
-    """A file of the web console."""
-    return _serve(request, _FILE.read(request))
+    """A file of the web console, by its name alone (revalidated on each use)."""
+    return _serve(request, _FILE.read(request), immutable=False)
+
+
+@endpoint("/console/{version}/{name}", None, tag="system", params=[_VERSION, _FILE],
+          produces="text/plain")
+async def console_versioned(service: Service, request: Request, who: Principal) -> Response:
+    """A file of the web console under its version: cached for good by the browser. Another
+    version's name is a 404 (a page of an older server asks again for the page)."""
+    _load()
+    if _VERSION.read(request) != _version:
+        raise NotFound("this console version is not served here; reload the page",
+                       version=_VERSION.read(request))
+    return _serve(request, _FILE.read(request), immutable=True)
 
 
 routes = [
     Route("/console", console, methods=["GET"], include_in_schema=False),
     Route("/console/{name}", console_file, methods=["GET"], include_in_schema=False),
+    Route("/console/{version}/{name}", console_versioned, methods=["GET"],
+          include_in_schema=False),
 ]

@@ -7,6 +7,18 @@ const KEY = "dialoghub.key";
 export function key() { return sessionStorage.getItem(KEY) || ""; }
 export function setKey(value) {
   if (value) sessionStorage.setItem(KEY, value); else sessionStorage.removeItem(KEY);
+  loadedModels = null;
+}
+
+let loadedModels = null;
+/** The loaded models, asked once per sign-in (every view needs them; they change only when
+ * the server restarts, and a reload asks again). */
+export function models() {
+  if (loadedModels === null) {
+    loadedModels = api("/v1/models").then((r) => r.models);
+    loadedModels.catch(() => { loadedModels = null; });
+  }
+  return loadedModels;
 }
 
 /** An error answer of the API, in its one shape: code, message, details. */

@@ -1,6 +1,6 @@
 // The console's shell: sign-in, the router (#/view/arg), one view at a time. Leaving a view
 // aborts its AbortController, which closes its live streams.
-import { api, key, setKey } from "./api.js";
+import { key, models as loadModels, setKey } from "./api.js";
 import { fill, h, field, toast } from "./dom.js";
 import * as sessions from "./sessions.js";
 import * as session from "./session.js";
@@ -35,7 +35,7 @@ async function start() {
   const main = document.getElementById("main");
   try {
     // Any read route tells whether the key works; models are needed by most views anyway.
-    await api("/v1/models");
+    await loadModels();
   } catch (err) {
     if (err.status === 401 || err.status === 403) {
       const tried = key() !== "";  // no key yet: just ask; a refused key: say why

@@ -1,9 +1,9 @@
 // Test chat: talk to a loaded model (or continue a session), seeing what each turn does.
-import { api } from "./api.js";
+import { api, models as loadModels } from "./api.js";
 import { fill, h, field, pretty, toast } from "./dom.js";
 
 export async function render(main, [sid], signal) {
-  const models = (await api("/v1/models", { signal })).models;
+  const models = await loadModels();
   const log = h("ol", { class: "chatlog", "aria-live": "polite", "aria-label": "Conversation" });
   const turn = h("div", { class: "turn", "aria-label": "What the last turn did" });
   const pending = h("div", { class: "pending" });

@@ -1,11 +1,11 @@
 // The loaded models (version, language, states, diagram) and a validator for a pasted or
 // uploaded model, showing each problem at its line.
-import { api } from "./api.js";
+import { api, models as loadModels } from "./api.js";
 import { fill, h, field } from "./dom.js";
 import { diagram } from "./diagram.js";
 
 export async function render(main, [picked], signal) {
-  const { models } = await api("/v1/models", { signal });
+  const models = await loadModels();
   const list = h("ul", { class: "models" }, models.map((m) => h("li", {},
     h("a", { href: "#/models/" + encodeURIComponent(m.id),
              "aria-current": m.id === picked ? "page" : null }, m.id),

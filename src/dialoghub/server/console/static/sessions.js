@@ -1,11 +1,11 @@
 // The sessions list: filters, pages through the store's cursors, live through /v1/feed.
-import { api, follow, query } from "./api.js";
+import { api, follow, models as loadModels, query } from "./api.js";
 import { fill, h, field, when } from "./dom.js";
 
 const PAGE = 50;
 
 export async function render(main, _args, signal) {
-  const models = (await api("/v1/models", { signal })).models;
+  const models = await loadModels();
   const model = h("select", { id: "f-model" }, h("option", { value: "" }, "any"),
     models.map((m) => h("option", { value: m.id }, m.id)));
   const state = h("input", { id: "f-state", type: "text", placeholder: "e.g. ask_city" });
@@ -90,4 +90,6 @@ export async function render(main, _args, signal) {
   }, signal).catch(() => opened());
   await first;
   await load(true);
+  // When the first page was in the page, for benchmarks.console (performance timeline).
+  performance.mark("dialoghub:sessions");
 }
