@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint bench clean system-deps
+.PHONY: run chat test lint bench clean system-deps
 
 # Debian packages some tests and tools use, installed once when missing (CI runs as root).
 # chromium: the real browser tests/console drives (Playwright with executable_path).
@@ -53,10 +53,18 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 # The server on 127.0.0.1:8000 with every example model that validates (the others are
 # logged and skipped), sessions and API keys in .dialoghub/server.db; a demo API key is made
 # on first start (kept in .dialoghub/demo-key) and printed with a curl line to try.
+# `make run PLUGINS=examples/weather/plugins.py` lets the server run those commands itself.
 run: $(STAMP_RUN)
 	mkdir -p .dialoghub
 	$(BIN)/dialoghub serve --store sqlite:///.dialoghub/server.db --models 'examples/*/' \
-		--host 127.0.0.1 --port 8000 --demo-key-file .dialoghub/demo-key
+		--host 127.0.0.1 --port 8000 --demo-key-file .dialoghub/demo-key \
+		$(if $(PLUGINS),--plugins $(PLUGINS))
+
+# The weather assistant in the terminal (MODEL=... PLUGINS=... for another; /help inside).
+MODEL ?= examples/weather/weather.yaml
+chat: $(STAMP_RUN)
+	$(BIN)/dialoghub chat $(MODEL) $(if $(PLUGINS),--plugins $(PLUGINS),$(if $(filter \
+		examples/weather/weather.yaml,$(MODEL)),--plugins examples/weather/plugins.py))
 
 # tests/xstate: 1000 generated machines x 50 events against XState (200 in a bare pytest run)
 test: export DIALOGHUB_XSTATE_EXAMPLES ?= 1000

@@ -80,8 +80,11 @@ def _demo(settings: Any, file: str) -> str:
               help="Keep one log file per session in this folder (DIALOGHUB_SESSION_LOGS).")
 @click.option("--dispatch-timeout", type=float,
               help="Seconds a routed command may wait for a provider's answer (default 10).")
+@click.option("--plugins", help="Python file or module whose functions answer command actions "
+              "in the server (the others still go to the client); one worker only.")
 def serve(config: str | None, demo_key_file: str | None, **flags: Any) -> None:
     """Run the HTTP + WebSocket server."""
+    plugins = flags.pop("plugins")  # issue 16: cli/plugin_hub.py
     for name in ("bus", "session_logs", "dispatch_timeout"):  # read by routes_clients
         value = flags.pop(name)
         if value is not None:
@@ -110,13 +113,29 @@ def serve(config: str | None, demo_key_file: str | None, **flags: Any) -> None:
                    "-H 'Content-Type: application/json' -d '{\"model_id\": \"weather\"}'")
     # uvicorn with the header timeout, connection limits and WebSocket frame limit.
     from dialoghub.server.connections import run
+    if plugins and settings.workers > 1:
+        raise fail(ValueError("--plugins runs in one worker: drop --workers"))
     if settings.workers > 1:
         # Each worker builds its app from the environment: pass the settings through it.
         os.environ["DIALOGHUB_SERVE_SETTINGS"] = json.dumps(_settings_json(settings))
         run("dialoghub.server.app:app_factory", settings, factory=True,
             workers=settings.workers)
         return
-    run(create_app(settings), settings)
+    run(create_app(settings, hub=_plugin_hub(settings, plugins)), settings)
+
+
+def _plugin_hub(settings: Any, plugins: str | None) -> Any:
+    """With ``--plugins``: the hub that runs them (cli/plugin_hub.py); else None."""
+    if not plugins:
+        return None
+    from dialoghub.agent import load_plugins
+    from dialoghub.cli.plugin_hub import PluginHub
+
+    try:
+        functions = load_plugins(plugins)
+    except Exception as exc:
+        raise fail(exc) from None
+    return PluginHub(settings.store, plugins=functions, timers=settings.timers)
 
 
 def _settings_json(settings: Any) -> dict[str, Any]:
