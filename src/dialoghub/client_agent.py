@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from dialoghub.blocking import BlockingFace, blocking
+from dialoghub.blocking import BlockingFace, blocking, blocking_iter
 from dialoghub.errors import APIError
 
 if TYPE_CHECKING:
@@ -166,3 +166,4 @@ class SyncAgent(BlockingFace[Any]):
     list_rounds = blocking(AgentMethods.list_rounds)
     cancel_round = blocking(AgentMethods.cancel_round)
     run_message = blocking(AgentMethods.run_message)
+    round_events = blocking_iter(AgentMethods.round_events)

@@ -100,3 +100,6 @@ def test_the_sync_client(server: tuple[str, Keys]) -> None:
         rnd: Any = client.run_message("c2", "last")
         assert rnd["reply"] == "last city: Rome"
         assert len(client.list_rounds("c2")) == 2
+        events = list(client.round_events("c2", until_round_end=rnd["id"]))
+        assert events[-1]["type"] == "round_end" and events[-1]["data"]["reply"] == \
+            "last city: Rome"
