@@ -25,6 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from dialoghub.blocking import BlockingFace, attribute, blocking
 from dialoghub.client_agent import AgentMethods, SyncAgent
 from dialoghub.client_decisions import DecisionsClient, SyncDecisions
+from dialoghub.client_voice import SyncVoice, VoiceMethods
 from dialoghub.engine.records import (
     CommandResult,
     End,
@@ -123,7 +124,7 @@ class Attachment:
         await self.close()
 
 
-class Client(DecisionsClient, AgentMethods):
+class Client(DecisionsClient, VoiceMethods, AgentMethods):
     """The async client: ``async with Client("http://127.0.0.1:8000", api_key=KEY) as c``."""
 
     def __init__(self, base_url: str, *, api_key: str | None = None,
@@ -321,7 +322,7 @@ class SyncAttachment(BlockingFace[Attachment]):
         super().close()
 
 
-class SyncClient(SyncDecisions, SyncAgent, BlockingFace[Client]):
+class SyncClient(SyncDecisions, SyncVoice, SyncAgent, BlockingFace[Client]):
     """The blocking client: the methods of :class:`Client`, each returning its result."""
 
     def __init__(self, base_url: str, *, api_key: str | None = None,

@@ -35,8 +35,16 @@ async def test_an_utterance_without_the_wake_word_is_dropped_and_waited_again() 
         assert v.actions[-1] == WaitForUser(requires_wake_word=True)
         before = v.session
         v = await hub.update("w1", ASR(text="hello", confidence=0.9))
-        assert [e.type for e in v.events] == ["input_received", "utterance_dropped", "action_emitted"]
-        assert v.events[1].data == {"reason": "no wake word", "text": "hello", "wake_word": "Hey Hub"}
+        assert [e.type for e in v.events] == [
+            "input_received",
+            "utterance_dropped",
+            "action_emitted",
+        ]
+        assert v.events[1].data == {
+            "reason": "no wake word",
+            "text": "hello",
+            "wake_word": "Hey Hub",
+        }
         assert list(v.actions) == [WaitForUser(requires_wake_word=True)]
         assert (v.session.unit, v.session.state) == (before.unit, before.state)
         # the wake word alone is no utterance either

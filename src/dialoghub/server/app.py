@@ -37,6 +37,7 @@ from dialoghub.server import (
     routes_messages,
     routes_models,
     routes_sessions,
+    routes_voice,
     sse,
     websocket,
 )
@@ -264,6 +265,7 @@ def create_app(
         *routes_decisions.routes,
         *sse.routes,
         *websocket.routes,
+        *routes_voice.routes,  # issue 13: /v1/sessions/{id}/audio
         *routes_keys.routes,
         *routes_clients.routes,
         *routes_messages.routes,  # issue 11: agent rounds

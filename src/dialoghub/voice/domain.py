@@ -31,7 +31,7 @@ from typing import Any
 from dialoghub.model import spec as m
 from dialoghub.nlu.types import EntityKind, EntitySpec
 
-__all__ = ["Domain", "corpus_words", "digits", "domain_for", "sentences"]
+__all__ = ["Domain", "corpus_words", "digits", "domain_for", "number_words", "sentences", "spoken"]
 
 _NUMBERS = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -76,8 +76,10 @@ def _number_phrases() -> list[str]:
     return out
 
 
-def _values(entity: EntitySpec | None) -> list[str]:
+def _values(entity: EntitySpec | None, model: m.Model | None = None) -> list[str]:
     """What a user may say for a slot of ``entity``."""
+    if entity is not None and entity.kind is EntityKind.REGEX and model is not None:
+        return _regex_values(entity, model)
     if entity is None:
         return []
     if entity.kind is EntityKind.LIST:
@@ -90,6 +92,27 @@ def _values(entity: EntitySpec | None) -> list[str]:
     if entity.pattern and "\\d" in entity.pattern:
         return _number_phrases()
     return []
+
+
+def _regex_values(entity: EntitySpec, model: m.Model) -> list[str]:
+    """A regex slot's spoken forms: what the model's own texts hold that matches it ("like 12
+    Baker Street" in a hint: how users are told to answer), with its digits spoken, and with
+    every other number in their place. A pattern no text matches gives number words only
+    (for digits) or nothing."""
+    try:
+        pattern = re.compile(entity.pattern or "", re.IGNORECASE)
+    except re.error:
+        return []
+    found = sorted({mt.group(0) for t in _raw_texts(model) for mt in pattern.finditer(t)})
+    wants_digits = "\\d" in (entity.pattern or "")
+    if not found:
+        return _number_phrases() if wants_digits else []
+    out: list[str] = []
+    for text in found:
+        out.append(spoken(text))
+        if wants_digits and re.search(r"\d+", text):
+            out.extend(spoken(re.sub(r"\d+", str(n), text, count=1)) for n in range(1, 100))
+    return out
 
 
 def _expand(example: str, slot_values: Mapping[str, list[str]]) -> Iterator[str]:
@@ -129,11 +152,11 @@ class Domain:
 
 
 def _slot_values(model: m.Model, intent: m.IntentDef) -> dict[str, list[str]]:
-    return {s.name: _values(model.entities.get(s.entity)) for s in intent.slots}
+    return {s.name: _values(model.entities.get(s.entity), model) for s in intent.slots}
 
 
-def _model_texts(model: m.Model) -> list[str]:
-    """Prompts, replies and handler texts, as plain word sequences."""
+def _raw_texts(model: m.Model) -> list[str]:
+    """Prompts, replies and handler texts, as written."""
     texts: list[str] = []
 
     def code(instructions: Iterable[Any]) -> None:
@@ -158,7 +181,12 @@ def _model_texts(model: m.Model) -> list[str]:
             for t in (slot.prompt, *slot.reprompts):
                 if t is not None:
                     texts.append(t.source)
-    return [_words(_SLOT.sub(" ", t)) for t in texts]
+    return texts
+
+
+def _model_texts(model: m.Model) -> list[str]:
+    """The model's texts as spoken word sequences (templates' slots left out)."""
+    return [spoken(_SLOT.sub(" ", t)) for t in _raw_texts(model)]
 
 
 def sentences(
@@ -173,15 +201,31 @@ def sentences(
             continue
         values = _slot_values(model, intent)
         for example in intent.examples:
-            out.extend(_words(s) for s in _expand(example, values))
+            out.extend(_weighted(_words(s) for s in _expand(example, values)))
     if fill is not None:
-        vals = _values(model.entities.get(fill))
-        out.extend(_words(v) for v in vals)
-        out.extend(_words(f"{v} please") for v in vals)
+        vals = _values(model.entities.get(fill), model)
+        out.extend(_weighted(_words(v) for v in vals))
+        out.extend(_weighted(_words(f"{v} please") for v in vals))
     if yes_no:
-        out.extend(_YES_NO)
+        out.extend(_weighted(_YES_NO))
     out.extend(_model_texts(model))
-    return sorted({s for s in out if s})
+    return sorted(s for s in out if s)
+
+
+#: How many sentences of the corpus one example (or one slot's values) weighs, at least.
+WEIGHT = 24
+
+
+def _weighted(items: Iterable[str]) -> list[str]:
+    """Each distinct sentence of one example, repeated so the example weighs at least
+    ``WEIGHT`` sentences. Without it an example expanded into 48 city/day sentences out-
+    weighs "thank you" 48 to 1 in the LM's counts, and espeak's "thank you" came back as
+    "sunny you" (the weather example)."""
+    distinct = sorted(set(items))
+    if not distinct:
+        return []
+    times = max(1, -(-WEIGHT // len(distinct)))
+    return [s for s in distinct for _ in range(times)]
 
 
 def _interrupts(model: m.Model) -> list[str]:
@@ -285,4 +329,24 @@ def digits(text: str) -> str:
             continue
         out.append(w)
         i += 1
+    return " ".join(out)
+
+
+def number_words(n: int) -> str:
+    """``n`` (0..999) in words, as a synthesiser says it: 14 -> "fourteen"."""
+    if n < 20:
+        return _NUMBERS[n]
+    if n < 100:
+        tens, unit = divmod(n, 10)
+        return _NUMBERS[18 + tens] + ("" if not unit else " " + _NUMBERS[unit])
+    hundreds, rest = divmod(n, 100)
+    return f"{_NUMBERS[hundreds]} hundred" + ("" if not rest else " " + number_words(rest))
+
+
+def spoken(text: str) -> str:
+    """``text`` as words are spoken: lower case, no punctuation, numbers under 1000 in words
+    (the inverse of :func:`digits`; how a reply is recognised back)."""
+    out = []
+    for w in re.findall(r"[a-z]+(?:'[a-z]+)?|\d+", text.lower().replace("\u2019", "'")):
+        out.append(number_words(int(w)) if w.isdigit() and int(w) < 1000 else w)
     return " ".join(out)

@@ -127,6 +127,9 @@ class _Built:
 
 
 class _PSUtterance:
+    """One utterance on a pooled decoder: live CMN from the session's last calibration,
+    partials as the audio comes, the final when the endpointer (or the client) ends it."""
+
     def __init__(
         self, engine: PocketSphinx, key: str, decoder: Any, calibration: str | None
     ) -> None:
@@ -136,7 +139,6 @@ class _PSUtterance:
             with contextlib.suppress(Exception):  # another decoder kind's: start cold
                 decoder.set_cmn(calibration)
         decoder.start_utt()
-        self.last: str | None = None
         self.done = False
 
     def feed(self, pcm: bytes) -> str | None:
@@ -148,6 +150,8 @@ class _PSUtterance:
     def finish(self) -> Hypothesis:
         dec = self.decoder
         dec.end_utt()
+        with contextlib.suppress(Exception):
+            self._calibration = dec.get_cmn(False)
         hyp = dec.hyp()
         text = hyp.hypstr if hyp is not None else ""
         # The posterior of the best path (computed with bestpath on): in [0, 1].
@@ -156,11 +160,10 @@ class _PSUtterance:
             try:
                 confidence = float(dec.get_prob())
             except Exception:
-                confidence = float(getattr(hyp, "prob", 0.0))
-            if not math.isfinite(confidence) or confidence <= 0.0 or confidence > 1.0:
-                confidence = min(1.0, max(0.0, confidence if math.isfinite(confidence) else 0))
-        with contextlib.suppress(Exception):
-            self._calibration = dec.get_cmn(False)
+                confidence = 0.0
+            if not math.isfinite(confidence):
+                confidence = 0.0
+            confidence = min(1.0, max(0.0, confidence))
         self.done = True
         self.engine._release(self.key, dec)
         return Hypothesis(text=text, confidence=round(confidence, 4))

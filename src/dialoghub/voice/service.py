@@ -28,9 +28,30 @@ from dialoghub.voice.engines import Engine, open_engine
 from dialoghub.voice.streams import AsrStream, Limits, Result, TranscribeStream
 from dialoghub.voice.tts import Synthesizer, open_synthesizer
 
-__all__ = ["Voice"]
+__all__ = ["Voice", "with_wake_word"]
 
 T = TypeVar("T")
+
+
+def _wake_word(session: Session) -> str | None:
+    """The session's wake word when its wait requires one (its utterances start with it)."""
+    wake = session.metadata.get("wake_word")
+    if (session.awaiting or {}).get("wake") and isinstance(wake, str) and wake.strip():
+        return " ".join(wake.lower().split())
+    return None
+
+
+def with_wake_word(domain: Domain, wake: str) -> Domain:
+    """``domain`` where every sentence may start with ``wake`` (and the wake word alone):
+    what a user says when the wait requires it."""
+    corpus = sorted({*domain.sentences, wake, *(f"{wake} {s}" for s in domain.sentences)})
+    return Domain(
+        key=f"{domain.key}:wake:{wake}",
+        sentences=tuple(corpus),
+        general=domain.general,
+        digits=domain.digits,
+        intents=domain.intents,
+    )
 
 
 class Voice:
@@ -103,6 +124,7 @@ class Voice:
                 fill.get("slot"),
                 "confirm" in aw,
                 "listen" in aw,
+                _wake_word(session),
             )
         found = self._domains.get(key)
         if found is None:
@@ -111,6 +133,9 @@ class Voice:
                 if session is None
                 else domain_for(model, session.unit, session.state, session.awaiting)
             )
+            wake = key[-1] if session is not None else None
+            if wake:
+                found = with_wake_word(found, wake)
             self._domains[key] = found
             while len(self._domains) > 1024:
                 self._domains.popitem(last=False)
