@@ -229,3 +229,35 @@ def test_serve_with_plugins_answers_the_text_with_the_reply(clone: Path) -> None
         _, _, text = _curl(port, lines)
         assert _replies(text) == ["In Paris it is sunny and 21 degrees."]
         assert text["actions"][-1]["type"] == "wait_for_user"  # type: ignore[index]
+
+
+def test_the_http_guide_first_lines_run(clone: Path) -> None:
+    """docs/http.md's first lines: a server, a key in the store it reads, a session."""
+    guide = (ROOT / "docs" / "http.md").read_text(encoding="utf-8")
+    serve, *rest = guide.split("```sh\n", 1)[1].split("```", 1)[0].strip().splitlines()
+    assert serve.startswith("dialoghub serve ") and serve.endswith(" &")
+    port = _free_port()
+    args = shlex.split(serve[: -len("&")].replace("--port 8001", f"--port {port}"))[1:]
+    cli = [sys.executable, "-c", "from dialoghub.cli import main; main()"]
+    proc = subprocess.Popen([*cli, *args], cwd=clone, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)  # polling a starting process: nothing to wait on but the socket
+        script = "\n".join(rest).replace("localhost:8001", f"127.0.0.1:{port}")
+        script = script.replace("dialoghub keys", " ".join(map(shlex.quote, cli)) + " keys")
+        out = subprocess.run(["bash", "-e", "-c", script], cwd=clone, capture_output=True,
+                             text=True, timeout=60, check=True).stdout  # fmt: skip
+        answer = json.loads(out)
+        assert answer["session"]["tenant"] == "acme"
+        assert answer["actions"][0]["text"].startswith("Hi! I'm the weather assistant.")
+    finally:
+        proc.terminate()
+        proc.wait(15)
