@@ -32,7 +32,7 @@ from dialoghub.model.compile_vocab import compile_commands, compile_entities, co
 from dialoghub.model.keys import KEYS
 from dialoghub.model.source import Located
 from dialoghub.model.spec import Handler, IntentDef, Model, Unit
-from dialoghub.nlu.types import EntitySpec, IntentSpec
+from dialoghub.nlu.types import IntentSpec
 
 __all__ = ["compile_model"]
 
@@ -141,6 +141,20 @@ def _recognizer_kind(ctx: Ctx, data: dict[str, Any]) -> str:
         ctx.error(("settings", "recognizer"), "recognizer must be 'matcher' or 'learned'")
         return "matcher"
     return str(kind)
+
+
+def _everyday_values(ctx: Ctx, intents: dict[str, IntentDef], entities: dict[str, Any]) -> None:
+    """Warn about list values that are ordinary words of the examples (issue 15)."""
+    from dialoghub.nlu.lint import everyday_values
+
+    specs = [IntentSpec(i.name, i.examples) for i in intents.values()]
+    for entity, _, said in everyday_values(specs, entities.values()):
+        ctx.warn(
+            ("entities", entity), 0,
+            f"value {said!r} of entity {entity!r} is also a word of the examples: it matches"
+            " that word wherever it is written (case_sensitive: true, or settings.recognizer:"
+            " learned, which reads it from its context)",
+        )  # fmt: skip
 
 
 def _actions(ctx: Ctx, data: dict[str, Any], commands: Any) -> Actions:
@@ -280,6 +294,8 @@ def compile_model(
     )
     blank_templates(ctx.warn, ctx.template_uses, intents, commands)
     recognizer_kind = _recognizer_kind(ctx, data)  # issue 15
+    if recognizer_kind == "matcher":
+        _everyday_values(ctx, intents, entities)
     problems = _unique(ctx.problems)
     if problems or model_id is None or start is None:
         return None, problems
