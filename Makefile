@@ -58,6 +58,7 @@ run: $(STAMP_RUN)
 	mkdir -p .dialoghub
 	$(BIN)/dialoghub serve --store sqlite:///.dialoghub/server.db --models 'examples/*/' \
 		--host 127.0.0.1 --port 8000 --demo-key-file .dialoghub/demo-key \
+		--agent $(or $(AGENT),examples/agent/rules.py) --workspace .dialoghub/workspace \
 		$(if $(PLUGINS),--plugins $(PLUGINS))
 
 # The weather assistant in the terminal (MODEL=... PLUGINS=... for another; /help inside).

@@ -92,7 +92,7 @@ async def serve(stub: StubLLM) -> AsyncIterator[StubLLM]:
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn sets a flag, not an event
         await asyncio.sleep(0.01)
     stub.url = f"http://127.0.0.1:{port}/v1"
     try:

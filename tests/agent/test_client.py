@@ -58,7 +58,7 @@ async def test_the_async_client_runs_a_round_and_follows_it(
 ) -> None:
     url, keys = server
     upload = tmp_path / "data.csv"
-    upload.write_text("1,2")  # noqa: ASYNC240 - test set-up
+    upload.write_text("1,2")
     async with Client(url, api_key=keys.write) as client:
         rnd = await client.run_message("c1", "weather in Paris")
         assert rnd["status"] == "finished" and rnd["reply"] == "Paris: sunny (lookup 1)"
@@ -101,5 +101,6 @@ def test_the_sync_client(server: tuple[str, Keys]) -> None:
         assert rnd["reply"] == "last city: Rome"
         assert len(client.list_rounds("c2")) == 2
         events = list(client.round_events("c2", until_round_end=rnd["id"]))
-        assert events[-1]["type"] == "round_end" and events[-1]["data"]["reply"] == \
-            "last city: Rome"
+        assert (
+            events[-1]["type"] == "round_end" and events[-1]["data"]["reply"] == "last city: Rome"
+        )

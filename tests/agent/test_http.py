@@ -57,26 +57,42 @@ KEYSTORE = MemoryKeyStore()
 @pytest.fixture
 def client(tmp_path: Path, keys: Keys) -> Iterator[TestClient]:
     GATE.clear()
-    settings = Settings(store=f"sqlite:///{tmp_path}/s.db", rate_limit=0,
-                        token_keys=("k1:0123456789abcdef0123456789abcdef",))
+    settings = Settings(
+        store=f"sqlite:///{tmp_path}/s.db",
+        rate_limit=0,
+        token_keys=("k1:0123456789abcdef0123456789abcdef",),
+    )
     app = create_app(settings, keystore=KEYSTORE)
-    install(app, AgentConfig(planner=_planner(), plugins=_plugins(),
-                             workspace=str(tmp_path / "ws"), max_upload_bytes=4096,
-                             keepalive=0.05))
+    install(
+        app,
+        AgentConfig(
+            planner=_planner(),
+            plugins=_plugins(),
+            workspace=str(tmp_path / "ws"),
+            max_upload_bytes=4096,
+            keepalive=0.05,
+        ),
+    )
     with TestClient(app) as c:
         yield c
     GATE.set()
 
 
-def _events(client: TestClient, keys: Keys, sid: str, *, after: int | None = None,
-            last_id: str | None = None, until: str = "round_end",
-            count: int | None = None) -> list[dict[str, Any]]:
+def _events(
+    client: TestClient,
+    keys: Keys,
+    sid: str,
+    *,
+    after: int | None = None,
+    last_id: str | None = None,
+    until: str = "round_end",
+    count: int | None = None,
+) -> list[dict[str, Any]]:
     """Read the SSE stream until an event of type ``until`` (or ``count`` events)."""
     headers = keys.h()
     if last_id is not None:
         headers["Last-Event-ID"] = last_id
-    url = f"/v1/sessions/{sid}/messages/stream" + (f"?after={after}" if after is not None
-                                                    else "")
+    url = f"/v1/sessions/{sid}/messages/stream" + (f"?after={after}" if after is not None else "")
     out: list[dict[str, Any]] = []
     with client.stream("GET", url, headers=headers) as r:
         assert r.status_code == 200, r.read()
@@ -99,10 +115,10 @@ def _events(client: TestClient, keys: Keys, sid: str, *, after: int | None = Non
     return out
 
 
-def test_a_message_starts_a_round_and_its_events_stream(client: TestClient,
-                                                        keys: Keys) -> None:
-    r = client.post("/v1/sessions/s1/messages", headers=keys.h(),
-                    json={"message": "weather in Paris"})
+def test_a_message_starts_a_round_and_its_events_stream(client: TestClient, keys: Keys) -> None:
+    r = client.post(
+        "/v1/sessions/s1/messages", headers=keys.h(), json={"message": "weather in Paris"}
+    )
     assert r.status_code == 202, r.text
     body = r.json()
     assert body["created"] is True and body["status"] == "created"
@@ -112,16 +128,17 @@ def test_a_message_starts_a_round_and_its_events_stream(client: TestClient,
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     got = client.get(body["round"], headers=keys.h()).json()
     assert got["status"] == "finished" and got["reply"] == "Paris: sunny (lookup 1)"
-    assert [r["id"] for r in client.get("/v1/sessions/s1/rounds", headers=keys.h()).json()] \
-        == [body["round_id"]]
+    assert [r["id"] for r in client.get("/v1/sessions/s1/rounds", headers=keys.h()).json()] == [
+        body["round_id"]
+    ]
     # the session is an ordinary session of the API, of the agent model
     assert client.get("/v1/sessions/s1", headers=keys.h()).json()["model_id"] == "agent"
 
 
 def test_reconnecting_with_last_event_id_gets_exactly_what_was_missed(
-        client: TestClient, keys: Keys) -> None:
-    client.post("/v1/sessions/s2/messages", headers=keys.h(),
-                json={"message": "weather in Paris"})
+    client: TestClient, keys: Keys
+) -> None:
+    client.post("/v1/sessions/s2/messages", headers=keys.h(), json={"message": "weather in Paris"})
     everything = _events(client, keys, "s2")
     first = _events(client, keys, "s2", count=4)
     rest = _events(client, keys, "s2", last_id=str(first[-1]["seq"]))
@@ -139,36 +156,46 @@ def test_an_idle_stream_gets_keep_alive_pings(client: TestClient, keys: Keys) ->
 
 
 def test_a_multipart_message_brings_its_files(client: TestClient, keys: Keys) -> None:
-    r = client.post("/v1/sessions/s4/messages", headers=keys.h(), data={"message": "files?"},
-                    files=[("files", ("a.csv", b"1,2", "text/csv")),
-                           ("files", ("b.txt", b"hi", "text/plain"))])
+    r = client.post(
+        "/v1/sessions/s4/messages",
+        headers=keys.h(),
+        data={"message": "files?"},
+        files=[("files", ("a.csv", b"1,2", "text/csv")), ("files", ("b.txt", b"hi", "text/plain"))],
+    )
     assert r.status_code == 202, r.text
     events = _events(client, keys, "s4")
     assert events[-1]["data"]["reply"] == "files: a.csv, b.txt"
-    r = client.post("/v1/sessions/s4/messages", headers=keys.h(), json={
-        "message": "files?", "files": [{"name": "c.bin", "content_base64":
-                                        base64.b64encode(b"\x00\x01").decode()}]})
+    r = client.post(
+        "/v1/sessions/s4/messages",
+        headers=keys.h(),
+        json={
+            "message": "files?",
+            "files": [{"name": "c.bin", "content_base64": base64.b64encode(b"\x00\x01").decode()}],
+        },
+    )
     assert r.status_code == 202
     after = events[-1]["seq"]
     assert _events(client, keys, "s4", after=after)[-1]["data"]["reply"] == "files: c.bin"
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ({"message": ""}, 422, "invalid_input"),
-    ({"message": "x", "extra": 1}, 400, "bad_request"),
-    ({"text": "x"}, 400, "bad_request"),
-    ({"message": 5}, 400, "bad_request"),
-    ({"message": "x", "files": [{"name": "../evil", "content": "x"}]}, 422, "file_refused"),
-    ({"message": "x", "files": [{"name": "/etc/x", "content": "x"}]}, 422, "file_refused"),
-    ({"message": "x", "files": [{"name": "a", "content_base64": "!!"}]}, 400, "bad_request"),
-    ({"message": "x", "files": [{"name": "a"}]}, 422, "file_refused"),
-    ({"message": "x", "files": [{"name": "a", "content": "y" * 3000}]}, 413,
-     "file_too_large"),
-    ({"message": "x" * 5000}, 413, "payload_too_large"),
-])
-def test_bad_messages_get_a_4xx_and_change_nothing(client: TestClient, keys: Keys,
-                                                   body: dict[str, Any], status: int,
-                                                   code: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"message": ""}, 422, "invalid_input"),
+        ({"message": "x", "extra": 1}, 400, "bad_request"),
+        ({"text": "x"}, 400, "bad_request"),
+        ({"message": 5}, 400, "bad_request"),
+        ({"message": "x", "files": [{"name": "../evil", "content": "x"}]}, 422, "file_refused"),
+        ({"message": "x", "files": [{"name": "/etc/x", "content": "x"}]}, 422, "file_refused"),
+        ({"message": "x", "files": [{"name": "a", "content_base64": "!!"}]}, 400, "bad_request"),
+        ({"message": "x", "files": [{"name": "a"}]}, 422, "file_refused"),
+        ({"message": "x", "files": [{"name": "a", "content": "y" * 3000}]}, 413, "file_too_large"),
+        ({"message": "x" * 5000}, 413, "payload_too_large"),
+    ],
+)
+def test_bad_messages_get_a_4xx_and_change_nothing(
+    client: TestClient, keys: Keys, body: dict[str, Any], status: int, code: str
+) -> None:
     if code == "file_too_large":  # under the body bound, over the workspace's file bound
         client.portal.call(_shrink_files, client)  # type: ignore[union-attr]
     r = client.post("/v1/sessions/bad/messages", headers=keys.h(), json=body)
@@ -191,26 +218,35 @@ def test_other_bad_requests(client: TestClient, keys: Keys) -> None:
     assert client.post("/v1/sessions/x/messages", headers=h, content=b"{").status_code == 400
     r = client.post("/v1/sessions/x/messages", headers=h, data={"nomessage": "x"})
     assert r.status_code == 400
-    r = client.post("/v1/sessions/x/messages", headers=h,
-                    content=b"x" * 5000, )
+    r = client.post(
+        "/v1/sessions/x/messages",
+        headers=h,
+        content=b"x" * 5000,
+    )
     assert r.status_code == 413
     assert client.post("/v1/sessions/x/messages", json={"message": "x"}).status_code == 401
-    assert client.post("/v1/sessions/x/messages", headers=keys.h(keys.read),
-                       json={"message": "x"}).status_code == 403
+    assert (
+        client.post(
+            "/v1/sessions/x/messages", headers=keys.h(keys.read), json={"message": "x"}
+        ).status_code
+        == 403
+    )
     assert client.get("/v1/sessions/x", headers=h).status_code == 404
     assert client.get("/v1/sessions/nope/rounds/r1", headers=h).status_code == 404
     assert client.get("/v1/sessions/nope/messages/stream", headers=h).status_code == 404
-    assert client.get("/v1/sessions/x/messages/stream?after=-1", headers=h).status_code \
-        == 400
+    assert client.get("/v1/sessions/x/messages/stream?after=-1", headers=h).status_code == 400
 
 
 def test_a_round_is_cancelled_over_http_and_other_tenants_see_nothing(
-        client: TestClient, keys: Keys) -> None:
-    rid = client.post("/v1/sessions/s5/messages", headers=keys.h(),
-                      json={"message": "slow"}).json()["round_id"]
+    client: TestClient, keys: Keys
+) -> None:
+    rid = client.post(
+        "/v1/sessions/s5/messages", headers=keys.h(), json={"message": "slow"}
+    ).json()["round_id"]
     _events(client, keys, "s5", until="post_status")  # inside the waiting plugin
-    assert client.get(f"/v1/sessions/s5/rounds/{rid}", headers=keys.h(keys.other)) \
-        .status_code == 404
+    assert (
+        client.get(f"/v1/sessions/s5/rounds/{rid}", headers=keys.h(keys.other)).status_code == 404
+    )
     r = client.post(f"/v1/sessions/s5/rounds/{rid}/cancel", headers=keys.h())
     assert r.status_code == 202 and r.json()["cancelled"] is True
     GATE.set()
@@ -219,19 +255,20 @@ def test_a_round_is_cancelled_over_http_and_other_tenants_see_nothing(
     assert "count" not in json.dumps(events)  # nothing ran after the step it was in
     r = client.post(f"/v1/sessions/s5/rounds/{rid}/cancel", headers=keys.h())
     assert r.json()["cancelled"] is False  # ended: left as it is
-    assert client.post("/v1/sessions/s5/rounds/nope/cancel", headers=keys.h()) \
-        .status_code == 404
+    assert client.post("/v1/sessions/s5/rounds/nope/cancel", headers=keys.h()).status_code == 404
 
 
 def test_the_websocket_forwards_round_events_and_a_reconnect_gets_what_it_missed(
-        client: TestClient, keys: Keys) -> None:
+    client: TestClient, keys: Keys
+) -> None:
     client.post("/v1/sessions/s6/messages", headers=keys.h(), json={"message": "last"})
     last = _events(client, keys, "s6")[-1]["seq"]
     seen: list[dict[str, Any]] = []
     url = f"/v1/sessions/s6/ws?round_after={last}"
     with client.websocket_connect(url, headers=keys.h()) as ws:
-        rid = client.post("/v1/sessions/s6/messages", headers=keys.h(),
-                          json={"message": "slow"}).json()["round_id"]
+        rid = client.post(
+            "/v1/sessions/s6/messages", headers=keys.h(), json={"message": "slow"}
+        ).json()["round_id"]
         while True:
             frame = ws.receive_json()
             if frame["type"] == "round_event":
@@ -241,8 +278,9 @@ def test_the_websocket_forwards_round_events_and_a_reconnect_gets_what_it_missed
     GATE.set()  # the round goes on without any client
     everything = _events(client, keys, "s6", after=seen[0]["seq"] - 1)
     assert everything[-1]["data"]["status"] == "finished"
-    with client.websocket_connect(f"/v1/sessions/s6/ws?round_after={seen[-1]['seq']}",
-                                  headers=keys.h()) as ws:
+    with client.websocket_connect(
+        f"/v1/sessions/s6/ws?round_after={seen[-1]['seq']}", headers=keys.h()
+    ) as ws:
         missed: list[dict[str, Any]] = []
         while not missed or missed[-1]["type"] != "round_end":
             frame = ws.receive_json()

@@ -82,9 +82,19 @@ def _demo(settings: Any, file: str) -> str:
               help="Seconds a routed command may wait for a provider's answer (default 10).")
 @click.option("--plugins", help="Python file or module whose functions answer command actions "
               "in the server (the others still go to the client); one worker only.")
+@click.option("--agent", "agent", help="Agent module (a .py file or dotted name defining "
+              "PLANNER and PLUGINS) that plays the rounds of POST /v1/sessions/{id}/messages "
+              "(DIALOGHUB_AGENT).")
+@click.option("--workspace", type=click.Path(file_okay=False),
+              help="Folder of the agent sessions' files, one folder per tenant and session "
+              "(DIALOGHUB_WORKSPACE); without it messages with files are refused.")
 def serve(config: str | None, demo_key_file: str | None, **flags: Any) -> None:
     """Run the HTTP + WebSocket server."""
     plugins = flags.pop("plugins")  # issue 16: cli/plugin_hub.py
+    for name in ("agent", "workspace"):  # issue 11: read by server/routes_messages.py
+        value = flags.pop(name)
+        if value is not None:
+            os.environ[f"DIALOGHUB_{name.upper()}"] = str(value)
     for name in ("bus", "session_logs", "dispatch_timeout"):  # read by routes_clients
         value = flags.pop(name)
         if value is not None:
