@@ -68,6 +68,15 @@ def test_chat_slash_commands(tmp_path: Path) -> None:
     assert code == 0 and "\nr1\tdefault\treview\tapproved\tended\t" in listing
 
 
+def test_chat_drives_the_document_review_with_events() -> None:
+    out = chat("memory://", "/event REQUEST_CHANGES\n/event APPROVE\n/state\n",
+               model=str(EXAMPLES / "review" / "review.json"))  # fmt: skip
+    assert "bot> Review the document and decide" in out
+    assert "bot> Review the revised document." in out
+    assert "[session ended" in out and "state approved, ended" in out
+    assert "\x1b[" not in out  # no colour codes when the output is not a terminal
+
+
 def test_chat_reset_starts_a_new_session(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'c.db'}"
     out = chat(store, "bye\n/reset\nhello\n", "--plugins", PLUGINS, "--session", "first")

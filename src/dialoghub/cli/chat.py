@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -223,7 +224,7 @@ class ChatLoop:
             elif name == "/state":
                 s = await self.backend.session(self.sid)
                 aw = s.awaiting or {}
-                waits = aw.get("kind") or "nothing"
+                waits = aw.get("kind") or ("nothing" if s.ended else "an event or text")
                 if waits == "command":
                     waits = f"the result of command {aw.get('command')}"
                 self.echo(
@@ -293,4 +294,6 @@ class _Pending:
 
 
 async def _read_line(prompt: str) -> str:
-    return await asyncio.to_thread(input, prompt)
+    # input() writes the prompt itself: no colour codes into a pipe or a file
+    shown = prompt if sys.stdout.isatty() else click.unstyle(prompt)
+    return await asyncio.to_thread(input, shown)
