@@ -88,9 +88,12 @@ def _demo(settings: Any, file: str) -> str:
 @click.option("--workspace", type=click.Path(file_okay=False),
               help="Folder of the agent sessions' files, one folder per tenant and session "
               "(DIALOGHUB_WORKSPACE); without it messages with files are refused.")
+@click.option("--grpc", "grpc_port", type=int, help="Also serve the Diatheke-compatible gRPC "
+              "service on this port (0 picks a free one; needs the voice extra; one worker).")
 def serve(config: str | None, demo_key_file: str | None, **flags: Any) -> None:
     """Run the HTTP + WebSocket server."""
     plugins = flags.pop("plugins")  # issue 16: cli/plugin_hub.py
+    grpc_port = flags.pop("grpc_port")  # issue 13: dialoghub.voice.grpc
     for name in ("agent", "workspace"):  # issue 11: read by server/routes_messages.py
         value = flags.pop(name)
         if value is not None:
@@ -123,6 +126,8 @@ def serve(config: str | None, demo_key_file: str | None, **flags: Any) -> None:
                    "-H 'Content-Type: application/json' -d '{\"model_id\": \"weather\"}'")
     # uvicorn with the header timeout, connection limits and WebSocket frame limit.
     from dialoghub.server.connections import run
+    if grpc_port is not None and settings.workers > 1:
+        raise fail(ValueError("--grpc runs in one worker: drop --workers"))
     if plugins and settings.workers > 1:
         raise fail(ValueError("--plugins runs in one worker: drop --workers"))
     if settings.workers > 1:
@@ -131,7 +136,13 @@ def serve(config: str | None, demo_key_file: str | None, **flags: Any) -> None:
         run("dialoghub.server.app:app_factory", settings, factory=True,
             workers=settings.workers)
         return
-    run(create_app(settings, hub=_plugin_hub(settings, plugins)), settings)
+    app = create_app(settings, hub=_plugin_hub(settings, plugins))
+    if grpc_port is not None:
+        from dialoghub.voice.grpc.service import attach
+
+        attach(app, grpc_port, host=settings.host,
+               on_start=lambda port: click.echo(f"gRPC (Diatheke) at {settings.host}:{port}"))
+    run(app, settings)
 
 
 def _plugin_hub(settings: Any, plugins: str | None) -> Any:
