@@ -382,12 +382,19 @@ def test_wildcards() -> None:
     mixed = {"initial": "a", "states": {"a": {"on": {"a.*": {"target": "a", "cond": "g"}}}}}
     assert detect_dialect(mixed) == "v4"
     assert chart(json.dumps(mixed)).dialect == "v4"
-    line, message = one("""
+    # a misplaced '*': XState v5 warns and runs it as matchesEventDescriptor reads it
+    odd = chart("""
         initial: a
         states:
-          a: {on: {"m*": a}}
+          a: {on: {"m*": b, "x.*.y.*": b}}
+          b: {}
     """)
-    assert line == 4 and "a wildcard is the whole descriptor" in message
+    assert [t.event for t in ts(odd, "machine.a")] == ["m*", "x.*.y.*"]
+    from dialoghub.engine import chart as E
+
+    for sent, moved in (("m*", True), ("mouse", False), ("x.a.y.z", False), ("x.*.y.*", True)):
+        step = E.send(odd, E.start(odd).state, {"type": sent})
+        assert ("machine.b" in step.state.configuration) is moved, sent
 
 
 def test_v4_internal_event_names_become_v5s() -> None:
@@ -818,6 +825,14 @@ def test_context_tags_meta_and_ignored_keys() -> None:
     assert c.nodes["m.a"].meta == {"prompt": "Approve?", "ui": {"color": "red"}}
 
 
+def test_v5_invoke_input_is_any_value() -> None:
+    for given in (3, "text", [1, 2], 0.5, {"a": 1}):
+        c = chart(
+            f"initial: a\nstates:\n  a: {{invoke: {{src: s, id: i, input: {json.dumps(given)}}}}}"
+        )
+        assert c.nodes["machine.a"].invoke[0].input == given
+
+
 def test_has_context_only_v4_without_context_lacks_one() -> None:
     """v4 without `context` has none (its assigns change nothing); v5 always starts at {}."""
     v4 = "initial: a\npredictableActionArguments: true\nstates: {a: {}}\n"
@@ -1054,8 +1069,8 @@ def test_v5_refuses_a_plain_target_from_the_root() -> None:
          "XState v5 'invoke.onSnapshot' is not supported"),
         ("initial: a\nstates:\n  a: {invoke: [{src: s, id: i}, {src: t, id: i}]}", 3,
          "two XState invocations have the id 'i'"),
-        ("initial: a\nstates:\n  a: {invoke: {src: s, input: 3}}", 3,
-         "'invoke.input' must be a mapping here"),
+        ("initial: a\nstates:\n  a: {invoke: {src: s, data: 3}}\npredictableActionArguments: true", 3,
+         "'invoke.data' must be a mapping here"),
         # context and the rest
         ("context: 3\ninitial: a\nstates: {a: {}}", 1, "'context' must be a mapping"),
         ("id: 3\ninitial: a\nstates: {a: {}}", 1, "machine 'id' must be a non-empty string"),
@@ -1134,7 +1149,7 @@ def _model_files() -> list[Path]:
 
 
 #: the shipped model files that are XState machines
-XSTATE_FILES = {"review.json"}
+XSTATE_FILES = {"review.json", "llm_review.json", "triage.json"}
 
 
 @pytest.mark.parametrize("path", _model_files(), ids=lambda p: p.name)

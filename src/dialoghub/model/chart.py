@@ -130,7 +130,7 @@ class Invoke:
 
     id: str
     src: str
-    input: dict[str, Any] | None = None
+    input: Any = None  # v5: any value (a mapping of expressions in v4's ``data``)
 
 
 @dataclass(frozen=True, slots=True)

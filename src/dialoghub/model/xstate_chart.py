@@ -1064,14 +1064,12 @@ class _Compiler:
             m = _V4_AFTER.fullmatch(raw_event)
             if m:
                 return f"{AFTER_PREFIX}{m.group(1)}.{m.group(2)}"
-        if "*" in raw_event and raw_event != "*" and self.dialect == "v5":
-            partial = raw_event.endswith(".*") and "*" not in raw_event[:-2] and raw_event != ".*"
-            if not partial:
-                self.bad(path, f"XState event {raw_event!r}: a wildcard is the whole descriptor "
-                         "('*') or its last segment ('a.*')")  # fmt: skip
-                return None
-        # v4 has only '*': `a.*` (or `m*`) is that literal event name there (v4 StateNode
-        # .transition compares event types), which the interpreter then matches exactly
+        # A '*' anywhere but as the whole descriptor or its last token: XState v5 warns
+        # ("Wildcards can only be the last token of an event descriptor") and runs it as
+        # matchesEventDescriptor reads it: 'event*' is that literal name, an infix '*'
+        # ('a.*.b.*') matches nothing but the literal; the interpreter does the same. v4 has
+        # only '*': `a.*` (or `m*`) is that literal event name there (v4 StateNode.transition
+        # compares event types), which the interpreter then matches exactly.
         return raw_event
 
     def on(self, raw: _Raw) -> None:
@@ -1555,10 +1553,16 @@ class _Compiler:
                 ok = False
             self.invoke_ids[invoke_id] = ipath
             key = "input" if self.dialect == "v5" else "data"
-            data: dict[str, Any] | None = None
+            data: Any = None
             if key in inv:
                 given = inv[key]
-                if not isinstance(given, Mapping):
+                if key == "input" and not isinstance(given, Mapping):  # v5: any value
+                    if _is_json(given):
+                        data = _copy(given)
+                    else:
+                        self.plain(given, (*ipath, key), "'invoke.input'")
+                        ok = False
+                elif not isinstance(given, Mapping):
                     self.bad((*ipath, key), f"XState 'invoke.{key}' must be a mapping here, not "
                              f"{_kind_of(given)}")  # fmt: skip
                     ok = False

@@ -195,6 +195,20 @@ function guard5(spec) {
   if (type === 'or') return X.v5.or(inner);
   return X.v5.not(inner[0]);
 }
+// v5: XState's own actions written as JSON data, the objects v4 builds ({type: 'xstate.assign',
+// assignment}, {type: 'xstate.raise', event}, {type: 'xstate.log', expr?, label?}: the
+// spelling dialoghub reads in both versions) become v5's assign() / raise() / log()
+function action5(spec) {
+  if (Array.isArray(spec)) return spec.map(action5);
+  if (!isObj(spec)) return spec;
+  if (spec.type === 'xstate.assign' && isObj(spec.assignment)) return X.v5.assign(spec.assignment);
+  if (spec.type === 'xstate.raise' && spec.event !== undefined) {
+    return X.v5.raise(typeof spec.event === 'string' ? { type: spec.event } : spec.event);
+  }
+  if (spec.type === 'xstate.log') return X.v5.log(spec.expr, spec.label);
+  return spec;
+}
+const ACTION_KEYS = new Set(['entry', 'exit', 'actions']);
 function rewriteGuards5(config) {
   if (Array.isArray(config)) return config.map(rewriteGuards5);
   if (!isObj(config)) return config;
@@ -202,6 +216,7 @@ function rewriteGuards5(config) {
   for (const [key, value] of Object.entries(config)) {
     if (DATA_KEYS.has(key)) out[key] = value;
     else if (key === 'guard') out[key] = guard5(value);
+    else if (ACTION_KEYS.has(key)) out[key] = action5(value);
     else out[key] = rewriteGuards5(value);
   }
   return out;
