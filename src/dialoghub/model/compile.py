@@ -254,7 +254,7 @@ def compile_model(
         for sname, state in unit.states.items():
             for g in sorted(state.globals or ()):
                 if g not in global_intents:
-                    spath = (sname,) if sname in story else ("states", sname)
+                    spath: tuple[str, ...] = (sname,) if sname in story else ("states", sname)
                     if unit.name != MAIN:
                         spath = ("units", unit.name, "states", sname)
                     ctx.error((*spath, "global"), f"{g!r} is not a global intent of this model"
