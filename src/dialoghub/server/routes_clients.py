@@ -29,7 +29,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dialoghub.engine.records import MemoryOp, SetAlarm
-from dialoghub.errors import DialoghubError, RoutingError
+from dialoghub.engine.session_ops import MAX_KEY_CHARS, MEMORY_OPS
+from dialoghub.errors import DialoghubError, InvalidInput, RoutingError
 from dialoghub.routing.bus import open_bus
 from dialoghub.routing.frames import ROLES, ClientFrame, Hello, LockSpec, Welcome
 from dialoghub.routing.logs import SessionLogs
@@ -241,6 +242,11 @@ async def _handle(service: Service, router: Router, principal: Principal, client
         if answer is not None:
             await send(_encode({"type": "ok", "request_id": request_id, **answer}))
     except Exception as exc:
+        if request_id is None:  # a frame refused whole: still answer its request id
+            with contextlib.suppress(Exception):
+                loose = msgspec.json.decode(raw)
+                found = loose.get("request_id") if isinstance(loose, dict) else None
+                request_id = found if isinstance(found, str) else None
         with contextlib.suppress(Exception):
             await send(_error(exc, request_id))
 
@@ -267,6 +273,10 @@ async def _dispatch(service: Service, router: Router, principal: Principal, clie
         view = await router.message(client, f.session_id, inp)
         return {"session_id": view.session.id, "version": view.session.version}
     if kind == "memory":
+        # refused before the session is mentioned: a bad frame creates nothing
+        if not f.name or len(f.name) > MAX_KEY_CHARS or f.op not in ("get", *MEMORY_OPS):
+            raise InvalidInput(f"memory frames name a key of 1 to {MAX_KEY_CHARS} characters "
+                               f"and an op: get, {', '.join(sorted(MEMORY_OPS))}")
         if f.op == "get":
             await router.ensure(tenant, sid)
             session = await service.hub.get_session(sid, tenant=tenant)
