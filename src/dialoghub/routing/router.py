@@ -276,14 +276,15 @@ class Router:
                             status=session.status.value)
         targets = reply_targets(self._registry.values(), tenant, session.id, session.locks,
                                 self.locks, self._rng)
+        watchers = [c.record for c in self._local.values()
+                    if session.id in c.watching and c.record.tenant == tenant]
+        full = (msgspec.structs.replace(frame, events=msgspec.to_builtins(view.events))
+                if watchers else frame)
         for record in targets:
-            await self._to_client(record, frame)
-        watchers = [c for c in self._local.values() if session.id in c.watching
-                    and c.record.tenant == tenant and c.record not in targets]
-        if watchers:
-            full = msgspec.structs.replace(frame, events=msgspec.to_builtins(view.events))
-            for c in watchers:
-                await self._to_client(c.record, full)
+            await self._to_client(record, full if record in watchers else frame)
+        for record in watchers:
+            if record not in targets:
+                await self._to_client(record, full)
 
     async def _to_client(self, record: ClientRecord, frame: CommandFrame | UpdateFrame) -> None:
         """Number the frame in the client's mailbox, then send it where the client is."""
