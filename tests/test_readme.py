@@ -141,22 +141,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _make_run(port: int, *extra: str) -> list[str]:
-    """The command ``make run`` runs (from the Makefile), on another port."""
-    recipe = MAKEFILE.split("\nrun: ", 1)[1].split("\n\n", 1)[0]
-    command = " ".join(line.strip(" \t\\") for line in recipe.splitlines()[1:])
-    command = command.split("dialoghub serve", 1)[1].split("$(if", 1)[0]
+def _make_run(port: int, plugins: str | None = None) -> list[str]:
+    """The command ``make run`` runs (``make -n`` prints it, variables expanded), on a free
+    port."""
+    args = ["make", "-n", "-s", "-C", str(ROOT), "run"] + (
+        [f"PLUGINS={plugins}"] if plugins else []
+    )
+    printed = subprocess.run(args, capture_output=True, text=True, check=True, timeout=60).stdout
+    recipe = printed[printed.index("dialoghub serve") :].replace("\\\n", " ")
+    command = recipe.splitlines()[0].split("dialoghub serve", 1)[1]
     assert "--port 8000" in command and "--demo-key-file .dialoghub/demo-key" in command
-    args = shlex.split(command.replace("--port 8000", f"--port {port}"))
-    return [sys.executable, "-c", "from dialoghub.cli import main; main()", "serve", *args,
-            *extra]  # fmt: skip
+    words = shlex.split(command.replace("--port 8000", f"--port {port}"))
+    return [sys.executable, "-c", "from dialoghub.cli import main; main()", "serve", *words]
 
 
 @contextlib.contextmanager
-def _server(clone: Path, *extra: str) -> Iterator[int]:
+def _server(clone: Path, plugins: str | None = None) -> Iterator[int]:
     (clone / ".dialoghub").mkdir(exist_ok=True)
     port = _free_port()
-    proc = subprocess.Popen(_make_run(port, *extra), cwd=clone, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(_make_run(port, plugins), cwd=clone, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)  # fmt: skip
     try:
         deadline = time.monotonic() + 30
@@ -225,7 +228,7 @@ def test_serve_with_plugins_answers_the_text_with_the_reply(clone: Path) -> None
     assert "make run\nPLUGINS=examples/weather/plugins.py" in _section("The HTTP API")
     lines = [line for line in _walkthrough() if "command_result" not in line]
     lines = lines[: next(i for i, line in enumerate(lines) if "the answer's last" in line)]
-    with _server(clone, "--plugins", plugins) as port:
+    with _server(clone, plugins) as port:
         _, _, text = _curl(port, lines)
         assert _replies(text) == ["In Paris it is sunny and 21 degrees."]
         assert text["actions"][-1]["type"] == "wait_for_user"  # type: ignore[index]
