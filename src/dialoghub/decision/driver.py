@@ -28,15 +28,15 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import anyio
-
 from dialoghub.decision.specialists import (
     Answer,
+    CallableSpecialist,
     ProposalAnswer,
     Solicitation,
     Specialist,
     VoteAnswer,
     from_spec,
+    parse_answer,
 )
 from dialoghub.engine.decision import open_round
 from dialoghub.engine.records import Answers, PairVote, Propose, Session, Vote
@@ -184,6 +184,7 @@ class Driver:
         self._impl: dict[tuple[str, str, str], Any] = {}
         self._latest: dict[tuple[str, str], Session] = {}
         self._running: set[tuple[str, str]] = set()
+        self._said: dict[tuple[str, str], dict[str, str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._unwatch = hub.watch(self._on_view) if attach else None
 
@@ -249,6 +250,7 @@ class Driver:
                     log.exception("decision driver: session %r", key[1])
         finally:
             self._running.discard(key)
+            self._said.pop(key, None)
 
     # --- asking -------------------------------------------------------------------------
 
@@ -276,23 +278,61 @@ class Driver:
                 and self.implementation(model, sid) is not None
             )
 
+        key = (session.tenant, session.id)
+        said = self._said.pop(key, None)  # reasoning this driver just submitted, if any
         asked = solicitations(model, session, only=ours)
         if not asked:
             return None
         if any(s.kind == "vote" for s in asked):
-            reasoning = await self._reasoning(session)
-            asked = solicitations(model, session, reasoning=reasoning, only=ours)
-        answers = await asyncio.gather(*(self._ask(model, s, now) for s in asked))
+            rd = open_round(session)
+            assert rd is not None
+            known = {
+                p["id"]: said[p["by"]]
+                for p in rd["proposals"]
+                if said is not None and p["by"] in said
+            }
+            if len(known) < len(rd["proposals"]):  # others' reasoning: read the round's log
+                known = await self._reasoning(session)
+            asked = solicitations(model, session, reasoning=known, only=ours)
+        if len(asked) == 1:
+            answers = [await self._ask(model, asked[0], now)]
+        elif all(self._inline(model, s.specialist) for s in asked):
+            answers = [self._ask_inline(model, s) for s in asked]  # no task, no timer
+        else:
+            answers = list(await asyncio.gather(*(self._ask(model, s, now) for s in asked)))
         items = [_item(s, a) for s, a in zip(asked, answers, strict=True) if a is not None]
         if not items:
             return None
-        return await self._submit(session, items)
+        view = await self._submit(session, items)
+        if view is not None and self._waits_for_ai(view.session):
+            # the votes come next: keep what was reasoned until then (one entry, one step)
+            self._said[key] = {
+                i.specialist: i.reasoning
+                for i in items
+                if isinstance(i, Propose) and i.transition is not None
+            }
+        return view
+
+    def _inline(self, model: Model, specialist_id: str) -> bool:
+        """A plain sync callable: called where it is, since nothing could interrupt it."""
+        impl = self.implementation(model, specialist_id)
+        return isinstance(impl, CallableSpecialist) and impl.inline
+
+    def _ask_inline(self, model: Model, s: Solicitation) -> Answer | Exception:
+        impl = self.implementation(model, s.specialist)
+        try:
+            return parse_answer(impl.fn(s), s)
+        except (InvalidAnswer, SpecialistFailed) as exc:
+            return exc
+        except Exception as exc:  # a callable's bug is that specialist's invalid answer
+            log.warning("specialist %s raised: %r", s.specialist, exc)
+            return exc
 
     async def _ask(self, model: Model, s: Solicitation, now: float) -> Answer | Exception | None:
         impl = self.implementation(model, s.specialist)
         budget = (s.due_at or now) - now
         try:
-            with anyio.fail_after(max(budget, 0.001)):
+            async with asyncio.timeout(max(budget, 0.001)):
                 answer: Answer = await impl.answer(s)
             return answer
         except TimeoutError:

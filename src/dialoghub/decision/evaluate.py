@@ -120,14 +120,15 @@ def rounds_of_log(session_model: str, tenant: str, events: Iterable[Event]) -> l
                 }
             )
         elif e.type == "vote_submitted" and d.get("valid", True):
-            rd.votes.append(
+            rd.votes.extend(
                 {
                     "by": d["specialist"],
-                    "a": d["a"],
-                    "b": d["b"],
-                    "vote": d["vote"],
+                    "a": v["a"],
+                    "b": v["b"],
+                    "vote": v["vote"],
                     "human": bool(d.get("human")),
                 }
+                for v in d["votes"]
             )
         elif e.type == "transition_executed":
             rd.decided, rd.source = d["transition"], d["source"]

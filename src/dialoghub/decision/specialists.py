@@ -195,6 +195,8 @@ class CallableSpecialist:
         self._async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
             getattr(fn, "__call__", None)  # noqa: B004 - an object whose __call__ is async
         )
+        #: A sync function run where it is called (the driver calls it without a task).
+        self.inline = not self._async and not thread
 
     async def answer(self, solicitation: Solicitation) -> Answer:
         """Call the function (awaited, inline, or in a thread) and read its reply."""

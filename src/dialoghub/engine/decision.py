@@ -329,23 +329,20 @@ def _vote(
     for pv in inp.votes:
         _check_pair(rd, asked, seen, pv)
     left = len(asked) - len(seen)
-    for i, pv in enumerate(inp.votes):
-        data: dict[str, Any] = {
-            "round": rd["id"],
-            "specialist": inp.specialist,
-            "correlation": pending["c"],
-            "a": pv.a,
-            "b": pv.b,
-            "vote": pv.vote,
-            "weight": sp.weight,
-        }
-        if i == len(inp.votes) - 1:
-            data.update(extra)
-            if inp.reasoning:
-                data["reasoning"] = inp.reasoning
-            if left == 0:
-                data["closed"] = True
-        up.emit("vote_submitted", **data)
+    # One event per ballot: every pair vote of this answer, with the voter's weight.
+    data: dict[str, Any] = {
+        "round": rd["id"],
+        "specialist": inp.specialist,
+        "correlation": pending["c"],
+        "votes": [{"a": pv.a, "b": pv.b, "vote": pv.vote} for pv in inp.votes],
+        "weight": sp.weight,
+        **extra,
+    }
+    if inp.reasoning:
+        data["reasoning"] = inp.reasoning
+    if left == 0:
+        data["closed"] = True
+    up.emit("vote_submitted", **data)
     policy = _policy(spec, rd)
     now_open = open_round(up.s)
     if (
@@ -767,20 +764,23 @@ def _voted(s: Session, e: Event) -> None:
         rd["pending"] = pending
         _store(s, dec, rd)
         return
-    vote: dict[str, Any] = {
-        "by": d["specialist"],
-        "a": d["a"],
-        "b": d["b"],
-        "v": d["vote"],
-        "w": d["weight"],
-    }
-    if d.get("human"):
-        vote["h"] = True
-    rd["votes"] = [*rd["votes"], vote]
+    ballot = [
+        {
+            "by": d["specialist"],
+            "a": v["a"],
+            "b": v["b"],
+            "v": v["vote"],
+            "w": d["weight"],
+            **({"h": True} if d.get("human") else {}),
+        }
+        for v in d["votes"]
+    ]
+    rd["votes"] = [*rd["votes"], *ballot]
     pending = dict(rd["pending"])
     mine = pending.get(d["specialist"])
     if mine is not None:
-        left = [p for p in mine["pairs"] if p != [d["a"], d["b"]]]
+        done = [[v["a"], v["b"]] for v in d["votes"]]
+        left = [p for p in mine["pairs"] if p not in done]
         if left and not d.get("closed"):
             pending[d["specialist"]] = {**mine, "pairs": left}
         else:
