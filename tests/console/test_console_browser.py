@@ -268,3 +268,42 @@ def test_keys_create_list_revoke_with_an_admin_key(tab: Page) -> None:
     with api(tab.live, secret) as http:
         assert http.get("/v1/models").status_code == 401
     tab.shot("keys")
+
+
+def test_answer_a_review_round_from_the_inbox(tab: Page) -> None:
+    # Two rules of the triage model disagree on this ticket: the tie goes to the editor, a
+    # person, who settles it from the console's inbox.
+    with api(tab.live, tab.live.keys.write) as http:
+        made = http.post("/v1/sessions", json={
+            "model_id": "ticket-triage", "session_id": "ticket-1",
+            "params": {"known_issue": True, "severity": 4}})
+        assert made.status_code == 201, made.text
+        # the rules answer on the server's own driver: wait for the editor to be asked
+        with http.stream("GET", "/v1/sessions/ticket-1/stream") as res:
+            for line in res.iter_lines():
+                if line.startswith("data: ") and '"vote_solicited"' in line \
+                        and '"editor"' in line:
+                    break
+        rd = http.get("/v1/sessions/ticket-1/round").json()
+    assert rd["waiting"]["editor"]["kind"] == "vote", rd
+    tab.sign_in(tab.live.keys.write)
+    tab.go("/inbox")
+    tab.page.click("tr[data-id='ticket-1'] a")
+    prompt = tab.page.wait_for_selector("#round-prompt")
+    assert prompt.inner_text().startswith("Triage the ticket")
+    assert len(tab.page.query_selector_all("#round-proposals li")) == 2
+    tab.shot("inbox")
+    tab.page.select_option("#vote-0", "B")
+    tab.page.click("#vote-form button[type=submit]")
+    tab.page.wait_for_selector("#vote-form", state="detached")  # the editor is answered
+    with api(tab.live, tab.live.keys.write) as http:
+        session = http.get("/v1/sessions/ticket-1").json()
+        events = http.get("/v1/sessions/ticket-1/events", params={"limit": 1000}).json()
+    votes = [e for e in events["events"] if e["type"] == "vote_submitted"
+             and e["data"].get("specialist") == "editor"]
+    assert votes and votes[-1]["data"]["by"]["tenant"] == "acme"
+    chosen = [p for p in rd["proposals"] if p["id"] == rd["waiting"]["editor"]["pairs"][0][1]]
+    executed = [e for e in events["events"] if e["type"] == "transition_executed"]
+    assert executed[-1]["data"]["transition"] == chosen[0]["transition"]
+    assert session["state"] == {"RESOLVE": "resolved", "ESCALATE": "escalated"}[
+        chosen[0]["transition"]]

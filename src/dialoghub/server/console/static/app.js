@@ -7,8 +7,9 @@ import * as session from "./session.js";
 import * as chat from "./chat.js";
 import * as models from "./models.js";
 import * as keys from "./keys.js";
+import * as inbox from "./inbox.js";
 
-const VIEWS = { sessions, session, chat, models, keys };
+const VIEWS = { sessions, session, chat, models, keys, inbox };
 let current = null;
 let ready = false;  // signed in (or no key needed): the router may run
 
