@@ -169,6 +169,23 @@ def test_strict_chart_refuses_what_no_state_takes() -> None:
     assert E.send(chart, state, {"type": "T"}).handled
 
 
+def test_v4_strict_refuses_only_events_the_machine_never_names() -> None:
+    """XState v4 ``strict``: an event no transition of the machine names is refused (v4
+    StateNode.transition, "does not accept event"); one a state not active names is ignored;
+    done./error. events are built in."""
+    chart = build(
+        {"initial": "a", "states": {"a": {"on": {"GO": "m.b"}}, "b": {"on": {"BACK": "m.a"}}}},
+        "v4",
+        v4_strict=True,
+    )
+    state = E.start(chart).state
+    with pytest.raises(UnexpectedInput, match="Machine 'm' does not accept event 'NOPE'"):
+        E.send(chart, state, {"type": "NOPE"})
+    assert not E.send(chart, state, {"type": "BACK"}).handled  # b's: ignored, not refused
+    assert not E.send(chart, state, {"type": "done.invoke.x"}).handled
+    assert E.send(chart, state, {"type": "GO"}).handled
+
+
 @BOTH
 def test_final_root_child_is_done_and_refuses_more(dialect: str) -> None:
     chart = build(

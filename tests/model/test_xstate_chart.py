@@ -852,7 +852,7 @@ def test_v4_root_options() -> None:
         tsTypes: {}
         states: {a: {}}
     """)
-    assert (c.dialect, c.predictable, c.strict) == ("v4", True, True)
+    assert (c.dialect, c.predictable, c.strict, c.v4_strict) == ("v4", True, False, True)
     legacy = chart("""
         initial: a
         states: {a: {on: {X: {target: a, cond: g}}}}

@@ -370,6 +370,7 @@ class _C:
         "root",
         "v4",
         "v4_after",
+        "v4_events",
     )
 
     def __init__(self, chart: Chart) -> None:
@@ -444,6 +445,18 @@ class _C:
         }
         # v4: a machine without `context` has none, and assigns leave it so (updateContext)
         self.no_context = self.v4 and not chart.has_context
+        # v4 strict: the events the machine accepts (v4 StateNode.events: every node's
+        # ownEvents, leaving out targetless internal transitions without actions)
+        self.v4_events: frozenset[str] | None = (
+            frozenset(
+                t.event
+                for n in chart.nodes.values()
+                for t in n.transitions
+                if t.event is not None and (t.targets or t.actions or t.reenter)
+            )
+            if chart.v4_strict
+            else None
+        )
         # the outcome of a step that evaluated no guard and ran no action (nor timer, invoke,
         # final state) is a function of (configuration, event type) alone: remembered, for
         # charts where the configuration is all the state there is (no parallel, history or
@@ -2073,6 +2086,16 @@ def send(
             event = {**event, "type": internal}
         elif etype.startswith(AFTER_PREFIX) and "counter" not in event:
             literal = True  # v5's spelling, sent by hand: in v4 a name like any other
+        if (
+            c.v4_events is not None
+            and etype not in c.v4_events
+            and not etype.startswith(("xstate.", "done.", "error."))  # v4 isBuiltInEvent
+        ):
+            raise UnexpectedInput(
+                f"Machine '{chart.id}' does not accept event '{etype}' (XState v4 strict)",
+                event=etype,
+                configuration=list(state.configuration),
+            )
     plain = not etype.startswith("xstate.")  # an event of the application's own
     if plain:
         memo = c.memo

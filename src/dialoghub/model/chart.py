@@ -180,6 +180,10 @@ class Chart:
     #: False for a v4 machine written without ``context``: XState v4 then has none (undefined)
     #: and its assigns change nothing (v4 ``updateContext``); v5 starts every machine with {}
     has_context: bool = True
+    #: XState v4's own ``strict: true``: an event no transition of the machine names (any
+    #: state, active or not; ``done.*``/``error.*`` aside) is refused, with XState's words;
+    #: one the machine names but no active state takes is ignored as usual (v4 transition)
+    v4_strict: bool = False
 
     def node(self, node_id: str) -> Node:
         """The node ``node_id`` (KeyError if the chart has none)."""

@@ -537,11 +537,12 @@ class _Compiler:
         self.check_multi()
         context = self.context(root)
         strict = self.strict
+        v4_strict = False
         if "strict" in root and self.dialect == "v4":
             if not isinstance(root["strict"], bool):
                 self.bad(("strict",), "XState v4 'strict' must be true or false")
             else:
-                strict = strict or root["strict"]
+                v4_strict = root["strict"]
         predictable = True
         if self.dialect == "v4":
             pa = root.get("predictableActionArguments", False)
@@ -588,7 +589,7 @@ class _Compiler:
         }
         return Chart(
             id=machine_id, root=machine_id, nodes=nodes, dialect=self.dialect, context=context,
-            strict=strict, predictable=predictable,
+            strict=strict, predictable=predictable, v4_strict=v4_strict,
             # v4 without `context` has none (undefined): its assigns change nothing
             has_context=self.dialect == "v5" or "context" in root,
         )  # fmt: skip
