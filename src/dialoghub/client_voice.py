@@ -107,13 +107,16 @@ class AudioSocket:
                     if final_seen.is_set():
                         break
                     await self._ws.send(chunk)
+                    await asyncio.sleep(0)
             else:
                 for chunk in chunks:
                     if final_seen.is_set():
                         break
                     await self._ws.send(chunk)
-                    if realtime:  # pace like a microphone (realtime=1.0: as fast as speech)
-                        await asyncio.sleep(len(chunk) / (2 * rate) / realtime)
+                    # pace like a microphone (realtime=1.0: as fast as speech); else let the
+                    # reader run between chunks: a send that does not block never yields,
+                    # and the final or an error would wait behind the whole input
+                    await asyncio.sleep(len(chunk) / (2 * rate) / realtime if realtime else 0)
             await self._send({"type": "end", "request_id": request_id})
 
         task = asyncio.create_task(sender())

@@ -12,8 +12,8 @@ from pathlib import Path
 import grpc
 
 sys.path.insert(0, sys.argv[1])
-import diatheke_pb2 as pb  # noqa: E402
-import diatheke_pb2_grpc as pb_grpc  # noqa: E402
+import diatheke_pb2 as pb
+import diatheke_pb2_grpc as pb_grpc
 
 audio = Path(sys.argv[3])
 seen: dict[str, object] = {}

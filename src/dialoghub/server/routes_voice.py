@@ -136,7 +136,9 @@ class _Socket:
             request_id = msg.request_id
             await self.dispatch(msg)
         except Exception as exc:
-            self.stream = None
+            # A refused frame ends the stream it belongs to; audio the client had already
+            # sent for it is dropped until its next control frame.
+            self.stream, self.finished = None, True
             await self.error(exc, request_id)
 
     async def dispatch(self, msg: Control) -> None:
@@ -196,7 +198,9 @@ class _Socket:
         try:
             results = await self.voice.feed(stream, data)
         except Exception as exc:
-            self.stream = None
+            # The stream is over: the rest of its audio (still in flight) is dropped until
+            # the client's next control frame, with this one error, not one per frame.
+            self.stream, self.finished = None, True
             await self.error(exc, request_id)
             return
         for r in results:
