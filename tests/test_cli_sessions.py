@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from dialoghub.cli import main
@@ -210,6 +211,13 @@ def test_sessions_send_text_event_and_input(tmp_path: Path) -> None:
         assert code != 0 and message in out and "Traceback" not in out, (args, out)
 
 
+def test_sessions_send_needs_the_model_without_a_server(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'app.db'}"
+    chat(store, "quit\n", "--session", "m")
+    code, out = cli("sessions", "send", "m", "hello", "--store", store)
+    assert code == 2 and "--models" in out
+
+
 def test_sessions_send_an_event(tmp_path: Path) -> None:
     model = tmp_path / "review.yaml"
     model.write_text(EVENTS_MODEL)
@@ -245,3 +253,34 @@ def test_every_sessions_command_takes_a_tenant(tmp_path: Path) -> None:
     dump = tmp_path / "demo.jsonl"
     code, out = cli("sessions", "export", "--store", store, "--tenant", "demo", "-o", str(dump))
     assert code == 0 and '"d1"' in dump.read_text() and '"a1"' not in dump.read_text()
+
+
+def test_chat_and_sessions_through_a_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--server``: the same slash commands, listings with a header and a count, send."""
+    from .test_readme import _server
+
+    (tmp_path / "examples").symlink_to(EXAMPLES)
+    monkeypatch.chdir(tmp_path)
+    with _server(tmp_path) as port:
+        url = f"http://127.0.0.1:{port}"
+        key = (tmp_path / ".dialoghub" / "demo-key").read_text().strip()
+        remote = ["--server", url, "--api-key", key]
+        code, out = cli("chat", "weather", *remote, "--session", "rc", "--plugins", PLUGINS,
+                        input="weather in Paris\n/state\n/vars\n/events 2\n/event nope\n/quit\n")  # fmt: skip
+        assert code == 0, out
+        assert "bot> In Paris it is sunny and 21 degrees." in out
+        assert "state listen, active" in out and '"city": "Paris"' in out
+        assert re.search(rf"\s+\d+ {DATE} action_emitted", out)
+        assert "error: " in out and "nope" in out
+        code, out = cli("sessions", "list", *remote)
+        lines = out.splitlines()
+        assert code == 0 and lines[0].startswith("id\ttenant\tmodel")
+        assert any(line.startswith("rc\tdemo\tweather\tlisten\tactive\t") for line in lines)
+        assert re.fullmatch(r"\d+ sessions?", lines[-1])
+        code, out = cli("sessions", "send", "rc", "how about Tokyo", *remote)
+        assert code == 0 and "[waiting for command lookup_weather" in out
+        code, out = cli("sessions", "show", "rc", *remote)
+        assert json.loads(out)["awaiting"]["kind"] == "command"
+        assert re.fullmatch(DATE, json.loads(out)["updated_at"])

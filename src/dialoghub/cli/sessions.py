@@ -211,8 +211,7 @@ def parse_input(text: str | None, event: str | None, raw: str | None,
     "--models",
     "models",
     multiple=True,
-    required=True,
-    help="Model file or folder the session's model is in; repeatable.",
+    help="Model file or folder the session's model is in; repeatable (not with --server).",
 )
 @click.option("--plugins", help="Python file or module whose functions answer commands.")
 @server_options
@@ -240,6 +239,10 @@ async def send(
         return
     from dialoghub.agent import call_plugin, load_plugins
 
+    if not models:
+        raise click.UsageError(
+            "--models: the model file or folder of the session (not needed with --server)"
+        )
     existing_store(store)
     async with Hub(store) as hub:
         for path in models:
