@@ -33,10 +33,10 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def serving(store: str = "memory://", *, bus: str = "", logs: str = "",
-                  dispatch_timeout: float = 5.0) -> AsyncIterator[Served]:
+                  dispatch_timeout: float = 5.0, models: str = RELAY) -> AsyncIterator[Served]:
     """A server process's app, served on a free port in this loop."""
-    hub = Hub(store, default_model="relay", timers=False)
-    hub.load_models(RELAY)
+    hub = Hub(store, timers=False)
+    hub.load_models(models)
     settings = Settings(store=store, auth=False, rate_limit=0, timers=False)
     app = create_app(settings, hub=hub)
     app.state.routing_config = RoutingConfig(bus=bus, session_logs=logs,

@@ -41,11 +41,11 @@ class Proc:
         self.popen.wait(10)
 
 
-def start(store: str, bus: str, *, dispatch_timeout: float = 5.0) -> Proc:
+def start(store: str, bus: str, *, dispatch_timeout: float = 5.0, models: str = RELAY) -> Proc:
     port = free_port()
     env = {**os.environ, "DIALOGHUB_LOG_LEVEL": "warning"}
     popen = subprocess.Popen(
-        [DIALOGHUB, "serve", "--store", store, "--models", RELAY, "--port", str(port),
+        [DIALOGHUB, "serve", "--store", store, "--models", models, "--port", str(port),
          "--no-auth", "--no-timers", "--rate-limit", "0", "--bus", bus,
          "--dispatch-timeout", str(dispatch_timeout)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

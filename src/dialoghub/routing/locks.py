@@ -7,7 +7,8 @@ fencing token, mirrored here as :class:`ClientLocks`. The rules, for a message o
 
 - a client holding a *read* lock on another session never gets S's messages;
 - if S has a *write* lock on a client able to take the message, only that client gets it;
-- a command goes to one provider offering it, chosen at random among the eligible;
+- a command goes to one provider offering it, chosen at random among the eligible (those
+  connected to the dispatching process first);
 - replies go to the user interfaces (ui, audio) locked to S; with none, to one user
   interface chosen at random among those not read-locked elsewhere (as Galaxy does without
   locks: the reply may reach any interface);
@@ -79,6 +80,7 @@ def choose_provider(
     client_locks: ClientLocks,
     busy: Mapping[str, bool],
     rng: random.Random,
+    here: str = "",
 ) -> ClientRecord | None:
     """The provider a command goes to, random among the eligible; None if none is."""
     offering = [r for r in candidates if r.tenant == tenant and r.role == "provider"
@@ -90,6 +92,10 @@ def choose_provider(
     free = [r for r in offering if not busy.get(r.name, False)]
     if not free:
         return None
+    # Among the eligible, those connected to this process first: a command then costs no
+    # hop through the bus (with several processes each serves its own providers' share).
+    near = [r for r in free if r.process == here] if here else []
+    free = near or free
     return free[0] if len(free) == 1 else rng.choice(free)
 
 

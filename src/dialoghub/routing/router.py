@@ -325,7 +325,8 @@ class Router:
                 return
         busy = {c.record.name: c.busy for c in self._local.values()}
         record = choose_provider(self._registry.values(), pending.command, pending.tenant,
-                                 pending.session_id, session.locks, self.locks, busy, self._rng)
+                                 pending.session_id, session.locks, self.locks, busy, self._rng,
+                                 here=self.process)
         if record is None:
             self._pending[pending.key] = pending
             await self.bus.put_pending(pending)
