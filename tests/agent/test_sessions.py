@@ -165,3 +165,28 @@ async def test_a_dialog_model_plays_the_round_with_plugins(tmp_path: Path) -> No
     assert rnd.status is RoundStatus.FINISHED
     assert "sunny" in (rnd.reply or "")
     assert [p.send_from for p in rnd.posts] == ["lookup_weather", "planner"]
+
+
+async def test_event_numbers_are_never_given_twice_across_stop_and_restart(tmp_path: Path) -> None:
+    from tests.agent.conftest import Collect
+
+    url = f"sqlite:///{tmp_path}/a.db"
+    async with AgentApp(url, planner=make_planner(), plugins=make_plugins()) as app:
+        session = await app.get_session("n")
+        first = Collect()
+        await session.send_message("weather in Paris", first)
+        await session.update_session_var({"x": 1})
+        seen: list[Any] = []
+
+        async def read() -> None:
+            async for event in app.follow("n", after=first.events[-1].seq):
+                seen.append(event)
+
+        reader = asyncio.create_task(read())
+        await session.stop()
+        await asyncio.wait_for(reader, 5)
+    assert [e.type for e in seen] == ["session_variable", "session_stop"]
+    async with AgentApp(url, planner=make_planner(), plugins=make_plugins()) as app:
+        later = Collect()
+        await (await app.get_session("n")).send_message("last", later)
+    assert later.events[0].seq == seen[-1].seq + 1

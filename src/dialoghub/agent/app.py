@@ -39,6 +39,7 @@ from dialoghub.errors import (
     InvalidInput,
     RoundBusy,
     RoundNotFound,
+    SessionClosed,
     SessionNotFound,
     UnexpectedInput,
 )
@@ -330,11 +331,13 @@ class AgentApp:
                 "AgentApp(workspace=DIR) (dialoghub serve --workspace DIR)"
             )
         key = (tenant, session_id)
-        session = await self.hub.get_session(session_id, tenant=tenant)  # 404 first
-        if self._planner_of(session) is None:
-            raise InvalidInput(
-                "this AgentApp has no planner for agent-model sessions; give AgentApp(planner=...)"
-            )
+        if files or self.planner is None:  # else the round's start finds a missing session
+            session = await self.hub.get_session(session_id, tenant=tenant)  # 404 first
+            if self._planner_of(session) is None:
+                raise InvalidInput(
+                    "this AgentApp has no planner for agent-model sessions; give "
+                    "AgentApp(planner=...)"
+                )
         if self.busy == "refuse" and self._pending.get(key):
             raise RoundBusy(
                 f"session {session_id!r} is running a round; one at a time", session_id=session_id
@@ -356,7 +359,7 @@ class AgentApp:
         async def go() -> Round:
             try:
                 async with self._locks.hold(key):
-                    return await self._play(key, session, rnd, handler)
+                    return await self._play(key, rnd, handler)
             finally:
                 left = self._pending.pop(key, 1) - 1
                 if left:
@@ -364,37 +367,42 @@ class AgentApp:
 
         return rnd, go
 
-    async def _play(
-        self, key: Key, session: Session, rnd: Round, handler: EventHandler | None
-    ) -> Round:
+    async def _start(self, key: Key, rnd: Round) -> Session:
+        """Store the round's start (one compare-and-set, refused while a round runs); the
+        session after it. A round another process left running is recovered first."""
         tenant, sid = key
-        session = await self._recover(await self.hub.get_session(sid, tenant=tenant))
-        log = self._log(key, session)
+        for attempt in (1, 2):
+            log = self._logs.get(key)
+            record = AgentRecord(
+                kind="round_started",
+                data={
+                    "round": rnd.id,
+                    "message": rnd.user_message,
+                    "files": rnd.files,
+                    "seq": log.seq + 1 if log is not None else 0,  # the store may raise it
+                    "owner": self.owner,
+                    "deadline": self.hub.now() + self.round_timeout,
+                },
+                variables={"files": rnd.files} if rnd.files else {},
+            )
+            try:
+                view = await self.hub.update(sid, record, tenant=tenant)
+                return view.session
+            except UnexpectedInput as exc:
+                session = await self._recover(await self.hub.get_session(sid, tenant=tenant))
+                if attempt == 2 or (session.agent or {}).get("status") == "running":
+                    raise RoundBusy(exc.message, session_id=sid) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _play(self, key: Key, rnd: Round, handler: EventHandler | None) -> Round:
         running = _Running(rnd)
         self._running[key] = running
         try:
-            seq = log.next_seq()
-            variables = {"files": rnd.files} if rnd.files else {}
-            try:
-                view = await self.hub.update(
-                    sid,
-                    AgentRecord(
-                        kind="round_started",
-                        data={
-                            "round": rnd.id,
-                            "message": rnd.user_message,
-                            "files": rnd.files,
-                            "seq": seq,
-                            "owner": self.owner,
-                            "deadline": self.hub.now() + self.round_timeout,
-                        },
-                        variables=variables,
-                    ),
-                    tenant=tenant,
-                )
-            except UnexpectedInput as exc:
-                raise RoundBusy(exc.message, session_id=sid) from None
-            turn = self._turn(key, view.session, rnd, log, handler)
+            session = await self._start(key, rnd)
+            seq = int((session.agent or {})["seq"])
+            log = self._log(key, session)
+            log.seq = max(log.seq, seq)
+            turn = self._turn(key, session, rnd, log, handler)
             running.turn = turn
             await turn.emit(
                 EventType.ROUND_START,
@@ -402,7 +410,7 @@ class AgentApp:
                 {"message": rnd.user_message, "files": rnd.files},
                 seq=seq,
             )
-            planner = self._planner_of(view.session)
+            planner = self._planner_of(session)
             assert planner is not None  # checked when the message was accepted
             try:
                 async with asyncio.timeout(self.round_timeout):
@@ -479,6 +487,11 @@ class AgentApp:
                 scope=EVENT_SCOPES[EventType.SESSION_STOP],
                 session_id=session_id,
             )
+            # Stored first, so no later process gives this number out again.
+            with contextlib.suppress(SessionNotFound, SessionClosed):
+                await self.hub.update(
+                    session_id, AgentRecord(kind="stopped", data={"seq": event.seq}), tenant=tenant
+                )
             log.publish(event)
         self._drop(key)
 
@@ -536,13 +549,12 @@ class AgentApp:
         """Set session variables (seen by the plugins of the next rounds), as one update."""
         if not isinstance(variables, dict) or not variables:
             raise InvalidInput("update_session_var takes a non-empty mapping")
-        await self.hub.update(
-            session_id, AgentRecord(kind="variables", variables=variables), tenant=tenant
-        )
         log = self._logs.get((tenant, session_id))
-        for name, value in variables.items():
-            if log is not None:
-                event = AgentEvent(
+        events = (
+            []
+            if log is None
+            else [
+                AgentEvent(
                     seq=log.next_seq(),
                     time=time.time(),
                     type=EventType.SESSION_VARIABLE,
@@ -550,7 +562,18 @@ class AgentApp:
                     session_id=session_id,
                     data={"name": name, "value": value},
                 )
-                log.publish(event)
+                for name, value in variables.items()
+            ]
+        )
+        data = {"seq": events[-1].seq} if events else {}
+        await self.hub.update(
+            session_id,
+            AgentRecord(kind="variables", data=data, variables=variables),
+            tenant=tenant,
+        )
+        for event in events:  # told once stored
+            assert log is not None
+            log.publish(event)
 
     # --- following ------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ RECORD_KINDS = {
     "post": "agent_post",
     "round_ended": "agent_round_ended",
     "variables": "agent_variables",
+    "stopped": "agent_session_stopped",
 }
 #: The statuses a round may end with.
 END_STATUSES = frozenset({"finished", "failed", "cancelled"})
@@ -47,14 +48,15 @@ def _repeat(s: Session) -> Action:
     aw = s.awaiting or {}
     if aw.get("kind") == "command":
         return CommandAction(id=aw["command"], params=aw["params"])
-    return WaitForUser(immediate=bool(aw.get("immediate")),
-                       requires_wake_word=bool(aw.get("wake")))
+    return WaitForUser(immediate=bool(aw.get("immediate")), requires_wake_word=bool(aw.get("wake")))
 
 
 def _check(s: Session, inp: AgentRecord) -> None:
     if inp.kind not in RECORD_KINDS:
-        raise InvalidInput(f"agent record kind must be one of {', '.join(RECORD_KINDS)}, "
-                           f"not {inp.kind!r}", kind=inp.kind)
+        raise InvalidInput(
+            f"agent record kind must be one of {', '.join(RECORD_KINDS)}, not {inp.kind!r}",
+            kind=inp.kind,
+        )
     for name in inp.variables:
         if not name or "." in name:
             raise InvalidInput(f"{name!r} is not a variable name (no dots, not empty)")
@@ -66,19 +68,26 @@ def _check(s: Session, inp: AgentRecord) -> None:
             raise InvalidInput("a round_started record needs the round's id")
         if running:
             raise UnexpectedInput(
-                f"session {s.id!r} is running round {current.get('round')!r}; one round at "
-                "a time", session_id=s.id, round_id=current.get("round"))
+                f"session {s.id!r} is running round {current.get('round')!r}; one round at a time",
+                session_id=s.id,
+                round_id=current.get("round"),
+            )
     elif inp.kind in ("post", "round_ended"):
         if not running or rid != current.get("round"):
-            raise UnexpectedInput(f"round {rid!r} is not the round running on session "
-                                  f"{s.id!r}", session_id=s.id, round_id=rid)
+            raise UnexpectedInput(
+                f"round {rid!r} is not the round running on session {s.id!r}",
+                session_id=s.id,
+                round_id=rid,
+            )
         if inp.kind == "round_ended" and inp.data.get("status") not in END_STATUSES:
-            raise InvalidInput(f"a round ends {', '.join(sorted(END_STATUSES))}, not "
-                               f"{inp.data.get('status')!r}")
+            raise InvalidInput(
+                f"a round ends {', '.join(sorted(END_STATUSES))}, not {inp.data.get('status')!r}"
+            )
 
 
-def step(session: Session, inp: AgentRecord, now: float) -> tuple[
-        Session, tuple[Action, ...], tuple[Event, ...]]:
+def step(
+    session: Session, inp: AgentRecord, now: float
+) -> tuple[Session, tuple[Action, ...], tuple[Event, ...]]:
     """One agent record: (new snapshot, the repeated wait, events). InvalidInput or
     UnexpectedInput (a round already running, a post of another round) change nothing."""
     if session.ended:
@@ -96,6 +105,11 @@ def step(session: Session, inp: AgentRecord, now: float) -> tuple[
 
     for name, value in inp.variables.items():
         emit("variable_set", {"name": name, "value": value, "unit": s.unit})
-    if inp.kind != "variables" or not inp.variables:
-        emit(RECORD_KINDS[inp.kind], dict(inp.data))
+    data = dict(inp.data)
+    if inp.kind == "round_started":
+        # The round's first live event number: the caller's, unless the store has given out
+        # more (another process ran rounds since), given out atomically with the start.
+        data["seq"] = max(int(data.get("seq", 0)), int((session.agent or {}).get("seq", 0)) + 1)
+    if inp.kind != "variables" or not inp.variables or "seq" in data:
+        emit(RECORD_KINDS[inp.kind], data)
     return s, (_repeat(s),), tuple(events)
