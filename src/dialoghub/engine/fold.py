@@ -198,11 +198,14 @@ def _round_started(s: Session, e: Event) -> None:
                "owner": d.get("owner"), "deadline": d.get("deadline")}
 
 
-def _round_moved(s: Session, e: Event) -> None:  # a post, or the end: the live seq moves on
-    agent = {**(s.agent or {}), "seq": e.data.get("seq", 0)}
+def _round_moved(s: Session, e: Event) -> None:  # a post, the end, a stop: the seq moves on
+    agent = dict(s.agent or {})
+    if "seq" in e.data:
+        agent["seq"] = e.data["seq"]
     if e.type == "agent_round_ended":
         agent["status"] = e.data["status"]
-    s.agent = agent
+    if agent or s.agent is not None:
+        s.agent = agent
 
 
 def _nothing(s: Session, e: Event) -> None:
@@ -244,7 +247,8 @@ _APPLY: dict[str, Callable[[Session, Event], None]] = {
     "agent_round_started": _round_started,  # agent (round, status running, rounds, seq)
     "agent_post": _round_moved,  # agent.seq (one completed post, stored once)
     "agent_round_ended": _round_moved,  # agent.status, agent.seq
-    "agent_variables": _nothing,  # variables set between rounds (variable_set events)
+    "agent_variables": _round_moved,  # agent.seq (the variables: variable_set events)
+    "agent_session_stopped": _round_moved,  # agent.seq (what a process held was released)
     # decision cycle (issue 10): Session.decision (the open round, history); see the module
     **decision_fold,
 }

@@ -175,7 +175,8 @@ class AgentRecord(msgspec.Struct, tag="agent_record", kw_only=True, frozen=True)
     """A durable fact of an agent round (:mod:`dialoghub.agent`), recorded on its session.
 
     ``kind`` is ``round_started``, ``post`` (one completed post, stored once),
-    ``round_ended`` or ``variables`` (session variables set between rounds); ``data`` is what
+    ``round_ended``, ``variables`` (session variables set between rounds) or ``stopped``;
+    ``data`` is what
     the agent keeps of it; ``variables`` are set in the session's current unit in the same
     update. Streamed chunks never come here, only what a round completed.
     """
