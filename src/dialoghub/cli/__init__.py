@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import click
 
-from dialoghub.cli import decisions, dialogs, keys, review, serve, sessions, store
+from dialoghub.cli import decisions, dialogs, keys, review, serve, sessions, store, talk
 
 __all__ = ["main"]
 
@@ -36,6 +36,7 @@ main.add_command(sessions.sessions)
 sessions.sessions.add_command(store.export_sessions, "export")
 sessions.sessions.add_command(store.import_sessions, "import")
 main.add_command(serve.serve, "serve")
+main.add_command(talk.talk, "talk")  # issue 13: a voice conversation from audio files
 main.add_command(keys.keys, "keys")
 main.add_command(store.store, "store")
 main.add_command(decisions.decisions, "decisions")  # issue 10

@@ -25,7 +25,7 @@ from dialoghub.model import spec as m
 from dialoghub.voice.audio import AudioFormat
 from dialoghub.voice.domain import Domain, domain_for, sentences, whole_model
 from dialoghub.voice.engines import Engine, open_engine
-from dialoghub.voice.streams import AsrStream, Limits, Result, TranscribeStream
+from dialoghub.voice.streams import AsrStream, Final, Limits, Result, TranscribeStream
 from dialoghub.voice.tts import Synthesizer, open_synthesizer
 
 __all__ = ["Voice", "with_wake_word"]
@@ -234,7 +234,7 @@ class Voice:
         """One chunk through ``stream``, on a worker thread."""
         return await self.run(stream.feed, chunk)
 
-    async def end(self, stream: AsrStream | TranscribeStream, session: Session | None) -> Result:
+    async def end(self, stream: AsrStream | TranscribeStream, session: Session | None) -> Final:
         """End ``stream``'s audio; its final result (the calibration kept for next time)."""
         final = await self.run(stream.end)
         self.remember(session, stream.calibration)
