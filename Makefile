@@ -10,7 +10,8 @@ STAMP_TEST := $(VENV)/.installed-test
 
 # Debian packages some tests and tools use, installed once when missing (CI runs as root).
 # chromium: the real browser tests/console drives (Playwright with executable_path).
-SYSTEM_DEPS := graphviz:dot chromium:chromium
+# espeak-ng and sox: the voice tests' speech and conversion (issue 13).
+SYSTEM_DEPS := graphviz:dot chromium:chromium espeak-ng:espeak-ng sox:sox
 system-deps:
 	@for pair in $(SYSTEM_DEPS); do pkg=$${pair%%:*}; cmd=$${pair##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || { echo "installing $$pkg"; \
