@@ -31,7 +31,9 @@ Slots: the intent's tagger marks runs of words; each run is normalized by the sl
 (a list value or synonym gives its canonical value; a number, a time, their value; a free-text
 entity keeps the words as written; a run that a closed list or a number does not read is
 dropped). A slot the tagger leaves empty still takes a value the matcher finds when that value
-is certain: a number, a time, a pattern, or a list value that is not an everyday word.
+is certain: a number, a time, a pattern, or a list value that is not an everyday word; on a
+model with few examples an intent (below :data:`MATCHER_UNTIL`), any value the matcher finds,
+since a tagger trained on a handful of sentences misses more than the lists do.
 """
 
 from __future__ import annotations
@@ -292,7 +294,7 @@ class LearnedRecognizer:
                 for m in matches
                 if m.entity in missing.values()
                 and all(m.end <= a or m.start >= b for a, b in taken)
-                and self._certain(m, analysis)
+                and (self._weight < 1.0 or self._certain(m, analysis))
             ]
             for slot, value in self.matcher.assign(intent, analysis, sure).items():
                 if slot in missing:
