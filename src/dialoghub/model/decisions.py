@@ -32,12 +32,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from dialoghub.errors import ConditionError, ModelError, Problem
 from dialoghub.model.chart import Chart
 from dialoghub.model.conditions import Condition
-from dialoghub.model.source import Located
+
+
+class Located(Protocol):
+    """What the compiler needs of a read source (:class:`dialoghub.model.source.Located`,
+    not imported: the engine reads this module, and the source reader opens files)."""
+
+    def problem(self, path: tuple[str | int, ...], message: str) -> Problem: ...
+
 
 __all__ = [
     "KINDS",
