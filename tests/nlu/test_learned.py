@@ -260,3 +260,32 @@ def test_a_model_without_the_setting_keeps_the_matcher() -> None:
 def test_bad_settings_are_refused(change: tuple[str, str]) -> None:
     with pytest.raises(ModelValidationError):
         load_model_text(MODEL.replace(*change))
+
+
+_PROBE = """
+from tests.nlu.test_learned import CITY, INTENTS, SHOW, STATE
+from dialoghub.nlu.learned import LearnedRecognizer
+rec = LearnedRecognizer(INTENTS, [SHOW, STATE, CITY])
+for text in ["find the tv show Dark", "is it cold in OR", "remind me to go", "films tonight",
+             "will it rain in Paris Maine"]:
+    print(repr(rec.recognize(text)))
+"""
+
+
+def test_the_same_model_gives_the_same_answers_in_another_process() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE], cwd=root, env=env, capture_output=True, text=True,
+            check=True, timeout=60,
+        )  # fmt: skip
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count("Recognition(") == 5
