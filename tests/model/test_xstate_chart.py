@@ -1344,3 +1344,13 @@ def test_application_log_and_guards_are_the_applications() -> None:
     # and no application name can take the prefix
     assert "XState built-in action 'xstate.mine' is not supported" in one(
         "initial: a\nstates: {a: {entry: xstate.mine}}")[1]  # fmt: skip
+
+
+def test_v4_root_key_names_the_machine() -> None:
+    """XState v4: a root `key` without an `id` is the machine's id (StateNode: key =
+    config.key || config.id); a key elsewhere, or beside another id, stays refused."""
+    c = chart("initial: a\nkey: light\npredictableActionArguments: true\nstates: {a: {}}")
+    assert c.id == "light" and "light.a" in c.nodes
+    assert "'key'" in one("initial: a\nkey: x\nid: y\npredictableActionArguments: true\n"
+                          "states: {a: {}}")[1]  # fmt: skip
+    assert "'key'" in one("initial: a\npredictableActionArguments: true\nstates: {a: {key: b}}")[1]

@@ -421,7 +421,8 @@ def ours_trace(
     except Exception as e:
         return [{"error": f"compile: {type(e).__name__}: {e}", "kind": "error"}]
     registry = _registry(interp)
-    anonymous = "id" not in machine
+    # (a v4 root's `key` names it too: StateNode key = config.key || config.id)
+    anonymous = "id" not in machine and not (version == "v4" and machine.get("key"))
 
     def rename(node_id: str) -> str:
         # XState names an anonymous root "(machine)"; dialoghub may name it after its file

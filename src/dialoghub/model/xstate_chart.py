@@ -526,6 +526,9 @@ class _Compiler:
             return None
         self.decide_dialect(root)
         machine_id = root.get("id", self.name)
+        if self.dialect == "v4" and "id" not in root and isinstance(root.get("key"), str):
+            # v4 StateNode: key = config.key || config.id; a root's id is its key's
+            machine_id = root["key"] or machine_id
         if not isinstance(machine_id, str) or not machine_id:
             self.bad(("id",), f"XState machine 'id' must be a non-empty string, not "
                      f"{_kind_of(machine_id)}")  # fmt: skip
@@ -723,6 +726,8 @@ class _Compiler:
         for key in cfg:
             if key in allowed or self.other_dialect_key(key):
                 continue
+            if key == "key" and is_root and self.dialect == "v4" and cfg["key"] == self.machine_id:
+                continue  # v4's root key names the machine (its id when it has none): run()
             if key in _UNSUPPORTED_NODE:
                 self.bad((*path, key), _UNSUPPORTED_NODE[key])
             elif key in _ROOT_KEYS:

@@ -340,7 +340,7 @@ function start5(config, clock) {
     actions[name] = x.assign(({ context, event }, params) => fn(context ?? {}, event, params ?? {}));
   }
   const machine = x.setup({ guards, actions, actors }).createMachine(rewriteGuards5(config));
-  const actor = x.createActor(machine, { clock });
+  const actor = x.createActor(machine, { clock, logger: say }); // log(): a warning, not stdout
   let failed = null; // {error}: what the error observer got (an error may be any value, 0 too)
   actor.subscribe({ error: (e) => (failed = { error: e }) });
   actor.start();
