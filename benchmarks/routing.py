@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -38,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from tests.routing import procs
 from websockets.asyncio.client import connect
 
 from dialoghub.provider import Call, RoutedClient
-from tests.routing import procs
 
 MODEL = str(Path(__file__).with_name("routing_loop.yaml"))
 PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -77,16 +76,24 @@ def _serve(store: str, bus: str) -> procs.Proc:
     return procs.start(store, bus, dispatch_timeout=30.0, models=MODEL)
 
 
-async def _run(servers: list[procs.Proc], sessions: int, seconds: float, pace: float
-               ) -> tuple[float, list[float]]:
+async def _run(
+    servers: list[procs.Proc], sessions: int, seconds: float, pace: float
+) -> tuple[float, list[float]]:
     meter = Meter(pace)
     providers = []
     for n, server in enumerate(servers):
-        p = RoutedClient(server.ws, name=f"p{n}", role="provider", concurrency=sessions,
-                         handlers={"tick": meter.handler()})
+        p = RoutedClient(
+            server.ws,
+            name=f"p{n}",
+            role="provider",
+            concurrency=sessions,
+            handlers={"tick": meter.handler()},
+        )
         providers.append(await p.connect())
-    starters = [await RoutedClient(s.ws, name=f"u{n}", role="observer").connect()
-                for n, s in enumerate(servers)]
+    starters = [
+        await RoutedClient(s.ws, name=f"u{n}", role="observer").connect()
+        for n, s in enumerate(servers)
+    ]
     run = uuid.uuid4().hex[:6]
     for i in range(sessions):  # a mention creates the session: its first command goes out
         await starters[i % len(starters)].set_session(f"b{run}-{i}")
@@ -108,18 +115,33 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
-async def _setup(name: str, stores: list[str], bus: str, args: argparse.Namespace
-                 ) -> list[dict[str, Any]]:
+async def _setup(
+    name: str, stores: list[str], bus: str, args: argparse.Namespace
+) -> list[dict[str, Any]]:
     servers = [_serve(store, bus) for store in stores]
     try:
         rate, lat = await _run(servers, args.sessions, args.seconds, 0.0)
-        rows = [{"setup": name, "load": "max", "rate": rate, "p50_ms": _pct(lat, 0.5),
-                 "p99_ms": _pct(lat, 0.99)}]
+        rows = [
+            {
+                "setup": name,
+                "load": "max",
+                "rate": rate,
+                "p50_ms": _pct(lat, 0.5),
+                "p99_ms": _pct(lat, 0.99),
+            }
+        ]
         # half the rate: each session answers after a pause that halves its pace
         per_session = args.sessions / max(rate, 1.0)
         half_rate, half_lat = await _run(servers, args.sessions, args.seconds, per_session)
-        rows.append({"setup": name, "load": "half", "rate": half_rate,
-                     "p50_ms": _pct(half_lat, 0.5), "p99_ms": _pct(half_lat, 0.99)})
+        rows.append(
+            {
+                "setup": name,
+                "load": "half",
+                "rate": half_rate,
+                "p50_ms": _pct(half_lat, 0.5),
+                "p99_ms": _pct(half_lat, 0.99),
+            }
+        )
         return rows
     finally:
         for s in servers:
@@ -137,18 +159,26 @@ async def _idle(n: int, store: str) -> dict[str, Any]:
     server = _serve(store, "")
     try:
         before = _rss(server.popen.pid)
-        sockets = []
-        for i in range(n):
-            ws = await connect(server.ws, max_size=1 << 16)
-            await ws.send(json.dumps({"type": "hello", "name": f"idle{i}", "role": "observer"}))
-            await ws.recv()
-            sockets.append(ws)
+        sockets: list[Any] = []
+        gate = asyncio.Semaphore(50)  # handshakes in flight at once
+
+        async def one(i: int) -> None:
+            async with gate:
+                ws = await connect(server.ws, max_size=1 << 16, compression=None, open_timeout=60)
+                await ws.send(json.dumps({"type": "hello", "name": f"idle{i}", "role": "observer"}))
+                await ws.recv()
+                sockets.append(ws)
+
+        await asyncio.gather(*(one(i) for i in range(n)))
         await asyncio.sleep(1.0)
         after = _rss(server.popen.pid)
         for ws in sockets:
             await ws.close()
-        return {"setup": "sqlite, 1 process", "load": f"{n} idle clients",
-                "bytes_per_client": (after - before) / n}
+        return {
+            "setup": "sqlite, 1 process",
+            "load": f"{n} idle clients",
+            "bytes_per_client": (after - before) / n,
+        }
     finally:
         server.kill()
 
@@ -179,15 +209,18 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
         sqlite = f"sqlite:///{tmp}/routing.db"
         if "sqlite" in args.setups:
             rows += await _setup("sqlite, 1 process", [sqlite], "", args)
-        for kind, bus in (("redis", "redis://127.0.0.1:6379/0?prefix=bench{}:"),
-                          ("nats", "nats://127.0.0.1:4222?prefix=bench{}")):
+        for kind, bus in (
+            ("redis", "redis://127.0.0.1:6379/0?prefix=bench{}:"),
+            ("nats", "nats://127.0.0.1:4222?prefix=bench{}"),
+        ):
             if kind not in args.setups:
                 continue
             url, drop = await _pg_schema()
             prefix = uuid.uuid4().hex[:8]
             try:
-                rows += await _setup(f"postgres, 2 processes, {kind}", [url, url],
-                                     bus.format(prefix), args)
+                rows += await _setup(
+                    f"postgres, 2 processes, {kind}", [url, url], bus.format(prefix), args
+                )
             finally:
                 await drop()
                 if kind == "nats":
@@ -209,11 +242,15 @@ def _table(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'setup':34} {'load':18} {'round trips/s':>14} {'p50 ms':>8} {'p99 ms':>8}"]
     for r in rows:
         if "bytes_per_client" in r:
-            lines.append(f"{r['setup']:34} {r['load']:18} "
-                         f"{r['bytes_per_client'] / 1024:>10.1f} KiB per idle client")
+            lines.append(
+                f"{r['setup']:34} {r['load']:18} "
+                f"{r['bytes_per_client'] / 1024:>10.1f} KiB per idle client"
+            )
             continue
-        lines.append(f"{r['setup']:34} {r['load']:18} {r['rate']:>14,.0f} "
-                     f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}")
+        lines.append(
+            f"{r['setup']:34} {r['load']:18} {r['rate']:>14,.0f} "
+            f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -223,8 +260,11 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--idle-clients", type=int, default=10_000)
-    parser.add_argument("--setups", default="sqlite,redis,nats",
-                        help="comma-separated: sqlite, redis, nats, postgres1")
+    parser.add_argument(
+        "--setups",
+        default="sqlite,redis,nats",
+        help="comma-separated: sqlite, redis, nats, postgres1",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     args.setups = set(args.setups.split(","))

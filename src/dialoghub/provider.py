@@ -38,7 +38,8 @@ log = logging.getLogger("dialoghub.provider")
 
 #: The session the running handler serves (None outside a handler).
 current_session: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "dialoghub_session", default=None)
+    "dialoghub_session", default=None
+)
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
@@ -126,11 +127,15 @@ class RoutedClient:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else None
         # no per-message compression: frames are small, and deflate costs more CPU than the
         # bytes it saves (a third of a round trip, measured by benchmarks/routing.py)
-        ws = await connect(url, additional_headers=headers, max_size=1 << 20,
-                           compression=None)
-        hello: dict[str, Any] = {"type": "hello", "name": self.name, "role": self.role,
-                                 "commands": sorted(self.handlers),
-                                 "concurrency": self.concurrency, "after": self.last_seq}
+        ws = await connect(url, additional_headers=headers, max_size=1 << 20, compression=None)
+        hello: dict[str, Any] = {
+            "type": "hello",
+            "name": self.name,
+            "role": self.role,
+            "commands": sorted(self.handlers),
+            "concurrency": self.concurrency,
+            "after": self.last_seq,
+        }
         if self.session_id is not None:
             hello["session_id"] = self.session_id
         if self.lock is not None and self.last_seq == 0:
@@ -144,8 +149,12 @@ class RoutedClient:
             break
         if welcome.get("type") != "welcome":
             await ws.close()
-            raise APIError(400, str(welcome.get("code")), str(welcome.get("message")),
-                           dict(welcome.get("details") or {}))
+            raise APIError(
+                400,
+                str(welcome.get("code")),
+                str(welcome.get("message")),
+                dict(welcome.get("details") or {}),
+            )
         self.process = str(welcome["process"])
         self.session_id = welcome.get("session_id") or self.session_id
         self._ws = ws
@@ -212,8 +221,13 @@ class RoutedClient:
                 self._ahead.discard(self.last_seq)
         kind = msg.get("type")
         if kind == "command":
-            call = Call(key=msg["key"], session_id=msg["session_id"], command=msg["command"],
-                        params=msg.get("params") or {}, deadline=msg["deadline"])
+            call = Call(
+                key=msg["key"],
+                session_id=msg["session_id"],
+                command=msg["command"],
+                params=msg.get("params") or {},
+                deadline=msg["deadline"],
+            )
             if call.key in self._running:
                 return
             self._running[call.key] = asyncio.create_task(self._run(call))
@@ -265,40 +279,63 @@ class RoutedClient:
         await self._ws.send(_encode({**frame, "request_id": request_id}).decode())
         answer = await waiter
         if answer["type"] == "error":
-            raise APIError(400, str(answer.get("code")), str(answer.get("message")),
-                           dict(answer.get("details") or {}))
+            raise APIError(
+                400,
+                str(answer.get("code")),
+                str(answer.get("message")),
+                dict(answer.get("details") or {}),
+            )
         return answer
 
     def _session(self, session_id: str | None) -> dict[str, Any]:
         sid = session_id or current_session.get()
         return {"session_id": sid} if sid else {}
 
-    async def send(self, inp: dict[str, Any] | str, *, session_id: str | None = None
-                   ) -> dict[str, Any]:
+    async def send(
+        self, inp: dict[str, Any] | str, *, session_id: str | None = None
+    ) -> dict[str, Any]:
         """A new message (text, or an input record) for ``session_id``, else the session
         being served (:data:`current_session`), else the client's own session."""
         body = {"type": "text", "text": inp} if isinstance(inp, str) else inp
-        return await self.request({"type": "message", "input": body,
-                                   **self._session(session_id)})
+        return await self.request({"type": "message", "input": body, **self._session(session_id)})
 
-    async def updates(self, timeout: float | None = None) -> dict[str, Any]:
+    async def updates(self, wait: float | None = None) -> dict[str, Any]:
         """The next update or frame the server pushed (replies for a user interface)."""
-        return await asyncio.wait_for(self._updates.get(), timeout)
+        return await asyncio.wait_for(self._updates.get(), wait)
 
-    async def memory(self, op: str, key: str, value: Any = None, *,
-                     session_id: str | None = None, expected: Any = None,
-                     check: bool = False) -> Any:
+    async def memory(
+        self,
+        op: str,
+        key: str,
+        value: Any = None,
+        *,
+        session_id: str | None = None,
+        expected: Any = None,
+        check: bool = False,
+    ) -> Any:
         """A session memory operation (get, set, delete, increment); the key's value."""
-        answer = await self.request({"type": "memory", "op": op, "name": key, "value": value,
-                                     "expected": expected, "check": check,
-                                     **self._session(session_id)})
+        answer = await self.request(
+            {
+                "type": "memory",
+                "op": op,
+                "name": key,
+                "value": value,
+                "expected": expected,
+                "check": check,
+                **self._session(session_id),
+            }
+        )
         return answer.get("value")
 
-    async def set_session(self, session_id: str | None = None, *, lock: LockSpec | None = None,
-                          release: bool = False) -> dict[str, Any]:
+    async def set_session(
+        self, session_id: str | None = None, *, lock: LockSpec | None = None, release: bool = False
+    ) -> dict[str, Any]:
         """Move to a session (the current one if None), set or release locks on it."""
-        frame: dict[str, Any] = {"type": "set_session", "release": release,
-                                 **self._session(session_id)}
+        frame: dict[str, Any] = {
+            "type": "set_session",
+            "release": release,
+            **self._session(session_id),
+        }
         if lock is not None:
             frame["lock"] = msgspec.to_builtins(lock)
         answer = await self.request(frame)
@@ -311,18 +348,22 @@ class RoutedClient:
         self.session_id = str(answer["session_id"])
         return self.session_id
 
-    async def end_session(self, session_id: str | None = None, reason: str | None = None
-                          ) -> dict[str, Any]:
+    async def end_session(
+        self, session_id: str | None = None, reason: str | None = None
+    ) -> dict[str, Any]:
         """End a session (the served or current one by default)."""
-        return await self.request({"type": "end_session", "reason": reason,
-                                   **self._session(session_id)})
+        return await self.request(
+            {"type": "end_session", "reason": reason, **self._session(session_id)}
+        )
 
     async def watch(self, session_id: str) -> None:
         """Observe a session: receive all its updates with their events."""
         await self.request({"type": "watch", "session_id": session_id})
 
-    async def alarm(self, name: str, seconds: float | None, *,
-                    session_id: str | None = None) -> dict[str, Any]:
+    async def alarm(
+        self, name: str, seconds: float | None, *, session_id: str | None = None
+    ) -> dict[str, Any]:
         """Arm (or, ``seconds`` None, cancel) a session alarm."""
-        return await self.request({"type": "alarm", "name": name, "seconds": seconds,
-                                   **self._session(session_id)})
+        return await self.request(
+            {"type": "alarm", "name": name, "seconds": seconds, **self._session(session_id)}
+        )

@@ -32,23 +32,31 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def serving(store: str = "memory://", *, bus: str = "", logs: str = "",
-                  dispatch_timeout: float = 5.0, models: str = RELAY) -> AsyncIterator[Served]:
+async def serving(
+    store: str = "memory://",
+    *,
+    bus: str = "",
+    logs: str = "",
+    dispatch_timeout: float = 5.0,
+    models: str = RELAY,
+) -> AsyncIterator[Served]:
     """A server process's app, served on a free port in this loop."""
     hub = Hub(store, timers=False)
     hub.load_models(models)
     settings = Settings(store=store, auth=False, rate_limit=0, timers=False)
     app = create_app(settings, hub=hub)
-    app.state.routing_config = RoutingConfig(bus=bus, session_logs=logs,
-                                             dispatch_timeout=dispatch_timeout, heartbeat=0.5)
+    app.state.routing_config = RoutingConfig(
+        bus=bus, session_logs=logs, dispatch_timeout=dispatch_timeout, heartbeat=0.5
+    )
     server = uvicorn.Server(server_config(app, settings.replace(port=0), log_level="warning"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn has no event to await for it
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Served(f"ws://127.0.0.1:{port}/v1/clients/ws", f"http://127.0.0.1:{port}", app,
-                     server)
+        yield Served(
+            f"ws://127.0.0.1:{port}/v1/clients/ws", f"http://127.0.0.1:{port}", app, server
+        )
     finally:
         server.should_exit = True
         await task

@@ -45,10 +45,27 @@ def start(store: str, bus: str, *, dispatch_timeout: float = 5.0, models: str = 
     port = free_port()
     env = {**os.environ, "DIALOGHUB_LOG_LEVEL": "warning"}
     popen = subprocess.Popen(
-        [DIALOGHUB, "serve", "--store", store, "--models", models, "--port", str(port),
-         "--no-auth", "--no-timers", "--rate-limit", "0", "--bus", bus,
-         "--dispatch-timeout", str(dispatch_timeout)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            DIALOGHUB,
+            "serve",
+            "--store",
+            store,
+            "--models",
+            models,
+            "--port",
+            str(port),
+            "--no-auth",
+            "--no-timers",
+            "--rate-limit",
+            "0",
+            "--bus",
+            bus,
+            "--dispatch-timeout",
+            str(dispatch_timeout),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # until it answers (or dies)
@@ -80,6 +97,7 @@ def two(store: str, bus: str) -> Iterator[tuple[Proc, Proc]]:
                     p.popen.wait(10)
                 except subprocess.TimeoutExpired:
                     p.kill()
+
 
 #: NATS with JetStream, as the routing bus's second adapter needs it.
 NATS = ("NATS", "127.0.0.1", 4222)

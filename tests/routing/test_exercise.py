@@ -26,7 +26,7 @@ async def _provider(url: str) -> RoutedClient:
 async def _exchange(ui: RoutedClient, tag: str) -> str:
     await ui.send(f"ask {tag}")
     while True:
-        update = await ui.updates(timeout=10)
+        update = await ui.updates(wait=10)
         replies = [a["text"] for a in update["actions"] if a["type"] == "reply"]
         if replies:
             return replies[0]
@@ -36,10 +36,12 @@ async def test_with_locks_every_reply_reaches_its_own_interface() -> None:
     async with serving() as served:
         provider = await _provider(served.url)
         lock = LockSpec(read=True, write=True, assign=True)
-        ui1 = await RoutedClient(served.url, name="ui1", role="ui", session_id="Session1",
-                                 lock=lock).connect()
-        ui2 = await RoutedClient(served.url, name="ui2", role="ui", session_id="Session2",
-                                 lock=lock).connect()
+        ui1 = await RoutedClient(
+            served.url, name="ui1", role="ui", session_id="Session1", lock=lock
+        ).connect()
+        ui2 = await RoutedClient(
+            served.url, name="ui2", role="ui", session_id="Session2", lock=lock
+        ).connect()
 
         async def run(ui: RoutedClient, who: str) -> list[str]:
             return [await _exchange(ui, f"{who}-{i}") for i in range(EXCHANGES)]
@@ -56,8 +58,7 @@ async def test_with_locks_every_reply_reaches_its_own_interface() -> None:
 async def test_without_locks_replies_spread_over_the_interfaces() -> None:
     async with serving() as served:
         provider = await _provider(served.url)
-        uis = [await RoutedClient(served.url, name=f"ui{n}", role="ui").connect()
-               for n in (0, 1)]
+        uis = [await RoutedClient(served.url, name=f"ui{n}", role="ui").connect() for n in (0, 1)]
         inbox: asyncio.Queue[tuple[int, dict]] = asyncio.Queue()
 
         async def pump(n: int) -> None:

@@ -16,9 +16,9 @@ from dialoghub.routing.frames import LockSpec
 from tests.routing.conftest import serving
 
 
-async def _reply(ui: RoutedClient, timeout: float = 10) -> str:
+async def _reply(ui: RoutedClient, wait: float = 10) -> str:
     while True:
-        update = await ui.updates(timeout=timeout)
+        update = await ui.updates(wait=wait)
         texts = [a["text"] for a in update["actions"] if a["type"] == "reply"]
         if texts:
             return texts[0]
@@ -49,14 +49,16 @@ async def test_a_message_without_a_session_goes_to_default_created_on_mention() 
 async def test_a_client_leaving_does_not_end_its_session() -> None:
     async with serving() as served:
         provider = await _answerer(served.url).connect()
-        ui = await RoutedClient(served.url, name="ui", role="ui", session_id="S",
-                                lock=LockSpec(read=True)).connect()
+        ui = await RoutedClient(
+            served.url, name="ui", role="ui", session_id="S", lock=LockSpec(read=True)
+        ).connect()
         await ui.send("ask one")
         assert await _reply(ui) == "answerer:one"
         await ui.close()
         assert not (await served.router.hub.get_session("S")).ended
-        other = await RoutedClient(served.url, name="gui", role="ui", session_id="S",
-                                   lock=LockSpec(read=True)).connect()
+        other = await RoutedClient(
+            served.url, name="gui", role="ui", session_id="S", lock=LockSpec(read=True)
+        ).connect()
         await other.send("ask two")  # the user continues from another interface
         assert await _reply(other) == "answerer:two"
         await other.close()
@@ -65,10 +67,10 @@ async def test_a_client_leaving_does_not_end_its_session() -> None:
 
 async def test_a_read_lock_keeps_a_provider_to_its_session() -> None:
     async with serving(dispatch_timeout=0.5) as served:
-        p1 = await _answerer(served.url, "p1", session_id="A",
-                             lock=LockSpec(read=True)).connect()
-        ui_b = await RoutedClient(served.url, name="ub", role="ui", session_id="B",
-                                  lock=LockSpec(read=True)).connect()
+        p1 = await _answerer(served.url, "p1", session_id="A", lock=LockSpec(read=True)).connect()
+        ui_b = await RoutedClient(
+            served.url, name="ub", role="ui", session_id="B", lock=LockSpec(read=True)
+        ).connect()
         await ui_b.send("ask x")
         # p1 reads only session A: B's command finds no provider and fails at its deadline
         assert (await _reply(ui_b)).startswith("failed: no provider of command 'answer'")
@@ -82,8 +84,9 @@ async def test_a_read_lock_keeps_a_provider_to_its_session() -> None:
 async def test_a_write_lock_sends_a_sessions_messages_only_to_its_client() -> None:
     async with serving() as served:
         providers = [await _answerer(served.url, f"p{n}").connect() for n in range(3)]
-        ui = await RoutedClient(served.url, name="ui", role="ui", session_id="W",
-                                lock=LockSpec(read=True)).connect()
+        ui = await RoutedClient(
+            served.url, name="ui", role="ui", session_id="W", lock=LockSpec(read=True)
+        ).connect()
         await providers[2].set_session("W", lock=LockSpec(write=True))
         for i in range(20):
             await ui.send(f"ask {i}")
@@ -100,8 +103,9 @@ async def test_a_write_lock_sends_a_sessions_messages_only_to_its_client() -> No
 async def test_without_a_write_lock_commands_spread_over_providers() -> None:
     async with serving() as served:
         providers = [await _answerer(served.url, f"p{n}").connect() for n in range(3)]
-        ui = await RoutedClient(served.url, name="ui", role="ui", session_id="R",
-                                lock=LockSpec(read=True)).connect()
+        ui = await RoutedClient(
+            served.url, name="ui", role="ui", session_id="R", lock=LockSpec(read=True)
+        ).connect()
         seen = set()
         for i in range(40):
             await ui.send(f"ask {i}")
@@ -113,8 +117,9 @@ async def test_without_a_write_lock_commands_spread_over_providers() -> None:
 
 async def test_an_assign_lock_puts_a_clients_messages_in_its_session() -> None:
     async with serving() as served:
-        ui = await RoutedClient(served.url, name="ui", role="ui", session_id="Mine",
-                                lock=LockSpec(assign=True)).connect()
+        ui = await RoutedClient(
+            served.url, name="ui", role="ui", session_id="Mine", lock=LockSpec(assign=True)
+        ).connect()
         answer = await ui.send("hello", session_id="Elsewhere")
         assert answer["session_id"] == "Mine"
         await ui.close()
@@ -122,10 +127,16 @@ async def test_an_assign_lock_puts_a_clients_messages_in_its_session() -> None:
 
 async def test_locks_go_with_the_session_end_but_permanent_ones_stay() -> None:
     async with serving() as served:
-        ui = await RoutedClient(served.url, name="ui", role="ui", session_id="P",
-                                lock=LockSpec(read=True, permanent=True)).connect()
-        other = await RoutedClient(served.url, name="ux", role="ui", session_id="Q",
-                                   lock=LockSpec(read=True)).connect()
+        ui = await RoutedClient(
+            served.url,
+            name="ui",
+            role="ui",
+            session_id="P",
+            lock=LockSpec(read=True, permanent=True),
+        ).connect()
+        other = await RoutedClient(
+            served.url, name="ux", role="ui", session_id="Q", lock=LockSpec(read=True)
+        ).connect()
         await ui.end_session("P")
         await other.end_session("Q")
         await served.router.idle()
@@ -147,8 +158,9 @@ async def test_locks_go_with_the_session_end_but_permanent_ones_stay() -> None:
 
 async def test_set_session_moves_a_read_lock_and_records_each_change() -> None:
     async with serving() as served:
-        ui = await RoutedClient(served.url, name="ui", role="ui", session_id="One",
-                                lock=LockSpec(read=True)).connect()
+        ui = await RoutedClient(
+            served.url, name="ui", role="ui", session_id="One", lock=LockSpec(read=True)
+        ).connect()
         await ui.set_session("Two", lock=LockSpec(read=True))
         one = await served.router.hub.get_session("One")
         two = await served.router.hub.get_session("Two")
@@ -156,7 +168,9 @@ async def test_set_session_moves_a_read_lock_and_records_each_change() -> None:
         assert two.locks["ui"]["fence"] > 0  # the client-wide record's fencing token
         events = await served.router.hub.events("One")
         assert [e.type for e in events if e.type.startswith("lock_")] == [
-            "lock_set", "lock_released"]
+            "lock_set",
+            "lock_released",
+        ]
         assert ui.session_id == "Two"
         await ui.close()
 
@@ -174,8 +188,10 @@ async def test_new_session_starts_over() -> None:
 
 async def test_session_memory_increments_from_50_clients_lose_nothing() -> None:
     async with serving() as served:
-        clients = [await RoutedClient(served.url, name=f"c{n}", role="ui",
-                                      session_id="Counter").connect() for n in range(50)]
+        clients = [
+            await RoutedClient(served.url, name=f"c{n}", role="ui", session_id="Counter").connect()
+            for n in range(50)
+        ]
 
         async def bump(c: RoutedClient) -> None:
             for _ in range(10):
@@ -190,8 +206,9 @@ async def test_session_memory_increments_from_50_clients_lose_nothing() -> None:
         await clients[3].memory("delete", "lang")
         assert await clients[4].memory("get", "lang") is None
         async with httpx.AsyncClient(base_url=served.http) as http:  # and over HTTP
-            r = await http.post("/v1/sessions/Counter/memory",
-                                json={"op": "increment", "key": "hits", "value": 5})
+            r = await http.post(
+                "/v1/sessions/Counter/memory", json={"op": "increment", "key": "hits", "value": 5}
+            )
             assert r.status_code == 200 and r.json()["value"] == 505
             r = await http.get("/v1/sessions/Counter/memory")
             assert r.json()["memory"] == {"hits": 505}
@@ -221,8 +238,12 @@ async def test_the_session_id_follows_a_providers_nested_sends() -> None:
             return {"reply": "done"}
 
         await provider.connect()
-        uis = [await RoutedClient(served.url, name=f"u{n}", role="ui", session_id=f"N{n}",
-                                  lock=LockSpec(read=True)).connect() for n in range(2)]
+        uis = [
+            await RoutedClient(
+                served.url, name=f"u{n}", role="ui", session_id=f"N{n}", lock=LockSpec(read=True)
+            ).connect()
+            for n in range(2)
+        ]
         for ui in uis:
             await ui.send("ask it")
         for ui in uis:
@@ -238,10 +259,14 @@ async def test_the_session_id_follows_a_providers_nested_sends() -> None:
 async def test_bad_frames_are_refused_and_change_nothing() -> None:
     async with serving() as served:
         ui = await RoutedClient(served.url, name="ui", role="ui", session_id="Z").connect()
-        for frame in ({"type": "nonsense"}, {"type": "message"},
-                      {"type": "message", "input": {"type": "text"}},
-                      {"type": "memory", "op": "increment", "name": ""},
-                      {"type": "result"}, {"type": "message", "extra": 1}):
+        for frame in (
+            {"type": "nonsense"},
+            {"type": "message"},
+            {"type": "message", "input": {"type": "text"}},
+            {"type": "memory", "op": "increment", "name": ""},
+            {"type": "result"},
+            {"type": "message", "extra": 1},
+        ):
             with pytest.raises(APIError) as refused:
                 await ui.request(frame)
             assert refused.value.code in ("bad_request", "invalid_input")

@@ -77,7 +77,7 @@ async def test_a_client_sets_an_alarm_and_its_ui_sees_it_fire() -> None:
         assert "ping" in answer["alarms"]
         await TimerService(served.router.hub).run_once(now=served.router.hub.now() + 1)
         while True:
-            update = await ui.updates(timeout=10)
+            update = await ui.updates(wait=10)
             if any(e[3] == "alarm_fired" for e in update.get("events") or []):
                 break
         await ui.close()

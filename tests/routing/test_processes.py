@@ -64,7 +64,7 @@ def _provider(urls: list[str], answered: list[str]) -> RoutedClient:
 async def _exchange(ui: RoutedClient, tag: str) -> str:
     await ui.send(f"ask {tag}")
     while True:
-        update = await ui.updates(timeout=20)
+        update = await ui.updates(wait=20)
         replies = [a["text"] for a in update["actions"] if a["type"] == "reply"]
         if replies:
             return replies[0]
@@ -75,10 +75,8 @@ async def test_the_exercise_across_two_processes(store: str, bus: str) -> None:
         answered: list[str] = []
         provider = await _provider([a.ws, b.ws], answered).connect()
         lock = LockSpec(read=True, write=True, assign=True)
-        ui1 = await RoutedClient(a.ws, name="ui1", role="ui", session_id="S1",
-                                 lock=lock).connect()
-        ui2 = await RoutedClient(b.ws, name="ui2", role="ui", session_id="S2",
-                                 lock=lock).connect()
+        ui1 = await RoutedClient(a.ws, name="ui1", role="ui", session_id="S1", lock=lock).connect()
+        ui2 = await RoutedClient(b.ws, name="ui2", role="ui", session_id="S2", lock=lock).connect()
 
         async def run(ui: RoutedClient, who: str) -> list[str]:
             return [await _exchange(ui, f"{who}-{i}") for i in range(200)]
@@ -95,8 +93,9 @@ async def test_a_process_killed_mid_exchange(store: str, bus: str) -> None:
     with procs.two(store, bus) as (a, b):
         answered: list[str] = []
         provider = await _provider([a.ws, b.ws], answered).connect()  # on a
-        ui = await RoutedClient([b.ws, a.ws], name="ui", role="ui", session_id="S",
-                                lock=LockSpec(read=True, write=True)).connect()  # on b
+        ui = await RoutedClient(
+            [b.ws, a.ws], name="ui", role="ui", session_id="S", lock=LockSpec(read=True, write=True)
+        ).connect()  # on b
         got = [await _exchange(ui, f"x-{i}") for i in range(50)]
         a.kill()  # the provider's process: it reconnects to b
         got += [await _exchange(ui, f"x-{i}") for i in range(50, 100)]

@@ -57,8 +57,7 @@ class _Update:
         self.events: list[Event] = []
 
     def emit(self, type: str, **data: Any) -> None:
-        event = Event(seq=self.s.seq + 1, version=self.version, time=self.now, type=type,
-                      data=data)
+        event = Event(seq=self.s.seq + 1, version=self.version, time=self.now, type=type, data=data)
         self.s = apply(self.s, event)
         self.events.append(event)
 
@@ -76,8 +75,9 @@ def _number(value: Any) -> bool:
 def _memory(up: _Update, inp: MemoryOp) -> None:
     key = _name(inp.key, "a memory key")
     if inp.op not in MEMORY_OPS:
-        raise InvalidInput(f"memory op must be one of {', '.join(sorted(MEMORY_OPS))}, "
-                           f"not {inp.op!r}", op=inp.op)
+        raise InvalidInput(
+            f"memory op must be one of {', '.join(sorted(MEMORY_OPS))}, not {inp.op!r}", op=inp.op
+        )
     current = up.s.memory.get(key)
     if inp.op == "delete":
         if key in up.s.memory:
@@ -88,13 +88,19 @@ def _memory(up: _Update, inp: MemoryOp) -> None:
         if not _number(by):
             raise InvalidInput(f"increment takes a number, not {by!r}", key=key)
         if current is not None and not _number(current):
-            raise InvalidInput(f"memory key {key!r} holds {type(current).__name__}, not a "
-                               "number: it cannot be incremented", key=key)
+            raise InvalidInput(
+                f"memory key {key!r} holds {type(current).__name__}, not a "
+                "number: it cannot be incremented",
+                key=key,
+            )
         up.emit("memory_set", key=key, value=(current or 0) + by)
         return
     if inp.check and current != inp.expected:
-        raise InvalidInput(f"memory key {key!r} is {current!r}, not the expected "
-                           f"{inp.expected!r}", key=key, current=current)
+        raise InvalidInput(
+            f"memory key {key!r} is {current!r}, not the expected {inp.expected!r}",
+            key=key,
+            current=current,
+        )
     up.emit("memory_set", key=key, value=inp.value)
 
 
@@ -113,10 +119,10 @@ def _lock(up: _Update, inp: SetLock) -> None:
             if other != client and flags.get("write"):
                 raise InvalidInput(
                     f"session {up.s.id!r} already writes only to {other!r}; release that "
-                    "lock first", holder=other,
+                    "lock first",
+                    holder=other,
                 )
-    flags = {"read": inp.read, "write": inp.write, "assign": inp.assign,
-             "permanent": inp.permanent}
+    flags = {"read": inp.read, "write": inp.write, "assign": inp.assign, "permanent": inp.permanent}
     up.emit("lock_set", client=client, fence=inp.fence, **{k: v for k, v in flags.items() if v})
 
 
@@ -127,13 +133,14 @@ def _alarm(up: _Update, inp: SetAlarm) -> None:
             up.emit("alarm_cancelled", name=name)
         return
     if not _number(inp.seconds) or not 0 <= inp.seconds <= 10 * 365 * 86400:
-        raise InvalidInput(f"alarm seconds must be a number from 0 to ten years, not "
-                           f"{inp.seconds!r}")
+        raise InvalidInput(
+            f"alarm seconds must be a number from 0 to ten years, not {inp.seconds!r}"
+        )
     up.emit("alarm_set", name=name, due_at=up.now + inp.seconds)
 
 
 def _fired(up: _Update, inp: Timeout) -> None:
-    name = inp.name[len(ALARM_PREFIX):]
+    name = inp.name[len(ALARM_PREFIX) :]
     if name not in up.s.alarms:
         raise InvalidInput(f"session {up.s.id!r} has no alarm {name!r}", name=name)
     up.emit("alarm_fired", name=name)
@@ -149,14 +156,16 @@ def _repeat(up: _Update) -> Action:
     if aw.get("kind") == "command":
         action = CommandAction(id=aw["command"], params=aw["params"])
     else:
-        action = WaitForUser(immediate=bool(aw.get("immediate")),
-                             requires_wake_word=bool(aw.get("wake")))
+        action = WaitForUser(
+            immediate=bool(aw.get("immediate")), requires_wake_word=bool(aw.get("wake"))
+        )
     up.emit("action_emitted", action=msgspec.to_builtins(action), awaiting=aw or None)
     return action
 
 
-def step(session: Session, inp: Any, now: float) -> tuple[Session, tuple[Action, ...],
-                                                          tuple[Event, ...]]:
+def step(
+    session: Session, inp: Any, now: float
+) -> tuple[Session, tuple[Action, ...], tuple[Event, ...]]:
     """One routing update: (new snapshot, actions, events). An ended session takes only a
     lock release (its permanent locks outlive it until released); anything else there is
     SessionClosed."""

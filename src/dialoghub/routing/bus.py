@@ -256,5 +256,6 @@ def open_bus(url: str, process: str) -> Bus:
         from dialoghub.routing.bus_nats import NatsBus
 
         return NatsBus(url, process)
-    raise BusError(f"unknown bus URL scheme {scheme!r}: use local://, redis://host:port"
-                           "/db or nats://host:port")
+    raise BusError(
+        f"unknown bus URL scheme {scheme!r}: use local://, redis://host:port/db or nats://host:port"
+    )

@@ -71,12 +71,21 @@ class NatsBus:
         except Exception as exc:
             raise BusError(f"cannot reach the routing bus at {self.url}: {exc}") from exc
         self._js = self._nc.jetstream()
-        for name, ttl in (("clients", REGISTRY_TTL), ("locks", 0.0), ("pending", 0.0),
-                          ("mailseq", 0.0)):
+        for name, ttl in (
+            ("clients", REGISTRY_TTL),
+            ("locks", 0.0),
+            ("pending", 0.0),
+            ("mailseq", 0.0),
+        ):
             self._kv[name] = await self._js.create_key_value(
-                bucket=f"{self.prefix}_{name}", history=1, ttl=ttl or None)
-        await self._js.add_stream(name=self._stream, subjects=[f"{self.prefix}.mail.>"],
-                                  max_msgs_per_subject=1, max_age=3600.0)
+                bucket=f"{self.prefix}_{name}", history=1, ttl=ttl or None
+            )
+        await self._js.add_stream(
+            name=self._stream,
+            subjects=[f"{self.prefix}.mail.>"],
+            max_msgs_per_subject=1,
+            max_age=3600.0,
+        )
 
         async def on_frame(msg: Any) -> None:
             await handler(msg.data)
@@ -218,7 +227,7 @@ class NatsBus:
     async def since(self, tenant: str, client: str, after: int) -> list[tuple[int, bytes]]:
         base = f"{self.prefix}.mail.{_hex(tenant, client)}."
         info = await self._js.stream_info(self._stream, subjects_filter=base + ">")
-        subjects = sorted((int(s[len(base):]), s) for s in (info.state.subjects or {}))
+        subjects = sorted((int(s[len(base) :]), s) for s in (info.state.subjects or {}))
         out = []
         for seq, subject in subjects:
             if seq > after:

@@ -89,11 +89,15 @@ class RedisBus:
         try:
             import redis.asyncio as aioredis
         except ImportError as exc:  # pragma: no cover - the extra is installed in tests
-            raise BusError("the redis bus needs redis-py: pip install 'dialoghub[redis]'"
-                           ) from exc
+            raise BusError("the redis bus needs redis-py: pip install 'dialoghub[redis]'") from exc
         self._redis = aioredis.from_url(self.url)
-        for name, body in (("acquire", _ACQUIRE), ("release", _RELEASE),
-                           ("withdraw", _WITHDRAW), ("take", _TAKE), ("append", _APPEND)):
+        for name, body in (
+            ("acquire", _ACQUIRE),
+            ("release", _RELEASE),
+            ("withdraw", _WITHDRAW),
+            ("take", _TAKE),
+            ("append", _APPEND),
+        ):
             self._scripts[name] = self._redis.register_script(body)
         mine, everyone = self._k("proc", self.process), self._k("notices")
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
@@ -135,23 +139,25 @@ class RedisBus:
         await self._redis.publish(self._k("notices"), notice)
 
     async def announce(self, record: ClientRecord, ttl: float) -> None:
-        await self._redis.set(self._k("client", record.tenant, record.name), _encode(record),
-                              px=max(1, int(ttl * 1000)))
+        await self._redis.set(
+            self._k("client", record.tenant, record.name),
+            _encode(record),
+            px=max(1, int(ttl * 1000)),
+        )
 
     async def withdraw(self, tenant: str, name: str, connection: int) -> None:
-        await self._scripts["withdraw"](keys=[self._k("client", tenant, name)],
-                                        args=[connection])
+        await self._scripts["withdraw"](keys=[self._k("client", tenant, name)], args=[connection])
 
     async def clients(self) -> list[ClientRecord]:
-        keys = [k async for k in self._redis.scan_iter(match=self._k("client", "*"),
-                                                       count=1000)]
+        keys = [k async for k in self._redis.scan_iter(match=self._k("client", "*"), count=1000)]
         if not keys:
             return []
         return [_record.decode(v) for v in await self._redis.mget(keys) if v is not None]
 
     async def acquire(self, key: str, holder: str) -> int | None:
-        fence = await self._scripts["acquire"](keys=[self._k("lock", key), self._k("fence")],
-                                               args=[holder])
+        fence = await self._scripts["acquire"](
+            keys=[self._k("lock", key), self._k("fence")], args=[holder]
+        )
         return None if fence is None else int(fence)
 
     async def release(self, key: str, holder: str) -> bool:
@@ -162,8 +168,7 @@ class RedisBus:
         return None if holder is None else (holder.decode(), int(fence))
 
     async def claim_pending(self, pending: Pending) -> bool:
-        return bool(await self._redis.hsetnx(self._k("pending"), pending.slot,
-                                             _encode(pending)))
+        return bool(await self._redis.hsetnx(self._k("pending"), pending.slot, _encode(pending)))
 
     async def put_pending(self, pending: Pending) -> None:
         await self._redis.hset(self._k("pending"), pending.slot, _encode(pending))
@@ -173,18 +178,23 @@ class RedisBus:
         return None if raw is None else _pending.decode(raw)
 
     async def take_pending(self, pending: Pending) -> bool:
-        return bool(await self._scripts["take"](keys=[self._k("pending")],
-                                                args=[pending.slot, pending.key]))
+        return bool(
+            await self._scripts["take"](keys=[self._k("pending")], args=[pending.slot, pending.key])
+        )
 
     async def pending(self) -> list[Pending]:
         return [_pending.decode(v) for v in await self._redis.hvals(self._k("pending"))]
 
     async def append(self, tenant: str, client: str, frame: bytes) -> int:
-        return int(await self._scripts["append"](
-            keys=[self._k("mail", tenant, client), self._k("mailseq", tenant, client)],
-            args=[frame, MAILBOX_SIZE]))
+        return int(
+            await self._scripts["append"](
+                keys=[self._k("mail", tenant, client), self._k("mailseq", tenant, client)],
+                args=[frame, MAILBOX_SIZE],
+            )
+        )
 
     async def since(self, tenant: str, client: str, after: int) -> list[tuple[int, bytes]]:
-        entries = await self._redis.xrange(self._k("mail", tenant, client),
-                                           min=f"({after}-1", max="+")
+        entries = await self._redis.xrange(
+            self._k("mail", tenant, client), min=f"({after}-1", max="+"
+        )
         return [(int(eid.split(b"-")[0]), fields[b"f"]) for eid, fields in entries]

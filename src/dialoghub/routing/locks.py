@@ -83,9 +83,14 @@ def choose_provider(
     here: str = "",
 ) -> ClientRecord | None:
     """The provider a command goes to, random among the eligible; None if none is."""
-    offering = [r for r in candidates if r.tenant == tenant and r.role == "provider"
-                and command in r.commands
-                and not client_locks.reads_elsewhere((tenant, r.name), session_id)]
+    offering = [
+        r
+        for r in candidates
+        if r.tenant == tenant
+        and r.role == "provider"
+        and command in r.commands
+        and not client_locks.reads_elsewhere((tenant, r.name), session_id)
+    ]
     writer = _writer(session_locks, (r.name for r in offering))
     if writer is not None:
         offering = [r for r in offering if r.name == writer]

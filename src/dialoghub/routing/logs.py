@@ -21,14 +21,19 @@ from dialoghub.engine.records import Event
 
 __all__ = ["SessionLogs"]
 
-_SAFE = str.maketrans({c: "_" for c in "/\\:*?\"<>|\0"})
+_SAFE = str.maketrans({c: "_" for c in '/\\:*?"<>|\0'})
 
 
 class SessionLogs:
     """The session log files under ``folder``."""
 
-    def __init__(self, folder: str | Path, *, max_bytes: int = 1 << 20, backups: int = 3,
-                 ) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        max_bytes: int = 1 << 20,
+        backups: int = 3,
+    ) -> None:
         self.folder = Path(folder)
         self.max_bytes = max_bytes
         self.backups = backups
@@ -81,8 +86,13 @@ class SessionLogs:
             path.parent.mkdir(parents=True, exist_ok=True)
             file = self._open[key] = path.open("a", encoding="utf-8")
         for event in events:
-            line: dict[str, Any] = {"seq": event.seq, "version": event.version,
-                                    "time": event.time, "type": event.type, "data": event.data}
+            line: dict[str, Any] = {
+                "seq": event.seq,
+                "version": event.version,
+                "time": event.time,
+                "type": event.type,
+                "data": event.data,
+            }
             file.write(json.dumps(line, default=str) + "\n")
         file.flush()
         if file.tell() >= self.max_bytes:

@@ -146,22 +146,38 @@ class Router:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         for client in list(self._local.values()):
-            await self.bus.withdraw(client.record.tenant, client.record.name,
-                                    client.record.connection)
+            await self.bus.withdraw(
+                client.record.tenant, client.record.name, client.record.connection
+            )
         await self.bus.close()
         if self.logs is not None:
             await self.logs.close()
 
     # --- clients --------------------------------------------------------------------------
 
-    async def attach(self, send: Send, *, name: str, role: str, tenant: str = "default",
-                     commands: tuple[str, ...] = (), concurrency: int = 1,
-                     session_id: str | None = None, after: int = 0) -> Attached:
+    async def attach(
+        self,
+        send: Send,
+        *,
+        name: str,
+        role: str,
+        tenant: str = "default",
+        commands: tuple[str, ...] = (),
+        concurrency: int = 1,
+        session_id: str | None = None,
+        after: int = 0,
+    ) -> Attached:
         """Register a connected client (a reconnect under the same name replaces the old
         connection), replay its mailbox after ``after``, and send it what is owed."""
-        record = ClientRecord(name=name, tenant=tenant, role=role, commands=commands,
-                              concurrency=max(1, concurrency), process=self.process,
-                              connection=next(self._connections))
+        record = ClientRecord(
+            name=name,
+            tenant=tenant,
+            role=role,
+            commands=commands,
+            concurrency=max(1, concurrency),
+            process=self.process,
+            connection=next(self._connections),
+        )
         client = Attached(record, send, session_id=session_id)
         old = self._local.get(client.key)
         if old is not None:
@@ -183,10 +199,10 @@ class Router:
             return
         del self._local[client.key]
         self._registry.pop(client.key, None)
-        await self.bus.withdraw(client.record.tenant, client.record.name,
-                                client.record.connection)
-        await self.bus.notify(_encode({"t": "down", "k": list(client.key),
-                                       "c": client.record.connection}))
+        await self.bus.withdraw(client.record.tenant, client.record.name, client.record.connection)
+        await self.bus.notify(
+            _encode({"t": "down", "k": list(client.key), "c": client.record.connection})
+        )
 
     def _watch(self, view: SessionView) -> None:
         """The Hub stored an update (whoever made it: a client, HTTP, a timer): route it
@@ -194,7 +210,8 @@ class Router:
         key = (view.session.tenant, view.session.id)
         self._watched[key] = view.session.version
         task = asyncio.get_running_loop().create_task(
-            self._routed(self._chains.get(key), key[0], view))
+            self._routed(self._chains.get(key), key[0], view)
+        )
         self._chains[key] = task
 
         def done(t: asyncio.Task[None]) -> None:
@@ -203,8 +220,9 @@ class Router:
 
         task.add_done_callback(done)
 
-    async def _routed(self, before: asyncio.Task[None] | None, tenant: str,
-                      view: SessionView) -> None:
+    async def _routed(
+        self, before: asyncio.Task[None] | None, tenant: str, view: SessionView
+    ) -> None:
         if before is not None:
             await asyncio.wait([before])
         try:
@@ -231,8 +249,14 @@ class Router:
             return assigned[0]
         return session_id or client.session_id or DEFAULT_SESSION
 
-    async def message(self, client: Attached, session_id: str | None, inp: Input,
-                      *, idempotency_key: str | None = None) -> SessionView:
+    async def message(
+        self,
+        client: Attached,
+        session_id: str | None,
+        inp: Input,
+        *,
+        idempotency_key: str | None = None,
+    ) -> SessionView:
         """A client's new message: to its session (created on first mention with the
         default model), routed on."""
         tenant = client.record.tenant
@@ -269,17 +293,29 @@ class Router:
         if isinstance(last, CommandAction):
             await self._dispatch(tenant, session, last)
 
-    async def _deliver(self, tenant: str, session: Session, view: SessionView,
-                       shown: list[Any]) -> None:
+    async def _deliver(
+        self, tenant: str, session: Session, view: SessionView, shown: list[Any]
+    ) -> None:
         actions = msgspec.to_builtins(shown)
-        frame = UpdateFrame(session_id=session.id, version=session.version, actions=actions,
-                            status=session.status.value)
-        targets = reply_targets(self._registry.values(), tenant, session.id, session.locks,
-                                self.locks, self._rng)
-        watchers = [c.record for c in self._local.values()
-                    if session.id in c.watching and c.record.tenant == tenant]
-        full = (msgspec.structs.replace(frame, events=msgspec.to_builtins(view.events))
-                if watchers else frame)
+        frame = UpdateFrame(
+            session_id=session.id,
+            version=session.version,
+            actions=actions,
+            status=session.status.value,
+        )
+        targets = reply_targets(
+            self._registry.values(), tenant, session.id, session.locks, self.locks, self._rng
+        )
+        watchers = [
+            c.record
+            for c in self._local.values()
+            if session.id in c.watching and c.record.tenant == tenant
+        ]
+        full = (
+            msgspec.structs.replace(frame, events=msgspec.to_builtins(view.events))
+            if watchers
+            else frame
+        )
         for record in targets:
             await self._to_client(record, full if record in watchers else frame)
         for record in watchers:
@@ -298,16 +334,23 @@ class Router:
             except Exception:  # the socket broke: the mailbox keeps it for the reconnect
                 log.info("client %s unreachable; frame %d kept", record.name, seq)
         elif record.process:
-            await self.bus.send(record.process, _encode(
-                {"t": "to", "k": [record.tenant, record.name], "b": body.decode()}))
+            await self.bus.send(
+                record.process,
+                _encode({"t": "to", "k": [record.tenant, record.name], "b": body.decode()}),
+            )
 
     # --- commands -------------------------------------------------------------------------
 
     async def _dispatch(self, tenant: str, session: Session, action: CommandAction) -> None:
         key = f"{tenant}/{session.id}/{session.version}"
-        pending = Pending(key=key, tenant=tenant, session_id=session.id, command=action.id,
-                          params=dict(action.params),
-                          deadline=time.time() + self.dispatch_timeout)
+        pending = Pending(
+            key=key,
+            tenant=tenant,
+            session_id=session.id,
+            command=action.id,
+            params=dict(action.params),
+            deadline=time.time() + self.dispatch_timeout,
+        )
         if not await self.bus.claim_pending(pending):
             return  # the session's command is dispatched already (this update repeated it)
         if action.id in BUILTINS:
@@ -324,9 +367,17 @@ class Router:
                 await self.bus.take_pending(pending)
                 return
         busy = {c.record.name: c.busy for c in self._local.values()}
-        record = choose_provider(self._registry.values(), pending.command, pending.tenant,
-                                 pending.session_id, session.locks, self.locks, busy, self._rng,
-                                 here=self.process)
+        record = choose_provider(
+            self._registry.values(),
+            pending.command,
+            pending.tenant,
+            pending.session_id,
+            session.locks,
+            self.locks,
+            busy,
+            self._rng,
+            here=self.process,
+        )
         if record is None:
             self._pending[pending.key] = pending
             await self.bus.put_pending(pending)
@@ -338,17 +389,22 @@ class Router:
         if local is not None:
             await self._run_on(local, pending)
         else:
-            await self.bus.send(record.process, _encode(
-                {"t": "run", "p": msgspec.to_builtins(pending)}))
+            await self.bus.send(
+                record.process, _encode({"t": "run", "p": msgspec.to_builtins(pending)})
+            )
 
     async def _run_on(self, client: Attached, pending: Pending) -> None:
         if client.busy and pending.key not in client.inflight:
             client.waiting.append(pending)
             return
         client.inflight[pending.key] = pending
-        frame = CommandFrame(key=pending.key, session_id=pending.session_id,
-                             command=pending.command, params=pending.params,
-                             deadline=pending.deadline)
+        frame = CommandFrame(
+            key=pending.key,
+            session_id=pending.session_id,
+            command=pending.command,
+            params=pending.params,
+            deadline=pending.deadline,
+        )
         await self._to_client(client.record, frame)
 
     async def _owed(self, client: Attached) -> None:
@@ -364,8 +420,9 @@ class Router:
             elif not pending.provider and pending.command in client.record.commands:
                 await self._assign(pending)
 
-    async def result(self, client: Attached | None, key: str, outputs: dict[str, Any],
-                     error: str | None) -> SessionView | None:
+    async def result(
+        self, client: Attached | None, key: str, outputs: dict[str, Any], error: str | None
+    ) -> SessionView | None:
         """A provider's answer: the session's command result, applied once per key."""
         pending = self._pending.get(key)
         if pending is None:
@@ -375,8 +432,9 @@ class Router:
             client.inflight.pop(key, None)
         view = None
         if pending is not None:
-            view = await self._apply(pending, CommandResult(
-                id=pending.command, outputs=outputs, error=error))
+            view = await self._apply(
+                pending, CommandResult(id=pending.command, outputs=outputs, error=error)
+            )
         if client is not None and client.waiting and not client.busy:
             await self._run_on(client, client.waiting.pop(0))
         return view
@@ -409,8 +467,9 @@ class Router:
             return
         aw = session.awaiting or {}
         if not session.ended and aw.get("kind") == "command":
-            await self._dispatch(tenant, session, CommandAction(id=aw["command"],
-                                                                params=aw["params"]))
+            await self._dispatch(
+                tenant, session, CommandAction(id=aw["command"], params=aw["params"])
+            )
 
     async def _builtin(self, pending: Pending) -> None:
         p, tenant, sid = pending.params, pending.tenant, pending.session_id
@@ -418,32 +477,37 @@ class Router:
         error: str | None = None
         try:
             if pending.command == "end_session":
-                await self.hub.update(sid, End(reason=str(p.get("reason") or
-                                                          "ended by the model")),
-                                      tenant=tenant)
+                await self.hub.update(
+                    sid, End(reason=str(p.get("reason") or "ended by the model")), tenant=tenant
+                )
                 return
             if pending.command == "set_session":
-                spec = LockSpec(read=bool(p.get("read")), write=bool(p.get("write")),
-                                assign=bool(p.get("assign")),
-                                permanent=bool(p.get("permanent")))
-                await self.set_locks(tenant, str(p["client"]), sid, spec,
-                                     release=bool(p.get("release")))
+                spec = LockSpec(
+                    read=bool(p.get("read")),
+                    write=bool(p.get("write")),
+                    assign=bool(p.get("assign")),
+                    permanent=bool(p.get("permanent")),
+                )
+                await self.set_locks(
+                    tenant, str(p["client"]), sid, spec, release=bool(p.get("release"))
+                )
             elif pending.command == "set_alarm":
-                seconds = p.get("seconds")
-                await self.hub.update(sid, SetAlarm(
-                    name=str(p["name"]),
-                    seconds=None if seconds is None else float(seconds)),  # type: ignore[arg-type]
-                    tenant=tenant)
+                seconds: Any = p.get("seconds")
+                alarm = SetAlarm(
+                    name=str(p["name"]), seconds=None if seconds is None else float(seconds)
+                )
+                await self.hub.update(sid, alarm, tenant=tenant)
             elif pending.command == "new_session":
                 await self.new_session(tenant, sid, p.get("session_id"))
-        except (RoutingError, InputError, KeyError) as exc:
+        except (RoutingError, InputError, KeyError, TypeError, ValueError) as exc:
             error = str(exc)
         await self._apply(pending, CommandResult(id=pending.command, error=error))
 
     # --- locks and sessions ---------------------------------------------------------------
 
-    async def set_locks(self, tenant: str, client: str, session_id: str, spec: LockSpec,
-                        *, release: bool = False) -> SessionView:
+    async def set_locks(
+        self, tenant: str, client: str, session_id: str, spec: LockSpec, *, release: bool = False
+    ) -> SessionView:
         """Set (or release) a client's locks on a session: client-wide records first
         (moving a non-permanent lock from another session), then the session's event."""
         await self.ensure(tenant, session_id)
@@ -472,19 +536,39 @@ class Router:
                     raise LockHeld(client, kind, other.split("|")[0])
             fence = max(fence, got)
             await self._lock_notice("set", kind, tenant, client, session_id, got)
-        return await self.hub.update(session_id, SetLock(
-            client=client, read=spec.read, write=spec.write, assign=spec.assign,
-            permanent=spec.permanent, release=release, fence=fence), tenant=tenant)
+        return await self.hub.update(
+            session_id,
+            SetLock(
+                client=client,
+                read=spec.read,
+                write=spec.write,
+                assign=spec.assign,
+                permanent=spec.permanent,
+                release=release,
+                fence=fence,
+            ),
+            tenant=tenant,
+        )
 
     async def _release_in(self, tenant: str, session_id: str, client: str) -> None:
         with contextlib.suppress(SessionNotFound, InputError, SessionClosed):
-            await self.hub.update(session_id, SetLock(client=client, release=True),
-                                  tenant=tenant)
+            await self.hub.update(session_id, SetLock(client=client, release=True), tenant=tenant)
 
-    async def _lock_notice(self, op: str, kind: str, tenant: str, client: str,
-                           session_id: str, fence: int) -> None:
-        await self.bus.notify(_encode({"t": "lock", "op": op, "kind": kind, "k": [tenant, client],
-                                       "s": session_id, "f": fence}))
+    async def _lock_notice(
+        self, op: str, kind: str, tenant: str, client: str, session_id: str, fence: int
+    ) -> None:
+        await self.bus.notify(
+            _encode(
+                {
+                    "t": "lock",
+                    "op": op,
+                    "kind": kind,
+                    "k": [tenant, client],
+                    "s": session_id,
+                    "f": fence,
+                }
+            )
+        )
 
     async def _ended(self, tenant: str, session: Session) -> None:
         """A session ended: free the client-wide records of its non-permanent locks."""
@@ -497,8 +581,9 @@ class Router:
                         await self.bus.release(record, held[0])
                     await self._lock_notice("drop", kind, tenant, who[1], session.id, fence)
 
-    async def new_session(self, tenant: str, current: str | None, new_id: Any = None,
-                          model_id: str | None = None) -> str:
+    async def new_session(
+        self, tenant: str, current: str | None, new_id: Any = None, model_id: str | None = None
+    ) -> str:
         """Start over: end ``current`` (if any and active), start a new session."""
         if current is not None:
             with contextlib.suppress(SessionNotFound, SessionClosed, InputError):
@@ -587,25 +672,32 @@ class Router:
             for client in self._local.values():
                 client.inflight.pop(pending.key, None)
                 client.waiting = [w for w in client.waiting if w.key != pending.key]
-            why = ("no provider of command {c!r} was free" if not pending.provider else
-                   "provider {p!r} did not answer command {c!r}")
-            await self._apply(pending, CommandResult(
-                id=pending.command, error=why.format(c=pending.command, p=pending.provider)
-                + f" within {self.dispatch_timeout:g} s"))
+            why = (
+                "no provider of command {c!r} was free"
+                if not pending.provider
+                else "provider {p!r} did not answer command {c!r}"
+            )
+            await self._apply(
+                pending,
+                CommandResult(
+                    id=pending.command,
+                    error=why.format(c=pending.command, p=pending.provider)
+                    + f" within {self.dispatch_timeout:g} s",
+                ),
+            )
             failed += 1
         return failed
 
     # --- convenience ----------------------------------------------------------------------
 
-    async def say(self, client: Attached, text: str, session_id: str | None = None
-                  ) -> SessionView:
+    async def say(self, client: Attached, text: str, session_id: str | None = None) -> SessionView:
         """A client's text message (see :meth:`message`)."""
         return await self.message(client, session_id, Text(text=text))
 
 
 def _numbered(frame: bytes, seq: int) -> bytes:
     """A frame with its mailbox number (``"seq"``) added as its last member."""
-    return b"%s,\"seq\":%d}" % (frame[:-1], seq)
+    return b'%s,"seq":%d}' % (frame[:-1], seq)
 
 
 def _split(key: str) -> tuple[str, str]:

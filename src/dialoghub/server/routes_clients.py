@@ -66,9 +66,11 @@ class RoutingConfig(msgspec.Struct, kw_only=True, frozen=True):
     @classmethod
     def from_env(cls) -> RoutingConfig:
         """The configuration in the environment."""
-        return cls(bus=os.environ.get("DIALOGHUB_BUS", ""),
-                   session_logs=os.environ.get("DIALOGHUB_SESSION_LOGS", ""),
-                   dispatch_timeout=float(os.environ.get("DIALOGHUB_DISPATCH_TIMEOUT", 10.0)))
+        return cls(
+            bus=os.environ.get("DIALOGHUB_BUS", ""),
+            session_logs=os.environ.get("DIALOGHUB_SESSION_LOGS", ""),
+            dispatch_timeout=float(os.environ.get("DIALOGHUB_DISPATCH_TIMEOUT", 10.0)),
+        )
 
 
 async def start_routing(app: Any, service: Service) -> Router:
@@ -76,9 +78,13 @@ async def start_routing(app: Any, service: Service) -> Router:
     config = getattr(app.state, "routing_config", None) or RoutingConfig.from_env()
     process = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     logs = SessionLogs(config.session_logs) if config.session_logs else None
-    router = Router(service.hub, open_bus(config.bus, process),
-                    dispatch_timeout=config.dispatch_timeout, heartbeat=config.heartbeat,
-                    logs=logs)
+    router = Router(
+        service.hub,
+        open_bus(config.bus, process),
+        dispatch_timeout=config.dispatch_timeout,
+        heartbeat=config.heartbeat,
+        logs=logs,
+    )
     await router.start()
     service.routing = router
     return router
@@ -108,18 +114,25 @@ async def get_memory(service: Service, request: Request, who: Principal) -> dict
     return {"memory": session.memory, "version": session.version}
 
 
-@endpoint("/v1/sessions/{session_id}/memory", "write", tag="routing", params=[SESSION_ID],
-          body=Body(MemoryRequest))
+@endpoint(
+    "/v1/sessions/{session_id}/memory",
+    "write",
+    tag="routing",
+    params=[SESSION_ID],
+    body=Body(MemoryRequest),
+)
 async def change_memory(service: Service, request: Request, who: Principal) -> dict[str, Any]:
     """Set, delete or increment a key of the session's memory (one compare-and-set)."""
     req: MemoryRequest = await body(service, request)
     sid = SESSION_ID.read(request)
-    inp = MemoryOp(op=req.op, key=req.key, value=req.value, expected=req.expected,
-                   check=req.check)
+    inp = MemoryOp(op=req.op, key=req.key, value=req.value, expected=req.expected, check=req.check)
     service.check_input(inp)
     view = await service.hub.update(sid, inp, tenant=who.tenant)
-    return {"key": req.key, "value": view.session.memory.get(req.key),
-            "version": view.session.version}
+    return {
+        "key": req.key,
+        "value": view.session.memory.get(req.key),
+        "version": view.session.version,
+    }
 
 
 @endpoint("/v1/clients", "read", tag="routing")
@@ -141,16 +154,20 @@ async def _receive(ws: WebSocket, limit: int) -> bytes:
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
     text = message.get("text")
-    raw = str(text).encode("utf-8", "surrogatepass") if text is not None else bytes(
-        message.get("bytes") or b"")
+    raw = (
+        str(text).encode("utf-8", "surrogatepass")
+        if text is not None
+        else bytes(message.get("bytes") or b"")
+    )
     if len(raw) > limit:
         raise BadRequest(f"frame of {len(raw)} bytes is over the {limit} byte limit")
     return raw
 
 
 def _error(exc: BaseException, request_id: str | None) -> bytes:
-    return _encode({"type": "error", "request_id": request_id,
-                    **msgspec.to_builtins(error_body(exc))})
+    return _encode(
+        {"type": "error", "request_id": request_id, **msgspec.to_builtins(error_body(exc))}
+    )
 
 
 async def clients_socket(ws: WebSocket) -> None:
@@ -158,8 +175,9 @@ async def clients_socket(ws: WebSocket) -> None:
     service = service_of(ws)
     header = ws.headers.get("authorization") or ws.query_params.get("access_token")
     try:
-        principal = await service.limiter.admit(service.auth, header, ws.scope.get("client"),
-                                                "read")
+        principal = await service.limiter.admit(
+            service.auth, header, ws.scope.get("client"), "read"
+        )
         router = _router(service)
     except DialoghubError as exc:
         await ws.accept()
@@ -194,8 +212,7 @@ async def clients_socket(ws: WebSocket) -> None:
                 # Each frame runs on its own task: a provider's results and a UI's messages
                 # for different sessions do not wait for each other (the Hub serializes
                 # each session).
-                task = asyncio.create_task(_handle(service, router, principal, client, raw,
-                                                   send))
+                task = asyncio.create_task(_handle(service, router, principal, client, raw, send))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
         finally:
@@ -220,20 +237,35 @@ async def _hello(router: Router, principal: Principal, hello: Hello, send: Any) 
         raise BadRequest("concurrency is 1 to 10000; at most 1000 commands")
     if hello.role == "provider":
         principal.require("write")
-    client = await router.attach(send, name=hello.name, role=hello.role,
-                                 tenant=principal.tenant, commands=tuple(hello.commands),
-                                 concurrency=hello.concurrency, session_id=hello.session_id,
-                                 after=hello.after)
+    client = await router.attach(
+        send,
+        name=hello.name,
+        role=hello.role,
+        tenant=principal.tenant,
+        commands=tuple(hello.commands),
+        concurrency=hello.concurrency,
+        session_id=hello.session_id,
+        after=hello.after,
+    )
     if hello.lock is not None and hello.session_id is not None:
         await router.set_locks(principal.tenant, hello.name, hello.session_id, hello.lock)
-    await send(_encode(Welcome(name=hello.name, process=router.process,
-                               session_id=client.session_id, last_seq=hello.after,
-                               request_id=hello.request_id)))
+    await send(
+        _encode(
+            Welcome(
+                name=hello.name,
+                process=router.process,
+                session_id=client.session_id,
+                last_seq=hello.after,
+                request_id=hello.request_id,
+            )
+        )
+    )
     return client
 
 
-async def _handle(service: Service, router: Router, principal: Principal, client: Attached,
-                  raw: bytes, send: Any) -> None:
+async def _handle(
+    service: Service, router: Router, principal: Principal, client: Attached, raw: bytes, send: Any
+) -> None:
     request_id = None
     try:
         frame = decode(raw, ClientFrame)
@@ -251,8 +283,9 @@ async def _handle(service: Service, router: Router, principal: Principal, client
             await send(_error(exc, request_id))
 
 
-async def _dispatch(service: Service, router: Router, principal: Principal, client: Attached,
-                    f: ClientFrame) -> dict[str, Any] | None:
+async def _dispatch(
+    service: Service, router: Router, principal: Principal, client: Attached, f: ClientFrame
+) -> dict[str, Any] | None:
     tenant = principal.tenant
     kind = f.type
     if kind == "ping":
@@ -275,25 +308,32 @@ async def _dispatch(service: Service, router: Router, principal: Principal, clie
     if kind == "memory":
         # refused before the session is mentioned: a bad frame creates nothing
         if not f.name or len(f.name) > MAX_KEY_CHARS or f.op not in ("get", *MEMORY_OPS):
-            raise InvalidInput(f"memory frames name a key of 1 to {MAX_KEY_CHARS} characters "
-                               f"and an op: get, {', '.join(sorted(MEMORY_OPS))}")
+            raise InvalidInput(
+                f"memory frames name a key of 1 to {MAX_KEY_CHARS} characters "
+                f"and an op: get, {', '.join(sorted(MEMORY_OPS))}"
+            )
         if f.op == "get":
             await router.ensure(tenant, sid)
             session = await service.hub.get_session(sid, tenant=tenant)
             return {"session_id": sid, "value": session.memory.get(f.name or "")}
         await router.ensure(tenant, sid)
-        inp = MemoryOp(op=f.op or "", key=f.name or "", value=f.value, expected=f.expected,
-                       check=f.check)
+        inp = MemoryOp(
+            op=f.op or "", key=f.name or "", value=f.value, expected=f.expected, check=f.check
+        )
         service.check_input(inp)
         view = await service.hub.update(sid, inp, tenant=tenant)
-        return {"session_id": sid, "value": view.session.memory.get(f.name or ""),
-                "version": view.session.version}
+        return {
+            "session_id": sid,
+            "value": view.session.memory.get(f.name or ""),
+            "version": view.session.version,
+        }
     if kind == "set_session":
         target = f.session_id or sid
         client.session_id = target
         if f.lock is not None or f.release:
-            view = await router.set_locks(tenant, client.record.name, target,
-                                          f.lock or LockSpec(), release=f.release)
+            view = await router.set_locks(
+                tenant, client.record.name, target, f.lock or LockSpec(), release=f.release
+            )
             return {"session_id": target, "locks": view.session.locks}
         await router.ensure(tenant, target)
         return {"session_id": target}
@@ -306,8 +346,9 @@ async def _dispatch(service: Service, router: Router, principal: Principal, clie
         return {"session_id": sid, "status": view.session.status.value}
     if kind == "alarm":
         await router.ensure(tenant, sid)
-        view = await service.hub.update(sid, SetAlarm(name=f.name or "", seconds=f.seconds),
-                                        tenant=tenant)
+        view = await service.hub.update(
+            sid, SetAlarm(name=f.name or "", seconds=f.seconds), tenant=tenant
+        )
         return {"session_id": sid, "alarms": view.session.alarms}
     if kind in ("watch", "unwatch"):
         (client.watching.add if kind == "watch" else client.watching.discard)(sid)
@@ -317,7 +358,11 @@ async def _dispatch(service: Service, router: Router, principal: Principal, clie
 
 routes = [
     WebSocketRoute(PATH, clients_socket, name="clients_ws"),
-    Route("/v1/sessions/{session_id}/memory", by_method(GET=get_memory, POST=change_memory),
-          methods=["GET", "POST"], name="session_memory"),
+    Route(
+        "/v1/sessions/{session_id}/memory",
+        by_method(GET=get_memory, POST=change_memory),
+        methods=["GET", "POST"],
+        name="session_memory",
+    ),
     Route("/v1/clients", list_clients, methods=["GET"], name="clients"),
 ]
