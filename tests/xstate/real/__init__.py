@@ -1,0 +1,1 @@
+"""Real machines through the harness: a measurement run by hand (run.py)."""
