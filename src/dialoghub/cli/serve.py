@@ -120,10 +120,13 @@ def serve(config: str | None, demo_key_file: str | None, **flags: Any) -> None:
         except Exception as exc:
             raise fail(exc) from None
         click.echo(f"dialoghub server at {url}  (API docs: {url}/docs)")
+        click.echo(f"console: {url}/console  (sign in with the demo key below)")
         click.echo(f"demo API key (tenant 'demo', kept in {demo_key_file}): {key}")
         click.echo("try:")
         click.echo(f"  curl -s -X POST {url}/v1/sessions -H 'Authorization: Bearer {key}' "
                    "-H 'Content-Type: application/json' -d '{\"model_id\": \"weather\"}'")
+    else:
+        click.echo(f"dialoghub server at {url}  (console: {url}/console, API docs: {url}/docs)")
     # uvicorn with the header timeout, connection limits and WebSocket frame limit.
     from dialoghub.server.connections import run
     if grpc_port is not None and settings.workers > 1:
