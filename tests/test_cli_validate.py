@@ -36,7 +36,7 @@ def renamed(tmp_path: Path) -> Path:
 def test_a_valid_model_is_ok() -> None:
     code, out, err = _run("validate", str(WEATHER))
     assert code == 0
-    assert "ok (weather v1, 7 states)" in out
+    assert "ok (weather v1, 8 states)" in out
     assert err == ""
 
 
@@ -46,10 +46,10 @@ def test_every_problem_of_every_file_is_printed_and_fails() -> None:
     assert code == 1
     assert "ok (weather" in out
     lines = err.splitlines()
-    assert f"{a}:20:5: no state 'lisen'; did you mean 'listen'? (at states.start.next)" in lines
-    assert any(line.startswith(f"{a}:23:7: no state 'strat'") for line in lines)
+    assert f"{a}:20:11: no state 'lisen'; did you mean 'listen'? (at states.start.next)" in lines
+    assert any(line.startswith(f"{a}:23:14: no state 'strat'") for line in lines)
     assert any(line.startswith(f"{a}:28:9: template") for line in lines)
-    assert any(line.startswith(f"{b}:13:29: no state 'lisen'") for line in lines)
+    assert any(line.startswith(f"{b}:13:38: no state 'lisen'") for line in lines)
 
 
 def test_a_missing_file_is_a_problem_not_a_traceback(tmp_path: Path) -> None:

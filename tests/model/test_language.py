@@ -97,7 +97,7 @@ def _problems(text: str) -> list[str]:
         (
             "states:\n  a:\n    do: [{call: adress}]\n    final: true\nunits:\n  address:\n"
             "    states: {x: {final: true}}\n",
-            "broken.yaml:10:11: no unit 'adress'; did you mean 'address'?",
+            "broken.yaml:10:17: no unit 'adress'; did you mean 'address'?",
         ),
         (
             "states:\n  a:\n    do: [{run: greet}]\n    final: true\n",
@@ -117,7 +117,7 @@ def _problems(text: str) -> list[str]:
         ),
         (
             "states:\n  a:\n    ask: {prompt: 'Hi?', timeout: 5, then: nowhere}\n    on: {go: a}\n",
-            "broken.yaml:10:38: no state 'nowhere'",
+            "broken.yaml:10:44: no state 'nowhere'",
         ),
         (
             "main:\n  - say: hi\n",
@@ -136,7 +136,7 @@ def _problems(text: str) -> list[str]:
         (
             "states:\n  a: {on: {go: b}}\n  b: {final: true}\nunits:\n  u:\n"
             "    states:\n      x: {next: b}\n",
-            "broken.yaml:14:11: no state 'b' in unit 'u'",
+            "broken.yaml:14:17: no state 'b' in unit 'u'",
         ),
         (
             "intents2: {}\nstates:\n  a: {final: true}\n",
@@ -154,7 +154,7 @@ def test_interrupt_must_name_a_unit() -> None:
         "id: x\nintents:\n  help:\n    examples: [help]\n    interrupt: helpdesk\n"
         "states:\n  a: {on: {help: a}}\n"
     )
-    with pytest.raises(ModelValidationError, match="5:5: no unit 'helpdesk'"):
+    with pytest.raises(ModelValidationError, match="5:16: no unit 'helpdesk'"):
         load_model_text(text, "x.yaml")
 
 

@@ -264,11 +264,11 @@ def compile_model(
         if target not in scope and unit_name in all_units:
             hint = closest(target, scope) if scope else ""
             where = "" if unit_name == MAIN else f" in unit {unit_name!r}"
-            ctx.error(path, f"no state {target!r}{where}{hint}")
+            ctx.error_in(path, 0, f"no state {target!r}{where}{hint}")
     for path, unit_name in ctx.calls:
         if unit_name not in raw_units or unit_name == MAIN:  # (a broken unit is reported once)
             hint = closest(unit_name, units) if units else "; declare it under 'units'"
-            ctx.error(path, f"no unit {unit_name!r}{hint}")
+            ctx.error_in(path, 0, f"no unit {unit_name!r}{hint}")
     if all(t in all_units[u].states for _, u, t in ctx.targets if u in all_units):
         # (else states would look unreachable by cascade)
         roots = [h.target for h in handlers.values() if h is not None and h.target]

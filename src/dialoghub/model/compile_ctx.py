@@ -62,8 +62,9 @@ class Ctx:
         self.warnings.append(problem)
 
     def error_in(self, path: Path, offset: int, message: str) -> None:
-        """A problem at character ``offset`` of the value at ``path`` (where the value is
-        located to the character: a one-line scalar), else at the value's key."""
+        """A problem with the value at ``path``, at its character ``offset`` (where the value
+        is located to the character: a one-line scalar), else at the value's key: a wrong
+        value is pointed at, not the key holding it."""
         problem = self.loc.problem(path, message)
         at = self.loc.where_in(path, offset)
         if at is not None:
@@ -86,33 +87,35 @@ class Ctx:
     def string(self, value: Any, path: Path, what: str) -> str | None:
         if isinstance(value, str) and value.strip():
             return value
-        self.error(path, f"{what} must be a non-empty string, not {kind(value)}")
+        self.error_in(path, 0, f"{what} must be a non-empty string, not {kind(value)}")
         return None
 
     def strings(self, value: Any, path: Path, what: str) -> list[str]:
         if isinstance(value, str):
             return [value]
         if not isinstance(value, list):
-            self.error(path, f"{what} must be a string or a list of strings, not {kind(value)}")
+            self.error_in(
+                path, 0, f"{what} must be a string or a list of strings, not {kind(value)}"
+            )
             return []
         out = []
         for i, item in enumerate(value):
             if isinstance(item, str | int | float) and not isinstance(item, bool):
                 out.append(str(item))
             else:
-                self.error((*path, i), f"{what} must be strings, not {kind(item)}")
+                self.error_in((*path, i), 0, f"{what} must be strings, not {kind(item)}")
         return out
 
     def boolean(self, value: Any, path: Path, what: str) -> bool:
         if isinstance(value, bool):
             return value
-        self.error(path, f"{what} must be true or false, not {kind(value)}")
+        self.error_in(path, 0, f"{what} must be true or false, not {kind(value)}")
         return False
 
     def number(self, value: Any, path: Path, what: str, *, low: float = 0.0) -> float | None:
         if isinstance(value, int | float) and not isinstance(value, bool) and value > low:
             return float(value)
-        self.error(path, f"{what} must be a number above {low:g}, not {value!r}")
+        self.error_in(path, 0, f"{what} must be a number above {low:g}, not {value!r}")
         return None
 
     def template(self, value: Any, path: Path) -> Template | None:
