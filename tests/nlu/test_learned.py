@@ -289,3 +289,15 @@ def test_the_same_model_gives_the_same_answers_in_another_process() -> None:
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
     assert outputs[0].count("Recognition(") == 5
+
+
+def test_examples_left_out_of_training_are_still_checked() -> None:
+    n = learned.TAG_EXAMPLES + 1
+    (dropped,) = set(range(n)) - set(learned._spread(n, learned.TAG_EXAMPLES))
+    examples = [f"say hello {k}" for k in range(n)]
+    examples[dropped] = "say hello to {nobody}"
+    with pytest.raises(ModelError, match="nobody"):
+        LearnedRecognizer([IntentSpec("a", tuple(examples)), IntentSpec("b", ("bye",))], [])
+    examples[dropped] = "say hello to {city}"  # a slot named after an entity, only there
+    rec = LearnedRecognizer([IntentSpec("a", tuple(examples)), IntentSpec("b", ("bye",))], [CITY])
+    assert "city" in rec.extract_slots("a", "say hello to Paris")

@@ -44,6 +44,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from dialoghub.errors import ModelError
 from dialoghub.nlu.classifier import IntentClassifier
 from dialoghub.nlu.entities import Analysis, Match, best_non_overlapping
 from dialoghub.nlu.examples import fill, parse_example, sample_values
@@ -113,7 +114,10 @@ class LearnedRecognizer:
     ) -> None:
         """Compile and train; raise :class:`~dialoghub.errors.ModelError` for a bad model,
         :class:`~dialoghub.errors.RecognizerUnavailable` without python-crfsuite."""
-        self.matcher = Recognizer(intents, entities, threshold=threshold)
+        # The matcher (and the training) see at most TAG_EXAMPLES examples an intent; the
+        # others are still checked, so a bad example is refused wherever it is.
+        sampled = _sample(intents, {e.name for e in entities})
+        self.matcher = Recognizer(sampled, entities, threshold=threshold)
         self.threshold = threshold
         self._names = list(self.matcher.intents)
         self._specs = self.matcher.entity_specs
@@ -131,7 +135,7 @@ class LearnedRecognizer:
         key = _content_key(intents, entities, "")
         trained = _CACHE.get(key)
         if trained is None:
-            trained = self._train(intents)
+            trained = self._train(sampled)
             _CACHE[key] = trained
             while len(_CACHE) > CACHE_SIZE:
                 _CACHE.popitem(last=False)
@@ -341,6 +345,35 @@ def _labels(
                 labels[k] = ("B-" if first else "I-") + slot
                 first = False
     return labels
+
+
+def _sample(intents: Sequence[IntentSpec], entities: set[str]) -> list[IntentSpec]:
+    """Each intent with at most :data:`TAG_EXAMPLES` of its examples, evenly spread; the
+    placeholders of the examples left out are checked as the matcher checks them, and a
+    placeholder named after an entity keeps its slot."""
+    known = entities | {"number", "time"}
+    out = []
+    for intent in intents:
+        keep = _spread(len(intent.examples), max(CLASSIFY_EXAMPLES, TAG_EXAMPLES))
+        if len(keep) == len(intent.examples):
+            out.append(intent)
+            continue
+        slots = dict(intent.slots)
+        for example in intent.examples:
+            for segment in parse_example(example):
+                slot = segment.slot
+                if slot is None or slot in slots:
+                    continue
+                if slot not in known:
+                    raise ModelError(
+                        f"intent {intent.name!r}: example {example!r} uses undeclared slot "
+                        f"{{{slot}}}",
+                        intent=intent.name,
+                        slot=slot,
+                    )
+                slots[slot] = slot
+        out.append(IntentSpec(intent.name, tuple(intent.examples[k] for k in keep), slots))
+    return out
 
 
 def _spread(n: int, most: int) -> list[int]:
