@@ -12,6 +12,7 @@ import pytest
 
 from dialoghub.decision import Driver, Solicitation
 from dialoghub.decision.llm import LLMSpecialist, WebhookSpecialist, build_messages
+from dialoghub.engine.decision import pairs_of
 from dialoghub.engine.records import PairVote, Vote
 from dialoghub.errors import InvalidAnswer, SpecialistFailed
 from dialoghub.hub import Hub
@@ -160,7 +161,7 @@ async def test_llm_review_example_end_to_end(stub: Stub, tmp_path: Path) -> None
         llm = next(p for p in good if p["specialist"] == "llm.reviewer")
         assert llm["tokens"] == 40 and llm["cost"] == pytest.approx(0.000024)
         # the llm votes A (its stub rule), the rule votes for APPROVE; jane settles the tie
-        pairs = rd["pending"]["jane"]["pairs"]
+        pairs = pairs_of(rd, "jane")
         a, b = pairs[0]
         await hub.update(
             sid, Vote(round=rd["id"], specialist="jane", votes=[PairVote(a=a, b=b, vote="B")])

@@ -38,7 +38,8 @@ from dialoghub.decision.specialists import (
     from_spec,
     parse_answer,
 )
-from dialoghub.engine.decision import open_round
+from dialoghub.engine.decision import correlation, open_round, pairs_of
+from dialoghub.engine.decision import proposals as proposals_of
 from dialoghub.engine.records import Answers, PairVote, Propose, Session, Vote
 from dialoghub.errors import (
     DecisionRefused,
@@ -91,7 +92,7 @@ def solicitations(
             "by": p["by"],
             "reasoning": (reasoning or {}).get(p["id"], ""),
         }
-        for p in rd["proposals"]
+        for p in proposals_of(rd)
     )
     for sid, pending in rd["pending"].items():
         if only is not None and not only(sid, pending):
@@ -106,14 +107,14 @@ def solicitations(
                 state=rd["state"],
                 kind="vote" if vote else "proposal",
                 specialist=sid,
-                correlation=pending["c"],
+                correlation=correlation(rd, sid),
                 prompt=_prompt(model, rd["state"]),
                 transitions=spec.transitions.get(rd["state"], ()),
                 params=session.params,
                 metadata=session.metadata,
                 history=tuple((session.decision or {}).get("history", ())),
                 proposals=proposals if vote else (),
-                pairs=tuple((a, b) for a, b in pending.get("pairs", ())),
+                pairs=tuple((a, b) for a, b in pairs_of(rd, sid)) if vote else (),
                 due_at=pending["due"],
             )
         )
@@ -288,7 +289,7 @@ class Driver:
             assert rd is not None
             known = {
                 p["id"]: said[p["by"]]
-                for p in rd["proposals"]
+                for p in proposals_of(rd)
                 if said is not None and p["by"] in said
             }
             if len(known) < len(rd["proposals"]):  # others' reasoning: read the round's log

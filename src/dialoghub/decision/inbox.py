@@ -14,7 +14,8 @@ from typing import Any
 
 from dialoghub.decision.driver import _prompt
 from dialoghub.decision.wire import InboxItem, InboxPage, ProposalOut, RoundOut
-from dialoghub.engine.decision import open_round
+from dialoghub.engine.decision import correlation, open_round, pairs_of
+from dialoghub.engine.decision import proposals as proposals_of
 from dialoghub.engine.records import Session
 from dialoghub.errors import InvalidInput, UnknownModel
 from dialoghub.hub import Hub
@@ -126,10 +127,10 @@ async def round_view(hub: Hub, session_id: str, *, tenant: str = "default") -> R
         waiting={
             sid: {
                 "kind": "proposal" if p["k"] == "p" else "vote",
-                "correlation": p["c"],
+                "correlation": correlation(rd, sid),
                 "due_at": p["due"],
                 "human": bool(p.get("h")),
-                "pairs": p.get("pairs", []),
+                "pairs": pairs_of(rd, sid) if p["k"] == "v" else [],
             }
             for sid, p in rd["pending"].items()
         },
@@ -141,10 +142,8 @@ async def round_view(hub: Hub, session_id: str, *, tenant: str = "default") -> R
                 reasoning=reasoning.get(p["id"], ""),
                 params=p.get("params") or {},
             )
-            for p in rd["proposals"]
+            for p in proposals_of(rd)
         ],
-        votes=[
-            {"specialist": v["by"], "a": v["a"], "b": v["b"], "vote": v["v"]} for v in rd["votes"]
-        ],
+        votes=[{"specialist": v[0], "a": v[1], "b": v[2], "vote": v[3]} for v in rd["votes"]],
         **base,
     )

@@ -59,9 +59,12 @@ __all__ = [
     "DECISION_EVENTS",
     "INPUTS",
     "Fire",
+    "correlation",
     "entered",
     "manual",
     "open_round",
+    "pairs_of",
+    "proposals",
     "step",
     "timeout",
 ]
@@ -108,8 +111,19 @@ def _label(i: int) -> str:
     return chr(ord("A") + i) if i < 26 else f"P{i + 1}"
 
 
-def _corr(rid: str, attempt: int, kind: str, specialist: str) -> str:
-    return f"{rid}.{attempt}.{kind}.{specialist}"
+def _corr(rid: str, attempt: int, kind: str, specialist: str, escalated: bool = False) -> str:
+    """A solicitation's correlation id: round, attempt, kind, specialist (``.e`` once the
+    round is escalated), so the snapshot need not keep it."""
+    return f"{rid}.{attempt}.{kind}.{specialist}" + (".e" if escalated else "")
+
+
+def correlation(rd: dict[str, Any], specialist: str) -> str:
+    """The correlation id of the open solicitation of ``specialist`` in round ``rd``."""
+    entry = rd["pending"][specialist]
+    return str(
+        entry.get("c")
+        or _corr(rd["id"], rd["attempt"], entry["k"], specialist, bool(rd.get("escalated")))
+    )
 
 
 # --- opening and soliciting -----------------------------------------------------------------
@@ -171,11 +185,12 @@ def _solicit(
 ) -> None:
     due = up.now + spec.deadline
     kind = "p" if event == "proposal_solicited" else "v"
+    escalated = bool((open_round(up.s) or {}).get("escalated"))
     for i, sp in enumerate(who):
         data: dict[str, Any] = {
             "round": rid,
             "specialist": sp.id,
-            "correlation": _corr(rid, attempt, kind, sp.id),
+            "correlation": _corr(rid, attempt, kind, sp.id, escalated),
             "due_at": due,
             "attempt": attempt,
         }
@@ -230,9 +245,10 @@ def step(up: Update, model: Model, inp: Propose | Vote | Override | Answers) -> 
             round=rd["id"],
             specialist=inp.specialist,
         )
-    if inp.correlation is not None and inp.correlation != pending["c"]:
+    corr = correlation(rd, inp.specialist)
+    if inp.correlation is not None and inp.correlation != corr:
         raise StaleRound(
-            f"correlation {inp.correlation!r} is not the open solicitation's ({pending['c']})",
+            f"correlation {inp.correlation!r} is not the open solicitation's ({corr})",
             round=rd["id"],
             correlation=inp.correlation,
         )
@@ -277,7 +293,12 @@ def _propose(
     extra: dict[str, Any],
 ) -> Fire | None:
     allowed = spec.transitions[rd["state"]]
-    base = {"round": rd["id"], "specialist": inp.specialist, "correlation": pending["c"], **extra}
+    base = {
+        "round": rd["id"],
+        "specialist": inp.specialist,
+        "correlation": correlation(rd, inp.specialist),
+        **extra,
+    }
     if inp.invalid is not None:
         closed = pending.get("bad", 0) + 1 > spec.retries
         up.emit("proposal_submitted", **base, valid=False, invalid=inp.invalid[:500], closed=closed)
@@ -315,7 +336,7 @@ def _vote(
             "vote_submitted",
             round=rd["id"],
             specialist=inp.specialist,
-            correlation=pending["c"],
+            correlation=correlation(rd, inp.specialist),
             valid=False,
             invalid=inp.invalid[:500],
             closed=closed,
@@ -324,7 +345,7 @@ def _vote(
         return _advance(up, model) if closed else None
     if not inp.votes:
         raise InvalidInput("a vote needs at least one pair: {a, b, vote}")
-    asked = {tuple(p) for p in pending["pairs"]}
+    asked = {tuple(p) for p in pairs_of(rd, inp.specialist)}
     seen: set[tuple[str, str]] = set()
     for pv in inp.votes:
         _check_pair(rd, asked, seen, pv)
@@ -333,9 +354,10 @@ def _vote(
     data: dict[str, Any] = {
         "round": rd["id"],
         "specialist": inp.specialist,
-        "correlation": pending["c"],
+        "correlation": correlation(rd, inp.specialist),
         "votes": [{"a": pv.a, "b": pv.b, "vote": pv.vote} for pv in inp.votes],
-        "weight": sp.weight,
+        # a whole weight is kept as an int (CPython shares small ints: no float per vote)
+        "weight": int(sp.weight) if sp.weight.is_integer() else sp.weight,
         **extra,
     }
     if inp.reasoning:
@@ -352,8 +374,7 @@ def _vote(
         and (
             (sp.human and policy.kind == "human")  # the first human's vote settles it
             or (
-                policy.kind == "quorum"
-                and len({v["by"] for v in now_open["votes"]}) >= policy.quorum
+                policy.kind == "quorum" and len({v[0] for v in now_open["votes"]}) >= policy.quorum
             )  # the quorum is in before the deadline
         )
     ):
@@ -364,7 +385,7 @@ def _vote(
 def _check_pair(
     rd: dict[str, Any], asked: set[tuple[str, ...]], seen: set[tuple[str, str]], pv: PairVote
 ) -> None:
-    ids = {p["id"] for p in rd["proposals"]}
+    ids = {p[0] for p in rd["proposals"]}
     for pid in (pv.a, pv.b):
         if pid not in ids:
             raise UnknownProposal(
@@ -450,7 +471,7 @@ def timeout(up: Update, model: Model) -> Fire | None:
             "solicitation_timed_out",
             round=rd["id"],
             specialist=sid,
-            correlation=p["c"],
+            correlation=correlation(rd, sid),
             kind="proposal" if p["k"] == "p" else "vote",
         )
     return _advance(up, model)
@@ -473,10 +494,28 @@ def _policy(spec: DecisionSpec, rd: dict[str, Any]) -> Policy:
     return policy
 
 
+def proposals(rd: dict[str, Any]) -> list[dict[str, Any]]:
+    """The round's proposals as ``{id, by, t, params}`` (the snapshot keeps each as a
+    compact ``[id, by, transition(, params)]`` list: an open round stays small in memory)."""
+    return [
+        {"id": p[0], "by": p[1], "t": p[2], "params": p[3] if len(p) > 3 else None}
+        for p in rd["proposals"]
+    ]
+
+
+def pairs_of(rd: dict[str, Any], specialist: str) -> list[list[str]]:
+    """The pairs a voter is still asked about: every pair of distinct proposals (kept once,
+    derived), or what is left of them after a partial ballot."""
+    entry = rd["pending"].get(specialist) or {}
+    if "left" in entry:
+        return [list(p) for p in entry["left"]]
+    return [[a["id"], b["id"]] for a, b in combinations(_candidates(rd), 2)]
+
+
 def _candidates(rd: dict[str, Any]) -> list[dict[str, Any]]:
     """The distinct proposals (by transition), first proposer first."""
     seen: dict[str, dict[str, Any]] = {}
-    for p in rd["proposals"]:
+    for p in proposals(rd):
         seen.setdefault(p["t"], p)
     return list(seen.values())
 
@@ -515,14 +554,14 @@ def _tally(rd: dict[str, Any], policy: Policy) -> tuple[dict[str, float], set[st
     ids = [c["id"] for c in _candidates(rd)]
     tally = dict.fromkeys(ids, 0.0)
     voters: set[str] = set()
-    for v in rd["votes"]:
-        if policy.kind == "human" and not v.get("h"):
+    for by, a, b, vote, weight, *human in rd["votes"]:  # [by, a, b, vote, weight(, 1)]
+        if policy.kind == "human" and not human:
             continue
-        voters.add(v["by"])
-        if v["v"] in ("A", "both") and v["a"] in tally:
-            tally[v["a"]] += v["w"]
-        if v["v"] in ("B", "both") and v["b"] in tally:
-            tally[v["b"]] += v["w"]
+        voters.add(by)
+        if vote in ("A", "both") and a in tally:
+            tally[a] += weight
+        if vote in ("B", "both") and b in tally:
+            tally[b] += weight
     return tally, voters
 
 
@@ -714,13 +753,11 @@ def _solicited(s: Session, e: Event) -> None:
         rd.update(attempt=d["attempt"], proposals=[], votes=[], phase="propose")
     if e.type == "vote_solicited":
         rd["phase"] = "vote"
-    entry: dict[str, Any] = {
-        "c": d["correlation"],
-        "k": "p" if e.type[0] == "p" else "v",
-        "due": d["due_at"],
-    }
-    if "pairs" in d:
-        entry["pairs"] = d["pairs"]
+    entry: dict[str, Any] = {"k": "p" if e.type[0] == "p" else "v", "due": d["due_at"]}
+    if d["correlation"] != _corr(
+        rd["id"], rd["attempt"], entry["k"], d["specialist"], bool(rd.get("escalated"))
+    ):
+        entry["c"] = d["correlation"]  # kept only when it is not the derived one
     if d.get("human"):
         entry["h"] = True
     rd["pending"] = {**rd["pending"], d["specialist"]: entry}
@@ -732,13 +769,9 @@ def _proposed(s: Session, e: Event) -> None:
     dec, rd = _round_of(s, e)
     pending = dict(rd["pending"])
     if d.get("valid", True):
-        proposal: dict[str, Any] = {
-            "id": d["proposal"],
-            "by": d["specialist"],
-            "t": d["transition"],
-        }
+        proposal = [d["proposal"], d["specialist"], d["transition"]]
         if "params" in d:
-            proposal["params"] = d["params"]
+            proposal.append(d["params"])
         rd["proposals"] = [*rd["proposals"], proposal]
         rd["np"] += 1
         pending.pop(d["specialist"], None)
@@ -764,25 +797,16 @@ def _voted(s: Session, e: Event) -> None:
         rd["pending"] = pending
         _store(s, dec, rd)
         return
-    ballot = [
-        {
-            "by": d["specialist"],
-            "a": v["a"],
-            "b": v["b"],
-            "v": v["vote"],
-            "w": d["weight"],
-            **({"h": True} if d.get("human") else {}),
-        }
-        for v in d["votes"]
-    ]
+    human = [1] if d.get("human") else []
+    ballot = [[d["specialist"], v["a"], v["b"], v["vote"], d["weight"], *human] for v in d["votes"]]
     rd["votes"] = [*rd["votes"], *ballot]
     pending = dict(rd["pending"])
     mine = pending.get(d["specialist"])
     if mine is not None:
         done = [[v["a"], v["b"]] for v in d["votes"]]
-        left = [p for p in mine["pairs"] if p not in done]
+        left = [p for p in pairs_of(rd, d["specialist"]) if p not in done]
         if left and not d.get("closed"):
-            pending[d["specialist"]] = {**mine, "pairs": left}
+            pending[d["specialist"]] = {**mine, "left": left}
         else:
             pending.pop(d["specialist"])
     rd["pending"] = pending
