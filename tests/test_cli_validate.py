@@ -48,7 +48,7 @@ def test_every_problem_of_every_file_is_printed_and_fails() -> None:
     lines = err.splitlines()
     assert f"{a}:20:11: no state 'lisen'; did you mean 'listen'? (at states.start.next)" in lines
     assert any(line.startswith(f"{a}:23:14: no state 'strat'") for line in lines)
-    assert any(line.startswith(f"{a}:28:9: template") for line in lines)
+    assert any(line.startswith(f"{a}:28:26: template") for line in lines)
     assert any(line.startswith(f"{b}:13:38: no state 'lisen'") for line in lines)
 
 

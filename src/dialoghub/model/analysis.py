@@ -104,7 +104,7 @@ def known_variables(
 
 
 def _check_templates(
-    report: Report,
+    report: Callable[[Path, int, str], None],
     templates: Sequence[tuple[Path, Template]],
     known: set[str],
     units: Collection[str],
@@ -122,7 +122,10 @@ def _check_templates(
                 if match
                 else "; it must be a slot, a command output or a variable set by a step"
             )
-            report(path, f"template {template.source!r} names unknown variable {{{name}}}{hint}")
+            at = max(template.source.find("{" + name), 0)  # the placeholder in the value
+            report(
+                path, at, f"template {template.source!r} names unknown variable {{{name}}}{hint}"
+            )
 
 
 def blank_templates(
@@ -318,6 +321,7 @@ def analyse(
     handlers: Iterable[Handler | None] = (),
     code_units: Collection[str] = (),
     state_path: Callable[[str, str], Path] = _state_path,
+    report_at: Callable[[Path, int, str], None] | None = None,
 ) -> None:
     """Run every whole-model check, reporting each problem with ``report(path, message)``.
 
@@ -325,10 +329,13 @@ def analyse(
     states; ``templates`` are the templates the compiler parsed, each with its path in the
     document; ``handlers`` the model-wide handlers; ``code_units`` the units written in
     Python, whose variables templates may read as ``unit.variable`` but which are not
-    checked here; ``state_path`` where a state of a unit is in the document.
+    checked here; ``state_path`` where a state of a unit is in the document; ``report_at``
+    (path, character offset, message) locates a problem inside a template's text.
     """
     handlers = list(handlers)
     known = known_variables(units, intents, commands, handlers)
-    _check_templates(report, templates, known, {*units, *code_units})
+    # a problem inside a template is located at its character when the caller can
+    _check_templates(report_at or (lambda path, _at, message: report(path, message)),
+                     templates, known, {*units, *code_units})  # fmt: skip
     for name, states in units.items():
         _check_loops(report, name, states, state_path)

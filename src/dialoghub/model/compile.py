@@ -182,6 +182,10 @@ def compile_model(
 
     if looks_like_xstate(loc.data):
         return compile_chart_model(loc, recognizer_factory, functions)
+    from dialoghub.model.chart_dialog import compile_nested_model, has_nested_states
+
+    if has_nested_states(loc.data):  # nested or parallel states: the statechart runtime
+        return compile_nested_model(loc, recognizer_factory, functions)
     ctx = Ctx(loc)
     data = loc.data
     if not isinstance(data, dict):
@@ -288,6 +292,7 @@ def compile_model(
         handlers=[*handlers.values(), *global_intents.values(), give_up,
                   *(s.give_up for i in intents.values() for s in i.slots)],
         code_units=[n for n, u in all_units.items() if u.python is not None],
+        report_at=ctx.error_in,
         state_path=lambda u, n: (
             ((n,) if n in story else ("states", n)) if u == MAIN else ("units", u, "states", n)
         ),
