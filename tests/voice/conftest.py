@@ -68,6 +68,7 @@ def say(text: str, voice: str = "en-us", rate: int = 16000, pad: float = 0.3) ->
         [
             "sox",
             "-q",
+            "-D",
             "-t",
             "wav",
             "-",

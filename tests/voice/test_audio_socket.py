@@ -32,7 +32,7 @@ async def _unchanged(c: Client, sid: str, version: int, sock: AudioSocket) -> No
 
 
 async def test_partials_grow_as_the_user_speaks(live: Live) -> None:
-    c, sid, sock = await _open(live)
+    c, _sid, sock = await _open(live)
     try:
         turn = await sock.asr(chunked(say("will it be sunny in san francisco tomorrow"), 1600))
         words = [len(p.split()) for p in turn.partials]
@@ -59,7 +59,7 @@ async def test_a_silent_turn_times_out_and_changes_nothing(live: Live) -> None:
 
 
 async def test_the_wake_word_drops_an_utterance_without_it(live: Live) -> None:
-    c, sid, sock = await _open(live, "wakeful", metadata={"wake_word": "computer"})
+    c, _sid, sock = await _open(live, "wakeful", metadata={"wake_word": "computer"})
     try:
         turn = await sock.asr(chunked(say("hello")))
         assert turn.update is not None
@@ -75,7 +75,7 @@ async def test_the_wake_word_drops_an_utterance_without_it(live: Live) -> None:
 
 
 async def test_tts_cancelled_midway_stops_sending(live: Live) -> None:
-    c, sid, sock = await _open(live)
+    c, _sid, sock = await _open(live)
     text = "Hi! I'm the weather assistant. Ask me about the weather in any city. " * 8
     try:
         whole = await sock.speak_all(text)
@@ -195,7 +195,7 @@ async def test_frames_out_of_place_are_refused(live: Live) -> None:
 
 
 async def test_a_wav_file_at_another_rate_is_converted(live: Live) -> None:
-    c, sid, sock = await _open(live)
+    c, _sid, sock = await _open(live)
     try:
         wav = pcm_to_wav(say("how about madrid", rate=22050), 22050)
         turn = await sock.asr(chunked(wav, 4001), encoding="wav")  # odd chunks: whole samples kept
@@ -209,7 +209,7 @@ async def test_streams_of_several_sessions_run_at_once(live: Live) -> None:
     texts = ["what is the weather in paris", "how about london", "is it raining in rome"]
 
     async def one(text: str) -> str:
-        c, sid, sock = await _open(live)
+        c, _sid, sock = await _open(live)
         try:
             return (await sock.asr(chunked(say(text)), realtime=4.0)).text
         finally:

@@ -275,6 +275,10 @@ class AudioDecoder:
         return b""
 
 
+# SoX converts with "-D": no dither. Its default adds random noise when it resamples or
+# narrows samples, so the same file recognised twice could give two transcripts.
+
+
 def _sox() -> str:
     sox = shutil.which("sox")
     if sox is None:
@@ -291,7 +295,7 @@ def _raw_args(rate: int = SAMPLE_RATE) -> list[str]:
 def convert_bytes(data: bytes, file_type: str, *, rate: int = SAMPLE_RATE) -> bytes:
     """Encoded audio (``flac``, ``wav``, ...) to raw 16-bit mono PCM at ``rate``, with SoX."""
     proc = subprocess.run(
-        [_sox(), "-q", "-t", file_type, "-", *_raw_args(rate)],
+        [_sox(), "-q", "-D", "-t", file_type, "-", *_raw_args(rate)],
         input=data,
         capture_output=True,
         check=False,
@@ -309,7 +313,7 @@ def convert_bytes(data: bytes, file_type: str, *, rate: int = SAMPLE_RATE) -> by
 def convert_file(path: str, *, rate: int = SAMPLE_RATE) -> bytes:
     """Any audio file SoX reads (WAV of any rate or depth, FLAC, ...) as 16-bit mono PCM."""
     proc = subprocess.run(
-        [_sox(), "-q", path, *_raw_args(rate)], capture_output=True, check=False, timeout=120
+        [_sox(), "-q", "-D", path, *_raw_args(rate)], capture_output=True, check=False, timeout=120
     )
     if proc.returncode != 0:
         why = proc.stderr.decode(errors="replace").strip().splitlines()

@@ -95,6 +95,7 @@ class Espeak:
         convert = await asyncio.create_subprocess_exec(
             self.sox,
             "-q",
+            "-D",  # no dither: the same text gives the same audio (SoX dithers randomly)
             "-t",
             "wav",
             "-",
