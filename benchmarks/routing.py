@@ -118,34 +118,27 @@ def _pct(values: list[float], q: float) -> float:
 async def _setup(
     name: str, stores: list[str], bus: str, args: argparse.Namespace
 ) -> list[dict[str, Any]]:
-    servers = [_serve(store, bus) for store in stores]
-    try:
-        rate, lat = await _run(servers, args.sessions, args.seconds, 0.0)
-        rows = [
+    rows = []
+    pace = 0.0
+    for load in ("max", "half"):
+        servers = [_serve(store, bus) for store in stores]  # fresh servers for each load
+        try:
+            rate, lat = await _run(servers, args.sessions, args.seconds, pace)
+        finally:
+            for s in servers:
+                s.kill()
+        rows.append(
             {
                 "setup": name,
-                "load": "max",
+                "load": load,
                 "rate": rate,
                 "p50_ms": _pct(lat, 0.5),
                 "p99_ms": _pct(lat, 0.99),
             }
-        ]
-        # half the rate: each session answers after a pause that halves its pace
-        per_session = args.sessions / max(rate, 1.0)
-        half_rate, half_lat = await _run(servers, args.sessions, args.seconds, per_session)
-        rows.append(
-            {
-                "setup": name,
-                "load": "half",
-                "rate": half_rate,
-                "p50_ms": _pct(half_lat, 0.5),
-                "p99_ms": _pct(half_lat, 0.99),
-            }
         )
-        return rows
-    finally:
-        for s in servers:
-            s.kill()
+        # half the rate: each session answers after a pause that halves its pace
+        pace = args.sessions / max(rate, 1.0)
+    return rows
 
 
 def _rss(pid: int) -> int:

@@ -21,9 +21,7 @@ import itertools
 import logging
 import random
 import time
-import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -31,67 +29,36 @@ import msgspec
 from dialoghub.engine.records import (
     CommandAction,
     CommandResult,
-    End,
     Input,
     Session,
-    SetAlarm,
-    SetLock,
-    Text,
 )
 from dialoghub.errors import (
     IdempotencyKeyReused,
     InputError,
-    LockHeld,
-    RoutingError,
     SessionClosed,
-    SessionExists,
     SessionNotFound,
 )
 from dialoghub.hub import Hub
 from dialoghub.hub.view import SessionView
 from dialoghub.routing.bus import Bus, ClientRecord, LocalBus, Pending
-from dialoghub.routing.frames import CommandFrame, LockSpec, UpdateFrame
+from dialoghub.routing.clients import Attached, Send
+from dialoghub.routing.frames import CommandFrame, UpdateFrame
 from dialoghub.routing.locks import ClientLocks, choose_provider, reply_targets
 from dialoghub.routing.logs import SessionLogs
+from dialoghub.routing.sessions import DEFAULT_SESSION, SessionOps
 
-__all__ = ["BUILTINS", "DEFAULT_SESSION", "Attached", "Router"]
+__all__ = ["BUILTINS", "DEFAULT_SESSION", "Attached", "Router"]  # Attached: routing.clients
 
 log = logging.getLogger("dialoghub.routing")
 
-#: The session of a message that names none (and of a client without one).
-DEFAULT_SESSION = "Default"
 #: Commands the router carries out itself (Galaxy's Builtin server), never sent to a provider.
 BUILTINS = frozenset({"end_session", "new_session", "set_session", "set_alarm"})
 
 _encode = msgspec.json.Encoder().encode
 _decode_notice = msgspec.json.Decoder(dict[str, Any]).decode
 
-Send = Callable[[bytes], Awaitable[None]]
 
-
-@dataclass(eq=False, slots=True)
-class Attached:
-    """A client connected to this process."""
-
-    record: ClientRecord
-    send: Send
-    session_id: str | None = None  # its current session (messages without an id)
-    inflight: dict[str, Pending] = field(default_factory=dict)  # commands it runs
-    waiting: list[Pending] = field(default_factory=list)  # beyond its concurrency
-    watching: set[str] = field(default_factory=set)  # observed sessions
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """(tenant, name)."""
-        return (self.record.tenant, self.record.name)
-
-    @property
-    def busy(self) -> bool:
-        """True when it runs as many commands as its concurrency allows."""
-        return len(self.inflight) >= self.record.concurrency
-
-
-class Router:
+class Router(SessionOps):
     """Routes sessions' messages between clients, through ``hub``, on ``bus``."""
 
     def __init__(
@@ -265,12 +232,6 @@ class Router:
             client.session_id = sid
         await self.ensure(tenant, sid)
         return await self.hub.update(sid, inp, tenant=tenant, idempotency_key=idempotency_key)
-
-    async def ensure(self, tenant: str, session_id: str, model_id: str | None = None) -> None:
-        """Create the session if it does not exist yet (Galaxy: a mention creates it)."""
-        if await self.hub.incarnation(session_id, tenant=tenant) is None:
-            with contextlib.suppress(SessionExists):  # created meanwhile: fine
-                await self.hub.create_session(model_id, session_id=session_id, tenant=tenant)
 
     async def after_update(self, tenant: str, view: SessionView) -> None:
         """Route what an update did: log it, replies to user interfaces, events to
@@ -471,131 +432,6 @@ class Router:
                 tenant, session, CommandAction(id=aw["command"], params=aw["params"])
             )
 
-    async def _builtin(self, pending: Pending) -> None:
-        p, tenant, sid = pending.params, pending.tenant, pending.session_id
-        self._pending[pending.key] = pending
-        error: str | None = None
-        try:
-            if pending.command == "end_session":
-                await self.hub.update(
-                    sid, End(reason=str(p.get("reason") or "ended by the model")), tenant=tenant
-                )
-                return
-            if pending.command == "set_session":
-                spec = LockSpec(
-                    read=bool(p.get("read")),
-                    write=bool(p.get("write")),
-                    assign=bool(p.get("assign")),
-                    permanent=bool(p.get("permanent")),
-                )
-                await self.set_locks(
-                    tenant, str(p["client"]), sid, spec, release=bool(p.get("release"))
-                )
-            elif pending.command == "set_alarm":
-                seconds: Any = p.get("seconds")
-                alarm = SetAlarm(
-                    name=str(p["name"]), seconds=None if seconds is None else float(seconds)
-                )
-                await self.hub.update(sid, alarm, tenant=tenant)
-            elif pending.command == "new_session":
-                await self.new_session(tenant, sid, p.get("session_id"))
-        except (RoutingError, InputError, KeyError, TypeError, ValueError) as exc:
-            error = str(exc)
-        await self._apply(pending, CommandResult(id=pending.command, error=error))
-
-    # --- locks and sessions ---------------------------------------------------------------
-
-    async def set_locks(
-        self, tenant: str, client: str, session_id: str, spec: LockSpec, *, release: bool = False
-    ) -> SessionView:
-        """Set (or release) a client's locks on a session: client-wide records first
-        (moving a non-permanent lock from another session), then the session's event."""
-        await self.ensure(tenant, session_id)
-        fence = 0
-        kinds = [k for k in ("read", "assign") if getattr(spec, k) or release]
-        for kind in kinds:
-            record = f"{kind}:{tenant}:{client}"
-            if release:
-                held = await self.bus.holder(record)
-                if held is not None and held[0].split("|")[0] == session_id:
-                    await self.bus.release(record, held[0])
-                    await self._lock_notice("drop", kind, tenant, client, session_id, held[1])
-                continue
-            holder = session_id + ("|p" if spec.permanent else "")
-            got = await self.bus.acquire(record, holder)
-            if got is None:
-                held = await self.bus.holder(record)
-                other = held[0] if held else ""
-                if other.endswith("|p"):
-                    raise LockHeld(client, kind, other[:-2])
-                await self.bus.release(record, other)
-                if other.split("|")[0] != session_id:
-                    await self._release_in(tenant, other.split("|")[0], client)
-                got = await self.bus.acquire(record, holder)
-                if got is None:
-                    raise LockHeld(client, kind, other.split("|")[0])
-            fence = max(fence, got)
-            await self._lock_notice("set", kind, tenant, client, session_id, got)
-        return await self.hub.update(
-            session_id,
-            SetLock(
-                client=client,
-                read=spec.read,
-                write=spec.write,
-                assign=spec.assign,
-                permanent=spec.permanent,
-                release=release,
-                fence=fence,
-            ),
-            tenant=tenant,
-        )
-
-    async def _release_in(self, tenant: str, session_id: str, client: str) -> None:
-        with contextlib.suppress(SessionNotFound, InputError, SessionClosed):
-            await self.hub.update(session_id, SetLock(client=client, release=True), tenant=tenant)
-
-    async def _lock_notice(
-        self, op: str, kind: str, tenant: str, client: str, session_id: str, fence: int
-    ) -> None:
-        await self.bus.notify(
-            _encode(
-                {
-                    "t": "lock",
-                    "op": op,
-                    "kind": kind,
-                    "k": [tenant, client],
-                    "s": session_id,
-                    "f": fence,
-                }
-            )
-        )
-
-    async def _ended(self, tenant: str, session: Session) -> None:
-        """A session ended: free the client-wide records of its non-permanent locks."""
-        for kind in ("read", "assign"):
-            for who, (sid, fence) in list(self.locks.table(kind).items()):
-                if who[0] == tenant and sid == session.id and who[1] not in session.locks:
-                    record = f"{kind}:{tenant}:{who[1]}"
-                    held = await self.bus.holder(record)
-                    if held is not None and held[0].split("|")[0] == session.id:
-                        await self.bus.release(record, held[0])
-                    await self._lock_notice("drop", kind, tenant, who[1], session.id, fence)
-
-    async def new_session(
-        self, tenant: str, current: str | None, new_id: Any = None, model_id: str | None = None
-    ) -> str:
-        """Start over: end ``current`` (if any and active), start a new session."""
-        if current is not None:
-            with contextlib.suppress(SessionNotFound, SessionClosed, InputError):
-                await self.hub.update(current, End(reason="new session"), tenant=tenant)
-        sid = str(new_id) if new_id else uuid.uuid4().hex
-        await self.hub.create_session(model_id, session_id=sid, tenant=tenant)
-        return sid
-
-    async def end_session(self, tenant: str, session_id: str, reason: str) -> SessionView:
-        """End a session (only an explicit end does: a client leaving never ends one)."""
-        return await self.hub.update(session_id, End(reason=reason), tenant=tenant)
-
     # --- the bus --------------------------------------------------------------------------
 
     async def _frame_from_bus(self, raw: bytes) -> None:
@@ -687,12 +523,6 @@ class Router:
             )
             failed += 1
         return failed
-
-    # --- convenience ----------------------------------------------------------------------
-
-    async def say(self, client: Attached, text: str, session_id: str | None = None) -> SessionView:
-        """A client's text message (see :meth:`message`)."""
-        return await self.message(client, session_id, Text(text=text))
 
 
 def _numbered(frame: bytes, seq: int) -> bytes:
