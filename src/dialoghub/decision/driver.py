@@ -83,7 +83,10 @@ def solicitations(
     spec = model.decision
     if rd is None or not isinstance(spec, DecisionSpec):
         return []
-    out = []
+    out: list[Solicitation] = []
+    asked = [(sid, p) for sid, p in rd["pending"].items() if only is None or only(sid, p)]
+    if not asked:
+        return out
     proposals = tuple(
         {
             "id": p["id"],
@@ -94,10 +97,14 @@ def solicitations(
         }
         for p in proposals_of(rd)
     )
-    for sid, pending in rd["pending"].items():
-        if only is not None and not only(sid, pending):
-            continue
+    # the same for every specialist of the round (computed once)
+    every_pair = tuple((a, b) for a, b in pairs_of(rd, ""))
+    prompt = _prompt(model, rd["state"])
+    transitions = spec.transitions.get(rd["state"], ())
+    history = tuple((session.decision or {}).get("history", ()))
+    for sid, pending in asked:
         vote = pending["k"] == "v"
+        pairs = tuple((a, b) for a, b in pending["left"]) if "left" in pending else every_pair
         out.append(
             Solicitation(
                 session_id=session.id,
@@ -108,13 +115,13 @@ def solicitations(
                 kind="vote" if vote else "proposal",
                 specialist=sid,
                 correlation=correlation(rd, sid),
-                prompt=_prompt(model, rd["state"]),
-                transitions=spec.transitions.get(rd["state"], ()),
+                prompt=prompt,
+                transitions=transitions,
                 params=session.params,
                 metadata=session.metadata,
-                history=tuple((session.decision or {}).get("history", ())),
+                history=history,
                 proposals=proposals if vote else (),
-                pairs=tuple((a, b) for a, b in pairs_of(rd, sid)) if vote else (),
+                pairs=pairs if vote else (),
                 due_at=pending["due"],
             )
         )
@@ -281,12 +288,11 @@ class Driver:
 
         key = (session.tenant, session.id)
         said = self._said.pop(key, None)  # reasoning this driver just submitted, if any
-        asked = solicitations(model, session, only=ours)
-        if not asked:
+        rd = open_round(session)
+        if rd is None:
             return None
-        if any(s.kind == "vote" for s in asked):
-            rd = open_round(session)
-            assert rd is not None
+        known: dict[str, str] | None = None
+        if any(p["k"] == "v" and ours(sid, p) for sid, p in rd["pending"].items()):
             known = {
                 p["id"]: said[p["by"]]
                 for p in proposals_of(rd)
@@ -294,7 +300,9 @@ class Driver:
             }
             if len(known) < len(rd["proposals"]):  # others' reasoning: read the round's log
                 known = await self._reasoning(session)
-            asked = solicitations(model, session, reasoning=known, only=ours)
+        asked = solicitations(model, session, reasoning=known, only=ours)
+        if not asked:
+            return None
         if len(asked) == 1:
             answers = [await self._ask(model, asked[0], now)]
         elif all(self._inline(model, s.specialist) for s in asked):
