@@ -146,6 +146,15 @@ async def test_no_medium_at_anything_else_does_not_end_the_order(runner: Runner)
     assert replies[5] == ["What would you like to order?"]
 
 
+async def test_a_value_alone_at_the_confirmation_corrects_it(runner: Runner) -> None:
+    _, confirm, corrected, again = await talk(
+        runner, "pizza", "p7", "a large pepperoni", "medium", "maybe"
+    )
+    assert confirm == ["So a large pepperoni, right?"]
+    assert corrected == ["So a medium pepperoni, right?"]
+    assert again == ["So a medium pepperoni, right?"]  # neither yes, no nor a value: again
+
+
 async def test_a_bare_margarita_is_an_order(runner: Runner) -> None:
     _, size, confirm = await talk(runner, "pizza", "p3", "margarita", "large")
     assert size == ["What size: small, medium or large?"]

@@ -146,6 +146,17 @@ def answer_confirm(run: Run, aw: dict[str, Any], text: str, rec: Recognition) ->
     if answer is None:
         if rec.intent is not None and rec.intent in state.on:
             return False  # the user asked for something else: handle it as a new request
+        if "intent" in what and run.model.recognizer.bare_values(text):
+            # a value alone ("medium" to "So a large pepperoni, right?") is a correction
+            intent = run.model.intents[what["intent"]]
+            found = run.model.recognizer.extract_slots(intent.name, text)
+            names = {s.name for s in intent.slots}
+            corrected = {k: v for k, v in found.items() if k in names}
+            if corrected:
+                for name, value in corrected.items():
+                    run.emit("slot_filled", name=name, value=value.value)
+                run.continue_fill(intent, [*what.get("filled", []), *corrected])
+                return True
         texts = aw.get("prompt") or []
         rewait(run, aw, texts[0] if texts else None)
         return True
