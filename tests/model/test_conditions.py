@@ -91,6 +91,15 @@ def test_mixed_types_compare_false(source: str, variables: dict[str, Any]) -> No
     assert holds(source, **variables) is False
 
 
+def test_both_sides_may_be_variables() -> None:
+    assert holds("a == b", a=2, b=2) is True
+    assert holds("a == b", a=2, b=3) is False
+    assert holds("a < b", a=2, b=3) is True
+    assert holds("limit >= age", limit=18, age=21) is False
+    assert holds("3 < x", x=4) is True
+    assert holds("x in allowed", x="a", allowed=["a"]) is True
+
+
 def test_not_equal_is_the_negation_of_equal_even_across_types() -> None:
     # `!=` is `not ==`: a string is not equal to a number, so "3" != 3 holds
     assert holds("x != 3", x="3") is True

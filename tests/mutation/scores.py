@@ -64,10 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         eq = [n for n, c in codes.items() if n in known and c in SURVIVED]
         survivors = sorted(n for n, c in codes.items() if c in SURVIVED and n not in known)
         checked = count["killed"] + count["survived"] - len(eq)
-        score = 100.0 * count["killed"] / checked if checked else 100.0
+        score = 100.0 * count["killed"] / checked if checked else None
+        shown = "    n/a" if score is None else f"{score:6.1f}%"
         print(f"{module:34} {len(codes):7} {count['killed']:7} {len(survivors):8} {len(eq):6} "
-              f"{count['unrun']:5} {score:6.1f}%")  # fmt: skip
-        if args.min is not None and score < args.min:
+              f"{count['unrun']:5} {shown}")  # fmt: skip
+        if args.min is not None and (score is None or score < args.min):
             low = True
         if args.survivors:
             for name in survivors:
