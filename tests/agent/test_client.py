@@ -2,55 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from dialoghub.client import APIError, Client, SyncClient
-from dialoghub.server import Settings, create_app
-from dialoghub.server.keystore import MemoryKeyStore
-from dialoghub.server.routes_messages import AgentConfig, install
-from tests.agent.conftest import make_planner, make_plugins
-from tests.server.conftest import Keys, make_keys
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Keys]]:
-    keystore = MemoryKeyStore()
-    keys = make_keys(keystore)
-    settings = Settings(
-        store=f"sqlite:///{tmp_path}/s.db",
-        rate_limit=0,
-        timers=False,
-        token_keys=("k1:0123456789abcdef0123456789abcdef",),
-    )
-    app = create_app(settings, keystore=keystore)
-    install(
-        app,
-        AgentConfig(planner=make_planner(), plugins=make_plugins(), workspace=str(tmp_path / "ws")),
-    )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", keys
-    finally:
-        srv.should_exit = True
-        thread.join(10)
-        sock.close()
+from tests.server.conftest import Keys
 
 
 async def test_the_async_client_runs_a_round_and_follows_it(

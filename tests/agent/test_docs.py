@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from dialoghub.agent import EventType
-from tests.agent.test_client import server  # noqa: F401 - the fixture
 from tests.server.conftest import Keys
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "agent.md"
@@ -20,8 +19,9 @@ def test_the_doc_has_its_examples() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_an_example_runs(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                         server: tuple[str, Keys]) -> None:  # noqa: F811
+def test_an_example_runs(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[str, Keys]
+) -> None:
     url, keys = server
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DIALOGHUB_URL", url)

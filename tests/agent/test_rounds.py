@@ -219,3 +219,52 @@ async def test_streamed_chunks_are_not_stored() -> None:
             sizes.append((len(events), len(msgspec.msgpack.encode(events))))
     assert sizes[0][0] == sizes[1][0]
     assert abs(sizes[0][1] - sizes[1][1]) <= 4  # seq 8 against seq 503, twice
+
+
+async def test_a_round_over_its_timeout_fails_and_is_recorded() -> None:
+    never = asyncio.Event()
+    async with (
+        Hub("memory://") as hub,
+        AgentApp(
+            hub, planner=make_planner(), plugins=make_plugins(never), round_timeout=0.2
+        ) as app,
+    ):
+        session = await app.get_session()
+        seen = Collect()
+        rnd = await session.send_message("weather in Paris", seen)
+        assert rnd.status is RoundStatus.FAILED and "timed out" in (rnd.error or "")
+        assert seen.types()[-2:] == ["round_error", "round_end"]
+        stored = await app.get_round(session.id, rnd.id)
+        assert stored.status is RoundStatus.FAILED
+        # the session takes the next round
+        never.set()
+        assert (await session.send_message("last")).status is RoundStatus.FINISHED
+
+
+async def test_a_follower_older_than_the_kept_events_gets_the_stored_ones_first() -> None:
+    async with (
+        Hub("memory://") as hub,
+        AgentApp(hub, planner=make_planner(), plugins=make_plugins(), keep_events=3) as app,
+    ):
+        session = await app.get_session()
+        for city in ("Paris", "Rome", "Oslo"):  # 48 events; 3 to 6 of them kept
+            await session.send_message(f"weather in {city}")
+        got: list[AgentEvent] = []
+
+        async def read() -> None:
+            async for event in app.follow(session.id, after=0):
+                got.append(event)
+                if (
+                    len(got) > 1
+                    and event.type is EventType.ROUND_END
+                    and event.message.startswith("Oslo")
+                ):
+                    return
+
+        await asyncio.wait_for(read(), 5)
+    seqs = [e.seq for e in got]
+    assert seqs == sorted(set(seqs))  # increasing, no repeat
+    stored = [e for e in got if e.seq < got[-1].seq - 5]
+    assert [e.type for e in stored[:4]] == ["round_start", "post_end", "post_end", "post_end"]
+    assert stored[3].data["post"]["send_to"] == "user"  # the reply post, stored with the end
+    assert [e.type for e in got].count("round_end") == 3

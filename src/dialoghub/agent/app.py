@@ -412,11 +412,22 @@ class AgentApp:
             )
             planner = self._planner_of(session)
             assert planner is not None  # checked when the message was accepted
+            # The timeout cancels the round's task: run_round records it as failed (timed
+            # out) and returns; the timer is dropped when the round ends first.
+            task = asyncio.current_task()
+            assert task is not None
+
+            def time_out(turn: Turn = turn) -> None:
+                turn.timed_out = self.round_timeout
+                task.cancel()
+
+            timer = asyncio.get_running_loop().call_later(self.round_timeout, time_out)
             try:
-                async with asyncio.timeout(self.round_timeout):
-                    return await run_round(turn, planner)
-            except TimeoutError:  # pragma: no cover - run_round records the cancellation
-                return rnd
+                return await run_round(turn, planner)
+            finally:
+                timer.cancel()
+                if turn.timed_out is not None:
+                    task.uncancel()
         finally:
             self._running.pop(key, None)
             running.done.set()
@@ -601,51 +612,72 @@ class AgentApp:
         while True:
             events = await self.hub.events(session_id, tenant=tenant, after=cursor, limit=1000)
             for e in events:
-                converted = _stored(e, session_id)
-                if converted is not None and after < converted.seq < before:
-                    out.append(converted)
+                out += [c for c in _stored(e, session_id) if after < c.seq < before]
             if len(events) < 1000:
                 return out
             cursor = events[-1].seq
 
 
-def _stored(e: Any, sid: str) -> AgentEvent | None:
+def _stored(e: Any, sid: str) -> list[AgentEvent]:
+    """The round events a stored session event stands for, with their live numbers."""
     d = e.data
+
+    def event(
+        kind: EventType, seq: int, message: str, data: dict[str, Any], post: str | None = None
+    ) -> AgentEvent:
+        return AgentEvent(
+            seq=seq,
+            time=e.time,
+            type=kind,
+            scope=EVENT_SCOPES[kind],
+            session_id=sid,
+            round_id=d.get("round"),
+            post_id=post,
+            message=message,
+            data=data,
+        )
+
+    seq = int(d.get("seq", 0))
     if e.type == "agent_round_started":
-        kind, message, data, post = (
-            EventType.ROUND_START,
-            d.get("message", ""),
-            {"message": d.get("message", ""), "files": d.get("files", [])},
-            None,
+        message = d.get("message", "")
+        return [
+            event(
+                EventType.ROUND_START,
+                seq,
+                message,
+                {"message": message, "files": d.get("files", [])},
+            )
+        ]
+    if e.type == "agent_post":
+        return [
+            event(
+                EventType.POST_END,
+                seq,
+                d["post"].get("message", ""),
+                {"post": d["post"]},
+                d["post"]["id"],
+            )
+        ]
+    if e.type == "agent_round_ended":
+        out = []
+        reply_post = d.get("post")
+        reply = reply_post.get("message") if reply_post else None
+        if reply_post is not None:  # its post_end was numbered just before the round_end
+            out.append(
+                event(
+                    EventType.POST_END, seq - 1, reply or "", {"post": reply_post}, reply_post["id"]
+                )
+            )
+        out.append(
+            event(
+                EventType.ROUND_END,
+                seq,
+                reply or d.get("error") or "",
+                {"status": d["status"], "reply": reply, "error": d.get("error")},
+            )
         )
-    elif e.type == "agent_post":
-        kind, message, data, post = (
-            EventType.POST_END,
-            d["post"].get("message", ""),
-            {"post": d["post"]},
-            d["post"]["id"],
-        )
-    elif e.type == "agent_round_ended":
-        reply = (d.get("post") or {}).get("message")
-        kind, message, data, post = (
-            EventType.ROUND_END,
-            reply or d.get("error") or "",
-            {"status": d["status"], "reply": reply, "error": d.get("error")},
-            None,
-        )
-    else:
-        return None
-    return AgentEvent(
-        seq=int(d.get("seq", 0)),
-        time=e.time,
-        type=kind,
-        scope=EVENT_SCOPES[kind],
-        session_id=sid,
-        round_id=d.get("round"),
-        post_id=post,
-        message=message,
-        data=data,
-    )
+        return out
+    return []
 
 
 class AgentSession:

@@ -85,6 +85,7 @@ class Turn:
         self._write_file = write_file
         self._emitted = 0
         self.cancel_requested = False
+        self.timed_out: float | None = None  # the timeout (s) that stopped the round
         self._reply_post: str | None = None
         self._reply_parts: list[str] = []
         self._queue: asyncio.Queue[tuple[str, str, dict[str, Any], str | None]] | None = None
@@ -265,7 +266,11 @@ async def run_round(turn: Turn, planner: Planner) -> Round:
     except RoundCancelled:
         r.status, r.error = RoundStatus.CANCELLED, "cancelled on request"
     except asyncio.CancelledError:  # the task itself was cancelled: record, then go on
-        r.status, r.error = RoundStatus.CANCELLED, "cancelled"
+        if turn.timed_out is not None:
+            r.status = RoundStatus.FAILED
+            r.error = f"the round timed out after {turn.timed_out:g} s"
+        else:
+            r.status, r.error = RoundStatus.CANCELLED, "cancelled"
     except Exception as exc:
         r.status = RoundStatus.FAILED
         r.error = str(exc) if isinstance(exc, AgentError) else f"{type(exc).__name__}: {exc}"

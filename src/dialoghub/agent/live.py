@@ -80,14 +80,22 @@ class LiveLog:
         """The events after ``after``, then each new one, until the log is closed."""
         self.followers += 1
         try:
-            first = self.first_kept
-            if backfill is not None and (first is None or first > after + 1) and after < self.seq:
-                upto = first if first is not None else self.seq + 1
-                for event in await backfill(after, upto):
-                    after = max(after, event.seq)
-                    yield event
             while True:
                 changed = self._changed
+                first = self.first_kept
+                if (
+                    backfill is not None
+                    and after < self.seq
+                    and (first is None or first > after + 1)
+                ):
+                    # Older than what is kept (a late reconnect, a follower that fell far
+                    # behind, a restarted process): what the store has of it, then go on
+                    # from the oldest kept event (the numbers between were chunks).
+                    upto = first if first is not None else self.seq + 1
+                    for event in await backfill(after, upto):
+                        after = max(after, event.seq)
+                        yield event
+                    after = max(after, upto - 1)
                 for event in self.since(after):
                     after = event.seq
                     yield event
