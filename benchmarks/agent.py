@@ -81,22 +81,25 @@ def _dialoghub_agent(chunks: int = 1) -> tuple[Any, Any]:
         if chunks > 1:
             step = len(reply) // chunks + 1
             for i in range(0, len(reply), step):
-                await turn.say(reply[i:i + step])
+                await turn.say(reply[i : i + step])
         return reply
 
     planner.add(r"weather in (?P<city>\w+)", weather)
     return planner, plugins
 
 
-async def _dialoghub_run(directory: Path, sessions: int, rounds: int,
-                         chunks: int = 1) -> dict[str, float]:
+async def _dialoghub_run(
+    directory: Path, sessions: int, rounds: int, chunks: int = 1
+) -> dict[str, float]:
     from dialoghub.agent import AgentApp
     from dialoghub.hub import Hub
 
     db = directory / f"agent-{chunks}.db"
     planner, plugins = _dialoghub_agent(chunks)
-    async with Hub(f"sqlite:///{db}") as hub, AgentApp(hub, planner=planner,
-                                                        plugins=plugins) as app:
+    async with (
+        Hub(f"sqlite:///{db}") as hub,
+        AgentApp(hub, planner=planner, plugins=plugins) as app,
+    ):
         ids = [(await app.get_session(f"s{i}")).id for i in range(sessions)]
         before = _db_bytes(db)
         events = 0
@@ -122,27 +125,40 @@ async def _dialoghub_run(directory: Path, sessions: int, rounds: int,
         await asyncio.gather(*(play(sid) for sid in ids))
         elapsed = time.perf_counter() - started
     total = sessions * rounds
-    return {"rounds_per_s": total / elapsed, "events_per_s": events / elapsed,
-            "ttfe_p50_ms": statistics.median(first) * 1000,
-            "ttfe_p99_ms": _pct(first, 0.99) * 1000,
-            "stored_bytes_per_round": (_db_bytes(db) - before) / total,
-            "events_per_round": events / total}
+    return {
+        "rounds_per_s": total / elapsed,
+        "events_per_s": events / elapsed,
+        "ttfe_p50_ms": statistics.median(first) * 1000,
+        "ttfe_p99_ms": _pct(first, 0.99) * 1000,
+        "stored_bytes_per_round": (_db_bytes(db) - before) / total,
+        "events_per_round": events / total,
+    }
 
 
-async def _dialoghub_idle(directory: Path, idle: int) -> float:
+async def _dialoghub_idle(directory: Path, idle: int, *, cache: bool = True) -> float:
     from dialoghub.agent import AgentApp
     from dialoghub.hub import Hub
 
     planner, plugins = _dialoghub_agent()
-    async with Hub(f"sqlite:///{directory}/idle.db") as hub, AgentApp(
-            hub, planner=planner, plugins=plugins) as app:
+    name = "idle" if cache else "idle-nocache"
+    async with (
+        Hub(f"sqlite:///{directory}/{name}.db", cache_size=10_000 if cache else 0) as hub,
+        AgentApp(hub, planner=planner, plugins=plugins) as app,
+    ):
         await app.get_session("warm-up")
+
+        async def make() -> None:  # returns nothing: the handles are dropped, as when idle
+            for start in range(0, idle, 500):
+                await asyncio.gather(
+                    *(app.get_session(f"idle-{i}") for i in range(start, min(idle, start + 500)))
+                )
+
         gc.collect()
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
-        for start in range(0, idle, 500):
-            await asyncio.gather(*(app.get_session(f"idle-{i}")
-                                   for i in range(start, min(idle, start + 500))))
+        await make()
+        for _ in range(3):  # let the finished tasks go
+            await asyncio.sleep(0)
         gc.collect()
         held = tracemalloc.get_traced_memory()[0] - base
         tracemalloc.stop()
@@ -163,13 +179,21 @@ def _adk_parts() -> tuple[Any, Any, Any]:
             self, llm_request: LlmRequest, stream: bool = False
         ) -> AsyncGenerator[LlmResponse, None]:
             contents = llm_request.contents
-            last_user = max(i for i, c in enumerate(contents) if c.role == "user" and any(
-                p.text for p in c.parts or ()))
-            done = {p.function_response.name for c in contents[last_user:]
-                    for p in c.parts or () if p.function_response}
+            last_user = max(
+                i
+                for i, c in enumerate(contents)
+                if c.role == "user" and any(p.text for p in c.parts or ())
+            )
+            done = {
+                p.function_response.name
+                for c in contents[last_user:]
+                for p in c.parts or ()
+                if p.function_response
+            }
             if "lookup" not in done:
-                part = types.Part(function_call=types.FunctionCall(
-                    name="lookup", args={"city": "Paris"}))
+                part = types.Part(
+                    function_call=types.FunctionCall(name="lookup", args={"city": "Paris"})
+                )
             elif "count" not in done:
                 part = types.Part(function_call=types.FunctionCall(name="count", args={}))
             else:
@@ -200,13 +224,16 @@ async def _adk_run(directory: Path, sessions: int, rounds: int) -> dict[str, flo
     logging.getLogger("google_adk").setLevel(logging.ERROR)
     Scripted, lookup, count = _adk_parts()
     db = directory / "adk.db"
-    service = DatabaseSessionService(f"sqlite+aiosqlite:///{db}",
-                                     connect_args={"timeout": 120.0}, pool_timeout=120.0)
+    service = DatabaseSessionService(
+        f"sqlite+aiosqlite:///{db}", connect_args={"timeout": 120.0}, pool_timeout=120.0
+    )
     agent = LlmAgent(name="weather", model=Scripted(model="scripted"), tools=[lookup, count])
     runner = Runner(app_name=APP, agent=agent, session_service=service)
     try:
-        ids = [(await service.create_session(app_name=APP, user_id=f"u{i}")).id
-               for i in range(sessions)]
+        ids = [
+            (await service.create_session(app_name=APP, user_id=f"u{i}")).id
+            for i in range(sessions)
+        ]
         before = _db_bytes(db)
         events = 0
         first: list[float] = []
@@ -217,8 +244,9 @@ async def _adk_run(directory: Path, sessions: int, rounds: int) -> dict[str, flo
             for _ in range(rounds):
                 sent = time.perf_counter()
                 seen = False
-                async for _event in runner.run_async(user_id=f"u{i}", session_id=sid,
-                                                     new_message=message):
+                async for _event in runner.run_async(
+                    user_id=f"u{i}", session_id=sid, new_message=message
+                ):
                     events += 1
                     if not seen:
                         seen = True
@@ -230,11 +258,14 @@ async def _adk_run(directory: Path, sessions: int, rounds: int) -> dict[str, flo
     finally:
         await service.close()
     total = sessions * rounds
-    return {"rounds_per_s": total / elapsed, "events_per_s": events / elapsed,
-            "ttfe_p50_ms": statistics.median(first) * 1000,
-            "ttfe_p99_ms": _pct(first, 0.99) * 1000,
-            "stored_bytes_per_round": (_db_bytes(db) - before) / total,
-            "events_per_round": events / total}
+    return {
+        "rounds_per_s": total / elapsed,
+        "events_per_s": events / elapsed,
+        "ttfe_p50_ms": statistics.median(first) * 1000,
+        "ttfe_p99_ms": _pct(first, 0.99) * 1000,
+        "stored_bytes_per_round": (_db_bytes(db) - before) / total,
+        "events_per_round": events / total,
+    }
 
 
 async def _adk_idle(directory: Path, idle: int) -> float:
@@ -264,23 +295,40 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         ours = await _dialoghub_run(d, args.sessions, args.rounds)
-        chunked = await _dialoghub_run(d, args.sessions, max(1, args.rounds // 2), chunks=200)
+        chunked = await _dialoghub_run(d, args.sessions, args.rounds, chunks=200)
         ours["stored_bytes_per_round_200_chunks"] = chunked["stored_bytes_per_round"]
         ours["idle_bytes_per_session"] = await _dialoghub_idle(d, args.idle)
+        ours["idle_bytes_per_session_no_cache"] = await _dialoghub_idle(d, args.idle, cache=False)
         result: dict[str, Any] = {
-            "config": {"sessions": args.sessions, "rounds": args.rounds, "idle": args.idle,
-                       "python": sys.version.split()[0],
-                       "dialoghub": version("dialoghub")},
+            "config": {
+                "sessions": args.sessions,
+                "rounds": args.rounds,
+                "idle": args.idle,
+                "python": sys.version.split()[0],
+                "dialoghub": version("dialoghub"),
+            },
             "dialoghub": ours,
         }
         if not args.no_peer:
+            # dialoghub again at the peer's load, so the ratio compares like with like
+            same = await _dialoghub_run(d, args.peer_sessions, args.peer_rounds)
+            for key in (
+                "idle_bytes_per_session",
+                "idle_bytes_per_session_no_cache",
+                "stored_bytes_per_round_200_chunks",
+            ):
+                same[key] = ours[key]
+            result["dialoghub_at_peer_load"] = same
             peer = await _adk_run(d, args.peer_sessions, args.peer_rounds)
-            peer["idle_bytes_per_session"] = await _adk_idle(d, min(args.idle, 2000))
+            peer["idle_bytes_per_session"] = await _adk_idle(d, min(args.idle, args.peer_idle))
             result["adk"] = peer
-            result["config"]["adk"] = f"google-adk {version('google-adk')}"
-            result["config"]["adk_sessions"] = args.peer_sessions
-            result["config"]["adk_rounds"] = args.peer_rounds
-            result["ratio"] = {k: ours[k] / peer[k] for k in peer if peer[k]}
+            result["config"].update(
+                adk=f"google-adk {version('google-adk')}",
+                adk_sessions=args.peer_sessions,
+                adk_rounds=args.peer_rounds,
+                adk_idle=min(args.idle, args.peer_idle),
+            )
+            result["ratio"] = {k: same[k] / peer[k] for k in peer if peer[k] and k in same}
     return result
 
 
@@ -293,23 +341,51 @@ ROWS = [
     ("stored bytes/round", "stored_bytes_per_round", "{:,.0f}"),
     ("stored bytes/round, 200 chunks", "stored_bytes_per_round_200_chunks", "{:,.0f}"),
     ("heap bytes per idle session", "idle_bytes_per_session", "{:,.0f}"),
+    ("... the hub's cache off", "idle_bytes_per_session_no_cache", "{:,.0f}"),
 ]
 
 
 def table(result: dict[str, Any]) -> list[str]:
     """The figures as the fixed-width table."""
     ours, peer = result["dialoghub"], result.get("adk", {})
+    same = result.get("dialoghub_at_peer_load", {})
     ratio = result.get("ratio", {})
+
+    def cell(fig: dict[str, Any], key: str, fmt: str) -> str:
+        return fmt.format(fig[key]) if key in fig else "-"
+
     rows = []
     for label, key, fmt in ROWS:
-        rows.append([label, "", "", "", fmt.format(ours[key]) if key in ours else "-",
-                     fmt.format(peer[key]) if key in peer else "-",
-                     f"{ratio[key]:.2f}x" if key in ratio else "-"])
-    cols = [("figure", 30), ("", 0), ("", 0), ("", 0), ("dialoghub", 10), ("adk", 10),
-            ("ratio", 8)]
+        rows.append(
+            [
+                label,
+                "",
+                "",
+                "",
+                cell(ours, key, fmt),
+                cell(same, key, fmt),
+                cell(peer, key, fmt),
+                f"{ratio[key]:.2f}x" if key in ratio else "-",
+            ]
+        )
     c = result["config"]
-    head = (f"{c['sessions']} sessions x {c['rounds']} rounds (ADK: {c.get('adk_sessions')} "
-            f"x {c.get('adk_rounds')}), idle sessions {c['idle']}; {c.get('adk', '')}")
+    big = f"{c['sessions']}x{c['rounds']}"
+    small = f"{c.get('adk_sessions')}x{c.get('adk_rounds')}"
+    cols = [
+        ("figure", 30),
+        ("", 0),
+        ("", 0),
+        ("", 0),
+        (f"dh {big}", 11),
+        (f"dh {small}", 11),
+        (f"adk {small}", 11),
+        ("ratio", 8),
+    ]
+    head = (
+        f"dialoghub (dh) at {big} and at ADK's {small} (sessions x rounds, all sessions "
+        f"at once); ratio = dh / adk at {small}; idle sessions {c['idle']} (ADK "
+        f"{c.get('adk_idle')}); {c.get('adk', '')}"
+    )
     return [head, *grid(cols, rows)]
 
 
@@ -321,6 +397,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--peer-sessions", type=int, default=20)
     parser.add_argument("--peer-rounds", type=int, default=5)
     parser.add_argument("--idle", type=int, default=10_000)
+    parser.add_argument(
+        "--peer-idle",
+        type=int,
+        default=1000,
+        help="idle sessions for ADK (each create is a transaction)",
+    )
     parser.add_argument("--no-peer", action="store_true", help="dialoghub only")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
