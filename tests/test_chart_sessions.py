@@ -223,3 +223,89 @@ async def test_jump_and_text_are_refused_with_what_to_send_instead(hub: Hub) -> 
     with pytest.raises(errors.UnexpectedInput, match=r"takes events \(an 'event' input\)"):
         await hub.update("s", Text(text="turn red"))
     assert await hub.get_session("s") == before  # nothing written
+
+
+PLAYER = """
+id: player
+intents:
+  play: [play, start playing]
+  pause: [pause, hold on]
+  stop: [stop, stop it]
+  louder: [louder, turn it up]
+states:
+  stopped:
+    ask: Say play.
+    on: {play: playing}
+  playing:
+    type: parallel
+    on: {stop: done}
+    states:
+      track:
+        states:
+          normal: {say: Playing., on: {pause: paused}}
+          paused: {ask: Paused. Say play., on: {play: playing.track.normal}}
+      volume:
+        initial: soft
+        states:
+          soft: {on: {louder: loud}}
+          loud: {say: Loud now.}
+  done: {say: Bye., final: true}
+"""
+
+
+async def test_a_dialog_whose_states_nest_runs_as_a_statechart(tmp_path: Path) -> None:
+    """Nested and parallel states in the dialog language: the same chart runtime, text
+    recognised as the model's intents, listings by any state the session is in."""
+    (tmp_path / "player.yaml").write_text(PLAYER)
+    async with Hub("memory://") as hub:
+        hub.load_models(tmp_path / "player.yaml")
+        v = await hub.create_session("player", session_id="p")
+        assert v.session.state == "stopped" and v.actions == (
+            Reply(text="Say play."),
+            WaitForUser(),
+        )
+        v = await hub.update("p", Text(text="start playing"))
+        assert v.session.configuration == [
+            "player", "playing", "playing.track", "playing.track.normal",
+            "playing.volume", "playing.volume.soft",
+        ]  # fmt: skip
+        assert Reply(text="Playing.") in v.actions
+        v = await hub.update("p", Text(text="hold on"))
+        assert "playing.track.paused" in v.session.configuration
+        v = await hub.update("p", Text(text="turn it up"))  # the other region moves alone
+        assert {"playing.track.paused", "playing.volume.loud"} <= set(v.session.configuration)
+        for state in ("playing", "playing.track", "playing.track.paused", "playing.volume.loud"):
+            page = await hub.list_sessions(model="player", state=state)
+            assert [s.id for s in page.sessions] == ["p"], state
+        v = await hub.update("p", Text(text="what is this"))  # no intent: nothing moves
+        assert [e.data for e in v.events if e.type == "chart_event_ignored"] == [{"event": None}]
+        v = await hub.update("p", Text(text="play"))  # a target by its path
+        assert "playing.track.normal" in v.session.configuration
+        v = await hub.update("p", Text(text="stop it"))
+        assert v.ended and Reply(text="Bye.") in v.actions
+        await folds(hub, "p")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("    on: {play: playing}", "    on: {play: normal}"), "2 states are called 'normal'"),
+        (("    on: {play: playing}", "    on: {play: nowhere}"), "no state is called 'nowhere'"),
+        (("  stopped:\n", "  stopped:\n    do: [{say: x}]\n"), "'do' is not supported"),
+        (("        initial: soft", "        initial: mute"), "'initial' 'mute' is not a child"),
+    ],
+)
+def test_a_nested_dialog_refuses_what_it_cannot_run(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    from dialoghub.model.loader import load_model
+
+    text = PLAYER.replace(*change)
+    if "normal" in change[1]:
+        text = text.replace(
+            "loud: {say: Loud now.}", "loud: {say: Loud now.}\n          normal: {}"
+        )
+    (tmp_path / "player.yaml").write_text(text)
+    with pytest.raises(errors.ModelValidationError) as info:
+        load_model(tmp_path / "player.yaml")
+    assert any(message in p.message and p.line > 0 for p in info.value.problems), info.value

@@ -326,10 +326,10 @@ def step(
     """Apply one input to a chart session (one XState macrostep)."""
     if session.ended:
         raise SessionClosed(session.id, session.status.value)
-    if isinstance(inp, Text | ASR):
+    if isinstance(inp, Text | ASR) and not model.intents:
         raise UnexpectedInput(
             f"session {session.id!r} runs the statechart {model.id!r}: it takes events "
-            "(an 'event' input), not text",
+            "(an 'event' input), not text (its model declares no intents to recognise)",
             session_id=session.id,
         )
     if isinstance(inp, Jump):
@@ -371,7 +371,17 @@ def step(
             up.emit("variable_set", name=name, value=value)
         up.act(WaitForUser(), awaiting={"chart": True, "invoked": list(before.invoked)})
         return up.s, tuple(up.actions), tuple(up.events)
-    event = _event_of(up.s, inp)
+    if isinstance(inp, Text | ASR):
+        # a model with intents (a dialog whose states nest): the recognised intent is the
+        # event, its slots the payload; text no intent fits moves nothing
+        rec = model.recognizer.recognize(inp.text)
+        up.emit("intent_recognized", intent=rec.intent, confidence=round(rec.confidence, 4))
+        event = {**{k: v.value for k, v in rec.slots.items()}, "type": rec.intent} \
+            if rec.intent is not None else None  # fmt: skip
+        if event is None:
+            up.emit("chart_event_ignored", event=None)
+    else:
+        event = _event_of(up.s, inp)
     if event is None:
         up.act(WaitForUser(), awaiting={"chart": True, "invoked": list(before.invoked)})
         return up.s, tuple(up.actions), tuple(up.events)
