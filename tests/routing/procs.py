@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class Proc:
 def start(store: str, bus: str, *, dispatch_timeout: float = 5.0, models: str = RELAY) -> Proc:
     port = free_port()
     env = {**os.environ, "DIALOGHUB_LOG_LEVEL": "warning"}
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the server runs
     popen = subprocess.Popen(
         [
             DIALOGHUB,
@@ -65,12 +67,13 @@ def start(store: str, bus: str, *, dispatch_timeout: float = 5.0, models: str = 
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,  # a file, not a pipe: a pipe nobody reads would block the server
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # until it answers (or dies)
         if popen.poll() is not None:
-            raise RuntimeError(f"server exited: {popen.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            log.seek(0)
+            raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return Proc(port, popen)
