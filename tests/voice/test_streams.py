@@ -95,4 +95,4 @@ async def test_the_session_calibration_is_kept_for_its_next_turn(voice: Voice) -
     stream = await voice.asr(WEATHER, s, AudioFormat())
     await _feed(voice, stream, say("hello"))
     await voice.end(stream, s)
-    assert voice._calibration_of(s) == stream.calibration and stream.calibration
+    assert voice.calibration_of(s) == stream.calibration and stream.calibration

@@ -167,7 +167,9 @@ class Voice:
 
     # --- streams ---------------------------------------------------------------------------
 
-    def _calibration_of(self, session: Session | None) -> str | None:
+    def calibration_of(self, session: Session | None) -> str | None:
+        """The calibration a stream of ``session`` starts from (its own last, else the
+        process's last)."""
         if session is not None:
             found = self._calibration.get((session.tenant, session.id))
             if found is not None:
@@ -203,7 +205,7 @@ class Voice:
             domain,
             fmt,
             limits=limits or self.limits,
-            calibration=self._calibration_of(session),
+            calibration=self.calibration_of(session),
         )
 
     async def transcribe(
@@ -227,7 +229,7 @@ class Voice:
         domain = self.dictation(model, language=language, end_phrase=limits.end_phrase)
         await self.prepare(domain)
         return TranscribeStream(
-            self.engine, domain, fmt, limits=limits, calibration=self._calibration_of(session)
+            self.engine, domain, fmt, limits=limits, calibration=self.calibration_of(session)
         )
 
     async def feed(self, stream: AsrStream | TranscribeStream, chunk: bytes) -> list[Result]:
