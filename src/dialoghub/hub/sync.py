@@ -84,6 +84,7 @@ class SyncHub(BlockingFace[Hub]):
     now = on_loop(Hub.now)
     start_detached = on_loop(Hub.start_detached)
     step_detached = on_loop(Hub.step_detached)
+    watch = on_loop(Hub.watch)  # the watcher is then called on the Hub's thread
 
     # --- blocking twins of the coroutine methods ------------------------------------------
 
