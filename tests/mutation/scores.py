@@ -6,7 +6,8 @@ killed, the survivors, the equivalent ones (``equivalent.toml``: a mutant that c
 behaviour, with the reason) and the score: killed / (mutants - equivalent). A mutant that
 hangs (timeout) or that mutmut's type check rejects counts as killed; one no test reaches
 counts as a survivor. ``--survivors`` lists the survivors not known to be equivalent, and
-``--min SCORE`` fails (exit 1) when a module scores below it.
+``--min SCORE`` fails (exit 1) when a module scores below it (a module none of whose
+mutants has run yet, after a run narrowed to others, shows n/a and does not count).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = "    n/a" if score is None else f"{score:6.1f}%"
         print(f"{module:34} {len(codes):7} {count['killed']:7} {len(survivors):8} {len(eq):6} "
               f"{count['unrun']:5} {shown}")  # fmt: skip
-        if args.min is not None and (score is None or score < args.min):
+        if args.min is not None and score is not None and score < args.min:
             low = True
         if args.survivors:
             for name in survivors:
