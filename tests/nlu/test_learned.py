@@ -301,3 +301,26 @@ def test_examples_left_out_of_training_are_still_checked() -> None:
     examples[dropped] = "say hello to {city}"  # a slot named after an entity, only there
     rec = LearnedRecognizer([IntentSpec("a", tuple(examples)), IntentSpec("b", ("bye",))], [CITY])
     assert "city" in rec.extract_slots("a", "say hello to Paris")
+
+
+def test_trained_models_can_be_kept_across_restarts(monkeypatch: pytest.MonkeyPatch) -> None:
+    entities = [SHOW, STATE, CITY]
+    learned._CACHE.clear()
+    first = LearnedRecognizer(INTENTS, entities)
+    key = learned.content_key(INTENTS, entities)
+    assert first.content_key == key
+    data = learned.export_trained(key)
+    assert data is not None and learned.export_trained("no such key") is None
+    learned._CACHE.clear()  # a restart
+
+    def no_training(*args: object) -> None:
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(LearnedRecognizer, "_train", no_training)
+    learned.import_trained(key, data)
+    again = LearnedRecognizer(INTENTS, entities)
+    texts = ["find the tv show Dark", "is it cold in OR", "remind me to go"]
+    assert [again.recognize(t) for t in texts] == [first.recognize(t) for t in texts]
+    for bad in (b"", b"not msgpack", data[:-7]):
+        with pytest.raises(ModelError):
+            learned.import_trained(key, bad)

@@ -44,6 +44,8 @@ from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from dialoghub.errors import ModelError
 from dialoghub.nlu.classifier import IntentClassifier
 from dialoghub.nlu.entities import Analysis, Match, best_non_overlapping
@@ -55,7 +57,16 @@ from dialoghub.nlu.recognizer import MAX_ALTERNATIVES, Recognizer
 from dialoghub.nlu.tagger import SlotTagger
 from dialoghub.nlu.types import EntityKind, EntitySpec, IntentSpec, Recognition, SlotValue
 
-__all__ = ["CACHE_SIZE", "CLASSIFY_EXAMPLES", "MATCHER_UNTIL", "TAG_EXAMPLES", "LearnedRecognizer"]
+__all__ = [
+    "CACHE_SIZE",
+    "CLASSIFY_EXAMPLES",
+    "MATCHER_UNTIL",
+    "TAG_EXAMPLES",
+    "LearnedRecognizer",
+    "content_key",
+    "export_trained",
+    "import_trained",
+]
 
 #: Trained models kept, by content: a reload of the same model does not train again.
 CACHE_SIZE = 16
@@ -90,6 +101,56 @@ def _content_key(intents: Sequence[IntentSpec], entities: Sequence[EntitySpec], 
     for e in entities:
         h.update(repr(e).encode())
     return h.hexdigest()
+
+
+def content_key(intents: Sequence[IntentSpec], entities: Sequence[EntitySpec]) -> str:
+    """The key the trained models of these intents and entities are cached under."""
+    return _content_key(intents, entities, "")
+
+
+def export_trained(key: str) -> bytes | None:
+    """The trained models cached under ``key`` as bytes, or None when none are.
+
+    The nlu layer does no I/O: a caller that wants a restart not to train again keeps these
+    bytes (a file, a store) and hands them back with :func:`import_trained` before the
+    model loads.
+    """
+    trained = _CACHE.get(key)
+    if trained is None:
+        return None
+    return msgspec.msgpack.encode(
+        {
+            "version": _TRAINING_VERSION,
+            "labels": list(trained.classifier.labels),
+            "classifier": trained.classifier.model,
+            "taggers": trained.taggers,
+        }
+    )
+
+
+def import_trained(key: str, data: bytes) -> None:
+    """Cache models exported by :func:`export_trained` under ``key``; ModelError if ``data``
+    is not such an export of this version of the training."""
+    try:
+        raw = msgspec.msgpack.decode(data, type=_Export)
+        if raw.version != _TRAINING_VERSION:
+            raise ValueError(f"trained by version {raw.version!r}")
+        trained = _Trained(
+            IntentClassifier(raw.labels, raw.classifier),
+            {name: SlotTagger(model).model for name, model in raw.taggers.items()},
+        )
+    except Exception as exc:  # a decode error, a wrong version, a model CRFsuite refuses
+        raise ModelError(f"not a trained recognizer: {exc}", key=key) from exc
+    _CACHE[key] = trained
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+
+
+class _Export(msgspec.Struct):
+    version: str
+    labels: list[str]
+    classifier: bytes | None
+    taggers: dict[str, bytes]
 
 
 class LearnedRecognizer:
@@ -132,7 +193,7 @@ class LearnedRecognizer:
         counts = [len(i.examples) for i in intents]
         mean = sum(counts) / len(counts) if counts else 0.0
         self._weight = 1.0 if mean >= MATCHER_UNTIL else mean / (mean + 10.0)
-        key = _content_key(intents, entities, "")
+        key = self.content_key = content_key(intents, entities)
         trained = _CACHE.get(key)
         if trained is None:
             trained = self._train(sampled)
