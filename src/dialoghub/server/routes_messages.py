@@ -219,15 +219,26 @@ async def _multipart(request: Request, raw: bytes) -> tuple[str, list[Any]]:
 
 _ROUND_ID = Param.path("round_id", "The round id.", min_len=1, max_len=64)
 _LAST_EVENT_ID = Param.header(
-    "Last-Event-ID", "The seq of the last event received (a reconnecting EventSource "
-    "sends it); overrides `after`.")
-_ROUND_AFTER = Param.query("after", "Rounds recorded after this session event seq.",
-                           kind=int, low=0, high=2**53, default=0)
+    "Last-Event-ID",
+    "The seq of the last event received (a reconnecting EventSource sends it); overrides `after`.",
+)
+_ROUND_AFTER = Param.query(
+    "after", "Rounds recorded after this session event seq.", kind=int, low=0, high=2**53, default=0
+)
 
 
-@endpoint("/v1/sessions/{session_id}/messages", "write", tag="agent", params=[SESSION_ID],
-          body=Body(MessageIn, description="JSON, or multipart/form-data with a 'message' "
-                    "field and 'files' parts"), status=202, operation_id="sendMessage")
+@endpoint(
+    "/v1/sessions/{session_id}/messages",
+    "write",
+    tag="agent",
+    params=[SESSION_ID],
+    body=Body(
+        MessageIn,
+        description="JSON, or multipart/form-data with a 'message' field and 'files' parts",
+    ),
+    status=202,
+    operation_id="sendMessage",
+)
 async def send_message(service: Service, request: Request, who: Principal) -> MessageAccepted:
     """Start a round for a user message (creating the session if new); its id at once."""
     agent, config = agent_of(service, request.app)
@@ -236,8 +247,10 @@ async def send_message(service: Service, request: Request, who: Principal) -> Me
     if not message.strip():
         raise InvalidInput("the message is empty")
     if len(message) > service.settings.max_text_chars:
-        raise PayloadTooLarge(f"the message is over {service.settings.max_text_chars} "
-                              "characters", limit=service.settings.max_text_chars)
+        raise PayloadTooLarge(
+            f"the message is over {service.settings.max_text_chars} characters",
+            limit=service.settings.max_text_chars,
+        )
     if files:
         if agent.workspace is None:
             raise InvalidInput("this server takes no files: run it with --workspace DIR")
@@ -253,27 +266,44 @@ async def send_message(service: Service, request: Request, who: Principal) -> Me
             created = True
     rnd = await agent.start_message(sid, message, tenant=who.tenant, files=files or None)
     base = f"/v1/sessions/{sid}"
-    return MessageAccepted(round_id=rnd.id, session_id=sid, status=rnd.status.value,
-                           created=created, stream=f"{base}/messages/stream",
-                           round=f"{base}/rounds/{rnd.id}")
+    return MessageAccepted(
+        round_id=rnd.id,
+        session_id=sid,
+        status=rnd.status.value,
+        created=created,
+        stream=f"{base}/messages/stream",
+        round=f"{base}/rounds/{rnd.id}",
+    )
 
 
-@endpoint("/v1/sessions/{session_id}/rounds", "read", tag="agent",
-          params=[SESSION_ID, _ROUND_AFTER], operation_id="listRounds")
+@endpoint(
+    "/v1/sessions/{session_id}/rounds",
+    "read",
+    tag="agent",
+    params=[SESSION_ID, _ROUND_AFTER],
+    operation_id="listAgentRounds",
+)
 async def list_rounds(service: Service, request: Request, who: Principal) -> list[Round]:
     """The session's recorded rounds (1000 session events from ``after`` are read)."""
     agent, _ = agent_of(service, request.app)
-    return await agent.rounds(SESSION_ID.read(request), tenant=who.tenant,
-                              after=_ROUND_AFTER.read(request))
+    return await agent.rounds(
+        SESSION_ID.read(request), tenant=who.tenant, after=_ROUND_AFTER.read(request)
+    )
 
 
-@endpoint("/v1/sessions/{session_id}/rounds/{round_id}", "read", tag="agent",
-          params=[SESSION_ID, _ROUND_ID], operation_id="getRound")
+@endpoint(
+    "/v1/sessions/{session_id}/rounds/{round_id}",
+    "read",
+    tag="agent",
+    params=[SESSION_ID, _ROUND_ID],
+    operation_id="getAgentRound",
+)
 async def get_round(service: Service, request: Request, who: Principal) -> Round:
     """One round: running as it is now, or as stored."""
     agent, _ = agent_of(service, request.app)
-    return await agent.get_round(SESSION_ID.read(request), _ROUND_ID.read(request),
-                                 tenant=who.tenant)
+    return await agent.get_round(
+        SESSION_ID.read(request), _ROUND_ID.read(request), tenant=who.tenant
+    )
 
 
 class CancelOut(msgspec.Struct, kw_only=True):
@@ -283,8 +313,14 @@ class CancelOut(msgspec.Struct, kw_only=True):
     round: Round
 
 
-@endpoint("/v1/sessions/{session_id}/rounds/{round_id}/cancel", "write", tag="agent",
-          params=[SESSION_ID, _ROUND_ID], status=202, operation_id="cancelRound")
+@endpoint(
+    "/v1/sessions/{session_id}/rounds/{round_id}/cancel",
+    "write",
+    tag="agent",
+    params=[SESSION_ID, _ROUND_ID],
+    status=202,
+    operation_id="cancelAgentRound",
+)
 async def cancel_round(service: Service, request: Request, who: Principal) -> CancelOut:
     """Stop a running round after its current step (an ended round is left as it is)."""
     agent, _ = agent_of(service, request.app)
@@ -299,9 +335,15 @@ def _last_event_id(request: Request) -> int | None:
     return int(raw) if raw is not None and raw.isdigit() and len(raw) < 17 else None
 
 
-@endpoint("/v1/sessions/{session_id}/messages/stream", "read", tag="agent",
-          params=[SESSION_ID, AFTER, _LAST_EVENT_ID], operation_id="streamRounds",
-          produces="text/event-stream", answer_doc="An event stream of round events")
+@endpoint(
+    "/v1/sessions/{session_id}/messages/stream",
+    "read",
+    tag="agent",
+    params=[SESSION_ID, AFTER, _LAST_EVENT_ID],
+    operation_id="streamRounds",
+    produces="text/event-stream",
+    answer_doc="An event stream of round events",
+)
 async def stream_rounds(service: Service, request: Request, who: Principal) -> Response:
     """Stream the session's round events as server-sent events (resumable by seq)."""
     agent, config = agent_of(service, request.app)
@@ -343,13 +385,19 @@ async def stream_rounds(service: Service, request: Request, who: Principal) -> R
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    return StreamingResponse(body(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def _sse(event: AgentEvent) -> bytes:
-    return b"event: %s\nid: %d\ndata: %s\n\n" % (event.type.value.encode(), event.seq,
-                                                 _encode(event))
+    return b"event: %s\nid: %d\ndata: %s\n\n" % (
+        event.type.value.encode(),
+        event.seq,
+        _encode(event),
+    )
 
 
 # --- the session's WebSocket ----------------------------------------------------------
@@ -365,26 +413,39 @@ def round_after(ws: WebSocket) -> int | None:
     return int(raw)
 
 
-async def forward_rounds(ws: WebSocket, service: Service, tenant: str, sid: str,
-                         after: int) -> None:
+async def forward_rounds(
+    ws: WebSocket, service: Service, tenant: str, sid: str, after: int
+) -> None:
     """Send the session's round events after ``after`` to the socket, then each new one,
     as ``{"type": "round_event", "event": {...}}`` frames, until cancelled."""
     agent, _ = agent_of(service, ws.app)
     async for event in agent.follow(sid, after=after, tenant=tenant):
-        await ws.send({"type": "websocket.send", "text": _encode(
-            {"type": "round_event", "event": event}).decode()})
+        await ws.send(
+            {
+                "type": "websocket.send",
+                "text": _encode({"type": "round_event", "event": event}).decode(),
+            }
+        )
 
 
 routes = [
-    Route("/v1/sessions/{session_id}/messages", send_message, methods=["POST"],
-          name="send_message"),
-    Route("/v1/sessions/{session_id}/messages/stream", stream_rounds, methods=["GET"],
-          name="stream_rounds"),
-    Route("/v1/sessions/{session_id}/rounds", list_rounds, methods=["GET"],
-          name="list_rounds"),
-    Route("/v1/sessions/{session_id}/rounds/{round_id}", get_round, methods=["GET"],
-          name="get_round"),
-    Route("/v1/sessions/{session_id}/rounds/{round_id}/cancel", cancel_round,
-          methods=["POST"], name="cancel_round"),
+    Route(
+        "/v1/sessions/{session_id}/messages", send_message, methods=["POST"], name="send_message"
+    ),
+    Route(
+        "/v1/sessions/{session_id}/messages/stream",
+        stream_rounds,
+        methods=["GET"],
+        name="stream_rounds",
+    ),
+    Route("/v1/sessions/{session_id}/rounds", list_rounds, methods=["GET"], name="list_rounds"),
+    Route(
+        "/v1/sessions/{session_id}/rounds/{round_id}", get_round, methods=["GET"], name="get_round"
+    ),
+    Route(
+        "/v1/sessions/{session_id}/rounds/{round_id}/cancel",
+        cancel_round,
+        methods=["POST"],
+        name="cancel_round",
+    ),
 ]
-
