@@ -28,14 +28,15 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from dialoghub.decision.llm import LLMSpecialist, WebhookSpecialist
 from dialoghub.decision.specialists import (
     Answer,
     CallableSpecialist,
     ProposalAnswer,
+    RuleSpecialist,
     Solicitation,
     Specialist,
     VoteAnswer,
-    from_spec,
     parse_answer,
 )
 from dialoghub.engine.decision import correlation, open_round, pairs_of
@@ -51,12 +52,34 @@ from dialoghub.errors import (
 )
 from dialoghub.hub import Hub
 from dialoghub.hub.view import SessionView
-from dialoghub.model.decisions import DecisionSpec
+from dialoghub.model.decisions import DecisionSpec, SpecialistSpec
 from dialoghub.model.spec import Model
 
 __all__ = ["Driver", "solicitations"]
 
 log = logging.getLogger("dialoghub.decision")
+
+
+def from_spec(spec: SpecialistSpec, callables: Mapping[str, Callable[..., Any]]) -> Any:
+    """The implementation of a model file's specialist (None for a human), resolving a
+    callable's ``ref`` (else its id) in ``callables``; SpecialistFailed if unresolvable."""
+    if spec.human:
+        return None
+    if spec.kind == "callable":
+        ref = str(spec.options.get("ref", spec.id))
+        fn = callables.get(ref) or callables.get(spec.id)
+        if fn is None:
+            raise SpecialistFailed(
+                f"specialist {spec.id!r} needs the callable {ref!r}: "
+                "register it (Driver(callables={...}))",
+                specialist=spec.id,
+            )
+        return fn if isinstance(fn, Specialist) else CallableSpecialist(spec.id, fn)
+    if spec.kind == "rule":
+        return RuleSpecialist(spec.id, spec.options.get("rules", []), spec.options.get("otherwise"))
+    if spec.kind == "llm":
+        return LLMSpecialist.from_options(spec.id, spec.options)
+    return WebhookSpecialist.from_options(spec.id, spec.options)
 
 
 def _prompt(model: Model, state: str) -> str | None:

@@ -28,9 +28,8 @@ from typing import Any, Protocol, runtime_checkable
 import anyio.to_thread
 
 from dialoghub.engine.decision import CHOICES
-from dialoghub.errors import InvalidAnswer, SpecialistFailed
+from dialoghub.errors import InvalidAnswer
 from dialoghub.model.conditions import Condition
-from dialoghub.model.decisions import SpecialistSpec
 
 __all__ = [
     "Answer",
@@ -259,30 +258,6 @@ class RuleSpecialist:
             tb = (solicitation.proposal(b) or {}).get("transition")
             votes[(a, b)] = "A" if ta == choice else "B" if tb == choice else "neither"
         return VoteAnswer(votes=votes, reasoning=why)
-
-
-def from_spec(spec: SpecialistSpec, callables: Mapping[str, Callable[..., Any]]) -> Any:
-    """The implementation of a model file's specialist (None for a human), resolving a
-    callable's ``ref`` (else its id) in ``callables``; SpecialistFailed if unresolvable."""
-    if spec.human:
-        return None
-    if spec.kind == "callable":
-        ref = str(spec.options.get("ref", spec.id))
-        fn = callables.get(ref) or callables.get(spec.id)
-        if fn is None:
-            raise SpecialistFailed(
-                f"specialist {spec.id!r} needs the callable {ref!r}: "
-                "register it (Driver(callables={...}))",
-                specialist=spec.id,
-            )
-        return fn if isinstance(fn, Specialist) else CallableSpecialist(spec.id, fn)
-    if spec.kind == "rule":
-        return RuleSpecialist(spec.id, spec.options.get("rules", []), spec.options.get("otherwise"))
-    from dialoghub.decision.llm import LLMSpecialist, WebhookSpecialist  # httpx on first use
-
-    if spec.kind == "llm":
-        return LLMSpecialist.from_options(spec.id, spec.options)
-    return WebhookSpecialist.from_options(spec.id, spec.options)
 
 
 #: What a driver's ``callables`` may hold: functions or ready specialists.
