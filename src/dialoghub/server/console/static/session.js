@@ -3,6 +3,7 @@ import { api, follow, query } from "./api.js";
 import { fill, h, pretty, toast, when } from "./dom.js";
 import { Timeline } from "./timeline.js";
 import { currentNodes, diagram, mark, pathNodes } from "./diagram.js";
+import { clients, rounds } from "./extras.js";
 
 function facts(s) {
   const row = (k, v) => [h("dt", {}, k), h("dd", {}, v)];
@@ -42,6 +43,8 @@ export async function render(main, [sid], signal) {
   const asOf = h("div", { class: "asof", role: "status", hidden: true });
   const factsBox = h("div");
   const detailBox = h("div", { class: "details" });
+  const roundsBox = h("section", { "aria-label": "Agent rounds" });
+  const clientsBox = h("section", { "aria-label": "Clients" });
   const diagramBox = h("div", { class: "diagram-wrap" }, h("p", { class: "muted" }, "Drawing…"));
   let picked = null;  // seq of the event being looked at, null: now
   const timeline = new Timeline(sid, session.seq, pick, signal);
@@ -51,7 +54,8 @@ export async function render(main, [sid], signal) {
     h("a", { href: "#/chat/" + encodeURIComponent(sid), class: "button" }, "Talk to it"));
   fill(main, title, actions, asOf,
     h("div", { class: "columns" },
-      h("section", { "aria-label": "Session state" }, factsBox, detailBox),
+      h("section", { "aria-label": "Session state" }, factsBox, detailBox, clientsBox,
+        roundsBox),
       h("section", { "aria-label": "Diagram and timeline" },
         h("h2", {}, "Diagram"), diagramBox,
         h("h2", {}, "Timeline ", h("span", { class: "muted" }, "(click an event, or ↑ ↓ Home End, to see the session as of it)")),
@@ -97,6 +101,8 @@ export async function render(main, [sid], signal) {
   }
 
   show(session);
+  rounds(roundsBox, sid, signal);
+  clients(clientsBox, session, signal);
   diagram(session.model_id, signal).then((box) => {
     fill(diagramBox, box);
     show(shown);
