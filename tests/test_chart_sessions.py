@@ -215,14 +215,35 @@ async def test_ending_a_session_stops_what_it_invoked(hub: Hub) -> None:
     await folds(hub, "s")
 
 
-async def test_jump_and_text_are_refused_with_what_to_send_instead(hub: Hub) -> None:
+async def test_a_jump_is_a_root_level_transition_and_text_needs_intents(hub: Hub) -> None:
+    """A jump moves to a state (its path or id) as XState's root-level ``on`` to it would:
+    exits and entries with their actions, the entered state's invocations and delays;
+    ``variables`` replace the context. Text is refused by a machine without intents."""
     await hub.create_session("light", session_id="s")
+    v = await hub.update("s", Jump(state="red.wait", variables={"count": 5}))
+    assert v.session.state == "red.wait" and v.session.variables["main"] == {"count": 5}
+    assert CommandAction(id="cam", params={"src": "camera", "input": None}) in v.actions
+    v = await hub.update("s", Jump(state="light.yellow", params={"why": "test"}))  # by id
+    assert v.session.state == "yellow" and v.session.params == {"why": "test"}
+    assert [e.data["id"] for e in v.events if e.type == "chart_invoke_stopped"] == ["cam"]
+    assert CommandAction(id="beep", params={"action": True}) in v.actions  # yellow's entry
+    assert v.session.timer is not None  # yellow's delay, armed by the jump
     before = await hub.get_session("s")
-    with pytest.raises(errors.InvalidInput, match="moves only by events: it cannot jump to 'red'"):
-        await hub.update("s", Jump(state="red"))
+    with pytest.raises(errors.InvalidInput, match="has no state 'purple' to jump to"):
+        await hub.update("s", Jump(state="purple"))
     with pytest.raises(errors.UnexpectedInput, match=r"takes events \(an 'event' input\)"):
         await hub.update("s", Text(text="turn red"))
     assert await hub.get_session("s") == before  # nothing written
+    await folds(hub, "s")
+
+
+def test_a_jump_in_a_v4_machine_is_refused() -> None:
+    from dialoghub.engine import chart as E
+    from dialoghub.model.xstate_chart import compile_xstate
+
+    v4 = compile_xstate({"initial": "a", "states": {"a": {}, "b": {}}}, dialect="v4", name="m")
+    with pytest.raises(errors.InvalidInput, match="XState v4 machine"):
+        E.jump(v4, E.start(v4).state, "m.b")
 
 
 PLAYER = """

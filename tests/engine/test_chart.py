@@ -1162,3 +1162,29 @@ def test_v4_merges_conflicting_regions_and_in_reads_the_state_value() -> None:
     assert merged.order == ("m.left", "m.right", "m") and E.value(chart, merged) == "left"
     assert not E.send(chart, merged, {"type": "F"}).handled
     assert E.value(chart, E.send(chart, merged, {"type": "G"}).state) == "done"
+
+
+def test_jump_is_a_root_transition_to_the_state_then_a_macrostep() -> None:
+    """engine.chart.jump: every active state below the root exits, the target enters with
+    its ancestors and initial children, then eventless transitions run (v5's rules)."""
+    chart = build(
+        {
+            "initial": "a",
+            "states": {
+                "a": {"entry": "na", "exit": "xa"},
+                "b": {
+                    "initial": "b1",
+                    "entry": "nb",
+                    "states": {"b1": {"entry": "nb1"}, "b2": {"entry": "nb2", "always": "m.a"}},
+                },
+            },
+        }
+    )
+    start = E.start(chart).state
+    step = E.jump(chart, start, "m.b")
+    assert step.state.configuration == ("m", "m.b", "m.b.b1") and names(step) == ["xa", "nb", "nb1"]
+    step = E.jump(chart, start, "m.b.b2")  # b2's eventless transition follows
+    assert step.state.configuration == ("m", "m.a")
+    assert names(step) == ["xa", "nb", "nb2", "na"]
+    with pytest.raises(InvalidInput):
+        E.jump(chart, start, "m.nowhere")

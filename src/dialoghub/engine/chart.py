@@ -110,6 +110,7 @@ from dialoghub.model.conditions import Condition
 
 __all__ = [
     "INIT_EVENT",
+    "JUMP_EVENT",
     "MAX_MICROSTEPS",
     "ActionFn",
     "Armed",
@@ -120,6 +121,7 @@ __all__ = [
     "Microstep",
     "Registry",
     "Step",
+    "jump",
     "matches",
     "send",
     "start",
@@ -1426,10 +1428,15 @@ def _initial_targets(c: _C) -> list[_N]:
     return list(out.values())
 
 
-def _macrostep_v5(run: _Run, event: Mapping[str, Any], initial: bool) -> bool:
-    """v5 ``macrostep`` (after ``initialMicrostep`` when starting); returns ``handled``."""
+def _macrostep_v5(
+    run: _Run, event: Mapping[str, Any], initial: bool, forced: list[_T] | None = None
+) -> bool:
+    """v5 ``macrostep`` (after ``initialMicrostep`` when starting; with ``forced``, those
+    transitions instead of the event's: :func:`jump`); returns ``handled``."""
     handled = True
-    if initial:
+    if forced is not None:
+        _microstep(run, forced, event)
+    elif initial:
         c = run.c
         synthetic = _T(Transition(source=c.root.id, event=None, reenter=True), c.root, [])
         synthetic.targets = _initial_targets(c)
@@ -2030,6 +2037,41 @@ def _recall(
         counter=state.counter,
     )
     return _step((new, [], True, [micro]))
+
+
+#: the event a jump's transition and the actions it runs see
+JUMP_EVENT = "xstate.jump"
+
+
+def jump(
+    chart: Chart,
+    state: ChartState,
+    target: str,
+    *,
+    registry: Registry | None = None,
+) -> Step:
+    """Move to the node ``target`` (an id) as a root-level transition to it would, in one
+    macrostep: XState v5's ``on: {JUMP: '#target'}`` on the root (every active state below
+    the root is exited, in order, with its exit actions, delays and invocations; the target
+    is entered with its ancestors and initial descendants and their entry actions; eventless
+    transitions and raised events follow). Actions see ``{"type": JUMP_EVENT, "state":
+    target}``. XState has no jump of its own, so v5's rules are used for every chart but v4's,
+    which is refused (:class:`~dialoghub.errors.InvalidInput`), as is an unknown ``target``."""
+    c = _compiled(chart)
+    if state.done or state.error is not None:
+        raise SessionClosed(chart.id, "done" if state.done else "failed")
+    if c.v4:
+        raise InvalidInput(
+            f"chart {chart.id!r} is an XState v4 machine: it moves only by its events (a jump "
+            "follows v5's rules)"
+        )
+    node = c.by_id.get(target)
+    if node is None or node is c.root:
+        raise InvalidInput(f"chart {chart.id!r} has no state {target!r} to jump to", state=target)
+    run = _Run(c, state, registry or _EMPTY_REGISTRY)
+    t = _T(Transition(source=c.root.id, event=JUMP_EVENT, targets=(node.id,)), c.root, [node])
+    handled = _macrostep_v5(run, {"type": JUMP_EVENT, "state": target}, False, forced=[t])
+    return _finish(run, handled)
 
 
 def start(

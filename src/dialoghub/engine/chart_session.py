@@ -18,8 +18,11 @@ Inputs: an ``event`` input is the XState event ``{"type": name, **params}``; a `
 input names an armed delayed event (the timer service delivers them through the store's timer
 index, exactly once); a ``command_result`` answers an ``invoke`` (``xstate.done.actor.<id>``,
 or ``xstate.error.actor.<id>`` when it carries an error) or acknowledges a fire-and-forget
-action; ``set_variables`` changes the context; ``end`` and ``expire`` end the session. Text and
-ASR are refused: a machine takes events.
+action; ``set_variables`` changes the context; ``end`` and ``expire`` end the session. A
+``jump`` moves to a state (its path or id) as a root-level transition to it would (exits,
+entries, delays, invocations; ``engine.chart.jump``), ``variables`` replacing the context. Text
+and ASR are recognised when the model has intents (a dialog whose states nest: the intent is
+the event) and refused otherwise: a machine takes events.
 
 What the application must do comes back as actions: an action the application did not
 register becomes a ``command`` action (``id`` the action's name, ``params`` its parameters and
@@ -314,6 +317,40 @@ def _event_of(session: Session, inp: Input) -> dict[str, Any] | None:
     return None
 
 
+def _jump_target(chart: Chart, session: Session, name: str) -> str:
+    """The node a jump names: its id, or its path below the root (``red.walk``)."""
+    for node_id in (f"{chart.root}.{name}", name):
+        if node_id in chart.nodes and node_id != chart.root:
+            return node_id
+    raise InvalidInput(
+        f"session {session.id!r}: the statechart {chart.id!r} has no state {name!r} to jump "
+        "to (name a state by its path, 'a.b', or its id)",
+        session_id=session.id,
+        state=name,
+    )
+
+
+def _jump(
+    model: m.Model, session: Session, inp: Jump, now: float
+) -> tuple[Session, tuple[Action, ...], tuple[Event, ...]]:
+    """A jump: a root-level transition to the named state (engine/chart.py ``jump``: XState
+    has none of its own, so its exits, entries, delays and invocations are a transition's),
+    with ``variables`` as the new context and ``params`` as the session's."""
+    chart = _chart_of(model)
+    target = _jump_target(chart, session, inp.state)
+    up = _Update(msgspec.structs.replace(session), now, version=session.version + 1)
+    up.emit("input_received", input=msgspec.to_builtins(inp))
+    before = _restore(up.s)
+    moved = before
+    if inp.variables is not None:
+        moved = msgspec.structs.replace(before, context=dict(inp.variables))
+    result = sc.jump(chart, moved, target, registry=_registry(model))
+    if inp.params:
+        up.emit("params_set", params=dict(inp.params))
+    _record(up, model, result, before)
+    return up.s, tuple(up.actions), tuple(up.events)
+
+
 def _stop_all(up: _Update) -> None:
     """A session ended from outside stops what it invoked, as XState's ``actor.stop()``."""
     for invoke_id in (up.s.chart or {}).get("invoked", ()):
@@ -333,15 +370,7 @@ def step(
             session_id=session.id,
         )
     if isinstance(inp, Jump):
-        # XState has no jump: a machine moves only by its transitions, and a jump past them
-        # would skip the exit and entry actions, delays and invocations they carry
-        raise InvalidInput(
-            f"session {session.id!r} runs the statechart {model.id!r}, which moves only by "
-            f"events: it cannot jump to {inp.state!r}; send the event whose transition leads "
-            "there",
-            session_id=session.id,
-            state=inp.state,
-        )
+        return _jump(model, session, inp, now)
     if isinstance(inp, decision.INPUTS) or (
         isinstance(inp, Timeout) and inp.name == DECISION_TIMER and model.decision is not None
     ):
