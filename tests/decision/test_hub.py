@@ -300,3 +300,25 @@ async def test_evaluation_report_on_a_recorded_store(db: str) -> None:
         # ai.lenient agreed with the humans once in 3 proposals + its votes; strict once too
         assert set(weights) == {"ai.strict", "ai.lenient"}
         assert weights["ai.strict"]["answers"] == 3
+
+
+async def test_the_api_functions(db: str) -> None:
+    from dialoghub.decision import api
+
+    async with Hub(db) as hub:
+        hub.load_models(EXAMPLES / "review.json")
+        sid = (await hub.create_session("decided-review")).session.id
+        await api.propose(hub, sid, "r1", "ai.strict", "REJECT", reasoning="thin")
+        await api.propose(hub, sid, "r1", "ai.lenient", "APPROVE")
+        assert (await api.round_view(hub, sid)).phase == "vote"
+        assert [i.session_id for i in (await api.inbox(hub)).items] == [sid]
+        view = await api.vote(hub, sid, "r1", "jane", {("A", "B"): "B"}, by={"user": "jane"})
+        assert view.session.state == "approved"
+        await hub.update(
+            sid,
+            __import__("dialoghub.engine.records", fromlist=["EventInput"]).EventInput(
+                name="REOPEN"
+            ),
+        )
+        view = await api.override(hub, sid, "REJECT", reason="withdrawn", by={"user": "ed"})
+        assert view.session.ended

@@ -11,6 +11,7 @@ proposals, votes, policies, every step an event); this package is what runs besi
 * :mod:`.inbox`: the rounds waiting for human answers, and a round as a reviewer reads it;
 * :mod:`.evaluate`: a candidate specialist replayed over recorded rounds, and weights
   recomputed from agreement with humans;
+* :mod:`.api`: ``propose``, ``vote``, ``override``, ``round_view``, ``inbox`` on a Hub;
 * :mod:`.wire`: the JSON shapes of the decision routes (the client imports only this).
 
 Names are imported on first use, so ``import dialoghub.decision.wire`` (the client) loads
