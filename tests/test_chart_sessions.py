@@ -330,3 +330,21 @@ def test_a_nested_dialog_refuses_what_it_cannot_run(
     with pytest.raises(errors.ModelValidationError) as info:
         load_model(tmp_path / "player.yaml")
     assert any(message in p.message and p.line > 0 for p in info.value.problems), info.value
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "statecharts.md"
+
+
+def test_the_statecharts_guide_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/statecharts.md: its model is the one tested above, and its Python block runs."""
+    import re
+
+    text = DOCS.read_text(encoding="utf-8")
+    yaml_block, python_block = (
+        re.search(rf"```{kind}\n(.*?)```", text, re.S).group(1)  # type: ignore[union-attr]
+        for kind in ("yaml", "python")
+    )
+    assert yaml_block.strip() == PLAYER.strip()
+    (tmp_path / "player.yaml").write_text(yaml_block)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(python_block, str(DOCS), "exec"), {})
