@@ -21,7 +21,7 @@ from dialoghub.decision import (
 from dialoghub.decision.evaluate import evaluate, recompute_weights, recorded_rounds
 from dialoghub.decision.inbox import inbox, round_view
 from dialoghub.engine.fold import replay
-from dialoghub.engine.records import Answers, PairVote, Propose, Vote
+from dialoghub.engine.records import Answers, EventInput, PairVote, Propose, Vote
 from dialoghub.errors import LateAnswer, ModelError, NotSolicited
 from dialoghub.hub import Hub
 from dialoghub.hub.timers import TimerService
@@ -314,11 +314,6 @@ async def test_the_api_functions(db: str) -> None:
         assert [i.session_id for i in (await api.inbox(hub)).items] == [sid]
         view = await api.vote(hub, sid, "r1", "jane", {("A", "B"): "B"}, by={"user": "jane"})
         assert view.session.state == "approved"
-        await hub.update(
-            sid,
-            __import__("dialoghub.engine.records", fromlist=["EventInput"]).EventInput(
-                name="REOPEN"
-            ),
-        )
+        await hub.update(sid, EventInput(name="REOPEN"))
         view = await api.override(hub, sid, "REJECT", reason="withdrawn", by={"user": "ed"})
         assert view.session.ended
