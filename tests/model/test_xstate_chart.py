@@ -825,6 +825,13 @@ def test_context_tags_meta_and_ignored_keys() -> None:
     assert c.nodes["m.a"].meta == {"prompt": "Approve?", "ui": {"color": "red"}}
 
 
+def test_v5_invoke_system_id_is_kept_out_of_the_chart() -> None:
+    c = chart("initial: a\nstates:\n  a: {invoke: {src: s, id: i, systemId: fetcher}}")
+    assert [v.id for v in c.nodes["machine.a"].invoke] == ["i"]
+    line, message = one("initial: a\nstates:\n  a: {invoke: {src: s, systemId: 3}}")
+    assert line == 3 and "'invoke.systemId' is a name" in message
+
+
 def test_v5_invoke_input_is_any_value() -> None:
     for given in (3, "text", [1, 2], 0.5, {"a": 1}):
         c = chart(

@@ -185,7 +185,7 @@ _TRANSITION_KEYS = frozenset({
 _INVOKE_KEYS = frozenset({"id", "src", "input", "data", "onDone", "onError"})
 _UNSUPPORTED_INVOKE = {
     "onSnapshot": "XState v5 'invoke.onSnapshot' is not supported",
-    "systemId": "XState v5 'invoke.systemId' is not supported",
+    "systemId": "XState v5 'invoke.systemId' is a name (a string)",
     "autoForward": "XState v4 'invoke.autoForward' is not supported",
     "forward": "XState v4 'invoke.forward' is not supported",
 }
@@ -1534,6 +1534,9 @@ class _Compiler:
                 if k in _INVOKE_KEYS or (k == "data" and self.dialect == "v5") or (
                         k == "input" and self.dialect == "v4"):  # fmt: skip
                     continue
+                if k == "systemId" and self.dialect == "v5" and isinstance(inv[k], str):
+                    continue  # the actor's name in its system (system.get): no transition
+                    # of the machine reads it, so it is kept out of the chart
                 ok = False
                 self.bad((*ipath, k), _UNSUPPORTED_INVOKE.get(k) or f"XState has no 'invoke' "
                          f"key {k!r}{_hint(k, _INVOKE_KEYS)}")  # fmt: skip
