@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SERVER_HELP",
+    "SESSION_HEADER",
     "STORE_HELP",
     "ask_outputs",
     "async_command",
@@ -49,6 +50,8 @@ STORE_HELP = (
     "Where sessions live: sqlite:///file.db, memory://, json:///file.json, postgresql://…, "
     "redis://…"
 )
+#: The header of a listing of sessions (``sessions list``; :func:`session_row` fills it).
+SESSION_HEADER = ("id", "tenant", "model", "state", "status", "version", "updated (UTC)")
 #: The fields of a session (and of its awaiting record) that hold epoch seconds.
 TIME_FIELDS = frozenset({"created_at", "updated_at", "expires_at", "due_at", "time"})
 SERVER_HELP = "Talk to the dialoghub server at this URL instead of opening a store."

@@ -16,7 +16,7 @@ import click
 import msgspec
 
 from dialoghub.agent import load_plugins
-from dialoghub.cli.common import dated, fail, footer, session_row, show, when
+from dialoghub.cli.common import SESSION_HEADER, dated, fail, footer, session_row, show, when
 from dialoghub.errors import DialoghubError
 
 __all__ = ["remote_chat", "remote_events", "remote_list", "remote_send", "remote_show"]
@@ -39,9 +39,7 @@ def remote_list(server: str, api_key: str | None, **filters: Any) -> None:
         page = asyncio.run(run())
     except Exception as exc:
         raise fail(exc) from None
-    from dialoghub.cli.sessions import HEADER
-
-    click.echo("\t".join(HEADER))
+    click.echo("\t".join(SESSION_HEADER))
     for s in page.sessions:
         click.echo(session_row(s))
     click.echo(f"{len(page.sessions)} session{'s' if len(page.sessions) != 1 else ''}")

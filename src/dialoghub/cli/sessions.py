@@ -20,6 +20,7 @@ import click
 import msgspec
 
 from dialoghub.cli.common import (
+    SESSION_HEADER,
     STORE_HELP,
     async_command,
     dated,
@@ -39,7 +40,7 @@ __all__ = ["parse_input", "sessions"]
 #: Commands ``send`` answers with plugins in one go before it gives up (a model looping).
 MAX_COMMANDS = 100
 #: The header of ``sessions list`` (the rows are tab-separated in the same order).
-HEADER = ("id", "tenant", "model", "state", "status", "version", "updated (UTC)")
+HEADER = SESSION_HEADER
 
 
 @click.group()
