@@ -80,29 +80,29 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(store: str) -> Iterator[tuple[str, str]]:
-    """The server's app under uvicorn in a thread; yields (base URL, an API key)."""
+def serving(store: str, keystore: Any, broadcast: str = "") -> Iterator[str]:
+    """The app of ``dialoghub serve`` (the example models, ``keystore``'s keys) under uvicorn
+    in a thread, on a free port; yields its URL. tests/console runs its servers with it."""
     import uvicorn
 
     from dialoghub.server import Settings, create_app
-    from dialoghub.server.auth import create_key
-    from dialoghub.server.keystore import MemoryKeyStore
 
-    keystore = MemoryKeyStore()
-    key, _ = asyncio.run(create_key(keystore, "default", scopes=("read",)))
     settings = Settings(store=store, models=(str(EXAMPLES / "*/"),), rate_limit=0,
+                        broadcast=broadcast,
                         token_keys=("k1:0123456789abcdef0123456789abcdef",))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, keystore=keystore),
-                                           host="127.0.0.1", port=port, log_level="warning"))
+                                           host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 30
     while not server.started:
-        if not thread.is_alive():
+        if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", key
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
@@ -217,7 +217,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(load_sqlite(path, args.sessions))
         store = f"sqlite:///{path}"
         asyncio.run(long_session(store, "long-history", args.events))
-        with serving(store) as (base, key):
+        from dialoghub.server.auth import create_key
+        from dialoghub.server.keystore import MemoryKeyStore
+
+        keystore = MemoryKeyStore()
+        key, _ = asyncio.run(create_key(keystore, "default", scopes=("read",)))
+        with serving(store, keystore) as base:
             import httpx
 
             last = httpx.get(f"{base}/v1/sessions/long-history",

@@ -12,18 +12,14 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from benchmarks.console import long_session
+from benchmarks.console import long_session, serving
 
-from dialoghub.server import Settings, create_app
 from dialoghub.server.keystore import MemoryKeyStore
 from tests.server.conftest import Keys, make_keys
 
@@ -50,13 +46,6 @@ def _require_browser() -> None:
     pytest.skip(why)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class Live:
     """The running console server."""
@@ -67,31 +56,13 @@ class Live:
 
 @pytest.fixture(scope="package")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    import uvicorn
-
     tmp = tmp_path_factory.mktemp("console")
     store = f"sqlite:///{tmp / 'console.db'}"
     asyncio.run(long_session(store, LONG_ID, LONG_EVENTS, tenant="acme"))
     keystore = MemoryKeyStore()
     keys = make_keys(keystore)
-    settings = Settings(store=store, models=(str(EXAMPLES / "*/"),), rate_limit=0,
-                        token_keys=("k1:0123456789abcdef0123456789abcdef",))
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings, keystore=keystore), host="127.0.0.1",
-                            port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the console server did not start")
-        time.sleep(0.02)
-    try:
-        yield Live(f"http://127.0.0.1:{port}", keys)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(store, keystore) as url:
+        yield Live(url, keys)
 
 
 @pytest.fixture(scope="package")

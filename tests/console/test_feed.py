@@ -7,12 +7,19 @@ import contextlib
 import json
 import queue
 import threading
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
+from benchmarks.console import serving
 
+from dialoghub.server.keystore import MemoryKeyStore
 from tests.console.conftest import Live
+from tests.server.conftest import make_keys
+from tests.services import REDIS, require
 
 
 def _follow(live: Live, key: str, out: queue.Queue[tuple[str, Any]],
@@ -81,3 +88,26 @@ def test_the_feed_needs_a_key(live: Live) -> None:
     res = httpx.get(f"{live.url}/v1/feed", timeout=10)
     assert res.status_code == 401
     assert res.json()["code"] in ("unauthorized", "missing_key")
+
+
+def test_the_feed_crosses_server_processes_through_the_broadcast_relay(
+    tmp_path: Path,
+) -> None:
+    # Two servers (each its own app, hub, broadcaster and relay connection) on one store and
+    # one Redis: a session made through the second reaches a feed opened on the first.
+    require(*REDIS)
+    store = f"sqlite:///{tmp_path / 'shared.db'}"
+    prefix = f"dialoghub:test:{uuid.uuid4().hex}:"
+    broadcast = f"redis://127.0.0.1:6379/0?prefix={prefix}"
+    keystore = MemoryKeyStore()
+    # in a thread of its own: Playwright's sync API (tests/console's browser) may be holding
+    # an event loop on this one
+    with ThreadPoolExecutor(1) as pool:
+        keys = pool.submit(make_keys, keystore).result()
+    with (serving(store, keystore, broadcast) as first,
+          serving(store, keystore, broadcast) as second,
+          _feed(Live(first, keys), keys.read) as feed, httpx.Client(timeout=10) as http):
+        made = http.post(f"{second}/v1/sessions", json={"model_id": "weather",
+                         "session_id": "across"}, headers=keys.h(keys.write))
+        assert made.status_code == 201
+        assert _next_session(feed, "across")["version"] == 1
