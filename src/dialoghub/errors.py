@@ -26,11 +26,11 @@ module and fails on an exception class outside this tree or missing from this dr
     │   └── SessionClosed               the session has ended or expired
     ├── InputError                      the session cannot take this input now
     │   ├── InvalidInput                malformed input (wrong type, empty, undeclared output)
-    │   │   └── FileRefused             a file for an agent's workspace: bad name, link, escape
+    │   │   ├── FileRefused             a file for an agent's workspace: bad name, link, escape
+    │   │   └── AudioInvalid            audio that cannot be read as declared (rate, bytes, header)
     │   ├── UnexpectedInput             e.g. text while a command result is awaited
     │   ├── UnknownCommand              a command result whose id is not the awaited one
     │   ├── NoMatch                     text matches no intent and the model has no handler
-    │   ├── AudioInvalid                audio that cannot be read as declared (rate, bytes, header)
     │   └── DecisionRefused             an answer the open decision round cannot take
     │       ├── StaleRound              for an old, unknown or parked round (a late vote)
     │       ├── NotSolicited            from a specialist not asked, or that answered already
