@@ -193,3 +193,26 @@ def test_the_routes_are_in_the_openapi_document(app: App) -> None:
     ):
         assert path in doc["paths"], path
     assert doc["paths"]["/v1/decisions/inbox"]["get"]["operationId"] == "inbox"
+
+
+def test_the_inbox_socket_pushes_new_human_solicitations(app: App) -> None:
+    with app.c.websocket_connect("/v1/decisions/ws?specialist=editor", headers=app.h("read")) as ws:
+        assert ws.receive_json() == {"type": "attached"}
+        sid = app.create(known_issue=True, severity=4)  # the rules answer: editor is asked
+        push = ws.receive_json()
+        assert push["type"] == "solicited" and push["session_id"] == sid
+        assert push["specialist"] == "editor" and push["kind"] == "vote"
+        assert push["correlation"] == "r1.1.v.editor" and push["round"] == "r1"
+    with app.c.websocket_connect("/v1/decisions/ws", headers=app.h("other")) as ws:
+        assert ws.receive_json() == {"type": "attached"}
+        app.create(known_issue=True, severity=4)  # acme's: not pushed to tenant other
+        r = app.c.post(
+            "/v1/sessions",
+            headers=app.h("other"),
+            json={"model_id": "ticket-triage", "params": {"known_issue": True, "severity": 4}},
+        )
+        app.settle()
+        assert ws.receive_json()["session_id"] == r.json()["session"]["id"]
+    with app.c.websocket_connect("/v1/decisions/ws") as ws:  # no key
+        first = ws.receive_json()
+        assert first["type"] == "error" and first["code"] == "unauthorized"

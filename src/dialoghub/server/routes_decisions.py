@@ -11,23 +11,34 @@ lists ``keys`` answers only with one of those keys (403 otherwise).
 When the app starts, :func:`start` attaches a :class:`~dialoghub.decision.driver.Driver`
 to its Hub, so the AI specialists of the loaded models (rules, LLMs, webhooks) answer the
 solicitations this process's updates open.
+
+``/v1/decisions/ws`` (WebSocket, ``Authorization: Bearer KEY`` or ``?access_token=KEY``)
+pushes each new solicitation of a human specialist of the caller's tenant as it is made, as
+``{"type": "solicited", "session_id", "model_id", "round", "state", "specialist", "kind",
+"correlation", "due_at"}`` (``?specialist=ID`` for one's own). It sees the updates of its
+own server process (the session WebSocket and the tenant feed cross processes through the
+broadcast relay); a client that reads too slowly loses the oldest pushes, never the socket.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import weakref
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dialoghub.decision.inbox import inbox, round_view
 from dialoghub.decision.wire import InboxPage, OverrideIn, ProposeIn, RoundOut, VoteIn
 from dialoghub.engine.records import Input, Override, PairVote, Propose, Vote
-from dialoghub.errors import InvalidInput, StoreError, UnknownModel
+from dialoghub.errors import DialoghubError, InvalidInput, StoreError, UnknownModel
 from dialoghub.server.auth import Principal
-from dialoghub.server.endpoint import Param, body, endpoint
-from dialoghub.server.errors import Forbidden
+from dialoghub.server.endpoint import Param, body, endpoint, service_of
+from dialoghub.server.errors import Forbidden, error_body, status_of
 from dialoghub.server.routes_sessions import IDEMPOTENCY_KEY, SESSION_ID
 from dialoghub.server.schemas import ViewOut
 from dialoghub.server.service import Service
@@ -66,6 +77,85 @@ def start(service: Service) -> None:
         service.publish(view.session.tenant, service.view_out(view))
 
     _drivers[service] = Driver(service.hub, publish=publish)
+    service.hub.watch(lambda view: _push_solicitations(service, view))
+
+
+#: The inbox sockets of each service: tenant -> the queues of its connected sockets.
+_sockets: weakref.WeakKeyDictionary[Service, dict[str, set[asyncio.Queue[bytes]]]] = (
+    weakref.WeakKeyDictionary()
+)
+#: Pushes a socket may have waiting before the oldest are dropped.
+SOCKET_QUEUE = 1000
+
+
+def _push_solicitations(service: Service, view: Any) -> None:
+    """Hand each human solicitation of a stored update to the tenant's inbox sockets."""
+    tenants = _sockets.get(service)
+    if not tenants or view.session.tenant not in tenants:
+        return
+    for e in view.events:
+        if e.type in ("proposal_solicited", "vote_solicited") and e.data.get("human"):
+            push = msgspec.json.encode(
+                {
+                    "type": "solicited",
+                    "session_id": view.session.id,
+                    "model_id": view.session.model_id,
+                    "round": e.data["round"],
+                    "state": view.session.state,
+                    "specialist": e.data["specialist"],
+                    "kind": "proposal" if e.type == "proposal_solicited" else "vote",
+                    "correlation": e.data["correlation"],
+                    "due_at": e.data["due_at"],
+                }
+            )
+            for queue in tuple(tenants[view.session.tenant]):
+                if queue.full():
+                    queue.get_nowait()  # a slow reader loses the oldest push
+                queue.put_nowait(push)
+
+
+async def inbox_socket(ws: WebSocket) -> None:
+    """Push the tenant's new human solicitations until the client disconnects."""
+    service = service_of(ws)
+    header = ws.headers.get("authorization") or ws.query_params.get("access_token")
+    try:
+        who = await service.limiter.admit(service.auth, header, ws.scope.get("client"), "read")
+    except DialoghubError as exc:
+        await ws.accept()
+        await ws.send_text(
+            msgspec.json.encode({"type": "error", **msgspec.to_builtins(error_body(exc))}).decode()
+        )
+        status = status_of(exc)
+        await ws.close(code=4000 + status if 400 <= status < 500 else 1011)
+        return
+    only = ws.query_params.get("specialist")
+    queue: asyncio.Queue[bytes] = asyncio.Queue(SOCKET_QUEUE)
+    tenants = _sockets.setdefault(service, {})
+    tenants.setdefault(who.tenant, set()).add(queue)
+    await ws.accept()
+    await ws.send_text('{"type":"attached"}')
+
+    async def drain() -> None:  # the client's frames: nothing is expected but its close
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await ws.receive_text()
+
+    reader = asyncio.create_task(drain())
+    try:
+        while not reader.done():
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                break
+            push = getter.result()
+            if only is None or msgspec.json.decode(push)["specialist"] == only:
+                await ws.send_text(push.decode())
+    finally:
+        reader.cancel()
+        tenants[who.tenant].discard(queue)
+        with contextlib.suppress(BaseException):
+            await reader
 
 
 def _by(who: Principal) -> dict[str, Any]:
@@ -214,4 +304,5 @@ routes = [
     Route("/v1/sessions/{session_id}/round/votes", vote, methods=["POST"], name="vote"),
     Route("/v1/sessions/{session_id}/round/override", override, methods=["POST"], name="override"),
     Route("/v1/decisions/inbox", get_inbox, methods=["GET"], name="inbox"),
+    WebSocketRoute("/v1/decisions/ws", inbox_socket, name="inbox_ws"),
 ]
