@@ -226,3 +226,35 @@ async def test_no_key_no_socket(live: Live) -> None:
     async with connect(url) as ws:
         msg = await ws.recv()
         assert '"unauthorized"' in str(msg)
+
+
+def test_the_blocking_client_streams_a_turn_and_a_reply(live: Live) -> None:
+    from dialoghub.client import SyncClient
+
+    with SyncClient(live.url, api_key=live.key) as c:
+        sid = c.create_session("weather").session.id
+        sock = c.audio(sid)
+        try:
+            turn = sock.asr(chunked(say("how about madrid")))
+            assert turn.text == "how about madrid" and turn.update is not None
+            assert len(sock.speak_all("Hello!", sample_rate=8000)) > 4000
+        finally:
+            sock.close()
+
+
+def test_optional_engines_say_what_is_missing() -> None:
+    import importlib.util
+
+    from dialoghub.errors import VoiceUnavailable
+    from dialoghub.voice.engines import open_engine
+    from dialoghub.voice.tts import open_synthesizer
+
+    if importlib.util.find_spec("faster_whisper") is None:
+        with pytest.raises(VoiceUnavailable) as caught:
+            open_engine("whisper")
+        assert caught.value.details["engine"] == "whisper" and caught.value.status == 503
+    if importlib.util.find_spec("piper") is None:
+        with pytest.raises(VoiceUnavailable, match="piper"):
+            open_synthesizer("piper")
+    with pytest.raises(VoiceUnavailable, match="unknown speech engine"):
+        open_engine("vosk")
