@@ -324,3 +324,15 @@ def test_trained_models_can_be_kept_across_restarts(monkeypatch: pytest.MonkeyPa
     for bad in (b"", b"not msgpack", data[:-7]):
         with pytest.raises(ModelError):
             learned.import_trained(key, bad)
+
+
+def test_a_possessive_is_not_part_of_the_value() -> None:
+    artist = EntitySpec("artist", EntityKind.TEXT)
+    intents = [
+        IntentSpec("play", ("play {artist=Adele}'s new song", "put on {artist=Sting}'s album",
+                            "play a track by {artist=Nina Simone}", "play {artist}'s hits")),
+        IntentSpec("stop", ("stop the music", "pause", "stop playing")),
+    ]  # fmt: skip
+    r = LearnedRecognizer(intents, [artist]).recognize("play Bob Marley's new song")
+    assert r.intent == "play"
+    assert r.slots["artist"].text == "Bob Marley"

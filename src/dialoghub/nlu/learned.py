@@ -378,6 +378,8 @@ class LearnedRecognizer:
     ) -> SlotValue | None:
         spec = self._specs[entity]
         cs, ce = analysis.spans[start][0], analysis.spans[end - 1][1]
+        if analysis.text[ce - 2 : ce] in ("'s", "\u2019s") and ce - 2 > cs:
+            ce -= 2  # the possessive of a value is not part of it ("Adele's song")
         said = analysis.text[cs:ce]
         inside = [m for m in matches if m.entity == entity and start <= m.start and m.end <= end]
         exact = [m for m in inside if m.start == start and m.end == end]
@@ -401,8 +403,10 @@ def _labels(
         if slot in marker:
             continue
         first = True
-        for k, (cs, ce) in enumerate(analysis.spans):
-            if cs >= start and ce <= end:
+        for k, (cs, _) in enumerate(analysis.spans):
+            # A word that starts inside the value is part of it: "Srinivas's" is one written
+            # word, the value "Srinivas" and a possessive.
+            if start <= cs < end:
                 labels[k] = ("B-" if first else "I-") + slot
                 first = False
     return labels
