@@ -138,6 +138,51 @@ async def _cycles(path: str, sessions: int, cycles: int) -> dict[str, Any]:
     }
 
 
+def _pure(cycles: int) -> dict[str, Any]:
+    """The same cycles on the pure engine alone (no hub, no store, no driver), and the Hub's
+    input check (``check_input``) each update pays: where a durable cycle's CPU goes."""
+    from dialoghub.engine.step import start, step
+    from dialoghub.engine.values import check_input
+
+    model = load_model_text(json.dumps(MACHINE), "bench.json")
+    session = start(model, "s", now=1.0).session
+    checked = 0.0
+    cpu0 = time.process_time()
+    for _ in range(cycles):
+        rid = session.decision["round"]["id"]  # type: ignore[index]
+        first = Answers(
+            items=[
+                Propose(round=rid, specialist=k, transition=v, reasoning=f"{k} prefers {v}")
+                for k, v in PICK.items()
+            ]
+        )
+        second = Answers(
+            items=[
+                Vote(
+                    round=rid,
+                    specialist=k,
+                    votes=[
+                        PairVote(a="A", b="B", vote="A"),
+                        PairVote(a="A", b="C", vote="A"),
+                        PairVote(a="B", b="C", vote="A"),
+                    ],
+                )
+                for k in PICK
+            ]
+        )
+        c0 = time.process_time()
+        check_input(first)
+        check_input(second)
+        checked += time.process_time() - c0
+        session = step(model, session, first, 2.0).session
+        session = step(model, session, second, 3.0).session
+    cpu = time.process_time() - cpu0
+    return {
+        "engine_us_per_cycle": round(1e6 * (cpu - checked) / cycles, 1),
+        "check_input_us_per_cycle": round(1e6 * checked / cycles, 1),
+    }
+
+
 def _db_size(path: str) -> int:
     """The database file and its write-ahead log, in bytes."""
     wal = path + "-wal"
@@ -277,6 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cycles = asyncio.run(_cycles(str(Path(tmp) / "cycles.db"), args.sessions, args.cycles))
         rounds = asyncio.run(_open_rounds(str(Path(tmp) / "open.db"), args.open))
+    cycles.update(_pure(2000))
     met_cycles = cycles["cycles_per_s"] >= TARGET_CYCLES
     met_memory = rounds["round_in_cached_snapshot_bytes"] < TARGET_BYTES
     result = {
@@ -322,6 +368,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     print(result["machine"])
     print("\n".join(grid(columns, [row])))
+    print(
+        f"CPU per cycle: pure engine {c['engine_us_per_cycle']:.0f} us, the Hub's input "
+        f"check {c['check_input_us_per_cycle']:.0f} us, of "
+        f"{1e6 / c['cycles_per_cpu_s']:.0f} us in all (hub, store, driver, callables)"
+    )
     r = rounds
     print(
         f"\nopen rounds waiting for a human: {r['open_rounds']}; process heap per round "
