@@ -69,11 +69,54 @@ async def test_newer_layout_version_is_refused(redis_url: str) -> None:
     prefix = redis_url.split("prefix=")[1]
     client = aioredis.from_url(REDIS_URL)
     try:
-        await client.set(prefix + "dialoghub_schema", 2)
+        await client.set(prefix + "dialoghub_schema", 3)
     finally:
         await client.aclose()
-    with pytest.raises(StoreError, match="layout version 2, newer"):
+    with pytest.raises(StoreError, match="layout version 3, newer"):
         await open_store(redis_url).open()
+
+
+async def test_layout_1_is_brought_to_2_with_the_state_keys_of_stored_charts(
+    redis_url: str,
+) -> None:
+    """Layout 2 lists a statechart session by its ancestors (hash field sx): a prefix written
+    at layout 1 gets them on open, only for sessions still as they were read."""
+    prefix = redis_url.split("prefix=")[1]
+    store = open_store(redis_url)
+    await store.open()
+    try:
+        conf = ["light", "light.red", "light.red.walk"]
+        await create(store, "c", state="red.walk", configuration=conf)
+        await create(store, "d", state="red.walk")  # a dialog: no ancestors
+    finally:
+        await store.close()
+    client = aioredis.from_url(REDIS_URL)
+    try:  # as layout 1 left them: no sx, no ancestor sets
+        await client.hdel(f"{prefix}default:s:c", "sx")
+        for key in [k async for k in client.scan_iter(match=prefix + "default:ix:*")]:
+            if b"red.walk" not in key and b"|*|" not in key:
+                await client.delete(key)
+        await client.set(prefix + "dialoghub_schema", 1)
+    finally:
+        await client.aclose()
+    store = open_store(redis_url)
+    await store.open()
+    try:
+        assert [s.id for s in (await store.list_sessions(SessionFilter(state="red"))).sessions] == [
+            "c"
+        ]
+        page = await store.list_sessions(SessionFilter(state="light.red.walk", model_id="pizza"))
+        assert [s.id for s in page.sessions] == ["c"]
+        assert [
+            s.id for s in (await store.list_sessions(SessionFilter(state="red.walk"))).sessions
+        ] == ["c", "d"]
+    finally:
+        await store.close()
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        assert int(await client.get(prefix + "dialoghub_schema")) == 2
+    finally:
+        await client.aclose()
 
 
 async def test_unreachable_server_names_host_and_port() -> None:

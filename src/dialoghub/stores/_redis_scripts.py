@@ -41,6 +41,7 @@ __all__ = [
     "PURGE",
     "PURGE_IDEMPOTENCY",
     "REWIND",
+    "STATES",
     "WRITES",
 ]
 
@@ -389,3 +390,19 @@ for _, id in ipairs(ids) do
 end
 return out
 """
+
+
+# Layout 2 for data already stored (RedisStore.open): a statechart session's other state keys.
+# KEYS: snapshot hash. ARGV: base, id, the version its snapshot was read at, the keys (msgpack
+# list). Applied only if the session is still at that version and has none yet (a write since
+# has keyed it itself); returns 1 if applied.
+STATES = (
+    _INDEX
+    + """
+local cur = redis.call('HMGET', KEYS[1], 'v', 'o', 'm', 'su', 'sx')
+if cur[1] ~= ARGV[3] or cur[5] then return 0 end
+addextra(ARGV[1], ARGV[2], cmsgpack.unpack(ARGV[4]), cur[2], cur[3], cur[4])
+redis.call('HSET', KEYS[1], 'sx', ARGV[4])
+return 1
+"""
+)

@@ -68,8 +68,10 @@ from dialoghub.stores.base import (
 
 __all__ = ["SCHEMA_VERSION", "RedisStore"]
 
-#: Layout version of the keys; a prefix written by a newer layout is refused.
-SCHEMA_VERSION = 1
+#: Layout version of the keys; a prefix written by a newer layout is refused. 2: statechart
+#: sessions are in the state sets of their ancestors too (hash field ``sx``); a prefix at
+#: layout 1 is brought to 2 on open (:meth:`RedisStore._key_states`).
+SCHEMA_VERSION = 2
 
 _OPTIONS = {"prefix": "dialoghub:", "writers": "4", "max_batch": "500", "pool_size": "20"}
 _CURSOR_TAG = "r1"
@@ -179,6 +181,9 @@ class RedisStore:
                     f"({SCHEMA_VERSION}); upgrade dialoghub, or use another prefix"
                 )
             await self._load_scripts()
+            if version < 2:
+                await self._key_states()
+                await self._client.set(schema_key, SCHEMA_VERSION)
         except BaseException as exc:
             if self._client is not None:
                 await self._client.aclose()
@@ -187,6 +192,25 @@ class RedisStore:
                 raise
             raise self._wrap(exc, "connecting") from exc
         self._group.start()
+
+    async def _key_states(self) -> None:
+        """Layout 1 -> 2: the state keys of the statechart sessions already stored (only
+        sessions whose state can be a chart's are read; each is keyed by a script that
+        leaves it alone if a write has moved it since it was read)."""
+        async for skey in self._client.scan_iter(match=self._prefix + "*:s:*", count=500):
+            try:
+                version, state, body = await self._client.hmget(skey, "v", "st", "s")
+            except self._redis.ResponseError:  # an id with ':s:' in another key's name
+                continue
+            if body is None or state is None or not (b"." in state or state.startswith(b"{")):
+                continue
+            session = codec.decode_session(body)
+            extra = extra_keys(session)
+            if extra:
+                await self._client.evalsha(
+                    self._shas["STATES"], 1, skey, self._base(session.tenant), session.id,
+                    version, _enc.encode(extra),
+                )  # fmt: skip
 
     async def _load_scripts(self) -> None:
         for name in scripts.__all__:
