@@ -259,6 +259,7 @@ def test_the_http_guide_first_lines_run(clone: Path) -> None:
         out = subprocess.run(["bash", "-e", "-c", script], cwd=clone, capture_output=True,
                              text=True, timeout=60, check=True).stdout  # fmt: skip
         answer = json.loads(out)
+        assert "session" in answer, answer
         assert answer["session"]["tenant"] == "acme"
         assert answer["actions"][0]["text"].startswith("Hi! I'm the weather assistant.")
     finally:
