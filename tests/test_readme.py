@@ -82,6 +82,10 @@ def test_the_quickstart_commands_exist_and_say_where_dialoghub_is() -> None:
         assert f"make {target}" in quick
         assert re.search(rf"^{target}:", MAKEFILE, flags=re.M), target
     assert ".venv/bin/dialoghub" in quick and "source .venv/bin/activate" in quick
+    printed = subprocess.run(["make", "-n", "-s", "-C", str(ROOT), "chat"], capture_output=True,
+                             text=True, check=True, timeout=60).stdout  # fmt: skip
+    assert (".venv/bin/dialoghub chat examples/weather/weather.yaml --plugins "
+            "examples/weather/plugins.py") in printed  # fmt: skip
 
 
 def _cli_lines() -> list[list[str]]:
