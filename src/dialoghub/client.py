@@ -25,6 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from dialoghub.blocking import BlockingFace, attribute, blocking
 from dialoghub.client_agent import AgentMethods, SyncAgent
 from dialoghub.client_decisions import DecisionsClient, SyncDecisions
+from dialoghub.client_routing import RoutingMethods, SyncRouting
 from dialoghub.client_voice import SyncVoice, VoiceMethods
 from dialoghub.engine.records import (
     CommandResult,
@@ -124,7 +125,7 @@ class Attachment:
         await self.close()
 
 
-class Client(DecisionsClient, VoiceMethods, AgentMethods):
+class Client(DecisionsClient, VoiceMethods, AgentMethods, RoutingMethods):
     """The async client: ``async with Client("http://127.0.0.1:8000", api_key=KEY) as c``."""
 
     def __init__(self, base_url: str, *, api_key: str | None = None,
@@ -322,7 +323,7 @@ class SyncAttachment(BlockingFace[Attachment]):
         super().close()
 
 
-class SyncClient(SyncDecisions, SyncVoice, SyncAgent, BlockingFace[Client]):
+class SyncClient(SyncDecisions, SyncVoice, SyncAgent, SyncRouting, BlockingFace[Client]):
     """The blocking client: the methods of :class:`Client`, each returning its result."""
 
     def __init__(self, base_url: str, *, api_key: str | None = None,

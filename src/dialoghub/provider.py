@@ -32,7 +32,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from dialoghub.errors import APIError
 from dialoghub.routing.frames import LockSpec
 
-__all__ = ["Call", "RoutedClient", "current_session"]
+__all__ = ["Call", "LockSpec", "RoutedClient", "current_session"]
 
 log = logging.getLogger("dialoghub.provider")
 

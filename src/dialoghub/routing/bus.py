@@ -1,8 +1,9 @@
 """The bus: what the server processes of one deployment share to route between clients.
 
-One interface, three adapters chosen by URL (:func:`open_bus`): ``local://`` (one process,
-in memory; the default), ``redis://`` (:mod:`dialoghub.routing.bus_redis`) and ``nats://``
-(:mod:`dialoghub.routing.bus_nats`), the drivers imported only when used. The bus carries
+One interface, three adapters chosen by URL (:func:`dialoghub.routing.buses.open_bus`):
+``local://`` (one process, in memory; the default), ``redis://``
+(:mod:`dialoghub.routing.bus_redis`) and ``nats://`` (:mod:`dialoghub.routing.bus_nats`),
+the drivers imported only when used. The bus carries
 five things, each named by the method group below:
 
 - **delivery**: a frame for a client connected to another process goes to that process
@@ -29,13 +30,10 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
-from urllib.parse import urlsplit
 
 import msgspec
 
-from dialoghub.errors import BusError
-
-__all__ = ["Bus", "ClientRecord", "Handler", "LocalBus", "Pending", "open_bus"]
+__all__ = ["MAILBOX_SIZE", "Bus", "ClientRecord", "Handler", "LocalBus", "Pending"]
 
 #: Called with each frame another process sent to this one.
 Handler = Callable[[bytes], Awaitable[None]]
@@ -241,21 +239,3 @@ class LocalBus:
     async def since(self, tenant: str, client: str, after: int) -> list[tuple[int, bytes]]:
         found = self._mail.get((tenant, client))
         return [] if found is None else [(s, f) for s, f in found[1] if s > after]
-
-
-def open_bus(url: str, process: str) -> Bus:
-    """The bus a URL names: ``local://`` (or empty), ``redis://…``, ``nats://…``."""
-    scheme = urlsplit(url).scheme if url else "local"
-    if scheme == "local":
-        return LocalBus(process)
-    if scheme in ("redis", "rediss"):
-        from dialoghub.routing.bus_redis import RedisBus
-
-        return RedisBus(url, process)
-    if scheme in ("nats", "tls"):
-        from dialoghub.routing.bus_nats import NatsBus
-
-        return NatsBus(url, process)
-    raise BusError(
-        f"unknown bus URL scheme {scheme!r}: use local://, redis://host:port/db or nats://host:port"
-    )

@@ -31,7 +31,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from dialoghub.engine.records import MemoryOp, SetAlarm
 from dialoghub.engine.session_ops import MAX_KEY_CHARS, MEMORY_OPS
 from dialoghub.errors import DialoghubError, InvalidInput, RoutingError
-from dialoghub.routing.bus import open_bus
+from dialoghub.routing.buses import open_bus
 from dialoghub.routing.frames import ROLES, ClientFrame, Hello, LockSpec, Welcome
 from dialoghub.routing.logs import SessionLogs
 from dialoghub.routing.router import Attached, Router
