@@ -168,6 +168,9 @@ def test_sessions_list_never_creates_a_database(tmp_path: Path) -> None:
         assert not db.exists()
     code, out = cli("sessions", "list", "--store", f"json:///{tmp_path / 'none.json'}")
     assert code == 1 and "no database at" in out
+    for args in (["sessions", "export", "-o", str(tmp_path / "x.jsonl")], ["store", "migrate"]):
+        code, out = cli(*args, "--store", f"sqlite:///{db}")
+        assert code == 1 and f"no database at {db}" in out and not db.exists(), out
 
 
 def test_sessions_list_prints_a_header_and_a_count(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import click
 
+from dialoghub.cli.common import existing_store
 from dialoghub.errors import DialoghubError, SessionExists
 from dialoghub.hub.transfer import Line
 from dialoghub.stores import open_store
@@ -44,6 +45,7 @@ def migrate(url: str) -> None:
     Each step runs in its own transaction and is recorded with it, so an interrupted
     migration can simply be run again. Back the database up first.
     """
+    existing_store(url)  # migrating nothing would create an empty database
     try:
         target = open_store(url)
         if not isinstance(target, Migratable):
@@ -86,6 +88,7 @@ def export_sessions(
     Reads the store page by page, so any number of sessions fits in memory. Load the file
     into any store with 'dialoghub sessions import'.
     """
+    existing_store(url)
     try:
         if output is None:
             count = asyncio.run(_export(url, sys.stdout.buffer, model, status, tenant))
