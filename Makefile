@@ -94,7 +94,7 @@ MUTANTS ?=
 mutation: $(STAMP_TEST)
 	$(BIN)/pip install -q -e '.[test,mutation]'
 	mkdir -p build/mutation
-	cp -a src tests examples docs README.md pyproject.toml build/mutation/
+	cp -a src tests examples docs benchmarks README.md pyproject.toml build/mutation/
 	cd build/mutation && ../../$(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS) >mutmut.log 2>&1 \
 	  || { tail -40 mutmut.log; exit 1; }
 	cd build/mutation && ../../$(BIN)/python -m tests.mutation.scores --survivors
