@@ -23,7 +23,8 @@ def keys() -> None:
 
 def _keys_store_option(fn: Any) -> Any:
     return click.option(
-        "--store", default=None,
+        "--store",
+        default=None,
         help="Session store URL (default: DIALOGHUB_STORE or the serve default).",
     )(fn)
 
@@ -38,9 +39,15 @@ def _store_url(store: str | None) -> str:
 @keys.command("create")
 @_keys_store_option
 @click.option("--tenant", required=True, help="The tenant the key acts for.")
-@click.option("--scope", "scopes", multiple=True, default=("write",), show_default=True,
-              type=click.Choice(["read", "write", "admin"]),
-              help="Scope; repeatable. write implies read, admin implies write.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    default=("write",),
+    show_default=True,
+    type=click.Choice(["read", "write", "admin"]),
+    help="Scope; repeatable. write implies read, admin implies write.",
+)
 @click.option("--name", default="", help="A note to recognise the key by.")
 def keys_create(store: str | None, tenant: str, scopes: tuple[str, ...], name: str) -> None:
     """Create a key; the key itself is printed alone on the last line, once."""
@@ -58,9 +65,11 @@ def keys_create(store: str | None, tenant: str, scopes: tuple[str, ...], name: s
         key, record = asyncio.run(run())
     except Exception as exc:
         raise fail(exc) from None
-    click.echo(f"key {record.key_id} for tenant {record.tenant} "
-               f"(scopes: {','.join(record.scopes)}); keep it secret, it is not shown again:",
-               err=True)
+    click.echo(
+        f"key {record.key_id} for tenant {record.tenant} "
+        f"(scopes: {','.join(record.scopes)}); keep it secret, it is not shown again:",
+        err=True,
+    )
     click.echo(key)
 
 
@@ -135,8 +144,10 @@ def keys_rotate(store: str | None) -> None:
         kid = asyncio.run(run())
     except Exception as exc:
         raise fail(exc) from None
-    click.echo(f"new token key {kid} (verify only); restart every server, then run "
-               f"'dialoghub keys activate-token-key {kid}'")
+    click.echo(
+        f"new token key {kid} (verify only); restart every server, then run "
+        f"'dialoghub keys activate-token-key {kid}'"
+    )
 
 
 def _token_key_change(store: str | None, kid: str, change: str) -> bool:

@@ -67,24 +67,32 @@ def _error_meaning(status: str, path: str, method: str, op: dict[str, Any], gene
     write = method in ("post", "put", "patch", "delete")
     what = {"session_id": "session", "key_id": "API key", "model_id": "model"}
     if status == "400":
-        return ("The body or a parameter cannot be read (malformed JSON, wrong types, unknown "
-                "fields)." if body else "A query or path parameter cannot be read.")
+        return (
+            "The body or a parameter cannot be read (malformed JSON, wrong types, unknown fields)."
+            if body
+            else "A query or path parameter cannot be read."
+        )
     if status == "404":
         if not names:
             return "No such route (a path that is not part of the API)."
-        things = ", ".join(f"{what.get(n, n.removesuffix('_id'))} <code>{{{escape(n)}}}</code>"
-                           for n in names)
+        things = ", ".join(
+            f"{what.get(n, n.removesuffix('_id'))} <code>{{{escape(n)}}}</code>" for n in names
+        )
         return f"No {things} in the tenant of the API key."
     if status == "409" and "session_id" in names and write:
-        return ("The session moved on (expected_version or token is stale), has ended, or the "
-                "idempotency key was used for another request.")
+        return (
+            "The session moved on (expected_version or token is stale), has ended, or the "
+            "idempotency key was used for another request."
+        )
     if status == "409" and path.endswith("/sessions") and method == "post":
         return "A session with that id exists already, or the idempotency key was reused."
     if status == "413" and body:
         return "The body (or a text, or the variables in it) is over its limit."
     if status == "422" and "session_id" in names:
-        return ("The input is well formed but the session cannot take it now (waiting for a "
-                "command result, not for text; an event its state does not take; ...).")
+        return (
+            "The input is well formed but the session cannot take it now (waiting for a "
+            "command result, not for text; an event its state does not take; ...)."
+        )
     if status == "403" and op.get("security"):
         scopes = [s for req in op["security"] for v in req.values() for s in v]
         if scopes:
@@ -111,9 +119,11 @@ def _content_schema(body: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _operation(path: str, method: str, op: dict[str, Any]) -> str:
-    out = [f'<div class="op" id="{escape(op.get("operationId", path + method))}">',
-           f'<div><span class="m {method}">{method.upper()}</span> <code>{escape(path)}</code>'
-           f' — {markdown(op.get("summary", ""))}</div>']
+    out = [
+        f'<div class="op" id="{escape(op.get("operationId", path + method))}">',
+        f'<div><span class="m {method}">{method.upper()}</span> <code>{escape(path)}</code>'
+        f" — {markdown(op.get('summary', ''))}</div>",
+    ]
     if op.get("description"):
         out.append(f"<p>{markdown(op['description'])}</p>")
     params = op.get("parameters") or []
@@ -135,8 +145,11 @@ def _operation(path: str, method: str, op: dict[str, Any]) -> str:
     out.append("<table><tr><th>status</th><th>meaning</th><th>body</th></tr>")
     for status, response in (op.get("responses") or {}).items():
         said = response.get("description", "")
-        meaning = (markdown(said) if str(status).startswith("2")
-                   else _error_meaning(str(status), path, method, op, said))
+        meaning = (
+            markdown(said)
+            if str(status).startswith("2")
+            else _error_meaning(str(status), path, method, op, said)
+        )
         out.append(
             f"<tr><td>{escape(str(status))}</td><td>{meaning}"
             f"</td><td>{_schema_link(_content_schema(response))}</td></tr>"
@@ -156,14 +169,15 @@ def render_docs(doc: dict[str, Any]) -> str:
             tag = (op.get("tags") or ["other"])[0]
             by_tag.setdefault(tag, []).append(_operation(path, method, op))
     parts = [
-        "<!doctype html><html><head><meta charset=\"utf-8\">",
+        '<!doctype html><html><head><meta charset="utf-8">',
         f"<title>{escape(info.get('title', 'API'))} API</title><style>{_STYLE}</style>",
         "</head><body>",
-        f"<h1>{escape(info.get('title', 'API'))} <span class=\"muted\">"
+        f'<h1>{escape(info.get("title", "API"))} <span class="muted">'
         f"{escape(str(info.get('version', '')))}</span></h1>",
         f"<p>{markdown(info.get('description', ''))}</p>",
         '<p>The machine-readable document: <a href="/openapi.json">/openapi.json</a>.</p>',
-        "<p>" + " · ".join(f'<a href="#tag-{escape(t)}">{escape(t)}</a>' for t in by_tag)
+        "<p>"
+        + " · ".join(f'<a href="#tag-{escape(t)}">{escape(t)}</a>' for t in by_tag)
         + ' · <a href="#schemas">schemas</a></p>',
     ]
     for tag, ops in by_tag.items():
