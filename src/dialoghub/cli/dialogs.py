@@ -99,6 +99,8 @@ async def _chat(
             ):
                 click.echo()
                 show(view, click.echo)
+                if not view.ended:  # the person is still at the prompt: show it again
+                    click.echo(click.style("you> ", fg="cyan"), nl=False)
 
         unwatch = hub.watch(timed)
         try:
