@@ -253,6 +253,10 @@ def test_every_sessions_command_takes_a_tenant(tmp_path: Path) -> None:
     code, out = cli("sessions", "send", "d1", "hello", "--store", store, "--tenant", "demo",
                     "--models", WEATHER)  # fmt: skip
     assert code == 0 and "bot> Hello! Ask me about the weather" in out
+    result = CliRunner().invoke(
+        main, ["sessions", "export", "--store", store, "--tenant", "demo", "-o", "-"]
+    )
+    assert result.exit_code == 0 and not Path("-").exists()  # "-o -" is stdout, not a file
     dump = tmp_path / "demo.jsonl"
     code, out = cli("sessions", "export", "--store", store, "--tenant", "demo", "-o", str(dump))
     assert code == 0 and '"d1"' in dump.read_text() and '"a1"' not in dump.read_text()

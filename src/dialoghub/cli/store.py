@@ -75,7 +75,8 @@ class _Unsized:
 @click.command("export")
 @click.option("--store", "url", required=True, help=STORE_URL_HELP)
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Default: stdout."
+    "-o", "--output", type=click.Path(dir_okay=False, writable=True),
+    help="Default (or -): stdout."
 )
 @click.option("--model", help="Only sessions of this model.")
 @click.option("--status", type=click.Choice(["active", "ended", "expired"]))
@@ -90,7 +91,7 @@ def export_sessions(
     """
     existing_store(url)
     try:
-        if output is None:
+        if output is None or output == "-":  # "-o -": stdout, as usual
             count = asyncio.run(_export(url, sys.stdout.buffer, model, status, tenant))
         else:
             with open(output, "wb") as out:
