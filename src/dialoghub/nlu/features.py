@@ -91,6 +91,7 @@ def word_features(
         cs, ce = analysis.spans[k]
         raw = text[cs:ce]
         f = {
+            "bias": 1.0,  # a prior per label: CRFsuite has no other
             "w=" + w: 1.0,
             "r=" + raw.casefold(): 1.0,  # as written: spelling correction may rename a name
             "s=" + w[-3:]: 1.0,
