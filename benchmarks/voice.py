@@ -3,11 +3,11 @@
 What it measures (issue 13), with the engines the streams use (pocketsphinx + the endpointer,
 espeak-ng speaking the sentences through SoX at 16 kHz):
 
-* **WER** on held-out sentences (and **OOV**: the share of their words that the model's corpus
-  does not have at all, which no domain LM can recognise): the held-out half (odd lines) of benchmarks/data/
-  nlu_labelled.jsonl, the hand-written user requests of the weather and pizza models, keeping
-  those with an intent whose spoken form is *not* a sentence of the model's corpus and whose
-  words are all in the pronouncing dictionary (so espeak says English, not typos), spoken by
+* **WER** on held-out sentences (and **OOV**: the share of their words that the model's
+  corpus does not have at all, which no domain LM can recognise): the held-out half (odd
+  lines) of benchmarks/data/nlu_labelled.jsonl, the hand-written user requests of the
+  weather and pizza models, keeping those with an intent whose spoken form is *not* a
+  sentence of the model's corpus and whose words are all in the pronouncing dictionary (so espeak says English, not typos), spoken by
   two voices (en-us, en-us+f3). Each is recognised through an ASR stream with the model's
   automatic domain LM (all its intents: the hardest state) and with the engine's general
   model. WER = word edits / reference words, digits compared as words.
@@ -172,7 +172,9 @@ async def accuracy(voice: Voice, sentences: dict[str, list[str]], limit: int) ->
         edits = words = 0
         busy = audio = 0.0
         per_voice: dict[str, list[int]] = {}
+        oov = 0
         for model_id, texts in sentences.items():
+            vocabulary = {w for x in whole_model(models[model_id]).sentences for w in x.split()}
             domain = (
                 whole_model(models[model_id])
                 if kind == "domain"
@@ -180,6 +182,7 @@ async def accuracy(voice: Voice, sentences: dict[str, list[str]], limit: int) ->
             )
             await voice.prepare(domain)
             for text in texts[:limit]:
+                oov += len(VOICES) * sum(w not in vocabulary for w in text.split())
                 for v in VOICES:
                     r = await recognise(voice, domain, say(text, v))
                     e, n = wer_counts(text, spoken(r["text"]))
@@ -194,6 +197,7 @@ async def accuracy(voice: Voice, sentences: dict[str, list[str]], limit: int) ->
             "wer": edits / max(1, words),
             "words": words,
             "rtf": busy / audio,
+            "oov": oov / max(1, words),
             "per_voice": {v: e / max(1, n) for v, (e, n) in per_voice.items()},
         }
     rows["latency_p50_ms"] = 1000 * _pct(latencies, 0.5)

@@ -68,15 +68,16 @@ Result = Partial | Final
 def _endpointer() -> Any:
     from pocketsphinx import Endpointer
 
-    return Endpointer(sample_rate=SAMPLE_RATE)
+    return Endpointer(window=WINDOW, sample_rate=SAMPLE_RATE)
 
 
 #: Audio before the endpointer's start of speech given to the recogniser too (seconds). The
 #: endpointer's speech starts at its window (0.3 s) before it decided; the soft start of a
-#: word can be earlier: streamed "thank you" (espeak) came back "sunny you" without pre-roll,
-#: and right with 0.3 s of it.
+#: word can be earlier: streamed "goodbye" (espeak) came back "bye" without pre-roll, and
+#: right with 0.3 s of it.
 PREROLL = 0.3
-#: The endpointer's decision window (seconds): pocketsphinx.Endpointer.DEFAULT_WINDOW.
+#: The endpointer's decision window (seconds), its default: 0.15 s is refused with its ratio
+#: of 0.9 ("end-pointing impossible"); the window is most of the end-of-speech latency.
 WINDOW = 0.3
 
 
