@@ -7,10 +7,11 @@ espeak-ng speaking the sentences through SoX at 16 kHz):
   corpus does not have at all, which no domain LM can recognise): the held-out half (odd
   lines) of benchmarks/data/nlu_labelled.jsonl, the hand-written user requests of the
   weather and pizza models, keeping those with an intent whose spoken form is *not* a
-  sentence of the model's corpus and whose words are all in the pronouncing dictionary (so espeak says English, not typos), spoken by
-  two voices (en-us, en-us+f3). Each is recognised through an ASR stream with the model's
-  automatic domain LM (all its intents: the hardest state) and with the engine's general
-  model. WER = word edits / reference words, digits compared as words.
+  sentence of the model's corpus and whose words are all in the pronouncing dictionary (so
+  espeak says English, not typos), spoken by two voices (en-us, en-us+f3). Each is
+  recognised through an ASR stream with the model's automatic domain LM (all its intents:
+  the hardest state) and with the engine's general model. WER = word edits / reference
+  words, digits compared as words.
 * **End of speech to final**: for each stream, the audio time between the true end of speech
   (the last sample above -40 dBFS) and the chunk whose processing produced the final, plus
   that chunk's processing time: what a client streaming in real time waits (p50, p99).
