@@ -414,3 +414,16 @@ def test_model_problems_are_located() -> None:
     ):
         assert needle in text, needle
     assert all(p.line > 0 for p in info.value.problems)
+
+
+def test_a_dialog_model_refuses_decision_inputs() -> None:
+    from pathlib import Path
+
+    from dialoghub.engine.step import start, step
+    from dialoghub.model.loader import load_model
+
+    root = Path(__file__).resolve().parents[2]
+    model = load_model(root / "examples" / "weather" / "weather.yaml")
+    session = start(model, "w", now=T0).session
+    with pytest.raises(InvalidInput, match="no decision states"):
+        step(model, session, Propose(round="r1", specialist="a", transition="X"), T0)
