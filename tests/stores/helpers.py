@@ -49,8 +49,13 @@ def events(first_seq: int, count: int, *, version: int, time: float | None = Non
     """``count`` events of one update starting at ``first_seq`` (they share version, time)."""
     at = T0 + version if time is None else time
     return [
-        Event(seq=first_seq + i, version=version, time=at, type=f"e{first_seq + i}",
-              data={"n": first_seq + i, "nested": {"list": [1, "two", None]}})
+        Event(
+            seq=first_seq + i,
+            version=version,
+            time=at,
+            type=f"e{first_seq + i}",
+            data={"n": first_seq + i, "nested": {"list": [1, "two", None]}},
+        )
         for i in range(count)
     ]
 
@@ -60,8 +65,9 @@ def key(name: str, fingerprint: str = "fp") -> Idempotency:
     return Idempotency(name, fingerprint, b"\x00response:" + name.encode())
 
 
-async def create(store: Store, sid: str, *, n: int = 1, idem: Idempotency | None = None,
-                 **fields: Any) -> Session:
+async def create(
+    store: Store, sid: str, *, n: int = 1, idem: Idempotency | None = None, **fields: Any
+) -> Session:
     """Create a session at version 1 with ``n`` events; returns the stored snapshot."""
     snap = session(sid, version=1, seq=n, **fields)
     await store.write(Write(snap, events(1, n, version=1), 0, idem))
@@ -77,8 +83,9 @@ def advance(current: Session, *, n: int = 1, **changes: Any) -> Write:
     return Write(new, events(current.seq + 1, n, version=version), current.version)
 
 
-async def update(store: Store, current: Session, *, n: int = 1,
-                 idem: Idempotency | None = None, **changes: Any) -> Session:
+async def update(
+    store: Store, current: Session, *, n: int = 1, idem: Idempotency | None = None, **changes: Any
+) -> Session:
     """Apply :func:`advance` (with an optional idempotency record); returns the new snapshot."""
     w = advance(current, n=n, **changes)
     await store.write(Write(w.session, w.events, w.expected_version, idem))

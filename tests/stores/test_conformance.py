@@ -53,8 +53,15 @@ async def test_store_satisfies_the_protocol(store: Store) -> None:
 
 
 async def test_create_then_load_round_trips_the_snapshot(store: Store) -> None:
-    snap = await create(store, "a", n=2, metadata={"channel": "web"}, awaiting={"kind": "text"},
-                        stack=[{"unit": "main", "state": "s", "step": 1}], counters={"re": 2})
+    snap = await create(
+        store,
+        "a",
+        n=2,
+        metadata={"channel": "web"},
+        awaiting={"kind": "text"},
+        stack=[{"unit": "main", "state": "s", "step": 1}],
+        counters={"re": 2},
+    )
     loaded = await store.load("a")
     assert loaded == snap
     assert loaded is not snap
@@ -270,7 +277,9 @@ async def test_listing_by_state_matches_a_state_or_any_ancestor(store: Store) ->
     await create(store, "d2", model_id="light", state="red.walk.x")  # a dialog: no ancestors
     both = '{"media":"playing","volume":"loud"}'
     await create(store, "c2", model_id="tv", state=both, configuration=PARALLEL)
-    await create(store, "c3", model_id="light", state="green", configuration=["light", "light.green"])
+    await create(
+        store, "c3", model_id="light", state="green", configuration=["light", "light.green"]
+    )
 
     async def ids(**kw: str) -> list[str]:
         page = await store.list_sessions(SessionFilter(**kw), limit=50)
@@ -395,8 +404,9 @@ async def test_everything_survives_close_and_reopen(store_url: str, backend: str
         assert await second.load("a") == v2
         assert await all_events(second, "a") == [1, 2, 3]
         assert await second.idempotent("a", "k1") == key("k1")
-        assert [s.id for s in (await second.list_sessions(SessionFilter(tenant="t"))).sessions] \
-            == ["b"]
+        assert [s.id for s in (await second.list_sessions(SessionFilter(tenant="t"))).sessions] == [
+            "b"
+        ]
         await update(second, v2)  # and it keeps working on top of the old data
         assert (await second.load("a")) is not None
     finally:
@@ -408,9 +418,7 @@ async def test_concurrent_writes_to_different_sessions_all_land(store: Store) ->
     await asyncio.gather(*(create(store, sid, n=2) for sid in ids))
     snaps = await asyncio.gather(*(store.load(sid) for sid in ids))
     assert all(s is not None and s.version == 1 for s in snaps)
-    updated = await asyncio.gather(
-        *(update(store, s, n=1) for s in snaps if s is not None)
-    )
+    updated = await asyncio.gather(*(update(store, s, n=1) for s in snaps if s is not None))
     for snap in updated:
         assert await store.load(snap.id) == snap
         assert await all_events(store, snap.id) == [1, 2, 3]
@@ -421,11 +429,10 @@ async def test_concurrent_writes_to_different_sessions_all_land(store: Store) ->
 async def test_concurrent_conflicting_writes_exactly_one_wins_per_version(store: Store) -> None:
     current = await create(store, "hot", n=1)
     for _round in range(5):
-        contenders = [
-            advance(current, n=2, state=f"by_{i}") for i in range(20)
-        ]
-        results = await asyncio.gather(*(store.write(w) for w in contenders),
-                                       return_exceptions=True)
+        contenders = [advance(current, n=2, state=f"by_{i}") for i in range(20)]
+        results = await asyncio.gather(
+            *(store.write(w) for w in contenders), return_exceptions=True
+        )
         winners = [w for w, r in zip(contenders, results, strict=True) if r is None]
         losers = [r for r in results if r is not None]
         assert len(winners) == 1

@@ -105,7 +105,11 @@ class Case:
     def requests(self) -> list[dict[str, Any]]:
         out = []
         for events in self.entry.sequences:
-            req: dict[str, Any] = {"machine": self.machine, "version": self.version, "events": events}
+            req: dict[str, Any] = {
+                "machine": self.machine,
+                "version": self.version,
+                "events": events,
+            }
             if self.entry.context is not None:
                 req["context"] = self.entry.context
             out.append(req)

@@ -98,9 +98,15 @@ def _tree(rng: random.Random) -> tuple[_Node, list[_Node]]:
         deeper = node.depth + 1 < MAX_DEPTH
         if node.kind == "parallel":
             n = rng.choice([2, 2, 2, 3])
-            kinds = ["compound"] * 3 + ["atomic"] + (["parallel"] if deeper and node.depth < 2 else [])
+            kinds = (
+                ["compound"] * 3 + ["atomic"] + (["parallel"] if deeper and node.depth < 2 else [])
+            )
         else:
-            n = rng.randint(2, 4) if node.depth == 0 else rng.randint(1, 3 if node.depth == 1 else 2)
+            n = (
+                rng.randint(2, 4)
+                if node.depth == 0
+                else rng.randint(1, 3 if node.depth == 1 else 2)
+            )
             kinds = ["atomic"] * 4 + ["final"]
             if deeper:
                 kinds += ["compound"] * (2 if node.depth < 2 else 1)
@@ -136,7 +142,9 @@ class _Builder:
         self.targets = [n for n in nodes if n is not root]
         self.plain_targets = [n for n in self.targets if n.kind != "history"]
         self.parallels = [
-            n for n in nodes if n.kind == "parallel" and len([c for c in n.children if c.kind != "history"]) >= 2
+            n
+            for n in nodes
+            if n.kind == "parallel" and len([c for c in n.children if c.kind != "history"]) >= 2
         ]
         self.invokes: list[str] = []
         self.v5 = rng.random() < 0.4  # may use what v4 lacks (and/or/not, X.*): v5 only
@@ -219,7 +227,9 @@ class _Builder:
             regions = [c for c in p.children if c.kind != "history"]
             picks = []
             for region in rng.sample(regions, 2):
-                inside = [n for n in self.plain_targets if n is region or n.is_descendant_of(region)]
+                inside = [
+                    n for n in self.plain_targets if n is region or n.is_descendant_of(region)
+                ]
                 picks.append("#" + rng.choice(inside).xid(MACHINE_ID))
             t["target"] = picks
         elif shape == 2 and source is not self.root:
@@ -254,7 +264,9 @@ class _Builder:
             out["type"] = "history"
             if node.history == "deep":
                 out["history"] = "deep"
-            siblings = [c for c in node.parent.children if c.kind != "history"] if node.parent else []
+            siblings = (
+                [c for c in node.parent.children if c.kind != "history"] if node.parent else []
+            )
             if siblings and rng.random() < 0.5:
                 out["target"] = rng.choice(siblings).key
             return out
@@ -293,12 +305,20 @@ class _Builder:
         if rng.randint(0, 3) == 0:
             delays = sorted(rng.sample(DELAYS, rng.randint(1, 2)))
             out["after"] = {str(d): self.transitions(node, "after") for d in delays}
-        if node.kind in ("compound", "parallel") and node is not self.root and rng.randint(0, 2) == 0:
+        if (
+            node.kind in ("compound", "parallel")
+            and node is not self.root
+            and rng.randint(0, 2) == 0
+        ):
             out["onDone"] = self.transitions(node, "done", internal=True)
         if node.kind in ("atomic", "compound") and rng.randint(0, 6) == 0:
             inv_id = f"inv{next(self.invoke_counter)}"
             self.invokes.append(inv_id)
-            inv: dict[str, Any] = {"id": inv_id, "src": "svc", "onDone": self.transitions(node, "event")}
+            inv: dict[str, Any] = {
+                "id": inv_id,
+                "src": "svc",
+                "onDone": self.transitions(node, "event"),
+            }
             if rng.random() < 0.9:  # without: v5 stops the machine when it fails
                 inv["onError"] = self.transitions(node, "event")
             out["invoke"] = inv
@@ -332,7 +352,9 @@ class _Builder:
                 out.append({"advance": rng.choice(ADVANCES)})
             elif self.invokes:
                 answer = rng.choice(["$resolve", "$resolve", "$reject"])
-                out.append({"type": answer, "id": rng.choice(self.invokes), "data": rng.randint(0, 9)})
+                out.append(
+                    {"type": answer, "id": rng.choice(self.invokes), "data": rng.randint(0, 9)}
+                )
             else:
                 out.append({"type": rng.choice(EVENTS)})
         return out

@@ -33,39 +33,57 @@ def _param(params: Mapping[str, Any] | None, key: str, default: int) -> Any:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 
-def _is_even(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+def _is_even(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> bool:
     return _num(context.get("count")) % 2 == 0
 
 
-def _count_above(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+def _count_above(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> bool:
     return bool(_num(context.get("count")) > _param(params, "n", 3))
 
 
-def _event_ok(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+def _event_ok(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> bool:
     return event.get("ok") is True
 
 
-def _ticks_below(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+def _ticks_below(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> bool:
     return bool(_num(context.get("ticks")) < _param(params, "n", 3))
 
 
-def _inc(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+def _inc(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
     return {"count": _num(context.get("count")) + _param(params, "by", 1)}
 
 
-def _dec(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+def _dec(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
     return {"count": _num(context.get("count")) - _param(params, "by", 1)}
 
 
-def _reset(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+def _reset(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
     return {"count": 0}
 
 
-def _set_from_event(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+def _set_from_event(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
     return {"value": event.get("value")}
 
 
-def _record(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+def _record(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
     seen = context.get("seen")
     return {"seen": [*(seen if isinstance(seen, list) else []), event.get("type")]}
 
@@ -77,7 +95,9 @@ def _mark(
     return {"marks": [*(marks if isinstance(marks, list) else []), (params or {}).get("m")]}
 
 
-def _tick(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+def _tick(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
     return {"ticks": _num(context.get("ticks")) + 1}
 
 
@@ -87,12 +107,16 @@ def _untick(
     return {"ticks": 0}
 
 
-def _set_output(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+def _set_output(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
     # v5 puts a done event's payload in ``output``, v4 in ``data`` (JS: output !== undefined)
     return {"result": event["output"] if "output" in event else event.get("data")}
 
 
-def _set_error(context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+def _set_error(
+    context: Mapping[str, Any], event: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
     return {"error": event["error"] if "error" in event else event.get("data")}
 
 

@@ -32,8 +32,7 @@ def expected_document(case: Case, results: list[dict[str, Any]], xstate: str) ->
     if case.entry.context is not None:
         doc["context"] = case.entry.context
     doc["sequences"] = [
-        {"events": req["events"], **res}
-        for req, res in zip(case.requests(), results, strict=True)
+        {"events": req["events"], **res} for req, res in zip(case.requests(), results, strict=True)
     ]
     return doc
 
@@ -91,7 +90,9 @@ def main(argv: list[str]) -> int:
             EXPECTED_DIR.mkdir(parents=True, exist_ok=True)
             case.expected_path.write_text(text)
             errors = sum(1 for r in results if r["error"])
-            print(f"{case.name}: {len(results)} sequences" + (f", {errors} failing" if errors else ""))
+            print(
+                f"{case.name}: {len(results)} sequences" + (f", {errors} failing" if errors else "")
+            )
     return 0
 
 

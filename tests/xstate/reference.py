@@ -198,7 +198,13 @@ class Reference:
                 writer.join()
                 self._spawn()
                 message = f"XState gave no answer within {self.timeout:g} s (an endless loop?)"
-                out.append({"trace": [], "error": {"step": 0, "message": message, "kind": "timeout"}, "warnings": []})
+                out.append(
+                    {
+                        "trace": [],
+                        "error": {"step": 0, "message": message, "kind": "timeout"},
+                        "warnings": [],
+                    }
+                )
                 return out + self._raw(requests[i + 1 :])
             if line is None:
                 raise RuntimeError("the XState runner died: " + "".join(self._stderr))
@@ -363,7 +369,9 @@ class _Clock:
             key = counter if counter is not None else ("object", id(a))
             entry = old.get(key)
             if entry is None:
-                event = {"type": a.event} if counter is None else {"type": a.event, "counter": counter}
+                event = (
+                    {"type": a.event} if counter is None else {"type": a.event, "counter": counter}
+                )
                 order = counter if counter is not None else len(old) + len(fresh)
                 entry = (self.now + max(0, int(a.delay_ms)), order, event)
                 heapq.heappush(self.heap, (entry[0], entry[1], key))
@@ -562,7 +570,9 @@ def compare(
         if b is not None and b.get("kind") in XSTATE_BROKE:
             return None
         if a is None or b is None:
-            return report(f"{where(k)}: trace ends early on the {'dialoghub' if a is None else 'xstate'} side")
+            return report(
+                f"{where(k)}: trace ends early on the {'dialoghub' if a is None else 'xstate'} side"
+            )
         if "error" in a or "error" in b:
             if "error" in a and "error" in b:
                 return None
@@ -575,7 +585,11 @@ def compare(
                 return report(
                     f"{where(k)}: {field} differs\n"
                     f"  xstate:    {_dump(b.get(field))}\n  dialoghub: {_dump(a.get(field))}"
-                    + (f"\n  (XState: illegal configuration, {b['illegal']})" if "illegal" in b else "")
+                    + (
+                        f"\n  (XState: illegal configuration, {b['illegal']})"
+                        if "illegal" in b
+                        else ""
+                    )
                 )
         if "illegal" in b and not through_illegal:
             return None

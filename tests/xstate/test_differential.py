@@ -184,4 +184,6 @@ def test_generated_machines_agree_with_xstate(
     for version, machine, answer in theirs.result():
         _valid(g, version, machine, answer)
         problem = compare(ours[version], as_trace(answer), machine, g.events, version)
-        assert problem is None, f"seed {g.seed} (tests.xstate.generate.generate({g.seed})):\n{problem}"
+        assert problem is None, (
+            f"seed {g.seed} (tests.xstate.generate.generate({g.seed})):\n{problem}"
+        )

@@ -121,7 +121,7 @@ def _state_text(chart: Chart, configuration: tuple[str, ...]) -> str:
         return value
     path: list[str] = []
     while isinstance(value, dict) and len(value) == 1:
-        (key, value), = value.items()
+        ((key, value),) = value.items()
         path.append(key)
     if isinstance(value, str):
         return ".".join([*path, value])
@@ -134,9 +134,14 @@ def _bookkeeping(
     """``Session.chart`` for ``state``: armed delays get their due time when first armed."""
     before = {(a["event"], a["n"]): a["due_at"] for a in (previous or {}).get("armed", ())}
     armed = [
-        {"event": a.event, "n": a.counter, "delay_ms": a.delay_ms, "node": a.node,
-         "due_at": before.get((a.event, a.counter), now + a.delay_ms / 1000.0),
-         **({} if a.registered else {"registered": False})}
+        {
+            "event": a.event,
+            "n": a.counter,
+            "delay_ms": a.delay_ms,
+            "node": a.node,
+            "due_at": before.get((a.event, a.counter), now + a.delay_ms / 1000.0),
+            **({} if a.registered else {"registered": False}),
+        }
         for a in state.armed
     ]
     book: dict[str, Any] = {
@@ -163,8 +168,13 @@ def _restore(session: Session) -> sc.ChartState:
         done=session.ended,
         output=book.get("output"),
         armed=tuple(
-            sc.Armed(event=a["event"], delay_ms=a["delay_ms"], node=a["node"], counter=a["n"],
-                     registered=a.get("registered", True))
+            sc.Armed(
+                event=a["event"],
+                delay_ms=a["delay_ms"],
+                node=a["node"],
+                counter=a["n"],
+                registered=a.get("registered", True),
+            )
             for a in book.get("armed", ())
         ),
         invoked=tuple(book.get("invoked", ())),
@@ -174,9 +184,7 @@ def _restore(session: Session) -> sc.ChartState:
     )
 
 
-def _record(
-    up: _Update, model: m.Model, result: sc.Step, before: sc.ChartState | None
-) -> None:
+def _record(up: _Update, model: m.Model, result: sc.Step, before: sc.ChartState | None) -> None:
     """Emit what one macrostep did: context changes, the new configuration, the effects,
     and the final action (wait for the next event, or end)."""
     chart = _chart_of(model)
@@ -215,9 +223,13 @@ def _record(
                     src=params.get("src"))  # fmt: skip
     goal = model.default_state
     # A decided model rests in its goal, active, and an event starts its next cycle (seed 001).
-    if goal is not None and model.decision is None and not new.done \
-            and f"{chart.root}.{goal}" in new.configuration \
-            and before is not None:  # the goal state, reached (not started in): done
+    if (
+        goal is not None
+        and model.decision is None
+        and not new.done
+        and f"{chart.root}.{goal}" in new.configuration
+        and before is not None
+    ):  # the goal state, reached (not started in): done
         up.emit("session_ended", reason="done")
         up.act(EndAction(reason="done"))
         return
@@ -235,7 +247,9 @@ def _record(
 
 
 def _decide(
-    model: m.Model, session: Session, inp: Propose | Vote | Override | Answers | Timeout,
+    model: m.Model,
+    session: Session,
+    inp: Propose | Vote | Override | Answers | Timeout,
     now: float,
 ) -> tuple[Session, tuple[Action, ...], tuple[Event, ...]]:
     """A decision input (or the ``decision`` timer): the round moves on, and a decided
@@ -253,8 +267,9 @@ def _decide(
         return up.s, tuple(up.actions), tuple(up.events)
     chart = _chart_of(model)
     before = _restore(up.s)
-    result = sc.send(chart, before, {**(fire.params or {}), "type": fire.transition},
-                     registry=_registry(model))
+    result = sc.send(
+        chart, before, {**(fire.params or {}), "type": fire.transition}, registry=_registry(model)
+    )
     if not result.handled:  # a guard refused the decided transition: a new round opens
         up.emit("chart_event_ignored", event=fire.transition)
     elif fire.params:
@@ -279,9 +294,16 @@ def start(
     up = _Update(None, now, version=1)
     extra: dict[str, Any] = {"lifetime": lifetime} if lifetime else {}
     up.emit(
-        "session_started", id=session_id, tenant=tenant, model_id=model.id,
-        model_version=model.version, unit=model.unit, state=chart.root,
-        metadata=metadata, params=params, **extra,
+        "session_started",
+        id=session_id,
+        tenant=tenant,
+        model_id=model.id,
+        model_version=model.version,
+        unit=model.unit,
+        state=chart.root,
+        metadata=metadata,
+        params=params,
+        **extra,
     )
     result = sc.start(chart, context=dict(chart.context), registry=_registry(model))
     _record(up, model, result, None)
@@ -311,7 +333,8 @@ def _event_of(session: Session, inp: Input) -> dict[str, Any] | None:
             raise UnknownCommand(
                 f"session {session.id!r} runs no invocation {inp.id!r}; running: "
                 + (", ".join(book.get("invoked", ())) or "none"),
-                session_id=session.id, id=inp.id,
+                session_id=session.id,
+                id=inp.id,
             )
         return None  # a fire-and-forget action's acknowledgement: recorded, nothing moves
     return None
@@ -378,8 +401,7 @@ def step(
     chart = _chart_of(model)
     up = _Update(msgspec.structs.replace(session), now, version=session.version + 1)
     if isinstance(inp, CommandResult):
-        up.emit("command_result_received", id=inp.id, outputs=dict(inp.outputs),
-                error=inp.error)
+        up.emit("command_result_received", id=inp.id, outputs=dict(inp.outputs), error=inp.error)
     else:
         up.emit("input_received", input=msgspec.to_builtins(inp))
     if isinstance(inp, End | Expire):
