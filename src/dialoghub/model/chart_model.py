@@ -62,23 +62,33 @@ def compile_chart_model(
         goal_id = f"{chart.root}.{goal}" if isinstance(goal, str) else None
         if goal_id not in chart.nodes:
             line, column = loc.where(("default",) if "default" in data else ("meta", "default"))
-            return None, [Problem(
-                f"the goal state 'default' names no state of the machine: {goal!r}",
-                loc.file, line, column,
-            )]
+            return None, [
+                Problem(
+                    f"the goal state 'default' names no state of the machine: {goal!r}",
+                    loc.file,
+                    line,
+                    column,
+                )
+            ]
     if not _ID.fullmatch(chart.id):
         line, column = loc.where(("id",)) if "id" in data else (1, 1)
-        return None, [Problem(
-            f"XState machine id {chart.id!r}: a model id may use letters, digits, '_' and '-'"
-            " only (it names the model in the API)", loc.file, line, column,
-        )]
+        return None, [
+            Problem(
+                f"XState machine id {chart.id!r}: a model id may use letters, digits, '_' and '-'"
+                " only (it names the model in the API)",
+                loc.file,
+                line,
+                column,
+            )
+        ]
     states = {
-        nid: State(name=nid, final=node.kind == "final", waits=node.kind != "final",
-                   line=node.line)
+        nid: State(name=nid, final=node.kind == "final", waits=node.kind != "final", line=node.line)
         for nid, node in chart.nodes.items()
     }
     events = frozenset(
-        t.event for node in chart.nodes.values() for t in node.transitions
+        t.event
+        for node in chart.nodes.values()
+        for t in node.transitions
         if t.event is not None and not t.event.startswith("xstate.")
     )
     decision = None
@@ -94,7 +104,7 @@ def compile_chart_model(
     # ``start`` names the first state as a session's ``state`` shows it: the initial child's
     # path below the root (the root itself for a parallel or atomic root).
     first = root.initial[0] if root.initial else chart.root
-    start = first[len(chart.root) + 1:] if first.startswith(chart.root + ".") else first
+    start = first[len(chart.root) + 1 :] if first.startswith(chart.root + ".") else first
     model = Model(
         id=chart.id,
         version=str(data.get("version", "1")),
