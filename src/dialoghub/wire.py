@@ -296,6 +296,9 @@ class ValidateResult(msgspec.Struct, kw_only=True):
     valid: bool
     model: ModelInfo | None = None
     problems: list[ProblemOut] = []
+    # What may read badly but does not stop the model (a reply that can show a blank), each
+    # located like a problem; only a valid model has them.
+    warnings: list[ProblemOut] = []
 
 
 class KeyOut(msgspec.Struct, kw_only=True):

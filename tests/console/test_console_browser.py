@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.console.conftest import LONG_EVENTS, LONG_ID, Live
+from tests.server.test_console_routes import WARNED_MODEL
 
 BROKEN_MODEL = """\
 id: broken
@@ -221,6 +222,12 @@ def test_validate_a_broken_model_and_see_its_line(tab: Page) -> None:
         " return t.value.slice(0, t.selectionStart).split('\\n').length; }")
     assert line == 5
     tab.shot("models")
+    # a valid model that may read badly: valid, with its warning at its place
+    tab.page.fill("#model-text", WARNED_MODEL)
+    tab.page.click("#validate button[type=submit]")
+    warning = tab.page.wait_for_selector(".warnings li")
+    assert "optional slot {day}" in warning.inner_text() and "line 15" in warning.inner_text()
+    assert "Valid: w v" in tab.page.inner_text("#validate-result")
 
 
 def test_a_100000_event_session_opens_within_two_seconds(tab: Page) -> None:

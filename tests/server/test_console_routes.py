@@ -92,3 +92,42 @@ def test_the_feed_and_the_diagram_are_in_the_openapi_document(client: TestClient
     paths = client.get("/openapi.json").json()["paths"]
     assert "/v1/feed" in paths and "/v1/models/{model_id}/diagram" in paths
     assert "/console" not in paths
+
+
+WARNED_MODEL = """\
+id: w
+entities:
+  day: [today, tomorrow]
+intents:
+  ask:
+    examples: ["weather {day}", "weather please"]
+    slots:
+      day: day
+states:
+  start:
+    wait: true
+    on:
+      ask: answer
+  answer:
+    say: "Weather {day}."
+    next: start
+"""
+
+
+def test_validation_returns_the_warnings_of_a_valid_model_at_their_place(
+    client: TestClient, keys: Keys,
+) -> None:
+    res = client.post("/v1/models/validate", content=WARNED_MODEL,
+                      headers={**keys.h(keys.read), "Content-Type": "application/yaml"})
+    assert res.status_code == 200
+    body = res.json()
+    assert body["valid"] is True and body["problems"] == []
+    (warning,) = body["warnings"]
+    assert "shows optional slot {day}" in warning["message"]
+    assert (warning["line"], warning["path"]) == (15, "states.answer.say")
+    line = WARNED_MODEL.splitlines()[warning["line"] - 1]
+    assert line[warning["column"] - 1:].startswith("{day}")
+    clean = client.post("/v1/models/validate",
+                        content=WARNED_MODEL.replace("Weather {day}.", "Weather {day|today}."),
+                        headers={**keys.h(keys.read), "Content-Type": "application/yaml"})
+    assert clean.json()["warnings"] == []

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dialoghub.errors import GraphvizMissing, ModelValidationError, UnknownModel
+from dialoghub.errors import GraphvizMissing, ModelValidationError, Problem, UnknownModel
 from dialoghub.model.diagram import to_dot, to_mermaid, to_svg
 from dialoghub.model.loader import ModelTooComplex, load_model_text
 from dialoghub.model.source import POSTED_LIMITS
@@ -142,12 +142,14 @@ async def validate_model(service: Service, request: Request, who: Principal) -> 
             column=p.column,
         ) from None
     except ModelValidationError as exc:
-        problems = [
-            ProblemOut(message=p.message, file=p.file, line=p.line, column=p.column, path=p.path)
-            for p in exc.problems
-        ]
-        return ValidateResult(valid=False, problems=problems)
-    return ValidateResult(valid=True, model=service.model_info(model))
+        return ValidateResult(valid=False, problems=[_located(p) for p in exc.problems])
+    return ValidateResult(valid=True, model=service.model_info(model),
+                          warnings=[_located(w) for w in model.warnings])
+
+
+def _located(p: Problem) -> ProblemOut:
+    """A loading problem or warning as the API shows it."""
+    return ProblemOut(message=p.message, file=p.file, line=p.line, column=p.column, path=p.path)
 
 
 routes = [

@@ -30,14 +30,18 @@ export async function render(main, [picked], signal) {
     try {
       const res = await api("/v1/models/validate", { method: "POST", text: source.value,
                                                       type: "application/yaml" });
+      const located = (list, cls) => h("ol", { class: cls }, list.map((p) => h("li", {},
+        h("button", { type: "button", class: "link", onclick: () => goto(p.line, p.column) },
+          `line ${p.line}, column ${p.column}`), `: ${p.message}`)));
       if (res.valid) {
+        const warnings = res.warnings || [];
         fill(result, h("p", { class: "ok" }, `Valid: ${res.model.id} v${res.model.version}, `
-          + `${res.model.states.length} states.`));
+          + `${res.model.states.length} states`
+          + (warnings.length ? `, ${warnings.length} warning(s):` : ".")),
+          warnings.length ? located(warnings, "warnings") : null);
       } else {
         fill(result, h("p", { class: "error" }, `${res.problems.length} problem(s):`),
-          h("ol", { class: "problems" }, res.problems.map((p) => h("li", {},
-            h("button", { type: "button", class: "link", onclick: () => goto(p.line, p.column) },
-              `line ${p.line}, column ${p.column}`), `: ${p.message}`))));
+          located(res.problems, "problems"));
       }
     } catch (err) { fill(result, h("p", { class: "error", role: "alert" }, err.message)); }
   });
