@@ -12,7 +12,6 @@ into :class:`dialoghub.client.SyncClient`.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -42,16 +41,13 @@ def _error(status: int, body: bytes) -> APIError:
         return APIError(status, "http_error", body[:200].decode(errors="replace"), {})
 
 
-def _file_body(f: Mapping[str, Any]) -> dict[str, Any]:
-    """A file as the JSON body sends it: a local ``path`` is read here and sent as base64."""
-    name = f.get("name")
+def _file_part(f: Mapping[str, Any]) -> tuple[str, tuple[str, bytes]]:
+    """A file as a multipart part: a local ``path`` is read here."""
+    name = str(f.get("name") or "")
     if "path" in f:
-        data = Path(str(f["path"])).read_bytes()
-        return {"name": name, "content_base64": base64.b64encode(data).decode()}
-    content = f.get("content")
-    if isinstance(content, bytes):
-        return {"name": name, "content_base64": base64.b64encode(content).decode()}
-    return {"name": name, "content": content}
+        return ("files", (name, Path(str(f["path"])).read_bytes()))
+    content = f.get("content", b"")
+    return ("files", (name, content if isinstance(content, bytes) else str(content).encode()))
 
 
 class AgentMethods:
@@ -77,11 +73,17 @@ class AgentMethods:
         self, session_id: str, message: str, *, files: list[Mapping[str, Any]] | None = None
     ) -> dict[str, Any]:
         """Start a round (``{"round_id", "session_id", "status", "created", ...}``); files
-        are ``{"name", "path" | "content"}`` (a path is read and sent by this client)."""
-        body: dict[str, Any] = {"message": message}
-        if files:
-            body["files"] = [_file_body(f) for f in files]
-        response = await self._call("POST", f"/v1/sessions/{_sid(session_id)}/messages", json=body)
+        are ``{"name", "path" | "content"}`` (a path is read by this client; files are sent as
+        ``multipart/form-data``)."""
+        path = f"/v1/sessions/{_sid(session_id)}/messages"
+        if files:  # as multipart/form-data: binary files as they are, no base64
+            response = await self._http.post(
+                path, data={"message": message}, files=[_file_part(f) for f in files]
+            )
+            if response.status_code >= 400:
+                raise _error(response.status_code, response.content)
+        else:
+            response = await self._call("POST", path, json={"message": message})
         result: dict[str, Any] = response.json()
         return result
 

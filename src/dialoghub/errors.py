@@ -68,7 +68,8 @@ module and fails on an exception class outside this tree or missing from this dr
     │   ├── RateLimited                 429 the key is over its rate; ``retry_after`` seconds
     │   │   └── AuthRateLimited         429 too many failed key attempts from one address
     │   ├── RequestTimeout              504 the request outlasted the request timeout
-    │   └── VoiceUnavailable            503 a speech engine (or SoX) is not installed here
+    │   ├── VoiceUnavailable            503 a speech engine (or SoX) is not installed here
+    │   └── FilesUnavailable            409 files sent to a server that keeps none (no workspace)
     ├── AgentError                      inside an agent round (a round records it, never raises)
     │   ├── PluginFailed                a plugin raised or answered what cannot be kept
     │   ├── PlannerError                the planner (an LLM endpoint) failed or answered nonsense
@@ -109,6 +110,7 @@ __all__ = [
     "EntryError",
     "FileRefused",
     "FileTooLarge",
+    "FilesUnavailable",
     "Forbidden",
     "GraphvizMissing",
     "HTTPError",
@@ -705,6 +707,14 @@ class VoiceUnavailable(HTTPError):
 
     code = "voice_unavailable"
     status = 503
+
+
+class FilesUnavailable(HTTPError):
+    """A message brought files to a server that keeps none (``serve`` without
+    ``--workspace``)."""
+
+    code = "files_unavailable"
+    status = 409  # the server's set-up, not the request, is what conflicts
 
 
 # --- agent rounds -----------------------------------------------------------------------

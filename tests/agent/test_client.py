@@ -41,7 +41,7 @@ async def test_the_async_client_runs_a_round_and_follows_it(
         assert await client.cancel_round("c1", rnd["id"]) is False
         with pytest.raises(APIError) as err:
             await client.send_message("c1", "")
-        assert err.value.status == 422
+        assert err.value.status == 400
         with pytest.raises(APIError) as err:
             await client.get_round("c1", "nope")
         assert err.value.code == "round_not_found"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -168,27 +167,62 @@ def test_a_multipart_message_brings_its_files(client: TestClient, keys: Keys) ->
     r = client.post(
         "/v1/sessions/s4/messages",
         headers=keys.h(),
-        json={
-            "message": "files?",
-            "files": [{"name": "c.bin", "content_base64": base64.b64encode(b"\x00\x01").decode()}],
-        },
+        json={"message": "files?", "files": [{"name": "c.txt", "content": "text"}]},
     )
     assert r.status_code == 202
     after = events[-1]["seq"]
-    assert _events(client, keys, "s4", after=after)[-1]["data"]["reply"] == "files: c.bin"
+    assert _events(client, keys, "s4", after=after)[-1]["data"]["reply"] == "files: c.txt"
+    # a multipart file name that would leave the folder is refused, and nothing changes
+    r = client.post(
+        "/v1/sessions/s4/messages",
+        headers=keys.h(),
+        data={"message": "files?"},
+        files=[("files", ("../evil", b"x", "text/plain"))],
+    )
+    assert r.status_code == 422 and r.json()["code"] == "file_refused"
+    assert len(client.get("/v1/sessions/s4/rounds", headers=keys.h()).json()) == 2
+
+
+def test_files_sent_to_a_server_without_a_workspace(tmp_path: Path, keys: Keys) -> None:
+    settings = Settings(
+        store=f"sqlite:///{tmp_path}/n.db",
+        rate_limit=0,
+        token_keys=("k1:0123456789abcdef0123456789abcdef",),
+    )
+    app = create_app(settings, keystore=KEYSTORE)
+    install(app, AgentConfig(planner=_planner(), plugins=_plugins()))
+    with TestClient(app) as client:
+        r = client.post(
+            "/v1/sessions/n/messages",
+            headers=keys.h(),
+            json={"message": "x", "files": [{"name": "a", "content": "1"}]},
+        )
+        assert r.status_code == 409 and r.json()["code"] == "files_unavailable"
+        assert client.get("/v1/sessions/n", headers=keys.h()).status_code == 404
 
 
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
-        ({"message": ""}, 422, "invalid_input"),
+        ({"message": ""}, 400, "bad_request"),
+        ({"message": "   "}, 400, "bad_request"),
         ({"message": "x", "extra": 1}, 400, "bad_request"),
         ({"text": "x"}, 400, "bad_request"),
         ({"message": 5}, 400, "bad_request"),
-        ({"message": "x", "files": [{"name": "../evil", "content": "x"}]}, 422, "file_refused"),
-        ({"message": "x", "files": [{"name": "/etc/x", "content": "x"}]}, 422, "file_refused"),
-        ({"message": "x", "files": [{"name": "a", "content_base64": "!!"}]}, 400, "bad_request"),
-        ({"message": "x", "files": [{"name": "a"}]}, 422, "file_refused"),
+        ({"message": "x", "files": [{"name": "../evil", "content": "x"}]}, 400, "bad_request"),
+        ({"message": "x", "files": [{"name": "/etc/x", "content": "x"}]}, 400, "bad_request"),
+        ({"message": "x", "files": [{"name": "..", "content": "x"}]}, 400, "bad_request"),
+        (
+            {"message": "x", "files": [{"name": "a", "content": "x", "path": "/etc/passwd"}]},
+            400,
+            "bad_request",
+        ),
+        ({"message": "x", "files": [{"name": "a"}]}, 400, "bad_request"),
+        (
+            {"message": "x", "files": [{"name": f"f{i}", "content": ""} for i in range(21)]},
+            400,
+            "bad_request",
+        ),
         ({"message": "x", "files": [{"name": "a", "content": "y" * 3000}]}, 413, "file_too_large"),
         ({"message": "x" * 5000}, 413, "payload_too_large"),
     ],

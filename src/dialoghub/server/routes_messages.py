@@ -1,7 +1,7 @@
 """Agent rounds over the network (issue 11): send a message, follow its events, cancel.
 
-``POST /v1/sessions/{id}/messages`` (JSON ``{"message", "files": [{"name", "content" |
-"content_base64"}]}``, or ``multipart/form-data`` with a ``message`` field and file parts)
+``POST /v1/sessions/{id}/messages`` (JSON ``{"message", "files": [{"name", "content"}]}``
+with text files, or ``multipart/form-data`` with a ``message`` field and ``files`` parts)
 checks everything first (a refusal is a 4xx in the one error shape and changes nothing),
 creates the session (the agent model) if it does not exist yet, and starts the round in
 the server process, detached from the request: it answers ``202`` with the round's id at
@@ -22,13 +22,11 @@ is built on the app's Hub at the first request that needs it.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import os
 import weakref
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from starlette.requests import Request
@@ -43,7 +41,7 @@ from dialoghub.agent.plugins import Plugins
 from dialoghub.agent.rounds import Round
 from dialoghub.agent.workspace import MAX_FILES, Workspace
 from dialoghub.errors import (
-    FileRefused,
+    FilesUnavailable,
     InvalidInput,
     PayloadTooLarge,
     SessionExists,
@@ -133,19 +131,22 @@ def agent_of(service: Service, app: Any) -> tuple[AgentApp, AgentConfig]:
 # --- bodies ---------------------------------------------------------------------------
 
 
-class FileIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A file sent with a message: its name and its content, as text or base64."""
+#: A file name as the workspace keeps it: no path, no drive, not ``.`` or ``..``, no NUL.
+FILE_NAME = r"^(?![A-Za-z]:)(?!\.\.?$)[^/\\\x00]{1,255}$"
 
-    name: str
-    content: str | None = None
-    content_base64: str | None = None
+
+class FileIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A text file sent with a message (binary files go as ``multipart/form-data``)."""
+
+    name: Annotated[str, msgspec.Meta(pattern=FILE_NAME)]
+    content: str
 
 
 class MessageIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A user message and its files."""
 
-    message: str
-    files: list[FileIn] = []
+    message: Annotated[str, msgspec.Meta(min_length=1, max_length=4000, pattern=r"\S")]
+    files: Annotated[list[FileIn], msgspec.Meta(max_length=MAX_FILES)] = []
 
 
 class MessageAccepted(msgspec.Struct, kw_only=True):
@@ -160,19 +161,7 @@ class MessageAccepted(msgspec.Struct, kw_only=True):
 
 
 def _files_of(msg: MessageIn) -> list[dict[str, Any]]:
-    files: list[dict[str, Any]] = []
-    for f in msg.files:
-        if (f.content is None) == (f.content_base64 is None):
-            raise FileRefused(f"file {f.name!r} needs exactly one of content, content_base64")
-        if f.content_base64 is not None:
-            try:
-                data = base64.b64decode(f.content_base64, validate=True)
-            except (binascii.Error, ValueError):
-                raise BadRequest(f"content_base64 of file {f.name!r} is not base64") from None
-            files.append({"name": f.name, "content": data})
-        else:
-            files.append({"name": f.name, "content": f.content})
-    return files
+    return [{"name": f.name, "content": f.content} for f in msg.files]
 
 
 async def _read_message(request: Request, config: AgentConfig) -> tuple[str, list[Any]]:
@@ -253,7 +242,7 @@ async def send_message(service: Service, request: Request, who: Principal) -> Me
         )
     if files:
         if agent.workspace is None:
-            raise InvalidInput("this server takes no files: run it with --workspace DIR")
+            raise FilesUnavailable("this server keeps no files: run it with --workspace DIR")
         await asyncio.to_thread(agent.workspace.check, who.tenant, sid, files)
     created = False
     try:
