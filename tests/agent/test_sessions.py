@@ -190,3 +190,21 @@ async def test_event_numbers_are_never_given_twice_across_stop_and_restart(tmp_p
         later = Collect()
         await (await app.get_session("n")).send_message("last", later)
     assert later.events[0].seq == seen[-1].seq + 1
+
+
+async def test_plugins_from_a_module_and_their_schemas() -> None:
+    plugins = Plugins.from_module(str(ROOT / "examples" / "agent" / "rules.py"))
+    assert set(plugins) >= {"forecast", "csv_summary"}
+    tool = next(t for t in plugins.tools() if t["function"]["name"] == "forecast")
+    assert tool["function"]["parameters"] == {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    }
+    assert plugins.get("forecast").takes_context
+    from dialoghub.errors import InvalidInput, PluginFailed
+
+    with pytest.raises(PluginFailed):
+        plugins.get("nope")
+    with pytest.raises(InvalidInput):
+        plugins.add("bad", 42)  # type: ignore[arg-type]
