@@ -336,3 +336,24 @@ def test_a_possessive_is_not_part_of_the_value() -> None:
     r = LearnedRecognizer(intents, [artist]).recognize("play Bob Marley's new song")
     assert r.intent == "play"
     assert r.slots["artist"].text == "Bob Marley"
+
+
+def test_without_python_crfsuite_the_learned_recognizer_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from dialoghub.errors import RecognizerUnavailable
+    from dialoghub.nlu import crf
+
+    learned._CACHE.clear()
+    monkeypatch.setitem(sys.modules, "pycrfsuite", None)  # import pycrfsuite fails
+    assert crf.available() is False
+    with pytest.raises(RecognizerUnavailable, match=r"dialoghub\[nlu\]") as caught:
+        LearnedRecognizer(INTENTS, [SHOW, STATE, CITY])
+    assert caught.value.details == {"recognizer": "learned"}
+    with pytest.raises(RecognizerUnavailable):
+        load_model_text(MODEL)
+    # the matcher needs nothing
+    model = load_model_text(MODEL.replace("settings: {recognizer: learned}\n", ""))
+    assert model.recognizer.recognize("bye bye").intent == "bye"

@@ -31,7 +31,7 @@ Features = dict[str, float]
 def _crfsuite() -> Any:
     try:
         import pycrfsuite  # type: ignore[import-untyped]
-    except ImportError as exc:  # pragma: no cover - depends on the installation
+    except ImportError as exc:
         raise RecognizerUnavailable(
             "the learned recognizer needs python-crfsuite: pip install 'dialoghub[nlu]'",
             recognizer="learned",
