@@ -78,6 +78,8 @@ def _endpointer() -> Any:
 PREROLL = 0.3
 #: The endpointer's decision window (seconds), its default: 0.15 s is refused with its ratio
 #: of 0.9 ("end-pointing impossible"); the window is most of the end-of-speech latency.
+#: Its ratio stays at the default 0.9: 0.6 took the final's p50 from 549 to 463 ms on 20
+#: held-out sentences x 2 voices but WER from 30.9% to 32.7% (benchmarks/voice.py).
 WINDOW = 0.3
 
 
