@@ -220,6 +220,9 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
                     from dialoghub.routing.bus_nats import drop_prefix
 
                     await drop_prefix("nats://127.0.0.1:4222", f"bench{prefix}")
+        if "sqlite2" in args.setups:  # the bus's cost apart from PostgreSQL's: one SQLite file
+            bus = f"redis://127.0.0.1:6379/0?prefix=bench{uuid.uuid4().hex[:8]}:"
+            rows += await _setup("sqlite, 2 processes, redis", [sqlite, sqlite], bus, args)
         if "postgres1" in args.setups:
             url, drop = await _pg_schema()
             try:
@@ -256,7 +259,7 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--setups",
         default="sqlite,redis,nats",
-        help="comma-separated: sqlite, redis, nats, postgres1",
+        help="comma-separated: sqlite, redis, nats, postgres1, sqlite2",
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

@@ -99,6 +99,7 @@ class RoutedClient:
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._answered: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._updates_seen: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._url_index = 0
@@ -220,6 +221,15 @@ class RoutedClient:
                 self.last_seq += 1
                 self._ahead.discard(self.last_seq)
         kind = msg.get("type")
+        if kind == "update":
+            # one update of a session is one version: a repeat (routed again after a process
+            # died before it knew it was delivered) is dropped
+            seen = (str(msg.get("session_id")), int(msg.get("version") or 0))
+            if seen in self._updates_seen:
+                return
+            self._updates_seen[seen] = None
+            while len(self._updates_seen) > REMEMBERED:
+                self._updates_seen.popitem(last=False)
         if kind == "command":
             call = Call(
                 key=msg["key"],

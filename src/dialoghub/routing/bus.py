@@ -124,8 +124,9 @@ class Bus(Protocol):
         for one command at a time: a repeated command action is not dispatched again)."""
         ...
 
-    async def put_pending(self, pending: Pending) -> None:
-        """Re-record a pending command (e.g. now assigned to a provider)."""
+    async def put_pending(self, pending: Pending) -> bool:
+        """Re-record a pending command (e.g. now assigned to a provider) if it is still the
+        session's (same key); False if it is not."""
         ...
 
     async def get_pending(self, tenant: str, session_id: str) -> Pending | None:
@@ -135,6 +136,11 @@ class Bus(Protocol):
     async def take_pending(self, pending: Pending) -> bool:
         """Remove a pending command if it is still the session's; False if another
         process took it first."""
+        ...
+
+    async def take_session_pending(self, tenant: str, session_id: str) -> Pending | None:
+        """Remove and return the session's pending command, whichever it is (its result
+        was just applied)."""
         ...
 
     async def pending(self) -> list[Pending]:
@@ -213,8 +219,15 @@ class LocalBus:
         self._pending[pending.slot] = pending
         return True
 
-    async def put_pending(self, pending: Pending) -> None:
+    async def put_pending(self, pending: Pending) -> bool:
+        current = self._pending.get(pending.slot)
+        if current is None or current.key != pending.key:
+            return False
         self._pending[pending.slot] = pending
+        return True
+
+    async def take_session_pending(self, tenant: str, session_id: str) -> Pending | None:
+        return self._pending.pop(f"{tenant}/{session_id}", None)
 
     async def get_pending(self, tenant: str, session_id: str) -> Pending | None:
         return self._pending.get(f"{tenant}/{session_id}")

@@ -181,8 +181,27 @@ class NatsBus:
             return False
         return True
 
-    async def put_pending(self, pending: Pending) -> None:
-        await self._kv["pending"].put(_hex(pending.slot), _encode(pending))
+    async def put_pending(self, pending: Pending) -> bool:
+        entry = await self._get("pending", _hex(pending.slot))
+        if entry is None or _pending.decode(entry.value).key != pending.key:
+            return False
+        try:
+            await self._kv["pending"].update(
+                _hex(pending.slot), _encode(pending), last=entry.revision
+            )
+        except Exception:
+            return False
+        return True
+
+    async def take_session_pending(self, tenant: str, session_id: str) -> Pending | None:
+        entry = await self._get("pending", _hex(f"{tenant}/{session_id}"))
+        if entry is None:
+            return None
+        try:
+            await self._kv["pending"].delete(_hex(f"{tenant}/{session_id}"), last=entry.revision)
+        except Exception:
+            return None  # taken meanwhile
+        return _pending.decode(entry.value)
 
     async def get_pending(self, tenant: str, session_id: str) -> Pending | None:
         entry = await self._get("pending", _hex(f"{tenant}/{session_id}"))

@@ -57,6 +57,17 @@ if cur and cjson.decode(cur)['key'] == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1]) return 1 end
 return 0
 """
+_PUT = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and cjson.decode(cur)['key'] == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end
+return 0
+"""
+_TAKE_ANY = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return cur
+"""
 _APPEND = """
 local seq = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], seq .. '-1', 'f', ARGV[1])
@@ -97,6 +108,8 @@ class RedisBus:
             ("withdraw", _WITHDRAW),
             ("take", _TAKE),
             ("append", _APPEND),
+            ("put", _PUT),
+            ("take_any", _TAKE_ANY),
         ):
             self._scripts[name] = self._redis.register_script(body)
         mine, everyone = self._k("proc", self.process), self._k("notices")
@@ -170,8 +183,18 @@ class RedisBus:
     async def claim_pending(self, pending: Pending) -> bool:
         return bool(await self._redis.hsetnx(self._k("pending"), pending.slot, _encode(pending)))
 
-    async def put_pending(self, pending: Pending) -> None:
-        await self._redis.hset(self._k("pending"), pending.slot, _encode(pending))
+    async def put_pending(self, pending: Pending) -> bool:
+        return bool(
+            await self._scripts["put"](
+                keys=[self._k("pending")], args=[pending.slot, pending.key, _encode(pending)]
+            )
+        )
+
+    async def take_session_pending(self, tenant: str, session_id: str) -> Pending | None:
+        raw = await self._scripts["take_any"](
+            keys=[self._k("pending")], args=[f"{tenant}/{session_id}"]
+        )
+        return None if raw is None else _pending.decode(raw)
 
     async def get_pending(self, tenant: str, session_id: str) -> Pending | None:
         raw = await self._redis.hget(self._k("pending"), f"{tenant}/{session_id}")

@@ -241,8 +241,8 @@ class Router(SessionOps):
             self.logs.record(tenant, session.id, list(view.events), session.ended)
         if session.ended or any(e.type == "command_result_received" for e in view.events):
             # the session's command is answered: its pending record goes, before the next
-            pending = await self.bus.get_pending(tenant, session.id)
-            if pending is not None and await self.bus.take_pending(pending):
+            pending = await self.bus.take_session_pending(tenant, session.id)
+            if pending is not None:
                 self._pending.pop(pending.key, None)
         shown = [a for a in view.actions if not isinstance(a, CommandAction)]
         if shown and any(e.type != "action_emitted" for e in view.events):
@@ -284,7 +284,8 @@ class Router(SessionOps):
                 await self._to_client(record, full)
 
     async def _to_client(self, record: ClientRecord, frame: CommandFrame | UpdateFrame) -> None:
-        """Number the frame in the client's mailbox, then send it where the client is."""
+        """Number the frame in the client's mailbox, then send it where the client is (a
+        command too: a provider reconnecting gets what a dead process had sent it)."""
         raw = _encode(frame)
         seq = await self.bus.append(record.tenant, record.name, raw)
         body = _numbered(raw, seq)
@@ -312,23 +313,37 @@ class Router(SessionOps):
             params=dict(action.params),
             deadline=time.time() + self.dispatch_timeout,
         )
+        if action.id in BUILTINS:
+            if await self.bus.claim_pending(pending):
+                await self._builtin(pending)
+            return
+        # the provider is chosen first, so the claim records it (one bus call, not two)
+        record = self._choose(pending, session)
+        if record is not None:
+            pending = msgspec.structs.replace(pending, provider=record.name)
         if not await self.bus.claim_pending(pending):
             return  # the session's command is dispatched already (this update repeated it)
-        if action.id in BUILTINS:
-            await self._builtin(pending)
-            return
-        await self._assign(pending, session)
+        await self._send_to(record, pending)
 
     async def _assign(self, pending: Pending, session: Session | None = None) -> None:
-        """Send a pending command to an eligible provider, or keep it waiting for one."""
+        """Send a waiting command to an eligible provider, if one is there now."""
         if session is None:
             try:
                 session = await self.hub.get_session(pending.session_id, tenant=pending.tenant)
             except SessionNotFound:
                 await self.bus.take_pending(pending)
                 return
+        record = self._choose(pending, session)
+        if record is not None:
+            pending = msgspec.structs.replace(pending, provider=record.name)
+            if not await self.bus.put_pending(pending):
+                self._pending.pop(pending.key, None)
+                return  # answered or failed meanwhile
+        await self._send_to(record, pending)
+
+    def _choose(self, pending: Pending, session: Session) -> ClientRecord | None:
         busy = {c.record.name: c.busy for c in self._local.values()}
-        record = choose_provider(
+        return choose_provider(
             self._registry.values(),
             pending.command,
             pending.tenant,
@@ -339,13 +354,11 @@ class Router(SessionOps):
             self._rng,
             here=self.process,
         )
-        if record is None:
-            self._pending[pending.key] = pending
-            await self.bus.put_pending(pending)
-            return
-        pending = msgspec.structs.replace(pending, provider=record.name)
+
+    async def _send_to(self, record: ClientRecord | None, pending: Pending) -> None:
         self._pending[pending.key] = pending
-        await self.bus.put_pending(pending)
+        if record is None:
+            return  # it waits for a provider (or its deadline)
         local = self._local.get((record.tenant, record.name))
         if local is not None:
             await self._run_on(local, pending)
@@ -410,9 +423,19 @@ class Router(SessionOps):
         except (InputError, SessionClosed, SessionNotFound) as exc:
             log.info("result %s not applied: %s", key, exc)
             view = None
-        if view is None or self._watched.get((tenant, sid)) != view.session.version:
-            # Applied before (by a process that may have died before routing it on): let
-            # the answered command go, and make sure what the session awaits now is sent.
+        if view is not None and self._watched.get((tenant, sid)) != view.session.version:
+            # Applied before, by a process that may have died before routing it on. If the
+            # session is still where that update left it, route the update again (its
+            # replies reach the interfaces at least once, the library drops an update it
+            # already has, and its next command is claimed once); else only resume.
+            current = await self.hub.get_session(sid, tenant=tenant)
+            if current.version == view.session.version:
+                self._watch(view)
+            else:
+                await self.bus.take_pending(pending)
+                self._pending.pop(key, None)
+                await self._resume(tenant, sid)
+        elif view is None:  # answered another way: let it go, resume what the session awaits
             await self.bus.take_pending(pending)
             self._pending.pop(key, None)
             await self._resume(tenant, sid)
@@ -454,8 +477,10 @@ class Router(SessionOps):
         if kind == "up":
             record = msgspec.convert(msg["r"], ClientRecord)
             self._registry[(record.tenant, record.name)] = record
-            if record.role == "provider" and record.process != self.process:
-                await self._retry_waiting(record)
+            if record.role == "provider":
+                await self._resend(record)
+                if record.process != self.process:
+                    await self._retry_waiting(record)
         elif kind == "down":
             key = (msg["k"][0], msg["k"][1])
             found = self._registry.get(key)
@@ -467,6 +492,22 @@ class Router(SessionOps):
                 self.locks.set(msg["kind"], who, msg["s"], msg["f"])
             else:
                 self.locks.drop(msg["kind"], who, msg["f"])
+
+    async def _resend(self, record: ClientRecord) -> None:
+        """A provider (re)attached somewhere: what this process sent it may have gone to a
+        process that died, so send it again where it is now (it answers a key it already
+        answered from its record, and runs nothing twice)."""
+        for pending in list(self._pending.values()):
+            if pending.provider != record.name or pending.tenant != record.tenant:
+                continue
+            local = self._local.get((record.tenant, record.name))
+            if local is not None:
+                if pending.key not in local.inflight:
+                    await self._run_on(local, pending)
+            else:
+                await self.bus.send(
+                    record.process, _encode({"t": "run", "p": msgspec.to_builtins(pending)})
+                )
 
     async def _retry_waiting(self, record: ClientRecord) -> None:
         for pending in list(self._pending.values()):
