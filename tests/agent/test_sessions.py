@@ -175,14 +175,17 @@ async def test_event_numbers_are_never_given_twice_across_stop_and_restart(tmp_p
         session = await app.get_session("n")
         first = Collect()
         await session.send_message("weather in Paris", first)
-        await session.update_session_var({"x": 1})
         seen: list[Any] = []
+        attached = asyncio.Event()
 
         async def read() -> None:
             async for event in app.follow("n", after=first.events[-1].seq):
                 seen.append(event)
+                attached.set()
 
         reader = asyncio.create_task(read())
+        await session.update_session_var({"x": 1})  # kept, so a late reader still gets it
+        await attached.wait()  # the reader follows the live log: stop reaches it
         await session.stop()
         await asyncio.wait_for(reader, 5)
     assert [e.type for e in seen] == ["session_variable", "session_stop"]

@@ -28,17 +28,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dialoghub.agent.events import EVENT_SCOPES, AgentEvent, EventHandler, EventType
-from dialoghub.agent.execute import MAX_EVENTS_PER_ROUND, Planner, Turn, run_round
+from dialoghub.agent.execute import Planner, Turn, run_round
+from dialoghub.agent.history import stored_events, stored_round
 from dialoghub.agent.live import KEEP, LiveLog
 from dialoghub.agent.planners import DialogPlanner
 from dialoghub.agent.plugins import Plugins
 from dialoghub.agent.rounds import Round, RoundStatus, rounds_of
+from dialoghub.agent.session import AgentSession
+from dialoghub.agent.upkeep import recover_all, recover_round, remove_folders
 from dialoghub.agent.workspace import Workspace
 from dialoghub.engine.records import AgentRecord, Session
 from dialoghub.errors import (
     InvalidInput,
     RoundBusy,
-    RoundNotFound,
     SessionClosed,
     SessionNotFound,
     UnexpectedInput,
@@ -183,56 +185,11 @@ class AgentApp:
         return AgentSession(self, session.id, tenant)
 
     async def _recover(self, session: Session) -> Session:
-        agent = session.agent or {}
-        key = (session.tenant, session.id)
-        if agent.get("status") != "running" or key in self._running:
-            return session
-        # A round marked running that this process does not run: its process died (or, with
-        # several processes on one store, runs it still until its deadline).
-        if (
-            agent.get("owner") not in (None, self.owner)
-            and agent.get("deadline")
-            and agent["deadline"] > self.hub.now()
-            and self.shared_store
-        ):
-            return session
-        seq = int(agent.get("seq", 0)) + MAX_EVENTS_PER_ROUND  # past any number it gave out
-        error = "interrupted: the process running the round stopped"
-        try:
-            view = await self.hub.update(
-                session.id,
-                AgentRecord(
-                    kind="round_ended",
-                    data={
-                        "round": agent["round"],
-                        "status": "failed",
-                        "seq": seq,
-                        "error": error,
-                        "reply": None,
-                    },
-                ),
-                tenant=session.tenant,
-            )
-        except UnexpectedInput:  # ended meanwhile
-            return await self.hub.get_session(session.id, tenant=session.tenant)
-        log = self._log(key, view.session)
-        log.seq = max(log.seq, seq)
-        return view.session
+        return await recover_round(self, session)
 
     async def recover(self, *, tenant: str = "default") -> int:
         """Mark failed every round of ``tenant`` left running by a dead process; how many."""
-        count, cursor = 0, None
-        while True:
-            page = await self.hub.list_sessions(
-                tenant=tenant, status="active", limit=1000, cursor=cursor
-            )
-            for s in page.sessions:
-                if (s.agent or {}).get("status") == "running":
-                    after = await self._recover(s)
-                    count += (after.agent or {}).get("status") != "running"
-            cursor = page.next_cursor
-            if cursor is None:
-                return count
+        return await recover_all(self, tenant=tenant)
 
     async def delete_session(self, session_id: str, *, tenant: str = "default") -> bool:
         """Delete the session, its history and its workspace folder."""
@@ -247,24 +204,18 @@ class AgentApp:
         """:meth:`Hub.purge` (ended and expired sessions older than ``older_than``
         seconds), their workspace folders removed first; how many sessions went."""
         if self.workspace is not None:
-            before = self.hub.now() - older_than
-            for status in ("ended", "expired"):
-                cursor = None
-                while True:
-                    page = await self.hub.list_sessions(
-                        tenant=tenant, status=status, limit=1000, cursor=cursor
-                    )
-                    for s in page.sessions:
-                        if s.updated_at < before:
-                            await asyncio.to_thread(self.workspace.remove, tenant, s.id)
-                    cursor = page.next_cursor
-                    if cursor is None:
-                        break
+            await remove_folders(self.hub, self.workspace, older_than=older_than, tenant=tenant)
         return await self.hub.purge(older_than=older_than)
 
     # --- rounds ---------------------------------------------------------------------------
 
-    def _log(self, key: Key, session: Session | None = None) -> LiveLog:
+    def runs_here(self, key: Key) -> bool:
+        """True while this process runs a round of the session ``key`` (tenant, id)."""
+        return key in self._running
+
+    def live_log(self, key: Key, session: Session | None = None) -> LiveLog:
+        """The session's live log (made on first use, numbered from ``session``'s stored
+        last event number); the most recently used ones are kept after their rounds."""
         log = self._logs.get(key)
         if log is None:
             seq = int(((session.agent if session is not None else None) or {}).get("seq", 0))
@@ -400,7 +351,7 @@ class AgentApp:
         try:
             session = await self._start(key, rnd)
             seq = int((session.agent or {})["seq"])
-            log = self._log(key, session)
+            log = self.live_log(key, session)
             log.seq = max(log.seq, seq)
             turn = self._turn(key, session, rnd, log, handler)
             running.turn = turn
@@ -519,24 +470,7 @@ class AgentApp:
         running = self._running.get((tenant, session_id))
         if running is not None and running.round.id == round_id:
             return running.round
-        after = 0
-        while True:
-            events = await self.hub.events(session_id, tenant=tenant, after=after, limit=1000)
-            for r in rounds_of(events, session_id):
-                if r.id == round_id:
-                    return await self._complete(r, events, session_id, tenant)
-            if len(events) < 1000:
-                raise RoundNotFound(session_id, round_id)
-            after = events[-1].seq
-
-    async def _complete(self, r: Round, events: list[Any], sid: str, tenant: str) -> Round:
-        if r.done or not events:
-            return r
-        more = await self.hub.events(sid, tenant=tenant, after=events[-1].seq, limit=10_000)
-        for later in rounds_of([e for e in events if e.data.get("round") == r.id] + more, sid):
-            if later.id == r.id:
-                return later
-        return r
+        return await stored_round(self.hub, session_id, round_id, tenant=tenant)
 
     async def wait_round(self, session_id: str, round_id: str, *, tenant: str = "default") -> Round:
         """The round once it has ended."""
@@ -594,7 +528,7 @@ class AgentApp:
         """The session's round events after ``after`` (those no longer kept in memory are
         read from the store: round starts, completed posts and ends), then every new one."""
         session = await self.hub.get_session(session_id, tenant=tenant)
-        log = self._log((tenant, session_id), session)
+        log = self.live_log((tenant, session_id), session)
 
         async def backfill(since: int, before: int) -> list[AgentEvent]:
             return await self.stored_events(session_id, after=since, before=before, tenant=tenant)
@@ -607,125 +541,4 @@ class AgentApp:
     ) -> list[AgentEvent]:
         """The round events the store keeps (start, each completed post, end) with
         ``after < seq < before``, rebuilt from the session's events."""
-        out: list[AgentEvent] = []
-        cursor = 0
-        while True:
-            events = await self.hub.events(session_id, tenant=tenant, after=cursor, limit=1000)
-            for e in events:
-                out += [c for c in _stored(e, session_id) if after < c.seq < before]
-            if len(events) < 1000:
-                return out
-            cursor = events[-1].seq
-
-
-def _stored(e: Any, sid: str) -> list[AgentEvent]:
-    """The round events a stored session event stands for, with their live numbers."""
-    d = e.data
-
-    def event(
-        kind: EventType, seq: int, message: str, data: dict[str, Any], post: str | None = None
-    ) -> AgentEvent:
-        return AgentEvent(
-            seq=seq,
-            time=e.time,
-            type=kind,
-            scope=EVENT_SCOPES[kind],
-            session_id=sid,
-            round_id=d.get("round"),
-            post_id=post,
-            message=message,
-            data=data,
-        )
-
-    seq = int(d.get("seq", 0))
-    if e.type == "agent_round_started":
-        message = d.get("message", "")
-        return [
-            event(
-                EventType.ROUND_START,
-                seq,
-                message,
-                {"message": message, "files": d.get("files", [])},
-            )
-        ]
-    if e.type == "agent_post":
-        return [
-            event(
-                EventType.POST_END,
-                seq,
-                d["post"].get("message", ""),
-                {"post": d["post"]},
-                d["post"]["id"],
-            )
-        ]
-    if e.type == "agent_round_ended":
-        out = []
-        reply_post = d.get("post")
-        reply = reply_post.get("message") if reply_post else None
-        if reply_post is not None:  # its post_end was numbered just before the round_end
-            out.append(
-                event(
-                    EventType.POST_END, seq - 1, reply or "", {"post": reply_post}, reply_post["id"]
-                )
-            )
-        out.append(
-            event(
-                EventType.ROUND_END,
-                seq,
-                reply or d.get("error") or "",
-                {"status": d["status"], "reply": reply, "error": d.get("error")},
-            )
-        )
-        return out
-    return []
-
-
-class AgentSession:
-    """One agent session of an :class:`AgentApp` (what ``get_session`` returns)."""
-
-    def __init__(self, app: AgentApp, session_id: str, tenant: str = "default") -> None:
-        self.app = app
-        self.id = session_id
-        self.tenant = tenant
-
-    async def send_message(
-        self,
-        message: str,
-        event_handler: EventHandler | None = None,
-        files: list[Mapping[str, Any]] | None = None,
-    ) -> Round:
-        """Play one round: the events go to ``event_handler`` as they happen; the round
-        comes back ended (a plugin's failure is a failed round, never an exception)."""
-        return await self.app.send_message(
-            self.id, message, tenant=self.tenant, event_handler=event_handler, files=files
-        )
-
-    async def stop(self) -> None:
-        """Cancel the running round after its current step and release what it holds; the
-        session stays stored and resumes with ``app.get_session(id)`` in any process."""
-        await self.app.stop(self.id, tenant=self.tenant)
-
-    async def update_session_var(self, variables: dict[str, Any]) -> None:
-        """Set session variables that the plugins read through their context."""
-        await self.app.update_session_var(self.id, variables, tenant=self.tenant)
-
-    async def variables(self) -> dict[str, Any]:
-        """The session's variables as stored."""
-        session = await self.app.hub.get_session(self.id, tenant=self.tenant)
-        return dict(session.unit_variables())
-
-    async def rounds(self) -> list[Round]:
-        """The session's recorded rounds, oldest first."""
-        return await self.app.rounds(self.id, tenant=self.tenant)
-
-    @property
-    def workspace(self) -> Path | None:
-        """The session's folder of files (None without a workspace)."""
-        ws = self.app.workspace
-        return ws.folder(self.tenant, self.id) if ws is not None else None
-
-    async def __aenter__(self) -> AgentSession:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        return await stored_events(self.hub, session_id, after=after, before=before, tenant=tenant)
