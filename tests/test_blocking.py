@@ -31,7 +31,7 @@ from .conftest import EXAMPLES, ROOT
 WEATHER = EXAMPLES / "weather"
 
 # The lifecycle methods a face declares by hand: same parameters, its own return.
-OWN_RETURN = {"open", "export_sessions", "attach"}
+OWN_RETURN = {"open", "export_sessions", "attach", "audio", "round_events"}
 
 
 def _public(cls: type, instance: object | None = None) -> set[str]:
@@ -121,6 +121,9 @@ def test_a_bound_twin_shows_the_parameters_without_self() -> None:
         returns = inspect.signature(hub.export_sessions).return_annotation
         assert returns == "Iterator[tuple[Session, list[Event]]]"
         assert inspect.signature(SyncClient.attach).return_annotation == "SyncAttachment"
+        assert inspect.signature(SyncClient.audio).return_annotation == "SyncAudioSocket"
+        assert inspect.signature(SyncClient.round_events).return_annotation == (
+            "Iterator[dict[str, Any]]")
 
 
 def test_the_sync_face_keeps_the_hubs_attributes_and_plain_methods(tmp_path: Path) -> None:
