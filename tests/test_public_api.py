@@ -38,7 +38,8 @@ def test_errors_have_one_root() -> None:
 #: moving a module must keep these working.
 DOCUMENTED_PATHS = {
     "dialoghub": ["Hub", "SyncHub", "Text", "SessionView", "open_store", "load_model"],
-    "dialoghub.agent": ["Runner", "load_plugins"],
+    "dialoghub.agent": ["Runner", "load_plugins", "AgentApp", "SyncAgentApp", "Plugins",
+                        "RulePlanner", "LLMPlanner", "Turn", "AgentEvent", "EventType"],
     "dialoghub.runner": ["Runner", "load_plugins"],
     "dialoghub.client": ["Client", "SyncClient", "APIError"],
     "dialoghub.engine.code": ["Context"],
@@ -48,6 +49,13 @@ DOCUMENTED_PATHS = {
     "dialoghub.wire": ["ViewOut", "CreateSession"],
     "dialoghub.errors": ["DialoghubError", "InvalidInput"],
     "dialoghub.cli": ["main"],
+    "dialoghub.engine.records": ["Text", "Vote", "PairVote"],
+    "dialoghub.decision": ["Driver"],
+    "dialoghub.model.loader": ["load_model_text"],
+    "dialoghub.nlu": ["IntentSpec", "Recognizer"],
+    "dialoghub.nlu.learned": ["LearnedRecognizer", "content_key", "export_trained",
+                              "import_trained"],
+    "dialoghub.provider": ["Call", "LockSpec", "RoutedClient", "current_session"],
 }
 
 
