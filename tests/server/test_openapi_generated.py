@@ -178,7 +178,8 @@ def test_the_app_document_is_what_its_endpoints_declare(
 
 
 # The operations of the hand-written document, pinned: (operationId, parameters, body,
-# statuses); new since: the Last-Event-ID header of the stream, the 400 and 404 of /metrics.
+# statuses); new since: the Last-Event-ID header of the stream, the 400 and 404 of /metrics,
+# and the operations of the console, the decision cycle, routing and agent rounds.
 _ALL = ["400", "401", "403", "404", "409", "413", "422", "429", "503", "504"]
 PINNED = {
     ("/health", "get"): ("health", [], None, ["200", "400", "404"]),
@@ -210,6 +211,38 @@ PINNED = {
     ("/v1/keys", "get"): ("listKeys", [], None, ["200", *_ALL]),
     ("/v1/keys", "post"): ("createKey", [], "CreateKey", ["201", *_ALL]),
     ("/v1/keys/{key_id}", "delete"): ("revokeKey", ["key_id"], None, ["204", *_ALL]),
+    # the console (issue 14), decisions (10), routing (12), agent rounds (11)
+    ("/v1/models/{model_id}/diagram", "get"): ("drawModel", ["model_id", "format"], None,
+        ["200", *_ALL]),
+    ("/v1/sessions/{session_id}/round", "get"): ("getRound", ["session_id"], None,
+        ["200", *_ALL]),
+    ("/v1/sessions/{session_id}/round/proposals", "post"): ("propose", ["session_id", "Idempotency-Key"], "ProposeIn",
+        ["200", *_ALL]),
+    ("/v1/sessions/{session_id}/round/votes", "post"): ("vote", ["session_id", "Idempotency-Key"], "VoteIn",
+        ["200", *_ALL]),
+    ("/v1/sessions/{session_id}/round/override", "post"): ("override", ["session_id", "Idempotency-Key"], "OverrideIn",
+        ["200", *_ALL]),
+    ("/v1/decisions/inbox", "get"): ("inbox", ["model", "state", "specialist", "limit", "scan", "cursor"], None,
+        ["200", *_ALL]),
+    ("/v1/sessions/{session_id}/memory", "get"): ("getMemory", ["session_id"], None,
+        ["200", *_ALL]),
+    ("/v1/sessions/{session_id}/memory", "post"): ("changeMemory", ["session_id"], "MemoryRequest",
+        ["200", *_ALL]),
+    ("/v1/clients", "get"): ("listClients", [], None,
+        ["200", *_ALL]),
+    ("/v1/sessions/{session_id}/messages", "post"): ("sendMessage", ["session_id"], "MessageIn",
+        ["202", *_ALL]),
+    ("/v1/sessions/{session_id}/messages/stream", "get"): ("streamRounds", ["session_id", "after", "Last-Event-ID"], None,
+        ["200", *_ALL]),
+    ("/v1/sessions/{session_id}/rounds", "get"): ("listAgentRounds", ["session_id", "after"], None,
+        ["200", *_ALL]),
+    ("/v1/sessions/{session_id}/rounds/{round_id}", "get"): ("getAgentRound", ["session_id", "round_id"], None,
+        ["200", *_ALL]),
+    ("/v1/sessions/{session_id}/rounds/{round_id}/cancel", "post"): ("cancelAgentRound", ["session_id", "round_id"], None,
+        ["202", *_ALL]),
+    ("/v1/feed", "get"): ("feed", [], None,
+        ["200", *_ALL]),
+
 }
 
 
