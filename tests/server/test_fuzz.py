@@ -11,7 +11,10 @@ import asyncio
 
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import (
+    negative_data_rejection,
+    positive_data_acceptance,
+)
 
 from dialoghub.server import Settings, create_app
 from dialoghub.server.auth import create_key
@@ -27,7 +30,10 @@ _app = create_app(
              token_keys=("k1:0123456789abcdef0123456789abcdef",)),
     keystore=_keystore,
 )
-schema = schemathesis.openapi.from_asgi("/openapi.json", _app)
+# The tenant feed never ends by design (it follows the tenant until the client leaves), so a
+# generated request would wait for the end of a stream that has none; it takes no parameter
+# but the key, and its refusals and events have their own tests (tests/console/test_feed.py).
+schema = schemathesis.openapi.from_asgi("/openapi.json", _app).exclude(path="/v1/feed")
 
 
 @schema.parametrize()
@@ -35,11 +41,16 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _app)
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 def test_api(case: schemathesis.Case) -> None:
     response = case.call(headers={"Authorization": f"Bearer {_KEY}"})
-    # Two refusals the document cannot express, so the positive-data check cannot know them:
+    # Refusals the document cannot express, so the positive-data check cannot know them:
     # a listing cursor is opaque (one matching its pattern but not issued by the store is
     # refused), and free-form JSON values must fit the stores' encoding (integers of at most
     # 64 bits). Both are 422s with a clear message; every other check still applies.
-    opaque = case.operation.path == "/v1/sessions" and case.method == "GET"
+    opaque = case.method == "GET" and case.operation.path in ("/v1/sessions",
+                                                               "/v1/decisions/inbox")
     too_big = response.status_code == 422 and "64 bits" in response.text
     excluded = [positive_data_acceptance] if opaque or too_big else []
+    # A body over the server's size limit is refused before it is read, with a 413 (which the
+    # check does not count among refusals): for an invalid body that is the right answer too.
+    if response.status_code == 413 and "payload_too_large" in response.text:
+        excluded.append(negative_data_rejection)
     case.validate_response(response, excluded_checks=excluded)

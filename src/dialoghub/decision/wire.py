@@ -56,7 +56,9 @@ class VoteIn(_Strict):
 
     round: Name
     specialist: Name
-    votes: Annotated[list[PairVoteIn], msgspec.Meta(min_length=1, max_length=1000)]
+    # at most 100 pairs (all those of 14 distinct proposals): with every name and the reasoning
+    # at their longest, the body stays under the server's 64 KiB limit
+    votes: Annotated[list[PairVoteIn], msgspec.Meta(min_length=1, max_length=100)]
     reasoning: Text = ""
     correlation: Name | None = None
     expected_version: Version | None = None

@@ -47,6 +47,19 @@ _PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
 _REF = "#/components/schemas/{name}"
 
 
+
+#: One server-sent event of a stream (its fields as the protocol names them; ``data`` is the
+#: JSON text of the stream's pushes, described in docs/http.md).
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string"},
+        "data": {"type": "string"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
+
 def endpoints(routes: Iterable[BaseRoute]) -> Iterator[tuple[str, str, Endpoint]]:
     """(path, method, endpoint) of every documented HTTP route; ValueError for a route that
     is not an :class:`Endpoint`, or one whose endpoint names another path."""
@@ -107,6 +120,8 @@ def _operation(path: str, method: str, ep: Endpoint, schemas: dict[Any, Any],
     answer = _answer(where, ep)
     if answer is not None:
         ok["content"] = {"application/json": {"schema": schemas[answer]}}
+    elif ep.produces == "text/event-stream":
+        ok["content"] = {ep.produces: {"schema": _SSE_EVENT}}
     elif ep.produces is not None:
         ok["content"] = {ep.produces: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(ep.status): ok}
