@@ -29,6 +29,9 @@ KEYS: dict[str, frozenset[str]] = {
         "say", "do", "ask", "wait", "on", "next", "final", "confirm", "no_match", "not_allowed",
         "ambiguous", "timeout", "wake_word", "description", "global",
     }),
+    # a state of a model whose states nest (model/chart_dialog.py): its own, smaller set,
+    # so a flat state still refuses `states`, `initial` and `type`
+    "nested_state": frozenset({"say", "ask", "on", "states", "initial", "type", "final"}),
     "ask": frozenset({"prompt", "timeout", "retries", "then"}),
     "confirm": frozenset({"ask", "yes", "no"}),
     "handler": frozenset({"say", "do", "goto"}),
