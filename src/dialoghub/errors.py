@@ -163,11 +163,11 @@ __all__ = [
     "Unauthorized",
     "UnexpectedInput",
     "UnknownCommand",
-    "VoiceUnavailable",
     "UnknownModel",
     "UnknownProposal",
     "UnknownTransition",
     "VersionConflict",
+    "VoiceUnavailable",
 ]
 
 

@@ -86,7 +86,7 @@ async def test_a_strict_machine_refuses_an_event_no_state_takes(tmp_path: Path) 
         hub.load_models(tmp_path / "strict.json")
         await hub.create_session("document-review", session_id="s")
         before = await hub.get_session("s")
-        with pytest.raises(errors.UnexpectedInput, match="does not accept event.*NOT_AN_EVENT"):
+        with pytest.raises(errors.UnexpectedInput, match=r"does not accept event.*NOT_AN_EVENT"):
             await hub.process_event("s", "NOT_AN_EVENT")
         assert await hub.get_session("s") == before
         ignored = await hub.process_event("s", "REQUEST_MORE_CHANGES")  # named elsewhere

@@ -24,8 +24,8 @@ from dialoghub.engine.fold import apply, copy_session
 from dialoghub.engine.records import (
     ASR,
     TERMINAL_ACTIONS,
-    AgentRecord,
     Action,
+    AgentRecord,
     CommandAction,
     CommandResult,
     End,

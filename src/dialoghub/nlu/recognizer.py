@@ -38,7 +38,6 @@ the model, and caches the analysis of every distinct written word.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
