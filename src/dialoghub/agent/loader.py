@@ -8,12 +8,10 @@ only modules the operator names are loaded, never anything from the network.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
+from dialoghub.agent.imports import import_spec
 from dialoghub.agent.plugins import Plugins
 from dialoghub.errors import InvalidInput
 
@@ -30,20 +28,7 @@ class AgentDefinition:
 
 def load_agent(spec: str) -> AgentDefinition:
     """Import the agent module ``spec``; InvalidInput if it cannot be loaded."""
-    path = Path(spec)
-    if spec.endswith(".py") or path.is_file():
-        if not path.is_file():
-            raise InvalidInput(f"agent file {spec!r} does not exist")
-        mod_spec = importlib.util.spec_from_file_location(f"dialoghub_agent_{path.stem}", path)
-        if mod_spec is None or mod_spec.loader is None:
-            raise InvalidInput(f"cannot load agent file {spec!r}")
-        module = importlib.util.module_from_spec(mod_spec)
-        mod_spec.loader.exec_module(module)
-    else:
-        try:
-            module = importlib.import_module(spec)
-        except ImportError as exc:
-            raise InvalidInput(f"cannot import agent module {spec!r}: {exc}") from None
+    module = import_spec(spec, "agent")
     planner = getattr(module, "PLANNER", None)
     if planner is not None and not callable(getattr(planner, "run", None)):
         raise InvalidInput(f"PLANNER in {spec!r} has no run(turn) method")

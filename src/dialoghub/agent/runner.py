@@ -13,13 +13,11 @@ plugin answers but the model declares with a ``webhook`` is POSTed to it
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import Any
 
+from dialoghub.agent.imports import import_spec
 from dialoghub.agent.webhook import WebhookClient
 from dialoghub.engine.records import CommandAction
 from dialoghub.errors import DialoghubError, InvalidInput
@@ -42,20 +40,7 @@ def load_plugins(spec: str) -> dict[str, CommandFunction]:
     The module's ``COMMANDS`` mapping is used if it has one; otherwise every public function
     defined in the module, under its own name.
     """
-    path = Path(spec)
-    if spec.endswith(".py") or path.is_file():
-        if not path.is_file():
-            raise InvalidInput(f"plugin file {spec!r} does not exist")
-        mod_spec = importlib.util.spec_from_file_location(f"dialoghub_plugins_{path.stem}", path)
-        if mod_spec is None or mod_spec.loader is None:
-            raise InvalidInput(f"cannot load plugin file {spec!r}")
-        module = importlib.util.module_from_spec(mod_spec)
-        mod_spec.loader.exec_module(module)
-    else:
-        try:
-            module = importlib.import_module(spec)
-        except ImportError as exc:
-            raise InvalidInput(f"cannot import plugin module {spec!r}: {exc}") from None
+    module = import_spec(spec, "plugin")
     commands = getattr(module, "COMMANDS", None)
     if commands is not None:
         if not isinstance(commands, Mapping):
