@@ -84,9 +84,14 @@ class Order(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SessionFilter:
-    """Which sessions a listing returns; None means any."""
+    """Which sessions a listing returns; None means any.
 
-    tenant: str = "default"
+    ``tenant=None`` lists every tenant's sessions (an operator's view; never offered over
+    HTTP, where a key is one tenant's): ordered by tenant, then creation, keyset-paged like
+    one tenant's listing (see :func:`dialoghub.stores._common.list_across`).
+    """
+
+    tenant: str | None = "default"
     model_id: str | None = None
     state: str | None = None
     status: str | None = None
@@ -183,7 +188,15 @@ class Store(Protocol):
     async def list_sessions(
         self, filter: SessionFilter, *, limit: int = 50, cursor: str | None = None
     ) -> Page:
-        """Sessions matching ``filter``, oldest first, one page at a time."""
+        """Sessions matching ``filter``, oldest first, one page at a time.
+
+        With ``filter.tenant`` None, every tenant's: by tenant, then oldest first; a page
+        costs what one tenant's page costs plus one index probe per tenant it passes.
+        """
+
+    async def list_tenants(self, *, after: str | None = None, limit: int = 100) -> list[str]:
+        """Tenants that have sessions, in the store's tenant order, after ``after``; at most
+        ``limit``. One index probe per tenant (a loose index scan), not a scan of sessions."""
 
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
         """Remove a session, its events, idempotency records, timer and kept snapshots;

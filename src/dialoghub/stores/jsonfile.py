@@ -73,6 +73,7 @@ import base64
 import binascii
 import bisect
 import contextlib
+import heapq
 import json
 import logging
 import os
@@ -97,6 +98,7 @@ from dialoghub.errors import (
     VersionConflict,
 )
 from dialoghub.stores import codec
+from dialoghub.stores._across import list_across
 from dialoghub.stores._common import (
     GroupCommit,
     IdempotencyAges,
@@ -951,13 +953,16 @@ class JSONFileStore:
     ) -> Page:
         """Sessions matching ``filter`` in creation order; scans the tenant from the cursor."""
         self._check_open()
+        if filter.tenant is None:
+            return await list_across(self, filter, limit=limit, cursor=cursor)
+        tenant = filter.tenant
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         after = decode_cursor(_CURSOR_TAG, cursor) if cursor is not None else 0
-        orders, ids = self._by_tenant.get(filter.tenant, ([], []))
+        orders, ids = self._by_tenant.get(tenant, ([], []))
         found: list[Session] = []
         for i in range(bisect.bisect_right(orders, after), len(orders)):
-            s = self._entries[(filter.tenant, ids[i])].session
+            s = self._entries[(tenant, ids[i])].session
             if (
                 (filter.model_id is not None and s.model_id != filter.model_id)
                 or (
@@ -969,10 +974,16 @@ class JSONFileStore:
             ):
                 continue
             if len(found) == limit:
-                last = self._entries[(filter.tenant, found[-1].id)].order
+                last = self._entries[(tenant, found[-1].id)].order
                 return Page(found, encode_cursor(_CURSOR_TAG, last))
             found.append(codec.decode_session(codec.encode_session(s)))
         return Page(found, None)
+
+    async def list_tenants(self, *, after: str | None = None, limit: int = 100) -> list[str]:
+        """Tenants with sessions after ``after`` (str order), at most ``limit``."""
+        self._check_open()
+        names = [t for t, (orders, _) in self._by_tenant.items() if orders]
+        return heapq.nsmallest(limit, (t for t in names if after is None or t > after))
 
     # --- time travel, timers, retention -------------------------------------------------
 

@@ -14,6 +14,7 @@ sessions are indexed by :class:`~dialoghub.stores._indexes.LocalIndexes`.
 from __future__ import annotations
 
 import bisect
+import heapq
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from dialoghub.errors import (
     VersionConflict,
 )
 from dialoghub.stores import codec
+from dialoghub.stores._across import list_across
 from dialoghub.stores._common import (
     IdempotencyAges,
     check_batch,
@@ -272,6 +274,9 @@ class MemoryStore:
     ) -> Page:
         """Sessions matching ``filter`` in creation order, one page at a time."""
         self._check_open()
+        if filter.tenant is None:
+            return await list_across(self, filter, limit=limit, cursor=cursor)
+        tenant = filter.tenant
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         after = decode_cursor("m1", cursor) if cursor is not None else 0
@@ -279,9 +284,9 @@ class MemoryStore:
         last_order = 0
         more = False
         with self._lock:
-            orders, keys = self._by_tenant.get(filter.tenant, ([], []))
+            orders, keys = self._by_tenant.get(tenant, ([], []))
             for i in range(bisect.bisect_right(orders, after), len(orders)):
-                entry = self._sessions[(filter.tenant, keys[i])]
+                entry = self._sessions[(tenant, keys[i])]
                 if (
                     (filter.model_id is not None and entry.model_id != filter.model_id)
                     or (
@@ -299,6 +304,13 @@ class MemoryStore:
                 last_order = entry.order
         sessions = [codec.decode_session(body) for body in found]
         return Page(sessions, encode_cursor("m1", last_order) if more else None)
+
+    async def list_tenants(self, *, after: str | None = None, limit: int = 100) -> list[str]:
+        """Tenants with sessions after ``after`` (str order), at most ``limit``."""
+        self._check_open()
+        with self._lock:
+            names = [t for t, (orders, _) in self._by_tenant.items() if orders]
+        return heapq.nsmallest(limit, (t for t in names if after is None or t > after))
 
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
         """Remove a session with its events and idempotency records; False if absent."""

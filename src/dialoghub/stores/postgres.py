@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dialoghub.engine.records import Event, Session
@@ -40,6 +40,7 @@ from dialoghub.errors import (
 )
 from dialoghub.stores import _pg_indexes as _idx
 from dialoghub.stores import codec
+from dialoghub.stores._across import list_across
 from dialoghub.stores._common import (
     GroupCommit,
     batch_key,
@@ -66,7 +67,7 @@ from dialoghub.stores.base import (
 from dialoghub.stores.migrations import Step, too_new, too_old
 from dialoghub.stores.migrations import postgres as migrations
 
-__all__ = ["LOAD_SQL", "PostgresStore", "listing_sql"]
+__all__ = ["LOAD_SQL", "TENANTS_FIRST_SQL", "TENANTS_SQL", "PostgresStore", "listing_sql"]
 
 _OPTIONS = {
     "schema": "dialoghub",
@@ -458,6 +459,8 @@ class PostgresStore:
         self, filter: SessionFilter, *, limit: int = 50, cursor: str | None = None
     ) -> Page:
         """Sessions matching ``filter`` in creation order (keyset on ``sid``)."""
+        if filter.tenant is None:
+            return await list_across(self, filter, limit=limit, cursor=cursor)
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         after = decode_cursor(_CURSOR_TAG, cursor) if cursor is not None else 0
@@ -467,6 +470,17 @@ class PostgresStore:
         rows = rows[:limit]
         sessions = [codec.decode_session(row["snapshot"]) for row in rows]
         return Page(sessions, encode_cursor(_CURSOR_TAG, rows[-1]["sid"]) if more else None)
+
+    async def list_tenants(self, *, after: str | None = None, limit: int = 100) -> list[str]:
+        """Tenants with sessions after ``after`` (the column's collation), at most ``limit``:
+        a loose index scan of ``sessions_tenant``, one ``min(tenant)`` probe per tenant."""
+        if limit < 1:
+            return []
+        if after is None:
+            rows = await self._fetch("listing tenants", TENANTS_FIRST_SQL, limit)
+        else:
+            rows = await self._fetch("listing tenants", TENANTS_SQL, after, limit)
+        return [row["tenant"] for row in rows]
 
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
         """Remove a session, its events and idempotency records in one transaction."""
@@ -537,6 +551,21 @@ class PostgresStore:
 
 #: The query of :meth:`PostgresStore.load` (a lookup in the primary key).
 LOAD_SQL = "SELECT snapshot FROM sessions WHERE tenant = $1 AND id = $2"
+
+
+#: Tenants after ``$1``, at most ``$2``: a recursive loose index scan, each step one
+#: ``min(tenant)`` probe of ``sessions_tenant``; PostgreSQL evaluates a recursive query only
+#: as far as the LIMIT reads it.
+TENANTS_SQL: Final = (
+    "WITH RECURSIVE t(tenant) AS ("
+    "SELECT (SELECT min(tenant) FROM sessions WHERE tenant > $1::text)"
+    " UNION ALL SELECT (SELECT min(s.tenant) FROM sessions s WHERE s.tenant > t.tenant)"
+    " FROM t WHERE t.tenant IS NOT NULL) SELECT tenant FROM t WHERE tenant IS NOT NULL LIMIT $2"
+)
+#: :data:`TENANTS_SQL` from the first tenant (``$1`` is the limit).
+TENANTS_FIRST_SQL: Final = TENANTS_SQL.replace(" WHERE tenant > $1::text", "", 1).replace(
+    "LIMIT $2", "LIMIT $1"
+)
 
 
 def listing_sql(filter: SessionFilter, after: int, limit: int) -> tuple[str, list[Any]]:

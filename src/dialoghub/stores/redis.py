@@ -45,6 +45,7 @@ from dialoghub.errors import (
 )
 from dialoghub.stores import _redis_scripts as scripts
 from dialoghub.stores import codec
+from dialoghub.stores._across import list_across
 from dialoghub.stores._common import (
     GroupCommit,
     check_batch,
@@ -438,6 +439,8 @@ class RedisStore:
         self, filter: SessionFilter, *, limit: int = 50, cursor: str | None = None
     ) -> Page:
         """Sessions matching ``filter`` in creation order, from the matching index set."""
+        if filter.tenant is None:
+            return await list_across(self, filter, limit=limit, cursor=cursor)
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         after = decode_cursor(_CURSOR_TAG, cursor) if cursor is not None else 0
@@ -449,6 +452,29 @@ class RedisStore:
         pairs = pairs[:limit]
         sessions = [codec.decode_session(body) for _, body in pairs]
         return Page(sessions, encode_cursor(_CURSOR_TAG, pairs[-1][0]) if more else None)
+
+    async def list_tenants(self, *, after: str | None = None, limit: int = 100) -> list[str]:
+        """Tenants with sessions after ``after`` (str order), at most ``limit``.
+
+        Found by a SCAN of the tenants' ``ix:*|*|*`` sets (Redis drops an empty set, so a
+        tenant left without sessions is gone): O(keys under the prefix), not the O(tenants)
+        of the SQL stores; a tenant set kept by the write scripts would make it cheap.
+        """
+        if limit < 1:
+            return []
+        client = self._client
+        if client is None:
+            raise StoreError("store is not open; call 'await store.open()' first")
+        tail = ":ix:*|*|*"
+        pattern = self._prefix.replace("*", "\\*") + "*" + tail.replace("*", "\\*")
+        names: set[str] = set()
+        try:
+            async for key in client.scan_iter(match=pattern, count=1000):
+                raw = key.decode() if isinstance(key, bytes) else str(key)
+                names.add(unquote(raw[len(self._prefix) : -len(tail)]))
+        except Exception as exc:
+            raise self._wrap(exc, "listing tenants") from exc
+        return sorted(t for t in names if after is None or t > after)[:limit]
 
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
         """Remove a session, its events, idempotency records and index entries atomically."""

@@ -48,6 +48,7 @@ from dialoghub.errors import (
 )
 from dialoghub.stores import _sqlite_indexes as _idx
 from dialoghub.stores import codec
+from dialoghub.stores._across import list_across
 from dialoghub.stores._common import (
     bool_option,
     check_batch,
@@ -80,7 +81,14 @@ from dialoghub.stores.base import (
 from dialoghub.stores.migrations import Step, too_new, too_old
 from dialoghub.stores.migrations import sqlite as migrations
 
-__all__ = ["LOAD_SQL", "SCHEMA_VERSION", "SQLiteStore", "listing_sql"]
+__all__ = [
+    "LOAD_SQL",
+    "SCHEMA_VERSION",
+    "TENANTS_FIRST_SQL",
+    "TENANTS_SQL",
+    "SQLiteStore",
+    "listing_sql",
+]
 
 #: The schema this code writes; a database with a higher ``user_version`` is refused, an
 #: older one is migrated (see :mod:`dialoghub.stores.migrations.sqlite`).
@@ -211,6 +219,17 @@ def listing_sql(filter: SessionFilter, after: int, limit: int) -> tuple[str, lis
         " ORDER BY k.tenant, k.state, k.sid LIMIT ?) ORDER BY sid LIMIT ?"
     )
     return merged, [*params, *extra_params, limit, limit]
+
+
+#: Tenants after ``?``, at most ``?``: a recursive loose index scan, each step one
+#: ``min(tenant)`` probe of ``sessions_by_tenant`` (O(log n)), never a scan of sessions.
+TENANTS_SQL: Final = (
+    "WITH RECURSIVE t(tenant) AS (SELECT (SELECT min(tenant) FROM sessions WHERE tenant > ?)"
+    " UNION ALL SELECT (SELECT min(s.tenant) FROM sessions s WHERE s.tenant > t.tenant)"
+    " FROM t WHERE t.tenant IS NOT NULL) SELECT tenant FROM t WHERE tenant IS NOT NULL LIMIT ?"
+)
+#: :data:`TENANTS_SQL` from the first tenant.
+TENANTS_FIRST_SQL: Final = TENANTS_SQL.replace(" WHERE tenant > ?", "", 1)
 
 
 def _listing_order(filter: SessionFilter) -> str:
@@ -651,6 +670,8 @@ class SQLiteStore:
         self, filter: SessionFilter, *, limit: int = 50, cursor: str | None = None
     ) -> Page:
         """Sessions matching ``filter`` in creation order (keyset pagination on sid)."""
+        if filter.tenant is None:
+            return await list_across(self, filter, limit=limit, cursor=cursor)
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         after = decode_cursor("s1", cursor) if cursor is not None else 0
@@ -665,6 +686,19 @@ class SQLiteStore:
         rows = rows[:limit]
         sessions = [codec.decode_session(body) for _, body in rows]
         return Page(sessions, encode_cursor("s1", rows[-1][0]) if more else None)
+
+    async def list_tenants(self, *, after: str | None = None, limit: int = 100) -> list[str]:
+        """Tenants with sessions after ``after`` (byte order), at most ``limit``: a loose
+        index scan of ``sessions_by_tenant``, one ``min(tenant)`` probe per tenant."""
+        if limit < 1:
+            return []
+        sql = TENANTS_SQL if after is not None else TENANTS_FIRST_SQL
+        params = (after, limit) if after is not None else (limit,)
+
+        def run(conn: sqlite3.Connection) -> list[str]:
+            return [row[0] for row in conn.execute(sql, params)]
+
+        return await self._read(run)
 
     # --- time travel, timers, retention ---------------------------------------------------
 
