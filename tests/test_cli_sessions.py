@@ -291,3 +291,27 @@ def test_chat_and_sessions_through_a_server(
         code, out = cli("sessions", "show", "rc", *remote)
         assert json.loads(out)["awaiting"]["kind"] == "command"
         assert re.fullmatch(DATE, json.loads(out)["updated_at"])
+
+
+def test_sessions_list_all_tenants(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'app.db'}"
+    for sid, tenant in (("z1", "zeta"), ("a1", "default"), ("d1", "demo"), ("z2", "zeta")):
+        chat(store, "quit\n", "--session", sid, "--tenant", tenant)
+    code, out = cli("sessions", "list", "--store", store, "--all-tenants")
+    rows = [r.split("\t")[:2] for r in out.splitlines()[1:-1]]
+    assert code == 0 and out.splitlines()[0].startswith("id\ttenant\t")
+    assert rows == [["a1", "default"], ["d1", "demo"], ["z1", "zeta"], ["z2", "zeta"]]
+    assert out.splitlines()[-1] == "4 sessions (all tenants)"
+    result = CliRunner().invoke(
+        main, ["sessions", "list", "--store", store, "--all-tenants", "--limit", "3"]
+    )
+    assert result.stdout.splitlines()[-1] == "3 sessions (all tenants)"
+    cursor = re.search(r"--cursor (\S+) --all-tenants", result.stderr)
+    assert cursor is not None
+    code, out = cli("sessions", "list", "--store", store, "--all-tenants", "--cursor",
+                    cursor.group(1))  # fmt: skip
+    assert [r.split("\t")[0] for r in out.splitlines()[1:-1]] == ["z2"]
+    code, out = cli("sessions", "list", "--store", store, "--all-tenants", "--cursor", "junk")
+    assert code == 1 and "invalid listing cursor" in out
+    code, out = cli("sessions", "list", "--store", store, "--all-tenants", "--tenant", "demo")
+    assert code == 2 and "--all-tenants" in out

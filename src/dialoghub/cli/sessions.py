@@ -67,6 +67,9 @@ def _tenant_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     multiple=True,
     help="Only this tenant (default: 'default'); repeat it to list several tenants.",
 )
+@click.option(
+    "--all-tenants", is_flag=True, help="Every tenant's sessions, by tenant then creation."
+)
 @click.option("--model", help="Only sessions of this model.")
 @click.option("--state", help="Only sessions in this state.")
 @click.option("--status", type=click.Choice(["active", "ended", "expired"]))
@@ -77,6 +80,7 @@ def _tenant_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 async def list_(
     store: str,
     tenants: tuple[str, ...],
+    all_tenants: bool,
     model: str | None,
     state: str | None,
     status: str | None,
@@ -87,10 +91,29 @@ async def list_(
 ) -> None:
     """List sessions, oldest first: a header, one row per session, then the count."""
     if server is not None:
-        if tenants:
-            raise click.UsageError("with --server the API key decides the tenant; drop --tenant")
+        if tenants or all_tenants:
+            raise click.UsageError(
+                "with --server the API key decides the tenant; drop --tenant/--all-tenants"
+            )
         filters = {"model": model, "state": state, "status": status, "limit": limit}
         await asyncio.to_thread(remote_list, server, api_key, cursor=cursor, **filters)
+        return
+    if all_tenants:
+        if tenants:
+            raise click.UsageError("--all-tenants lists every tenant; drop --tenant")
+        existing_store(store)
+        async with Hub(store) as hub:
+            page = await hub.list_sessions(
+                model=model, state=state, status=status, tenant=None, limit=limit,
+                cursor=cursor,
+            )  # fmt: skip
+        click.echo("\t".join(HEADER))
+        for s in page.sessions:
+            click.echo(session_row(s))
+        n = len(page.sessions)
+        click.echo(f"{n} session{'s' if n != 1 else ''} (all tenants)")
+        if page.next_cursor:
+            click.echo(f"next page: --cursor {page.next_cursor} --all-tenants", err=True)
         return
     tenants = tenants or ("default",)
     if cursor is not None and len(tenants) > 1:

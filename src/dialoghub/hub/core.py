@@ -621,11 +621,14 @@ class Hub:
         model: str | None = None,
         state: str | None = None,
         status: str | None = None,
-        tenant: str = "default",
+        tenant: str | None = "default",
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page:
-        """Sessions, oldest first, filtered; pass ``page.next_cursor`` for the next page."""
+        """Sessions, oldest first, filtered; pass ``page.next_cursor`` for the next page.
+
+        ``tenant=None``: every tenant's, by tenant then oldest first (an operator's view; not
+        offered over HTTP, where a key is one tenant's)."""
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise InvalidInput(f"limit must be an integer from 1 to 1000, not {limit!r}")
         if status is not None and status not in ("active", "ended", "expired"):
