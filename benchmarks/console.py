@@ -93,7 +93,10 @@ def serving(store: str, keystore: Any, broadcast: str = "") -> Iterator[str]:
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, keystore=keystore),
                                            host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on",
+                                           # an open feed never ends by itself: do not wait
+                                           # for it at shutdown
+                                           timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
