@@ -51,37 +51,21 @@ VOICES = ("en-us", "en-us+f3")
 CHUNK = 3200  # 100 ms
 
 
-def say(text: str, voice: str) -> bytes:
-    """``text`` spoken by espeak-ng at 16 kHz, 0.3 s of silence before, 1 s after."""
+def say(text: str, voice: str, *, rate: int = 16000, before: float = 0.3,
+        after: float = 1.0) -> bytes:
+    """``text`` spoken by espeak-ng as 16-bit mono PCM at ``rate``, with ``before`` and
+    ``after`` seconds of silence (as a microphone hears a turn); tests/voice speaks with it."""
     wav = subprocess.run(
         ["espeak-ng", "-v", voice, "--stdout", "--", text], capture_output=True, check=True
     ).stdout
     pcm = subprocess.run(
-        [
-            "sox",
-            "-q",
-            "-D",
-            "-t",
-            "wav",
-            "-",
-            "-t",
-            "raw",
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
-            "-L",
-            "-",
-        ],
+        ["sox", "-q", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(rate), "-c", "1",
+         "-b", "16", "-e", "signed-integer", "-L", "-"],
         input=wav,
         capture_output=True,
         check=True,
     ).stdout
-    return bytes(9600) + pcm + bytes(32000)
+    return bytes(2 * int(rate * before)) + pcm + bytes(2 * int(rate * after))
 
 
 def speech_end(pcm: bytes) -> float:

@@ -13,7 +13,6 @@ import asyncio
 import functools
 import os
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from benchmarks.voice import say as speak
 
 from tests.conftest import EXAMPLES
 
@@ -61,36 +61,7 @@ def say(text: str, voice: str = "en-us", rate: int = 16000, pad: float = 0.3) ->
     """``text`` spoken by espeak-ng as 16-bit mono PCM at ``rate``, with ``pad`` seconds of
     silence before and after (as a microphone hears a turn)."""
     need_speech()
-    wav = subprocess.run(
-        ["espeak-ng", "-v", voice, "--stdout", "--", text], capture_output=True, check=True
-    ).stdout
-    pcm = subprocess.run(
-        [
-            "sox",
-            "-q",
-            "-D",
-            "-t",
-            "wav",
-            "-",
-            "-t",
-            "raw",
-            "-r",
-            str(rate),
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
-            "-L",
-            "-",
-        ],
-        input=wav,
-        capture_output=True,
-        check=True,
-    ).stdout
-    silence = bytes(2 * int(rate * pad))
-    return silence + pcm + silence
+    return speak(text, voice, rate=rate, before=pad, after=pad)
 
 
 @dataclass
