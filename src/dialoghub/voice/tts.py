@@ -130,12 +130,16 @@ class Espeak:
             if pending:
                 yield pending[: len(pending) - len(pending) % 2]
         finally:
+            # Kill both before waiting for either, and wait shielded: when the stream is
+            # cancelled (barge-in, a closed socket) the waits still finish on this loop, so no
+            # process transport is left to be collected after the loop has closed.
             for proc in (speak, convert):
                 if proc.returncode is None:
                     with contextlib.suppress(ProcessLookupError):
                         proc.kill()
-                with contextlib.suppress(Exception):
-                    await proc.wait()
+            await asyncio.shield(
+                asyncio.gather(speak.wait(), convert.wait(), return_exceptions=True)
+            )
 
 
 class Piper:
