@@ -199,20 +199,25 @@ def answer_confirm(run: Run, aw: dict[str, Any], text: str, rec: Recognition) ->
 
 
 def is_ambiguous(run: Run, state: m.State, rec: Recognition) -> bool:
-    """Two intents too close to call: run the ``ambiguous`` handler (state's, else model's)."""
-    margin = run.model.ambiguity_margin
-    if margin <= 0 or rec.intent is None or not rec.alternatives:
+    """Two intents too close to call, or tied (declaration order alone picked ``rec.intent``,
+    whatever the margin): run the ``ambiguous`` handler (state's, else model's)."""
+    if rec.intent is None or (state.ambiguous is None and run.model.ambiguous is None):
         return False
-    if state.ambiguous is None and run.model.ambiguous is None:
-        return False
-    other, score = rec.alternatives[0]
-    if rec.confidence - score >= margin:
-        return False
+    if len(rec.tied) > 1:
+        ambiguous = list(rec.tied)
+    else:
+        margin = run.model.ambiguity_margin
+        if margin <= 0 or not rec.alternatives:
+            return False
+        other, score = rec.alternatives[0]
+        if rec.confidence - score >= margin:
+            return False
+        ambiguous = [rec.intent, other]
     run.emit(
         "intent_recognized",
         intent=None,
         confidence=round(rec.confidence, 4),
-        ambiguous=[rec.intent, other],
+        ambiguous=ambiguous,
     )
     run.run_block(("state" if state.ambiguous is not None else "model", "ambiguous"), 0)
     return True
