@@ -624,16 +624,19 @@ class Hub:
         tenant: str | None = "default",
         limit: int = 50,
         cursor: str | None = None,
+        text: str | None = None,
     ) -> Page:
         """Sessions, oldest first, filtered; pass ``page.next_cursor`` for the next page.
 
-        ``tenant=None``: every tenant's, by tenant then oldest first (an operator's view; not
-        offered over HTTP, where a key is one tenant's)."""
+        ``tenant=None``: every tenant's, by tenant then oldest first (an operator's view).
+        ``text``: only sessions whose id or metadata holds it (case-insensitive, at most 100
+        characters); a search page examines a bounded number of sessions, so it may come
+        back short or empty with a ``next_cursor``: only a None cursor ends the listing."""
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise InvalidInput(f"limit must be an integer from 1 to 1000, not {limit!r}")
         if status is not None and status not in ("active", "ended", "expired"):
             raise InvalidInput(f"status must be active, ended or expired, not {status!r}")
-        flt = SessionFilter(tenant=tenant, model_id=model, state=state, status=status)
+        flt = SessionFilter(tenant=tenant, model_id=model, state=state, status=status, text=text)
         return await self.store.list_sessions(flt, limit=limit, cursor=cursor)
 
     async def events(

@@ -89,12 +89,17 @@ class SessionFilter:
     ``tenant=None`` lists every tenant's sessions (an operator's view; never offered over
     HTTP, where a key is one tenant's): ordered by tenant, then creation, keyset-paged like
     one tenant's listing (see :func:`dialoghub.stores._common.list_across`).
+
+    ``text``: only sessions whose id or metadata holds it, case-insensitively; a search
+    examines a bounded number of sessions per page, so its pages may be short, even empty,
+    while ``next_cursor`` is set (see :mod:`dialoghub.stores._search`).
     """
 
     tenant: str | None = "default"
     model_id: str | None = None
     state: str | None = None
     status: str | None = None
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,7 @@ import base64
 import binascii
 import bisect
 import contextlib
+import dataclasses
 import heapq
 import json
 import logging
@@ -119,6 +120,7 @@ from dialoghub.stores._jsonlog import (
     fsync_dir,
 )
 from dialoghub.stores._naif import Entry, EntryError, Row, entry_key, from_entry, render
+from dialoghub.stores._search import check_text, search_page
 from dialoghub.stores._states import extra_keys
 from dialoghub.stores.base import (
     DueTimer,
@@ -959,6 +961,17 @@ class JSONFileStore:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         after = decode_cursor(_CURSOR_TAG, cursor) if cursor is not None else 0
+        if filter.text is not None:
+            needle = check_text(filter.text)
+
+            async def fetch(last: int, n: int) -> list[tuple[int, Session]]:
+                page = await self.list_sessions(
+                    dataclasses.replace(filter, text=None), limit=n,
+                    cursor=encode_cursor(_CURSOR_TAG, last) if last else None,
+                )  # fmt: skip
+                return [(self._entries[(tenant, s.id)].order, s) for s in page.sessions]
+
+            return await search_page(fetch, needle, after=after, limit=limit, tag=_CURSOR_TAG)
         orders, ids = self._by_tenant.get(tenant, ([], []))
         found: list[Session] = []
         for i in range(bisect.bisect_right(orders, after), len(orders)):

@@ -40,6 +40,7 @@ from dialoghub.stores._common import (
     page_events,
 )
 from dialoghub.stores._indexes import LocalIndexes
+from dialoghub.stores._search import check_text, search_page
 from dialoghub.stores._states import extra_keys
 from dialoghub.stores.base import (
     DueTimer,
@@ -276,17 +277,28 @@ class MemoryStore:
         self._check_open()
         if filter.tenant is None:
             return await list_across(self, filter, limit=limit, cursor=cursor)
-        tenant = filter.tenant
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         after = decode_cursor("m1", cursor) if cursor is not None else 0
-        found: list[bytes] = []
-        last_order = 0
-        more = False
+        if filter.text is not None:
+            needle = check_text(filter.text)
+
+            async def fetch(last: int, n: int) -> list[tuple[int, Session]]:
+                return [(o, codec.decode_session(b)) for o, b in self._walk(filter, last, n)]
+
+            return await search_page(fetch, needle, after=after, limit=limit, tag="m1")
+        rows = self._walk(filter, after, limit + 1)  # one more tells whether a page follows
+        sessions = [codec.decode_session(body) for _, body in rows[:limit]]
+        more = len(rows) > limit
+        return Page(sessions, encode_cursor("m1", rows[limit - 1][0]) if more else None)
+
+    def _walk(self, filter: SessionFilter, after: int, n: int) -> list[tuple[int, bytes]]:
+        """Up to ``n`` (order, body) of ``filter``'s sessions after order ``after``."""
+        found: list[tuple[int, bytes]] = []
         with self._lock:
-            orders, keys = self._by_tenant.get(tenant, ([], []))
+            orders, keys = self._by_tenant.get(str(filter.tenant), ([], []))
             for i in range(bisect.bisect_right(orders, after), len(orders)):
-                entry = self._sessions[(tenant, keys[i])]
+                entry = self._sessions[(str(filter.tenant), keys[i])]
                 if (
                     (filter.model_id is not None and entry.model_id != filter.model_id)
                     or (
@@ -297,13 +309,10 @@ class MemoryStore:
                     or (filter.status is not None and entry.status != filter.status)
                 ):
                     continue
-                if len(found) == limit:
-                    more = True
+                found.append((entry.order, entry.body))
+                if len(found) == n:
                     break
-                found.append(entry.body)
-                last_order = entry.order
-        sessions = [codec.decode_session(body) for body in found]
-        return Page(sessions, encode_cursor("m1", last_order) if more else None)
+        return found
 
     async def list_tenants(self, *, after: str | None = None, limit: int = 100) -> list[str]:
         """Tenants with sessions after ``after`` (str order), at most ``limit``."""

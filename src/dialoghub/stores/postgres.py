@@ -53,6 +53,7 @@ from dialoghub.stores._common import (
     page_events,
 )
 from dialoghub.stores._pg_schema import PURGE_IDEMPOTENCY
+from dialoghub.stores._search import check_text, search_page
 from dialoghub.stores._states import extra_keys
 from dialoghub.stores.base import (
     DueTimer,
@@ -464,6 +465,15 @@ class PostgresStore:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         after = decode_cursor(_CURSOR_TAG, cursor) if cursor is not None else 0
+        if filter.text is not None:
+            needle = check_text(filter.text)
+
+            async def fetch(last: int, n: int) -> list[tuple[int, Session]]:
+                sql, args = listing_sql(filter, last, n)
+                found = await self._fetch("searching sessions", sql, *args)
+                return [(r["sid"], codec.decode_session(r["snapshot"])) for r in found]
+
+            return await search_page(fetch, needle, after=after, limit=limit, tag=_CURSOR_TAG)
         sql, args = listing_sql(filter, after, limit + 1)
         rows = await self._fetch("listing sessions", sql, *args)
         more = len(rows) > limit

@@ -55,6 +55,7 @@ from dialoghub.stores._common import (
     int_option,
     page_events,
 )
+from dialoghub.stores._search import check_text, search_page
 from dialoghub.stores._states import extra_keys
 from dialoghub.stores.base import (
     DueTimer,
@@ -446,6 +447,15 @@ class RedisStore:
         after = decode_cursor(_CURSOR_TAG, cursor) if cursor is not None else 0
         base = self._base(filter.tenant)
         index = f"{base}ix:{_part(filter.model_id)}|{_part(filter.state)}|{_part(filter.status)}"
+        if filter.text is not None:
+            needle = check_text(filter.text)
+
+            async def fetch(last: int, n: int) -> list[tuple[int, Session]]:
+                flat = await self._call("searching sessions", "LIST", [index], base, last, n)
+                pairs = range(0, len(flat), 2)
+                return [(int(flat[i]), codec.decode_session(flat[i + 1])) for i in pairs]
+
+            return await search_page(fetch, needle, after=after, limit=limit, tag=_CURSOR_TAG)
         flat = await self._call("listing sessions", "LIST", [index], base, after, limit + 1)
         pairs = [(int(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2)]
         more = len(pairs) > limit

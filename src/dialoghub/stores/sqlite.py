@@ -58,6 +58,7 @@ from dialoghub.stores._common import (
     page_events,
     query_options,
 )
+from dialoghub.stores._search import check_text, search_page
 from dialoghub.stores._sqlite_ops import (
     STOP,
     DeleteOp,
@@ -675,6 +676,15 @@ class SQLiteStore:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         after = decode_cursor("s1", cursor) if cursor is not None else 0
+        if filter.text is not None:
+            needle = check_text(filter.text)
+
+            async def fetch(last: int, n: int) -> list[tuple[int, Session]]:
+                sql, params = listing_sql(filter, last, n)
+                found = await self._read(lambda conn: conn.execute(sql, params).fetchall())
+                return [(sid, codec.decode_session(body)) for sid, body in found]
+
+            return await search_page(fetch, needle, after=after, limit=limit, tag="s1")
         # One row more than asked tells whether there is a next page without another query.
         sql, params = listing_sql(filter, after, limit + 1)
 
