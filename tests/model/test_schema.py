@@ -50,9 +50,9 @@ def test_every_step_verb_is_in_the_schema_and_back() -> None:
 def test_xstate_keys_match_the_compiler() -> None:
     # the root takes a node's keys, the machine-level ones, and dialoghub's own: the goal
     # `default` and the decision cycle's `decision`
-    root = xstate_chart._NODE_KEYS | xstate_chart._ROOT_KEYS | {"default", "decision"}
+    root = xstate_chart.NODE_KEYS | xstate_chart.ROOT_KEYS | {"default", "decision"}
     assert _properties(DEFS["xstate"]) == root
-    assert _properties(DEFS["xstate_state"]) == xstate_chart._NODE_KEYS
+    assert _properties(DEFS["xstate_state"]) == xstate_chart.NODE_KEYS
 
 
 def _examples() -> list[Path]:
