@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from dialoghub.server import Settings, create_app
 from dialoghub.server.console import CSP
+from dialoghub.server.keystore import MemoryKeyStore
 from tests.server.conftest import Keys
 
 
@@ -131,3 +134,75 @@ def test_validation_returns_the_warnings_of_a_valid_model_at_their_place(
                         content=WARNED_MODEL.replace("Weather {day}.", "Weather {day|today}."),
                         headers={**keys.h(keys.read), "Content-Type": "application/yaml"})
     assert clean.json()["warnings"] == []
+
+
+# --- the sessions list's search and an operator's tenant filter ------------------------------
+
+
+def _start(client: TestClient, key: str, sid: str, **metadata: str) -> None:
+    res = client.post("/v1/sessions", json={"model_id": "weather", "session_id": sid,
+                                            "metadata": metadata}, headers={
+        "Authorization": f"Bearer {key}"})
+    assert res.status_code == 201, res.text
+
+
+def _ids(res: httpx.Response) -> list[str]:
+    assert res.status_code == 200, res.text
+    return [s["id"] for s in res.json()["sessions"]]
+
+
+def test_search_by_id_and_metadata(client: TestClient, keys: Keys) -> None:
+    _start(client, keys.write, "order-1", customer="Zoë Martin")
+    _start(client, keys.write, "call-2", city="Paris")
+    _start(client, keys.other, "order-3", customer="Zoë")  # another tenant: never listed
+    h = keys.h(keys.read)
+    assert _ids(client.get("/v1/sessions?q=ORDER", headers=h)) == ["order-1"]
+    assert _ids(client.get("/v1/sessions?q=zo%C3%AB", headers=h)) == ["order-1"]
+    assert _ids(client.get("/v1/sessions?q=paris&status=active", headers=h)) == ["call-2"]
+    assert _ids(client.get("/v1/sessions?q=%25", headers=h)) == []  # no pattern language
+    assert _ids(client.get("/v1/sessions?q=zo%C3%AB", headers=keys.h(keys.other))) == ["order-3"]
+
+
+@pytest.mark.parametrize("query", ["q=", "q=" + "x" * 101, "q=a%00b", "q=a%0Ab", "q=%C2%85",
+                                   "tenant=", "tenant=a%00"])
+def test_bad_search_text_is_a_4xx_in_the_one_shape(
+    client: TestClient, keys: Keys, query: str,
+) -> None:
+    res = client.get("/v1/sessions?" + query, headers=keys.h(keys.read))
+    assert res.status_code in (400, 422), res.text
+    assert set(res.json()) == {"code", "message", "details"}
+    assert res.json()["code"] == "invalid_input"
+
+
+@pytest.fixture
+def operator_settings(settings: Settings) -> Settings:
+    return settings.replace(operator_tenants=("acme",))
+
+
+def test_an_operators_admin_key_lists_another_tenant(
+    operator_settings: Settings, keystore: MemoryKeyStore, keys: Keys,
+) -> None:
+    with TestClient(create_app(operator_settings, keystore=keystore)) as client:
+        _start(client, keys.write, "mine")
+        _start(client, keys.other, "theirs")
+        admin = keys.h(keys.admin)
+        assert _ids(client.get("/v1/sessions?tenant=other", headers=admin)) == ["theirs"]
+        every = client.get("/v1/sessions?tenant=*", headers=admin).json()["sessions"]
+        assert [(s["tenant"], s["id"]) for s in every] == [("acme", "mine"), ("other", "theirs")]
+        assert _ids(client.get("/v1/sessions?tenant=acme", headers=admin)) == ["mine"]
+        # a write key of the operator tenant is no operator; nor is another tenant's admin
+        refused = client.get("/v1/sessions?tenant=other", headers=keys.h(keys.write))
+        assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+        # reading another tenant's session is still not found: the listing is read-only
+        assert client.get("/v1/sessions/theirs", headers=admin).status_code == 404
+
+
+def test_without_operator_tenants_no_key_lists_another_tenant(
+    client: TestClient, keys: Keys,
+) -> None:
+    _start(client, keys.other, "theirs")
+    for key in (keys.admin, keys.other):
+        res = client.get("/v1/sessions?tenant=*", headers=keys.h(key))
+        assert res.status_code == 403 and set(res.json()) == {"code", "message", "details"}
+    own = client.get("/v1/sessions?tenant=other", headers=keys.h(keys.other))
+    assert _ids(own) == ["theirs"]  # naming one's own tenant is allowed

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from dialoghub.engine.records import End, Session
-from dialoghub.errors import InvalidInput, SessionNotFound, StoreError
+from dialoghub.errors import Forbidden, InvalidInput, SessionNotFound, StoreError
 from dialoghub.server.auth import Principal
 from dialoghub.server.endpoint import Body, Param, body, by_method, endpoint
 from dialoghub.server.schemas import (
@@ -50,6 +50,13 @@ _PAGE = Param.query("limit", "Page size (default 50).", kind=int, low=1, high=10
 # Opaque (the store's); one that is not the store's is refused by it, also as invalid_input.
 _CURSOR = Param.query("cursor", "next_cursor of the previous page.", max_len=200,
                       pattern="^[A-Za-z0-9_=-]{0,200}$", error=InvalidInput)
+_TEXT = Param.query("q", "Only sessions whose id or metadata holds this text "
+                    "(case-insensitive). A page examines at most 2,000 sessions: it may be "
+                    "short, even empty, with a next_cursor.", min_len=1, max_len=100,
+                    pattern="^[^\\x00-\\x1f\\x7f]+$", error=InvalidInput)
+_TENANT = Param.query("tenant", "Another tenant's sessions, or * for every tenant's (admin "
+                      "keys of an operator tenant only).", min_len=1, max_len=200,
+                      pattern="^[^\\x00-\\x1f\\x7f]+$", error=InvalidInput)
 _AT = Param.query("at", "Read as of this event.", kind=int, low=1, high=MAX_SEQ)
 _EVENTS = Param.query("limit", "Page size (default 100).", kind=int, low=1, high=10_000,
                       default=100)
@@ -63,8 +70,22 @@ async def create_session(service: Service, request: Request, who: Principal) -> 
     return await service.create(who, req, idempotency_key=IDEMPOTENCY_KEY.read(request))
 
 
+def _listed_tenant(service: Service, request: Request, who: Principal) -> str | None:
+    """The tenant a listing reads (None: every tenant): the caller's own, unless an operator
+    (an admin key of one of ``settings.operator_tenants``) names another, or ``*``."""
+    asked = _TENANT.read(request)
+    if asked is None or asked == who.tenant:
+        return who.tenant
+    if "admin" not in who.scopes or who.tenant not in service.settings.operator_tenants:
+        raise Forbidden(
+            "only an admin key of an operator tenant (setting operator_tenants) lists another "
+            "tenant's sessions", tenant=asked, key_id=who.key_id,
+        )  # fmt: skip
+    return None if asked == "*" else asked
+
+
 @endpoint("/v1/sessions", "read", tag="sessions",
-          params=[_MODEL, _STATE, _STATUS, _PAGE, _CURSOR])
+          params=[_MODEL, _STATE, _STATUS, _TEXT, _TENANT, _PAGE, _CURSOR])
 async def list_sessions(service: Service, request: Request, who: Principal) -> SessionPage:
     """Sessions of the caller's tenant, oldest first, filtered, one page at a time."""
     cursor = _CURSOR.read(request) or None
@@ -73,9 +94,10 @@ async def list_sessions(service: Service, request: Request, who: Principal) -> S
             model=_MODEL.read(request),
             state=_STATE.read(request),
             status=_STATUS.read(request),
-            tenant=who.tenant,
+            tenant=_listed_tenant(service, request, who),
             limit=_PAGE.read(request),
             cursor=cursor,
+            text=_TEXT.read(request),
         )
     except StoreError as exc:
         if cursor is not None and "cursor" in exc.message:  # the store's own cursor check

@@ -57,6 +57,9 @@ class Settings:
     broadcast: str = ""
     # API keys: with auth off every request acts as tenant "default" with every scope.
     auth: bool = True
+    # Operators: admin keys of these tenants may list any tenant's sessions (GET /v1/sessions
+    # ?tenant=NAME, or * for every tenant). Empty: every key sees its own tenant only.
+    operator_tenants: tuple[str, ...] = ()
     # Session tokens: "kid:secret" pairs, the first signs, all verify (rotation). Empty: a
     # signing key is generated once and kept in the store's key table.
     token_keys: tuple[str, ...] = ()
