@@ -1,6 +1,9 @@
 """The weather dialog on dialoghub, with the embedded SQLite store (or any store, ``--store``).
 
-The dialog is the model of ``examples/weather`` loaded into a :class:`dialoghub.Hub`. A turn is
+The dialog is the model of ``examples/weather`` loaded into a :class:`dialoghub.Hub`, with its
+city slot's ``carry`` turned off (:func:`w1_model_text`): the W1 script every peer plays asks
+"Which city?" when a request names none, where the example (since issue 16) would reuse the
+previous request's city. A turn is
 what an application does for one user message: ``process_text``, then, while the last action is
 a command, answer it with ``process_command_result`` from the local weather table. A turn that
 looks the weather up is therefore two durable updates; it counts, and is timed, as one turn.
@@ -35,12 +38,35 @@ from benchmarks.systems.harness import main
 from benchmarks.workload import lookup_weather
 from dialoghub import Hub
 from dialoghub.engine.records import CommandAction
+from dialoghub.model.loader import load_model_text
 
-__all__ = ["MODELS", "MODEL_ID", "DialoghubDriver", "answer_command", "scratch_url", "stored_bytes"]
+__all__ = [
+    "MODELS",
+    "MODEL_ID",
+    "DialoghubDriver",
+    "answer_command",
+    "scratch_url",
+    "stored_bytes",
+    "w1_model_text",
+]
 
 #: Where the weather model lives, relative to the repository root.
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "weather"
 MODEL_ID = "weather"
+
+
+def w1_model_text() -> str:
+    """The weather example's YAML as W1 plays it: the city does not carry over.
+
+    W1's fourth message (``what is the weather like``) must be answered ``Which city?`` by
+    every system; with ``carry: true`` the example answers with the previous city instead.
+    Nothing else of the model changes (globals, open entity, templates stay as shipped).
+    """
+    text = (MODELS / "weather.yaml").read_text(encoding="utf-8")
+    carried = "prompt: \"Which city?\", carry: true}"
+    if carried not in text:
+        raise RuntimeError("examples/weather changed: update w1_model_text")
+    return text.replace(carried, "prompt: \"Which city?\"}")
 
 
 def answer_command(action: CommandAction) -> dict[str, Any]:
@@ -144,7 +170,7 @@ class DialoghubDriver:
             name = self._namespace or f"bench_{os.getpid()}_{secrets.token_hex(3)}"
             self._url = scratch_url(url, name)
         hub = await self._stack.enter_async_context(Hub(store=self._url))
-        hub.load_models(str(MODELS))
+        hub.add_model(load_model_text(w1_model_text(), str(MODELS / "weather.yaml")))
         self._hub = hub
 
     async def create(self, session_id: str) -> None:
