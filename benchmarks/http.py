@@ -1,321 +1,59 @@
-"""``python -m benchmarks.http``: W1 through the HTTP API, then through WebSockets.
+"""``python -m benchmarks.http``: the weather dialog over HTTP, dialoghub beside the peers' servers.
 
-A ``dialoghub serve`` subprocess (one worker, SQLite, API keys on, rate limit off) serves the
-weather model on a free loopback port. This process is the load: ``--clients`` concurrent
-clients (100 by default), each with its own keep-alive connection, together play
-``--sessions`` sessions of W1 (:mod:`benchmarks.workload`) for ``--turns`` turns each. A turn
-is what an application does for one user message: post the text, then, while the last action
-is a command, post its result (from the local weather table); every reply is checked. Then
-the same sessions' worth of turns run over WebSockets (one socket per session, inputs sent on
-it, each update awaited by its request id). Last, the same clients hammer ``GET /health`` as
-many times as the HTTP run sent requests: the framework's ceiling on this machine.
+Each server runs alone on a loopback port, one process, one worker, durable on SQLite where
+it can be:
 
-The HTTP client is a minimal HTTP/1.1 keep-alive client on asyncio streams, so the load
-generator costs far less than the server and the numbers are the server's. Sessions are
-created before each timed run. Prints a table (or ``--json`` rows).
+- ``dialoghub``: ``dialoghub serve`` (SQLite store, WAL, synchronous=full with group commit,
+  API keys on, rate limit off); a W1 turn posts the text, then the weather command's result;
+- ``adk``: Google ADK's ``adk api_server`` FastAPI app (:mod:`benchmarks.servers.adk_server`)
+  on its SQLite session service (``sqlite://``: ``SqliteSessionService``) and, as
+  ``adk-database``, on ``DatabaseSessionService`` (``sqlite+aiosqlite://``); the agent is a
+  custom ``BaseAgent``, no LLM (:mod:`benchmarks.servers.adk_agents`); a turn is ``POST /run``;
+- ``langgraph``: the weather graph behind FastAPI with ``AsyncSqliteSaver``
+  (:mod:`benchmarks.servers.langgraph_fastapi`); a turn is one ``POST``;
+- ``langgraph-dev``: ``langgraph dev`` (langgraph-cli[inmem], in-memory, not durable) when
+  ``--langgraph-cli`` finds it; a turn is ``POST /threads/{id}/runs/wait``.
+
+For each server the load generator (:mod:`benchmarks.http_load`, a separate process) runs,
+after an unreported warm-up: the trivial endpoint closed loop (the framework's ceiling), the
+W1 dialog open loop at each ``--rates`` offered load (latency from each turn's scheduled send
+time; once a rate saturates the server, higher ones are skipped), and the dialog closed loop
+(the server's maximum turns/s, for the ratio). Every reply is checked. Prints a table, the
+ratios and the loads at which p99 passes 25 and 50 ms, or ``--json`` rows.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import base64
 import contextlib
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from benchmarks.workload import expected_reply, lookup_weather, message
-
 ROOT = Path(__file__).resolve().parent.parent
 WEATHER = ROOT / "examples" / "weather"
-_decode = msgspec.json.decode
-_encode = msgspec.json.encode
+SERVERS = ROOT / "benchmarks" / "servers"
+#: Rows whose achieved rate is under this share of the offered one saturated the server.
+SATURATED = 0.95
 
-
-class WrongReply(AssertionError):
-    """The server answered a turn with something other than the expected reply."""
-
-
-class Conn:
-    """One keep-alive HTTP/1.1 connection."""
-
-    def __init__(self, host: str, port: int, key: str) -> None:
-        self.host, self.port = host, port
-        self.auth = f"Authorization: Bearer {key}\r\n".encode()
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        sock = self.writer.get_extra_info("socket")
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        assert self.reader is not None and self.writer is not None
-        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\n".encode() + self.auth
-        if body is not None:
-            head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
-        self.writer.write(head + b"\r\n" + (body or b""))
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(raw[9:12])
-        length = 0
-        for line in raw.split(b"\r\n")[1:]:
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        return status, await self.reader.readexactly(length) if length else b""
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-class WS:
-    """One client WebSocket, as little as RFC 6455 allows: text frames, masked, unfragmented
-    (the server sends small unfragmented text frames). Like :class:`Conn`, it keeps the load
-    generator's cost per message far below the server's."""
-
-    def __init__(self, host: str, port: int, key: str) -> None:
-        self.host, self.port, self.key = host, port, key
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def open(self, path: str) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        nonce = base64.b64encode(os.urandom(16)).decode()
-        self.writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {nonce}\r\n"
-            f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {self.key}\r\n\r\n".encode()
-        )
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise RuntimeError(f"WebSocket upgrade refused: {head[:200]!r}")
-
-    async def send(self, text: bytes) -> None:
-        assert self.writer is not None
-        n = len(text)
-        head = b"\x81" + (bytes((0x80 | n,)) if n < 126 else b"\xfe" + n.to_bytes(2, "big"))
-        mask = os.urandom(4)
-        key = (mask * (n // 4 + 1))[:n]
-        masked = (int.from_bytes(text, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
-        self.writer.write(head + mask + masked)
-
-    async def recv(self) -> bytes:
-        assert self.reader is not None
-        b0, b1 = await self.reader.readexactly(2)
-        n = b1 & 0x7F
-        if n == 126:
-            n = int.from_bytes(await self.reader.readexactly(2), "big")
-        elif n == 127:
-            n = int.from_bytes(await self.reader.readexactly(8), "big")
-        data = await self.reader.readexactly(n)
-        if b0 & 0x0F == 0x8:
-            raise ConnectionError(f"server closed the WebSocket: {data!r}")
-        return data
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            with contextlib.suppress(Exception):
-                mask = os.urandom(4)
-                self.writer.write(b"\x88\x82" + mask + bytes(
-                    a ^ b for a, b in zip(b"\x03\xe8", mask, strict=False)))
-                self.writer.close()
-
-
-def _answer(action: dict[str, Any]) -> dict[str, Any]:
-    found = lookup_weather(str(action["params"]["city"]))
-    return {"forecast": found.forecast, "temperature": found.temperature}
-
-
-def _replies(view: dict[str, Any]) -> list[str]:
-    return [a["text"] for a in view["actions"] if a["type"] == "reply"]
-
-
-async def http_turn(conn: Conn, sid: str, text: str) -> tuple[str, int]:
-    """One turn over HTTP; return (replies, requests sent)."""
-    path = f"/v1/sessions/{sid}/inputs"
-    status, body = await conn.request("POST", path, _encode(
-        {"input": {"type": "text", "text": text}}))
-    requests = 1
-    view = _decode(body)
-    if status != 200:
-        raise WrongReply(f"{sid}: HTTP {status}: {body[:200]!r}")
-    replies = _replies(view)
-    while view["actions"][-1]["type"] == "command":
-        command = view["actions"][-1]
-        inp = {"type": "command_result", "id": command["id"], "outputs": _answer(command)}
-        status, body = await conn.request("POST", path, _encode({"input": inp}))
-        requests += 1
-        view = _decode(body)
-        replies += _replies(view)
-    return " ".join(replies), requests
-
-
-async def ws_turn(ws: WS, text: str, n: int) -> tuple[str, int]:
-    """One turn over a session's WebSocket."""
-    async def send(inp: dict[str, Any], rid: str) -> dict[str, Any]:
-        await ws.send(_encode({"type": "input", "input": inp, "request_id": rid}))
-        while True:
-            msg = _decode(await ws.recv())
-            if msg.get("request_id") == rid:
-                if msg["type"] == "error":
-                    raise WrongReply(str(msg))
-                return msg  # type: ignore[no-any-return]
-
-    view = await send({"type": "text", "text": text}, f"{n}")
-    replies, requests = _replies(view), 1
-    while view["actions"][-1]["type"] == "command":
-        command = view["actions"][-1]
-        view = await send({"type": "command_result", "id": command["id"],
-                           "outputs": _answer(command)}, f"{n}c{requests}")
-        replies += _replies(view)
-        requests += 1
-    return " ".join(replies), requests
-
-
-class CPU:
-    """CPU seconds used by the server process and by this load generator during a run."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self._tick = os.sysconf("SC_CLK_TCK")
-        self._server0 = self._load0 = 0.0
-
-    def _server(self) -> float:
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / self._tick  # utime + stime
-
-    def start(self) -> None:
-        self._server0, self._load0 = self._server(), time.process_time()
-
-    def stop(self, row: dict[str, Any]) -> dict[str, Any]:
-        server, load = self._server() - self._server0, time.process_time() - self._load0
-        row["server_cpu_s"], row["load_cpu_s"] = round(server, 2), round(load, 2)
-        row["server_cpu_share"] = round(server / row["seconds"], 2)  # of one CPU
-        row["load_cpu_share"] = round(load / row["seconds"], 2)
-        row["server_us_per_request"] = round(server / row["requests"] * 1e6)
-        return row
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p * len(ordered)) - 1)] * 1000
-
-
-def _row(name: str, seconds: float, latencies: list[float], requests: int,
-         turns: int | None) -> dict[str, Any]:
-    return {
-        "run": name, "turns": turns, "requests": requests, "seconds": round(seconds, 3),
-        "turns_per_s": round(turns / seconds, 1) if turns else None,
-        "requests_per_s": round(requests / seconds, 1),
-        "p50_ms": round(_pct(latencies, 0.50), 2), "p99_ms": round(_pct(latencies, 0.99), 2),
-    }
-
-
-async def create_sessions(host: str, port: int, key: str, ids: list[str]) -> None:
-    conns = [Conn(host, port, key) for _ in range(min(50, len(ids)))]
-    await asyncio.gather(*(c.open() for c in conns))
-
-    async def worker(conn: Conn, mine: list[str]) -> None:
-        for sid in mine:
-            status, body = await conn.request("POST", "/v1/sessions", _encode(
-                {"model_id": "weather", "session_id": sid}))
-            if status != 201:
-                raise RuntimeError(f"create {sid}: {status} {body[:200]!r}")
-
-    await asyncio.gather(*(worker(c, ids[i::len(conns)]) for i, c in enumerate(conns)))
-    await asyncio.gather(*(c.close() for c in conns))
-
-
-async def run_http(host: str, port: int, key: str, ids: list[str], clients: int,
-                   turns: int, cpu: CPU) -> dict[str, Any]:
-    await create_sessions(host, port, key, ids)
-    conns = [Conn(host, port, key) for _ in range(clients)]
-    await asyncio.gather(*(c.open() for c in conns))
-    latencies: list[float] = []
-    counted = [0]
-
-    async def worker(conn: Conn, mine: list[str]) -> None:
-        for sid in mine:
-            for i in range(turns):
-                t0 = time.perf_counter()
-                reply, requests = await http_turn(conn, sid, message(i))
-                latencies.append(time.perf_counter() - t0)
-                counted[0] += requests
-                if reply != expected_reply(i):
-                    raise WrongReply(f"{sid} turn {i}: {reply!r}")
-
-    cpu.start()
-    start = time.perf_counter()
-    await asyncio.gather(*(worker(c, ids[i::clients]) for i, c in enumerate(conns)))
-    seconds = time.perf_counter() - start
-    await asyncio.gather(*(c.close() for c in conns))
-    return cpu.stop(_row("W1 over HTTP", seconds, latencies, counted[0], len(latencies)))
-
-
-async def run_ws(host: str, port: int, key: str, ids: list[str], clients: int,
-                   turns: int, cpu: CPU) -> dict[str, Any]:
-    await create_sessions(host, port, key, ids)
-    latencies: list[float] = []
-    counted = [0]
-
-    async def worker(mine: list[str]) -> None:
-        for sid in mine:
-            ws = WS(host, port, key)
-            await ws.open(f"/v1/sessions/{sid}/ws")
-            try:
-                while _decode(await ws.recv())["type"] != "attached":
-                    pass
-                for i in range(turns):
-                    t0 = time.perf_counter()
-                    reply, requests = await ws_turn(ws, message(i), i)
-                    latencies.append(time.perf_counter() - t0)
-                    counted[0] += requests
-                    if reply != expected_reply(i):
-                        raise WrongReply(f"{sid} turn {i}: {reply!r}")
-            finally:
-                await ws.close()
-
-    cpu.start()
-    start = time.perf_counter()
-    await asyncio.gather(*(worker(ids[i::clients]) for i in range(clients)))
-    seconds = time.perf_counter() - start
-    return cpu.stop(_row("W1 over WebSocket", seconds, latencies, counted[0], len(latencies)))
-
-
-async def run_health(host: str, port: int, key: str, clients: int,
-                     requests: int, cpu: CPU) -> dict[str, Any]:
-    conns = [Conn(host, port, key) for _ in range(clients)]
-    await asyncio.gather(*(c.open() for c in conns))
-    latencies: list[float] = []
-    per = max(1, requests // clients)
-
-    async def worker(conn: Conn) -> None:
-        for _ in range(per):
-            t0 = time.perf_counter()
-            status, _ = await conn.request("GET", "/health")
-            latencies.append(time.perf_counter() - t0)
-            assert status == 200
-
-    cpu.start()
-    start = time.perf_counter()
-    await asyncio.gather(*(worker(c) for c in conns))
-    seconds = time.perf_counter() - start
-    await asyncio.gather(*(c.close() for c in conns))
-    return cpu.stop(_row("GET /health (ceiling)", seconds, latencies, len(latencies), None))
+CONFIGS = {
+    "dialoghub": "dialoghub serve, SQLite WAL sync=full, group commit, 1 worker",
+    "adk": "adk api_server app, SqliteSessionService (rollback journal, sync=full)",
+    "adk-database": "adk api_server app, DatabaseSessionService sqlite+aiosqlite",
+    "langgraph": "FastAPI + AsyncSqliteSaver (WAL, sync=full), 1 worker",
+    "langgraph-dev": "langgraph dev (in-memory runtime, not durable)",
+}
 
 
 def _free_port() -> int:
@@ -324,98 +62,261 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_ready(port: int, path: str, server: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the server on port {port} did not start")
+        time.sleep(0.2)
+
+
+def w1_models(tmp: Path) -> Path:
+    """A copy of ``examples/weather`` in ``tmp`` as W1 plays it: the city does not carry over.
+
+    W1's fourth message (``what is the weather like``) must be answered "Which city?" by every
+    system; with the example's ``carry: true`` dialoghub would answer with the previous city.
+    Nothing else changes (the same edit as ``benchmarks.systems.dialoghub_runner`` makes).
+    """
+    models = tmp / "models"
+    shutil.copytree(WEATHER, models)
+    text = (models / "weather.yaml").read_text(encoding="utf-8")
+    carried = 'prompt: "Which city?", carry: true}'
+    if carried not in text:
+        raise RuntimeError("examples/weather changed: update benchmarks.http.w1_models")
+    (models / "weather.yaml").write_text(text.replace(carried, 'prompt: "Which city?"}'))
+    return models
+
+
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-c", "from dialoghub.cli import main; main()", *args]
 
 
+@contextlib.contextmanager
+def serve(name: str, tmp: Path, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """Start server ``name`` in ``tmp``; yield the load generator's spec fields for it."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    spec: dict[str, Any] = {"host": "127.0.0.1", "port": port}
+    cwd = tmp
+    if name == "dialoghub":
+        env["DIALOGHUB_STORE"] = f"sqlite:///{tmp}/dialoghub.db"
+        made = subprocess.run(_cli("keys", "create", "--tenant", "bench", "--scope", "write"),
+                              env=env, capture_output=True, text=True, check=True)
+        spec.update(api="dialoghub", key=made.stdout.strip().splitlines()[-1])
+        command = _cli("serve", "--models", str(w1_models(tmp)), "--host", "127.0.0.1", "--port",
+                       str(port), "--rate-limit", "0", "--log-level", "warning")
+    elif name in ("adk", "adk-database"):
+        scheme = "sqlite" if name == "adk" else "sqlite+aiosqlite"
+        spec.update(api="adk")
+        command = [sys.executable, "-m", "benchmarks.servers.adk_server",
+                   str(SERVERS / "adk_agents"), f"{scheme}:///{tmp}/adk.db", str(port)]
+    elif name == "langgraph":
+        env["LANGGRAPH_DB"] = str(tmp / "langgraph.db")
+        spec.update(api="langgraph-fastapi")
+        command = [sys.executable, "-m", "uvicorn", "benchmarks.servers.langgraph_fastapi:app",
+                   "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                   "--log-level", "warning"]
+    elif name == "langgraph-dev":
+        (tmp / "langgraph.json").write_text(json.dumps({
+            "dependencies": [str(ROOT)],
+            "graphs": {"weather": f"{SERVERS / 'langgraph_graph.py'}:graph"}}))
+        env.update(LANGSMITH_TRACING="false", LANGGRAPH_CLI_NO_ANALYTICS="1")
+        spec.update(api="langgraph-dev")
+        command = [args.langgraph_cli, "dev", "--no-browser", "--no-reload", "--port", str(port),
+                   "--config", str(tmp / "langgraph.json"), "--server-log-level", "warning",
+                   "--n-jobs-per-worker", str(args.langgraph_jobs)]
+    else:
+        raise ValueError(name)
+    log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 (closed below)
+    server = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=log,
+                              start_new_session=True)
+    profiler = None
+    try:
+        _wait_ready(port, "/ok" if name == "langgraph-dev" else "/health", server, 90)
+        spec["pid"] = server.pid
+        if args.profile and name == "dialoghub":
+            profiler = subprocess.Popen(
+                [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
+                 "--rate", "200", "--nonblocking", "--gil", "--pid", str(server.pid),
+                 "--output", args.profile], stdout=subprocess.DEVNULL)
+            time.sleep(1)  # let py-spy attach
+        yield spec
+    finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+        if server.returncode not in (0, -signal.SIGTERM) and args.verbose:
+            print((tmp / f"{name}.log").read_text()[-2000:], file=sys.stderr)
+
+
+def load(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the load generator process on ``spec``; its result row."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.http_load", json.dumps(spec)],
+                          capture_output=True, text=True, env={**os.environ,
+                                                               "PYTHONPATH": str(ROOT)})
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed",
+                "turns_per_s": None, "p50_ms": None, "p99_ms": None, "p999_ms": None,
+                "server_us_per_req": None, "load_us_per_req": None, "errors": None}
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def bench_system(name: str, spec: dict[str, Any], args: argparse.Namespace,
+                 say: Any) -> list[dict[str, Any]]:
+    """Warm-up, health ceiling, open loop at each rate, closed loop: this server's rows."""
+    rows: list[dict[str, Any]] = []
+    base = [0]
+
+    def run(kind: str, offered: float | None, **fields: Any) -> dict[str, Any]:
+        result = load({**spec, "mode": kind, "turns": args.turns, "drain": args.drain,
+                       "base": base[0], **fields})
+        base[0] += fields.get("sessions", 0)
+        return {"system": name, "config": CONFIGS[name], "run": kind, "offered_per_s": offered,
+                **result}
+
+    warm = run("closed", None, seconds=args.warmup, sessions=64, connections=8)  # not reported
+    rows.append(run("health", None, seconds=args.health_seconds,
+                    connections=args.connections))
+    say(rows[-1])
+    # Closed loop first: its maximum sizes the sessions and adds a sustainable open rate.
+    clients = args.connections
+    # sized from the warm-up's rate (x3: more connections, warm caches); if they run out, the
+    # closed loop ends early, its rate still turns / seconds
+    guess = 3 * max(warm["turns_per_s"] or 0.0, 30.0)
+    sessions = clients * math.ceil(guess * args.closed_seconds / (clients * args.turns))
+    closed = run("closed", None, seconds=args.closed_seconds, sessions=sessions,
+                 connections=clients)
+    say(closed)
+    rates = list(args.rates)
+    top = closed["turns_per_s"] or 0.0
+    if top and min(rates) > 0.8 * top:
+        rates.insert(0, float(max(1, round(top / 2))))  # half the maximum: the peer's best
+    for rate in rates:
+        slots = max(16, int(rate * 0.25))  # a session's turns come ~250 ms apart
+        sessions = slots * math.ceil(rate * args.seconds / (slots * args.turns))
+        row = run("open", rate, rate=rate, seconds=args.seconds, active=slots,
+                  sessions=sessions, connections=args.connections)
+        rows.append(row)
+        say(row)
+        if (row["turns_per_s"] or 0) < SATURATED * rate or (row["errors"] or 0) > 0:
+            break  # saturated: higher offered loads only queue longer
+    rows.append(closed)
+    return rows
+
+
+def crossing(rows: list[dict[str, Any]], system: str, limit: float) -> str:
+    """The first offered load whose p99 passed ``limit`` ms, for the summary."""
+    tried = [r for r in rows if r["system"] == system and r["run"] == "open"]
+    for r in tried:
+        if r["p99_ms"] is None or r["p99_ms"] > limit or (r["errors"] or 0) > 0:
+            return f"{r['offered_per_s']:.0f}/s"
+    return f"> {tried[-1]['offered_per_s']:.0f}/s" if tried else "-"
+
+
+def _fmt(value: Any, spec: str = ".0f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """A fixed-width table of the rows."""
-    head = (f"{'run':<24}{'turns/s':>9}{'requests/s':>12}{'p50 ms':>8}{'p99 ms':>8}"
-            f"{'server CPU':>12}{'load CPU':>10}{'server us/req':>15}")
+    """A fixed-width table of the rows, then the ratios and crossings."""
+    head = (f"{'system':<14}{'run':<8}{'offered':>8}{'turns/s':>9}{'req/s':>8}{'p50 ms':>8}"
+            f"{'p99 ms':>8}{'p999 ms':>9}{'srv CPU':>8}{'srv us/req':>11}{'load us/req':>12}"
+            f"{'errors':>7}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        tps = f"{r['turns_per_s']:.0f}" if r["turns_per_s"] else "-"
-        lines.append(f"{r['run']:<24}{tps:>9}{r['requests_per_s']:>12.0f}"
-                     f"{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['server_cpu_share']:>12.0%}"
-                     f"{r['load_cpu_share']:>10.0%}{r['server_us_per_request']:>15}")
+        lines.append(
+            f"{r['system']:<14}{r['run']:<8}{_fmt(r['offered_per_s']):>8}"
+            f"{_fmt(r['turns_per_s']):>9}{_fmt(r.get('requests_per_s')):>8}"
+            f"{_fmt(r['p50_ms'], '.1f'):>8}{_fmt(r['p99_ms'], '.1f'):>8}"
+            f"{_fmt(r['p999_ms'], '.1f'):>9}{_fmt(r.get('server_cpu_share'), '.0%'):>8}"
+            f"{_fmt(r['server_us_per_req']):>11}{_fmt(r['load_us_per_req']):>12}"
+            f"{_fmt(r.get('errors')):>7}")
+    lines.append("")
+    lines += summary(rows)
     return "\n".join(lines)
 
 
-async def _bench(args: argparse.Namespace, host: str, port: int, key: str,
-                 cpu: CPU) -> list[dict[str, Any]]:
-    http_ids = [f"h{n:06d}" for n in range(args.sessions)]
-    ws_ids = [f"w{n:06d}" for n in range(args.sessions)]
-    http = await run_http(host, port, key, http_ids, args.clients, args.turns, cpu)
-    ws = await run_ws(host, port, key, ws_ids, args.clients, args.turns, cpu)
-    health = await run_health(host, port, key, args.clients, http["requests"], cpu)
-    for row in (http, ws):
-        row["share_of_health"] = round(row["requests_per_s"] / health["requests_per_s"], 3)
-    return [http, ws, health]
-
-
-def _run(main: Any) -> Any:
-    """Run the load on uvloop when it is installed: it halves the load generator's CPU."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover
-        return asyncio.run(main)
-    return uvloop.run(main)
+def summary(rows: list[dict[str, Any]]) -> list[str]:
+    """Closed-loop turns/s ratios against dialoghub and the p99 crossings of each system."""
+    closed = {r["system"]: r["turns_per_s"] for r in rows if r["run"] == "closed"}
+    mine = closed.get("dialoghub")
+    out = []
+    for system in dict.fromkeys(r["system"] for r in rows):
+        ratio = ""
+        if mine and system != "dialoghub" and closed.get(system):
+            ratio = f", dialoghub x{mine / closed[system]:.1f}"
+        out.append(f"{system}: max {_fmt(closed.get(system))} turns/s{ratio}; "
+                   f"p99 > 25 ms at {crossing(rows, system, 25)}, "
+                   f"> 50 ms at {crossing(rows, system, 50)}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Start the server, run the three loads, print the table."""
+    """Run every server's loads, print the table (or ``--json`` rows)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clients", type=int, default=100)
-    parser.add_argument("--sessions", type=int, default=500)
-    parser.add_argument("--turns", type=int, default=12)
+    parser.add_argument("--systems", default="dialoghub,adk,adk-database,langgraph,langgraph-dev",
+                        help="comma-separated, from: " + ", ".join(CONFIGS))
+    parser.add_argument("--rates", default="250,500,1000,2000",
+                        help="offered loads, turns/s, comma-separated")
+    parser.add_argument("--seconds", type=float, default=8.0, help="per open-loop rate")
+    parser.add_argument("--closed-seconds", type=float, default=8.0)
+    parser.add_argument("--health-seconds", type=float, default=4.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--drain", type=float, default=4.0,
+                        help="seconds after an open run's last scheduled turn before the "
+                             "unanswered ones count as errors")
+    parser.add_argument("--turns", type=int, default=12, help="turns per session")
+    parser.add_argument("--connections", type=int, default=32,
+                        help="keep-alive connections of the load generator")
+    parser.add_argument("--langgraph-cli", default=shutil.which("langgraph") or "",
+                        help="the `langgraph` executable of a langgraph-cli[inmem] install")
+    parser.add_argument("--langgraph-jobs", type=int, default=10,
+                        help="langgraph dev --n-jobs-per-worker (its help's default)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--profile", metavar="FILE",
-                        help="run the server under py-spy and write collapsed stacks here")
+                        help="run dialoghub's server under py-spy, collapsed stacks to FILE")
     args = parser.parse_args(argv)
-    host, port = "127.0.0.1", _free_port()
-    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
-        env = {**os.environ, "DIALOGHUB_STORE": f"sqlite:///{tmp}/bench.db",
-               "PYTHONPATH": str(ROOT)}
-        made = subprocess.run(_cli("keys", "create", "--tenant", "bench", "--scope", "write"),
-                              env=env, capture_output=True, text=True, check=True)
-        key = made.stdout.strip().splitlines()[-1]
-        command = _cli("serve", "--models", str(WEATHER), "--host", host, "--port", str(port),
-                       "--rate-limit", "0", "--log-level", "warning")
-        server = subprocess.Popen(command, env=env)
-        profiler = None
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with socket.create_connection((host, port), timeout=1):
-                        break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit("the server did not start") from None
-                    time.sleep(0.1)
-            if args.profile:
-                profiler = subprocess.Popen(
-                    [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
-                     "--rate", "200", "--nonblocking", "--gil",
-                     "--pid", str(server.pid), "--output", args.profile],
-                    stdout=subprocess.DEVNULL,
-                )
-                time.sleep(1)  # let py-spy attach
-            rows = _run(_bench(args, host, port, key, CPU(server.pid)))
-        finally:
-            if profiler is not None:
-                profiler.send_signal(signal.SIGINT)
-                profiler.wait(timeout=60)
-            server.terminate()
-            server.wait(timeout=30)
+    args.rates = [float(r) for r in args.rates.split(",")]
+    systems = [s for s in args.systems.split(",") if s]
+    if "langgraph-dev" in systems and not args.langgraph_cli:
+        print("langgraph-dev skipped: no `langgraph` executable (--langgraph-cli)",
+              file=sys.stderr)
+        systems.remove("langgraph-dev")
+
+    def say(row: dict[str, Any]) -> None:
+        if not args.json:
+            print(f"  {row['system']} {row['run']} {_fmt(row['offered_per_s'])}: "
+                  f"{_fmt(row['turns_per_s'] or row.get('requests_per_s'))}/s "
+                  f"p99 {_fmt(row['p99_ms'], '.1f')} ms"
+                  + (f" [{row['error']}]" if row.get("error") else ""), file=sys.stderr)
+
+    rows: list[dict[str, Any]] = []
+    for name in systems:
+        with tempfile.TemporaryDirectory(prefix=f"bench-http-{name}-") as tmp, \
+                serve(name, Path(tmp), args) as spec:
+            rows += bench_system(name, spec, args, say)
     if args.json:
         print(json.dumps(rows))
         return
-    print(f"dialoghub HTTP benchmark: {args.clients} clients, {args.sessions} sessions x "
-          f"{args.turns} turns (W1), SQLite, 1 worker, {os.cpu_count()} CPUs")
+    print(f"W1 over HTTP, open loop {args.seconds:g} s per rate, closed loop "
+          f"{args.closed_seconds:g} s, {args.connections} connections, {args.turns} turns per "
+          f"session, one server process, {os.cpu_count()} CPUs")
     print(format_table(rows))
-    for r in rows[:2]:
-        print(f"{r['run']}: {r['share_of_health']:.0%} of /health's request rate")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The agents directory of ``adk api_server`` (each subdirectory is one app)."""
