@@ -19,7 +19,6 @@ from typing import Any
 from fastapi import FastAPI
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from pydantic import BaseModel
 
 from benchmarks.systems.langgraph_runner import build_graph
 
@@ -38,17 +37,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(lifespan=lifespan)
 
 
-class Turn(BaseModel):
-    """One user message."""
-
-    message: str
-
-
 @app.post("/threads/{thread_id}/turn")
-async def turn(thread_id: str, body: Turn) -> dict[str, Any]:
-    """Run the graph on the thread with the user's message; the reply is the last message."""
+async def turn(thread_id: str, body: dict[str, str]) -> dict[str, Any]:
+    """Run the graph on the thread with the user's message (``{"message": text}``); the reply
+    is the last message."""
     result = await app.state.graph.ainvoke(
-        {"messages": [HumanMessage(content=body.message)]},
+        {"messages": [HumanMessage(content=body["message"])]},
         {"configurable": {"thread_id": thread_id}},
     )
     return {"reply": str(result["messages"][-1].content)}
