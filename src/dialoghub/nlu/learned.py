@@ -321,6 +321,16 @@ class LearnedRecognizer:
                 return SlotValue(stripped, stripped, start, start + len(stripped))
         return found
 
+    def bare_values(self, text: str) -> dict[str, SlotValue]:
+        """As :meth:`Recognizer.bare_values` (the matcher's lists): the entity values of a
+        text that says nothing else ("london"), by entity."""
+        return self.matcher.bare_values(text)
+
+    def open_answer(self, entity: str, text: str) -> SlotValue | None:
+        """As :meth:`Recognizer.open_answer`: an unknown value of an open list entity given
+        as a short answer."""
+        return self.matcher.open_answer(entity, text)
+
     def extract_slots(self, intent: str, text: str) -> dict[str, SlotValue]:
         """The slots of ``intent`` that ``text`` fills, whatever intent the text expresses."""
         if intent not in self._slots:
