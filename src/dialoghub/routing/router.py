@@ -20,45 +20,32 @@ import contextlib
 import itertools
 import logging
 import random
-import time
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
-from dialoghub.engine.records import (
-    CommandAction,
-    CommandResult,
-    Input,
-    Session,
-)
-from dialoghub.errors import (
-    IdempotencyKeyReused,
-    InputError,
-    SessionClosed,
-    SessionNotFound,
-)
+from dialoghub.engine.records import CommandAction, Input, Session
 from dialoghub.hub import Hub
 from dialoghub.hub.view import SessionView
 from dialoghub.routing.bus import Bus, ClientRecord, LocalBus, Pending
 from dialoghub.routing.clients import Attached, Send
+from dialoghub.routing.commands import BUILTINS, Commands
 from dialoghub.routing.frames import CommandFrame, UpdateFrame
-from dialoghub.routing.locks import ClientLocks, choose_provider, reply_targets
+from dialoghub.routing.locks import ClientLocks, reply_targets
 from dialoghub.routing.logs import SessionLogs
 from dialoghub.routing.sessions import DEFAULT_SESSION, SessionOps
+from dialoghub.routing.upkeep import Upkeep
 
-__all__ = ["BUILTINS", "DEFAULT_SESSION", "Attached", "Router"]  # Attached: routing.clients
+# BUILTINS: routing.commands, DEFAULT_SESSION: routing.sessions, Attached: routing.clients
+__all__ = ["BUILTINS", "DEFAULT_SESSION", "Attached", "Router"]
 
 log = logging.getLogger("dialoghub.routing")
 
-#: Commands the router carries out itself (Galaxy's Builtin server), never sent to a provider.
-BUILTINS = frozenset({"end_session", "new_session", "set_session", "set_alarm"})
-
 _encode = msgspec.json.Encoder().encode
-_decode_notice = msgspec.json.Decoder(dict[str, Any]).decode
 
 
-class Router(SessionOps):
+class Router(Commands, Upkeep, SessionOps):
     """Routes sessions' messages between clients, through ``hub``, on ``bus``."""
 
     def __init__(
@@ -301,276 +288,7 @@ class Router(SessionOps):
                 _encode({"t": "to", "k": [record.tenant, record.name], "b": body.decode()}),
             )
 
-    # --- commands -------------------------------------------------------------------------
-
-    async def _dispatch(self, tenant: str, session: Session, action: CommandAction) -> None:
-        key = f"{tenant}/{session.id}/{session.version}"
-        pending = Pending(
-            key=key,
-            tenant=tenant,
-            session_id=session.id,
-            command=action.id,
-            params=dict(action.params),
-            deadline=time.time() + self.dispatch_timeout,
-        )
-        if action.id in BUILTINS:
-            if await self.bus.claim_pending(pending):
-                await self._builtin(pending)
-            return
-        # the provider is chosen first, so the claim records it (one bus call, not two)
-        record = self._choose(pending, session)
-        if record is not None:
-            pending = msgspec.structs.replace(pending, provider=record.name)
-        if not await self.bus.claim_pending(pending):
-            return  # the session's command is dispatched already (this update repeated it)
-        await self._send_to(record, pending)
-
-    async def _assign(self, pending: Pending, session: Session | None = None) -> None:
-        """Send a waiting command to an eligible provider, if one is there now."""
-        if session is None:
-            try:
-                session = await self.hub.get_session(pending.session_id, tenant=pending.tenant)
-            except SessionNotFound:
-                await self.bus.take_pending(pending)
-                return
-        record = self._choose(pending, session)
-        if record is not None:
-            pending = msgspec.structs.replace(pending, provider=record.name)
-            if not await self.bus.put_pending(pending):
-                self._pending.pop(pending.key, None)
-                return  # answered or failed meanwhile
-        await self._send_to(record, pending)
-
-    def _choose(self, pending: Pending, session: Session) -> ClientRecord | None:
-        busy = {c.record.name: c.busy for c in self._local.values()}
-        return choose_provider(
-            self._registry.values(),
-            pending.command,
-            pending.tenant,
-            pending.session_id,
-            session.locks,
-            self.locks,
-            busy,
-            self._rng,
-            here=self.process,
-        )
-
-    async def _send_to(self, record: ClientRecord | None, pending: Pending) -> None:
-        self._pending[pending.key] = pending
-        if record is None:
-            return  # it waits for a provider (or its deadline)
-        local = self._local.get((record.tenant, record.name))
-        if local is not None:
-            await self._run_on(local, pending)
-        else:
-            await self.bus.send(
-                record.process, _encode({"t": "run", "p": msgspec.to_builtins(pending)})
-            )
-
-    async def _run_on(self, client: Attached, pending: Pending) -> None:
-        if client.busy and pending.key not in client.inflight:
-            client.waiting.append(pending)
-            return
-        client.inflight[pending.key] = pending
-        frame = CommandFrame(
-            key=pending.key,
-            session_id=pending.session_id,
-            command=pending.command,
-            params=pending.params,
-            deadline=pending.deadline,
-        )
-        await self._to_client(client.record, frame)
-
-    async def _owed(self, client: Attached) -> None:
-        """A provider (re)attached: send it what was pending for it (it answers a command
-        it already ran from its own record, never running it twice), and offer it what
-        waits for a provider."""
-        for pending in await self.bus.pending():
-            if pending.tenant != client.record.tenant:
-                continue
-            if pending.provider == client.record.name:
-                self._pending[pending.key] = pending
-                await self._run_on(client, pending)
-            elif not pending.provider and pending.command in client.record.commands:
-                await self._assign(pending)
-
-    async def result(
-        self, client: Attached | None, key: str, outputs: dict[str, Any], error: str | None
-    ) -> SessionView | None:
-        """A provider's answer: the session's command result, applied once per key."""
-        pending = self._pending.get(key)
-        if pending is None:
-            found = await self.bus.get_pending(*_split(key))
-            pending = found if found is not None and found.key == key else None
-        if client is not None:
-            client.inflight.pop(key, None)
-        view = None
-        if pending is not None:
-            view = await self._apply(
-                pending, CommandResult(id=pending.command, outputs=outputs, error=error)
-            )
-        if client is not None and client.waiting and not client.busy:
-            await self._run_on(client, client.waiting.pop(0))
-        return view
-
-    async def _apply(self, pending: Pending, inp: Input) -> SessionView | None:
-        """Apply a pending command's result with its idempotency key, then let it go."""
-        tenant, sid, key = pending.tenant, pending.session_id, pending.key
-        try:
-            view = await self.hub.update(sid, inp, tenant=tenant, idempotency_key=key)
-        except IdempotencyKeyReused:  # answered already (the deadline, or another answer)
-            view = None
-        except (InputError, SessionClosed, SessionNotFound) as exc:
-            log.info("result %s not applied: %s", key, exc)
-            view = None
-        if view is not None and self._watched.get((tenant, sid)) != view.session.version:
-            # Applied before, by a process that may have died before routing it on. If the
-            # session is still where that update left it, route the update again (its
-            # replies reach the interfaces at least once, the library drops an update it
-            # already has, and its next command is claimed once); else only resume.
-            current = await self.hub.get_session(sid, tenant=tenant)
-            if current.version == view.session.version:
-                self._watch(view)
-            else:
-                await self.bus.take_pending(pending)
-                self._pending.pop(key, None)
-                await self._resume(tenant, sid)
-        elif view is None:  # answered another way: let it go, resume what the session awaits
-            await self.bus.take_pending(pending)
-            self._pending.pop(key, None)
-            await self._resume(tenant, sid)
-        return view
-
-    async def _resume(self, tenant: str, sid: str) -> None:
-        """Dispatch the command a session awaits if nobody has it pending."""
-        if await self.bus.get_pending(tenant, sid) is not None:
-            return
-        try:
-            session = await self.hub.get_session(sid, tenant=tenant)
-        except SessionNotFound:
-            return
-        aw = session.awaiting or {}
-        if not session.ended and aw.get("kind") == "command":
-            await self._dispatch(
-                tenant, session, CommandAction(id=aw["command"], params=aw["params"])
-            )
-
-    # --- the bus --------------------------------------------------------------------------
-
-    async def _frame_from_bus(self, raw: bytes) -> None:
-        msg = _decode_notice(raw)
-        if msg["t"] == "to":
-            client = self._local.get((msg["k"][0], msg["k"][1]))
-            if client is not None:
-                with contextlib.suppress(Exception):
-                    await client.send(msg["b"].encode())
-        elif msg["t"] == "run":
-            pending = msgspec.convert(msg["p"], Pending)
-            client = self._local.get((pending.tenant, pending.provider))
-            if client is not None:
-                self._pending[pending.key] = pending
-                await self._run_on(client, pending)
-
-    async def _notice(self, raw: bytes) -> None:
-        msg = _decode_notice(raw)
-        kind = msg["t"]
-        if kind == "up":
-            record = msgspec.convert(msg["r"], ClientRecord)
-            self._registry[(record.tenant, record.name)] = record
-            if record.role == "provider":
-                await self._resend(record)
-                if record.process != self.process:
-                    await self._retry_waiting(record)
-        elif kind == "down":
-            key = (msg["k"][0], msg["k"][1])
-            found = self._registry.get(key)
-            if found is not None and found.connection == msg["c"] and key not in self._local:
-                del self._registry[key]
-        elif kind == "lock":
-            who = (msg["k"][0], msg["k"][1])
-            if msg["op"] == "set":
-                self.locks.set(msg["kind"], who, msg["s"], msg["f"])
-            else:
-                self.locks.drop(msg["kind"], who, msg["f"])
-
-    async def _resend(self, record: ClientRecord) -> None:
-        """A provider (re)attached somewhere: what this process sent it may have gone to a
-        process that died, so send it again where it is now (it answers a key it already
-        answered from its record, and runs nothing twice)."""
-        for pending in list(self._pending.values()):
-            if pending.provider != record.name or pending.tenant != record.tenant:
-                continue
-            local = self._local.get((record.tenant, record.name))
-            if local is not None:
-                if pending.key not in local.inflight:
-                    await self._run_on(local, pending)
-            else:
-                await self.bus.send(
-                    record.process, _encode({"t": "run", "p": msgspec.to_builtins(pending)})
-                )
-
-    async def _retry_waiting(self, record: ClientRecord) -> None:
-        for pending in list(self._pending.values()):
-            if not pending.provider and pending.command in record.commands:
-                await self._assign(pending)
-
-    async def _refresh(self) -> None:
-        records = await self.bus.clients()
-        fresh = {(r.tenant, r.name): r for r in records}
-        for key, client in self._local.items():
-            fresh[key] = client.record
-        self._registry = fresh
-
-    async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat)
-            try:
-                for client in list(self._local.values()):
-                    await self.bus.announce(client.record, self.heartbeat * 3)
-                await self._refresh()
-            except Exception:
-                log.exception("routing heartbeat failed")
-
-    async def _sweep(self) -> None:
-        """Fail the commands past their deadline (any process's: a dead one's too)."""
-        while True:
-            await asyncio.sleep(min(0.1, self.dispatch_timeout / 4))
-            try:
-                await self.expire(time.time())
-            except Exception:
-                log.exception("routing deadline sweep failed")
-
-    async def expire(self, now: float) -> int:
-        """Answer every pending command past its deadline as a command error; how many."""
-        failed = 0
-        for pending in await self.bus.pending():
-            if pending.deadline > now:
-                continue
-            for client in self._local.values():
-                client.inflight.pop(pending.key, None)
-                client.waiting = [w for w in client.waiting if w.key != pending.key]
-            why = (
-                "no provider of command {c!r} was free"
-                if not pending.provider
-                else "provider {p!r} did not answer command {c!r}"
-            )
-            await self._apply(
-                pending,
-                CommandResult(
-                    id=pending.command,
-                    error=why.format(c=pending.command, p=pending.provider)
-                    + f" within {self.dispatch_timeout:g} s",
-                ),
-            )
-            failed += 1
-        return failed
-
 
 def _numbered(frame: bytes, seq: int) -> bytes:
     """A frame with its mailbox number (``"seq"``) added as its last member."""
     return b'%s,"seq":%d}' % (frame[:-1], seq)
-
-
-def _split(key: str) -> tuple[str, str]:
-    tenant, sid, _ = key.rsplit("/", 2) if key.count("/") >= 2 else ("default", key, "")
-    return tenant, sid
