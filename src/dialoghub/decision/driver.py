@@ -42,8 +42,10 @@ from dialoghub.decision.specialists import (
 from dialoghub.engine.decision import correlation, open_round, pairs_of
 from dialoghub.engine.decision import proposals as proposals_of
 from dialoghub.engine.records import Answers, PairVote, Propose, Session, Vote
+from dialoghub.engine.step import step as engine_step
 from dialoghub.errors import (
     DecisionRefused,
+    DialoghubError,
     InvalidAnswer,
     SessionClosed,
     SpecialistFailed,
@@ -335,8 +337,9 @@ class Driver:
         items = [_item(s, a) for s, a in zip(asked, answers, strict=True) if a is not None]
         if not items:
             return None
-        view = await self._submit(session, items)
-        if view is not None and self._waits_for_ai(view.session):
+        ahead = self._votes_ahead(model, session, items, now) if len(items) == len(asked) else []
+        view = await self._submit(session, [*items, *ahead])
+        if view is not None and not ahead and self._waits_for_ai(view.session):
             # the votes come next: keep what was reasoned until then (one entry, one step)
             self._said[key] = {
                 i.specialist: i.reasoning
@@ -344,6 +347,48 @@ class Driver:
                 if isinstance(i, Propose) and i.transition is not None
             }
         return view
+
+    def _votes_ahead(
+        self, model: Model, session: Session, items: list[Propose | Vote], now: float
+    ) -> list[Propose | Vote]:
+        """The votes of the phase these proposals open, when every voter is a plain sync
+        callable of this driver: they answer at once, so the whole round is one update.
+
+        The proposals are stepped on the pure engine (nothing stored) to learn the vote
+        solicitations exactly as the Hub's update will record them (proposal ids, pairs,
+        correlation ids); the voters answer those, and the proposals and votes go to the Hub
+        together as one ``Answers``, each answer still its own event, in the same order and
+        checked again by the real update (a round that moved meanwhile refuses the batch,
+        and the driver falls back to the answers one by one). Nothing is looked ahead when
+        a human or a slower specialist votes: their solicitations must be stored to be seen.
+        """
+        if not all(isinstance(i, Propose) and i.transition is not None for i in items):
+            return []
+        rd = open_round(session)
+        inp = items[0] if len(items) == 1 else Answers(items=items)
+        try:
+            nxt = engine_step(model, session, inp, now)
+        except DialoghubError:
+            return []  # the Hub's update will say why
+        ahead = open_round(nxt.session)
+        if (
+            rd is None
+            or ahead is None
+            or ahead["id"] != rd["id"]
+            or ahead["phase"] != "vote"
+            or not ahead["pending"]
+            or not all(
+                not p.get("h") and p["k"] == "v" and self._inline(model, sid)
+                for sid, p in ahead["pending"].items()
+            )
+        ):
+            return []
+        said = {i.specialist: i.reasoning for i in items}
+        if any(p[1] not in said for p in ahead["proposals"]):
+            return []  # proposals of an earlier update: their reasoning is in the log
+        reasoning = {p[0]: said[p[1]] for p in ahead["proposals"]}
+        asked = solicitations(model, nxt.session, reasoning=reasoning)
+        return [_item(s, self._ask_inline(model, s)) for s in asked]
 
     def _inline(self, model: Model, specialist_id: str) -> bool:
         """A plain sync callable: called where it is, since nothing could interrupt it."""
