@@ -29,6 +29,8 @@ import contextlib
 import json
 import math
 import os
+import re
+import resource
 import shutil
 import signal
 import socket
@@ -40,6 +42,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from benchmarks.http_load import tree_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 WEATHER = ROOT / "examples" / "weather"
@@ -138,7 +142,12 @@ def serve(name: str, tmp: Path, args: argparse.Namespace) -> Iterator[dict[str, 
                               start_new_session=True)
     profiler = None
     try:
-        _wait_ready(port, "/ok" if name == "langgraph-dev" else "/health", server, 90)
+        try:
+            _wait_ready(port, "/ok" if name == "langgraph-dev" else "/health", server, 90)
+        except RuntimeError:
+            log.flush()
+            raise RuntimeError(f"{name} did not start:\n"
+                               + (tmp / f"{name}.log").read_text()[-3000:]) from None
         spec["pid"] = server.pid
         if args.profile and name == "dialoghub":
             profiler = subprocess.Popen(
@@ -175,6 +184,36 @@ def load(spec: dict[str, Any]) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def wrk_health(spec: dict[str, Any], path: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The trivial endpoint under Debian's ``wrk`` (closed loop, C and LuaJIT): a check that
+    :mod:`benchmarks.http_load` is not what limits the ceiling."""
+    url = f"http://{spec['host']}:{spec['port']}{path}"
+    server0 = tree_cpu(spec["pid"])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.health_seconds:g}s",
+                           "--latency", url], capture_output=True, text=True, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_s = tree_cpu(spec["pid"]) - server0
+    out = done.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = max(1, int(re.search(r"(\d+) requests in", out).group(1)))  # type: ignore[union-attr]
+
+    def pct(label: str) -> float | None:
+        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+        if not found:
+            return None
+        return round(float(found.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[found.group(2)], 2)
+
+    load_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"seconds": args.health_seconds, "turns": None, "requests": total, "turns_per_s": None,
+            "requests_per_s": round(rate, 1), "p50_ms": pct("50"), "p99_ms": pct("99"),
+            "p999_ms": None, "server_cpu_share": round(server_s / args.health_seconds, 2),
+            "server_us_per_req": round(server_s / total * 1e6, 1),
+            "load_us_per_req": round(load_s / total * 1e6, 1),
+            "errors": int(errors.group(1)) if errors else 0, "error": None}
+
+
 def bench_system(name: str, spec: dict[str, Any], args: argparse.Namespace,
                  say: Any) -> list[dict[str, Any]]:
     """Warm-up, health ceiling, open loop at each rate, closed loop: this server's rows."""
@@ -192,6 +231,11 @@ def bench_system(name: str, spec: dict[str, Any], args: argparse.Namespace,
     rows.append(run("health", None, seconds=args.health_seconds,
                     connections=args.connections))
     say(rows[-1])
+    if args.wrk:
+        rows.append({"system": name, "config": CONFIGS[name], "run": "health-wrk",
+                     "offered_per_s": None,
+                     **wrk_health(spec, "/ok" if name == "langgraph-dev" else "/health", args)})
+        say(rows[-1])
     # Closed loop first: its maximum sizes the sessions and adds a sustainable open rate.
     clients = args.connections
     # sized from the warm-up's rate (x3: more connections, warm caches); if they run out, the
@@ -233,13 +277,13 @@ def _fmt(value: Any, spec: str = ".0f") -> str:
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """A fixed-width table of the rows, then the ratios and crossings."""
-    head = (f"{'system':<14}{'run':<8}{'offered':>8}{'turns/s':>9}{'req/s':>8}{'p50 ms':>8}"
+    head = (f"{'system':<14}{'run':<11}{'offered':>8}{'turns/s':>9}{'req/s':>8}{'p50 ms':>8}"
             f"{'p99 ms':>8}{'p999 ms':>9}{'srv CPU':>8}{'srv us/req':>11}{'load us/req':>12}"
             f"{'errors':>7}")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{r['system']:<14}{r['run']:<8}{_fmt(r['offered_per_s']):>8}"
+            f"{r['system']:<14}{r['run']:<11}{_fmt(r['offered_per_s']):>8}"
             f"{_fmt(r['turns_per_s']):>9}{_fmt(r.get('requests_per_s')):>8}"
             f"{_fmt(r['p50_ms'], '.1f'):>8}{_fmt(r['p99_ms'], '.1f'):>8}"
             f"{_fmt(r['p999_ms'], '.1f'):>9}{_fmt(r.get('server_cpu_share'), '.0%'):>8}"
@@ -251,16 +295,22 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def summary(rows: list[dict[str, Any]]) -> list[str]:
-    """Closed-loop turns/s ratios against dialoghub and the p99 crossings of each system."""
-    closed = {r["system"]: r["turns_per_s"] for r in rows if r["run"] == "closed"}
-    mine = closed.get("dialoghub")
+    """Per system: the closed-loop maximum and the ratio dialoghub makes of it, in turns/s and
+    in server CPU per turn (the steadier figure on a shared machine), and the p99 crossings."""
+    closed = {r["system"]: r for r in rows if r["run"] == "closed"}
+    mine = closed.get("dialoghub", {})
     out = []
     for system in dict.fromkeys(r["system"] for r in rows):
+        row = closed.get(system, {})
+        tps, cpu = row.get("turns_per_s"), row.get("server_us_per_turn")
         ratio = ""
-        if mine and system != "dialoghub" and closed.get(system):
-            ratio = f", dialoghub x{mine / closed[system]:.1f}"
-        out.append(f"{system}: max {_fmt(closed.get(system))} turns/s{ratio}; "
-                   f"p99 > 25 ms at {crossing(rows, system, 25)}, "
+        if system != "dialoghub" and tps and mine.get("turns_per_s"):
+            ratio = f" (dialoghub x{mine['turns_per_s'] / tps:.1f})"
+        cpu_ratio = ""
+        if system != "dialoghub" and cpu and mine.get("server_us_per_turn"):
+            cpu_ratio = f" (dialoghub x{cpu / mine['server_us_per_turn']:.1f})"
+        out.append(f"{system}: max {_fmt(tps)} turns/s{ratio}, server CPU {_fmt(cpu)} us/turn"
+                   f"{cpu_ratio}; p99 > 25 ms at {crossing(rows, system, 25)}, "
                    f"> 50 ms at {crossing(rows, system, 50)}")
     return out
 
@@ -272,9 +322,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated, from: " + ", ".join(CONFIGS))
     parser.add_argument("--rates", default="250,500,1000,2000",
                         help="offered loads, turns/s, comma-separated")
-    parser.add_argument("--seconds", type=float, default=8.0, help="per open-loop rate")
-    parser.add_argument("--closed-seconds", type=float, default=8.0)
-    parser.add_argument("--health-seconds", type=float, default=4.0)
+    parser.add_argument("--seconds", type=float, default=6.0, help="per open-loop rate")
+    parser.add_argument("--closed-seconds", type=float, default=6.0)
+    parser.add_argument("--health-seconds", type=float, default=3.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--drain", type=float, default=4.0,
                         help="seconds after an open run's last scheduled turn before the "
@@ -286,6 +336,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="the `langgraph` executable of a langgraph-cli[inmem] install")
     parser.add_argument("--langgraph-jobs", type=int, default=10,
                         help="langgraph dev --n-jobs-per-worker (its help's default)")
+    parser.add_argument("--wrk", action=argparse.BooleanOptionalAction,
+                        default=bool(shutil.which("wrk")),
+                        help="also measure the trivial endpoint with wrk (default: if installed)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--profile", metavar="FILE",

@@ -37,7 +37,7 @@ import msgspec
 
 from benchmarks.workload import expected_reply, lookup_weather, message
 
-__all__ = ["Conn", "main", "percentile"]
+__all__ = ["Conn", "main", "percentile", "tree_cpu"]
 
 _decode = msgspec.json.decode
 _encode = msgspec.json.encode
@@ -239,7 +239,7 @@ def percentile(ordered: list[float], p: float) -> float | None:
     return round(ordered[max(0, math.ceil(p * len(ordered)) - 1)] * 1000, 2)
 
 
-def _tree_cpu(pid: int) -> float:
+def tree_cpu(pid: int) -> float:
     """CPU seconds (user + system, all threads) of ``pid`` and its descendants."""
     tick = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
@@ -412,10 +412,10 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
     if mode != "health":
         await create_sessions(pool, system, spec["sessions"], min(32, spec["connections"]))
     tally = Tally()
-    server0, load0 = _tree_cpu(spec["pid"]), time.process_time()
+    server0, load0 = tree_cpu(spec["pid"]), time.process_time()
     runner = {"open": run_open, "closed": run_closed, "health": run_health}[mode]
     seconds = await runner(spec, pool, system, tally)
-    server_s, load_s = _tree_cpu(spec["pid"]) - server0, time.process_time() - load0
+    server_s, load_s = tree_cpu(spec["pid"]) - server0, time.process_time() - load0
     tally.latencies.sort()
     done, requests = len(tally.latencies), max(1, tally.requests)
     return {
