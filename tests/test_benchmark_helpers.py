@@ -35,3 +35,88 @@ def test_grid_aligns_columns_and_gives_a_failed_row_the_rest_of_the_line() -> No
     assert lines[1] == "------  ----  -----  ---  ------"
     assert lines[2] == "dh      W1    mem    1     9,496"
     assert lines[3] == "dh          W2    boom: no db"
+
+
+def _turns_row(
+    system: str, config: str, workload: str, rate: float | None, **more: object
+) -> dict[str, object]:
+    row: dict[str, object] = {
+        "system": system,
+        "config": config,
+        "workload": workload,
+        "turns_per_s": rate,
+        "sessions": 10,
+        "turns": 20,
+        "durable": True,
+    }
+    row.update(more)
+    return row
+
+
+def test_add_ratios_names_the_fastest_durable_peer_configuration_of_each_workload() -> None:
+    from benchmarks.turns import add_ratios
+
+    rows = [
+        _turns_row("dialoghub", "SQLiteStore", "W1", 5000.0),
+        _turns_row("dialoghub", "MemoryStore", "W1", 9000.0, durable=False),
+        _turns_row("langgraph", "SqliteSaver durability=exit", "W1", 500.0),
+        _turns_row("langgraph", "AsyncSqliteSaver durability=sync", "W1", 100.0),
+        _turns_row("adk", "SqliteSessionService cached", "W1", 400.0),
+        _turns_row("adk", "SqliteSessionService reload", "W1", None, error="database is locked"),
+        _turns_row("dialoghub", "SQLiteStore", "W2", 1000.0, last_first_ratio=0.7),
+        _turns_row("adk", "SqliteSessionService cached", "W2", 250.0, last_first_ratio=1.2),
+    ]
+    add_ratios(rows)
+    ours_w1, memory, lg_exit, lg_sync, adk_cached, failed, ours_w2, adk_w2 = rows
+    assert ours_w1["vs_fastest_peer"] == 10.0  # against 500, not the memory store's figure
+    assert ours_w1["fastest_peer"] == {
+        "system": "langgraph",
+        "config": "SqliteSaver durability=exit",
+        "turns_per_s": 500.0,
+    }
+    assert lg_exit["fastest"] and "fastest" not in adk_cached
+    assert (lg_sync["dialoghub_speedup"], adk_cached["dialoghub_speedup"]) == (50.0, 12.5)
+    assert "dialoghub_speedup" not in memory and "dialoghub_speedup" not in failed
+    assert ours_w2["vs_fastest_peer"] == 4.0  # each workload against its own rows
+    assert adk_w2["dialoghub_last_first_ratio"] == 0.7
+
+
+def test_the_turns_table_names_the_fastest_peer_and_says_each_rows_durability() -> None:
+    from benchmarks.turns import SYSTEMS, add_ratios, format_table
+
+    rows = [
+        _turns_row("dialoghub", "SQLiteStore", "W1", 5000.0, journal_mode="wal",
+                   durability="sync=FULL, group commit"),
+        _turns_row("adk", "SqliteSessionService cached", "W1", 400.0, journal_mode="delete",
+                   durability="sync=FULL, commit per event", fsyncs_per_turn=4.0,
+                   fsyncs_sessions=10),
+    ]
+    add_ratios(rows)
+    text = format_table(rows)
+    assert SYSTEMS[0] == "dialoghub"
+    ours = next(line for line in text.splitlines() if line.startswith("dialoghub"))
+    assert ours.endswith("x12.5 vs adk SqliteSessionService cached")
+    assert "WAL sync=FULL, group commit" in ours
+    peer = next(line for line in text.splitlines() if line.startswith("adk"))
+    assert "rollback sync=FULL, commit per event" in peer
+    assert "4.00" in peer and peer.endswith("this one")
+    assert "x12.5 the fastest durable peer configuration (adk SqliteSessionService cached)" in text
+
+
+def test_parse_strace_log_counts_fsyncs_between_ready_and_done_only() -> None:
+    from benchmarks.turns import parse_strace_log
+
+    log = "\n".join(
+        [
+            '101 fdatasync(3) = 0',  # creation: not counted
+            '101 write(1, "ready\\n", 6) = 6',
+            '102 fdatasync(4 <unfinished ...>',
+            '101 write(2, "x", 1) = 1',
+            '102 <... fdatasync resumed>) = 0',  # the same call
+            '103 fsync(5) = 0',
+            '101 write(1, "done\\n", 5) = 5',
+            '101 fdatasync(3) = 0',  # closing: not counted
+        ]
+    )
+    assert parse_strace_log(log) == 2
+    assert parse_strace_log('101 fsync(3) = 0\n') is None  # no markers: no figure

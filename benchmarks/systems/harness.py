@@ -19,7 +19,13 @@ options make one process play its share: ``--session-range A:B`` plays sessions 
 line ``ready``, and starts the timed phase only when a line arrives on stdin, so every process
 starts its turns together; ``--latencies`` adds every turn's latency (``latencies_ns``) and the
 timed phase's start and end (``t_start``/``t_end``, ``time.monotonic``, the same clock in every
-process on one machine) to the row, for the parent to aggregate.
+process on one machine) to the row, for the parent to aggregate. ``--done-line`` prints the
+line ``done`` as soon as the timed turns are over, before the store is closed (``benchmarks.turns``
+counts the fsyncs between ``ready`` and ``done`` under strace).
+
+A row also carries ``cpu_ms_per_turn`` (the process's CPU, every thread, over the timed
+phase), ``config`` and ``durability`` (from the driver, when it has them) and ``journal_mode``
+(read back from the SQLite files the run left, :func:`journal_modes`).
 """
 
 from __future__ import annotations
@@ -39,7 +45,15 @@ from typing import Any, Protocol
 
 from benchmarks.workload import expected_reply, message
 
-__all__ = ["Driver", "WrongReply", "database_bytes", "main", "run_w1", "run_w2"]
+__all__ = [
+    "Driver",
+    "WrongReply",
+    "database_bytes",
+    "journal_modes",
+    "main",
+    "run_w1",
+    "run_w2",
+]
 
 #: Turns at each end of W2 whose mean latencies are compared.
 W2_WINDOW = 100
@@ -84,6 +98,11 @@ class Driver(Protocol):
         """The version of the system's library."""
 
 
+# A driver may also have ``config() -> str`` (the configuration's name in the table, e.g.
+# ``SqliteSaver durability=exit``; default: ``store()``), ``durability() -> str`` (how a turn is
+# made durable, e.g. ``sync=FULL, commit per event``) and ``stored_bytes() -> int | None``.
+
+
 async def _timed_turns(driver: Driver, session_id: str, turns: int, latencies: list[float]) -> None:
     """Play ``turns`` turns of one session in order, appending each turn's latency (s)."""
     for i in range(turns):
@@ -104,12 +123,13 @@ async def run_w1(
     first: int = 0,
     ready: Callable[[], Awaitable[None]] | None = None,
     span: list[float] | None = None,
+    cpu: list[float] | None = None,
 ) -> tuple[float, list[float]]:
     """Run W1; return (wall seconds of the turns, every turn's latency in seconds).
 
     The sessions are ``s{first:06d}`` onwards. ``ready`` is awaited once they are created,
     before the timed phase (a start barrier); ``span`` gets the timed phase's start and end on
-    ``time.monotonic``.
+    ``time.monotonic``; ``cpu`` gets the CPU seconds the process (all its threads) spent in it.
     """
     ids = [f"s{n:06d}" for n in range(first, first + sessions)]
     for chunk in range(0, sessions, CREATE_BATCH):
@@ -118,11 +138,14 @@ async def run_w1(
         await ready()
     latencies: list[float] = []
     wall = time.monotonic()
+    cpu_start = time.process_time()
     start = time.perf_counter()
     async with asyncio.TaskGroup() as group:
         for session_id in ids:
             group.create_task(_timed_turns(driver, session_id, turns, latencies))
     seconds = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(time.process_time() - cpu_start)
     if span is not None:
         span.extend([wall, wall + seconds])
     return seconds, latencies
@@ -136,13 +159,22 @@ async def _barrier() -> None:
         raise SystemExit("stdin closed before the go line")
 
 
-async def run_w2(driver: Driver, turns: int) -> tuple[float, list[float]]:
-    """Run W2; return (wall seconds, every turn's latency in seconds, in turn order)."""
+async def run_w2(
+    driver: Driver, turns: int, *, cpu: list[float] | None = None
+) -> tuple[float, list[float]]:
+    """Run W2; return (wall seconds, every turn's latency in seconds, in turn order).
+
+    ``cpu`` gets the CPU seconds the process (all its threads) spent in the turns.
+    """
     await driver.create("w2")
     latencies: list[float] = []
+    cpu_start = time.process_time()
     start = time.perf_counter()
     await _timed_turns(driver, "w2", turns, latencies)
-    return time.perf_counter() - start, latencies
+    seconds = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(time.process_time() - cpu_start)
+    return seconds, latencies
 
 
 def database_bytes(directory: Path) -> int:
@@ -159,6 +191,23 @@ def database_bytes(directory: Path) -> int:
     return sum(
         p.stat().st_size for p in directory.iterdir() if p.is_file() and not p.name.endswith("-shm")
     )
+
+
+def journal_modes(directory: Path) -> str | None:
+    """The journal mode of the SQLite files in ``directory`` (``wal``, ``delete``...), or None.
+
+    WAL mode is a property of the file, so a fresh connection reads back what the system set;
+    several files with different modes are joined with ``+``.
+    """
+    modes = set()
+    for path in sorted(directory.iterdir()):
+        if path.is_file() and path.suffix in {".db", ".sqlite", ".sqlite3"}:
+            conn = sqlite3.connect(path)
+            try:
+                modes.add(str(conn.execute("PRAGMA journal_mode").fetchone()[0]))
+            finally:
+                conn.close()
+    return "+".join(sorted(modes)) or None
 
 
 def _p99(values: list[float]) -> float:
@@ -182,9 +231,11 @@ async def _measure(
     first: int = 0,
     barrier: bool = False,
     keep_latencies: bool = False,
+    done_line: bool = False,
 ) -> dict[str, Any]:
     """Run ``workload`` on ``driver`` in a fresh temporary directory; return the result row."""
     span: list[float] = []
+    cpu: list[float] = []
     with tempfile.TemporaryDirectory(prefix=f"bench-{driver.name}-") as tmp:
         directory = Path(tmp)
         await driver.open(directory)
@@ -197,29 +248,42 @@ async def _measure(
                     first=first,
                     ready=_barrier if barrier else None,
                     span=span,
+                    cpu=cpu,
                 )
             else:
                 sessions = 1
-                seconds, latencies = await run_w2(driver, turns)
+                seconds, latencies = await run_w2(driver, turns, cpu=cpu)
+            if done_line:  # the turns are over; closing and measuring come after
+                sys.stdout.write("done\n")
+                sys.stdout.flush()
         finally:
             await driver.close()
         # A driver on a database server says what it stored (``stored_bytes``, see
         # dialoghub_runner); files in the directory are measured here.
         measured = getattr(driver, "stored_bytes", None)
         db_bytes = measured() if measured is not None else None
+        journal = journal_modes(directory)
         if db_bytes is None:
             db_bytes = database_bytes(directory)
+    config = getattr(driver, "config", None)
+    durability = getattr(driver, "durability", None)
     total = len(latencies)
     row: dict[str, Any] = {
         "system": driver.name,
         "version": driver.version(),
         "workload": workload,
         "store": driver.store(),
+        "config": config() if config is not None else driver.store(),
+        "durability": durability() if durability is not None else None,
+        "journal_mode": journal,
         "sessions": sessions,
         "turns": turns,
         "total_turns": total,
         "seconds": round(seconds, 3),
         "turns_per_s": round(total / seconds, 1),
+        # CPU of the whole process (every thread) per turn: other work on a shared machine
+        # moves it far less than turns/s, which it takes CPU time away from
+        "cpu_ms_per_turn": round(1000 * cpu[0] / total, 3),
         "mean_ms": round(1000 * sum(latencies) / total, 3),
         "p99_ms": round(1000 * _p99(latencies), 3),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
@@ -263,6 +327,11 @@ def main(factory: Callable[[], Driver], argv: list[str] | None = None) -> None:
         action="store_true",
         help="add every latency and the timed phase's monotonic start/end to the row",
     )
+    parser.add_argument(
+        "--done-line",
+        action="store_true",
+        help="print the line 'done' as soon as the timed turns are over (before closing)",
+    )
     args = parser.parse_args(argv)
     first = 0
     if args.session_range is not None:
@@ -286,6 +355,7 @@ def main(factory: Callable[[], Driver], argv: list[str] | None = None) -> None:
             first=first,
             barrier=args.barrier,
             keep_latencies=args.latencies,
+            done_line=args.done_line,
         )
     )
     sys.stdout.write(json.dumps(row) + "\n")
