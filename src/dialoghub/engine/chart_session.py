@@ -69,6 +69,7 @@ from dialoghub.engine.records import (
 from dialoghub.errors import InvalidInput, SessionClosed, UnexpectedInput, UnknownCommand
 from dialoghub.model import spec as m
 from dialoghub.model.chart import DONE_INVOKE_PREFIX, ERROR_PREFIX, Chart
+from dialoghub.model.templates import Template
 
 __all__ = ["is_chart", "start", "step"]
 
@@ -184,6 +185,34 @@ def _restore(session: Session) -> sc.ChartState:
     )
 
 
+_TEMPLATES: dict[str, Template] = {}
+
+
+def _said(model: m.Model, session: Session, context: dict[str, Any], prompt: str) -> str:
+    """A state's prompt as said: a dialog model's ``say`` is a reply template (``{city}``
+    from the variables, ``{params.x}``, ``{metadata.x}``), checked when it loaded; an XState
+    machine's ``meta.prompt`` is text."""
+    if not model.templated_prompts:
+        return prompt
+    template = _TEMPLATES.get(prompt)
+    if template is None:
+        template = Template.parse(prompt)
+        if len(_TEMPLATES) < 4096:
+            _TEMPLATES[prompt] = template
+
+    def lookup(name: str) -> Any:
+        head, _, rest = name.partition(".")
+        if head in ("params", "metadata") and rest:
+            value: Any = session.params if head == "params" else session.metadata
+        else:
+            value, rest = context.get(head), rest
+        for key in rest.split(".") if rest else ():
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    return template.render(lookup)
+
+
 def _record(up: _Update, model: m.Model, result: sc.Step, before: sc.ChartState | None) -> None:
     """Emit what one macrostep did: context changes, the new configuration, the effects,
     and the final action (wait for the next event, or end)."""
@@ -208,7 +237,7 @@ def _record(up: _Update, model: m.Model, result: sc.Step, before: sc.ChartState 
         for node_id in entered:  # meta.prompt: the state's question, said on entry
             meta = chart.nodes[node_id].meta
             if isinstance(meta, dict) and isinstance(meta.get("prompt"), str):
-                up.act(Reply(text=meta["prompt"]))
+                up.act(Reply(text=_said(model, up.s, new.context, meta["prompt"])))
     for effect in result.effects:
         if effect.kind == "action":
             up.act(CommandAction(id=effect.name, params={**(effect.params or {}), "action": True}))
@@ -427,16 +456,25 @@ def step(
         # event, its slots the payload; text no intent fits moves nothing
         rec = model.recognizer.recognize(inp.text)
         up.emit("intent_recognized", intent=rec.intent, confidence=round(rec.confidence, 4))
-        event = {**{k: v.value for k, v in rec.slots.items()}, "type": rec.intent} \
-            if rec.intent is not None else None  # fmt: skip
+        slots = {k: v.value for k, v in rec.slots.items()} if rec.intent is not None else {}
+        event = {**slots, "type": rec.intent} if rec.intent is not None else None
         if event is None:
             up.emit("chart_event_ignored", event=None)
     else:
+        slots = {}
         event = _event_of(up.s, inp)
     if event is None:
         up.act(WaitForUser(), awaiting={"chart": True, "invoked": list(before.invoked)})
         return up.s, tuple(up.actions), tuple(up.events)
-    result = sc.send(chart, before, event, registry=_registry(model))
+    # The dialog language keeps the slots an intent carries as variables, as flat dialogs do:
+    # set before the transition is chosen (its conditions read them), kept only if it is taken.
+    sent = msgspec.structs.replace(before, context={**before.context, **slots}) if slots \
+        else before  # fmt: skip
+    result = sc.send(chart, sent, event, registry=_registry(model))
+    if not result.handled and slots:
+        result = result._replace(
+            state=msgspec.structs.replace(result.state, context=before.context)
+        )
     if not result.handled:
         up.emit("chart_event_ignored", event=event["type"])
     else:

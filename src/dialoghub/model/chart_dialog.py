@@ -7,16 +7,20 @@ machine, with the dialog language's vocabulary kept (``intents`` and ``entities`
 recognised, and the intent becomes the event). A state of such a model may have:
 
 * ``say`` (a text or a list) and ``ask`` (a question): said when the state is entered (its
-  ``meta.prompt``); the session then waits for the next input;
-* ``on``: intent or event -> target state;
+  ``meta.prompt``), reply templates as in flat dialogs (``{city}``, ``{day|today}``,
+  ``{params.x}``); the session then waits for the next input;
+* ``on``: intent or event -> a target state, or ``{goto: state, when: condition}``, or a
+  list of those (the first whose condition holds is taken; a condition of the model language
+  reads the variables and ``event.x``, the recognised intent's slots);
 * ``states`` (its children), ``initial`` (the first child when not given), ``type: parallel``
   (every child a region, all active at once), ``final: true``.
 
 A target names a state by its key when that key is unique in the model, or by its path from
 the top (``playing.paused``), dotted; every state's id is its path, so listings name it so.
-Reaching a top-level final state ends the session. Everything else of the flat language
-(``do``, ``goto``, conditions, slot questions, units) is refused in a nested model, at its
-line, until the chart runtime speaks it.
+Reaching a top-level final state ends the session. The slots of a recognised intent are
+kept as the session's variables when its transition is taken (the templates and conditions
+read them). Everything else of the flat language (``do``, slot questions, units, handlers)
+is refused in a nested model, at its line, until the chart runtime speaks it.
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dialoghub.errors import ModelValidationError, Problem
+from dialoghub.errors import ConditionError, ModelValidationError, Problem, TemplateError
+from dialoghub.model.chart import CONDITION
 from dialoghub.model.compile_ctx import Ctx
 from dialoghub.model.compile_vocab import compile_entities, compile_intents
+from dialoghub.model.conditions import Condition
 from dialoghub.model.source import Located
 from dialoghub.model.spec import Model, State
+from dialoghub.model.templates import Template
 from dialoghub.nlu.types import IntentSpec
 
 __all__ = ["compile_nested_model", "has_nested_states"]
@@ -83,6 +90,45 @@ class _Nested:
                            f"({', '.join(found)}): name one by its path")  # fmt: skip
         return None
 
+    def transitions(self, goal: Any, where: Path) -> Any:
+        """An ``on`` entry as XState transitions: a target, ``{goto, when}``, or a list."""
+        if isinstance(goal, list):
+            if not goal:
+                self.ctx.error(where, "an empty list of transitions takes nothing")
+                return None
+            if any(isinstance(g, list) for g in goal):
+                self.ctx.error(where, "a list of transitions holds transitions, not lists")
+                return None
+            items = [self.transitions(g, (*where, i)) for i, g in enumerate(goal)]
+            return None if any(i is None for i in items) else items
+        if not isinstance(goal, dict):
+            # the dialog language's goto always enters its state (a state's own goto says its
+            # question again): XState's reenter, which v5 leaves off by default
+            found = self.target(goal, where)
+            return {"target": found, "reenter": True} if found is not None else None
+        for k in goal:
+            if k not in ("goto", "when"):
+                self.ctx.error((*where, k), f"a transition takes 'goto' and 'when', not {k!r}")
+        if "goto" not in goal:
+            self.ctx.error(where, "a transition needs 'goto': the state to go to")
+            return None
+        found = self.target(goal["goto"], (*where, "goto"))
+        if found is None:
+            return None
+        target = {"target": found, "reenter": True}
+        if "when" not in goal:
+            return target
+        cond = goal["when"]
+        if not isinstance(cond, str):
+            self.ctx.error((*where, "when"), "'when' is a condition (a text)")
+            return None
+        try:
+            Condition.parse(cond)
+        except ConditionError as exc:
+            self.ctx.error((*where, "when"), f"bad condition {cond!r}: {exc}")
+            return None
+        return {**target, "guard": {"type": CONDITION, "params": {"expr": cond}}}
+
     def state(self, key: str, raw: Any, path: str, where: Path) -> dict[str, Any]:
         ctx = self.ctx
         cfg = ctx.mapping(raw, where, f"state {key!r}")
@@ -101,11 +147,16 @@ class _Nested:
             else:
                 ctx.error((*where, "ask"), "'ask' is a question (a text)")
         if said:
-            out["meta"] = {"prompt": " ".join(said)}
+            prompt = " ".join(said)
+            try:
+                Template.parse(prompt)
+            except TemplateError as exc:
+                ctx.error((*where, "say" if "say" in cfg else "ask"), f"bad template: {exc}")
+            out["meta"] = {"prompt": prompt}
         on = ctx.mapping(cfg.get("on"), (*where, "on"), "'on'")
-        transitions = {}
+        transitions: dict[str, Any] = {}
         for event, goal in on.items():
-            t = self.target(goal, (*where, "on", event))
+            t = self.transitions(goal, (*where, "on", event))
             if t is not None:
                 transitions[event] = t
         if transitions:
@@ -161,7 +212,9 @@ def compile_nested_model(
     if ctx.problems or model_id is None:
         return None, ctx.problems
     try:
-        chart = compile_xstate(machine, name=model_id, dialect="v5", file=loc.file)
+        chart = compile_xstate(
+            machine, name=model_id, dialect="v5", file=loc.file, conditions=True
+        )
     except ModelValidationError as exc:
         return None, list(exc.problems)
     recognizer = recognizer_factory(
@@ -193,5 +246,6 @@ def compile_nested_model(
         source=loc.file,
         chart=chart,
         chart_registry=functions,
+        templated_prompts=True,
     )
     return model, []

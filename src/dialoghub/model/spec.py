@@ -335,6 +335,9 @@ class Model:
     # application registered for it (a ``dialoghub.engine.chart.Registry``: guards, actions).
     chart: Chart | None = None
     chart_registry: Any = None
+    #: the chart's prompts are reply templates (a dialog model whose states nest), rendered
+    #: with the session's variables; an XState machine's ``meta.prompt`` is plain text
+    templated_prompts: bool = False
     #: intents every waiting state takes unless it opts out (``global``): cancel, help,
     #: goodbye, start over; each runs its handler (a target state, or code then the pending
     #: question again)

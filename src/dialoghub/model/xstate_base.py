@@ -217,8 +217,12 @@ class CompilerBase:
         delays: Mapping[str, int],
         strict: bool,
         dialect: Dialect | None,
+        conditions: bool = False,
     ) -> None:
         self.loc = loc
+        #: guards written as conditions of the model language (``{type: 'xstate.condition',
+        #: params: {expr}}``): only for the dialog language's nested states, never for XState
+        self.conditions = conditions
         self.name = name
         self.guards = frozenset(guards)
         self.actions = frozenset(actions)

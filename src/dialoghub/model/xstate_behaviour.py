@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
-from dialoghub.model.chart import AND, ASSIGN, BUILTIN_PREFIX, LOG, RAISE, STATE_IN, Ref, is_builtin
+from dialoghub.model.chart import (
+    AND,
+    ASSIGN,
+    BUILTIN_PREFIX,
+    CONDITION,
+    LOG,
+    RAISE,
+    STATE_IN,
+    Ref,
+    is_builtin,
+)
+from dialoghub.model.conditions import Condition, ConditionError
 from dialoghub.model.source import Path
 from dialoghub.model.xstate_base import GUARD_ARGS, XSTATE_ACTIONS, RawNode, hint, kind_of
 from dialoghub.model.xstate_targets import TargetsPart
@@ -80,6 +91,8 @@ class BehaviourPart(TargetsPart):
             return None
         kind = g.get("type")
         line = self.line(path)
+        if self.conditions and kind == CONDITION:
+            return self.condition(g, path)
         if self.builtin_guard(kind):
             kind = kind.removeprefix("xstate.")
             found = self.builtin_args(g, path, kind)
@@ -115,6 +128,21 @@ class BehaviourPart(TargetsPart):
         if name is None or params is None:
             return None
         return Ref(name, params, line)
+
+    def condition(self, g: Mapping[str, Any], path: Path) -> Ref | None:
+        """A guard that is a condition of the model language, parsed now (its errors at its
+        line), evaluated by the interpreter against the context and the event."""
+        params = g.get("params")
+        expr = params.get("expr") if isinstance(params, Mapping) else None
+        if not isinstance(expr, str):
+            self.bad(path, "a condition guard needs params.expr: a condition (a text)")
+            return None
+        try:
+            Condition.parse(expr)
+        except ConditionError as exc:
+            self.bad((*path, "params", "expr"), f"bad condition {expr!r}: {exc}")
+            return None
+        return Ref(CONDITION, {"expr": expr}, self.line(path))
 
     def builtin_guard(self, kind: Any) -> TypeGuard[str]:
         """Whether a guard object's ``type`` is a built-in: always with the ``xstate.`` prefix

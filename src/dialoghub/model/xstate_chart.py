@@ -365,6 +365,7 @@ def compile_xstate(
     strict: bool = False,
     dialect: Dialect | None = None,
     file: str | None = None,
+    conditions: bool = False,
 ) -> Chart:
     """The XState machine ``config`` as a :class:`Chart`; ModelValidationError with every
     problem otherwise.
@@ -377,10 +378,11 @@ def compile_xstate(
     state takes an error at run time: ``Chart.strict``). ``delays``: named ``after`` delays, in
     milliseconds. ``dialect``: "v4" or "v5" to read the machine as that version (else
     :func:`detect_dialect`). ``file``: the file name in problems (else the Located's, else
-    ``name``).
+    ``name``). ``conditions``: guards may be conditions of the model language (the dialog
+    language's nested states compile through here; an XState machine never has them).
     """
     loc = _located(config, marks, name, file)
-    compiler = _Compiler(loc, name, guards, actions, delays or {}, strict, dialect)
+    compiler = _Compiler(loc, name, guards, actions, delays or {}, strict, dialect, conditions)
     chart = compiler.run()
     if chart is None:
         problems = sorted(compiler.problems, key=lambda p: (p.line, p.column))
