@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-__all__ = ["W1_LATENCY_NOTE", "format_turns", "grid", "number"]
+__all__ = ["W1_LATENCY_NOTE", "durability_cell", "format_turns", "grid", "number"]
 
 #: Under every table with W1 rows: why their latencies only compare within one size.
 W1_LATENCY_NOTE = (
@@ -74,7 +74,7 @@ _TURNS_LEFT = (0, 1, 2, 3, 4, 14)
 _JOURNALS = {"wal": "WAL", "delete": "rollback", "truncate": "rollback", "persist": "rollback"}
 
 
-def _durability(row: dict[str, Any]) -> str:
+def durability_cell(row: dict[str, Any]) -> str:
     """The durability cell: journal mode as measured, then what the system says it does."""
     journal = _JOURNALS.get(str(row.get("journal_mode")), row.get("journal_mode") or "")
     return " ".join(filter(None, [journal, row.get("durability") or ""]))
@@ -96,7 +96,7 @@ def _turns_cells(row: dict[str, Any]) -> list[str]:
         row["system"],
         row["workload"],
         str(row.get("config") or row.get("store")),
-        _durability(row),
+        durability_cell(row),
         f"{row['sessions']:,} x {row['turns']:,}",
         number(row.get("turns_per_s")),
         number(row.get("cpu_ms_per_turn"), 2),

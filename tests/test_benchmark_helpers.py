@@ -1,6 +1,9 @@
-"""The parts of the benchmarks that decide what a table says: the median W2 row and the grid."""
+"""The parts of the benchmarks that decide what a table says: the median W2 row, the grid,
+the turns comparison, the fsync count, and the report's targets and README rows."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from benchmarks.stores import median_w2
 from benchmarks.table import grid
@@ -120,3 +123,52 @@ def test_parse_strace_log_counts_fsyncs_between_ready_and_done_only() -> None:
     )
     assert parse_strace_log(log) == 2
     assert parse_strace_log('101 fsync(3) = 0\n') is None  # no markers: no figure
+
+
+_README = """intro
+
+<!-- bench:begin -->
+| what | dialoghub | compared with | target |
+|---|---|---|---|
+| W1: old (`python -m benchmarks.turns`) | 1 | 2 | 3 |
+| W1 on Redis | kept | | |
+| W1 over HTTP (`python -m benchmarks.http`) | old | | |
+<!-- bench:end -->
+
+after
+"""
+
+
+def test_replace_region_rewrites_only_the_owned_rows_in_place_and_is_idempotent() -> None:
+    from benchmarks.report import replace_region
+
+    rows = {
+        "w1": "| W1: new (`python -m benchmarks.turns`) | 9 | 9 | 9 |",
+        "w2": "| W2: one session | 0.5 | | |",
+    }
+    once = replace_region(_README, rows, "today")
+    lines = once.splitlines()
+    at = lines.index(rows["w1"])
+    assert lines[at + 1] == rows["w2"]  # a new slot goes after the last owned row replaced
+    assert lines[at + 2] == "| W1 on Redis | kept | | |"
+    assert "| W1 over HTTP (`python -m benchmarks.http`) | old | | |" in lines  # no new figure
+    assert "old (`python" not in once and once.startswith("intro") and once.endswith("after\n")
+    assert replace_region(once, rows, "today") == once
+
+
+def test_report_targets_tolerate_missing_http_keys_and_judge_the_open_loop_at_1000() -> None:
+    from benchmarks.report import table_rows, targets
+
+    http: list[dict[str, Any]] = [
+        {"system": "dialoghub", "run": "closed", "turns_per_s": 3000.0},
+        {"system": "dialoghub", "run": "open", "offered_per_s": 1000, "turns_per_s": 700.0,
+         "p99_ms": 12.0},
+        {"system": "adk", "run": "closed", "turns_per_s": 200.0},
+        {"system": "adk", "run": "health"},
+    ]
+    found = {t["id"]: t for t in targets([], http)}
+    assert found["http_vs_peers"]["met"] is True  # x15
+    assert found["http_p99"]["met"] is False  # a low p99, but it fell behind the schedule
+    assert found["w1_rate"]["met"] is None  # benchmarks.turns did not run
+    rows = table_rows([], http)
+    assert rows[0]["vs"] == "x15.0 vs adk" and rows[3]["p99_ms"] is None

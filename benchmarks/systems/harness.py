@@ -210,10 +210,9 @@ def journal_modes(directory: Path) -> str | None:
     return "+".join(sorted(modes)) or None
 
 
-def _p99(values: list[float]) -> float:
-    """The 99th percentile of ``values`` (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+def _percentile(ordered: list[float], share: float) -> float:
+    """The ``share`` percentile (0.99: p99) of the sorted ``ordered`` (nearest rank)."""
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def _peak_rss_mb() -> float:
@@ -268,6 +267,7 @@ async def _measure(
     config = getattr(driver, "config", None)
     durability = getattr(driver, "durability", None)
     total = len(latencies)
+    ordered = sorted(latencies)
     row: dict[str, Any] = {
         "system": driver.name,
         "version": driver.version(),
@@ -285,7 +285,9 @@ async def _measure(
         # moves it far less than turns/s, which it takes CPU time away from
         "cpu_ms_per_turn": round(1000 * cpu[0] / total, 3),
         "mean_ms": round(1000 * sum(latencies) / total, 3),
-        "p99_ms": round(1000 * _p99(latencies), 3),
+        "p50_ms": round(1000 * _percentile(ordered, 0.50), 3),
+        "p99_ms": round(1000 * _percentile(ordered, 0.99), 3),
+        "p999_ms": round(1000 * _percentile(ordered, 0.999), 3),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "db_bytes": db_bytes,
         "bytes_per_turn": round(db_bytes / total, 1),
