@@ -168,8 +168,9 @@ def serve(name: str, tmp: Path, args: argparse.Namespace) -> Iterator[dict[str, 
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
-        if server.returncode not in (0, -signal.SIGTERM) and args.verbose:
-            print((tmp / f"{name}.log").read_text()[-2000:], file=sys.stderr)
+        if args.verbose:
+            print(f"--- {name} log (tail)", (tmp / f"{name}.log").read_text()[-3000:],
+                  sep="\n", file=sys.stderr)
 
 
 def load(spec: dict[str, Any]) -> dict[str, Any]:
@@ -184,13 +185,14 @@ def load(spec: dict[str, Any]) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def wrk_health(spec: dict[str, Any], path: str, args: argparse.Namespace) -> dict[str, Any]:
+def wrk_health(spec: dict[str, Any], path: str, args: argparse.Namespace,
+               clients: int) -> dict[str, Any]:
     """The trivial endpoint under Debian's ``wrk`` (closed loop, C and LuaJIT): a check that
     :mod:`benchmarks.http_load` is not what limits the ceiling."""
     url = f"http://{spec['host']}:{spec['port']}{path}"
     server0 = tree_cpu(spec["pid"])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.health_seconds:g}s",
+    done = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{args.health_seconds:g}s",
                            "--latency", url], capture_output=True, text=True, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_s = tree_cpu(spec["pid"]) - server0
@@ -219,6 +221,7 @@ def bench_system(name: str, spec: dict[str, Any], args: argparse.Namespace,
     """Warm-up, health ceiling, open loop at each rate, closed loop: this server's rows."""
     rows: list[dict[str, Any]] = []
     base = [0]
+    clients = args.connections if name == "dialoghub" else args.peer_connections
 
     def run(kind: str, offered: float | None, **fields: Any) -> dict[str, Any]:
         result = load({**spec, "mode": kind, "turns": args.turns, "drain": args.drain,
@@ -228,16 +231,15 @@ def bench_system(name: str, spec: dict[str, Any], args: argparse.Namespace,
                 **result}
 
     warm = run("closed", None, seconds=args.warmup, sessions=64, connections=8)  # not reported
-    rows.append(run("health", None, seconds=args.health_seconds,
-                    connections=args.connections))
+    rows.append(run("health", None, seconds=args.health_seconds, connections=clients))
     say(rows[-1])
     if args.wrk:
         rows.append({"system": name, "config": CONFIGS[name], "run": "health-wrk",
                      "offered_per_s": None,
-                     **wrk_health(spec, "/ok" if name == "langgraph-dev" else "/health", args)})
+                     **wrk_health(spec, "/ok" if name == "langgraph-dev" else "/health", args,
+                                  clients)})
         say(rows[-1])
     # Closed loop first: its maximum sizes the sessions and adds a sustainable open rate.
-    clients = args.connections
     # sized from the warm-up's rate (x3: more connections, warm caches); if they run out, the
     # closed loop ends early, its rate still turns / seconds
     guess = 3 * max(warm["turns_per_s"] or 0.0, 30.0)
@@ -253,7 +255,7 @@ def bench_system(name: str, spec: dict[str, Any], args: argparse.Namespace,
         slots = max(16, int(rate * 0.25))  # a session's turns come ~250 ms apart
         sessions = slots * math.ceil(rate * args.seconds / (slots * args.turns))
         row = run("open", rate, rate=rate, seconds=args.seconds, active=slots,
-                  sessions=sessions, connections=args.connections)
+                  sessions=sessions, connections=clients)
         rows.append(row)
         say(row)
         if (row["turns_per_s"] or 0) < SATURATED * rate or (row["errors"] or 0) > 0:
@@ -331,7 +333,10 @@ def main(argv: list[str] | None = None) -> None:
                              "unanswered ones count as errors")
     parser.add_argument("--turns", type=int, default=12, help="turns per session")
     parser.add_argument("--connections", type=int, default=32,
-                        help="keep-alive connections of the load generator")
+                        help="keep-alive connections of the load generator to dialoghub")
+    parser.add_argument("--peer-connections", type=int, default=8,
+                        help="to each peer (with 32, ADK's SqliteSessionService answers 500: "
+                             "database is locked)")
     parser.add_argument("--langgraph-cli", default=shutil.which("langgraph") or "",
                         help="the `langgraph` executable of a langgraph-cli[inmem] install")
     parser.add_argument("--langgraph-jobs", type=int, default=10,
@@ -367,7 +372,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(rows))
         return
     print(f"W1 over HTTP, open loop {args.seconds:g} s per rate, closed loop "
-          f"{args.closed_seconds:g} s, {args.connections} connections, {args.turns} turns per "
+          f"{args.closed_seconds:g} s, {args.connections} connections ({args.peer_connections} to "
+          f"a peer), {args.turns} turns per "
           f"session, one server process, {os.cpu_count()} CPUs")
     print(format_table(rows))
 

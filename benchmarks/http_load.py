@@ -277,6 +277,9 @@ class Pool:
 
     async def use(self, job: Callable[[Conn], Awaitable[Any]]) -> Any:
         conn = await self.free.get()
+        if conn.closed:  # the server closed it while idle (uvicorn's keep-alive timeout)
+            _, conn = await asyncio.get_running_loop().create_connection(
+                Conn, self.host, self.port)
         try:
             return await job(conn)
         except Exception:
