@@ -66,14 +66,21 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 @pytest.fixture(scope="package")
-def browser(live: Live) -> Iterator[Any]:
+def playwright(live: Live) -> Iterator[Any]:
+    """One Playwright for the package: its sync API holds an event loop on this thread, so
+    a second one cannot start while the first runs (every browser is launched from this)."""
     _require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM,
-                                      args=["--no-sandbox", "--disable-gpu"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+        yield pw
+
+
+@pytest.fixture(scope="package")
+def browser(playwright: Any) -> Iterator[Any]:
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM,
+                                          args=["--no-sandbox", "--disable-gpu"])
+    try:
+        yield chromium
+    finally:
+        chromium.close()

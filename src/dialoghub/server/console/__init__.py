@@ -76,9 +76,10 @@ def _load() -> dict[str, _Asset]:
             found[entry.name] = _Asset(body, _TYPES[match.group(1)], etag)
         _version = digest.hexdigest()[:12]
         # The page names its files under the version, and preloads every module at once (so
-        # the browser does not discover them one import at a time).
+        # the browser does not discover them one import at a time); not the microphone's
+        # worklet, which runs on the audio thread and only once someone records.
         page = found["index.html"].body.decode()
-        modules = sorted(n for n in found if n.endswith(".js"))
+        modules = sorted(n for n in found if n.endswith(".js") and not n.endswith("-worklet.js"))
         preload = "".join(f'<link rel="modulepreload" href="/console/{_version}/{n}">\n'
                           for n in modules)
         page = page.replace("/console/", f"/console/{_version}/").replace(

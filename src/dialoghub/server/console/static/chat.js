@@ -1,6 +1,7 @@
 // Test chat: talk to a loaded model (or continue a session), seeing what each turn does.
 import { api, models as loadModels } from "./api.js";
 import { fill, h, field, pretty, toast } from "./dom.js";
+import { supported as voiceSupported, VoiceLink } from "./voice.js";
 
 export async function render(main, [sid], signal) {
   const models = await loadModels();
@@ -13,15 +14,52 @@ export async function render(main, [sid], signal) {
   const text = h("input", { id: "chat-text", type: "text", autocomplete: "off",
                             placeholder: "Say something", disabled: true });
   const send = h("button", { type: "submit", disabled: true }, "Send");
+  // Voice: a record button (press to talk, press again or pause to stop), what the
+  // recognizer hears as it hears it, and replies spoken back when asked.
+  const mic = h("button", { type: "button", id: "chat-mic", disabled: true, "aria-pressed": "false",
+                            hidden: !voiceSupported() }, "Talk");
+  const speak = h("input", { type: "checkbox", id: "chat-speak" });
+  const heard = h("p", { id: "chat-partial", class: "muted", "aria-live": "polite" });
   const header = h("p", { class: "muted" });
   const events = h("div", { class: "eventform" });
   fill(main, h("h1", {}, "Test chat"),
     h("form", { class: "filters", id: "chat-new" }, field("Model", modelSel), startBtn),
     header, log, pending,
-    h("form", { class: "say", id: "chat-say" }, field("Message", text), send),
+    h("form", { class: "say", id: "chat-say" }, field("Message", text), send, mic,
+      voiceSupported() ? h("label", { class: "check" }, speak, " Speak replies") : null),
+    heard,
     events, h("h2", {}, "Last turn"), turn);
 
   let session = null;
+  let voice = null;  // the session's voice socket, opened on first use
+
+  function link() {
+    if (voice && voice.sid !== session.id) { voice.close(); voice = null; }
+    if (!voice) {
+      voice = new VoiceLink(session.id, {
+        partial: (words) => { heard.textContent = words; },
+        final: (msg) => {
+          heard.textContent = "";
+          mic.dataset.sentBytes = String(voice.sent);
+          if (msg.timed_out || !msg.text) say("system", "Nothing was heard.");
+          else say("user", "🎤 " + msg.text);
+        },
+        update: (view) => showTurn(view),
+        error: (msg) => { toast(msg.message, "error"); say("system", msg.message); },
+        recording: (on) => {
+          mic.setAttribute("aria-pressed", on ? "true" : "false");
+          mic.textContent = on ? "Stop" : "Talk";
+          if (on) heard.textContent = "Listening…";
+          else if (heard.textContent === "Listening…") heard.textContent = "";
+        },
+        capturing: (kind) => { mic.dataset.capture = kind; },
+        spoken: (done) => { mic.dataset.spokenBytes = String(done.received); },
+      });
+    }
+    return voice;
+  }
+  signal.addEventListener("abort", () => { if (voice) voice.close(); });
+  speak.addEventListener("change", () => { if (session && speak.checked) link().unlock(); });
 
   function say(who, words) {
     log.append(h("li", { class: who }, h("span", { class: "who" }, who), " ", words));
@@ -32,13 +70,17 @@ export async function render(main, [sid], signal) {
     session = view.session;
     fill(header, "Session ", h("a", { href: "#/session/" + encodeURIComponent(session.id) },
       session.id), ` · ${session.unit} / ${session.state} · ${session.status}`);
-    for (const a of view.actions) if (a.type === "reply") say("bot", a.text);
+    const replies = view.actions.filter((a) => a.type === "reply").map((a) => a.text);
+    for (const words of replies) say("bot", words);
+    if (speak.checked && replies.length) {
+      link().speak(replies.join(" ")).catch((err) => toast(err.message, "error"));
+    }
     fill(turn, h("h3", {}, "Actions"), h("pre", {}, pretty(view.actions)),
       h("h3", {}, "Events"), h("pre", {}, pretty(view.events.map((e) => [e.seq, e.type, e.data]))));
     const last = view.actions[view.actions.length - 1] || {};
     fill(pending);
     const open = !session.status || session.status === "active";
-    text.disabled = send.disabled = !open || last.type === "command";
+    text.disabled = send.disabled = mic.disabled = !open || last.type === "command";
     if (last.type === "command") commandForm(last);
     else if (last.type === "end" || !open) say("system", "The session is over.");
     eventForm();
@@ -104,11 +146,22 @@ export async function render(main, [sid], signal) {
       showTurn(await api("/v1/sessions", { method: "POST", json: { model_id: modelSel.value } }));
     } catch (err) { toast(err.message, "error"); }
   });
+  mic.addEventListener("click", async () => {
+    if (!session) return;
+    const v = link();
+    v.unlock();
+    if (mic.getAttribute("aria-pressed") === "true") { v.stop(); return; }
+    try { await v.record(session.version); } catch (err) {
+      toast("The microphone: " + err.message, "error");
+      say("system", "The microphone could not be opened: " + err.message);
+    }
+  });
   main.querySelector("#chat-say").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const words = text.value.trim();
     if (!words || !session) return;
     text.value = "";
+    if (voice) voice.unlock();
     say("user", words);
     await update({ type: "text", text: words });
   });
