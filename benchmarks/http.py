@@ -14,12 +14,17 @@ it can be:
 - ``langgraph-dev``: ``langgraph dev`` (langgraph-cli[inmem], in-memory, not durable) when
   ``--langgraph-cli`` finds it; a turn is ``POST /threads/{id}/runs/wait``.
 
-For each server the load generator (:mod:`benchmarks.http_load`, a separate process) runs,
-after an unreported warm-up: the trivial endpoint closed loop (the framework's ceiling), the
-W1 dialog open loop at each ``--rates`` offered load (latency from each turn's scheduled send
-time; once a rate saturates the server, higher ones are skipped), and the dialog closed loop
-(the server's maximum turns/s, for the ratio). Every reply is checked. Prints a table, the
-ratios and the loads at which p99 passes 25 and 50 ms, or ``--json`` rows.
+All the servers are started first (an idle one costs next to nothing). The load generator
+(:mod:`benchmarks.http_load`, a separate process) then runs, for each server after an
+unreported warm-up, the trivial endpoint closed loop (the framework's ceiling; under Debian's
+``wrk`` too when installed, a check on the load generator); then the dialog closed loop (the
+server's maximum turns/s, for the ratio) in ``--rounds`` rounds interleaved across the
+servers, so a change in what else runs on this shared machine hits all of them alike; then
+each server's W1 open loop at each ``--rates`` offered load (latency from each turn's
+scheduled send time; a server whose maximum is below every rate is first offered half its
+maximum; once a rate saturates the server, higher ones are skipped). Every reply is checked.
+Prints a table, the ratios (in turns/s and in server CPU per turn) and the loads at which
+p99 passes 25 and 50 ms, or ``--json`` rows.
 """
 
 from __future__ import annotations
@@ -216,51 +221,86 @@ def wrk_health(spec: dict[str, Any], path: str, args: argparse.Namespace,
             "errors": int(errors.group(1)) if errors else 0, "error": None}
 
 
-def bench_system(name: str, spec: dict[str, Any], args: argparse.Namespace,
-                 say: Any) -> list[dict[str, Any]]:
-    """Warm-up, health ceiling, open loop at each rate, closed loop: this server's rows."""
+class Bench:
+    """One running server and the runs of the load generator against it."""
+
+    def __init__(self, name: str, spec: dict[str, Any], args: argparse.Namespace) -> None:
+        self.name, self.spec, self.args = name, spec, args
+        self.clients = args.connections if name == "dialoghub" else args.peer_connections
+        self.base = 0  # sessions used so far: every run plays fresh ones
+        self.guess = 30.0  # turns/s, for sizing the closed loop's sessions
+
+    def run(self, kind: str, offered: float | None, **fields: Any) -> dict[str, Any]:
+        """One load generator run; its row."""
+        result = load({**self.spec, "mode": kind, "turns": self.args.turns,
+                       "drain": self.args.drain, "base": self.base, **fields})
+        self.base += fields.get("sessions", 0)
+        return {"system": self.name, "config": CONFIGS[self.name], "run": kind,
+                "offered_per_s": offered, **result}
+
+    def ceiling(self) -> list[dict[str, Any]]:
+        """Warm-up (not reported), then the trivial endpoint (and under wrk)."""
+        warm = self.run("closed", None, seconds=self.args.warmup, sessions=64, connections=8)
+        self.guess = 3 * max(warm["turns_per_s"] or 0.0, 10.0)  # more connections, warm
+        rows = [self.run("health", None, seconds=self.args.health_seconds,
+                         connections=self.clients)]
+        if self.args.wrk:
+            path = "/ok" if self.name == "langgraph-dev" else "/health"
+            rows.append({"system": self.name, "config": CONFIGS[self.name], "run": "health-wrk",
+                         "offered_per_s": None,
+                         **wrk_health(self.spec, path, self.args, self.clients)})
+        return rows
+
+    def closed(self, round_: int) -> dict[str, Any]:
+        """The dialog back to back on every connection: the maximum turns/s. Sessions are
+        sized from the warm-up; if they run out, the run ends early (still turns / seconds)."""
+        args = self.args
+        sessions = self.clients * math.ceil(
+            self.guess * args.closed_seconds / (self.clients * args.turns))
+        row = self.run("closed", None, seconds=args.closed_seconds, sessions=sessions,
+                       connections=self.clients)
+        row["round"] = round_
+        self.guess = max(self.guess, 1.5 * (row["turns_per_s"] or 0.0))
+        return row
+
+    def open_loop(self, top: float, say: Any) -> list[dict[str, Any]]:
+        """The dialog at each offered rate, ascending, until one saturates the server; first
+        at half the closed-loop maximum ``top`` when every rate is beyond it."""
+        rates = list(self.args.rates)
+        if top and min(rates) > 0.8 * top:
+            rates.insert(0, float(max(1, round(top / 2))))
+        rows = []
+        for rate in rates:
+            slots = max(16, int(rate * 0.25))  # a session's turns come ~250 ms apart
+            sessions = slots * math.ceil(rate * self.args.seconds / (slots * self.args.turns))
+            row = self.run("open", rate, rate=rate, seconds=self.args.seconds, active=slots,
+                           sessions=sessions, connections=self.clients)
+            rows.append(row)
+            say(row)
+            if (row["turns_per_s"] or 0) < SATURATED * rate or (row["errors"] or 0) > 0:
+                break  # saturated: higher offered loads only queue longer
+        return rows
+
+
+def bench_all(benches: list[Bench], args: argparse.Namespace, say: Any) -> list[dict[str, Any]]:
+    """Ceilings, then the closed loops in ``--rounds`` rounds interleaved across the servers
+    (so a change in what else runs on the machine hits every server alike), then each
+    server's open loop."""
     rows: list[dict[str, Any]] = []
-    base = [0]
-    clients = args.connections if name == "dialoghub" else args.peer_connections
-
-    def run(kind: str, offered: float | None, **fields: Any) -> dict[str, Any]:
-        result = load({**spec, "mode": kind, "turns": args.turns, "drain": args.drain,
-                       "base": base[0], **fields})
-        base[0] += fields.get("sessions", 0)
-        return {"system": name, "config": CONFIGS[name], "run": kind, "offered_per_s": offered,
-                **result}
-
-    warm = run("closed", None, seconds=args.warmup, sessions=64, connections=8)  # not reported
-    rows.append(run("health", None, seconds=args.health_seconds, connections=clients))
-    say(rows[-1])
-    if args.wrk:
-        rows.append({"system": name, "config": CONFIGS[name], "run": "health-wrk",
-                     "offered_per_s": None,
-                     **wrk_health(spec, "/ok" if name == "langgraph-dev" else "/health", args,
-                                  clients)})
-        say(rows[-1])
-    # Closed loop first: its maximum sizes the sessions and adds a sustainable open rate.
-    # sized from the warm-up's rate (x3: more connections, warm caches); if they run out, the
-    # closed loop ends early, its rate still turns / seconds
-    guess = 3 * max(warm["turns_per_s"] or 0.0, 30.0)
-    sessions = clients * math.ceil(guess * args.closed_seconds / (clients * args.turns))
-    closed = run("closed", None, seconds=args.closed_seconds, sessions=sessions,
-                 connections=clients)
-    say(closed)
-    rates = list(args.rates)
-    top = closed["turns_per_s"] or 0.0
-    if top and min(rates) > 0.8 * top:
-        rates.insert(0, float(max(1, round(top / 2))))  # half the maximum: the peer's best
-    for rate in rates:
-        slots = max(16, int(rate * 0.25))  # a session's turns come ~250 ms apart
-        sessions = slots * math.ceil(rate * args.seconds / (slots * args.turns))
-        row = run("open", rate, rate=rate, seconds=args.seconds, active=slots,
-                  sessions=sessions, connections=clients)
-        rows.append(row)
-        say(row)
-        if (row["turns_per_s"] or 0) < SATURATED * rate or (row["errors"] or 0) > 0:
-            break  # saturated: higher offered loads only queue longer
-    rows.append(closed)
+    for bench in benches:
+        for row in bench.ceiling():
+            say(row)
+            rows.append(row)
+    closed: dict[str, list[dict[str, Any]]] = {b.name: [] for b in benches}
+    for round_ in range(args.rounds):
+        for bench in benches:
+            closed[bench.name].append(bench.closed(round_))
+            say(closed[bench.name][-1])
+    for bench in benches:
+        runs = closed[bench.name]
+        top = sum(r["turns_per_s"] or 0.0 for r in runs) / len(runs)
+        rows += bench.open_loop(top, say)
+        rows += runs
     return rows
 
 
@@ -296,21 +336,27 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in rows if r.get(key)]
+    return sum(values) / len(values) if values else None
+
+
 def summary(rows: list[dict[str, Any]]) -> list[str]:
-    """Per system: the closed-loop maximum and the ratio dialoghub makes of it, in turns/s and
-    in server CPU per turn (the steadier figure on a shared machine), and the p99 crossings."""
-    closed = {r["system"]: r for r in rows if r["run"] == "closed"}
-    mine = closed.get("dialoghub", {})
+    """Per system: the closed-loop maximum (mean over the rounds) and the ratio dialoghub makes
+    of it, in turns/s and in server CPU per turn (the steadier figure on a shared machine),
+    and the offered loads at which p99 passed 25 and 50 ms."""
+    closed = {s: [r for r in rows if r["system"] == s and r["run"] == "closed"]
+              for s in dict.fromkeys(r["system"] for r in rows)}
+    mine_tps = _mean(closed.get("dialoghub", []), "turns_per_s")
+    mine_cpu = _mean(closed.get("dialoghub", []), "server_us_per_turn")
     out = []
-    for system in dict.fromkeys(r["system"] for r in rows):
-        row = closed.get(system, {})
-        tps, cpu = row.get("turns_per_s"), row.get("server_us_per_turn")
-        ratio = ""
-        if system != "dialoghub" and tps and mine.get("turns_per_s"):
-            ratio = f" (dialoghub x{mine['turns_per_s'] / tps:.1f})"
-        cpu_ratio = ""
-        if system != "dialoghub" and cpu and mine.get("server_us_per_turn"):
-            cpu_ratio = f" (dialoghub x{cpu / mine['server_us_per_turn']:.1f})"
+    for system, runs in closed.items():
+        tps, cpu = _mean(runs, "turns_per_s"), _mean(runs, "server_us_per_turn")
+        ratio = cpu_ratio = ""
+        if system != "dialoghub" and tps and mine_tps:
+            ratio = f" (dialoghub x{mine_tps / tps:.1f})"
+        if system != "dialoghub" and cpu and mine_cpu:
+            cpu_ratio = f" (dialoghub x{cpu / mine_cpu:.1f})"
         out.append(f"{system}: max {_fmt(tps)} turns/s{ratio}, server CPU {_fmt(cpu)} us/turn"
                    f"{cpu_ratio}; p99 > 25 ms at {crossing(rows, system, 25)}, "
                    f"> 50 ms at {crossing(rows, system, 50)}")
@@ -327,6 +373,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="per open-loop rate")
     parser.add_argument("--closed-seconds", type=float, default=6.0)
     parser.add_argument("--health-seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="closed-loop runs per server, interleaved across the servers")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--drain", type=float, default=4.0,
                         help="seconds after an open run's last scheduled turn before the "
@@ -363,11 +411,13 @@ def main(argv: list[str] | None = None) -> None:
                   f"p99 {_fmt(row['p99_ms'], '.1f')} ms"
                   + (f" [{row['error']}]" if row.get("error") else ""), file=sys.stderr)
 
-    rows: list[dict[str, Any]] = []
-    for name in systems:
-        with tempfile.TemporaryDirectory(prefix=f"bench-http-{name}-") as tmp, \
-                serve(name, Path(tmp), args) as spec:
-            rows += bench_system(name, spec, args, say)
+    with contextlib.ExitStack() as stack:
+        benches = []
+        for name in systems:  # all started first, each idle while another is measured
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(
+                prefix=f"bench-http-{name}-")))
+            benches.append(Bench(name, stack.enter_context(serve(name, tmp, args)), args))
+        rows = bench_all(benches, args, say)
     if args.json:
         print(json.dumps(rows))
         return
