@@ -178,7 +178,14 @@ class LearnedRecognizer:
         # The matcher (and the training) see at most TAG_EXAMPLES examples an intent; the
         # others are still checked, so a bad example is refused wherever it is.
         sampled = _sample(intents, {e.name for e in entities})
-        self.matcher = Recognizer(sampled, entities, threshold=threshold)
+        counts = [len(i.examples) for i in intents]
+        mean = sum(counts) / len(counts) if counts else 0.0
+        self._weight = 1.0 if mean >= MATCHER_UNTIL else mean / (mean + 10.0)
+        # With many examples the matcher only analyses texts and reads slots: its scoring
+        # tables are built only if a score is asked for.
+        self.matcher = Recognizer(
+            sampled, entities, threshold=threshold, score_now=self._weight < 1.0
+        )
         self.threshold = threshold
         self._names = list(self.matcher.intents)
         self._specs = self.matcher.entity_specs
@@ -190,9 +197,6 @@ class LearnedRecognizer:
         listed = (EntityKind.LIST, EntityKind.TEXT)
         self._gazetteer = Gazetteer(s for n, s in self._specs.items() if n in self._used)
         self._patterned = [n for n in self._used if self._specs[n].kind not in listed]
-        counts = [len(i.examples) for i in intents]
-        mean = sum(counts) / len(counts) if counts else 0.0
-        self._weight = 1.0 if mean >= MATCHER_UNTIL else mean / (mean + 10.0)
         key = self.content_key = content_key(intents, entities)
         trained = _CACHE.get(key)
         if trained is None:
