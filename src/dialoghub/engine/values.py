@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 import msgspec
 
-from dialoghub.engine.records import Input
+from dialoghub.engine.records import Input, Text
 from dialoghub.errors import InvalidInput
 
 __all__ = [
@@ -141,6 +141,12 @@ def check_session_id(session_id: Any) -> str:
 def check_input(inp: Input) -> Input:
     """``inp`` with its field types checked (the records do not check on creation), its
     values storable and within :data:`MAX_VALUE_DEPTH`; else InvalidInput."""
+    if type(inp) is Text and type(inp.text) is str:
+        # The most frequent input, and one whose round trip below can only give it back:
+        # an exact ``str`` nests nothing and decodes to itself. Only its encoding can fail
+        # (a lone surrogate), with the same UnicodeEncodeError the encoders raise.
+        inp.text.encode()
+        return inp
     what = f"{type(inp).__name__} input"
     where, other = _walk(inp, MAX_VALUE_DEPTH + 1)  # +1: the input's own level
     if where is not None:

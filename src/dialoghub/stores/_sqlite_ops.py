@@ -72,7 +72,8 @@ class WriteOp(Op):
         self.write = write
         # Encoded on the caller's side: errors surface there, and the stored bytes cannot
         # change if the caller mutates its session after the call.
-        self.body = codec.encode_session(write.session)
+        # (or by the hub, once, for its cache: ``write.body``)
+        self.body = write.body or codec.encode_session(write.session)
         # The events are packed to msgpack here too, but deflated on the writer thread
         # (``batch``): deflate releases the GIL there, off the event loop's thread.
         self.raw_batch = codec.encode_batch_raw(write.events) if write.events else None

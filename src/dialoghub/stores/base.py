@@ -68,12 +68,17 @@ class Write:
     ``expected_version`` is the version the stored snapshot must have for the write to apply;
     0 means the session must not exist yet (a create). ``events`` continue the log without a
     gap: the first has ``seq`` = stored seq + 1.
+
+    ``body``, when given, is ``session`` already encoded by
+    :func:`dialoghub.stores.codec.encode_session` (the hub encodes it once for its cache's
+    copy); a store that keeps that encoding uses it instead of encoding the snapshot again.
     """
 
     session: Session
     events: Sequence[Event]
     expected_version: int
     idempotency: Idempotency | None = None
+    body: bytes | None = None
 
 
 class Order(enum.StrEnum):
