@@ -226,7 +226,8 @@ class Bench:
 
     def __init__(self, name: str, spec: dict[str, Any], args: argparse.Namespace) -> None:
         self.name, self.spec, self.args = name, spec, args
-        self.clients = args.connections if name == "dialoghub" else args.peer_connections
+        self.clients = {"dialoghub": args.connections,
+                        "langgraph-dev": args.langgraph_jobs}.get(name, args.peer_connections)
         self.base = 0  # sessions used so far: every run plays fresh ones
         self.guess = 30.0  # turns/s, for sizing the closed loop's sessions
 
@@ -387,8 +388,10 @@ def main(argv: list[str] | None = None) -> None:
                              "database is locked)")
     parser.add_argument("--langgraph-cli", default=shutil.which("langgraph") or "",
                         help="the `langgraph` executable of a langgraph-cli[inmem] install")
-    parser.add_argument("--langgraph-jobs", type=int, default=10,
-                        help="langgraph dev --n-jobs-per-worker (its help's default)")
+    parser.add_argument("--langgraph-jobs", type=int, default=32,
+                        help="langgraph dev --n-jobs-per-worker, and the connections to it "
+                             "(its runs wait on a queue polled every 0.5 s: throughput is "
+                             "concurrency-bound, 8 connections give ~8 turns/s)")
     parser.add_argument("--wrk", action=argparse.BooleanOptionalAction,
                         default=bool(shutil.which("wrk")),
                         help="also measure the trivial endpoint with wrk (default: if installed)")
