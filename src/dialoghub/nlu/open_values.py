@@ -15,7 +15,7 @@ from dialoghub.nlu.entities import Analysis, Match, best_non_overlapping
 from dialoghub.nlu.intents import CompiledIntent
 from dialoghub.nlu.normalize import FILLERS, STOPWORDS
 from dialoghub.nlu.types import SlotValue
-from dialoghub.nlu.words import FILLER, OTHER
+from dialoghub.nlu.words import OTHER
 
 __all__ = ["FOLLOW_UP", "OPEN_WORDS", "bare_values", "open_answer", "open_slots", "open_value"]
 
@@ -24,6 +24,9 @@ __all__ = ["FOLLOW_UP", "OPEN_WORDS", "bare_values", "open_answer", "open_slots"
 OPEN_WORDS = 4
 #: Words a follow-up may wrap a bare value in ("what about tomorrow?").
 FOLLOW_UP = frozenset({"what", "how", "about", "and", "then", "instead"})
+# Words around a value that say nothing of it: fillers and function words, whether or not the
+# model uses them ("in Lyon please", "thanks, Paris").
+_AROUND = FILLERS | STOPWORDS
 
 
 def open_value(analysis: Analysis, start: int, end: int) -> SlotValue:
@@ -63,15 +66,11 @@ def open_slots(
                 break
 
 
-def _ignorable(form: str, kind: int) -> bool:
-    return kind == FILLER or form in FILLERS or form in STOPWORDS
-
-
 def open_answer(analysis: Analysis, kinds: Sequence[int]) -> SlotValue | None:
     """A short answer of a few words the model does not know, the function words around
     them dropped ("in Lyon please"), or None when it is more than a short phrase. The
     caller has checked that no entity value is in it."""
-    content = [k for k, form in enumerate(analysis.words) if not _ignorable(form, kinds[k])]
+    content = [k for k, form in enumerate(analysis.words) if form not in _AROUND]
     if not content or len(content) > OPEN_WORDS:
         return None
     first, last = content[0], content[-1]
@@ -80,9 +79,7 @@ def open_answer(analysis: Analysis, kinds: Sequence[int]) -> SlotValue | None:
     return open_value(analysis, first, last + 1)
 
 
-def bare_values(
-    analysis: Analysis, kinds: Sequence[int], found: Sequence[Match]
-) -> dict[str, SlotValue]:
+def bare_values(analysis: Analysis, found: Sequence[Match]) -> dict[str, SlotValue]:
     """The entity values of a text that says nothing else, by entity (the first reading of
     each); empty when the text has other words than fillers and follow-up words."""
     matches = best_non_overlapping(list(found))
@@ -90,7 +87,7 @@ def bare_values(
         return {}
     covered = {k for m in matches for k in range(m.start, m.end)}
     for k, form in enumerate(analysis.words):
-        if k not in covered and not (_ignorable(form, kinds[k]) or form in FOLLOW_UP):
+        if k not in covered and form not in _AROUND and form not in FOLLOW_UP:
             return {}
     out: dict[str, SlotValue] = {}
     for m in matches:

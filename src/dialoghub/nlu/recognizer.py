@@ -260,7 +260,7 @@ class Recognizer:
         ("Lyon" to "Which city?"): a few words the model does not know, the function words
         around them dropped ("in Lyon please"). None when the entity is not open, the text
         holds a value some entity knows, or it is more than a short phrase."""
-        if entity not in self._open or not text or text.isspace():
+        if entity not in self._open:
             return None
         analysis, kinds = self._analyse(text)
         if self._find(analysis, self._used):
@@ -271,10 +271,8 @@ class Recognizer:
         """The entity values of a text that says nothing else ("london", "and tomorrow?"),
         by entity; empty when the text has other words. A listening state reads such a
         value as the one intent it belongs to."""
-        if not text or text.isspace():
-            return {}
-        analysis, kinds = self._analyse(text)
-        return open_values.bare_values(analysis, kinds, self._find(analysis, self._used))
+        analysis, _ = self._analyse(text)
+        return open_values.bare_values(analysis, self._find(analysis, self._used))
 
     def extract(self, entity: str, text: str) -> SlotValue | None:
         """One value of ``entity`` in ``text`` (the answer to "Which city?"), or None.
@@ -282,10 +280,9 @@ class Recognizer:
         The best reading wins (exact over spell-corrected, longer over shorter), then the
         leftmost. ``number`` and ``time`` work even when the model does not declare them.
         """
-        matcher = self._matchers.get(entity)
-        if matcher is None:
-            self._entity_for("<extract>", entity, entity)
-            matcher = self._matchers[entity]
+        if entity not in self._matchers:
+            self._entity_for("<extract>", entity, entity)  # a built-in, else ModelError
+        matcher = self._matchers[entity]
         analysis, _ = self._analyse(text)
         found = self._find(analysis, [(entity, matcher)])
         if not found:
