@@ -33,10 +33,13 @@ from typing import Protocol
 
 import msgspec
 
-__all__ = ["MAILBOX_SIZE", "Bus", "ClientRecord", "Handler", "LocalBus", "Pending"]
+__all__ = ["MAILBOX_SIZE", "Bus", "ClientRecord", "Handler", "LocalBus", "Mail", "Pending"]
 
 #: Called with each frame another process sent to this one.
 Handler = Callable[[bytes], Awaitable[None]]
+
+#: A frame for a client's mailbox: (tenant, client name, frame).
+Mail = tuple[str, str, bytes]
 
 #: How many frames a client's mailbox keeps for a reconnect (older ones are dropped).
 MAILBOX_SIZE = 1000
@@ -147,6 +150,17 @@ class Bus(Protocol):
         """Every pending command."""
         ...
 
+    async def advance(
+        self, pending: Pending, *, take: bool, mail: Mail | None = None
+    ) -> tuple[Pending | None, bool, int]:
+        """A session's next command in one step (one bus round trip where the bus can):
+        if ``take``, remove the session's pending command, whichever it is (its result was
+        just applied); then claim ``pending`` as :meth:`claim_pending` does; if claimed and
+        ``mail`` is given (tenant, client, frame), number the frame in that client's
+        mailbox as :meth:`append` does. Returns the record removed, whether ``pending`` was
+        claimed, and the mail's number (0 if none)."""
+        ...
+
     async def append(self, tenant: str, client: str, frame: bytes) -> int:
         """Keep ``frame`` in the client's mailbox; its sequence number (1, 2, ...)."""
         ...
@@ -241,6 +255,15 @@ class LocalBus:
 
     async def pending(self) -> list[Pending]:
         return list(self._pending.values())
+
+    async def advance(
+        self, pending: Pending, *, take: bool, mail: Mail | None = None
+    ) -> tuple[Pending | None, bool, int]:
+        taken = self._pending.pop(pending.slot, None) if take else None
+        if pending.slot in self._pending:
+            return taken, False, 0
+        self._pending[pending.slot] = pending
+        return taken, True, 0 if mail is None else await self.append(*mail)
 
     async def append(self, tenant: str, client: str, frame: bytes) -> int:
         seq, box = self._mail.get((tenant, client)) or (0, deque(maxlen=MAILBOX_SIZE))

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import msgspec
 
 from dialoghub.errors import BusError
-from dialoghub.routing.bus import ClientRecord, Handler, Pending
+from dialoghub.routing.bus import ClientRecord, Handler, Mail, Pending
 
 __all__ = ["NatsBus", "drop_prefix"]
 
@@ -224,6 +224,16 @@ class NatsBus:
             if entry is not None:
                 out.append(_pending.decode(entry.value))
         return out
+
+    async def advance(
+        self, pending: Pending, *, take: bool, mail: Mail | None = None
+    ) -> tuple[Pending | None, bool, int]:
+        taken = (
+            await self.take_session_pending(pending.tenant, pending.session_id) if take else None
+        )
+        if not await self.claim_pending(pending):
+            return taken, False, 0
+        return taken, True, 0 if mail is None else await self.append(*mail)
 
     async def append(self, tenant: str, client: str, frame: bytes) -> int:
         from nats.js.errors import KeyWrongLastSequenceError

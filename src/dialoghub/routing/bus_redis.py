@@ -8,7 +8,9 @@
   checks the holder and takes the next value of one shared fencing counter (INCR), so a
   fencing token never repeats and grows with every acquisition;
 - pending commands: one hash (``pending``), field = the session: HSETNX claims, a script
-  removes a record only if it is still the same dispatch;
+  removes a record only if it is still the same dispatch; a command round trip is one
+  script (:meth:`RedisBus.advance`: the answered record out, the next one in, its frame
+  numbered in the provider's mailbox);
 - mailboxes: a stream per client whose entry ids are the mailbox numbers (``<seq>-1``, the
   number from INCR in the same script), trimmed to the last 1,000: ``XRANGE (after`` gives
   a reconnecting client what it missed.
@@ -27,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import msgspec
 
 from dialoghub.errors import BusError
-from dialoghub.routing.bus import MAILBOX_SIZE, ClientRecord, Handler, Pending
+from dialoghub.routing.bus import MAILBOX_SIZE, ClientRecord, Handler, Mail, Pending
 
 __all__ = ["RedisBus"]
 
@@ -74,6 +76,23 @@ redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], seq .. '-1', 'f', ARGV[1])
 return seq
 """
 
+# advance: take the session's pending record (ARGV[2] = '1'), claim the next (HSETNX), number
+# its frame in the provider's mailbox if claimed (ARGV[4] not empty): one round trip.
+_ADVANCE = """
+local old = ''
+if ARGV[2] == '1' then
+  old = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+  if old ~= '' then redis.call('HDEL', KEYS[1], ARGV[1]) end
+end
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 0 then return {old, 0, 0} end
+local seq = 0
+if ARGV[4] ~= '' then
+  seq = redis.call('INCR', KEYS[3])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'f', ARGV[4])
+end
+return {old, 1, seq}
+"""
+
 _record = msgspec.json.Decoder(ClientRecord)
 _pending = msgspec.json.Decoder(Pending)
 _encode = msgspec.json.Encoder().encode
@@ -110,6 +129,7 @@ class RedisBus:
             ("append", _APPEND),
             ("put", _PUT),
             ("take_any", _TAKE_ANY),
+            ("advance", _ADVANCE),
         ):
             self._scripts[name] = self._redis.register_script(body)
         mine, everyone = self._k("proc", self.process), self._k("notices")
@@ -207,6 +227,20 @@ class RedisBus:
 
     async def pending(self) -> list[Pending]:
         return [_pending.decode(v) for v in await self._redis.hvals(self._k("pending"))]
+
+    async def advance(
+        self, pending: Pending, *, take: bool, mail: Mail | None = None
+    ) -> tuple[Pending | None, bool, int]:
+        tenant, client, frame = mail if mail is not None else ("", "", b"")
+        old, claimed, seq = await self._scripts["advance"](
+            keys=[
+                self._k("pending"),
+                self._k("mail", tenant, client),
+                self._k("mailseq", tenant, client),
+            ],
+            args=[pending.slot, "1" if take else "0", _encode(pending), frame, MAILBOX_SIZE],
+        )
+        return (_pending.decode(old) if old else None), bool(claimed), int(seq)
 
     async def append(self, tenant: str, client: str, frame: bytes) -> int:
         return int(

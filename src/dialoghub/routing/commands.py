@@ -52,6 +52,8 @@ class Commands:
     _watched: dict[tuple[str, str], int]
     _watch: Callable[[SessionView], None]
     _to_client: Callable[[ClientRecord, CommandFrame | UpdateFrame], Awaitable[None]]
+    _send_numbered: Callable[[ClientRecord, bytes, int], Awaitable[None]]
+    _update_routed: Callable[..., Awaitable[SessionView]]
 
     if TYPE_CHECKING:  # the session operations' (routing.sessions), declared for mypy only
 
@@ -59,7 +61,11 @@ class Commands:
 
     # --- commands -------------------------------------------------------------------------
 
-    async def _dispatch(self, tenant: str, session: Session, action: CommandAction) -> None:
+    async def _dispatch(
+        self, tenant: str, session: Session, action: CommandAction, *, take: bool = False
+    ) -> None:
+        """Dispatch the command action a session's update asked for (``take``: the update
+        answered the session's previous command, whose record goes in the same bus call)."""
         key = f"{tenant}/{session.id}/{session.version}"
         pending = Pending(
             key=key,
@@ -70,16 +76,44 @@ class Commands:
             deadline=time.time() + self.dispatch_timeout,
         )
         if action.id in BUILTINS:
-            if await self.bus.claim_pending(pending):
+            taken, claimed, _ = await self.bus.advance(pending, take=take)
+            if taken is not None:
+                self._pending.pop(taken.key, None)
+            if claimed:
                 await self._builtin(pending)
             return
-        # the provider is chosen first, so the claim records it (one bus call, not two)
+        # The provider is chosen first, so the claim records it; a provider of this process
+        # with room for it gets its frame numbered in the same bus call (the frame is
+        # encoded once, here, and its slot taken before the await so that concurrent
+        # dispatches never run more than its concurrency).
         record = self._choose(pending, session)
         if record is not None:
             pending = msgspec.structs.replace(pending, provider=record.name)
-        if not await self.bus.claim_pending(pending):
-            return  # the session's command is dispatched already (this update repeated it)
-        await self._send_to(record, pending)
+        local = self._local.get((record.tenant, record.name)) if record is not None else None
+        raw = b""
+        if local is not None and not local.busy:
+            local.inflight[key] = pending
+            raw = _encode(_command_frame(pending))
+        mail = (local.record.tenant, local.record.name, raw) if local is not None and raw else None
+        try:
+            taken, claimed, seq = await self.bus.advance(pending, take=take, mail=mail)
+        except BaseException:
+            if local is not None:
+                local.inflight.pop(key, None)
+            raise
+        if taken is not None:
+            self._pending.pop(taken.key, None)
+        if not claimed:  # the session's command is dispatched already (a repeated action)
+            if local is not None and raw and local.inflight.get(key) is pending:
+                del local.inflight[key]
+                if local.waiting and not local.busy:
+                    await self._run_on(local, local.waiting.pop(0))
+            return
+        self._pending[key] = pending
+        if local is not None and raw:
+            await self._send_numbered(local.record, raw, seq)
+        else:
+            await self._send_to(record, pending)
 
     async def _assign(self, pending: Pending, session: Session | None = None) -> None:
         """Send a waiting command to an eligible provider, if one is there now."""
@@ -128,14 +162,7 @@ class Commands:
             client.waiting.append(pending)
             return
         client.inflight[pending.key] = pending
-        frame = CommandFrame(
-            key=pending.key,
-            session_id=pending.session_id,
-            command=pending.command,
-            params=pending.params,
-            deadline=pending.deadline,
-        )
-        await self._to_client(client.record, frame)
+        await self._to_client(client.record, _command_frame(pending))
 
     async def _owed(self, client: Attached) -> None:
         """A provider (re)attached: send it what was pending for it (it answers a command
@@ -173,7 +200,7 @@ class Commands:
         """Apply a pending command's result with its idempotency key, then let it go."""
         tenant, sid, key = pending.tenant, pending.session_id, pending.key
         try:
-            view = await self.hub.update(sid, inp, tenant=tenant, idempotency_key=key)
+            view = await self._update_routed(sid, inp, tenant=tenant, idempotency_key=key)
         except IdempotencyKeyReused:  # answered already (the deadline, or another answer)
             view = None
         except (InputError, SessionClosed, SessionNotFound) as exc:
@@ -235,6 +262,16 @@ class Commands:
             )
             failed += 1
         return failed
+
+
+def _command_frame(pending: Pending) -> CommandFrame:
+    return CommandFrame(
+        key=pending.key,
+        session_id=pending.session_id,
+        command=pending.command,
+        params=pending.params,
+        deadline=pending.deadline,
+    )
 
 
 def _split(key: str) -> tuple[str, str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import logging
 import random
@@ -43,6 +44,12 @@ __all__ = ["BUILTINS", "DEFAULT_SESSION", "Attached", "Router"]
 log = logging.getLogger("dialoghub.routing")
 
 _encode = msgspec.json.Encoder().encode
+
+#: Set while the router itself updates a session (:meth:`Router._update_routed`): the views
+#: the Hub reports meanwhile are collected here and routed by that task, not by a new one.
+_inline: contextvars.ContextVar[list[SessionView] | None] = contextvars.ContextVar(
+    "dialoghub_routing_inline", default=None
+)
 
 
 class Router(Commands, Upkeep, SessionOps):
@@ -72,8 +79,9 @@ class Router(Commands, Upkeep, SessionOps):
         self._pending: dict[str, Pending] = {}  # known to this process, by key
         self._connections = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
-        # One chain of routing tasks per session: a session's updates are routed in order.
-        self._chains: dict[tuple[str, str], asyncio.Task[None]] = {}
+        # One chain of routing tasks per session: a session's updates are routed in order
+        # (a future stands for an update being routed inline, by the task that made it).
+        self._chains: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._unwatch: Callable[[], None] | None = None
         # The version of each session's last update the Hub told us of: an answer to an
         # idempotency key that is not there was applied before (a replay, not routed again).
@@ -160,9 +168,19 @@ class Router(Commands, Upkeep, SessionOps):
 
     def _watch(self, view: SessionView) -> None:
         """The Hub stored an update (whoever made it: a client, HTTP, a timer): route it
-        after the session's previous one."""
+        after the session's previous one (in the task that made it, if that task is the
+        router's own and nothing of the session is still being routed; else on a task)."""
         key = (view.session.tenant, view.session.id)
         self._watched[key] = view.session.version
+        inline = _inline.get()
+        if inline is not None and key not in self._chains:
+            inline.append(view)
+            # later updates of the session wait for this one as for a task of the chain
+            self._chains[key] = asyncio.get_running_loop().create_future()
+            return
+        self._chain(key, view)
+
+    def _chain(self, key: tuple[str, str], view: SessionView) -> None:
         task = asyncio.get_running_loop().create_task(
             self._routed(self._chains.get(key), key[0], view)
         )
@@ -174,8 +192,53 @@ class Router(Commands, Upkeep, SessionOps):
 
         task.add_done_callback(done)
 
+    async def _update_routed(
+        self, session_id: str, inp: Input, *, tenant: str, idempotency_key: str | None
+    ) -> SessionView:
+        """``hub.update``, its update then routed in this very task: a command round trip
+        costs no task and no scheduling of its own (the result's update, the next
+        dispatch). Still in order: the Hub tells the watcher under the session's lock, and
+        the session's next updates are routed after this one."""
+        views: list[SessionView] = []
+        token = _inline.set(views)
+        try:
+            view = await self.hub.update(
+                session_id, inp, tenant=tenant, idempotency_key=idempotency_key
+            )
+        except BaseException:
+            _inline.reset(token)
+            for stored in views:  # stored, then cancelled: route it on a task of its own
+                self._after_inline(stored, spawn=True)
+            raise
+        _inline.reset(token)
+        for stored in views:
+            try:
+                await self.after_update(stored.session.tenant, stored)
+            except Exception:
+                log.exception("routing session %r failed", stored.session.id)
+            finally:
+                self._after_inline(stored)
+        return view
+
+    def _after_inline(self, view: SessionView, *, spawn: bool = False) -> None:
+        """An update routed inline is done (or, ``spawn``, is to be routed on a task)."""
+        key = (view.session.tenant, view.session.id)
+        placeholder = self._chains.get(key)
+
+        def finish(_: object = None) -> None:
+            if placeholder is not None and not placeholder.done():
+                placeholder.set_result(None)
+            if placeholder is not None and self._chains.get(key) is placeholder:
+                del self._chains[key]
+
+        if spawn:
+            task = asyncio.get_running_loop().create_task(self._routed(None, key[0], view))
+            task.add_done_callback(finish)
+        else:
+            finish()
+
     async def _routed(
-        self, before: asyncio.Task[None] | None, tenant: str, view: SessionView
+        self, before: asyncio.Future[None] | None, tenant: str, view: SessionView
     ) -> None:
         if before is not None:
             await asyncio.wait([before])
@@ -226,8 +289,15 @@ class Router(Commands, Upkeep, SessionOps):
         session = view.session
         if self.logs is not None and view.events:
             self.logs.record(tenant, session.id, list(view.events), session.ended)
-        if session.ended or any(e.type == "command_result_received" for e in view.events):
-            # the session's command is answered: its pending record goes, before the next
+        # The session's command is answered: its pending record goes before anything is
+        # sent (a reply lets the client send the next message at once, whose command must
+        # find the session's slot free), in the same bus call as the next command's claim.
+        answered = session.ended or any(e.type == "command_result_received" for e in view.events)
+        last = view.actions[-1] if view.actions else None
+        command = last if isinstance(last, CommandAction) and not session.ended else None
+        if command is not None and command.id not in BUILTINS:
+            await self._dispatch(tenant, session, command, take=answered)
+        elif answered:
             pending = await self.bus.take_session_pending(tenant, session.id)
             if pending is not None:
                 self._pending.pop(pending.key, None)
@@ -236,10 +306,9 @@ class Router(Commands, Upkeep, SessionOps):
             await self._deliver(tenant, session, view, shown)
         if session.ended:
             await self._ended(tenant, session)
-            return
-        last = view.actions[-1] if view.actions else None
-        if isinstance(last, CommandAction):
-            await self._dispatch(tenant, session, last)
+        elif command is not None and command.id in BUILTINS:
+            # after the replies: a builtin may move locks the replies are routed by
+            await self._dispatch(tenant, session, command)
 
     async def _deliver(
         self, tenant: str, session: Session, view: SessionView, shown: list[Any]
@@ -275,6 +344,10 @@ class Router(Commands, Upkeep, SessionOps):
         command too: a provider reconnecting gets what a dead process had sent it)."""
         raw = _encode(frame)
         seq = await self.bus.append(record.tenant, record.name, raw)
+        await self._send_numbered(record, raw, seq)
+
+    async def _send_numbered(self, record: ClientRecord, raw: bytes, seq: int) -> None:
+        """Send a frame numbered ``seq`` in the client's mailbox where the client is."""
         body = _numbered(raw, seq)
         local = self._local.get((record.tenant, record.name))
         if local is not None:

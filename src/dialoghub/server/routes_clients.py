@@ -39,7 +39,7 @@ from dialoghub.server.auth import Principal
 from dialoghub.server.endpoint import Body, body, by_method, endpoint, service_of
 from dialoghub.server.errors import BadRequest, error_body, status_of
 from dialoghub.server.routes_sessions import SESSION_ID
-from dialoghub.server.schemas import StrictInput, decode, to_input
+from dialoghub.server.schemas import MAX_BODY_DEPTH, StrictInput, decode, to_input
 from dialoghub.server.service import Service
 
 __all__ = ["PATH", "MemoryRequest", "RoutingConfig", "routes", "start_routing"]
@@ -50,6 +50,32 @@ HELLO_TIMEOUT = 10.0
 
 log = logging.getLogger("dialoghub.server")
 _encode = msgspec.json.Encoder().encode
+_loose = msgspec.json.Decoder().decode
+_frame = msgspec.json.Decoder(ClientFrame).decode
+
+
+def _decode_frame(raw: bytes) -> ClientFrame:
+    """A client frame, refused as the server refuses a body (:func:`schemas.decode`: a key
+    twice in one object, nesting too deep, the wrong shape), at a fraction of its cost on
+    the frames clients send most: a frame whose plain decode encodes back to the very same
+    bytes names no key twice (a repeated key would be dropped, so the bytes would differ),
+    and one with at most MAX_BODY_DEPTH brackets nests no deeper; the typed decode then
+    checks its shape. Any other frame (spaces, escapes, other number spellings:
+    ``json.dumps``' output; many brackets) takes the full check. A result frame costs a
+    few microseconds instead of tens."""
+    try:
+        same = (
+            raw.count(b"{") + raw.count(b"[") <= MAX_BODY_DEPTH and _encode(_loose(raw)) == raw
+        )
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        same = False
+    if same:
+        try:
+            return _frame(raw)
+        except msgspec.ValidationError:
+            pass  # decode() says why, in the server's words
+    frame: ClientFrame = decode(raw, ClientFrame)
+    return frame
 
 
 class RoutingConfig(msgspec.Struct, kw_only=True, frozen=True):
@@ -268,7 +294,7 @@ async def _handle(
 ) -> None:
     request_id = None
     try:
-        frame = decode(raw, ClientFrame)
+        frame = _decode_frame(raw)
         request_id = frame.request_id
         answer = await _dispatch(service, router, principal, client, frame)
         if answer is not None:
