@@ -80,16 +80,17 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(store: str, keystore: Any, broadcast: str = "") -> Iterator[str]:
-    """The app of ``dialoghub serve`` (the example models, ``keystore``'s keys) under uvicorn
-    in a thread, on a free port; yields its URL. tests/console runs its servers with it."""
+def serving(store: str, keystore: Any, broadcast: str = "", **more: Any) -> Iterator[str]:
+    """The app of ``dialoghub serve`` (the example models, ``keystore``'s keys, ``more``
+    settings) under uvicorn in a thread, on a free port; yields its URL. tests/console runs
+    its servers with it."""
     import uvicorn
 
     from dialoghub.server import Settings, create_app
 
     settings = Settings(store=store, models=(str(EXAMPLES / "*/"),), rate_limit=0,
                         broadcast=broadcast,
-                        token_keys=("k1:0123456789abcdef0123456789abcdef",))
+                        token_keys=("k1:0123456789abcdef0123456789abcdef",), **more)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, keystore=keystore),
                                            host="127.0.0.1", port=port, log_level="warning",
@@ -144,6 +145,13 @@ def _visit(page: Any, url: str, ready: str, mark: str) -> tuple[float, int]:
         f"new Promise(done => {{ const look = () => {{ const m = performance.getEntriesByName("
         f"{json.dumps(mark)}); m.length ? done(m[0].startTime) : setTimeout(look, 10); }};"
         f" look(); }})"))
+    # What the view waited on: each request's start, first byte and end on the same clock
+    # (the page's own entry first), for --breakdown.
+    page.evaluate(
+        "() => { const n = performance.getEntriesByType('navigation')[0];"
+        " window.__waits = [['page', 0, n.responseStart, n.responseEnd],"
+        " ...performance.getEntriesByType('resource').map(e =>"
+        " [e.name, e.startTime, e.responseStart, e.responseEnd])]; }")
     deadline = time.monotonic() + 30
     while len(finished) < len(started_requests) and time.monotonic() < deadline:
         page.wait_for_timeout(20)  # let the browser deliver the remaining events
@@ -168,6 +176,7 @@ def measure(base: str, key: str, long_id: str, last_seq: int, repeat: int) -> li
                          "dialoghub:timeline"),
     }
     rows: list[dict[str, Any]] = []
+    waits: dict[str, list[tuple[str, float, float, float]]] = {}  # the last cold visit's
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
@@ -182,6 +191,9 @@ def measure(base: str, key: str, long_id: str, last_seq: int, repeat: int) -> li
                     page = context.new_page()
                     # a fresh context's first visit: the console's files come too (cold)
                     cold.append(_visit(page, f"{base}/console{fragment}", ready, mark))
+                    waits[name] = [(str(n).replace(base, ""), *t) for n, *t in
+                                   page.evaluate("window.__waits")] + [
+                                   ("(first render)", cold[-1][0], cold[-1][0], cold[-1][0])]
                     page.goto("about:blank")
                     warm.append(_visit(page, f"{base}/console{fragment}", ready, mark))
                     context.close()
@@ -197,7 +209,20 @@ def measure(base: str, key: str, long_id: str, last_seq: int, repeat: int) -> li
             browser.close()
     for row in rows:
         row["met"] = row["worst_ms"] < TARGET_MS and row["bytes"] < TARGET_BYTES
-    return rows
+    return rows, waits
+
+
+def breakdown(waits: dict[str, list[tuple[str, float, float, float]]]) -> str:
+    """What the last cold visit of each view waited on: each request's start, first byte
+    and end (ms from the navigation's start), in the order they started."""
+    lines = []
+    for view, entries in waits.items():
+        lines += ["", f"{view}, last cold visit (ms from navigation start):",
+                  f"  {'request':58} {'start':>7} {'1st byte':>9} {'end':>7}"]
+        for name, start, first, end in sorted(entries, key=lambda e: e[1]):
+            short = name if len(name) <= 58 else name[:55] + "..."
+            lines.append(f"  {short:58} {start:7.0f} {first:9.0f} {end:7.0f}")
+    return "\n".join(lines)
 
 
 def table(result: dict[str, Any]) -> str:
@@ -230,8 +255,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             last = httpx.get(f"{base}/v1/sessions/long-history",
                              headers={"Authorization": f"Bearer {key}"}).json()["seq"]
-            rows = measure(base, key, "long-history", last, args.repeat)
-    return {"sessions": args.sessions, "events": args.events, "rows": rows}
+            rows, waits = measure(base, key, "long-history", last, args.repeat)
+    return {"sessions": args.sessions, "events": args.events, "rows": rows, "waits": waits}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -242,9 +267,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--dir", default=None, help="directory for the SQLite file")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also print what the last cold visit of each view waited on")
     args = parser.parse_args(argv)
     result = run(args)
-    print(json.dumps(result, indent=2) if args.json else table(result))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(table(result))
+    if args.breakdown:
+        print(breakdown(result["waits"]))
 
 
 if __name__ == "__main__":

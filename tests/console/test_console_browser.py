@@ -22,6 +22,8 @@ import pytest
 from tests.console.conftest import LONG_EVENTS, LONG_ID, Live
 from tests.server.test_console_routes import WARNED_MODEL
 
+PAGE = 50  # the sessions list's page
+
 BROKEN_MODEL = """\
 id: broken
 states:
@@ -314,3 +316,42 @@ def test_answer_a_review_round_from_the_inbox(tab: Page) -> None:
     assert executed[-1]["data"]["transition"] == chosen[0]["transition"]
     assert session["state"] == {"RESOLVE": "resolved", "ESCALATE": "escalated"}[
         chosen[0]["transition"]]
+
+
+def test_the_search_asks_the_server_for_id_and_metadata(tab: Page) -> None:
+    with api(tab.live, tab.live.keys.write) as http:
+        for i in range(PAGE + 1):  # the match is past the first page of the list
+            assert http.post("/v1/sessions", json={"model_id": "weather",
+                                                   "session_id": f"filler-{i}"}).status_code == 201
+        made = http.post("/v1/sessions", json={"model_id": "weather", "session_id": "meta-hit",
+                                               "metadata": {"customer": "Zoë Quux"}})
+        assert made.status_code == 201
+    tab.sign_in(tab.live.keys.read)
+    tab.page.wait_for_selector("table.grid tbody tr")
+    with tab.page.expect_request(lambda r: "q=QUUX" in r.url):
+        tab.page.fill("#f-search", "QUUX")
+    tab.page.wait_for_function(
+        "() => [...document.querySelectorAll('table.grid tbody tr')].map(r => r.dataset.id)"
+        ".join() === 'meta-hit'")
+    tab.page.fill("#f-search", "x" * 100 + "y")  # the box stops at 100, as the server does
+    assert len(tab.page.input_value("#f-search")) == 100
+
+
+def test_an_operators_admin_key_filters_by_tenant(tab: Page) -> None:
+    with api(tab.live, tab.live.keys.other) as http:
+        assert http.post("/v1/sessions", json={"model_id": "weather",
+                                               "session_id": "of-other"}).status_code == 201
+    tab.sign_in(tab.live.keys.write)  # not an operator: no tenant filter
+    tab.page.wait_for_selector("table.grid[data-operator='no']")  # the probe has answered
+    assert tab.page.is_hidden("#f-tenant")
+    tab.page.click("#signout")
+    tab.sign_in(tab.live.keys.admin)
+    tab.page.wait_for_selector("#f-tenant", state="visible")
+    tab.page.fill("#f-tenant", "other")
+    tab.page.press("#f-tenant", "Enter")
+    tab.page.wait_for_selector("tr[data-tenant='other'][data-id='of-other']")
+    tenants = tab.page.eval_on_selector_all("table.grid tbody tr",
+                                            "rs => rs.map(r => r.dataset.tenant)")
+    assert set(tenants) == {"other"}
+    assert tab.page.query_selector("tr[data-id='of-other'] a") is None  # listed, not opened
+    tab.shot("sessions-tenant")

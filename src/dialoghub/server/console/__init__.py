@@ -56,6 +56,10 @@ class _Asset:
     etag: str
 
 
+#: The modules the page preloads: the shell and the sessions list, what a first visit shows.
+#: Five files with the stylesheet, so they come in one round trip over the browser's six
+#: connections to a host (more would queue behind them: measured in benchmarks/README.md).
+_PRELOAD = ("api.js", "app.js", "dom.js", "sessions.js")
 _assets: dict[str, _Asset] | None = None
 _version = ""  # a digest of every asset: the path segment that makes their URLs immutable
 
@@ -75,11 +79,11 @@ def _load() -> dict[str, _Asset]:
             etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
             found[entry.name] = _Asset(body, _TYPES[match.group(1)], etag)
         _version = digest.hexdigest()[:12]
-        # The page names its files under the version, and preloads every module at once (so
-        # the browser does not discover them one import at a time); not the microphone's
-        # worklet, which runs on the audio thread and only once someone records.
+        # The page names its files under the version, and preloads the shell and the landing
+        # view's modules at once (so the browser does not discover them one import at a
+        # time); the other views load when shown, with their imports in parallel (app.js).
         page = found["index.html"].body.decode()
-        modules = sorted(n for n in found if n.endswith(".js") and not n.endswith("-worklet.js"))
+        modules = [n for n in _PRELOAD if n in found]
         preload = "".join(f'<link rel="modulepreload" href="/console/{_version}/{n}">\n'
                           for n in modules)
         page = page.replace("/console/", f"/console/{_version}/").replace(

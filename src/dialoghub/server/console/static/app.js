@@ -1,17 +1,33 @@
 // The console's shell: sign-in, the router (#/view/arg), one view at a time. Leaving a view
 // aborts its AbortController, which closes its live streams.
+//
+// Views are modules loaded when first shown: the page preloads this shell and the landing
+// view (the sessions list) only, so a cold visit fetches five small files in one round trip
+// (a browser opens six connections to a host; more files queue behind them). A view's own
+// imports are fetched in parallel with it (IMPORTS), not one import level at a time.
 import { key, models as loadModels, setKey } from "./api.js";
 import { fill, h, field, toast } from "./dom.js";
-import * as sessions from "./sessions.js";
-import * as session from "./session.js";
-import * as chat from "./chat.js";
-import * as models from "./models.js";
-import * as keys from "./keys.js";
-import * as inbox from "./inbox.js";
 
-const VIEWS = { sessions, session, chat, models, keys, inbox };
+const VIEWS = {
+  sessions: () => import("./sessions.js"),
+  session: () => import("./session.js"),
+  chat: () => import("./chat.js"),
+  models: () => import("./models.js"),
+  keys: () => import("./keys.js"),
+  inbox: () => import("./inbox.js"),
+};
+const IMPORTS = {
+  session: ["./timeline.js", "./diagram.js", "./extras.js"],
+  chat: ["./voice.js", "./pcm.js"],
+  models: ["./diagram.js"],
+};
 let current = null;
 let ready = false;  // signed in (or no key needed): the router may run
+
+function load(name) {
+  for (const dep of IMPORTS[name] || []) import(dep).catch(() => {});  // fetched alongside
+  return VIEWS[name]();
+}
 
 function signIn(main, message) {
   const input = h("input", { type: "password", id: "apikey", autocomplete: "off",
@@ -32,34 +48,46 @@ function signIn(main, message) {
   input.focus();
 }
 
+function refused(message) {
+  setKey("");
+  ready = false;
+  if (current) current.abort();
+  document.getElementById("signout").hidden = true;
+  document.getElementById("who").textContent = "";
+  signIn(document.getElementById("main"), message);
+}
+
 async function start() {
   const main = document.getElementById("main");
+  if (key()) {
+    // A key is there: show the view at once; the sign-in check (the models, which most views
+    // need anyway) runs beside the view's own requests, and a refused key ends both.
+    ready = true;
+    document.getElementById("signout").hidden = false;
+    document.getElementById("who").textContent = "signed in";
+    route();
+    loadModels().catch((err) => {
+      if (err.status === 401 || err.status === 403) refused(err.message);
+    });
+    return;
+  }
   try {
-    // Any read route tells whether the key works; models are needed by most views anyway.
-    await loadModels();
+    await loadModels();  // no key: does the server need one?
   } catch (err) {
-    if (err.status === 401 || err.status === 403) {
-      const tried = key() !== "";  // no key yet: just ask; a refused key: say why
-      setKey("");
-      ready = false;
-      document.getElementById("signout").hidden = true;
-      document.getElementById("who").textContent = "";
-      signIn(main, tried ? err.message : "");
-      return;
-    }
+    if (err.status === 401 || err.status === 403) { refused(""); return; }
     fill(main, h("p", { class: "error", role: "alert" }, err.message));
     return;
   }
   ready = true;
-  document.getElementById("signout").hidden = !key();
-  document.getElementById("who").textContent = key() ? "signed in" : "no key needed";
+  document.getElementById("signout").hidden = true;
+  document.getElementById("who").textContent = "no key needed";
   route();
 }
 
 function route() {
   const main = document.getElementById("main");
-  const [name, ...rest] = (location.hash.replace(/^#\/?/, "") || "sessions").split("/");
-  const view = VIEWS[name] || sessions;
+  let [name, ...rest] = (location.hash.replace(/^#\/?/, "") || "sessions").split("/");
+  if (!VIEWS[name]) name = "sessions";
   if (current) current.abort();
   current = new AbortController();
   for (const a of document.querySelectorAll("nav a")) {
@@ -68,9 +96,12 @@ function route() {
   }
   fill(main);
   const mine = current;  // a view left meanwhile must not write over the next one
-  view.render(main, rest.map(decodeURIComponent), mine.signal).catch((err) => {
+  load(name).then((view) => {
+    if (mine.signal.aborted) return undefined;
+    return view.render(main, rest.map(decodeURIComponent), mine.signal);
+  }).catch((err) => {
     if (mine.signal.aborted) return;
-    if (err.status === 401) { setKey(""); start(); return; }
+    if (err.status === 401) { refused(err.message); return; }
     fill(main, h("p", { class: "error", role: "alert" }, err.message));
   });
 }
