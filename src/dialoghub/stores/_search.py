@@ -13,6 +13,16 @@ The needle never reaches a query language: it is compared in Python after the ro
 so there is no LIKE pattern to escape and no injection to fear; it is bounded
 (:data:`MAX_TEXT` characters, no control characters) before anything is read.
 
+How it scales, backend by backend: the in-process stores (memory, json) test sessions in
+place; SQLite and PostgreSQL read the snapshots of the listing's index walk in batches of
+500 rows; Redis runs the listing's Lua script per batch, which reads 500 snapshot hashes
+inside Redis (Redis serves nothing else for those few milliseconds) and sends them to this
+process. So on every backend a search page costs up to 2,000 snapshots read and decoded
+(tens of milliseconds), and finding a rare text among N sessions costs N / 2,000 requests:
+fine for an operator's console over thousands to a few million sessions, not a search
+engine. A text index (SQLite FTS5, PostgreSQL trigram, RediSearch) written with the
+session's creation would make it O(matches); none is written today.
+
 What matches: the needle, case-folded, is a substring of the case-folded session id, of a
 metadata key, or of a metadata value written as text (a string as itself, a number, a
 boolean or null as JSON spells it), at any depth of nested lists and mappings.
