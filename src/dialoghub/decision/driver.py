@@ -28,6 +28,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import msgspec
+
 from dialoghub.decision.llm import LLMSpecialist, WebhookSpecialist
 from dialoghub.decision.specialists import (
     Answer,
@@ -39,13 +41,11 @@ from dialoghub.decision.specialists import (
     VoteAnswer,
     parse_answer,
 )
-from dialoghub.engine.decision import correlation, open_round, pairs_of
+from dialoghub.engine.decision import correlation, open_round, pairs_of, votes_ahead
 from dialoghub.engine.decision import proposals as proposals_of
 from dialoghub.engine.records import Answers, PairVote, Propose, Session, Vote
-from dialoghub.engine.step import step as engine_step
 from dialoghub.errors import (
     DecisionRefused,
-    DialoghubError,
     InvalidAnswer,
     SessionClosed,
     SpecialistFailed,
@@ -354,40 +354,27 @@ class Driver:
         """The votes of the phase these proposals open, when every voter is a plain sync
         callable of this driver: they answer at once, so the whole round is one update.
 
-        The proposals are stepped on the pure engine (nothing stored) to learn the vote
-        solicitations exactly as the Hub's update will record them (proposal ids, pairs,
-        correlation ids); the voters answer those, and the proposals and votes go to the Hub
-        together as one ``Answers``, each answer still its own event, in the same order and
-        checked again by the real update (a round that moved meanwhile refuses the batch,
-        and the driver falls back to the answers one by one). Nothing is looked ahead when
-        a human or a slower specialist votes: their solicitations must be stored to be seen.
+        The engine says what the proposals would open (``votes_ahead``: the proposal ids and
+        the vote solicitations, by the rules its update applies, nothing recorded); the voters
+        answer that, and the proposals and votes go to the Hub together as one ``Answers``,
+        each answer still its own event, in the same order, checked again by the real update
+        (a round that moved meanwhile refuses the batch, and the driver falls back to the
+        answers one by one). Nothing is looked ahead when a human or a slower specialist
+        votes: their solicitations must be stored to be seen.
         """
-        if not all(isinstance(i, Propose) and i.transition is not None for i in items):
-            return []
-        rd = open_round(session)
-        inp = items[0] if len(items) == 1 else Answers(items=items)
-        try:
-            nxt = engine_step(model, session, inp, now)
-        except DialoghubError:
-            return []  # the Hub's update will say why
-        ahead = open_round(nxt.session)
-        if (
-            rd is None
-            or ahead is None
-            or ahead["id"] != rd["id"]
-            or ahead["phase"] != "vote"
-            or not ahead["pending"]
-            or not all(
-                not p.get("h") and p["k"] == "v" and self._inline(model, sid)
-                for sid, p in ahead["pending"].items()
-            )
+        ahead = votes_ahead(model, session, items, now)
+        if ahead is None or not all(
+            not p.get("h") and self._inline(model, sid) for sid, p in ahead["pending"].items()
         ):
             return []
         said = {i.specialist: i.reasoning for i in items}
         if any(p[1] not in said for p in ahead["proposals"]):
             return []  # proposals of an earlier update: their reasoning is in the log
         reasoning = {p[0]: said[p[1]] for p in ahead["proposals"]}
-        asked = solicitations(model, nxt.session, reasoning=reasoning)
+        future = msgspec.structs.replace(
+            session, decision={**(session.decision or {}), "round": ahead}
+        )
+        asked = solicitations(model, future, reasoning=reasoning)
         return [_item(s, self._ask_inline(model, s)) for s in asked]
 
     def _inline(self, model: Model, specialist_id: str) -> bool:

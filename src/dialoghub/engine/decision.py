@@ -67,6 +67,7 @@ __all__ = [
     "proposals",
     "step",
     "timeout",
+    "votes_ahead",
 ]
 
 #: What a pair vote may say.
@@ -223,8 +224,13 @@ def step(up: Update, model: Model, inp: Propose | Vote | Override | Answers) -> 
                 raise StaleRound(
                     f"the round was decided by answer {i} of the batch", round=item.round
                 )
-            fire = step(up, model, item)
+            fire = _answer(up, model, spec, item)
         return fire
+    return _answer(up, model, spec, inp)
+
+
+def _answer(up: Update, model: Model, spec: DecisionSpec, inp: Propose | Vote) -> Fire | None:
+    """One specialist's answer: checked against the open round, then recorded."""
     rd = _current(up.s, inp.round)
     pending = rd["pending"].get(inp.specialist)
     sp = spec.specialist(inp.specialist)
@@ -245,7 +251,9 @@ def step(up: Update, model: Model, inp: Propose | Vote | Override | Answers) -> 
             round=rd["id"],
             specialist=inp.specialist,
         )
-    corr = correlation(rd, inp.specialist)
+    corr = pending.get("c") or _corr(
+        rd["id"], rd["attempt"], want, inp.specialist, bool(rd.get("escalated"))
+    )
     if inp.correlation is not None and inp.correlation != corr:
         raise StaleRound(
             f"correlation {inp.correlation!r} is not the open solicitation's ({corr})",
@@ -259,14 +267,21 @@ def step(up: Update, model: Model, inp: Propose | Vote | Override | Answers) -> 
             specialist=inp.specialist,
             due_at=pending["due"],
         )
-    figures = {k: v for k in ("cost", "latency", "tokens") if (v := getattr(inp, k)) is not None}
+    # what the answer reports, in this order: cost, latency, tokens, by, human
+    figures: dict[str, Any] = {}
+    if inp.cost is not None:
+        figures["cost"] = inp.cost
+    if inp.latency is not None:
+        figures["latency"] = inp.latency
+    if inp.tokens is not None:
+        figures["tokens"] = inp.tokens
     if inp.by is not None:
         figures["by"] = dict(inp.by)
     if sp.human:
         figures["human"] = True
-    if isinstance(inp, Propose):
-        return _propose(up, model, spec, rd, pending, inp, figures)
-    return _vote(up, model, spec, rd, pending, sp, inp, figures)
+    if want == "p":
+        return _propose(up, model, spec, rd, pending, inp, corr, figures)  # type: ignore[arg-type]
+    return _vote(up, model, spec, rd, pending, sp, inp, corr, figures)  # type: ignore[arg-type]
 
 
 def _current(s: Session, round_id: str) -> dict[str, Any]:
@@ -290,15 +305,11 @@ def _propose(
     rd: dict[str, Any],
     pending: dict[str, Any],
     inp: Propose,
+    corr: str,
     extra: dict[str, Any],
 ) -> Fire | None:
     allowed = spec.transitions[rd["state"]]
-    base = {
-        "round": rd["id"],
-        "specialist": inp.specialist,
-        "correlation": correlation(rd, inp.specialist),
-        **extra,
-    }
+    base = {"round": rd["id"], "specialist": inp.specialist, "correlation": corr, **extra}
     if inp.invalid is not None:
         closed = pending.get("bad", 0) + 1 > spec.retries
         up.emit("proposal_submitted", **base, valid=False, invalid=inp.invalid[:500], closed=closed)
@@ -328,6 +339,7 @@ def _vote(
     pending: dict[str, Any],
     sp: SpecialistSpec,
     inp: Vote,
+    corr: str,
     extra: dict[str, Any],
 ) -> Fire | None:
     if inp.invalid is not None:  # an unusable reply: counted, the voter abstains at last
@@ -336,7 +348,7 @@ def _vote(
             "vote_submitted",
             round=rd["id"],
             specialist=inp.specialist,
-            correlation=correlation(rd, inp.specialist),
+            correlation=corr,
             valid=False,
             invalid=inp.invalid[:500],
             closed=closed,
@@ -345,16 +357,17 @@ def _vote(
         return _advance(up, model) if closed else None
     if not inp.votes:
         raise InvalidInput("a vote needs at least one pair: {a, b, vote}")
-    asked = {tuple(p) for p in pairs_of(rd, inp.specialist)}
+    asked = set(_asked(rd, pending))
+    ids = {p[0] for p in rd["proposals"]}
     seen: set[tuple[str, str]] = set()
     for pv in inp.votes:
-        _check_pair(rd, asked, seen, pv)
+        _check_pair(rd, ids, asked, seen, pv)
     left = len(asked) - len(seen)
     # One event per ballot: every pair vote of this answer, with the voter's weight.
     data: dict[str, Any] = {
         "round": rd["id"],
         "specialist": inp.specialist,
-        "correlation": correlation(rd, inp.specialist),
+        "correlation": corr,
         "votes": [{"a": pv.a, "b": pv.b, "vote": pv.vote} for pv in inp.votes],
         # a whole weight is kept as an int (CPython shares small ints: no float per vote)
         "weight": int(sp.weight) if sp.weight.is_integer() else sp.weight,
@@ -365,27 +378,26 @@ def _vote(
     if left == 0:
         data["closed"] = True
     up.emit("vote_submitted", **data)
-    policy = _policy(spec, rd)
     now_open = open_round(up.s)
-    if (
-        left == 0
-        and now_open is not None
-        and now_open["pending"]
-        and (
-            (sp.human and policy.kind == "human")  # the first human's vote settles it
-            or (
-                policy.kind == "quorum" and len({v[0] for v in now_open["votes"]}) >= policy.quorum
-            )  # the quorum is in before the deadline
-        )
-    ):
+    if left or now_open is None:
+        return None  # this voter is asked more (the ballot was partial): nothing moves yet
+    if not now_open["pending"]:
+        return _advance(up, model)  # the last ballot of the phase
+    policy = _policy(spec, rd)
+    if (sp.human and policy.kind == "human") or (  # the first human's vote settles it
+        policy.kind == "quorum" and len({v[0] for v in now_open["votes"]}) >= policy.quorum
+    ):  # the quorum is in before the deadline
         return _evaluate(up, model, early=True)
-    return _advance(up, model)
+    return None
 
 
 def _check_pair(
-    rd: dict[str, Any], asked: set[tuple[str, ...]], seen: set[tuple[str, str]], pv: PairVote
+    rd: dict[str, Any],
+    ids: set[str],
+    asked: set[tuple[str, str]],
+    seen: set[tuple[str, str]],
+    pv: PairVote,
 ) -> None:
-    ids = {p[0] for p in rd["proposals"]}
     for pid in (pv.a, pv.b):
         if pid not in ids:
             raise UnknownProposal(
@@ -506,18 +518,26 @@ def proposals(rd: dict[str, Any]) -> list[dict[str, Any]]:
 def pairs_of(rd: dict[str, Any], specialist: str) -> list[list[str]]:
     """The pairs a voter is still asked about: every pair of distinct proposals (kept once,
     derived), or what is left of them after a partial ballot."""
-    entry = rd["pending"].get(specialist) or {}
+    return [list(p) for p in _asked(rd, rd["pending"].get(specialist) or {})]
+
+
+def _asked(rd: dict[str, Any], entry: dict[str, Any]) -> list[tuple[str, str]]:
+    """The pairs the pending solicitation ``entry`` asks about (see :func:`pairs_of`)."""
     if "left" in entry:
-        return [list(p) for p in entry["left"]]
-    return [[a["id"], b["id"]] for a, b in combinations(_candidates(rd), 2)]
+        return [(a, b) for a, b in entry["left"]]
+    return list(combinations([p[0] for p in _candidates(rd)], 2))
 
 
-def _candidates(rd: dict[str, Any]) -> list[dict[str, Any]]:
-    """The distinct proposals (by transition), first proposer first."""
-    seen: dict[str, dict[str, Any]] = {}
-    for p in proposals(rd):
-        seen.setdefault(p["t"], p)
-    return list(seen.values())
+def _candidates(rd: dict[str, Any]) -> list[list[Any]]:
+    """The distinct proposals (by transition), first proposer first: the round's compact
+    ``[id, by, transition(, params)]`` entries themselves, nothing rebuilt."""
+    seen: set[str] = set()
+    out: list[list[Any]] = []
+    for p in rd["proposals"]:
+        if p[2] not in seen:
+            seen.add(p[2])
+            out.append(p)
+    return out
 
 
 def _advance(up: Update, model: Model) -> Fire | None:
@@ -538,21 +558,77 @@ def _advance(up: Update, model: Model) -> Fire | None:
             rd,
             candidates[0],
             "single",
-            {candidates[0]["id"]: 0.0},
+            {candidates[0][0]: 0.0},
             "the only transition proposed",
         )
-    human_only = bool(rd.get("escalated"))
-    voters = [s for s in spec.of_state(rd["state"]) if s.votes and (s.human or not human_only)]
+    voters = _voters(spec, rd)
     if not voters:
         return _evaluate(up, model)
-    pairs = [[a["id"], b["id"]] for a, b in combinations(candidates, 2)]
+    pairs = [[a[0], b[0]] for a, b in combinations(candidates, 2)]
     _solicit(up, spec, rd["id"], rd["state"], rd["attempt"], voters, "vote_solicited", pairs=pairs)
     return None
 
 
-def _tally(rd: dict[str, Any], policy: Policy) -> tuple[dict[str, float], set[str]]:
-    ids = [c["id"] for c in _candidates(rd)]
-    tally = dict.fromkeys(ids, 0.0)
+def _voters(spec: DecisionSpec, rd: dict[str, Any]) -> list[SpecialistSpec]:
+    """Who is asked to vote when the round's proposals are in (only humans once escalated)."""
+    human_only = bool(rd.get("escalated"))
+    return [s for s in spec.of_state(rd["state"]) if s.votes and (s.human or not human_only)]
+
+
+def votes_ahead(
+    model: Model, session: Session, answers: list[Propose | Vote], now: float
+) -> dict[str, Any] | None:
+    """The open round as it would be once ``answers`` are applied at ``now``, if they are
+    valid proposals closing its proposal phase and it then asks for votes; else None.
+
+    What :func:`step` would record, without recording it: the proposals (with their ids) and
+    the pending vote solicitations, derived by the same rules (``_candidates``, ``_voters``),
+    so a caller can ask voters that answer at once and submit proposals and votes as one
+    update, which is checked again as usual (a wrong guess is refused, never recorded)."""
+    rd = open_round(session)
+    spec = model.decision
+    if rd is None or rd["phase"] != "propose" or not isinstance(spec, DecisionSpec):
+        return None
+    pending = rd["pending"]
+    if len(answers) != len(pending) or len({a.specialist for a in answers}) < len(answers):
+        return None  # not every solicitation answered (once)
+    allowed = spec.transitions.get(rd["state"], ())
+    proposals = list(rd["proposals"])
+    np = rd["np"]
+    for a in answers:
+        entry = pending.get(a.specialist)
+        if (
+            not isinstance(a, Propose)
+            or a.round != rd["id"]
+            or a.invalid is not None
+            or a.transition not in allowed
+            or entry is None
+            or entry["k"] != "p"
+            or now > entry["due"]
+        ):
+            return None
+        proposal: list[Any] = [_label(np), a.specialist, a.transition]
+        if a.params:
+            proposal.append(dict(a.params))
+        proposals.append(proposal)
+        np += 1
+    ahead = {**rd, "proposals": proposals, "np": np}
+    voters = _voters(spec, ahead)
+    if len(_candidates(ahead)) < 2 or not voters:
+        return None  # decided alone, or evaluated without votes
+    due = now + spec.deadline
+    ahead["phase"] = "vote"
+    ahead["pending"] = {
+        sp.id: {"k": "v", "due": due, **({"h": True} if sp.human else {})} for sp in voters
+    }
+    ahead["due_at"] = due
+    return ahead
+
+
+def _tally(
+    rd: dict[str, Any], policy: Policy, candidates: list[list[Any]]
+) -> tuple[dict[str, float], set[str]]:
+    tally = dict.fromkeys([c[0] for c in candidates], 0.0)
     voters: set[str] = set()
     for by, a, b, vote, weight, *human in rd["votes"]:  # [by, a, b, vote, weight(, 1)]
         if policy.kind == "human" and not human:
@@ -570,8 +646,9 @@ def _evaluate(up: Update, model: Model, *, early: bool = False) -> Fire | None:
     rd = open_round(up.s)
     assert rd is not None
     policy = _policy(spec, rd)
-    tally, voters = _tally(rd, policy)
-    candidates = {c["id"]: c for c in _candidates(rd)}
+    distinct = _candidates(rd)
+    tally, voters = _tally(rd, policy, distinct)
+    candidates = {c[0]: c for c in distinct}
     if policy.kind == "quorum" and len(voters) < policy.quorum:
         return _outcome(
             up,
@@ -614,35 +691,38 @@ def _decide(
     up: Update,
     spec: DecisionSpec,
     rd: dict[str, Any],
-    winner: dict[str, Any],
+    winner: list[Any],
     policy: str,
     tally: dict[str, float],
     why: str,
 ) -> Fire:
+    """``winner``: the proposal's compact ``[id, by, transition(, params)]`` entry."""
+    pid, by, transition = winner[0], winner[1], winner[2]
+    params = winner[3] if len(winner) > 3 else None
     up.emit(
         "consensus_evaluated",
         round=rd["id"],
         outcome="decided",
         policy=policy,
         tally=tally,
-        winner=winner["id"],
-        transition=winner["t"],
+        winner=pid,
+        transition=transition,
         next="execute",
         why=why,
     )
     data: dict[str, Any] = {
         "round": rd["id"],
         "state": rd["state"],
-        "transition": winner["t"],
+        "transition": transition,
         "source": "proposal",
-        "proposal": winner["id"],
-        "specialist": winner["by"],
+        "proposal": pid,
+        "specialist": by,
         "keep": spec.history,
     }
-    if winner.get("params"):
-        data["params"] = winner["params"]
+    if params:
+        data["params"] = params
     up.emit("transition_executed", **data)
-    return Fire(winner["t"], winner.get("params"))
+    return Fire(transition, params)
 
 
 def _outcome(
@@ -681,7 +761,7 @@ def _outcome(
             up.emit("consensus_evaluated", **base, next="escalate")
             candidates = _candidates(rd)
             if len(candidates) >= 2:
-                pairs = [[a["id"], b["id"]] for a, b in combinations(candidates, 2)]
+                pairs = [[a[0], b[0]] for a, b in combinations(candidates, 2)]
                 _solicit(
                     up, spec, rd["id"], state, rd["attempt"], humans, "vote_solicited", pairs=pairs
                 )
@@ -803,8 +883,8 @@ def _voted(s: Session, e: Event) -> None:
     pending = dict(rd["pending"])
     mine = pending.get(d["specialist"])
     if mine is not None:
-        done = [[v["a"], v["b"]] for v in d["votes"]]
-        left = [p for p in pairs_of(rd, d["specialist"]) if p not in done]
+        done = {(v["a"], v["b"]) for v in d["votes"]}
+        left = [[a, b] for a, b in _asked(rd, mine) if (a, b) not in done]
         if left and not d.get("closed"):
             pending[d["specialist"]] = {**mine, "left": left}
         else:
