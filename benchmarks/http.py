@@ -414,13 +414,22 @@ def main(argv: list[str] | None = None) -> None:
                   f"p99 {_fmt(row['p99_ms'], '.1f')} ms"
                   + (f" [{row['error']}]" if row.get("error") else ""), file=sys.stderr)
 
+    failed: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
         benches = []
         for name in systems:  # all started first, each idle while another is measured
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(
                 prefix=f"bench-http-{name}-")))
-            benches.append(Bench(name, stack.enter_context(serve(name, tmp, args)), args))
-        rows = bench_all(benches, args, say)
+            try:
+                benches.append(Bench(name, stack.enter_context(serve(name, tmp, args)), args))
+            except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+                failed.append({"system": name, "config": CONFIGS[name], "run": "start",
+                               "offered_per_s": None, "turns_per_s": None, "p50_ms": None,
+                               "p99_ms": None, "p999_ms": None, "server_us_per_req": None,
+                               "load_us_per_req": None, "errors": None,
+                               "error": str(exc)[-300:]})
+                print(f"{name} did not start: {str(exc)[-300:]}", file=sys.stderr)
+        rows = bench_all(benches, args, say) + failed
     if args.json:
         print(json.dumps(rows))
         return
