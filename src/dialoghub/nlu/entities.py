@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol
 
 from dialoghub.errors import ModelError
-from dialoghub.nlu.normalize import tokenize
+from dialoghub.nlu.normalize import norms
 from dialoghub.nlu.numbers import find_numbers
 from dialoghub.nlu.times import find_times
 from dialoghub.nlu.types import EntityKind, EntitySpec
@@ -92,7 +92,7 @@ class _ListMatcher:
         for entry in spec.values:
             exact = spec.case_sensitive if entry.case_sensitive is None else entry.case_sensitive
             for said in (entry.value, *entry.synonyms):
-                words = tuple(t.norm for t in tokenize(said))
+                words = norms(said)
                 if not words:
                     continue
                 # The first declaration of a phrase wins, so a synonym shared by two values

@@ -13,6 +13,7 @@ found in it, so a training sentence and a user's text are seen the same way.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from dialoghub.nlu.entities import Analysis, Match
@@ -60,6 +61,7 @@ def intent_features(
     return f
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _shape(raw: str) -> str:
     if raw.isdecimal():
         return "D"
@@ -67,7 +69,7 @@ def _shape(raw: str) -> str:
         return "U"
     if raw[:1].isupper():
         return "T"
-    if any(c.isdigit() for c in raw):
+    if not raw.isalpha() and any(c.isdigit() for c in raw):  # letters only: no digit
         return "M"
     return "l"
 
@@ -84,26 +86,26 @@ def word_features(
     words = _words(analysis, matches, regex)
     n = len(words)
     text = analysis.text
+    raws = [text[cs:ce] for cs, ce in analysis.spans]
     padded = ["<s2>", "<s>", *words, "</s>", "</s2>"]
-    shapes = ["", "", *(_shape(text[cs:ce]) for cs, ce in analysis.spans), "", ""]
+    shapes = ["", "", *map(_shape, raws), "", ""]
     out: list[dict[str, float]] = []
     for k, w in enumerate(words):
-        cs, ce = analysis.spans[k]
-        raw = text[cs:ce]
+        before, after = padded[k + 1], padded[k + 3]
         f = {
             "bias": 1.0,  # a prior per label: CRFsuite has no other
             "w=" + w: 1.0,
-            "r=" + raw.casefold(): 1.0,  # as written: spelling correction may rename a name
+            "r=" + raws[k].casefold(): 1.0,  # as written: spelling correction may rename a name
             "s=" + w[-3:]: 1.0,
             "h=" + shapes[k + 2]: 1.0,
             "h-1=" + shapes[k + 1]: 1.0,
             "h+1=" + shapes[k + 3]: 1.0,
-            "w-1=" + padded[k + 1]: 1.0,
+            "w-1=" + before: 1.0,
             "w-2=" + padded[k]: 1.0,
-            "w+1=" + padded[k + 3]: 1.0,
+            "w+1=" + after: 1.0,
             "w+2=" + padded[k + 4]: 1.0,
-            "b-=" + padded[k + 1] + "|" + w: 1.0,
-            "b+=" + w + "|" + padded[k + 3]: 1.0,
+            "b-=" + before + "|" + w: 1.0,
+            "b+=" + w + "|" + after: 1.0,
         }
         if k == 0:
             f["first"] = 1.0

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dialoghub.nlu.entities import Analysis, Match
-from dialoghub.nlu.normalize import tokenize
+from dialoghub.nlu.normalize import norms
 from dialoghub.nlu.types import EntityKind, EntitySpec
 
 __all__ = ["Gazetteer"]
@@ -39,7 +39,7 @@ class Gazetteer:
                     spec.case_sensitive if entry.case_sensitive is None else entry.case_sensitive
                 )
                 for said in (entry.value, *entry.synonyms):
-                    words = tuple(t.norm for t in tokenize(said))
+                    words = norms(said)
                     forms = [(words, " ".join(said.split()))]
                     if len(words) > 1 and words[0] in _ARTICLES:
                         forms.append((words[1:], " ".join(said.split()[1:])))

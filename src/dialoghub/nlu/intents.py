@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from dialoghub.errors import ModelError
 from dialoghub.nlu.examples import PLACEHOLDER
-from dialoghub.nlu.normalize import tokenize
+from dialoghub.nlu.normalize import norms
 from dialoghub.nlu.slots import SlotContext
 from dialoghub.nlu.types import IntentSpec
 
@@ -52,7 +52,7 @@ def compile_intent(
         seq: list[tuple[str, str | None]] = []  # (term, slot name or None)
         pos = 0
         for m in PLACEHOLDER.finditer(example):
-            seq.extend((t.norm, None) for t in tokenize(example[pos : m.start()]))
+            seq.extend((w, None) for w in norms(example[pos : m.start()]))
             slot = m.group(1)
             if slot not in slots:
                 # A placeholder named after an entity (or a built-in) needs no declaration.
@@ -67,7 +67,7 @@ def compile_intent(
                     )
             seq.append(("@" + slots[slot], slot))
             pos = m.end()
-        seq.extend((t.norm, None) for t in tokenize(example[pos:]))
+        seq.extend((w, None) for w in norms(example[pos:]))
         if not seq:
             continue
         bags.append([term for term, _ in seq])

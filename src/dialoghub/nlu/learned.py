@@ -49,7 +49,7 @@ import msgspec
 from dialoghub.errors import ModelError
 from dialoghub.nlu.classifier import IntentClassifier
 from dialoghub.nlu.entities import Analysis, Match, best_non_overlapping
-from dialoghub.nlu.examples import fill, parse_example, sample_values
+from dialoghub.nlu.examples import PLACEHOLDER, fill, parse_example, sample_values
 from dialoghub.nlu.features import intent_features, regex_marker, word_features
 from dialoghub.nlu.gazetteer import Gazetteer
 from dialoghub.nlu.normalize import COMMON_WORDS, STOPWORDS
@@ -439,9 +439,9 @@ def _sample(intents: Sequence[IntentSpec], entities: set[str]) -> list[IntentSpe
             continue
         slots = dict(intent.slots)
         for example in intent.examples:
-            for segment in parse_example(example):
-                slot = segment.slot
-                if slot is None or slot in slots:
+            for m in PLACEHOLDER.finditer(example):
+                slot = m.group(1)
+                if slot in slots:
                     continue
                 if slot not in known:
                     raise ModelError(

@@ -9,6 +9,7 @@ two tokens ``what`` and ``is``.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import NamedTuple
@@ -19,6 +20,7 @@ __all__ = [
     "STOPWORDS",
     "Token",
     "normalize_word",
+    "norms",
     "scan",
     "split_word",
     "tokenize",
@@ -201,3 +203,10 @@ def tokenize(text: str) -> list[Token]:
             if part:
                 tokens.append(Token(part, start, end))
     return tokens
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def norms(text: str) -> tuple[str, ...]:
+    """The normalized tokens of ``text``, without spans (cached: a model's values and the
+    literal pieces of its examples are read by several indexes, and repeat)."""
+    return tuple(t.norm for t in tokenize(text))
