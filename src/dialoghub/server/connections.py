@@ -150,6 +150,11 @@ def server_config(app: Any, settings: Settings, **options: Any) -> ServerConfig:
 def run(app: Any, settings: Settings, **options: Any) -> None:
     """Serve like ``uvicorn.run`` with :func:`server_config` (``workers`` > 1 needs ``app``
     as an import string and ``factory=True``)."""
+    if options.get("workers", 1) > 1:
+        # uvicorn kills a worker that has not answered its health check within 5 s of being
+        # spawned; one importing the server and compiling its models on a busy machine takes
+        # longer, so `serve --workers 2` killed and respawned its workers forever.
+        options.setdefault("timeout_worker_healthcheck", 60)
     config = server_config(app, settings, **options)
     if config.workers > 1:
         from uvicorn.supervisors import Multiprocess
