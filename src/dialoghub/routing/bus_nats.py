@@ -7,10 +7,14 @@
 - lock records: a key-value bucket; acquire creates the key (or updates it, as its holder)
   with the expected revision, so two processes never both win; the entry's *revision*, a
   sequence number of the bucket's stream that only grows, is the fencing token;
-- pending commands: a key-value bucket, one key per session: ``create`` claims, a delete
-  with the read revision removes a record only if it is still the same dispatch;
+- pending commands: a key-value bucket, one key per session, empty when free: every
+  change is a compare-and-set on the revision this process last saw of the key (a claim
+  writes a free slot, a take writes it empty, a command round trip replaces the answered
+  record by the next in one request; another process's write in between makes it read and
+  decide again); a watch mirrors the bucket, so the deadline sweep reads nothing;
 - mailboxes: a JetStream stream with one subject per frame, ``<prefix>.mail.<client>.<seq>``,
-  the number taken from a per-client counter in a key-value bucket (compare-and-set); a
+  the number taken from a per-client counter in a key-value bucket (compare-and-set on the
+  revision this process last wrote, so one request while one process numbers it); a
   reconnecting client's missed frames are the subjects above its number.
 
 Keys and subject tokens are the hex of the tenant and names (NATS keys allow few
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -43,6 +48,19 @@ def _hex(*parts: str) -> str:
     return ".".join(p.encode().hex() or "00" for p in parts)
 
 
+def _free(value: bytes) -> bool:
+    return not value
+
+
+def _anything(value: bytes) -> bool:
+    return True
+
+
+def _same(key: str) -> Callable[[bytes], bool]:
+    """True of a slot holding the dispatch ``key``."""
+    return lambda value: bool(value) and _pending.decode(value).key == key
+
+
 def _split(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
@@ -60,6 +78,15 @@ class NatsBus:
         self._js: Any = None
         self._kv: dict[str, Any] = {}
         self._stream = f"{self.prefix}_mail"
+        # what this process last wrote or read of each pending slot: (value, revision)
+        self._slots: dict[str, tuple[bytes, int]] = {}
+        # every pending record, by key, as the bucket's watch reports them
+        self._mirror: dict[str, Pending] = {}
+        self._mirrored = asyncio.Event()
+        self._watcher: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        # the last number and counter revision this process gave each mailbox
+        self._mailseq: dict[str, tuple[int, int]] = {}
 
     async def start(self, handler: Handler, notices: Handler) -> None:
         try:
@@ -95,8 +122,18 @@ class NatsBus:
 
         await self._nc.subscribe(f"{self.prefix}.proc.{self.process}", cb=on_frame)
         await self._nc.subscribe(f"{self.prefix}.notices", cb=on_notice)
+        self._watcher = await self._kv["pending"].watchall()
+        self._tasks.append(asyncio.create_task(self._watch_pending(self._watcher)))
+        await asyncio.wait_for(self._mirrored.wait(), 10.0)
 
     async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._watcher is not None:
+            with contextlib.suppress(Exception):
+                await self._watcher.stop()
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.drain()
@@ -172,84 +209,113 @@ class NatsBus:
         entry = await self._get("locks", key.encode().hex())
         return None if entry is None else (entry.value.decode(), int(entry.revision))
 
-    async def claim_pending(self, pending: Pending) -> bool:
+    # --- pending commands: one key per session, an empty value when free -------------------
+    # A slot is freed by writing it empty (not by a delete, whose revision the client does
+    # not return), so every write of a slot returns the revision the next one expects: a
+    # process that wrote a slot last writes it again in one request, without reading it
+    # first (a compare-and-set on the revision it remembers; another process's write in
+    # between makes it read and try again).
+
+    async def _slot(self, k: str) -> tuple[bytes, int]:
+        """A slot's value (empty: free) and revision (0: never written), read now."""
+        from nats.js.errors import KeyNotFoundError
+
+        try:
+            entry = await self._kv["pending"].get(k)
+        except KeyNotFoundError as exc:  # never written, or deleted (the entry says when)
+            found = getattr(exc, "entry", None)
+            value, revision = b"", int(found.revision) if found is not None else 0
+        else:
+            value, revision = bytes(entry.value or b""), int(entry.revision)
+        self._slots[k] = (value, revision)
+        return value, revision
+
+    async def _swap(self, k: str, expect: Callable[[bytes], bool], value: bytes) -> bytes | None:
+        """Write ``value`` to slot ``k`` if its value satisfies ``expect``: the value it
+        replaced, or None if it did not satisfy ``expect``."""
         from nats.js.errors import KeyWrongLastSequenceError
 
-        try:
-            await self._kv["pending"].create(_hex(pending.slot), _encode(pending))
-        except KeyWrongLastSequenceError:
-            return False
-        return True
+        known = self._slots.get(k)
+        for _ in range(16):
+            old, revision = known if known is not None else await self._slot(k)
+            if not expect(old):
+                if known is not None:  # what this process saw may be old: look again
+                    known = None
+                    continue
+                return None
+            try:
+                written = await self._kv["pending"].update(k, value, last=revision)
+            except KeyWrongLastSequenceError:  # written meanwhile: read it, decide again
+                known = None
+                continue
+            self._slots[k] = (value, int(written))
+            return old
+        raise BusError(f"pending slot {k} kept changing under 16 compare-and-sets")
+
+    async def claim_pending(self, pending: Pending) -> bool:
+        return await self._swap(_hex(pending.slot), _free, _encode(pending)) is not None
 
     async def put_pending(self, pending: Pending) -> bool:
-        entry = await self._get("pending", _hex(pending.slot))
-        if entry is None or _pending.decode(entry.value).key != pending.key:
-            return False
-        try:
-            await self._kv["pending"].update(
-                _hex(pending.slot), _encode(pending), last=entry.revision
-            )
-        except Exception:
-            return False
-        return True
+        same = _same(pending.key)
+        return await self._swap(_hex(pending.slot), same, _encode(pending)) is not None
 
     async def take_session_pending(self, tenant: str, session_id: str) -> Pending | None:
-        entry = await self._get("pending", _hex(f"{tenant}/{session_id}"))
-        if entry is None:
-            return None
-        try:
-            await self._kv["pending"].delete(_hex(f"{tenant}/{session_id}"), last=entry.revision)
-        except Exception:
-            return None  # taken meanwhile
-        return _pending.decode(entry.value)
+        old = await self._swap(_hex(f"{tenant}/{session_id}"), bool, b"")
+        return _pending.decode(old) if old else None
 
     async def get_pending(self, tenant: str, session_id: str) -> Pending | None:
-        entry = await self._get("pending", _hex(f"{tenant}/{session_id}"))
-        return None if entry is None else _pending.decode(entry.value)
+        value, _ = await self._slot(_hex(f"{tenant}/{session_id}"))
+        return _pending.decode(value) if value else None
 
     async def take_pending(self, pending: Pending) -> bool:
-        entry = await self._get("pending", _hex(pending.slot))
-        if entry is None or _pending.decode(entry.value).key != pending.key:
-            return False
-        try:
-            await self._kv["pending"].delete(_hex(pending.slot), last=entry.revision)
-        except Exception:
-            return False
-        return True
+        return await self._swap(_hex(pending.slot), _same(pending.key), b"") is not None
 
     async def pending(self) -> list[Pending]:
-        out = []
-        for key in await self._keys("pending"):
-            entry = await self._get("pending", key)
-            if entry is not None:
-                out.append(_pending.decode(entry.value))
-        return out
+        # the bucket's mirror, kept by a watch: the deadline sweep reads nothing per record
+        return list(self._mirror.values())
 
     async def advance(
         self, pending: Pending, *, take: bool, mail: Mail | None = None
     ) -> tuple[Pending | None, bool, int]:
-        taken = (
-            await self.take_session_pending(pending.tenant, pending.session_id) if take else None
-        )
-        if not await self.claim_pending(pending):
-            return taken, False, 0
+        k = _hex(pending.slot)
+        if take:  # the answered record replaced by the next: one compare-and-set
+            old = await self._swap(k, _anything, _encode(pending))
+            taken = _pending.decode(old) if old else None
+        else:
+            taken = None
+            if await self._swap(k, _free, _encode(pending)) is None:
+                return None, False, 0
         return taken, True, 0 if mail is None else await self.append(*mail)
+
+    async def _watch_pending(self, watcher: Any) -> None:
+        """Keep :attr:`_mirror` equal to the pending bucket (every process's writes)."""
+        async for entry in watcher:
+            if entry is None:  # the end of the initial values
+                self._mirrored.set()
+                continue
+            if entry.value and entry.operation is None:
+                with contextlib.suppress(msgspec.DecodeError):
+                    self._mirror[entry.key] = _pending.decode(entry.value)
+                    continue
+            self._mirror.pop(entry.key, None)
 
     async def append(self, tenant: str, client: str, frame: bytes) -> int:
         from nats.js.errors import KeyWrongLastSequenceError
 
         kv, k = self._kv["mailseq"], _hex(tenant, client)
+        known = self._mailseq.get(k)
         while True:  # a compare-and-set increment of the client's counter
-            entry = await self._get("mailseq", k)
-            seq = 1 if entry is None else int(entry.value) + 1
+            if known is None:
+                entry = await self._get("mailseq", k)
+                known = (0, 0) if entry is None else (int(entry.value), int(entry.revision))
+            seq = known[0] + 1
             try:
-                if entry is None:
-                    await kv.create(k, str(seq).encode())
-                else:
-                    await kv.update(k, str(seq).encode(), last=entry.revision)
+                revision = await kv.update(k, str(seq).encode(), last=known[1])
                 break
-            except KeyWrongLastSequenceError:
+            except KeyWrongLastSequenceError:  # another process numbered one meanwhile
+                known = None
                 await asyncio.sleep(0)
+        self._mailseq[k] = (seq, int(revision))
         await self._js.publish(f"{self.prefix}.mail.{k}.{seq}", frame)
         return seq
 
