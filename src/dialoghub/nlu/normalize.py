@@ -18,6 +18,7 @@ __all__ = [
     "COMMON_WORDS",
     "FILLERS",
     "STOPWORDS",
+    "TOKEN_PATTERN",
     "Token",
     "normalize_word",
     "norms",
@@ -47,6 +48,9 @@ _TOKEN_RE = re.compile(
     r"(?:(?<![\w-])-)?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.:]\d+)?)"
     r"|[^\W\d_]+(?:['\u2019`][^\W\d_]+)*"
 )
+#: The written words and numbers of a text (what :func:`scan` lists), for a caller that
+#: iterates the matches itself.
+TOKEN_PATTERN = _TOKEN_RE
 
 # Whole-word rewrites: contractions whose stem changes, and chat spellings common enough that
 # users expect them to work. The values are what the word means, as separate tokens.

@@ -223,7 +223,10 @@ class Recognizer:
         candidates: Sequence[int] = range(len(scores))
         if allowed is not None:
             candidates = [i for i in candidates if self._names[i] in allowed]
-        ranked = sorted((i for i in candidates if scores[i] > 0.0), key=lambda i: (-scores[i], i))
+        # Best first; equal scores in declaration order (a stable sort keeps it, reversed too).
+        ranked = sorted(
+            (i for i in candidates if scores[i] > 0.0), key=scores.__getitem__, reverse=True
+        )
         if not ranked:
             return Recognition(None, 0.0)
         best = ranked[0]

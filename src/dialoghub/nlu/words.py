@@ -14,7 +14,13 @@ from typing import NamedTuple
 
 from dialoghub.nlu.entities import Analysis
 from dialoghub.nlu.fuzzy import Speller
-from dialoghub.nlu.normalize import COMMON_WORDS, FILLERS, normalize_word, scan, split_word
+from dialoghub.nlu.normalize import (
+    COMMON_WORDS,
+    FILLERS,
+    TOKEN_PATTERN,
+    normalize_word,
+    split_word,
+)
 
 __all__ = ["FILLER", "OTHER", "TERM", "Word", "WordReader"]
 
@@ -86,10 +92,11 @@ class WordReader:
         spans: list[tuple[int, int]] = []
         quality: list[float] = []
         kinds: list[int] = []
-        for raw, start, end in scan(text):
-            for w in self.word(raw):
+        for m in TOKEN_PATTERN.finditer(text):  # as scan(text), without the list
+            span = m.span()
+            for w in self.word(m.group()):
                 words.append(w.form)
-                spans.append((start, end))
+                spans.append(span)
                 quality.append(w.quality)
                 kinds.append(w.kind)
         return Analysis(text, words, spans, quality), kinds
