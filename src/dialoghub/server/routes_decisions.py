@@ -15,9 +15,12 @@ solicitations this process's updates open.
 ``/v1/decisions/ws`` (WebSocket, ``Authorization: Bearer KEY`` or ``?access_token=KEY``)
 pushes each new solicitation of a human specialist of the caller's tenant as it is made, as
 ``{"type": "solicited", "session_id", "model_id", "round", "state", "specialist", "kind",
-"correlation", "due_at"}`` (``?specialist=ID`` for one's own). It sees the updates of its
-own server process (the session WebSocket and the tenant feed cross processes through the
-broadcast relay); a client that reads too slowly loses the oldest pushes, never the socket.
+"correlation", "due_at"}`` (``?specialist=ID`` for one's own). The pushes go through the
+server's broadcaster (the key ``(tenant, "/decisions")``: a session id never holds a ``/``),
+so with a broadcast URL they cross server processes through the same relay as the session
+streams and the tenant feed: a solicitation made by any process reaches every process's
+sockets. A client that reads too slowly loses pushes (those arriving while its queue is
+full), never the socket.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from dialoghub.decision.wire import InboxPage, OverrideIn, ProposeIn, RoundOut, 
 from dialoghub.engine.records import Input, Override, PairVote, Propose, Vote
 from dialoghub.errors import DialoghubError, InvalidInput, StoreError, UnknownModel
 from dialoghub.server.auth import Principal
+from dialoghub.server.broadcast import Message
 from dialoghub.server.endpoint import Param, body, endpoint, service_of
 from dialoghub.server.errors import Forbidden, error_body, status_of
 from dialoghub.server.routes_sessions import IDEMPOTENCY_KEY, SESSION_ID
@@ -80,18 +84,24 @@ def start(service: Service) -> None:
     service.hub.watch(lambda view: _push_solicitations(service, view))
 
 
-#: The inbox sockets of each service: tenant -> the queues of its connected sockets.
-_sockets: weakref.WeakKeyDictionary[Service, dict[str, set[asyncio.Queue[bytes]]]] = (
-    weakref.WeakKeyDictionary()
-)
-#: Pushes a socket may have waiting before the oldest are dropped.
+#: Pushes a socket may have waiting before new ones are dropped.
 SOCKET_QUEUE = 1000
+#: The session-id half of a tenant's inbox key; session ids hold no ``/``, so never a session's.
+DECISIONS = "/decisions"
+
+
+def inbox_key(tenant: str) -> tuple[str, str]:
+    """The broadcaster key of ``tenant``'s inbox pushes."""
+    return (tenant, DECISIONS)
 
 
 def _push_solicitations(service: Service, view: Any) -> None:
-    """Hand each human solicitation of a stored update to the tenant's inbox sockets."""
-    tenants = _sockets.get(service)
-    if not tenants or view.session.tenant not in tenants:
+    """Publish each human solicitation of a stored update to the tenant's inbox sockets,
+    here and (through the relay) in the other server processes."""
+    key = inbox_key(view.session.tenant)
+    broadcaster = service.broadcaster
+    relay = broadcaster.relay
+    if relay is None and not broadcaster.has_subscribers(key):
         return
     for e in view.events:
         if e.type in ("proposal_solicited", "vote_solicited") and e.data.get("human"):
@@ -108,10 +118,10 @@ def _push_solicitations(service: Service, view: Any) -> None:
                     "due_at": e.data["due_at"],
                 }
             )
-            for queue in tuple(tenants[view.session.tenant]):
-                if queue.full():
-                    queue.get_nowait()  # a slow reader loses the oldest push
-                queue.put_nowait(push)
+            message = Message(e.seq, e.seq, push)
+            broadcaster.publish(key, message)  # a full socket queue drops it
+            if relay is not None:
+                relay.send(key, message)
 
 
 async def inbox_socket(ws: WebSocket) -> None:
@@ -129,11 +139,15 @@ async def inbox_socket(ws: WebSocket) -> None:
         await ws.close(code=4000 + status if 400 <= status < 500 else 1011)
         return
     only = ws.query_params.get("specialist")
-    queue: asyncio.Queue[bytes] = asyncio.Queue(SOCKET_QUEUE)
-    tenants = _sockets.setdefault(service, {})
-    tenants.setdefault(who.tenant, set()).add(queue)
-    await ws.accept()
-    await ws.send_text('{"type":"attached"}')
+    key = inbox_key(who.tenant)
+    sub = service.broadcaster.subscribe(key, queue_size=SOCKET_QUEUE)
+    try:
+        await service.broadcaster.ready(key)  # pushes made anywhere reach us from now on
+        await ws.accept()
+        await ws.send_text('{"type":"attached"}')
+    except BaseException:
+        service.broadcaster.unsubscribe(sub)
+        raise
 
     async def drain() -> None:  # the client's frames: nothing is expected but its close
         with contextlib.suppress(WebSocketDisconnect):
@@ -143,17 +157,17 @@ async def inbox_socket(ws: WebSocket) -> None:
     reader = asyncio.create_task(drain())
     try:
         while not reader.done():
-            getter = asyncio.ensure_future(queue.get())
+            getter = asyncio.ensure_future(sub.queue.get())
             done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
             if getter not in done:
                 getter.cancel()
                 break
-            push = getter.result()
+            push = getter.result().body
             if only is None or msgspec.json.decode(push)["specialist"] == only:
                 await ws.send_text(push.decode())
     finally:
         reader.cancel()
-        tenants[who.tenant].discard(queue)
+        service.broadcaster.unsubscribe(sub)
         with contextlib.suppress(BaseException):
             await reader
 
