@@ -128,6 +128,9 @@ class AgentApp:
         self._running: dict[Key, _Running] = {}
         self._pending: dict[Key, int] = {}  # rounds accepted and not ended, per session
         self._logs: OrderedDict[Key, LiveLog] = OrderedDict()
+        #: told of each live event of a round played here, to carry it to the other server
+        #: processes (the server sets it when it relays through Redis); see :meth:`deliver`
+        self.relay: Callable[[Key, AgentEvent], None] | None = None
         self._tasks: set[asyncio.Task[Round]] = set()
         self._dialog = DialogPlanner(self.hub)
         if AGENT_MODEL not in self.hub.models:
@@ -220,6 +223,7 @@ class AgentApp:
         if log is None:
             seq = int(((session.agent if session is not None else None) or {}).get("seq", 0))
             log = self._logs[key] = LiveLog(seq, keep=self.keep_events)
+            log.on_publish = lambda event: self._relay_out(key, event)
             while len(self._logs) > RECENT_LOGS:
                 old_key, old = next(iter(self._logs.items()))
                 if old_key in self._running or old.followers:
@@ -229,6 +233,17 @@ class AgentApp:
         else:
             self._logs.move_to_end(key)
         return log
+
+    def _relay_out(self, key: Key, event: AgentEvent) -> None:
+        if self.relay is not None:
+            self.relay(key, event)
+
+    def deliver(self, key: Key, event: AgentEvent) -> None:
+        """An event of a round another process plays, for this process's followers of the
+        session (none: nothing to do; a round of it running here numbers its own)."""
+        log = self._logs.get(key)
+        if log is not None and key not in self._running:
+            log.deliver(event)
 
     def _drop(self, key: Key) -> None:
         log = self._logs.pop(key, None)

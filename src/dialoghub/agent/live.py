@@ -7,12 +7,17 @@ number it saw gets exactly what it missed, as long as it is still kept; what is 
 that comes from the store (the round starts, completed posts and ends recorded on the
 session, without their chunks), through the ``backfill`` the caller gives. A follower never
 slows the round: publishing appends and wakes, it never waits for anyone.
+
+Across server processes, ``on_publish`` (set by the application) hands each event published
+here to a relay, and :meth:`LiveLog.deliver` takes the events another process published for
+the same session: a follower attached to any process sees the round wherever it runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from dialoghub.agent.events import AgentEvent
 
@@ -28,7 +33,7 @@ Backfill = Callable[[int, int], Awaitable[list[AgentEvent]]]
 class LiveLog:
     """One session's live event numbering, its recent events and their followers."""
 
-    __slots__ = ("_changed", "_events", "closed", "followers", "keep", "seq")
+    __slots__ = ("_changed", "_events", "closed", "followers", "keep", "on_publish", "seq")
 
     def __init__(self, seq: int = 0, *, keep: int = KEEP) -> None:
         self.seq = seq  # the last number given out
@@ -37,6 +42,8 @@ class LiveLog:
         self._changed = asyncio.Event()
         self.followers = 0
         self.closed = False
+        #: told of every event published here (a relay to the other server processes)
+        self.on_publish: Callable[[AgentEvent], Any] | None = None
 
     def next_seq(self) -> int:
         """The number of the next event."""
@@ -45,6 +52,20 @@ class LiveLog:
 
     def publish(self, event: AgentEvent) -> None:
         """Keep ``event`` and wake the followers (never blocks)."""
+        self._keep(event)
+        if self.on_publish is not None:
+            self.on_publish(event)
+
+    def deliver(self, event: AgentEvent) -> bool:
+        """Take an event another process published for this session (a relay's); False
+        for one already here (several followers relay the same event, or an old one)."""
+        if event.seq <= self.seq:
+            return False
+        self.seq = event.seq
+        self._keep(event)
+        return True
+
+    def _keep(self, event: AgentEvent) -> None:
         self._events.append(event)
         if len(self._events) > 2 * self.keep:  # trim in batches: amortised O(1)
             del self._events[: len(self._events) - self.keep]

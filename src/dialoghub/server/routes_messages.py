@@ -47,6 +47,7 @@ from dialoghub.errors import (
     SessionExists,
     SessionNotFound,
 )
+from dialoghub.server.agent_relay import install_relay, relayed
 from dialoghub.server.auth import Principal
 from dialoghub.server.endpoint import Body, Param, endpoint
 from dialoghub.server.errors import BadRequest
@@ -124,6 +125,7 @@ def agent_of(service: Service, app: Any) -> tuple[AgentApp, AgentConfig]:
             busy=config.busy,
             shared_store=service.settings.workers > 1 or bool(service.settings.broadcast),
         )
+        install_relay(service, agent)
         found = _agents[service] = (agent, config)
     return found
 
@@ -341,8 +343,8 @@ async def stream_rounds(service: Service, request: Request, who: Principal) -> R
     if after is None:
         after = AFTER.read(request)
     await service.hub.get_session(sid, tenant=who.tenant)  # 404 before the stream starts
-    follower = agent.follow(sid, after=after, tenant=who.tenant)
     keepalive = config.keepalive
+    tenant = who.tenant
 
     async def body() -> AsyncIterator[bytes]:
         # One task follows the log into a queue; the stream waits on the queue with a
@@ -351,8 +353,9 @@ async def stream_rounds(service: Service, request: Request, who: Principal) -> R
 
         async def pump() -> None:
             try:
-                async for event in follower:
-                    queue.put_nowait(event)
+                async with relayed(service, agent, tenant, sid):
+                    async for event in agent.follow(sid, after=after, tenant=tenant):
+                        queue.put_nowait(event)
             finally:
                 queue.put_nowait(None)
 
@@ -408,13 +411,14 @@ async def forward_rounds(
     """Send the session's round events after ``after`` to the socket, then each new one,
     as ``{"type": "round_event", "event": {...}}`` frames, until cancelled."""
     agent, _ = agent_of(service, ws.app)
-    async for event in agent.follow(sid, after=after, tenant=tenant):
-        await ws.send(
-            {
-                "type": "websocket.send",
-                "text": _encode({"type": "round_event", "event": event}).decode(),
-            }
-        )
+    async with relayed(service, agent, tenant, sid):
+        async for event in agent.follow(sid, after=after, tenant=tenant):
+            await ws.send(
+                {
+                    "type": "websocket.send",
+                    "text": _encode({"type": "round_event", "event": event}).decode(),
+                }
+            )
 
 
 routes = [
