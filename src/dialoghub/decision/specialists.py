@@ -115,7 +115,7 @@ def parse_answer(data: Any, solicitation: Solicitation) -> Answer:
         answer: Answer = data
     elif isinstance(data, str) and solicitation.kind == "proposal":
         answer = ProposalAnswer(transition=data)
-    elif not isinstance(data, Mapping):
+    elif not isinstance(data, dict) and not isinstance(data, Mapping):  # dict: no ABC check
         raise InvalidAnswer(f"the reply is not a JSON object: {str(data)[:200]!r}")
     elif solicitation.kind == "proposal":
         answer = _proposal_of(data)
@@ -138,7 +138,7 @@ def _proposal_of(data: Mapping[str, Any]) -> ProposalAnswer:
 
 def _vote_of(data: Mapping[str, Any], solicitation: Solicitation) -> VoteAnswer:
     raw = data.get("votes")
-    if isinstance(raw, Mapping):  # {"A|B": "A"} or {"A-B": ...}: accept a common shorthand
+    if not isinstance(raw, list) and isinstance(raw, Mapping):  # {"A|B": "A"} or {"A-B": ...}
         raw = [
             {
                 "a": k.replace("-", "|").split("|")[0],
@@ -152,11 +152,13 @@ def _vote_of(data: Mapping[str, Any], solicitation: Solicitation) -> VoteAnswer:
         raise InvalidAnswer("the reply has no 'votes' list of {a, b, vote}")
     votes: dict[tuple[str, str], str] = {}
     for item in raw:
-        if not isinstance(item, Mapping) or not all(
-            isinstance(item.get(k), str) for k in ("a", "b", "vote")
-        ):
+        # (a dict is checked without the Mapping ABC's isinstance, a cost per pair vote)
+        if not isinstance(item, dict) and not isinstance(item, Mapping):
             raise InvalidAnswer(f"a vote is {{a, b, vote}}, not {str(item)[:100]!r}")
-        votes[(item["a"], item["b"])] = item["vote"]
+        a, b, vote = item.get("a"), item.get("b"), item.get("vote")
+        if not isinstance(a, str) or not isinstance(b, str) or not isinstance(vote, str):
+            raise InvalidAnswer(f"a vote is {{a, b, vote}}, not {str(item)[:100]!r}")
+        votes[(a, b)] = vote
     return VoteAnswer(votes=votes, reasoning=str(data.get("reasoning", ""))[:4000])
 
 
@@ -178,7 +180,7 @@ def _check(answer: Answer, solicitation: Solicitation) -> None:
             raise InvalidAnswer(f"the pair {pair[0]}/{pair[1]} was not asked")
         if vote not in CHOICES:
             raise InvalidAnswer(f"a vote is one of {', '.join(CHOICES)}, not {vote!r}")
-    if set(answer.votes) != asked:
+    if answer.votes.keys() != asked:
         missing = sorted(f"{a}/{b}" for a, b in asked - set(answer.votes))
         raise InvalidAnswer(f"no vote on {', '.join(missing)}")
 
