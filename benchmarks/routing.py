@@ -24,8 +24,9 @@ Rows:
 - p50/p99: from the answer (its scheduled time) to the session's next command: the
   result's durable write, the next dispatch and both WebSocket legs;
 - ``cpu us/rt``: the server processes' CPU (user + system, every thread) per round trip;
-  ``bus ops/rt``: Redis commands per round trip (from ``INFO``, so any other client of the
-  same Redis counts too);
+  ``redis cmds/rt``: Redis commands per round trip, a script's own commands included, and
+  in brackets the scripts (EVALSHA) among them (from ``INFO commandstats``, so any other
+  client of the same Redis counts too);
 - setups: ``sqlite`` (one server, local bus); ``redis`` / ``nats``: two servers on one
   PostgreSQL schema sharing the bus (each provider connected to its own server, sessions
   created half on each); ``sqlite2``: two servers on one SQLite file and Redis;
@@ -96,7 +97,7 @@ class Wire(asyncio.Protocol):
         parts = urlsplit(url)
         loop = asyncio.get_running_loop()
         _, wire = await loop.create_connection(
-            lambda: cls(on_frame), parts.hostname, parts.port or 80
+            lambda: cls(on_frame), parts.hostname or "127.0.0.1", parts.port or 80
         )
         assert wire.transport is not None
         key = base64.b64encode(os.urandom(16)).decode()
@@ -237,14 +238,17 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def _redis_commands() -> int:
+def _redis_commands() -> tuple[int, int]:
+    """Commands Redis ran (a script's own commands included), and scripts called."""
     import redis
 
     r = redis.Redis.from_url(REDIS)
     try:
-        return int(r.info("stats")["total_commands_processed"])
+        stats = r.info("commandstats")
     finally:
         r.close()
+    calls = {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()}
+    return sum(calls.values()), calls.get("evalsha", 0) + calls.get("eval", 0)
 
 
 async def _run(
@@ -267,7 +271,7 @@ async def _run(
         starters[i % len(starters)].send(_encode(frame))
     await asyncio.sleep(1.5)  # warm up
     cpu = [_cpu(s.popen.pid) for s in servers]
-    ops = _redis_commands() if redis else 0
+    ops = _redis_commands() if redis else (0, 0)
     mine = time.process_time()
     load.measuring = True
     started = time.perf_counter()
@@ -276,7 +280,7 @@ async def _run(
     elapsed = time.perf_counter() - started
     mine = time.process_time() - mine
     used = sum(_cpu(s.popen.pid) - c for s, c in zip(servers, cpu, strict=True))
-    ops = _redis_commands() - ops if redis else 0
+    after = _redis_commands() if redis else (0, 0)
     if pacer is not None:
         pacer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -290,7 +294,8 @@ async def _run(
         "p99_ms": _pct(load.latencies, 0.99),
         "cpu_us": used / count * 1e6,
         "load_us": mine / count * 1e6,
-        "bus_ops": ops / count if redis else None,
+        "bus_ops": (after[0] - ops[0]) / count if redis else None,
+        "scripts": (after[1] - ops[1]) / count if redis else None,
         "missed": load.missed,
     }
 
@@ -322,7 +327,9 @@ async def _setup(
             for s in servers:
                 s.kill()
         rows.append({"setup": name, "load": load, **row})
-        rate = row["rate"] / 2  # the half row: open loop at half the measured max
+        # the half row: open loop at half the measured max (or at --rate, the same offered
+        # load for runs to compare on a machine whose max moves with other work)
+        rate = args.rate or row["rate"] / 2
     return rows
 
 
@@ -441,7 +448,7 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
 def _table(rows: list[dict[str, Any]]) -> str:
     lines = [
         f"{'setup':30} {'load':6} {'round trips/s':>13} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'cpu us/rt':>9} {'load us/rt':>10} {'bus ops/rt':>10} {'missed':>6}"
+        f"{'cpu us/rt':>9} {'load us/rt':>10} {'redis cmds/rt':>13} {'missed':>6}"
     ]
     for r in rows:
         if "bytes_per_client" in r:
@@ -450,10 +457,11 @@ def _table(rows: list[dict[str, Any]]) -> str:
                 f"{r['bytes_per_client'] / 1024:.1f} KiB per idle client"
             )
             continue
-        ops = "" if r["bus_ops"] is None else f"{r['bus_ops']:.1f}"
+        ops = "" if r["bus_ops"] is None else f"{r['bus_ops']:.1f} ({r['scripts']:.1f})"
         lines.append(
             f"{r['setup']:30} {r['load']:6} {r['rate']:>13,.0f} {r['p50_ms']:>7.2f} "
-            f"{r['p99_ms']:>7.2f} {r['cpu_us']:>9.0f} {r['load_us']:>10.0f} {ops:>10} {r['missed']:>6}"
+            f"{r['p99_ms']:>7.2f} {r['cpu_us']:>9.0f} {r['load_us']:>10.0f} {ops:>13} "
+            f"{r['missed']:>6}"
         )
     return "\n".join(lines)
 
@@ -464,6 +472,9 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--idle-clients", type=int, default=10_000)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="the half row's open-loop rate (default: max/2)"
+    )
     parser.add_argument(
         "--setups",
         default="sqlite,redis,nats",

@@ -23,7 +23,7 @@ from dialoghub.errors import IdempotencyKeyReused, InputError, SessionClosed, Se
 from dialoghub.hub import Hub
 from dialoghub.hub.view import SessionView
 from dialoghub.routing.bus import Bus, ClientRecord, Pending
-from dialoghub.routing.clients import Attached
+from dialoghub.routing.clients import Attached, Registry
 from dialoghub.routing.frames import CommandFrame, UpdateFrame
 from dialoghub.routing.locks import ClientLocks, choose_provider
 
@@ -47,7 +47,7 @@ class Commands:
     locks: ClientLocks
     _rng: random.Random
     _local: dict[tuple[str, str], Attached]
-    _registry: dict[tuple[str, str], ClientRecord]
+    _registry: Registry
     _pending: dict[str, Pending]
     _watched: dict[tuple[str, str], int]
     _watch: Callable[[SessionView], None]
@@ -132,9 +132,14 @@ class Commands:
         await self._send_to(record, pending)
 
     def _choose(self, pending: Pending, session: Session) -> ClientRecord | None:
-        busy = {c.record.name: c.busy for c in self._local.values()}
+        providers = self._registry.of(pending.tenant, "provider")
+        busy = {}
+        for record in providers:
+            local = self._local.get((record.tenant, record.name))
+            if local is not None:
+                busy[record.name] = local.busy
         return choose_provider(
-            self._registry.values(),
+            providers,
             pending.command,
             pending.tenant,
             pending.session_id,

@@ -30,10 +30,10 @@ from dialoghub.engine.records import CommandAction, Input, Session
 from dialoghub.hub import Hub
 from dialoghub.hub.view import SessionView
 from dialoghub.routing.bus import Bus, ClientRecord, LocalBus, Pending
-from dialoghub.routing.clients import Attached, Send
+from dialoghub.routing.clients import Attached, Registry, Send
 from dialoghub.routing.commands import BUILTINS, Commands
 from dialoghub.routing.frames import CommandFrame, UpdateFrame
-from dialoghub.routing.locks import ClientLocks, reply_targets
+from dialoghub.routing.locks import USER_ROLES, ClientLocks, reply_targets
 from dialoghub.routing.logs import SessionLogs
 from dialoghub.routing.sessions import DEFAULT_SESSION, SessionOps
 from dialoghub.routing.upkeep import Upkeep
@@ -74,7 +74,7 @@ class Router(Commands, Upkeep, SessionOps):
         self.logs = logs
         self._rng = random.Random(seed)
         self._local: dict[tuple[str, str], Attached] = {}
-        self._registry: dict[tuple[str, str], ClientRecord] = {}
+        self._registry = Registry()
         self.locks = ClientLocks()
         self._pending: dict[str, Pending] = {}  # known to this process, by key
         self._connections = itertools.count(1)
@@ -321,7 +321,12 @@ class Router(Commands, Upkeep, SessionOps):
             status=session.status.value,
         )
         targets = reply_targets(
-            self._registry.values(), tenant, session.id, session.locks, self.locks, self._rng
+            self._registry.of(tenant, *USER_ROLES),
+            tenant,
+            session.id,
+            session.locks,
+            self.locks,
+            self._rng,
         )
         watchers = [
             c.record

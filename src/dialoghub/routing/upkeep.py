@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from dialoghub.routing.bus import Bus, ClientRecord, Pending
-from dialoghub.routing.clients import Attached
+from dialoghub.routing.clients import Attached, Registry
 from dialoghub.routing.locks import ClientLocks
 
 __all__ = ["Upkeep"]
@@ -35,7 +35,7 @@ class Upkeep:
     dispatch_timeout: float
     locks: ClientLocks
     _local: dict[tuple[str, str], Attached]
-    _registry: dict[tuple[str, str], ClientRecord]
+    _registry: Registry
     _pending: dict[str, Pending]
     _run_on: Callable[[Attached, Pending], Awaitable[None]]
     _assign: Callable[..., Awaitable[None]]
@@ -105,7 +105,7 @@ class Upkeep:
         fresh = {(r.tenant, r.name): r for r in records}
         for key, client in self._local.items():
             fresh[key] = client.record
-        self._registry = fresh
+        self._registry = Registry(fresh.items())
 
     async def _beat(self) -> None:
         while True:
