@@ -112,18 +112,22 @@ def solicitations(
     asked = [(sid, p) for sid, p in rd["pending"].items() if only is None or only(sid, p)]
     if not asked:
         return out
-    proposals = tuple(
-        {
-            "id": p["id"],
-            "transition": p["t"],
-            "params": p.get("params") or {},
-            "by": p["by"],
-            "reasoning": (reasoning or {}).get(p["id"], ""),
-        }
-        for p in proposals_of(rd)
-    )
-    # the same for every specialist of the round (computed once)
-    every_pair = tuple((a, b) for a, b in pairs_of(rd, ""))
+    # the same for every voter of the round: computed once, and only if someone votes
+    proposals: tuple[dict[str, Any], ...] = ()
+    every_pair: tuple[tuple[str, str], ...] = ()
+    if any(p["k"] == "v" for _, p in asked):
+        said = reasoning or {}
+        proposals = tuple(
+            {
+                "id": p[0],
+                "transition": p[2],
+                "params": (p[3] if len(p) > 3 else None) or {},
+                "by": p[1],
+                "reasoning": said.get(p[0], ""),
+            }
+            for p in rd["proposals"]
+        )
+        every_pair = tuple((a, b) for a, b in pairs_of(rd, ""))
     prompt = _prompt(model, rd["state"])
     transitions = spec.transitions.get(rd["state"], ())
     history = tuple((session.decision or {}).get("history", ()))
