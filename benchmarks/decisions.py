@@ -5,8 +5,9 @@ Hub over a SQLite file (WAL, group commit). A cycle is the whole round of three 
 through the :class:`~dialoghub.decision.driver.Driver`'s own path (``Driver.answer``): three
 distinct proposals solicited and submitted, the three pairs put to the three voters, nine
 pair votes, consensus, and the winning transition, which re-enters the decided state and so
-opens the next round in the same update. Each round is two durable updates (the proposals
-batch, the votes batch), each one compare-and-set write. Reported: cycles per second, the
+opens the next round in the same update. Every voter is a plain sync callable, so the driver
+submits a round's proposals and votes as one ``Answers`` update (one compare-and-set write,
+each answer its own event); ``updates_per_cycle`` counts them. Reported: cycles per second, the
 mean and p99 cycle time (round opened to transition executed, as the log's times say),
 events and log bytes per cycle (the store's encoded event rows), database bytes per cycle.
 
@@ -145,8 +146,9 @@ async def _cycles(path: str, sessions: int, cycles: int) -> dict[str, Any]:
 
 
 def _pure(cycles: int) -> dict[str, Any]:
-    """The same cycles on the pure engine alone (no hub, no store, no driver), and the Hub's
-    input check (``check_input``) each update pays: where a durable cycle's CPU goes."""
+    """The same cycles on the pure engine alone (no hub, no store, no driver; one ``Answers``
+    update per round, as the driver submits it), and the Hub's input check (``check_input``)
+    that update pays: where a durable cycle's CPU goes."""
     from dialoghub.engine.step import start, step
     from dialoghub.engine.values import check_input
 
@@ -176,12 +178,11 @@ def _pure(cycles: int) -> dict[str, Any]:
                 for k in PICK
             ]
         )
+        whole = Answers(items=[*first.items, *second.items])  # the driver's one update
         c0 = time.process_time()
-        check_input(first)
-        check_input(second)
+        check_input(whole)
         checked += time.process_time() - c0
-        session = step(model, session, first, 2.0).session
-        session = step(model, session, second, 3.0).session
+        session = step(model, session, whole, 2.0).session
     cpu = time.process_time() - cpu0
     return {
         "engine_us_per_cycle": round(1e6 * (cpu - checked) / cycles, 1),
