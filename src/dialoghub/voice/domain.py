@@ -21,6 +21,7 @@ model instead (``Domain.general``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
@@ -31,7 +32,17 @@ from typing import Any
 from dialoghub.model import spec as m
 from dialoghub.nlu.types import EntityKind, EntitySpec
 
-__all__ = ["Domain", "corpus_words", "digits", "domain_for", "number_words", "sentences", "spoken"]
+__all__ = [
+    "Domain",
+    "Endings",
+    "corpus_words",
+    "digits",
+    "domain_for",
+    "endings",
+    "number_words",
+    "sentences",
+    "spoken",
+]
 
 _NUMBERS = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -289,6 +300,59 @@ def whole_model(model: m.Model) -> Domain:
         digits=_wants_digits(model, model.intents),
         intents=tuple(model.intents),
     )
+
+
+class Endings:
+    """How often the domain's sentences end after a word, or after a pair of words: what the
+    endpointer asks to tell a pause inside a sentence ("i'd like a ...") from its end
+    ("... in paris"). The counts are the corpus's own (an example weighs as the LM weighs
+    it); ``<s>`` stands before the first word, so "yes" alone is a sentence."""
+
+    __slots__ = ("_after",)
+    PRIOR = 2.0
+
+    def __init__(self, corpus: Iterable[str]) -> None:
+        after: dict[tuple[str, ...], list[int]] = {}
+        for sentence in corpus:
+            words = ("<s>", *sentence.split())
+            for i in range(1, len(words)):
+                last = i == len(words) - 1
+                for context in (words[i : i + 1], words[i - 1 : i + 1]):
+                    seen = after.setdefault(context, [0, 0])
+                    seen[0] += last
+                    seen[1] += 1
+        self._after = {k: (ends, total) for k, (ends, total) in after.items()}
+
+    def probability(self, words: Iterable[str]) -> float | None:
+        """How often a sentence ends after ``words``' last word, and after its last two: the
+        pair's rate, pulled towards the word's by ``PRIOR`` sentences (a pair seen twice,
+        never last, is not proof: "weather for rome" ends where "for rome" was only seen
+        before "tomorrow"). None when nothing is known (no words, a word the corpus
+        lacks)."""
+        seq = ("<s>", *words)
+        if len(seq) < 2:
+            return None
+        word = self._after.get(seq[-1:])
+        if word is None:
+            return None
+        p = word[0] / word[1]
+        pair = self._after.get(seq[-2:])
+        if pair is not None:
+            p = (pair[0] + self.PRIOR * p) / (pair[1] + self.PRIOR)
+        return p
+
+    def seen(self, words: Iterable[str]) -> bool:
+        """Whether the corpus has ``words``' last two words together (a recogniser's stray
+        word at a pause, "what is the weather you", makes a pair it never saw)."""
+        seq = ("<s>", *words)
+        return len(seq) >= 2 and seq[-2:] in self._after
+
+
+@functools.lru_cache(maxsize=256)
+def endings(domain: Domain) -> Endings | None:
+    """The :class:`Endings` of ``domain``'s corpus (None for the general model), built once
+    per domain."""
+    return None if domain.general or not domain.sentences else Endings(domain.sentences)
 
 
 def corpus_words(domain: Domain) -> set[str]:

@@ -14,6 +14,7 @@ the one update path, and a refused stream changes nothing. Replies go out throug
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -220,12 +221,7 @@ class Voice:
         """A transcribe stream (dictation), ended by the client, silence or the end phrase."""
         limits = self.limits
         if end_phrase is not None:
-            limits = Limits(
-                max_seconds=limits.max_seconds,
-                max_bytes=limits.max_bytes,
-                silence_timeout=limits.silence_timeout,
-                end_phrase=end_phrase,
-            )
+            limits = dataclasses.replace(limits, end_phrase=end_phrase)
         domain = self.dictation(model, language=language, end_phrase=limits.end_phrase)
         await self.prepare(domain)
         return TranscribeStream(
@@ -237,8 +233,11 @@ class Voice:
         return await self.run(stream.feed, chunk)
 
     async def end(self, stream: AsrStream | TranscribeStream, session: Session | None) -> Final:
-        """End ``stream``'s audio; its final result (the calibration kept for next time)."""
-        final = await self.run(stream.end)
+        """End ``stream``'s audio; its final result (the calibration kept for next time).
+
+        A stream whose endpointer already gave its final has nothing left to compute: it is
+        answered here, not behind other streams' chunks in the worker threads' queue."""
+        final = stream.done if stream.done is not None else await self.run(stream.end)
         self.remember(session, stream.calibration)
         return final
 

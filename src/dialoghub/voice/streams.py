@@ -1,11 +1,14 @@
 """The ASR and transcribe streams: audio chunks in, partial and final transcripts out.
 
 Each chunk goes through the stream's :class:`~dialoghub.voice.audio.AudioDecoder` (to 16 kHz
-mono), the voice-activity endpointer (pocketsphinx's ``Endpointer``: 30 ms frames, speech
-decided over a 0.3 s window), and, while there is speech, the engine's utterance. All of that
-is CPU work and runs on the :class:`Voice`'s worker threads (``await stream.feed(chunk)``), so
-the event loop only moves bytes; the calls of one stream run one at a time, in order, and
-streams of different sessions run side by side.
+mono), the endpointer (pocketsphinx's voice-activity detector on 30 ms frames), and, while
+there is speech, the engine's utterance, frame by frame as the audio comes, so that when the
+speech ends only the end of the utterance is left to compute. The speech ends after a
+silence that depends on what was heard: short after words that end a sentence of the domain,
+long after words that cannot ("i'd like a ..."). All of that is CPU work and runs on the
+:class:`Voice`'s worker threads (``await stream.feed(chunk)``), so the event loop only moves
+bytes; the calls of one stream run one at a time, in order, and streams of different sessions
+run side by side.
 
 Time in a stream is audio time (samples received), never the wall clock, so a test or a
 client sending faster than real time gets the same results as a microphone:
@@ -23,12 +26,13 @@ client sending faster than real time gets the same results as a microphone:
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from dialoghub.errors import AudioTooLong
 from dialoghub.voice.audio import SAMPLE_RATE, AudioDecoder, AudioFormat
-from dialoghub.voice.domain import Domain, digits
+from dialoghub.voice.domain import Domain, digits, endings
 from dialoghub.voice.engines import Engine, Utterance
 
 __all__ = ["AsrStream", "Final", "Limits", "Partial", "Result", "TranscribeStream"]
@@ -42,6 +46,9 @@ class Limits:
     max_bytes: int = 16 * 1024 * 1024  # as sent (a minute of 48 kHz stereo is 11 MB)
     silence_timeout: float = 5.0  # seconds of audio without speech that end a stream
     end_phrase: str = "stop dictation"  # ends a transcribe stream (said last)
+    #: A fixed silence (seconds) that ends an utterance, whatever was heard; None: the
+    #: endpointer's own, by what was heard (``HANGOVER_*``).
+    end_silence: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,84 +66,138 @@ class Final:
     confidence: float = 0.0
     timed_out: bool = False
     audio_seconds: float = 0.0
-    speech_end: float | None = None  # audio time (s) the endpointer put the end of speech
+    speech_end: float | None = None  # audio time (s) the last voiced frame ended
+    endpoint: float | None = None  # audio time (s) the endpointer decided the speech ended
 
 
 Result = Partial | Final
 
 
-def _endpointer() -> Any:
-    from pocketsphinx import Endpointer
+def _vad() -> Any:
+    from pocketsphinx import Vad
 
-    return Endpointer(window=WINDOW, sample_rate=SAMPLE_RATE)
+    return Vad(mode=VAD_MODE, sample_rate=SAMPLE_RATE)
 
 
-#: Audio before the endpointer's start of speech given to the recogniser too (seconds). The
-#: endpointer's speech starts at its window (0.3 s) before it decided; the soft start of a
-#: word can be earlier: streamed "goodbye" (espeak) came back "bye" without pre-roll, and
-#: right with 0.3 s of it.
+#: The voice-activity detector's aggressiveness (pocketsphinx's ``Vad``, derived from
+#: WebRTC's): 2, "medium strict". Its own hangover (frames it still calls speech after the
+#: voice stopped) is what the end of speech waits for first: on the benchmark's 120 held-out
+#: utterances (espeak-ng, two voices) the last frame it called speech ended p50 163 ms /
+#: max 326 ms after the last sample above -40 dBFS with mode 0 (the old ``Endpointer``'s),
+#: 85 / 124 ms with mode 2, 75 / 124 ms with mode 3; modes 2 and 3 still start on "yes",
+#: "no", "hi" (11-15 speech frames of 30 ms each).
+VAD_MODE = 2
+#: Speech starts when ``START_FRAMES`` of the last ``START_WINDOW`` frames (30 ms each) are
+#: speech: 180 ms of voice within 240 ms, so a click or a breath does not open an utterance.
+START_WINDOW, START_FRAMES = 8, 6
+#: Audio before the start of speech given to the recogniser too (seconds), besides the start
+#: window: the soft start of a word can be earlier: streamed "goodbye" (espeak) came back
+#: "bye" without pre-roll, and right with 0.3 s of it.
 PREROLL = 0.3
-#: The endpointer's decision window (seconds), its default: 0.15 s is refused with its ratio
-#: of 0.9 ("end-pointing impossible"); the window is most of the end-of-speech latency.
-#: Its ratio stays at the default 0.9: 0.6 took the final's p50 from 549 to 463 ms on 20
-#: held-out sentences x 2 voices but WER from 30.9% to 32.7% (benchmarks/voice.py).
-WINDOW = 0.3
+#: How much silence (frames the VAD calls non-speech, after its own hangover) ends an
+#: utterance, by what has been recognised so far (:meth:`~dialoghub.voice.domain.Endings.
+#: probability`: how often the domain's sentences end after its last words):
+#:
+#: - ``COMPLETE``: the last two words heard so far are a pair of the domain's sentences,
+#:   which end there at least ``COMPLETE_AT`` of the time ("... in paris", "yes please"): a
+#:   short wait (a pair never seen is often a stray word the recogniser put in the pause:
+#:   "will it rain in" came back "... you");
+#: - ``OPEN``: a sentence of the domain never ends there ("i'd like a", "what is the"): the
+#:   user is still speaking, whatever the pause;
+#: - ``UNSURE``: in between, nothing heard, or no domain to ask (the general model, Whisper).
+#:
+#: A fixed silence would have to choose between cutting users off at a pause and answering
+#: late: the old endpointer (a 0.3 s window, 90% of it silent, after mode 0's hangover)
+#: answered p50 652 / p99 986 ms after the end of speech.
+HANGOVER_COMPLETE = 0.09
+HANGOVER_UNSURE = 0.36
+HANGOVER_OPEN = 0.6
+COMPLETE_AT = 0.3
+OPEN_BELOW = 0.02
 
 
 @dataclass
 class _Segmenter:
-    """The endpointer over a byte stream: frames in, speech frames and boundaries out."""
+    """The voice-activity detector over a byte stream: frames in, the speech's frames out.
 
-    ep: Any = field(default_factory=_endpointer)
+    Speech starts on the start window; from then on every frame goes to the recogniser as it
+    comes (so decoding keeps up with the audio and the final is only the end of the
+    utterance), and ``trailing`` counts the frames of silence since the last voiced one: the
+    stream ends the utterance (:meth:`close`) when that silence is long enough for what it
+    has recognised.
+    """
+
+    vad: Any = field(default_factory=_vad)
     buf: bytes = b""
     frames: int = 0  # frames seen
+    in_speech: bool = False
+    trailing: int = 0  # frames of silence since the last speech frame (in speech)
+    last_voiced: int = 0  # frames seen when the last speech frame ended
+    recent: deque[bool] = field(default_factory=lambda: deque(maxlen=START_WINDOW))
     history: deque[bytes] = field(default_factory=deque)  # the last frames seen
 
     @property
     def frame_bytes(self) -> int:
-        return int(self.ep.frame_bytes)
-
-    def frames_of(self, pcm: bytes) -> list[tuple[bytes | None, bool, bool]]:
-        """For each whole frame: (speech or None, speech started, speech ended)."""
-        self.buf += pcm
-        out: list[tuple[bytes | None, bool, bool]] = []
-        fb = self.frame_bytes
-        frame_s = fb / (2 * SAMPLE_RATE)
-        window = round(WINDOW / frame_s)
-        preroll = round(PREROLL / frame_s)
-        while len(self.buf) >= fb:
-            frame, self.buf = self.buf[:fb], self.buf[fb:]
-            was = self.ep.in_speech
-            speech = self.ep.process(frame)
-            self.history.append(frame)
-            if len(self.history) > window + preroll + 1:
-                self.history.popleft()
-            self.frames += 1
-            if speech is None:
-                out.append((None, False, False))
-                continue
-            started = not was
-            if started:  # the frames before the endpointer's window, then its speech
-                before = list(self.history)[: max(0, len(self.history) - window - 1)]
-                speech = b"".join(before[-preroll:]) + speech
-            out.append((speech, started, not self.ep.in_speech))
-        return out
-
-    def end(self) -> bytes | None:
-        """The rest of the speech when the audio ends inside it."""
-        if self.ep.in_speech:
-            rest = self.ep.end_stream(self.buf)
-            self.buf = b""
-            return rest if rest else b""
-        return None
+        return int(self.vad.frame_bytes)
 
     @property
-    def in_speech(self) -> bool:
-        return bool(self.ep.in_speech)
+    def frame_seconds(self) -> float:
+        return self.frame_bytes / (2 * SAMPLE_RATE)
+
+    def speech(self, pcm: bytes) -> Iterator[tuple[bytes, bool]]:
+        """For each whole frame while in speech: (audio for the recogniser, speech started).
+
+        A generator: the caller may :meth:`close` the speech between two frames."""
+        self.buf += pcm
+        fb = self.frame_bytes
+        keep = round(PREROLL / self.frame_seconds) + START_WINDOW
+        while len(self.buf) >= fb:
+            frame, self.buf = self.buf[:fb], self.buf[fb:]
+            voiced = bool(self.vad.is_speech(frame))
+            self.frames += 1
+            if self.in_speech:
+                if voiced:
+                    self.trailing, self.last_voiced = 0, self.frames
+                else:
+                    self.trailing += 1
+                yield frame, False
+                continue
+            self.history.append(frame)
+            if len(self.history) > keep:
+                self.history.popleft()
+            self.recent.append(voiced)
+            if sum(self.recent) >= START_FRAMES:
+                self.in_speech, self.trailing, self.last_voiced = True, 0, self.frames
+                audio = b"".join(self.history)
+                self.history.clear()
+                self.recent.clear()
+                yield audio, True
+
+    def close(self) -> None:
+        """The utterance ended: look for the start of the next one."""
+        self.in_speech, self.trailing = False, 0
+
+    def end(self) -> bytes | None:
+        """The rest of the speech when the audio ends inside it (None: not in speech)."""
+        if not self.in_speech:
+            return None
+        rest, self.buf = self.buf, b""
+        self.close()
+        return rest
+
+    @property
+    def silence(self) -> float:
+        """Seconds of silence since the last voiced frame (in speech)."""
+        return self.trailing * self.frame_seconds
+
+    @property
+    def speech_end(self) -> float:
+        """Audio time (s) the last voiced frame ended."""
+        return self.last_voiced * self.frame_seconds
 
     @property
     def seconds(self) -> float:
-        return self.frames * self.frame_bytes / (2 * SAMPLE_RATE)
+        return self.frames * self.frame_seconds
 
 
 class _Stream:
@@ -154,6 +215,7 @@ class _Stream:
         self.engine, self.domain, self.limits = engine, domain, limits
         self.audio = AudioDecoder(fmt)
         self.seg = _Segmenter()
+        self.endings = endings(domain)
         self.utt: Utterance | None = None
         self.calibration = calibration
         self.samples = 0
@@ -186,6 +248,34 @@ class _Stream:
         self.utt = self.engine.open(self.domain, calibration=self.calibration)
         self.partial = ""
 
+    def hangover(self, partial: str | None) -> float:
+        """The silence that ends the utterance after ``partial`` (see ``HANGOVER_*``)."""
+        if self.limits.end_silence is not None:
+            return self.limits.end_silence
+        if self.endings is None or not partial:
+            return HANGOVER_UNSURE
+        words = partial.split()
+        p = self.endings.probability(words)
+        if p is None:
+            return HANGOVER_UNSURE
+        if p >= COMPLETE_AT and self.endings.seen(words):
+            return HANGOVER_COMPLETE
+        return HANGOVER_OPEN if p < OPEN_BELOW else HANGOVER_UNSURE
+
+    def _utterances(self, pcm: bytes) -> Iterator[tuple[str | None, bool]]:
+        """Feed the recogniser the speech of ``pcm``; for each frame in speech, the partial
+        (None when the engine has none) and whether the utterance just ended."""
+        for audio, started in self.seg.speech(pcm):
+            if started:
+                self._start()
+            assert self.utt is not None
+            partial = self.utt.feed(audio)
+            if self.seg.trailing and self.seg.silence >= self.hangover(partial):
+                self.seg.close()
+                yield partial, True
+            else:
+                yield partial, False
+
     def _finish_utterance(self) -> tuple[str, float]:
         assert self.utt is not None
         hyp = self.utt.finish()
@@ -209,17 +299,15 @@ class AsrStream(_Stream):
 
     def _frames(self, pcm: bytes) -> list[Result]:
         out: list[Result] = []
-        for speech, started, ended in self.seg.frames_of(pcm):
-            if speech is None:
-                continue
-            if started:
-                self._start()
-            assert self.utt is not None
-            partial = self.utt.feed(speech)
+        for partial, ended in self._utterances(pcm):
             if ended:
                 text, conf = self._finish_utterance()
                 self.done = Final(
-                    text, conf, audio_seconds=self.seconds, speech_end=self.seg.seconds
+                    text,
+                    conf,
+                    audio_seconds=self.seconds,
+                    speech_end=self.seg.speech_end,
+                    endpoint=self.seg.seconds,
                 )
                 out.append(self.done)
                 return out
@@ -245,7 +333,13 @@ class AsrStream(_Stream):
             if rest:
                 self.utt.feed(rest)
             text, conf = self._finish_utterance()
-            self.done = Final(text, conf, audio_seconds=self.seconds, speech_end=self.seconds)
+            self.done = Final(
+                text,
+                conf,
+                audio_seconds=self.seconds,
+                speech_end=self.seconds,
+                endpoint=self.seconds,
+            )
         else:
             # no speech at all: the stream "timed out" the way a silent turn does
             self.done = Final("", 0.0, timed_out=True, audio_seconds=self.seconds)
@@ -277,13 +371,7 @@ class TranscribeStream(_Stream):
 
     def _frames(self, pcm: bytes) -> list[Result]:
         out: list[Result] = []
-        for speech, started, ended in self.seg.frames_of(pcm):
-            if speech is None:
-                continue
-            if started:
-                self._start()
-            assert self.utt is not None
-            partial = self.utt.feed(speech)
+        for partial, ended in self._utterances(pcm):
             if ended:
                 if self._utterance_done():
                     out.append(self._final())
@@ -300,7 +388,7 @@ class TranscribeStream(_Stream):
     def _utterance_done(self) -> bool:
         """Add the utterance that just ended; True if it ended with the end phrase."""
         text, conf = self._finish_utterance()
-        self.last_speech = self.seg.seconds
+        self.last_speech = self.seg.speech_end
         words = text.split()
         n = len(self.end_words)
         stop = bool(n) and words[-n:] == self.end_words
@@ -319,6 +407,7 @@ class TranscribeStream(_Stream):
             timed_out=timed_out,
             audio_seconds=self.seconds,
             speech_end=self.last_speech or None,
+            endpoint=self.seg.seconds if self.last_speech else None,
         )
         return self.done
 
