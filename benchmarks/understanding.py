@@ -1,6 +1,6 @@
 """Intent and slot recognition on a public seven-intent benchmark, against two baselines.
 
-    python -m benchmarks.understanding --data DIR [--json] [--sizes 70,full]
+    python -m benchmarks.understanding --data DIR [--json] [--sizes 70,full] [--train-only]
 
 ``DIR`` is the ``2017-06-custom-intent-engines`` folder of the SNIPS NLU benchmark
 (github.com/snipsco/nlu-benchmark, CC0; see docs/understanding.md for how to get it). Per
@@ -323,6 +323,17 @@ def measure(root: Path, size: str, *, tfidf: bool = True) -> dict[str, Any]:
     return out
 
 
+def train_seconds(root: Path, size: str) -> float:
+    """CPU seconds to build the learned recognizer of one training size, cache empty."""
+    from dialoghub.nlu import crf, learned
+
+    train, _ = load(root, size)
+    intents, entities = dialoghub_model(train, EntityKind.TEXT)
+    crf.available()  # the library's import is not training
+    learned._CACHE.clear()
+    return _timed(lambda: learned.LearnedRecognizer(intents, entities))[1]
+
+
 def table(results: Sequence[dict[str, Any]]) -> str:
     head = (
         f"{'per intent':>10} {'system':<9}{'intent acc':>11}{'top acc':>9}{'no intent':>10}"
@@ -354,7 +365,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, required=True, help="the benchmark's folder")
     parser.add_argument("--sizes", default="70,full", help="training sizes, comma-separated")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--train-only",
+        action="store_true",
+        help="only build the learned recognizer once per size (the first build of this process,"
+        " cache empty) and print its CPU seconds: run it several times to compare builds",
+    )
     args = parser.parse_args(argv)
+    if args.train_only:
+        for size in args.sizes.split(","):
+            print(f"{size}: {train_seconds(args.data, size):.3f} CPU s")
+        return
     results = [measure(args.data, size) for size in args.sizes.split(",")]
     print(json.dumps(results, indent=2) if args.json else table(results))
 

@@ -57,6 +57,11 @@ def test_a_second_open_slot_is_filled_after_a_first_from_the_list() -> None:
     assert {k: v.value for k, v in rec.slots.items()} == {"origin": "Paris", "destination": "Lyon"}
 
 
+def test_two_open_slots_are_both_filled() -> None:
+    rec = _rec().recognize("trip from Lyon to Nice")
+    assert {k: v.value for k, v in rec.slots.items()} == {"origin": "Lyon", "destination": "Nice"}
+
+
 def test_entity_specs_and_intent_slots_name_the_built_ins() -> None:
     rec = _rec()
     specs = rec.entity_specs
