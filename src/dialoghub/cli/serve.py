@@ -98,10 +98,6 @@ def serve(config: str | None, demo_key_file: str | None, **flags: Any) -> None:
         value = flags.pop(name)
         if value is not None:
             os.environ[f"DIALOGHUB_{name.upper()}"] = str(value)
-    for name in ("bus", "session_logs", "dispatch_timeout"):  # read by routes_clients
-        value = flags.pop(name)
-        if value is not None:
-            os.environ[f"DIALOGHUB_{name.upper()}"] = str(value)
     from dialoghub.server.app import create_app
     from dialoghub.server.settings import load_settings
 

@@ -80,8 +80,9 @@ def _decode_frame(raw: bytes) -> ClientFrame:
 
 class RoutingConfig(msgspec.Struct, kw_only=True, frozen=True):
     """How the process routes: the bus URL (``local://``, ``redis://``, ``nats://``), the
-    session-log folder (empty: off), the dispatch deadline. ``dialoghub serve`` passes them
-    as ``DIALOGHUB_BUS``, ``DIALOGHUB_SESSION_LOGS``, ``DIALOGHUB_DISPATCH_TIMEOUT``; a test
+    session-log folder (empty: off), the dispatch deadline: the server's settings ``bus``,
+    ``session_logs``, ``dispatch_timeout`` (``dialoghub serve --bus ...``, or
+    ``DIALOGHUB_BUS``, ``DIALOGHUB_SESSION_LOGS``, ``DIALOGHUB_DISPATCH_TIMEOUT``); a test
     sets ``app.state.routing_config``."""
 
     bus: str = ""
@@ -90,18 +91,20 @@ class RoutingConfig(msgspec.Struct, kw_only=True, frozen=True):
     heartbeat: float = 2.0
 
     @classmethod
-    def from_env(cls) -> RoutingConfig:
-        """The configuration in the environment."""
+    def from_settings(cls, settings: Any) -> RoutingConfig:
+        """The configuration in the server's settings."""
         return cls(
-            bus=os.environ.get("DIALOGHUB_BUS", ""),
-            session_logs=os.environ.get("DIALOGHUB_SESSION_LOGS", ""),
-            dispatch_timeout=float(os.environ.get("DIALOGHUB_DISPATCH_TIMEOUT", 10.0)),
+            bus=settings.bus,
+            session_logs=settings.session_logs,
+            dispatch_timeout=settings.dispatch_timeout,
         )
 
 
 async def start_routing(app: Any, service: Service) -> Router:
     """Build and start the process's router (the app's lifespan calls it)."""
-    config = getattr(app.state, "routing_config", None) or RoutingConfig.from_env()
+    config = getattr(app.state, "routing_config", None) or RoutingConfig.from_settings(
+        service.settings
+    )
     process = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     logs = SessionLogs(config.session_logs) if config.session_logs else None
     router = Router(

@@ -100,6 +100,11 @@ class Settings:
     timers: bool = True
     log_level: str = "info"
     access_log: bool = False
+    # Client routing (/v1/clients/ws): the bus the server processes share (local://, or
+    # redis://host:port/db, nats://host:port, each [?prefix=...]); empty: within this process.
+    bus: str = ""
+    session_logs: str = ""  # a folder of one log file per session; empty: off
+    dispatch_timeout: Seconds = 10.0  # seconds a routed command may wait for its answer
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (None values are ignored)."""
