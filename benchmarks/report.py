@@ -111,12 +111,19 @@ def _dialoghub_w1(turns: list[dict[str, Any]], durable: bool = True) -> dict[str
 
 
 def _closed(http: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each system's closed-loop dialog row (its maximum turns/s), by system."""
-    return {
-        str(r.get("system")): r
-        for r in http
-        if r.get("run") == "closed" and r.get("turns_per_s") and not r.get("error")
-    }
+    """Each system's closed-loop dialog row (its maximum turns/s), by system.
+
+    When ``benchmarks.http`` runs the closed loop in several rounds, a system's best round
+    is its maximum.
+    """
+    best: dict[str, dict[str, Any]] = {}
+    for r in http:
+        if r.get("run") != "closed" or not r.get("turns_per_s") or r.get("error"):
+            continue
+        name = str(r.get("system"))
+        if name not in best or r["turns_per_s"] > best[name]["turns_per_s"]:
+            best[name] = r
+    return best
 
 
 def _http_ratios(http: list[dict[str, Any]]) -> dict[str, float]:
@@ -163,21 +170,27 @@ def table_rows(turns: list[dict[str, Any]], http: list[dict[str, Any]]) -> list[
             }
         )
     ratios = _http_ratios(http)
+    maxima = {id(r) for r in _closed(http).values()}
     for r in http:
         system = str(r.get("system"))
         versus = ""
-        if r.get("run") == "closed" and system in ratios:
+        if id(r) in maxima and system in ratios:
             versus = f"x{ratios[system]:,.1f}"
-        elif r.get("run") == "closed" and system == "dialoghub" and ratios:
+        elif id(r) in maxima and system == "dialoghub" and ratios:
             peer = min(ratios, key=lambda name: ratios[name])  # the fastest peer server
             versus = f"x{ratios[peer]:,.1f} vs {peer}"
+        if r.get("errors"):
+            versus = " ".join(filter(None, [versus, f"({r['errors']:,} errors)"]))
+        run = str(r.get("run") or "")
+        if r.get("round") is not None:
+            run += f" #{r['round']}"
         out.append(
             {
                 "bench": "http",
                 "system": system,
                 "config": r.get("config"),
                 "durability": None,
-                "run": r.get("run"),
+                "run": run,
                 "offered_per_s": r.get("offered_per_s"),
                 "turns_per_s": r.get("turns_per_s"),
                 "requests_per_s": r.get("requests_per_s"),
@@ -508,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run (or load) the report; print it; with ``--readme`` rewrite README.md's rows."""
     args = _parse(argv)
     report = collect(args)
-    if args.from_json and "rows" not in report:
+    if args.from_json:  # derived figures: recomputed, so a saved run renders as this code does
         report["rows"] = table_rows(report.get("turns", []), report.get("http", []))
         report["targets"] = targets(report.get("turns", []), report.get("http", []))
     print(json.dumps(report, indent=1) if args.json else format_report(report))

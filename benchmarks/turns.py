@@ -144,8 +144,7 @@ def run_one(
         return _failed(config, workload, f"timed out after {timeout:.0f} s")
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
-        tail = [line for line in done.stderr.strip().splitlines() if line.strip()]
-        return _failed(config, workload, tail[-1] if tail else f"exit {done.returncode}")
+        return _failed(config, workload, _error_line(done.stderr, done.returncode))
     row: dict[str, Any] = json.loads(lines[-1])
     row["config_key"] = config.key
     row["durable"] = config.durable
@@ -153,6 +152,20 @@ def run_one(
         row["config"] = str(row["store"]).split(" ")[0]
         row["durability"] = "sync=FULL, group commit" if config.durable else "not durable"
     return row
+
+
+_ERROR_LINE = re.compile(r"^\W*(?:[\w.]+(?:Error|Exception|Exit|Group)\b|AssertionError)")
+
+
+def _error_line(stderr: str, returncode: int) -> str:
+    """What a failed runner died of: its traceback's last exception line, else its last line.
+
+    An exception group (a W1 task failed inside the TaskGroup) ends with box-drawing lines,
+    so the last line alone says nothing.
+    """
+    lines = [line.strip(" |") for line in stderr.splitlines() if line.strip(" |+-")]
+    found = [line for line in lines if _ERROR_LINE.match(line)]
+    return (found or lines or [f"exit {returncode}"])[-1]
 
 
 def _failed(config: Config, workload: str, error: str) -> dict[str, Any]:
@@ -222,8 +235,7 @@ def count_fsyncs(config: Config, timeout: float) -> float | str:
         except subprocess.TimeoutExpired:
             return f"timed out after {timeout:.0f} s"
         if done.returncode != 0:
-            tail = [line for line in done.stderr.strip().splitlines() if line.strip()]
-            return tail[-1] if tail else f"exit {done.returncode}"
+            return _error_line(done.stderr, done.returncode)
         calls = parse_strace_log(Path(log.name).read_text(errors="replace"))
     if calls is None:
         return "no ready/done lines in the strace log"
