@@ -120,7 +120,7 @@ async def _cycles(path: str, sessions: int, cycles: int) -> dict[str, Any]:
     opened: dict[str, float] = {}
     times = []
     for e in events:  # round opened (first solicitation) to its transition, in log time
-        rid = e.data.get("round")
+        rid = str(e.data.get("round"))
         if e.type == "proposal_solicited" and rid not in opened:
             opened[rid] = e.time
         elif e.type == "transition_executed":
@@ -264,6 +264,7 @@ async def _open_rounds(path: str, count: int) -> dict[str, Any]:
         cached = tracemalloc.take_snapshot()
         held = sum(s.size_diff for s in cached.compare_to(base, "filename"))
         sample = await hub.get_session("s0")
+        assert sample.decision is not None
         assert list(sample.decision["round"]["pending"]) == ["jane"]
         snapshot_bytes = len(encode_session(sample))
         hub._cache = type(hub._cache)(1)  # measure without the snapshot cache
