@@ -368,12 +368,12 @@ def readme_rows(report: dict[str, Any]) -> dict[str, str]:
         )
         peers = [
             f"{'fastest ' if i else ''}{name} {best['config']} {number(best['turns_per_s'])} "
-            f"({TIMES}{best['dialoghub_speedup']:,.1f})"
+            f"({TIMES}{best['dialoghub_speedup']:,.1f}{_cpu_ratio(ours, best)})"
             for i, (name, best) in enumerate(ranked)
         ]
         count = len(
             {
-                (r.get("system"), r.get("config"))
+                (r.get("system"), r.get("config_key") or r.get("config"))
                 for r in turns
                 if r.get("system") != "dialoghub" and r.get("durable", True)
             }
@@ -412,7 +412,8 @@ def readme_rows(report: dict[str, Any]) -> dict[str, str]:
                 if r.get("system") == peer and r.get("workload") == "W1" and r.get("bytes_per_turn")
             ]
             if sizes:
-                spans.append(f"{name} {number(min(sizes))}{DASH}{number(max(sizes))}")
+                low, high = number(min(sizes)), number(max(sizes))
+                spans.append(f"{name} {low}" + (f"{DASH}{high}" if high != low else ""))
         rows["bytes"] = (
             f"| database bytes per turn on SQLite | {number(ours.get('bytes_per_turn'))} | "
             + ", ".join(spans)
@@ -450,6 +451,14 @@ def readme_rows(report: dict[str, Any]) -> dict[str, str]:
 
 #: The README rows this report owns, in table order.
 _SLOTS = ("w1", "w2", "bytes", "http")
+
+
+def _cpu_ratio(ours: dict[str, Any], peer: dict[str, Any]) -> str:
+    """``, N times less CPU per turn`` when both rows measured it (steadier than turns/s)."""
+    mine, theirs = ours.get("cpu_ms_per_turn"), peer.get("cpu_ms_per_turn")
+    if not mine or not theirs:
+        return ""
+    return f", {theirs / mine:,.1f}{TIMES} less CPU per turn"
 
 
 def _slot(row: str) -> str | None:
@@ -526,7 +535,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["targets"] = targets(report.get("turns", []), report.get("http", []))
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     if args.readme:
-        stamp = f"`python -m benchmarks.report --readme`, {report.get('date')}"
+        stamp = (
+            f"`python -m benchmarks.report --readme`, {report.get('date')}, load average "
+            f"{report.get('load_average')} on {report.get('cpus')} CPUs at the end"
+        )
         README.write_text(replace_region(README.read_text(), readme_rows(report), stamp))
         print(f"README.md: {len(readme_rows(report))} summary rows rewritten", file=sys.stderr)
     return 1 if report.get("errors") else 0
