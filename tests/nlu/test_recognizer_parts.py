@@ -3,6 +3,9 @@ slot assignment, and the scoring tables built on first use (``score_now=False``)
 
 from __future__ import annotations
 
+import pytest
+
+from dialoghub.errors import ModelError
 from dialoghub.nlu import EntityKind, EntitySpec, EntityValue, IntentSpec
 from dialoghub.nlu.recognizer import Recognizer
 
@@ -76,3 +79,21 @@ def test_scoring_tables_built_later_score_the_same() -> None:
     for text in ("bye", "trip from Paris to Lyon", "weather in NYC at noon", "hello"):
         assert later.recognize(text) == now.recognize(text)
         assert later.intent_scores(text)[2] == now.intent_scores(text)[2]
+
+
+def test_extract_slots_of_an_unknown_intent_names_it_and_the_known_ones() -> None:
+    with pytest.raises(ModelError) as info:
+        _rec().extract_slots("fly", "to Paris")
+    assert str(info.value) == "unknown intent 'fly'"
+    assert info.value.details == {"intent": "fly", "known": ["trip", "weather", "bye"]}
+
+
+def test_a_spelling_tie_goes_to_the_word_the_model_uses_more() -> None:
+    # "carx" is one edit from "card" and from "cart": alphabetically "card" comes first,
+    # but the examples say "cart" three times.
+    shop = [
+        IntentSpec("cart", ("add to cart", "show my cart", "empty the cart")),
+        IntentSpec("pay", ("pay by card",)),
+    ]
+    assert Recognizer(shop, []).analyse("carx").words == ["cart"]
+    assert Recognizer(shop[1:], []).analyse("carx").words == ["card"]

@@ -64,10 +64,10 @@ class ScoreIndex:
         self._n_intents = n_intents
         # Weights: inverse document frequency over intents, never zero.
         intent_terms: dict[str, set[int]] = {}
-        for bag, owner in zip(example_terms, example_intent, strict=True):
+        for ex, bag in enumerate(example_terms):
             for term in bag:
-                intent_terms.setdefault(term, set()).add(owner)
-        n = max(n_intents, 1)
+                intent_terms.setdefault(term, set()).add(example_intent[ex])
+        n = n_intents
         self._weight = {
             t: math.log(1.0 + n / len(owners)) * _damping(t)
             for t, owners in sorted(intent_terms.items())
@@ -82,7 +82,9 @@ class ScoreIndex:
                 counts[term] = counts.get(term, 0) + 1
             for term, count in counts.items():
                 postings.setdefault(term, []).append((ex, count))
-            self._norm.append(sum(self._weight[t] * c for t, c in counts.items()) or 1.0)
+            # Never zero: a bag is never empty (compile_intent drops empty examples) and
+            # every weight is positive.
+            self._norm.append(sum(self._weight[t] * c for t, c in counts.items()))
         # Per example, what scoring needs: its inverse weight, its intent, and the factor for
         # a text that shares only slot values with it (squared, as scores are).
         self._example_static = [
