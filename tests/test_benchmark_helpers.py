@@ -3,6 +3,7 @@ the turns comparison, the fsync count, and the report's targets and README rows.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from benchmarks.stores import median_w2
@@ -172,3 +173,37 @@ def test_report_targets_tolerate_missing_http_keys_and_judge_the_open_loop_at_10
     assert found["w1_rate"]["met"] is None  # benchmarks.turns did not run
     rows = table_rows([], http)
     assert rows[0]["vs"] == "x15.0 vs adk" and rows[3]["p99_ms"] is None
+
+
+def test_a_failed_run_reports_the_exception_inside_an_exception_group() -> None:
+    from benchmarks.turns import _error_line
+
+    stderr = "\n".join(
+        [
+            "  + Exception Group Traceback (most recent call last):",
+            "  | ExceptionGroup: unhandled errors in a TaskGroup (1 sub-exception)",
+            "  +-+---------------- 1 ----------------",
+            "    | Traceback (most recent call last):",
+            "    | sqlite3.OperationalError: database is locked",
+            "    +------------------------------------",
+        ]
+    )
+    assert _error_line(stderr, 1) == "sqlite3.OperationalError: database is locked"
+    assert _error_line("", 3) == "exit 3"
+
+
+def test_journal_modes_reads_back_what_the_file_was_left_in(tmp_path: Path) -> None:
+    import sqlite3
+
+    from benchmarks.systems.harness import journal_modes
+
+    for name, mode in (("a.db", "wal"), ("b.sqlite", "delete")):
+        conn = sqlite3.connect(tmp_path / name)
+        conn.execute(f"PRAGMA journal_mode={mode}")
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+        conn.close()
+    assert journal_modes(tmp_path) == "delete+wal"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert journal_modes(empty) is None  # no SQLite file: nothing to say

@@ -10,8 +10,8 @@ current process, on a fresh temporary directory, checks every reply against
 - **W2**: one session playing ``turns`` turns; ``last_first_ratio`` is the mean latency of the
   last 100 turns divided by that of the first 100.
 
-``python -m benchmarks.turns`` starts one subprocess per (system, workload), so peak RSS
-(``ru_maxrss``) is that system's own.
+``python -m benchmarks.turns`` starts one subprocess per (system, configuration, workload), so
+peak RSS (``ru_maxrss``) is that system's own.
 
 For W1 split over several processes on one store (``benchmarks.stores --processes N``), three
 options make one process play its share: ``--session-range A:B`` plays sessions ``A`` to
