@@ -165,7 +165,11 @@ def _visit(page: Any, url: str, ready: str, mark: str) -> tuple[float, int]:
     return took, received
 
 
-def measure(base: str, key: str, long_id: str, last_seq: int, repeat: int) -> list[dict[str, Any]]:
+Waits = dict[str, list[tuple[str, float, float, float]]]
+
+
+def measure(base: str, key: str, long_id: str, last_seq: int,
+            repeat: int) -> tuple[list[dict[str, Any]], Waits]:
     """Each view, cold then warm, in Chromium."""
     from playwright.sync_api import sync_playwright
 
@@ -176,7 +180,7 @@ def measure(base: str, key: str, long_id: str, last_seq: int, repeat: int) -> li
                          "dialoghub:timeline"),
     }
     rows: list[dict[str, Any]] = []
-    waits: dict[str, list[tuple[str, float, float, float]]] = {}  # the last cold visit's
+    waits: Waits = {}  # the last cold visit's
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
@@ -212,7 +216,7 @@ def measure(base: str, key: str, long_id: str, last_seq: int, repeat: int) -> li
     return rows, waits
 
 
-def breakdown(waits: dict[str, list[tuple[str, float, float, float]]]) -> str:
+def breakdown(waits: Waits) -> str:
     """What the last cold visit of each view waited on: each request's start, first byte
     and end (ms from the navigation's start), in the order they started."""
     lines = []
@@ -250,13 +254,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         keystore = MemoryKeyStore()
         key, _ = asyncio.run(create_key(keystore, "default", scopes=("read",)))
+        if args.before:
+            return {"sessions": args.sessions, "events": args.events,
+                    "ab": _ab(store, keystore, key, args)}
         with serving(store, keystore) as base:
-            import httpx
-
-            last = httpx.get(f"{base}/v1/sessions/long-history",
-                             headers={"Authorization": f"Bearer {key}"}).json()["seq"]
+            last = _last_seq(base, key)
             rows, waits = measure(base, key, "long-history", last, args.repeat)
     return {"sessions": args.sessions, "events": args.events, "rows": rows, "waits": waits}
+
+
+def _last_seq(base: str, key: str) -> int:
+    import httpx
+
+    seq: int = httpx.get(f"{base}/v1/sessions/long-history",
+                         headers={"Authorization": f"Bearer {key}"}).json()["seq"]
+    return seq
+
+
+def _ab(store: str, keystore: Any, key: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Before/after/before/after on the same store: the console's files of ``args.before``
+    (a console package folder, e.g. from ``git archive REV src/dialoghub/server/console``)
+    and the working tree's, served in turn by this process."""
+    import dialoghub.server.console as console
+
+    runs = []
+    try:
+        for label in ("before", "after", "before", "after"):
+            console._assets = None  # read the files again, from the other folder
+            console._static_dir = Path(args.before) / "static" if label == "before" else None
+            with serving(store, keystore) as base:
+                rows, waits = measure(base, key, "long-history", _last_seq(base, key),
+                                      args.repeat)
+            runs.append({"label": label, "rows": rows, "waits": waits})
+    finally:
+        console._static_dir = None
+        console._assets = None
+    return runs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -267,12 +300,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--dir", default=None, help="directory for the SQLite file")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--before", default=None, metavar="DIR",
+                        help="A/B: a console package folder of another revision, served in "
+                        "turn with the working tree's (before, after, before, after)")
     parser.add_argument("--breakdown", action="store_true",
                         help="also print what the last cold visit of each view waited on")
     args = parser.parse_args(argv)
     result = run(args)
     if args.json:
         print(json.dumps(result, indent=2))
+        return
+    for run_ in result.get("ab", []):
+        print(f"== {run_['label']}")
+        print(table({**result, "rows": run_["rows"]}))
+        if args.breakdown:
+            print(breakdown(run_["waits"]))
+    if "ab" in result:
         return
     print(table(result))
     if args.breakdown:

@@ -22,6 +22,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -61,6 +62,9 @@ class _Asset:
 #: connections to a host (more would queue behind them: measured in benchmarks/README.md).
 _PRELOAD = ("api.js", "app.js", "dom.js", "sessions.js")
 _assets: dict[str, _Asset] | None = None
+#: Another folder to read the files from (benchmarks.console --before serves an older
+#: revision's files with it); None: the package's own ``static/``.
+_static_dir: Path | None = None
 _version = ""  # a digest of every asset: the path segment that makes their URLs immutable
 
 
@@ -69,8 +73,8 @@ def _load() -> dict[str, _Asset]:
     if _assets is None:
         found: dict[str, _Asset] = {}
         digest = hashlib.sha256()
-        for entry in sorted(resources.files(__package__).joinpath("static").iterdir(),
-                            key=lambda e: e.name):
+        root = _static_dir or resources.files(__package__).joinpath("static")
+        for entry in sorted(root.iterdir(), key=lambda e: e.name):
             match = _NAME.match(entry.name)
             if match is None or not entry.is_file():
                 continue
