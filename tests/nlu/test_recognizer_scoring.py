@@ -284,3 +284,31 @@ def test_builtin_entities_need_no_declaration() -> None:
     assert rec.intent_slots("alarm") == {"time": "time"}
     assert set(rec.entity_specs) == {"number", "time"}
     assert rec.intents == ("volume", "alarm")
+
+
+# --- more arithmetic (mutation survivors) -------------------------------------------------
+
+
+def test_a_slot_only_example_with_an_unknown_word_beside_the_value() -> None:
+    # n = 2 intents: @city weighs log(3) / 2 (entity damping), the unknown word "zzz" weighs
+    # the penalty log(3) / 2, so the example explains half the text and all of itself:
+    # sqrt(0.5 * (0.5 + 0.5) * 1 * 1) (an example of slots only is not scaled down).
+    city = EntitySpec("city", values=(EntityValue("Paris"),))
+    rec = Recognizer([IntentSpec("city", ("{city}",)), IntentSpec("bye", ("bye",))], [city])
+    assert rec.recognize("Paris zzz").confidence == round(math.sqrt(0.5), 4)
+
+
+def test_an_intent_counts_a_term_as_often_as_its_example_with_most_of_it() -> None:
+    # The order of the examples does not change it: "bye bye" counts twice either way.
+    def confidence(examples: tuple[str, ...]) -> float:
+        rec = Recognizer([IntentSpec("bye", examples), IntentSpec("hi", ("hello",))], [])
+        return rec.recognize("bye bye zzz").confidence
+
+    assert confidence(("bye bye", "bye")) == confidence(("bye", "bye bye")) == 1.0
+
+
+def test_an_intent_without_examples_never_scores() -> None:
+    rec = Recognizer([IntentSpec("empty", ()), IntentSpec("bye", ("bye",))], [])
+    found = rec.recognize("bye")
+    assert (found.intent, found.confidence, found.alternatives) == ("bye", 1.0, ())
+    assert rec.intent_scores("bye")[2] == [0.0, 1.0]

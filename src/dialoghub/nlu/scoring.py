@@ -89,19 +89,21 @@ class ScoreIndex:
         # a text that shares only slot values with it (squared, as scores are).
         self._example_static = [
             (
-                1.0 / norm,
-                owner,
+                1.0 / self._norm[ex],
+                example_intent[ex],
                 _VALUES_ONLY_SQUARED if any(t[0] != "@" for t in bag) else 1.0,
             )
-            for norm, owner, bag in zip(self._norm, example_intent, example_terms, strict=True)
+            for ex, bag in enumerate(example_terms)
         ]
         # Each intent's examples are numbered consecutively: intent k owns ranges[k].
+        counts_per_intent = [0] * n_intents
+        for owner in example_intent:
+            counts_per_intent[owner] += 1
         self._ranges: list[tuple[int, int]] = []
-        owners_list = list(example_intent)
-        for k in range(n_intents):
-            first = owners_list.index(k) if k in owners_list else 0
-            count = owners_list.count(k)
+        first = 0
+        for count in counts_per_intent:
             self._ranges.append((first, first + count))
+            first += count
         # Per term: the examples using it and how often, and the same per intent (a term's
         # count in an intent is its largest count in any one of the intent's examples).
         self._postings: dict[str, _Posting] = {}
@@ -109,7 +111,8 @@ class ScoreIndex:
             most: dict[int, int] = {}
             for ex, count in post:
                 owner = example_intent[ex]
-                most[owner] = max(most.get(owner, 0), count)
+                if count > most.get(owner, 0):
+                    most[owner] = count
             per_intent = sorted(most.items())
             self._postings[term] = (
                 tuple(ex for ex, _ in post),
