@@ -14,7 +14,7 @@
   decide again); a watch mirrors the bucket, so the deadline sweep reads nothing;
 - mailboxes: a JetStream stream with one subject per frame, ``<prefix>.mail.<client>.<seq>``,
   the number taken from a per-client counter in a key-value bucket (compare-and-set on the
-  revision this process last wrote, so one request while one process numbers it); a
+  revision this process last wrote; the frames queued meanwhile numbered by one update); a
   reconnecting client's missed frames are the subjects above its number.
 
 Keys and subject tokens are the hex of the tenant and names (NATS keys allow few
@@ -87,6 +87,9 @@ class NatsBus:
         self._tasks: list[asyncio.Task[None]] = []
         # the last number and counter revision this process gave each mailbox
         self._mailseq: dict[str, tuple[int, int]] = {}
+        # frames waiting for their numbers, per mailbox, and the mailboxes being numbered
+        self._boxes: dict[str, list[tuple[bytes, asyncio.Future[int]]]] = {}
+        self._numbering: set[str] = set()
 
     async def start(self, handler: Handler, notices: Handler) -> None:
         try:
@@ -300,24 +303,62 @@ class NatsBus:
             self._mirror.pop(entry.key, None)
 
     async def append(self, tenant: str, client: str, frame: bytes) -> int:
+        # Frames for one mailbox are numbered in batches: while one batch's counter update
+        # is in flight, the next frames queue, and the whole queue then takes one
+        # compare-and-set (n numbers at once) and its frames are published together. One
+        # at a time, 64 concurrent appends would all race on the same revision.
+        k = _hex(tenant, client)
+        box = self._boxes.setdefault(k, [])
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        box.append((frame, done))
+        if len(box) == 1 and k not in self._numbering:
+            self._numbering.add(k)
+            self._tasks.append(asyncio.create_task(self._number(k)))
+        return await done
+
+    async def _number(self, k: str) -> None:
+        """Number and publish the frames queued for mailbox ``k`` until none is left."""
+        try:
+            while self._boxes.get(k):
+                batch = self._boxes.pop(k)
+                try:
+                    first = await self._reserve(k, len(batch))
+                    await asyncio.gather(
+                        *(
+                            self._js.publish(f"{self.prefix}.mail.{k}.{first + i}", frame)
+                            for i, (frame, _) in enumerate(batch)
+                        )
+                    )
+                except Exception as exc:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for i, (_, done) in enumerate(batch):
+                    if not done.done():
+                        done.set_result(first + i)
+        finally:
+            self._numbering.discard(k)
+            self._tasks = [t for t in self._tasks if not t.done()]
+
+    async def _reserve(self, k: str, n: int) -> int:
+        """Take ``n`` numbers of mailbox ``k`` (a compare-and-set on its counter, from the
+        revision this process last wrote); the first of them."""
         from nats.js.errors import KeyWrongLastSequenceError
 
-        kv, k = self._kv["mailseq"], _hex(tenant, client)
+        kv = self._kv["mailseq"]
         known = self._mailseq.get(k)
-        while True:  # a compare-and-set increment of the client's counter
+        while True:
             if known is None:
                 entry = await self._get("mailseq", k)
                 known = (0, 0) if entry is None else (int(entry.value), int(entry.revision))
-            seq = known[0] + 1
             try:
-                revision = await kv.update(k, str(seq).encode(), last=known[1])
+                revision = await kv.update(k, str(known[0] + n).encode(), last=known[1])
                 break
-            except KeyWrongLastSequenceError:  # another process numbered one meanwhile
+            except KeyWrongLastSequenceError:  # another process numbered some meanwhile
                 known = None
-                await asyncio.sleep(0)
-        self._mailseq[k] = (seq, int(revision))
-        await self._js.publish(f"{self.prefix}.mail.{k}.{seq}", frame)
-        return seq
+        self._mailseq[k] = (known[0] + n, int(revision))
+        return known[0] + 1
 
     async def since(self, tenant: str, client: str, after: int) -> list[tuple[int, bytes]]:
         base = f"{self.prefix}.mail.{_hex(tenant, client)}."
