@@ -42,7 +42,7 @@ export async function render(main, [sid], signal) {
           heard.textContent = "";
           mic.dataset.sentBytes = String(voice.sent);
           if (msg.timed_out || !msg.text) say("system", "Nothing was heard.");
-          else say("user", "🎤 " + msg.text);
+          else say("user", "(spoken) " + msg.text);
         },
         update: (view) => showTurn(view),
         error: (msg) => { toast(msg.message, "error"); say("system", msg.message); },
