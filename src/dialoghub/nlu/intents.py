@@ -39,8 +39,9 @@ def compile_intent(
 
     ``resolve(intent, slot, entity)`` gives the entity a slot uses (raising
     :class:`ModelError` for an unknown one); ``known(name)`` says whether a placeholder named
-    after an entity or a built-in needs no slot declaration. ``{slot=value}`` placeholders
-    stand for their entity here, whatever the value (the value is for the learned tagger).
+    after an entity or a built-in needs no slot declaration (and makes a built-in ready).
+    ``{slot=value}`` placeholders stand for their entity here, whatever the value (the value
+    is for the learned tagger).
     """
     slots = {s: resolve(spec.name, s, e) for s, e in spec.slots.items()}
     order: list[str] = []  # slots in order of first appearance in the examples
@@ -57,7 +58,7 @@ def compile_intent(
             if slot not in slots:
                 # A placeholder named after an entity (or a built-in) needs no declaration.
                 if known(slot):
-                    slots[slot] = resolve(spec.name, slot, slot)
+                    slots[slot] = slot
                 else:
                     raise ModelError(
                         f"intent {spec.name!r}: example {example!r} uses undeclared slot "

@@ -121,20 +121,24 @@ class Recognizer:
     # --- compiling -------------------------------------------------------------------------
 
     def _known(self, entity: str) -> bool:
-        return entity in self._matchers or entity in _BUILTIN
+        """Whether ``entity`` is declared or built in (a built-in is added on first use)."""
+        if entity in self._matchers:
+            return True
+        kind = _BUILTIN.get(entity)
+        if kind is None:
+            return False
+        self._matchers[entity] = compile_entity(EntitySpec(entity, kind))
+        return True
 
     def _entity_for(self, intent: str, slot: str, entity: str) -> str:
-        """Resolve a slot's entity name, adding a built-in on first use."""
-        if entity not in self._matchers:
-            kind = _BUILTIN.get(entity)
-            if kind is None:
-                raise ModelError(
-                    f"intent {intent!r}: slot {slot!r} uses unknown entity {entity!r}",
-                    intent=intent,
-                    slot=slot,
-                    entity=entity,
-                )
-            self._matchers[entity] = compile_entity(EntitySpec(entity, kind))
+        """Resolve a slot's entity name (a built-in is added on first use)."""
+        if not self._known(entity):
+            raise ModelError(
+                f"intent {intent!r}: slot {slot!r} uses unknown entity {entity!r}",
+                intent=intent,
+                slot=slot,
+                entity=entity,
+            )
         return entity
 
     # --- analysing and scoring -------------------------------------------------------------
@@ -283,8 +287,7 @@ class Recognizer:
         The best reading wins (exact over spell-corrected, longer over shorter), then the
         leftmost. ``number`` and ``time`` work even when the model does not declare them.
         """
-        if entity not in self._matchers:
-            self._entity_for("<extract>", entity, entity)  # a built-in, else ModelError
+        self._entity_for("<extract>", entity, entity)  # a built-in, else ModelError
         matcher = self._matchers[entity]
         analysis, _ = self._analyse(text)
         found = self._find(analysis, [(entity, matcher)])
