@@ -14,8 +14,6 @@ CITY = EntitySpec("city", values=(EntityValue("Paris"), EntityValue("Rome")))
 SLOTS = {"origin": "city", "destination": "city"}
 
 
-
-
 def _slots(text: str, *examples: str, slots: dict[str, str] = SLOTS) -> dict[str, str]:
     rec = Recognizer([IntentSpec("trip", examples, slots), IntentSpec("bye", ("bye",))], [CITY])
     return {k: v.value for k, v in rec.extract_slots("trip", text).items()}
