@@ -19,7 +19,12 @@ INTENTS = [
     ),
     IntentSpec("bye", ("bye",)),
 ]
-REC = Recognizer(INTENTS, [CITY, DAY])
+
+
+@pytest.fixture(scope="module")
+def rec() -> Recognizer:
+    # Built inside the test session, not at import: the compiler's code runs under test.
+    return Recognizer(INTENTS, [CITY, DAY])
 
 
 def span(value: SlotValue | None) -> tuple[object, ...] | None:
@@ -38,23 +43,21 @@ def span(value: SlotValue | None) -> tuple[object, ...] | None:
         ("weather in Paris", ("Paris", "Paris", 11, 16)),  # a listed value as listed
     ],
 )
-def test_an_open_slot_takes_unknown_words_after_its_context(
-    text: str, city: tuple[object, ...]
-) -> None:
-    r = REC.recognize(text)
+def test_an_open_slot_takes_unknown_words_after_its_context(text: str, city: tuple[object, ...], rec: Recognizer) -> None:
+    r = rec.recognize(text)
     assert r.intent == "weather"
     assert span(r.slots.get("city")) == city
 
 
-def test_an_open_value_ends_where_a_known_value_starts() -> None:
-    slots = REC.recognize("weather in Saint Malo tomorrow").slots
+def test_an_open_value_ends_where_a_known_value_starts(rec: Recognizer) -> None:
+    slots = rec.recognize("weather in Saint Malo tomorrow").slots
     assert span(slots["city"]) == ("Saint Malo", "Saint Malo", 11, 21)
     assert span(slots["day"]) == ("tomorrow", "tomorrow", 22, 30)
 
 
-def test_no_open_value_without_its_context_word() -> None:
-    assert "city" not in REC.recognize("weather Lyon").slots
-    assert "city" not in REC.recognize("weather in a").slots  # a filler is not a name
+def test_no_open_value_without_its_context_word(rec: Recognizer) -> None:
+    assert "city" not in rec.recognize("weather Lyon").slots
+    assert "city" not in rec.recognize("weather in a").slots  # a filler is not a name
 
 
 def test_a_closed_entity_takes_no_unknown_value() -> None:
@@ -81,13 +84,13 @@ def test_a_closed_entity_takes_no_unknown_value() -> None:
         ("   ", None),
     ],
 )
-def test_open_answer(text: str, value: tuple[object, ...] | None) -> None:
-    assert span(REC.open_answer("city", text)) == value
+def test_open_answer(text: str, value: tuple[object, ...] | None, rec: Recognizer) -> None:
+    assert span(rec.open_answer("city", text)) == value
 
 
-def test_open_answer_of_an_entity_that_is_not_open() -> None:
-    assert REC.open_answer("day", "Lyon") is None
-    assert REC.open_answer("nope", "Lyon") is None
+def test_open_answer_of_an_entity_that_is_not_open(rec: Recognizer) -> None:
+    assert rec.open_answer("day", "Lyon") is None
+    assert rec.open_answer("nope", "Lyon") is None
 
 
 @pytest.mark.parametrize(
@@ -106,11 +109,11 @@ def test_open_answer_of_an_entity_that_is_not_open() -> None:
         ("  ", {}),
     ],
 )
-def test_bare_values(text: str, values: dict[str, tuple[object, ...]]) -> None:
-    assert {k: span(v) for k, v in REC.bare_values(text).items()} == values
+def test_bare_values(text: str, values: dict[str, tuple[object, ...]], rec: Recognizer) -> None:
+    assert {k: span(v) for k, v in rec.bare_values(text).items()} == values
 
 
-def test_bare_values_keep_the_first_of_one_entity() -> None:
-    assert {k: span(v) for k, v in REC.bare_values("Paris Rome").items()} == {
+def test_bare_values_keep_the_first_of_one_entity(rec: Recognizer) -> None:
+    assert {k: span(v) for k, v in rec.bare_values("Paris Rome").items()} == {
         "city": ("Paris", "Paris", 0, 5)
     }

@@ -29,7 +29,12 @@ INTENTS = [
     ),
     IntentSpec("bye", ("bye", "thanks bye")),  # "thanks": a filler this model uses
 ]
-REC = Recognizer(INTENTS, [CITY, DAY])
+
+
+@pytest.fixture(scope="module")
+def rec() -> Recognizer:
+    # Built inside the test session, not at import: the compiler's code runs under test.
+    return Recognizer(INTENTS, [CITY, DAY])
 
 
 def span(value: SlotValue | None) -> tuple[object, ...] | None:
@@ -39,28 +44,28 @@ def span(value: SlotValue | None) -> tuple[object, ...] | None:
 # --- extract: which reading ----------------------------------------------------------------
 
 
-def test_extract_prefers_an_exact_reading_to_a_corrected_one_wherever_it_is() -> None:
+def test_extract_prefers_an_exact_reading_to_a_corrected_one_wherever_it_is(rec: Recognizer) -> None:
     # "Barcelonna" is one edit from Barcelona (and first); "London" is exact.
-    assert span(REC.extract("city", "Barcelonna or London")) == ("London", "London", 14, 20)
+    assert span(rec.extract("city", "Barcelonna or London")) == ("London", "London", 14, 20)
 
 
-def test_extract_prefers_the_longer_reading() -> None:
-    assert span(REC.extract("city", "York or New York")) == ("New York", "New York", 8, 16)
+def test_extract_prefers_the_longer_reading(rec: Recognizer) -> None:
+    assert span(rec.extract("city", "York or New York")) == ("New York", "New York", 8, 16)
 
 
-def test_extract_takes_the_leftmost_of_equal_readings() -> None:
-    assert span(REC.extract("city", "Rome or York")) == ("Rome", "Rome", 0, 4)
-    assert span(REC.extract("city", "York or Rome")) == ("York", "York", 0, 4)
+def test_extract_takes_the_leftmost_of_equal_readings(rec: Recognizer) -> None:
+    assert span(rec.extract("city", "Rome or York")) == ("Rome", "Rome", 0, 4)
+    assert span(rec.extract("city", "York or Rome")) == ("York", "York", 0, 4)
 
 
-def test_extract_of_a_built_in_entity_the_model_does_not_declare() -> None:
-    assert span(REC.extract("number", "about 12 of them")) == (12, "12", 6, 8)
-    assert REC.extract("time", "no time") is None
+def test_extract_of_a_built_in_entity_the_model_does_not_declare(rec: Recognizer) -> None:
+    assert span(rec.extract("number", "about 12 of them")) == (12, "12", 6, 8)
+    assert rec.extract("time", "no time") is None
 
 
-def test_extract_of_an_unknown_entity_is_a_model_error_naming_it() -> None:
+def test_extract_of_an_unknown_entity_is_a_model_error_naming_it(rec: Recognizer) -> None:
     with pytest.raises(ModelError) as info:
-        REC.extract("planet", "Mars")
+        rec.extract("planet", "Mars")
     assert str(info.value) == "intent '<extract>': slot 'planet' uses unknown entity 'planet'"
     assert info.value.details == {"intent": "<extract>", "slot": "planet", "entity": "planet"}
 
@@ -68,38 +73,38 @@ def test_extract_of_an_unknown_entity_is_a_model_error_naming_it() -> None:
 # --- open values ---------------------------------------------------------------------------
 
 
-def test_an_unknown_word_after_a_closed_entity_context_is_no_value() -> None:
+def test_an_unknown_word_after_a_closed_entity_context_is_no_value(rec: Recognizer) -> None:
     # "on" comes before {day} in an example, but day is a closed list.
-    rec = REC.recognize("weather in London on Blursday")
+    rec = rec.recognize("weather in London on Blursday")
     assert rec.intent == "weather"
     assert {k: span(v) for k, v in rec.slots.items()} == {
         "city": ("London", "London", 11, 17)
     }
 
 
-def test_an_open_value_never_replaces_a_value_found_in_the_list() -> None:
-    rec = REC.recognize("weather in London in Lyon")
+def test_an_open_value_never_replaces_a_value_found_in_the_list(rec: Recognizer) -> None:
+    rec = rec.recognize("weather in London in Lyon")
     assert span(rec.slots["city"]) == ("London", "London", 11, 17)
 
 
-def test_an_open_value_where_the_list_has_none() -> None:
-    rec = REC.recognize("weather in Lyon on tomorrow")
+def test_an_open_value_where_the_list_has_none(rec: Recognizer) -> None:
+    rec = rec.recognize("weather in Lyon on tomorrow")
     assert span(rec.slots["city"]) == ("Lyon", "Lyon", 11, 15)
     assert span(rec.slots["day"]) == ("tomorrow", "tomorrow", 19, 27)
 
 
-def test_a_filler_the_model_uses_is_still_dropped_around_an_open_answer() -> None:
-    assert span(REC.open_answer("city", "Lyon thanks")) == ("Lyon", "Lyon", 0, 4)
-    assert span(REC.open_answer("city", "thanks, Lyon")) == ("Lyon", "Lyon", 8, 12)
+def test_a_filler_the_model_uses_is_still_dropped_around_an_open_answer(rec: Recognizer) -> None:
+    assert span(rec.open_answer("city", "Lyon thanks")) == ("Lyon", "Lyon", 0, 4)
+    assert span(rec.open_answer("city", "thanks, Lyon")) == ("Lyon", "Lyon", 8, 12)
 
 
-def test_a_filler_the_model_uses_is_still_dropped_around_a_bare_value() -> None:
-    assert {k: span(v) for k, v in REC.bare_values("London thanks").items()} == {
+def test_a_filler_the_model_uses_is_still_dropped_around_a_bare_value(rec: Recognizer) -> None:
+    assert {k: span(v) for k, v in rec.bare_values("London thanks").items()} == {
         "city": ("London", "London", 0, 6)
     }
-    assert REC.bare_values("London bye") == {}  # a word of the model that is no filler
+    assert rec.bare_values("London bye") == {}  # a word of the model that is no filler
 
 
-def test_an_answer_that_is_a_word_of_the_model_is_no_open_value() -> None:
-    assert REC.open_answer("city", "weather") is None
-    assert REC.open_answer("city", "Lyon weather") is None
+def test_an_answer_that_is_a_word_of_the_model_is_no_open_value(rec: Recognizer) -> None:
+    assert rec.open_answer("city", "weather") is None
+    assert rec.open_answer("city", "Lyon weather") is None
