@@ -97,3 +97,14 @@ def test_a_spelling_tie_goes_to_the_word_the_model_uses_more() -> None:
     ]
     assert Recognizer(shop, []).analyse("carx").words == ["cart"]
     assert Recognizer(shop[1:], []).analyse("carx").words == ["card"]
+
+
+def test_number_and_time_words_are_spelled_right_in_any_model() -> None:
+    rec = Recognizer([IntentSpec("bye", ("bye",))], [])
+    assert rec.analyse("sevn").words == ["seven"]
+    assert rec.analyse("midnigt").words == ["midnight"]
+
+
+def test_a_word_is_never_corrected_into_an_entity_term() -> None:
+    # "@city" stands for the entity in the examples; "xcity" is one letter from it.
+    assert _rec().analyse("weather in xcity").words == ["weather", "in", "xcity"]

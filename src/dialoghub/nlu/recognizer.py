@@ -20,6 +20,7 @@ the model, and caches the analysis of every distinct written word.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 
 from dialoghub.errors import ModelError
@@ -108,15 +109,13 @@ class Recognizer:
         if score_now:
             self._scorer = ScoreIndex(example_terms, example_intent, len(self._intents))
 
-        frequency: dict[str, int] = {}
-        for bag in example_terms:
-            for term in bag:
-                frequency[term] = frequency.get(term, 0) + 1
+        # How often the examples use each term: spelling ties go to the more frequent word.
+        frequency = Counter(term for bag in example_terms for term in bag)
         vocabulary = {t for t in frequency if not t.startswith("@")}
         for matcher in self._matchers.values():
             vocabulary |= matcher.words
         vocabulary |= NUMBER_WORDS | TIME_WORDS
-        self._reader = WordReader(vocabulary, frozenset(frequency), frequency)
+        self._reader = WordReader(vocabulary, frozenset(frequency), dict(frequency))
 
     # --- compiling -------------------------------------------------------------------------
 
@@ -219,9 +218,7 @@ class Recognizer:
         say "did you mean ...". Otherwise ``alternatives`` lists the runners-up (score > 0,
         at most :data:`MAX_ALTERNATIVES`, best first): two close scores mean ambiguity.
         """
-        if not text or text.isspace():
-            return Recognition(None, 0.0)
-        analysis, kinds = self._analyse(text)
+        analysis, kinds = self._analyse(text)  # no words (an empty text): every score 0
         matches = self._find(analysis, self._used)
         scores = self._scores(analysis, kinds, matches)
         candidates: Sequence[int] = range(len(scores))
@@ -234,7 +231,7 @@ class Recognizer:
         if not ranked:
             return Recognition(None, 0.0)
         best = ranked[0]
-        confidence = round(min(scores[best], 1.0), 4)
+        confidence = round(scores[best], 4)  # scores are in [0, 1]
         if confidence < self.threshold:
             alternatives = self._alternatives(scores, ranked[:MAX_ALTERNATIVES])
             return Recognition(None, confidence, {}, alternatives)
@@ -251,7 +248,7 @@ class Recognizer:
     def _alternatives(
         self, scores: list[float], ranked: list[int]
     ) -> tuple[tuple[str, float], ...]:
-        return tuple((self._names[i], round(min(scores[i], 1.0), 4)) for i in ranked)
+        return tuple((self._names[i], round(scores[i], 4)) for i in ranked)
 
     # --- values outside an open entity's list, values alone --------------------------------
 
