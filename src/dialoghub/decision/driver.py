@@ -9,7 +9,9 @@ each within its deadline, and submits what they answered as one
 :class:`~dialoghub.engine.records.Answers` update through the Hub's public API (so an
 answer is one compare-and-set like any input). Invalid replies are submitted as such
 (recorded, counted) and asked again while the engine keeps the solicitation open; a
-specialist that does not answer in time is left to the ``decision`` timer.
+specialist that does not answer in time is left to the ``decision`` timer. When every voter
+a round's proposals would ask is a plain sync callable, the votes are asked at once and the
+whole round is one update (:meth:`Driver._votes_ahead`).
 
 Humans are never asked here: they answer through the API, ``dialoghub review`` or the
 console. What the driver holds per session is a task while it works, nothing while the
