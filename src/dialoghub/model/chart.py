@@ -17,8 +17,9 @@ order (that order decides entry and exit order).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 __all__ = [
     "AFTER_PREFIX",
@@ -43,6 +44,7 @@ __all__ = [
     "Node",
     "Ref",
     "Transition",
+    "ancestors_in",
     "is_builtin",
 ]
 
@@ -191,9 +193,21 @@ class Chart:
 
     def ancestors(self, node_id: str) -> list[str]:
         """``node_id``'s proper ancestors, nearest first, ending with the root."""
-        out = []
-        parent = self.nodes[node_id].parent
-        while parent is not None:
-            out.append(parent)
-            parent = self.nodes[parent].parent
-        return out
+        return ancestors_in(self.nodes, node_id)
+
+
+class _HasParent(Protocol):
+    @property
+    def parent(self) -> str | None: ...
+
+
+def ancestors_in(nodes: Mapping[str, _HasParent], node_id: str) -> list[str]:
+    """The proper ancestors of ``node_id`` in a table of nodes by id (each with its
+    ``parent``), nearest first, ending with the root: a chart's, or the compiler's while it
+    builds one."""
+    out = []
+    parent = nodes[node_id].parent
+    while parent is not None:
+        out.append(parent)
+        parent = nodes[parent].parent
+    return out

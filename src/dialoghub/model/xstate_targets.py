@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dialoghub.model.chart import ancestors_in
 from dialoghub.model.source import Path
 from dialoghub.model.xstate_base import CompilerBase, RawNode, hint, kind_of
 
@@ -86,12 +87,7 @@ class TargetsPart(CompilerBase):
         return self.walk(self.nodes[source.parent], self.split(text), path, text)
 
     def ancestors(self, node_id: str) -> list[str]:
-        out = []
-        parent = self.nodes[node_id].parent
-        while parent is not None:
-            out.append(parent)
-            parent = self.nodes[parent].parent
-        return out
+        return ancestors_in(self.nodes, node_id)
 
     def check_multi(self) -> None:
         """Several targets must lie in different regions of one parallel state (SCXML's legal
