@@ -8,7 +8,8 @@ variables. With a
 broadcast URL the summaries cross processes through the same relay as the session streams.
 
 A feed does not replay what happened before it was opened: a client reads the first page of
-``GET /v1/sessions`` after opening the feed and merges both by ``version`` (the newer wins),
+``GET /v1/sessions`` after the feed's ``open`` event (or, to render sooner as the console
+does, at once and once more after ``open``) and merges both by ``version`` (the newer wins),
 so nothing falls between. A client that falls behind (its queue of 1,000 summaries is full)
 loses the oldest summaries, not the feed; a ``: ping`` comment every 15 s keeps proxies from
 closing an idle stream.

@@ -127,16 +127,34 @@ export async function render(main, _args, signal) {
   let typing = 0;  // the search asks the server once the typing pauses
   search.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(reload, 250); });
 
-  // The feed first, then the page: an update between the two is not lost (upsert keeps
-  // the newer version of each session).
-  let opened;
-  const first = new Promise((resolve) => { opened = resolve; });
+  // The first page at once, beside the feed: the first render waits for neither the other.
+  // An update made after the page was read and before the feed was open would fall between
+  // them, so when the feed opens after the page was asked for, the first page is read once
+  // more and merged (upsert keeps the newer version of each session; a session new since
+  // comes in at the top).
+  let feedOpen = false;
+  let listed = false;
+  let refilled = false;
+  const refill = () => {
+    if (refilled || signal.aborted) return;
+    refilled = true;
+    const mine = asked;
+    api("/v1/sessions" + query({
+      model: model.value, state: state.value, status: status.value, q: search.value.trim(),
+      tenant: tenant.value.trim(), limit: PAGE,
+    }), { signal }).then((page) => {
+      if (mine !== asked) return;
+      for (const s of page.sessions) upsert(s, !rows.has(s.id));
+    }).catch(() => {});
+  };
   follow("/v1/feed", (name, data) => {
-    if (name === "open") opened();
+    if (name === "open") { feedOpen = true; if (listed) refill(); }
     else if (name === "session") upsert(data, true);
-  }, signal).catch(() => opened());
-  await first;
+  }, signal).catch(() => {});
+  const openBeforePage = feedOpen;
   await load(true);
+  listed = true;
+  if (feedOpen && !openBeforePage) refill();
   // When the first page was in the page, for benchmarks.console (performance timeline).
   performance.mark("dialoghub:sessions");
   isOperator().then((yes) => {
