@@ -48,7 +48,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.http_load import tree_cpu
+from benchmarks.http_load import stop_group, tree_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 WEATHER = ROOT / "examples" / "weather"
@@ -165,13 +165,7 @@ def serve(name: str, tmp: Path, args: argparse.Namespace) -> Iterator[dict[str, 
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(timeout=60)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_group(server)
         log.close()
         if args.verbose:
             print(f"--- {name} log (tail)", (tmp / f"{name}.log").read_text()[-3000:],

@@ -25,9 +25,12 @@ created before it. Every reply is checked; a wrong one is an error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -37,7 +40,7 @@ import msgspec
 
 from benchmarks.workload import expected_reply, lookup_weather, message
 
-__all__ = ["Conn", "main", "percentile", "tree_cpu"]
+__all__ = ["Conn", "main", "percentile", "stop_group", "tree_cpu"]
 
 _decode = msgspec.json.decode
 _encode = msgspec.json.encode
@@ -456,3 +459,15 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def stop_group(proc: subprocess.Popen[Any], timeout: float = 30.0) -> None:
+    """End a server started in its own process group (``start_new_session``): SIGTERM to
+    the group, SIGKILL if it is still there after ``timeout`` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

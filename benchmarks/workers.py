@@ -25,15 +25,14 @@ import contextlib
 import json
 import math
 import os
-import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from benchmarks.http import ROOT, _cli, _free_port, _wait_ready, load, w1_models
+from benchmarks.http_load import stop_group
 
 __all__ = ["main", "serve_workers"]
 
@@ -63,13 +62,7 @@ def serve_workers(workers: int, tmp: Path) -> Iterator[dict[str, Any]]:
         yield {"host": "127.0.0.1", "port": port, "api": "dialoghub", "key": key,
                "pid": server.pid}
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_group(server)
         log.close()
 
 
@@ -132,4 +125,4 @@ def _line(row: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
