@@ -211,3 +211,19 @@ async def test_plugins_from_a_module_and_their_schemas() -> None:
         plugins.get("nope")
     with pytest.raises(InvalidInput):
         plugins.add("bad", 42)  # type: ignore[arg-type]
+
+
+async def test_a_round_start_read_back_from_the_store_is_the_event_that_went_live(
+    tmp_path: Path,
+) -> None:
+    """A follower that arrives between the round's stored start and its live event reads the
+    start from the store (backfill): it must be the same event, time included."""
+    from tests.agent.conftest import Collect
+
+    async with AgentApp(f"sqlite:///{tmp_path}/a.db", planner=make_planner(),
+                        plugins=make_plugins()) as app:  # fmt: skip
+        live = Collect()
+        await (await app.get_session("b")).send_message("weather in Paris", live)
+        stored = await app.stored_events("b", after=0, before=live.events[-1].seq + 1)
+    starts = [e for e in live.events if e.type == "round_start"]
+    assert [e for e in stored if e.type == "round_start"] == starts

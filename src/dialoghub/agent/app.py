@@ -375,6 +375,7 @@ class AgentApp:
                 rnd.user_message,
                 {"message": rnd.user_message, "files": rnd.files},
                 seq=seq,
+                at=session.updated_at,  # the stored start's time: a backfill reads the same
             )
             planner = self._planner_of(session)
             assert planner is not None  # checked when the message was accepted

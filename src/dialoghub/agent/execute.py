@@ -102,14 +102,17 @@ class Turn:
         post_id: str | None = None,
         is_end: bool = False,
         seq: int | None = None,
+        at: float | None = None,
     ) -> AgentEvent:
-        """Number, keep, publish and hand one event to the handler."""
+        """Number, keep, publish and hand one event to the handler (``at``: the time of the
+        stored record it stands for, so a follower reading it back from the store sees the
+        same event)."""
         self._emitted += 1
         if self._emitted > MAX_EVENTS_PER_ROUND:
             raise AgentError(f"the round emitted more than {MAX_EVENTS_PER_ROUND} events")
         event = AgentEvent(
             seq=seq if seq is not None else self._log.next_seq(),
-            time=time.time(),
+            time=at if at is not None else time.time(),
             type=type,
             scope=EVENT_SCOPES[type],
             session_id=self.session_id,
