@@ -110,6 +110,20 @@ def _dialoghub_w1(turns: list[dict[str, Any]], durable: bool = True) -> dict[str
     )
 
 
+def _open_at_1000(http: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """dialoghub's open-loop row at 1,000 turns/s offered (the p99 target's), if it ran."""
+    return next(
+        (
+            r
+            for r in http
+            if r.get("system") == "dialoghub"
+            and r.get("run") == "open"
+            and r.get("offered_per_s") == 1000
+        ),
+        None,
+    )
+
+
 def _closed(http: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each system's closed-loop dialog row (its maximum turns/s), by system.
 
@@ -254,16 +268,7 @@ def targets(turns: list[dict[str, Any]], http: list[dict[str, Any]]) -> list[dic
             min(ratios.values()) >= 10 if ratios else None,
         )
     )
-    at = next(
-        (
-            r
-            for r in http
-            if r.get("system") == "dialoghub"
-            and r.get("run") == "open"
-            and r.get("offered_per_s") == 1000
-        ),
-        None,
-    )
+    at = _open_at_1000(http)
     p99 = at.get("p99_ms") if at else None
     if at is None or p99 is None:
         value, met = "-", None
@@ -423,16 +428,7 @@ def readme_rows(report: dict[str, Any]) -> dict[str, str]:
     if "dialoghub" in closed:
         ratios = _http_ratios(http)
         ours_http = closed["dialoghub"]
-        at = next(
-            (
-                r
-                for r in http
-                if r.get("system") == "dialoghub"
-                and r.get("run") == "open"
-                and r.get("offered_per_s") == 1000
-            ),
-            None,
-        )
+        at = _open_at_1000(http)
         p99 = f"; p99 {number(at.get('p99_ms'), 1)} ms at 1,000 turns/s offered" if at else ""
         peers = [
             f"{PEERS.get(name, name)} {number(closed[name]['turns_per_s'])} ({TIMES}{ratio:,.1f})"
