@@ -11,10 +11,12 @@ a :class:`~dialoghub.errors.VersionConflict`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import hashlib
 import logging
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -352,7 +354,7 @@ class Hub:
                 if seen is not None:
                     return seen
             fresh = False
-            for _ in range(MAX_RETRIES):
+            for attempt in range(MAX_RETRIES):
                 cached = None if fresh else self._cache.get(key)  # no coroutine on a cache hit
                 session = cached or await self._load(key, fresh=fresh)
                 if expected_version is not None and session.version != expected_version:
@@ -388,6 +390,10 @@ class Hub:
                     if expected_version is not None:
                         raise
                     fresh = True  # another process moved the session on: re-read, re-run
+                    if attempt:
+                        # Lost twice or more: the other writer holds a current cache and keeps
+                        # winning; a short random wait (growing) lets this one through.
+                        await asyncio.sleep(random.uniform(0, 0.0005 * 2**attempt))
                     continue
                 except IdempotencyKeyReused:
                     self._cache.pop(key)
