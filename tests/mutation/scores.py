@@ -21,14 +21,22 @@ from pathlib import Path
 
 KILLED = {1, 3, 36, 37, -24, 24, 152, 255, -11, -9}  # mutmut's exit codes for a caught mutant
 SURVIVED = {0, 5, 33}  # survived, no tests, no tests reach it
-EQUIVALENT = Path(__file__).with_name("equivalent.toml")
+# equivalent.toml, and one equivalent_<area>.toml per part of the core (so that work on
+# different modules never edits one file)
+EQUIVALENT = Path(__file__).parent
 
 
 def equivalent() -> dict[str, str]:
     """Mutant name -> why it cannot change behaviour."""
-    with EQUIVALENT.open("rb") as f:
-        data = tomllib.load(f)
-    return {name: entry["why"] for name, entry in data.get("mutant", {}).items()}
+    out: dict[str, str] = {}
+    for path in sorted(EQUIVALENT.glob("equivalent*.toml")):
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+        for name, entry in data.get("mutant", {}).items():
+            if name in out:
+                raise ValueError(f"{path.name}: {name} is listed twice")
+            out[name] = entry["why"]
+    return out
 
 
 def results(root: Path) -> dict[str, dict[str, int | None]]:
