@@ -21,7 +21,6 @@ from dialoghub.engine.records import (
     Action,
     AgentRecord,
     CommandAction,
-    EndAction,
     Event,
     Session,
     WaitForUser,
@@ -43,8 +42,7 @@ END_STATUSES = frozenset({"finished", "failed", "cancelled"})
 
 
 def _repeat(s: Session) -> Action:
-    if s.ended:
-        return EndAction(reason=f"session is {s.status.value}")
+    # never an EndAction: step() refuses an ended session, and no agent event ends one
     aw = s.awaiting or {}
     if aw.get("kind") == "command":
         return CommandAction(id=aw["command"], params=aw["params"])
