@@ -106,6 +106,44 @@ async def test_idempotency_key_returns_the_first_answer(hub: Hub) -> None:
     assert (await hub.get_session("i")).version == 2
 
 
+async def test_a_retry_is_answered_after_the_session_moved_on_or_ended(hub: Hub) -> None:
+    # The hub reads no record before a keyed update runs: a retry is answered when it is
+    # refused, by the store's write or by the step on the session as it is now.
+    await hub.create_session("weather", session_id="r")
+    first = await hub.process_text("r", "hello", idempotency_key="k1", expected_version=1)
+    await hub.process_text("r", "thanks")
+    # the version moved on: without the record this would be a VersionConflict
+    assert await hub.process_text("r", "hello", idempotency_key="k1", expected_version=1) == first
+    bye = await hub.process_text("r", "bye", idempotency_key="k2")
+    assert (await hub.get_session("r")).status == "ended"
+    assert await hub.process_text("r", "bye", idempotency_key="k2") == bye  # not SessionClosed
+    with pytest.raises(errors.IdempotencyKeyReused, match="k2"):
+        await hub.process_text("r", "hello again", idempotency_key="k2")
+    with pytest.raises(errors.SessionClosed):
+        await hub.process_text("r", "hello", idempotency_key="k3")
+    with pytest.raises(errors.VersionConflict):
+        await hub.process_text("r", "hello", idempotency_key="k4", expected_version=1)
+    assert (await hub.get_session("r")).version == 4
+    with pytest.raises(errors.InvalidInput, match="idempotency_key"):
+        await hub.process_text("r", "hello", idempotency_key="")
+
+
+async def test_a_first_keyed_update_reads_no_record(hub: Hub) -> None:
+    reads: list[str] = []
+    lookup = hub.store.idempotent
+
+    async def counted(session_id: str, key: str, *, tenant: str = "default") -> object:
+        reads.append(key)
+        return await lookup(session_id, key, tenant=tenant)
+
+    await hub.create_session("weather", session_id="n")
+    hub.store.idempotent = counted  # type: ignore[method-assign,assignment]
+    first = await hub.process_text("n", "hello", idempotency_key="k1")
+    assert reads == []
+    assert await hub.process_text("n", "hello", idempotency_key="k1") == first
+    assert reads == ["k1"]  # the retry's write was refused: its answer is read once
+
+
 async def test_create_with_idempotency_key_is_safe_to_retry(hub: Hub) -> None:
     a = await hub.create_session("weather", session_id="c", idempotency_key="make-c")
     b = await hub.create_session("weather", session_id="c", idempotency_key="make-c")

@@ -346,69 +346,90 @@ class Hub:
                 f"expected_version must be an integer from 0 to 2**63 - 1, not {expected_version!r}"
             )
         key = (tenant, session_id)
+        if idempotency_key is not None:
+            _check_key(idempotency_key)
         async with self._locks.hold(key):
             # Only a keyed update needs the request's fingerprint (hashing costs ~2 us).
             fp = _fingerprint(inp, expected_version) if idempotency_key is not None else ""
-            if idempotency_key is not None:
-                seen = await self._idempotent(tenant, session_id, idempotency_key, fp)
-                if seen is not None:
-                    return seen
-            fresh = False
-            for attempt in range(MAX_RETRIES):
-                cached = None if fresh else self._cache.get(key)  # no coroutine on a cache hit
-                session = cached or await self._load(key, fresh=fresh)
-                if expected_version is not None and session.version != expected_version:
-                    if not fresh:  # the cache may be behind another process: check the store
-                        fresh = True
-                        continue
-                    raise VersionConflict(session_id, expected_version, session.version)
-                model = self.model(session.model_id)
-                try:
-                    result = engine.step(model, session, inp, self._clock())
-                except (InputError, ModelMismatch, SessionClosed):
-                    if not fresh:  # refused by a cached snapshot another process may have
-                        fresh = True  # moved on (several server workers): ask the store
-                        continue
-                    raise
-                view = SessionView(
-                    session=result.session, actions=result.actions, events=result.events
-                )
-                idem = (
-                    Idempotency(idempotency_key, fp, _encoder.encode(view))
-                    if idempotency_key is not None
-                    else None
-                )
-                # Encoded once: the store keeps these bytes, the cache a copy decoded from them.
-                body = encode_session(result.session)
-                write = Write(result.session, result.events, session.version, idem, body)
-                del result  # fewer objects alive (for the GC to traverse) during the write
-                try:
-                    # what _write does, inline: one coroutine less per update
-                    await self.store.write(write)
-                except VersionConflict:
-                    self._cache.pop(key)
-                    if expected_version is not None:
-                        raise
-                    fresh = True  # another process moved the session on: re-read, re-run
-                    if attempt:
-                        # Lost twice or more: the other writer holds a current cache and keeps
-                        # winning; a short random wait (growing) lets this one through.
-                        await asyncio.sleep(random.uniform(0, 0.0005 * 2**attempt))
-                    continue
-                except IdempotencyKeyReused:
-                    self._cache.pop(key)
-                    seen = await self._idempotent(tenant, session_id, idempotency_key or "", fp)
+            try:
+                return await self._apply(key, inp, expected_version, idempotency_key, fp)
+            except (VersionConflict, InputError, ModelMismatch, SessionClosed, SessionNotFound):
+                # A keyed update is not looked up before it runs: the store refuses to write a
+                # key it holds, so a first request costs no read. A retry of an update that
+                # was applied is answered from its record when it is refused, here or at the
+                # write (IdempotencyKeyReused, in _apply).
+                if idempotency_key is not None:
+                    seen = await self._idempotent(tenant, key[1], idempotency_key, fp)
                     if seen is not None:
                         return seen
+                raise
+
+    async def _apply(
+        self,
+        key: tuple[str, str],
+        inp: Input,
+        expected_version: int | None,
+        idempotency_key: str | None,
+        fp: str,
+    ) -> SessionView:
+        """Run the step on the session and write it: :meth:`update` under its lock."""
+        tenant, session_id = key
+        fresh = False
+        for attempt in range(MAX_RETRIES):
+            cached = None if fresh else self._cache.get(key)  # no coroutine on a cache hit
+            session = cached or await self._load(key, fresh=fresh)
+            if expected_version is not None and session.version != expected_version:
+                if not fresh:  # the cache may be behind another process: check the store
+                    fresh = True
+                    continue
+                raise VersionConflict(session_id, expected_version, session.version)
+            model = self.model(session.model_id)
+            try:
+                result = engine.step(model, session, inp, self._clock())
+            except (InputError, ModelMismatch, SessionClosed):
+                if not fresh:  # refused by a cached snapshot another process may have
+                    fresh = True  # moved on (several server workers): ask the store
+                    continue
+                raise
+            view = SessionView(
+                session=result.session, actions=result.actions, events=result.events
+            )
+            idem = (
+                Idempotency(idempotency_key, fp, _encoder.encode(view))
+                if idempotency_key is not None
+                else None
+            )
+            # Encoded once: the store keeps these bytes, the cache a copy decoded from them.
+            body = encode_session(result.session)
+            write = Write(result.session, result.events, session.version, idem, body)
+            del result  # fewer objects alive (for the GC to traverse) during the write
+            try:
+                # what _write does, inline: one coroutine less per update
+                await self.store.write(write)
+            except VersionConflict:
+                self._cache.pop(key)
+                if expected_version is not None:
                     raise
-                except (StoreError, SessionExists):
-                    self._cache.pop(key)  # what is stored is unknown or newer: read it next time
-                    raise
-                self._cache.put(key, _private(body))
-                if self._watchers:
-                    self._notify(view)
-                return view
-            raise VersionConflict(session_id, session.version, None)
+                fresh = True  # another process moved the session on: re-read, re-run
+                if attempt:
+                    # Lost twice or more: the other writer holds a current cache and keeps
+                    # winning; a short random wait (growing) lets this one through.
+                    await asyncio.sleep(random.uniform(0, 0.0005 * 2**attempt))
+                continue
+            except IdempotencyKeyReused:
+                self._cache.pop(key)
+                seen = await self._idempotent(tenant, session_id, idempotency_key or "", fp)
+                if seen is not None:
+                    return seen
+                raise
+            except (StoreError, SessionExists):
+                self._cache.pop(key)  # what is stored is unknown or newer: read it next time
+                raise
+            self._cache.put(key, _private(body))
+            if self._watchers:
+                self._notify(view)
+            return view
+        raise VersionConflict(session_id, session.version, None)
 
     # --- watchers -------------------------------------------------------------------------
 
