@@ -1,0 +1,274 @@
+"""Unit tests of engine/dialog.py: the branches the conversation tests leave out.
+
+``listen`` steps without a question and the confidence they record, a global handler that
+re-asks a question with several wordings (or none), confirmations answered by another
+request or by a value alone, a confirmed intent whose transitions all refuse, giving up
+with no handler at all, model-level handlers whose block key is stored in the session, and
+a session whose stored handler key the (new) model no longer has.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dialoghub import errors
+from dialoghub.engine.fold import replay
+from dialoghub.engine.records import (
+    CommandAction,
+    CommandResult,
+    Event,
+    Input,
+    Reply,
+    Session,
+    Text,
+    WaitForUser,
+)
+from dialoghub.engine.step import start, step
+from dialoghub.model.loader import load_model_text
+from dialoghub.model.spec import Model
+
+T0 = 1_700_000_000.0
+
+
+class Talk:
+    """A session of a model driven through the pure step function, replayed each update."""
+
+    def __init__(self, text: str) -> None:
+        self.model: Model = load_model_text(text)
+        r = start(self.model, "d1", now=T0)
+        self.session: Session = r.session
+        self.log: list[Event] = list(r.events)
+        self.actions: tuple[Any, ...] = r.actions
+        self.new: list[Event] = list(r.events)
+
+    def send(self, inp: Input | str, model: Model | None = None) -> list[str]:
+        inp = Text(text=inp) if isinstance(inp, str) else inp
+        r = step(model or self.model, self.session, inp, T0 + len(self.log))
+        self.session, self.actions, self.new = r.session, r.actions, list(r.events)
+        self.log.extend(r.events)
+        assert replay(self.log) == self.session
+        return [a.text for a in r.actions if isinstance(a, Reply)]
+
+    def data(self, type: str) -> list[dict[str, Any]]:
+        return [e.data for e in self.new if e.type == type]
+
+
+STORY = """
+id: story
+entities:
+  drink: [tea, coffee]
+intents:
+  order: ["a {drink} please", "{drink}"]
+  hello: [hello there]
+main:
+  - say: Hi.
+  - listen: true
+  - say: "Got {intent}."
+"""
+
+
+def test_a_listen_step_without_a_question_waits_idle_and_takes_the_answer() -> None:
+    t = Talk(STORY)
+    assert t.actions == (Reply(text="Hi."), WaitForUser(immediate=False))
+    assert t.session.awaiting == {"kind": "user", "immediate": False,
+                                  "listen": {"block": ["do"], "pc": 2}}
+    assert t.send("a coffee please") == ["Got order.", "Hi."]
+    assert t.data("slot_filled") == [{"name": "drink", "value": "coffee"}]
+
+
+def test_a_heard_answer_records_its_confidence_to_four_places() -> None:
+    t = Talk(STORY)
+    t.send("hello")
+    # "hello" against the example "hello there": 0.7071, kept to four places (not 0 or 1)
+    assert t.data("intent_recognized") == [{"intent": "hello", "confidence": 0.7071}]
+    assert t.data("variable_set") == [{"name": "intent", "value": "hello"}]
+
+
+GLOBALS = """
+id: globals
+intents:
+  help: [help]
+  pay: [pay]
+global:
+  help: {say: "Say pay."}
+states:
+  start:
+    ask: ["First?", "Second?"]
+    on: {pay: quiet}
+  quiet:
+    on: {pay: start}
+"""
+
+
+def test_a_global_handler_reasks_the_first_wording_or_nothing_without_a_question() -> None:
+    t = Talk(GLOBALS)
+    assert t.send("help") == ["Say pay.", "First?"]
+    assert t.session.awaiting == {"kind": "user", "immediate": True,
+                                  "prompt": ["First?", "Second?"]}
+    t.send("pay")
+    assert t.send("help") == ["Say pay."]
+    assert t.actions[-1] == WaitForUser(immediate=False)
+    assert t.session.awaiting == {"kind": "user", "immediate": False}
+
+
+CONFIRM_STATE = """
+id: more
+entities:
+  size: [small, large]
+intents:
+  pay: [pay the bill]
+  order: {examples: ["a {size} coffee"], slots: {size: {entity: size}}}
+no_match: "Pardon?"
+not_allowed: "Not now."
+states:
+  start:
+    confirm: {ask: "Anything else?", yes: start, no: done}
+  done: {say: Bye., final: true}
+"""
+
+
+def test_a_state_confirmation_asks_again_on_another_intent_or_a_value_alone() -> None:
+    t = Talk(CONFIRM_STATE)
+    for said in ("pay the bill", "large"):
+        assert t.send(said) == ["Anything else?"]
+        assert t.data("intent_recognized") == []
+        assert t.session.awaiting == {"kind": "user", "immediate": True,
+                                      "prompt": ["Anything else?"],
+                                      "confirm": {"state": "start"}}
+    assert t.send("no") == ["Bye."]
+
+
+GUARDED = """
+id: guarded
+intents:
+  pay: {examples: [pay the bill], confirm: "Pay now?"}
+no_match: "Pardon?"
+states:
+  start:
+    ask: What?
+    on:
+      pay: [{goto: done, when: "ready is set"}]
+  done: {say: Bye., final: true}
+"""
+
+
+def test_a_confirmed_intent_whose_transitions_all_refuse_is_no_match_in_its_state() -> None:
+    t = Talk(GUARDED)
+    assert t.send("pay the bill") == ["Pay now?"]
+    assert t.send("yes") == ["Pardon?"]
+    assert t.data("confirmation_answered") == [{"answer": "yes", "intent": "pay", "filled": []}]
+    assert t.session.state == "start"
+    assert t.session.awaiting == {"kind": "user", "immediate": True, "prompt": ["What?"]}
+
+
+GIVE_UP_BARE = """
+id: bare
+settings: {max_tries: 2}
+entities:
+  size: [small, large]
+intents:
+  order:
+    examples: ["a {size} coffee", "a coffee"]
+    slots:
+      size: {entity: size, required: true, prompt: "Small or large?"}
+states:
+  start:
+    ask: What?
+    on: {order: served}
+  served: {say: "One {size} coffee.", final: true}
+"""
+
+
+def test_giving_up_without_any_handler_waits_without_the_question() -> None:
+    t = Talk(GIVE_UP_BARE)
+    t.send("a coffee")
+    assert t.send("blue") == ["Small or large?"]
+    assert t.send("blue") == []
+    assert t.data("slot_given_up") == [{"intent": "order", "slot": "size", "tries": 2}]
+    assert t.actions == (WaitForUser(immediate=True),)
+    assert t.session.awaiting == {"kind": "user", "immediate": True, "prompt": ["What?"]}
+
+
+GIVE_UP_NO_MATCH = """
+id: logged
+settings: {max_tries: 1}
+commands:
+  log: {inputs: [], outputs: []}
+entities:
+  size: [small, large]
+intents:
+  order:
+    examples: ["a {size} coffee", "a coffee"]
+    slots:
+      size: {entity: size, required: true, prompt: "Small or large?"}
+no_match: {do: [{command: log}, {say: "Noted."}]}
+states:
+  start:
+    ask: What?
+    on: {order: served}
+  served: {say: "One {size} coffee.", final: true}
+"""
+
+
+def test_giving_up_runs_the_models_no_match_whose_block_key_the_session_keeps() -> None:
+    t = Talk(GIVE_UP_NO_MATCH)
+    t.send("a coffee")
+    assert t.send("blue") == []
+    assert t.actions == (CommandAction(id="log", params={}),)
+    assert t.session.awaiting == {"kind": "command", "command": "log", "params": {},
+                                  "block": ["model", "no_match"], "pc": 1}
+    assert t.send(CommandResult(id="log", outputs={})) == ["Noted."]
+    assert t.session.awaiting == {"kind": "user", "immediate": True, "prompt": ["What?"]}
+
+
+GIVE_UP_COMMAND = """
+id: gu
+settings: {max_tries: 1}
+commands:
+  log: {inputs: [], outputs: []}
+entities:
+  size: [small, large]
+intents:
+  order:
+    examples: ["a {size} coffee", "a coffee"]
+    slots:
+      size:
+        entity: size
+        required: true
+        prompt: "Small or large?"
+        give_up: {do: [{command: log}], goto: start}
+states:
+  start:
+    ask: What?
+    on: {order: served}
+  served: {say: "One {size} coffee.", final: true}
+"""
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("give_up: {do: [{command: log}], goto: start}", "tries: 1"),  # no give_up
+        ("order", "buy"),  # no intent
+        ("size:\n        entity", "cup:\n        entity"),  # no slot
+    ],
+    ids=["handler", "intent", "slot"],
+)
+def test_a_stored_give_up_block_the_new_model_lacks_is_a_model_mismatch(
+    change: tuple[str, str],
+) -> None:
+    t = Talk(GIVE_UP_COMMAND)
+    t.send("a coffee")
+    t.send("blue")
+    assert t.session.awaiting is not None
+    assert t.session.awaiting["block"] == ["give_up", "order", "size"]
+    changed = load_model_text(GIVE_UP_COMMAND.replace(*change).replace("{size} coffee",
+                                                                       "coffee"))
+    with pytest.raises(errors.ModelMismatch) as info:
+        t.send(CommandResult(id="log", outputs={}), model=changed)
+    assert info.value.message == "model has no handler give_up.order.size"
+    assert info.value.details == {"block": ["give_up", "order", "size"]}
+    # the model it was started on goes on: the handler's goto
+    assert t.send(CommandResult(id="log", outputs={})) == ["What?"]

@@ -1,0 +1,213 @@
+"""Unit tests of engine/step.py: the branches and records the conversation tests leave out.
+
+A restarted dialog's events (their version, the restart's state), events refused while a
+command runs and the events a state takes listed, a guarded event transition that refuses,
+a slot question answered by its own intent again or by another request, and a model-level
+``not_allowed`` handler whose block key the session keeps while its command runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from dialoghub import errors
+from dialoghub.engine.fold import replay
+from dialoghub.engine.records import (
+    CommandAction,
+    CommandResult,
+    Event,
+    EventInput,
+    Input,
+    Reply,
+    Session,
+    Text,
+    WaitForUser,
+)
+from dialoghub.engine.step import start, step
+from dialoghub.model.loader import load_model_text
+from dialoghub.model.spec import Model
+
+T0 = 1_700_000_000.0
+
+
+class Talk:
+    """A session of a model driven through :func:`step`, replayed after every update."""
+
+    def __init__(self, text: str) -> None:
+        self.model: Model = load_model_text(text)
+        r = start(self.model, "u1", now=T0)
+        self.session: Session = r.session
+        self.log: list[Event] = list(r.events)
+        self.actions: tuple[Any, ...] = r.actions
+        self.new: list[Event] = list(r.events)
+
+    def send(self, inp: Input | str) -> list[str]:
+        inp = Text(text=inp) if isinstance(inp, str) else inp
+        r = step(self.model, self.session, inp, T0 + len(self.log))
+        self.session, self.actions, self.new = r.session, r.actions, list(r.events)
+        self.log.extend(r.events)
+        assert replay(self.log) == self.session
+        return [a.text for a in r.actions if isinstance(a, Reply)]
+
+    def refused(self, inp: Input) -> errors.DialoghubError:
+        before = msgspec.to_builtins(self.session)
+        with pytest.raises(errors.DialoghubError) as info:
+            step(self.model, self.session, inp, T0 + 99)
+        assert msgspec.to_builtins(self.session) == before
+        return info.value
+
+
+RESTART = """
+id: again
+restart_on_request: true
+intents:
+  stop: [stop]
+states:
+  start:
+    ask: Say stop.
+    on: {stop: bye}
+  bye: {say: Bye., final: true}
+"""
+
+
+def test_a_restarted_dialog_records_the_restart_in_one_new_version() -> None:
+    t = Talk(RESTART)
+    t.send("stop")
+    assert t.session.ended
+    version, seq = t.session.version, t.session.seq
+    assert t.send("hello again") == ["Say stop."]
+    assert [(e.seq, e.version, e.type) for e in t.new[:3]] == [
+        (seq + 1, version + 1, "input_received"),
+        (seq + 2, version + 1, "session_restarted"),
+        (seq + 3, version + 1, "state_entered"),
+    ]
+    assert {e.version for e in t.new} == {version + 1}
+    assert t.new[1].data == {"unit": "main", "state": "start"}
+    assert t.session.version == version + 1 and not t.session.ended
+
+
+EVENTS = """
+id: ticket
+events: [OPEN, CLOSE, HOLD]
+commands:
+  check: {inputs: [], outputs: []}
+intents:
+  hello: [hello]
+no_match: "Pardon?"
+states:
+  closed:
+    ask: Closed.
+    on:
+      OPEN: [{goto: open, when: "params.allowed is set"}]
+      CLOSE: closed
+      hello: closed
+  open:
+    do: [{command: check}]
+    next: closed
+"""
+
+
+def test_an_event_while_a_command_runs_is_refused_with_the_command_named() -> None:
+    t = Talk(EVENTS)
+    t.send(EventInput(name="OPEN", params={"allowed": True}))
+    assert t.actions == (CommandAction(id="check", params={}),)
+    err = t.refused(EventInput(name="CLOSE"))
+    assert isinstance(err, errors.UnexpectedInput)
+    assert err.message == "session 'u1' is waiting for command 'check', not for event 'CLOSE'"
+    assert err.details == {"session_id": "u1"}
+
+
+def test_an_event_the_state_does_not_take_lists_the_events_it_takes() -> None:
+    t = Talk(EVENTS)
+    for name in ("HOLD", "hello"):  # an event not in `on`, and an intent sent as an event
+        err = t.refused(EventInput(name=name))
+        assert isinstance(err, errors.UnexpectedInput)
+        assert err.message == f"state 'closed' takes no event {name!r}; it takes: CLOSE, OPEN"
+        assert err.details == {"state": "closed", "event": name}
+
+
+def test_a_state_that_takes_no_event_says_none() -> None:
+    t = Talk("""
+id: quiet
+events: [OPEN]
+intents:
+  hello: [hello]
+states:
+  start:
+    ask: Hello?
+    on: {hello: start}
+""")
+    err = t.refused(EventInput(name="OPEN"))
+    assert err.message == "state 'start' takes no event 'OPEN'; it takes: none"
+
+
+def test_an_event_whose_transitions_all_refuse_is_no_match_in_its_state() -> None:
+    t = Talk(EVENTS)
+    assert t.send(EventInput(name="OPEN")) == ["Pardon?"]
+    assert t.session.state == "closed"
+    assert t.session.awaiting == {"kind": "user", "immediate": True, "prompt": ["Closed."]}
+
+
+SLOTS = """
+id: slots
+entities:
+  size: [small, large]
+intents:
+  order:
+    examples: ["a {size} coffee", "a coffee"]
+    slots:
+      size: {entity: size, required: true, prompt: ["Small or large?", "Sorry: small or large?"]}
+  pay: [pay the bill]
+states:
+  start:
+    on: {order: served, pay: paid}
+  served: {say: "One {size} coffee.", final: true}
+  paid: {say: Paid., final: true}
+"""
+
+
+def test_a_slot_question_answered_by_its_own_intent_again_is_asked_again() -> None:
+    t = Talk(SLOTS)
+    assert t.send("a coffee") == ["Small or large?"]
+    assert t.send("a coffee") == ["Sorry: small or large?"]
+    assert t.session.awaiting is not None
+    assert t.session.awaiting["fill"] == {"intent": "order", "slot": "size", "filled": [],
+                                          "tries": 1}
+    assert [e.type for e in t.new] == ["input_received", "action_emitted", "action_emitted"]
+
+
+def test_a_slot_question_answered_by_another_request_handles_that_request() -> None:
+    t = Talk(SLOTS)
+    t.send("a coffee")
+    assert t.send("pay the bill") == ["Paid."]
+    assert t.session.ended and t.session.state == "paid"
+
+
+NOT_ALLOWED = """
+id: handlers
+commands:
+  log: {inputs: [], outputs: []}
+intents:
+  pay: [pay the bill]
+  tip: [leave a tip]
+not_allowed: {do: [{command: log}, {say: "Not now."}]}
+states:
+  start:
+    ask: What now?
+    on: {pay: paid}
+  paid: {say: Paid., final: true}
+"""
+
+
+def test_the_models_not_allowed_handler_keeps_its_block_key_while_a_command_runs() -> None:
+    t = Talk(NOT_ALLOWED)
+    assert t.send("leave a tip") == []
+    assert t.actions == (CommandAction(id="log", params={}),)
+    assert t.session.awaiting == {"kind": "command", "command": "log", "params": {},
+                                  "block": ["model", "not_allowed"], "pc": 1}
+    assert t.send(CommandResult(id="log", outputs={})) == ["Not now."]
+    assert t.actions[-1] == WaitForUser(immediate=True)
+    assert t.session.awaiting == {"kind": "user", "immediate": True, "prompt": ["What now?"]}
