@@ -170,12 +170,13 @@ def test_only_the_proposers_of_the_state_are_solicited() -> None:
             {"id": "a", "kind": "callable"},
             {"id": "mute", "kind": "callable", "proposes": False},
             {"id": "later", "kind": "callable", "states": ["needs_revision"]},
+            {"id": "here", "kind": "callable", "states": ["pending"]},
             {"id": "jane", "kind": "human", "human": True},
         ]
     )
     solicited = run.of("proposal_solicited")
-    assert [s["specialist"] for s in solicited] == ["a", "jane"]
-    assert solicited[1]["human"] is True and "human" not in solicited[0]
+    assert [s["specialist"] for s in solicited] == ["a", "here", "jane"]
+    assert solicited[2]["human"] is True and "human" not in solicited[0]
 
 
 # --- step: batches ------------------------------------------------------------------------------
@@ -247,6 +248,23 @@ def test_a_specialist_of_other_states_is_no_specialist_of_the_round() -> None:
         "'rev' is no specialist of round r1 (state 'pending'); its specialists: a, b"
     )
     assert info.value.details == {"round": "r1", "specialist": "rev"}
+
+
+def test_a_specialist_of_some_states_answers_in_them() -> None:
+    run = fresh(
+        specialists=[
+            {"id": "a", "kind": "callable"},
+            {"id": "here", "kind": "callable", "states": ["pending"]},
+            {"id": "rev", "kind": "callable", "states": ["needs_revision"]},
+        ]
+    )
+    with pytest.raises(NotSolicited) as info:
+        run.send(Propose(round="r1", specialist="rev", transition="APPROVE"))
+    assert info.value.message == (
+        "'rev' is no specialist of round r1 (state 'pending'); its specialists: a, here"
+    )
+    run.send(Propose(round="r1", specialist="here", transition="APPROVE"))
+    assert run.of("proposal_submitted")[0]["specialist"] == "here"
 
 
 def test_an_answer_of_the_wrong_kind_is_not_solicited() -> None:
@@ -604,6 +622,32 @@ def test_a_human_vote_that_does_not_settle_waits_for_the_others() -> None:
     rest = Vote(round="r1", specialist="jane", votes=[pv("A", "C", "both"), pv("B", "C", "both")])
     assert decision.step(up, run.model, rest) is None  # all tied: the others may still vote
     assert up.of("consensus_evaluated") == []
+
+
+def test_a_partial_human_ballot_settles_nothing_yet() -> None:
+    run = three_candidates(
+        specialists=[
+            {"id": "a", "kind": "callable"},
+            {"id": "b", "kind": "callable"},
+            {"id": "c", "kind": "callable"},
+            {"id": "jane", "kind": "human", "human": True, "proposes": False},
+        ],
+        policy={"kind": "human"},
+    )
+    up = Up(run.session)
+    partial = Vote(round="r1", specialist="jane", votes=[pv("A", "B", "A")])
+    assert decision.step(up, run.model, partial) is None  # A would lead: jane is asked more
+    assert [e.type for e in up.events] == ["vote_submitted"]
+    rest = Vote(round="r1", specialist="jane", votes=[pv("A", "C", "A"), pv("B", "C", "B")])
+    assert decision.step(up, run.model, rest) == Fire("APPROVE", None)
+
+
+def test_a_partial_ballot_does_not_count_for_the_quorum() -> None:
+    run = three_candidates(policy={"kind": "quorum", "quorum": 1, "margin": 1})
+    up = Up(run.session)
+    partial = Vote(round="r1", specialist="a", votes=[pv("A", "B", "B")])
+    assert decision.step(up, run.model, partial) is None
+    assert [e.type for e in up.events] == ["vote_submitted"]
 
 
 def test_the_quorum_decides_as_soon_as_it_is_in() -> None:
