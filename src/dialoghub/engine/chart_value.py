@@ -210,14 +210,13 @@ def matches(chart: Chart, configuration: ChartState | Sequence[str], value_or_id
 
 def _v4_initial_leaves(n: _N) -> list[_N]:
     """``initialStateNodes``: the nodes ``n``'s initial state value leads to (a history
-    state on the way resolved without a history value)."""
-    if n.atomic or (n.kind == "compound" and n.initial is None):
+    state on the way resolved without a history value). ``n`` is never a history node: the
+    callers resolve those themselves, and a parallel state's ``children`` has none."""
+    if n.atomic:
         return [n]
-    if n.kind == "history":
-        return _v4_resolve_history(None, n)
     if n.kind == "compound":
         init = n.initial
-        assert init is not None
+        assert init is not None  # _C refuses a compound state without an initial
         if init.kind == "history":
             return _v4_resolve_history(None, init)
         return _v4_initial_leaves(init)
