@@ -205,9 +205,9 @@ states:
 def test_the_models_not_allowed_handler_keeps_its_block_key_while_a_command_runs() -> None:
     t = Talk(NOT_ALLOWED)
     assert t.send("leave a tip") == []
-    assert t.actions == (CommandAction(id="log", params={}),)
+    assert list(t.actions) == [CommandAction(id="log", params={})]
     assert t.session.awaiting == {"kind": "command", "command": "log", "params": {},
                                   "block": ["model", "not_allowed"], "pc": 1}
     assert t.send(CommandResult(id="log", outputs={})) == ["Not now."]
-    assert t.actions[-1] == WaitForUser(immediate=True)
+    assert list(t.actions)[-1] == WaitForUser(immediate=True)
     assert t.session.awaiting == {"kind": "user", "immediate": True, "prompt": ["What now?"]}
