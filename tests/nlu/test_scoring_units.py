@@ -119,6 +119,18 @@ def test_a_term_inside_a_value_still_matches_an_example_that_spells_it_out() -> 
     got = FRUIT.scores(analysis, kinds, [match("colour", 0, 1, (0, 3))])
     n_red = W_RED + W_APPLE
     assert same(got, [math.sqrt(W_RED / n_red), 0.0, 0.0])
+    # the same with a word weighing less than 1 (ln 2.5)
+    got = FRUIT.scores(*text("apple"), [match("colour", 0, 1, (0, 5))])
+    apple = math.sqrt(W_APPLE / n_red)
+    assert same(got, [apple, apple, 0.0])
+
+
+def test_a_light_text_is_not_taken_for_an_empty_one() -> None:
+    # "apple" spell-corrected: the text weighs ln 2.5 (below 1), the examples share 0.85 of it
+    got = FRUIT.scores(*text("apple", quality=[0.85]), [])
+    m = 0.85 * W_APPLE
+    apple = formula(m, m, W_APPLE, W_RED + W_APPLE)
+    assert same(got, [apple, apple, 0.0])
 
 
 def test_an_unused_entity_weighs_nothing() -> None:
@@ -198,6 +210,10 @@ def test_a_repeated_entity_term_shares_as_often_as_the_example_has_it() -> None:
     n_trip = w_from + w_to + 2 * w_city
     assert same(got, [formula(2 * w_city, 2 * w_city, t, n_trip, 0.8),
                       formula(w_city, w_city, t, w_city)])  # fmt: skip
+    # one value shares one of the two {city} of the first example
+    analysis, kinds = text("paris", kinds=[OTHER])
+    got = index.scores(analysis, kinds, [match("city", 0, 1, (0, 5))])
+    assert same(got, [formula(w_city, w_city, w_city, n_trip, 0.8), 1.0])
 
 
 def test_readings_of_the_same_words_weigh_as_the_heaviest() -> None:
@@ -270,3 +286,68 @@ def test_each_intent_scores_as_its_own_best_example() -> None:
 def test_an_empty_text_scores_zero_everywhere() -> None:
     assert FRUIT.scores(*text(), []) == [0.0, 0.0, 0.0]
     assert BYE.scores(*text("um", kinds=[FILLER]), []) == [0.0, 0.0]
+
+
+def test_an_entity_no_example_uses_does_not_hide_the_readings_after_it() -> None:
+    # "kiwi" read as a colour (no example uses @colour) and as a fruit
+    analysis, kinds = text("kiwi", kinds=[OTHER])
+    both = [match("fruit", 0, 1, (0, 4)), match("colour", 0, 1, (0, 4))]
+    assert FRUIT.scores(analysis, kinds, both) == FRUIT.scores(analysis, kinds, both[:1])
+    assert FRUIT.scores(analysis, kinds, both)[2] > 0.0
+
+
+def test_a_text_repeating_one_word_of_an_example_still_shares_words_with_it() -> None:
+    # "hello bye bye" against "hello bye": two words shared (one of them said twice), so
+    # the example is not scaled as if only slot values were shared
+    index = ScoreIndex([["hello", "bye"], ["other"]], [0, 1], 2)
+    got = index.scores(*text("hello", "bye", "bye"), [])
+    assert got == pytest.approx([1.0, 0.0], abs=1e-15)
+
+
+def test_a_word_said_less_often_than_the_example_has_it_shares_as_often_as_said() -> None:
+    index = ScoreIndex([["bye", "bye", "bye"], ["bye"]], [0, 1], 2)
+    t = LN2 + KIWIS
+    got = index.scores(*text("bye", "bye", "kiwi", "kiwi", kinds=[TERM, TERM, OTHER, OTHER]), [])
+    assert same(got, [formula(2 * LN2, 2 * LN2, t, 3 * LN2), formula(LN2, LN2, t, LN2)])
+
+
+def test_a_repeated_word_adds_to_what_the_intent_shares_before_it() -> None:
+    # "ciao bye bye": the intent shares "ciao" and both "bye"s, whatever the words' order
+    got = BYE.scores(*text("ciao", "bye", "bye"), [])
+    t = LN3 + LN2
+    assert same(got, [max(formula(2 * LN2, 2 * LN2 + LN3, t, 2 * LN2),
+                          formula(LN3 + LN2, 2 * LN2 + LN3, t, LN2 + LN3)),
+                      formula(LN2, LN2, t, LN2)])  # fmt: skip
+    assert got[0] == pytest.approx(1.0, abs=1e-15)
+    assert same(got, BYE.scores(*text("bye", "ciao", "bye"), []))
+
+
+def test_an_example_sharing_more_than_the_text_weighs_explains_all_of_it() -> None:
+    # "bye bye" weighs one "bye"; the example "bye bye ciao" shares two: explained, clamped
+    # at 1, and the example is 2 ln 2 of 2 ln 2 + ln 3 in the text
+    index = ScoreIndex([["bye", "bye", "ciao"], ["bye"]], [0, 1], 2)
+    got = index.scores(*text("bye", "bye"), [])
+    assert same(got, [math.sqrt(2 * LN2 / (2 * LN2 + LN3)), 1.0])
+
+
+@pytest.mark.parametrize("n", range(2, 13))
+def test_an_intent_sharing_the_whole_text_explains_exactly_all_of_it(n: int) -> None:
+    # "x y" against the intent of the examples "x" and "y": each example explains half of
+    # the text, the intent all of it, so the score is sqrt((1/2 + 1) / 2) with no rounding
+    # of "all of it" to a hair below 1 (ln 6 * (1 / (2 ln 6)) is not 1/2 in floating point)
+    bags = [["x"], ["y"]] + [[f"z{k}"] for k in range(1, n)]
+    index = ScoreIndex(bags, [0, 0, *range(1, n)], n)
+    assert index.scores(*text("x", "y"), [])[0] == math.sqrt(0.75)
+
+
+def test_no_score_is_above_one_even_by_a_rounding() -> None:
+    # The example's weight, summed in its order, and what the text shares with it, summed in
+    # the text's order, differ in the last bit here: the ratio is a hair above 1.
+    words = [f"w{k}" for k in range(9)]
+    bags = [words, ["w1", "w3", "w4", "w6"], ["w1", "w8"], ["w1", "w2", "w3", "w8"],
+            ["w1", "w3", "w4", "w6", "w8"], ["w1", "w2", "w3", "w5", "w7"], ["w1", "w5", "w7"],
+            ["w1", "w3", "w7"]]  # fmt: skip
+    index = ScoreIndex(bags, list(range(8)), 8)
+    got = index.scores(*text("w6", "w4", "w5", "w1", "w0", "w8", "w7", "w2", "w3"), [])
+    assert got[0] == 1.0
+    assert all(0.0 <= s <= 1.0 for s in got)
