@@ -286,6 +286,14 @@ def test_chat_and_sessions_through_a_server(
         assert code == 0 and lines[0].startswith("id\ttenant\tmodel")
         assert any(line.startswith("rc\tdemo\tweather\tlisten\tactive\t") for line in lines)
         assert re.fullmatch(r"\d+ sessions?", lines[-1])
+        code, out = cli("sessions", "list", *remote, "-q", "RC")  # case-insensitive
+        assert [r.split("\t")[0] for r in out.splitlines()[1:-1]] == ["rc"]
+        code, out = cli("sessions", "list", *remote, "--search", "no such session")
+        assert code == 0 and out.splitlines()[-1] == "0 sessions"
+        code, out = cli("sessions", "list", *remote, "--tenant", "zeta")
+        assert code == 1 and "operator tenant" in out  # the demo key is no operator's
+        code, out = cli("sessions", "list", *remote, "--tenant", "a", "--tenant", "b")
+        assert code == 2 and "one --tenant" in out
         code, out = cli("sessions", "send", "rc", "how about Tokyo", *remote)
         assert code == 0 and "[waiting for command lookup_weather" in out
         code, out = cli("sessions", "show", "rc", *remote)
@@ -315,3 +323,9 @@ def test_sessions_list_all_tenants(tmp_path: Path) -> None:
     assert code == 1 and "invalid listing cursor" in out
     code, out = cli("sessions", "list", "--store", store, "--all-tenants", "--tenant", "demo")
     assert code == 2 and "--all-tenants" in out
+    code, out = cli("sessions", "list", "--store", store, "--all-tenants", "-q", "Z")
+    assert [r.split("\t")[0] for r in out.splitlines()[1:-1]] == ["z1", "z2"]
+    code, out = cli("sessions", "list", "--store", store, "--tenant", "zeta", "--search", "2")
+    assert [r.split("\t")[0] for r in out.splitlines()[1:-1]] == ["z2"]
+    code, out = cli("sessions", "list", "--store", store, "-q", "x" * 101)
+    assert code == 1 and "100" in out and "Traceback" not in out

@@ -253,11 +253,19 @@ class Client(DecisionsClient, VoiceMethods, AgentMethods, RoutingMethods):
     async def list_sessions(
         self, *, model: str | None = None, state: str | None = None,
         status: str | None = None, limit: int = 50, cursor: str | None = None,
+        text: str | None = None, tenant: str | None = None,
     ) -> SessionPage:
-        """One page of the tenant's sessions, oldest first."""
+        """One page of the key's tenant's sessions, oldest first.
+
+        ``text``: only sessions whose id or metadata holds it (case-insensitive; a page
+        examines at most 2,000 sessions, so it may be short, even empty, with a
+        ``next_cursor``). ``tenant``: another tenant's sessions, or ``"*"`` for every
+        tenant's: for an admin key of one of the server's ``operator_tenants`` only
+        (:class:`~dialoghub.errors.Forbidden` otherwise).
+        """
         r = await self._call("GET", "/v1/sessions", params={
             "model": model, "state": state, "status": status, "limit": limit,
-            "cursor": cursor})
+            "cursor": cursor, "q": text, "tenant": tenant})
         return msgspec.json.decode(r.content, type=SessionPage)
 
     async def events(self, session_id: str, *, after: int = 0, limit: int = 100) -> list[Event]:

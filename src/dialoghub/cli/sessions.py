@@ -75,6 +75,10 @@ def _tenant_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--status", type=click.Choice(["active", "ended", "expired"]))
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--cursor", help="Continue after a previous page (one tenant only).")
+@click.option(
+    "--search", "-q", "text", metavar="TEXT",
+    help="Only sessions whose id or metadata holds TEXT (case-insensitive).",
+)  # fmt: skip
 @server_options
 @async_command
 async def list_(
@@ -86,16 +90,22 @@ async def list_(
     status: str | None,
     limit: int,
     cursor: str | None,
+    text: str | None = None,
     server: str | None = None,
     api_key: str | None = None,
 ) -> None:
-    """List sessions, oldest first: a header, one row per session, then the count."""
+    """List sessions, oldest first: a header, one row per session, then the count.
+
+    With --server, the API key's tenant; --tenant T or --all-tenants list another
+    tenant's or every tenant's sessions, which the server allows an admin key of one of
+    its operator tenants only.
+    """
     if server is not None:
-        if tenants or all_tenants:
-            raise click.UsageError(
-                "with --server the API key decides the tenant; drop --tenant/--all-tenants"
-            )
-        filters = {"model": model, "state": state, "status": status, "limit": limit}
+        if len(tenants) > 1 or (tenants and all_tenants):
+            raise click.UsageError("with --server, give one --tenant or --all-tenants")
+        tenant = "*" if all_tenants else tenants[0] if tenants else None
+        filters = {"model": model, "state": state, "status": status, "limit": limit,
+                   "text": text, "tenant": tenant}  # fmt: skip
         await asyncio.to_thread(remote_list, server, api_key, cursor=cursor, **filters)
         return
     if all_tenants:
@@ -105,7 +115,7 @@ async def list_(
         async with Hub(store) as hub:
             page = await hub.list_sessions(
                 model=model, state=state, status=status, tenant=None, limit=limit,
-                cursor=cursor,
+                cursor=cursor, text=text,
             )  # fmt: skip
         click.echo("\t".join(HEADER))
         for s in page.sessions:
@@ -125,7 +135,7 @@ async def list_(
         for tenant in tenants:
             page = await hub.list_sessions(
                 model=model, state=state, status=status, tenant=tenant, limit=limit,
-                cursor=cursor,
+                cursor=cursor, text=text,
             )  # fmt: skip
             rows.extend(page.sessions)
             if page.next_cursor:
