@@ -44,13 +44,11 @@ def _round_of(s: Session, e: Event) -> tuple[dict[str, Any], dict[str, Any]]:
     return dec, rd
 
 
-def _store(s: Session, dec: dict[str, Any], rd: dict[str, Any] | None) -> None:
-    if rd is not None:
-        dues = [p["due"] for p in rd["pending"].values()]
-        rd["due_at"] = min(dues) if dues else None
+def _store(s: Session, dec: dict[str, Any], rd: dict[str, Any]) -> None:
+    """Put the changed round back (its ``due_at``: the earliest deadline still pending)."""
+    dues = [p["due"] for p in rd["pending"].values()]
+    rd["due_at"] = min(dues) if dues else None
     dec["round"] = rd
-    if rd is None:
-        dec.pop("round")
     s.decision = dec
 
 
