@@ -22,8 +22,10 @@ LBFGS_WORDS = 6000
 _PASSES = 4
 
 
-def spans(labels: Sequence[str]) -> list[tuple[str, int, int]]:
-    """The (slot, first word, end word) runs of a B-/I-/O labelling; a stray I- starts one."""
+def spans(labels: Sequence[str], *, stray: bool = True) -> list[tuple[str, int, int]]:
+    """The (slot, first word, end word) runs of a B-/I-/O labelling. A stray I- (after O or
+    another slot) starts a run, or, without ``stray``, is dropped: the tagger's own decoding
+    drops it, which on the SNIPS benchmark removes more wrong values than right ones."""
     out: list[tuple[str, int, int]] = []
     current: tuple[str, int] | None = None
     for k, label in enumerate(labels):
@@ -33,7 +35,7 @@ def spans(labels: Sequence[str]) -> list[tuple[str, int, int]]:
         if current is not None:
             out.append((current[0], current[1], k))
             current = None
-        if kind in ("B", "I"):
+        if kind == "B" or (kind == "I" and stray):
             current = (slot, k)
     if current is not None:
         out.append((current[0], current[1], len(labels)))
@@ -61,4 +63,4 @@ class SlotTagger:
 
     def tag(self, features: Sequence[dict[str, float]]) -> list[tuple[str, int, int]]:
         """The slot runs of a text's words."""
-        return spans(self._crf.tag(features))
+        return spans(self._crf.tag(features), stray=False)
