@@ -272,3 +272,31 @@ def test_a_stored_give_up_block_the_new_model_lacks_is_a_model_mismatch(
     assert info.value.details == {"block": ["give_up", "order", "size"]}
     # the model it was started on goes on: the handler's goto
     assert t.send(CommandResult(id="log", outputs={})) == ["What?"]
+
+
+QUIET_INTERRUPT = """
+id: quiet
+intents:
+  pay: [pay]
+  menu:
+    examples: [menu please]
+    interrupt: menu
+states:
+  start:
+    on: {pay: paid}
+  paid: {say: Paid., final: true}
+units:
+  menu:
+    states:
+      show: {say: "The menu.", final: true}
+"""
+
+
+def test_an_interrupt_of_a_wait_without_a_question_resumes_it_saying_nothing_more() -> None:
+    t = Talk(QUIET_INTERRUPT)
+    assert t.send("menu please") == ["The menu."]
+    assert t.data("frame_popped") == [{"unit": "main", "state": "start"}]
+    assert t.actions == (Reply(text="The menu."), WaitForUser(immediate=False))
+    assert t.session.awaiting == {"kind": "user", "immediate": False}
+    assert t.session.stack == [] and t.session.unit == "main"
+    assert t.send("pay") == ["Paid."]
