@@ -16,6 +16,7 @@ import pytest
 from dialoghub import errors
 from dialoghub.engine.fold import replay
 from dialoghub.engine.records import (
+    ASR,
     CommandAction,
     CommandResult,
     Event,
@@ -211,3 +212,32 @@ def test_the_models_not_allowed_handler_keeps_its_block_key_while_a_command_runs
     assert t.send(CommandResult(id="log", outputs={})) == ["Not now."]
     assert list(t.actions)[-1] == WaitForUser(immediate=True)
     assert t.session.awaiting == {"kind": "user", "immediate": True, "prompt": ["What now?"]}
+
+
+WAKE = """
+id: wake
+wake_word: true
+intents:
+  next: [next]
+states:
+  start:
+    ask: {prompt: First?, timeout: 30}
+    on: {next: start}
+"""
+
+
+def test_a_dropped_utterance_records_the_wait_it_repeats() -> None:
+    model = load_model_text(WAKE)
+    first = start(model, "u1", now=T0, metadata={"wake_word": "hey robot"})
+    r = step(model, first.session, ASR(text="next please", confidence=0.9), T0 + 5)
+    assert [e.type for e in r.events] == ["input_received", "utterance_dropped",
+                                          "action_emitted"]
+    aw = first.session.awaiting
+    assert aw is not None and aw["due_at"] == T0 + 30
+    # the same wait, due when it was (not pushed back by the dropped words)
+    assert r.events[-1].data == {
+        "action": {"type": "wait_for_user", "immediate": True, "requires_wake_word": True},
+        "awaiting": aw,
+    }
+    assert r.session.awaiting == aw and r.session.due_at == T0 + 30
+    assert replay([*first.events, *r.events]) == r.session
