@@ -8,7 +8,7 @@ import pytest
 from dialoghub.engine.records import Status
 from dialoghub.errors import InvalidInput
 from dialoghub.stores import SessionFilter, Store
-from tests.stores.helpers import create
+from tests.stores.helpers import create, events, session
 
 ALL = SessionFilter(tenant=None)
 
@@ -105,3 +105,17 @@ async def test_list_tenants(store: Store) -> None:
     for sid in ("s01", "s04", "s07", "s10"):
         assert await store.delete(sid, tenant="acme")
     assert await store.list_tenants() == ["beta", "cargo"]
+
+
+async def test_a_tenant_goes_with_its_last_session_purged_or_comes_with_an_import(
+    store: Store,
+) -> None:
+    odd = "a:b c/%"  # escaped in the key layouts that need it, listed as it is
+    ended = await create(store, "x", tenant=odd, status=Status.ENDED)
+    await create(store, "y", tenant="beta")
+    assert await store.list_tenants() == [odd, "beta"]
+    assert await store.purge(ended.updated_at + 1) == 1
+    assert await store.list_tenants() == ["beta"]
+    await store.import_session(session("z", tenant="cargo", version=1, seq=1), events(1, 1, version=1))
+    assert await store.list_tenants() == ["beta", "cargo"]
+

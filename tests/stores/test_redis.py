@@ -17,6 +17,7 @@ from dialoghub.errors import (
     VersionConflict,
 )
 from dialoghub.stores import SessionFilter, Write, open_store
+from dialoghub.stores.redis import SCHEMA_VERSION
 from tests.stores.conftest import BACKENDS, REDIS_URL
 from tests.stores.helpers import T0, advance, create, events, key, session, update
 from tests.stores.test_postgres import bump, contend, new_session, race_two_stores
@@ -69,10 +70,10 @@ async def test_newer_layout_version_is_refused(redis_url: str) -> None:
     prefix = redis_url.split("prefix=")[1]
     client = aioredis.from_url(REDIS_URL)
     try:
-        await client.set(prefix + "dialoghub_schema", 3)
+        await client.set(prefix + "dialoghub_schema", SCHEMA_VERSION + 1)
     finally:
         await client.aclose()
-    with pytest.raises(StoreError, match="layout version 3, newer"):
+    with pytest.raises(StoreError, match=f"layout version {SCHEMA_VERSION + 1}, newer"):
         await open_store(redis_url).open()
 
 
@@ -114,7 +115,40 @@ async def test_layout_1_is_brought_to_2_with_the_state_keys_of_stored_charts(
         await store.close()
     client = aioredis.from_url(REDIS_URL)
     try:
-        assert int(await client.get(prefix + "dialoghub_schema")) == 2
+        assert int(await client.get(prefix + "dialoghub_schema")) == SCHEMA_VERSION
+    finally:
+        await client.aclose()
+
+
+async def test_layout_2_is_brought_to_3_with_the_set_of_tenants(redis_url: str) -> None:
+    """Layout 3 lists tenants from a set the scripts keep: a prefix written at layout 2 (no
+    such set) gets it on open, from the tenants' index sets."""
+    prefix = redis_url.split("prefix=")[1]
+    store = open_store(redis_url)
+    await store.open()
+    try:
+        await create(store, "a", tenant="acme")
+        await create(store, "b", tenant="b:2 %")
+        assert await store.list_tenants() == ["acme", "b:2 %"]
+    finally:
+        await store.close()
+    client = aioredis.from_url(REDIS_URL)
+    try:  # as layout 2 left them
+        assert await client.delete(prefix + "tenants") == 1
+        await client.set(prefix + "dialoghub_schema", 2)
+    finally:
+        await client.aclose()
+    store = open_store(redis_url)
+    await store.open()
+    try:
+        assert await store.list_tenants() == ["acme", "b:2 %"]
+        assert await store.delete("b", tenant="b:2 %")
+        assert await store.list_tenants() == ["acme"]
+    finally:
+        await store.close()
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        assert int(await client.get(prefix + "dialoghub_schema")) == SCHEMA_VERSION == 3
     finally:
         await client.aclose()
 

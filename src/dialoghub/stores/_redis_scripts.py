@@ -20,6 +20,8 @@ Keys, under ``base`` = ``{prefix}{tenant}:`` (tenant percent-escaped, so it has 
                    ``v`` is its version
 ``{prefix}closed`` sorted set: the snapshot hash key of every ended or expired session,
                    scored by its last update, for retention
+``{prefix}tenants`` sorted set (all scores 0): the ``base`` of every tenant with sessions,
+                   added by the write that creates its first, removed with its last
 ``{prefix}idem``   sorted set: every idempotency record, scored by the time of its update,
                    for retention; a member is ``#{bytes}:{hash key}{key}`` (its hash key's
                    length, the ``{base}k:{id}`` hash, the field). Records written by an
@@ -86,7 +88,7 @@ local function ixkeys(base, m, st, su)
 end
 """
 
-# KEYS: order counter, timers, closed sessions, idempotency records by time.
+# KEYS: order counter, timers, closed sessions, idempotency records by time, tenants.
 # ARGV[1]: msgpack array with one array per write of the batch: [base, id, expected,
 #   version, seq, model, state, status, first_seq (0 = no events), idempotency key ('' =
 #   none), timer due time (nil = none), timer name, keep the snapshot (true/false), last
@@ -119,6 +121,7 @@ local function apply(a, snapshot, entry, record)
     if expected == 0 then
         if cur[1] then return 'x' end
         order = redis.call('INCR', KEYS[1])
+        redis.call('ZADD', KEYS[5], 0, base)
     else
         if not cur[1] then return 'm' end
         if key ~= '' and redis.call('HEXISTS', base .. 'k:' .. id, key) == 1 then
@@ -213,7 +216,8 @@ return {table.concat(outcomes), details}
 """
 )
 
-# KEYS: snapshot hash, events stream, order counter, kept snapshots, timers, closed.
+# KEYS: snapshot hash, events stream, order counter, kept snapshots, timers, closed,
+# tenants.
 # ARGV[1]: msgpack array [base, id, version, seq, model, state, status, timer due time ('' =
 #   none), timer name, last update, number of stream entries, number of kept snapshots,
 #   the state keys beyond its state];
@@ -229,6 +233,7 @@ local base, id = a[1], a[2]
 local model, state, status = a[5], a[6], a[7]
 if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[4]) > 0 then return {'exists'} end
 local order = redis.call('INCR', KEYS[3])
+redis.call('ZADD', KEYS[7], 0, base)
 redis.call('HSET', KEYS[1], 'v', a[3], 'q', a[4], 's', ARGV[2], 'o', order,
     'm', model, 'st', state, 'su', status)
 local at = 3
@@ -257,7 +262,7 @@ return {'ok'}
 )
 
 _FORGET = """
-local function forget(base, id, skey, timers, closed)
+local function forget(base, id, skey, timers, closed, tenants)
     local cur = redis.call('HMGET', skey, 'm', 'st', 'su', 'sx')
     if not cur[1] then return 0 end
     unextra(base, id, cur[4], cur[1], cur[3])
@@ -267,20 +272,22 @@ local function forget(base, id, skey, timers, closed)
     end
     redis.call('ZREM', timers, skey)
     redis.call('ZREM', closed, skey)
+    -- Redis drops an empty sorted set: without its every-session set the tenant has none
+    if redis.call('EXISTS', base .. 'ix:*|*|*') == 0 then redis.call('ZREM', tenants, base) end
     return 1
 end
 """
 
-# KEYS: snapshot hash, timers, closed. ARGV: base, id. Returns 1 or 0.
+# KEYS: snapshot hash, timers, closed, tenants. ARGV: base, id. Returns 1 or 0.
 DELETE = (
     _INDEX
     + _FORGET
     + """
-return forget(ARGV[1], ARGV[2], KEYS[1], KEYS[2], KEYS[3])
+return forget(ARGV[1], ARGV[2], KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 """
 )
 
-# KEYS: closed, timers. ARGV: prefix, before, limit. Deletes up to limit closed sessions
+# KEYS: closed, timers, tenants. ARGV: prefix, before, limit. Deletes up to limit closed sessions
 # last updated before ``before`` (oldest first) with everything they own; returns how many.
 PURGE = (
     _INDEX
@@ -295,7 +302,7 @@ for _, skey in ipairs(keys) do
     local colon = string.find(rest, ':', 1, true)
     local base = ARGV[1] .. string.sub(rest, 1, colon)
     local id = string.sub(rest, colon + 3)
-    n = n + forget(base, id, skey, KEYS[2], KEYS[1])
+    n = n + forget(base, id, skey, KEYS[2], KEYS[1], KEYS[3])
     redis.call('ZREM', KEYS[1], skey)
 end
 return n

@@ -72,8 +72,9 @@ __all__ = ["SCHEMA_VERSION", "RedisStore"]
 
 #: Layout version of the keys; a prefix written by a newer layout is refused. 2: statechart
 #: sessions are in the state sets of their ancestors too (hash field ``sx``); a prefix at
-#: layout 1 is brought to 2 on open (:meth:`RedisStore._key_states`).
-SCHEMA_VERSION = 2
+#: layout 1 is brought to 2 on open (:meth:`RedisStore._key_states`). 3: the set of tenants
+#: with sessions (``{prefix}tenants``), filled on open from the index sets at layout 2.
+SCHEMA_VERSION = 3
 
 _OPTIONS = {"prefix": "dialoghub:", "writers": "4", "max_batch": "500", "pool_size": "20"}
 _CURSOR_TAG = "r1"
@@ -131,6 +132,7 @@ class RedisStore:
         self._timers = prefix + "timers"
         self._closed = prefix + "closed"
         self._idem = prefix + "idem"
+        self._tenants = prefix + "tenants"
         self._order = prefix + "order"
         self._bases: dict[str, str] = {}
         self.events_read = 0
@@ -185,6 +187,9 @@ class RedisStore:
             await self._load_scripts()
             if version < 2:
                 await self._key_states()
+            if version < 3:
+                await self._add_tenants()
+            if version < SCHEMA_VERSION:
                 await self._client.set(schema_key, SCHEMA_VERSION)
         except BaseException as exc:
             if self._client is not None:
@@ -336,7 +341,8 @@ class RedisStore:
             )  # fmt: skip
             blobs += (snapshot, entry, record)
         return [
-            self._shas["WRITES"], 4, self._order, self._timers, self._closed, self._idem,
+            self._shas["WRITES"], 5, self._order, self._timers, self._closed, self._idem,
+            self._tenants,
             encode(rows),
             b"".join(blobs),
         ]  # fmt: skip
@@ -389,7 +395,7 @@ class RedisStore:
             "importing a session",
             "IMPORT",
             [keys[0], keys[1], self._prefix + "order", f"{base}p:{s.id}", self._timers,
-             self._closed],
+             self._closed, self._tenants],
             *args,
         )  # fmt: skip
         if reply[0] == b"exists":
@@ -466,29 +472,34 @@ class RedisStore:
     async def list_tenants(self, *, after: str | None = None, limit: int = 100) -> list[str]:
         """Tenants with sessions after ``after`` (str order), at most ``limit``.
 
-        Found by a SCAN of the tenants' ``ix:*|*|*`` sets (Redis drops an empty set, so a
-        tenant left without sessions is gone): O(keys under the prefix), not the O(tenants)
-        of the SQL stores; a tenant set kept by the write scripts would make it cheap.
+        Read from the ``{prefix}tenants`` set the write and delete scripts keep: O(tenants),
+        as in the SQL stores. Its members are the tenants' escaped key bases, whose order
+        is not the names' own, so all are read and sorted here.
         """
         if limit < 1:
             return []
         client = self._client
         if client is None:
             raise StoreError("store is not open; call 'await store.open()' first")
-        tail = ":ix:*|*|*"
-        pattern = self._prefix.replace("*", "\\*") + "*" + tail.replace("*", "\\*")
-        names: set[str] = set()
         try:
-            async for key in client.scan_iter(match=pattern, count=1000):
-                raw = key.decode() if isinstance(key, bytes) else str(key)
-                names.add(unquote(raw[len(self._prefix) : -len(tail)]))
+            members = await client.zrange(self._tenants, 0, -1)
         except Exception as exc:
             raise self._wrap(exc, "listing tenants") from exc
+        names = (unquote(m.decode()[len(self._prefix) : -1]) for m in members)
         return sorted(t for t in names if after is None or t > after)[:limit]
+
+    async def _add_tenants(self) -> None:
+        """Layout 2 -> 3: the tenants set, from the every-session index set of each tenant
+        (a SCAN of the keys under the prefix, once)."""
+        tail = ":ix:*|*|*"
+        pattern = self._prefix.replace("*", "\\*") + "*" + tail.replace("*", "\\*")
+        async for key in self._client.scan_iter(match=pattern, count=1000):
+            raw = key.decode() if isinstance(key, bytes) else str(key)
+            await self._client.zadd(self._tenants, {raw[: -len(tail) + 1]: 0})
 
     async def delete(self, session_id: str, *, tenant: str = "default") -> bool:
         """Remove a session, its events, idempotency records and index entries atomically."""
-        keys = [self._keys(tenant, session_id)[0], self._timers, self._closed]
+        keys = [self._keys(tenant, session_id)[0], self._timers, self._closed, self._tenants]
         deleted = await self._call(
             "deleting a session", "DELETE", keys, self._base(tenant), session_id
         )
@@ -538,7 +549,8 @@ class RedisStore:
     async def purge(self, before: float, *, limit: int = 1000) -> int:
         """Delete up to ``limit`` closed sessions last updated before ``before``, atomically."""
         deleted = await self._call(
-            "purging sessions", "PURGE", [self._closed, self._timers], self._prefix,
+            "purging sessions", "PURGE", [self._closed, self._timers, self._tenants],
+            self._prefix,
             _time(before), limit,
         )  # fmt: skip
         return int(deleted)
