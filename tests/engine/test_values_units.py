@@ -115,14 +115,48 @@ def test_too_deep_structs_count_like_the_dicts_they_encode_to() -> None:
     assert too_deep({"e": Jump(state="s", params={"p": {"q": 1}})}, 3) == "e.params.p"
 
 
+def test_too_deep_looks_past_a_sibling_of_scalars_only() -> None:
+    # a child holding only scalars within the limit is not stacked; its later siblings are
+    assert too_deep({"a": {"x": 1}, "b": nest(3)}, 3) == "b.a.a"
+    assert too_deep([[1, 2], ["s"], nest_lists(3)], 3) == "2.0.0"
+    assert too_deep(SetVariables(variables={"flat": [1], "deep": nest(2)}), 3) == (
+        "variables.deep.a"
+    )
+    assert too_deep({"o": object(), "b": nest(2)}, 2) == "b.a"  # past an unknown value too
+
+
+def test_the_kind_cache_remembers_each_types_kind() -> None:
+    class D(dict[str, Any]):
+        pass
+
+    class L(list[Any]):
+        pass
+
+    class Opaque:
+        pass
+
+    assert too_deep({"d": D(), "l": L(), "t": Text(text="x"), "o": Opaque()}, 5) is None
+    assert too_deep("top", 0) is None
+    kinds = values._KINDS
+    assert (kinds[D], kinds[L], kinds[Text], kinds[Opaque]) == (
+        values._DICT, values._SEQ, values._STRUCT, values._OTHER
+    )  # fmt: skip
+    assert kinds[str] == kinds[int] == values._FLAT  # a scalar at the top leaves it flat
+
+
 def test_the_kind_cache_is_bounded() -> None:
-    made = [type(f"T{i}", (), {}) for i in range(values._MAX_KINDS + 10)]
-    for t in made:
-        assert too_deep({"x": t()}, 5) is None
-    assert len(values._KINDS) == values._MAX_KINDS
-    late = type("LateDict", (dict,), {})  # made after the cache is full: never cached
-    assert too_deep(late(a=late(b=1)), 1) == "a"
-    assert late not in values._KINDS
+    saved = dict(values._KINDS)
+    try:
+        made = [type(f"T{i}", (), {}) for i in range(values._MAX_KINDS + 10)]
+        for t in made:
+            assert too_deep({"x": t()}, 5) is None
+        assert len(values._KINDS) == values._MAX_KINDS
+        late = type("LateDict", (dict,), {})  # made after the cache is full: never cached
+        assert too_deep(late(a=late(b=1)), 1) == "a"
+        assert late not in values._KINDS
+    finally:  # the other tests find the cache as it was
+        values._KINDS.clear()
+        values._KINDS.update(saved)
 
 
 # --- check_session_id -------------------------------------------------------------------------
@@ -232,6 +266,22 @@ def test_check_input_finds_nesting_a_dataclass_encodes_to() -> None:
     with pytest.raises(InvalidInput) as info:
         check_input(SetVariables(variables={"b": Box(2**64)}))
     assert info.value.message == "SetVariables input has an integer that does not fit in 64 bits"
+
+
+def test_check_input_checks_the_depth_of_what_an_unknown_input_encodes_to() -> None:
+    @dataclasses.dataclass
+    class Posing:  # no record, but it encodes to a set_variables input
+        type: str
+        variables: Any
+
+    fits = Posing("set_variables", nest(MAX_VALUE_DEPTH))
+    assert check_input(fits) == SetVariables(variables=nest(MAX_VALUE_DEPTH))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput) as info:
+        check_input(Posing("set_variables", nest(MAX_VALUE_DEPTH + 1)))  # type: ignore[arg-type]
+    where = "variables." + ".".join(["a"] * MAX_VALUE_DEPTH)
+    assert info.value.message == (
+        f"Posing input nests dicts and lists deeper than 64 levels (at {where})"
+    )
 
 
 # --- check_storable ---------------------------------------------------------------------------

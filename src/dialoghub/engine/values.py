@@ -93,9 +93,8 @@ def _walk(value: Any, limit: int) -> tuple[str | None, bool]:
         pairs = compress(zip(keys, values, strict=True), map(not_, map(isflat, map(type, values))))
         inner = depth + 1
         for key, child in pairs:
+            # never _FLAT: the exact scalar types, the only ones of that kind, are left out
             k = kinds.get(type(child)) or _kind(type(child))
-            if k == _FLAT:
-                continue
             if k == _OTHER:
                 other = True
                 continue
