@@ -23,6 +23,7 @@ from dialoghub.engine.records import (
     Reply,
     Session,
     Text,
+    Timeout,
     WaitForUser,
 )
 from dialoghub.engine.step import start, step
@@ -300,3 +301,24 @@ def test_an_interrupt_of_a_wait_without_a_question_resumes_it_saying_nothing_mor
     assert t.session.awaiting == {"kind": "user", "immediate": False}
     assert t.session.stack == [] and t.session.unit == "main"
     assert t.send("pay") == ["Paid."]
+
+
+WAKE_TIMED = """
+id: wake
+wake_word: true
+intents:
+  next: [next]
+states:
+  start:
+    ask: {prompt: ["First?", "Again?"], timeout: 10, retries: 1}
+    on: {next: start}
+"""
+
+
+def test_a_reprompt_keeps_requiring_the_wake_word() -> None:
+    t = Talk(WAKE_TIMED)
+    assert t.actions == (Reply(text="First?"), WaitForUser(immediate=True,
+                                                             requires_wake_word=True))
+    assert t.send(Timeout()) == ["Again?"]
+    assert t.actions[-1] == WaitForUser(immediate=True, requires_wake_word=True)
+    assert t.session.awaiting is not None and t.session.awaiting["wake"] is True

@@ -24,6 +24,7 @@ from dialoghub.engine.records import (
     Input,
     Reply,
     Session,
+    SetVariables,
     Text,
     WaitForUser,
 )
@@ -241,3 +242,86 @@ def test_a_dropped_utterance_records_the_wait_it_repeats() -> None:
     }
     assert r.session.awaiting == aw and r.session.due_at == T0 + 30
     assert replay([*first.events, *r.events]) == r.session
+
+
+@pytest.mark.parametrize(
+    ("states", "allowed"),
+    [
+        ("  start:\n    ask: Hi?\n    wait: true\n    next: start\n", "none"),
+        ("  start:\n    ask: Hi?\n    on: {tip: start, pay: start}\n", "pay, tip"),
+    ],
+    ids=["none", "two"],
+)
+def test_no_match_without_a_handler_lists_what_the_state_allows(states: str,
+                                                                 allowed: str) -> None:
+    t = Talk("id: w\nintents:\n  pay: [pay the bill]\n  tip: [leave a tip]\nstates:\n"
+             + states)
+    err = t.refused(Text(text="blah blah"))
+    assert isinstance(err, errors.NoMatch)
+    assert err.message == (
+        f"'blah blah' matches no intent allowed in state 'start' of model 'w' (allowed: "
+        f"{allowed}); add a 'no_match' handler to the state or the model to answer it"
+    )
+    assert err.details == {"state": "start", "text": "blah blah"}
+
+
+HANDLED = """
+id: handled
+commands:
+  log: {inputs: [], outputs: []}
+  price: {inputs: [], outputs: []}
+intents:
+  pay: [pay the bill]
+no_match: {do: [{command: log}, {say: "Pardon?"}]}
+command_error: {do: [{command: log}, {say: "It failed."}]}
+states:
+  start:
+    ask: What now?
+    on:
+      pay: [{goto: paid, when: "ready is set"}]
+  paid:
+    do: [{command: price}]
+    next: start
+"""
+
+
+def _logs_then_says(t: Talk, block: list[str], reply: str) -> None:
+    assert list(t.actions) == [CommandAction(id="log", params={})]
+    assert t.session.awaiting == {"kind": "command", "command": "log", "params": {},
+                                  "block": block, "pc": 1}
+    assert t.send(CommandResult(id="log", outputs={})) == [reply]
+
+
+def test_the_models_no_match_handler_keeps_its_block_key_while_a_command_runs() -> None:
+    t = Talk(HANDLED)
+    assert t.send("blah blah") == []
+    _logs_then_says(t, ["model", "no_match"], "Pardon?")
+    assert t.session.awaiting == {"kind": "user", "immediate": True, "prompt": ["What now?"]}
+
+
+def test_an_intent_whose_transitions_all_refuse_is_no_match_in_its_state() -> None:
+    t = Talk(HANDLED)
+    assert t.send("pay the bill") == []
+    assert [e.data for e in t.new if e.type == "intent_recognized"] == [
+        {"intent": "pay", "confidence": 1.0}
+    ]
+    _logs_then_says(t, ["model", "no_match"], "Pardon?")
+    assert t.session.state == "start"
+
+
+def test_the_models_command_error_handler_keeps_its_block_key_while_a_command_runs() -> None:
+    t = Talk(HANDLED)
+    t.send(SetVariables(variables={"ready": True}))
+    t.send("pay the bill")
+    assert list(t.actions) == [CommandAction(id="price", params={})]
+    assert t.send(CommandResult(id="price", outputs={}, error="down")) == []
+    _logs_then_says(t, ["model", "command_error"], "It failed.")
+
+
+def test_an_output_of_a_command_that_declares_none() -> None:
+    t = Talk(HANDLED)
+    t.send("blah blah")
+    err = t.refused(CommandResult(id="log", outputs={"total": 3}))
+    assert isinstance(err, errors.InvalidInput)
+    assert err.message == "command 'log' has no output 'total'; declared: none"
+    assert err.details == {"command": "log", "outputs": ["total"]}
