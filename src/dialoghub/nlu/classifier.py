@@ -43,7 +43,8 @@ class IntentClassifier:
         if len(labels) < 2:
             # One intent: nothing to tell apart, every text is it (as far as this model goes).
             return cls(labels, None)
-        data = [([{**f, _BIAS: 1.0}], [label]) for f, label in items]
+        # Every feature is 1.0 (features.intent_features): names only (see crf.train).
+        data = [([[*f, _BIAS]], [label]) for f, label in items]
         iterations = _ITERATIONS if len(items) <= _LARGE else _ITERATIONS_LARGE
         model = crf.train(
             data,
@@ -56,4 +57,4 @@ class IntentClassifier:
         """P(intent | text) for every label, in :attr:`labels` order."""
         if self._tagger is None:
             return [1.0] * len(self.labels)
-        return self._tagger.marginals({**features, _BIAS: 1.0}, self.labels)
+        return self._tagger.marginals([*features, _BIAS], self.labels)

@@ -2,9 +2,12 @@
 
 Why CRFsuite: it is a small C library with no further dependency (no numpy), trains a
 linear-chain CRF on a few thousand sentences in about a second, decodes one sentence in tens
-of microseconds, and is deterministic (L-BFGS and the averaged perceptron visit the data in
-order). A one-item sequence is a maximum-entropy (multinomial logistic regression) classifier,
-so the same library also trains the intent classifier.
+of microseconds, and is deterministic (see below). A one-item sequence is a maximum-entropy
+(multinomial logistic regression) classifier, so the same library also trains the intent
+classifier.
+
+Training is deterministic: L-BFGS visits the data in order, and the C library's random
+generator, which the online algorithms shuffle with, is seeded before each training.
 
 CRFsuite only writes a trained model to a file name. The model is written to an anonymous
 in-memory file (``memfd``, Linux) or, elsewhere, to a temporary file that is removed at
@@ -15,6 +18,8 @@ The library is an optional extra (``pip install dialoghub[nlu]``) imported on fi
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -22,10 +27,12 @@ from typing import Any
 
 from dialoghub.errors import RecognizerUnavailable
 
-__all__ = ["Features", "Tagger", "available", "state_weights", "train"]
+__all__ = ["Features", "Item", "Tagger", "available", "state_weights", "train"]
 
 #: One item's features: attribute name -> value.
 Features = dict[str, float]
+#: What CRFsuite takes for one item: features, or the names of features of value 1.0.
+Item = Features | list[str]
 
 
 def _crfsuite() -> Any:
@@ -40,6 +47,15 @@ def _crfsuite() -> Any:
 
 
 _QUIET: Any = None
+
+
+def _seed() -> None:
+    """Seed the C library's ``rand``, which CRFsuite's online trainers (passive-aggressive,
+    averaged perceptron, AROW) shuffle the data with: without it a model depends on what
+    was trained before in the process, so the same model trained twice differs."""
+    # No C library to reach (some platforms): the online trainers stay as they were.
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(None).srand(1)  # 1: the seed a fresh process starts with
 
 
 def _quiet(crfsuite: Any) -> Any:
@@ -66,17 +82,26 @@ def available() -> bool:
 
 
 def train(
-    sequences: Iterable[tuple[Sequence[Features], Sequence[str]]],
+    sequences: Iterable[tuple[Sequence[Item], Sequence[str]]],
     *,
     algorithm: str,
     params: dict[str, Any],
+    binary: bool = False,
 ) -> bytes:
-    """Train a CRF on (features per item, label per item) sequences; the model as bytes."""
+    """Train a CRF on (features per item, label per item) sequences; the model as bytes.
+
+    ``binary``: every item is a dict whose every value is 1.0, so only the names are handed
+    over (CRFsuite reads a name alone as 1.0): the same model, and a quarter less time
+    turning the items into CRFsuite's (a third of the tagger's training time on the SNIPS
+    benchmark).
+    """
     crfsuite = _crfsuite()
     trainer = _quiet(crfsuite)(verbose=False, algorithm=algorithm)
     for features, labels in sequences:
-        trainer.append(crfsuite.ItemSequence(list(features)), list(labels))
+        items = [list(f) for f in features] if binary else list(features)
+        trainer.append(crfsuite.ItemSequence(items), list(labels))
     trainer.set_params(params)
+    _seed()
     if hasattr(os, "memfd_create"):
         fd = os.memfd_create("dialoghub-crf")
         try:
@@ -103,15 +128,16 @@ class Tagger:
         self._tagger.open_inmemory(model)
         self.model = model
 
-    def tag(self, features: Sequence[Features]) -> list[str]:
-        """The most likely label of every item."""
+    def tag(self, features: Sequence[Features], *, binary: bool = False) -> list[str]:
+        """The most likely label of every item (``binary``: as in :func:`train`)."""
         if not features:
             return []
-        return list(self._tagger.tag(_crfsuite().ItemSequence(list(features))))
+        items = [list(f) for f in features] if binary else list(features)
+        return list(self._tagger.tag(_crfsuite().ItemSequence(items)))
 
-    def marginals(self, features: Features, labels: Sequence[str]) -> list[float]:
+    def marginals(self, features: Features | list[str], labels: Sequence[str]) -> list[float]:
         """P(label) of a one-item sequence, for each of ``labels``: a maximum-entropy
-        classifier's probabilities, computed by CRFsuite."""
+        classifier's probabilities, computed by CRFsuite (a list: names of value 1.0)."""
         self._tagger.set(_crfsuite().ItemSequence([features]))
         return [self._tagger.marginal(label, 0) for label in labels]
 

@@ -88,7 +88,7 @@ _HIDE_OF = 4
 # seen 60 times in 2,000 examples is not left with 30.
 _RARE = 0.1
 # Bump when training changes, so a cached model of an older build is not reused.
-_TRAINING_VERSION = "2"
+_TRAINING_VERSION = "3"
 
 
 @dataclass(frozen=True, slots=True)
