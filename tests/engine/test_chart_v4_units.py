@@ -14,6 +14,7 @@ import pytest
 from dialoghub.engine import chart as E
 from dialoghub.engine.chart import Effect, Registry
 from dialoghub.engine.chart_v4 import _v4_internal
+from dialoghub.errors import ModelError
 from dialoghub.model.chart import CONTEXT, EVENT, Chart, Ref
 from dialoghub.model.xstate_chart import compile_xstate
 
@@ -182,3 +183,516 @@ def test_a_history_state_without_a_default_restores_the_parents_initial_state() 
     step = E.send(c, E.start(c).state, {"type": "H"})
     assert step.state.configuration == ("m", "m.a", "m.a.a2")
     assert step.state.history == {"m.a.h": ("m.a.a2",)}
+
+
+# --- guards see v4's names -------------------------------------------------------------------
+
+
+def v4_named(context: Any, event: Any, params: Any) -> bool:
+    """True only for an event spelled as XState v4 names it."""
+    return str(event["type"]).startswith(("xstate.after(", "done.", "error."))
+
+
+GUARDED = Registry(guards={"v4Named": v4_named})
+
+
+@pytest.mark.parametrize(
+    ("config", "source"),
+    [
+        # an atomic state's own transition
+        ({"id": "m", "initial": "a", "states": {"a": {"after": {"100": {"target": "b", "cond": "v4Named"}}}, "b": {}}}, "m.a"),
+        # a compound state's, its active child taking nothing
+        ({"id": "m", "initial": "a", "states": {"a": {"initial": "a1", "states": {"a1": {}}, "after": {"100": {"target": "b", "cond": "v4Named"}}}, "b": {}}}, "m.a"),
+        # a parallel state's, none of its regions taking anything
+        ({"id": "m", "initial": "a", "states": {"a": {"type": "parallel", "states": {"x": {}, "y": {}}, "after": {"100": {"target": "b", "cond": "v4Named"}}}, "b": {}}}, "m.a"),
+    ],
+)  # fmt: skip
+def test_a_guard_sees_the_event_in_v4s_spelling(config: dict[str, Any], source: str) -> None:
+    c = chart(config, guards=["v4Named"])
+    s = E.start(c).state
+    assert [a.event for a in s.armed] == [f"xstate.after.100.{source}"]
+    step = E.send(c, s, {"type": f"xstate.after.100.{source}", "counter": 1}, registry=GUARDED)
+    assert step.handled is True
+    assert step.state.configuration == ("m", "m.b")
+
+
+def test_a_done_guard_sees_the_event_in_v4s_spelling() -> None:
+    c = chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "states": {
+                "a": {
+                    "initial": "a1",
+                    "states": {"a1": {"on": {"END": "a2"}}, "a2": {"type": "final"}},
+                    "onDone": {"target": "b", "cond": "v4Named"},
+                },
+                "b": {},
+            },
+        },
+        guards=["v4Named"],
+    )
+    step = E.send(c, E.start(c).state, {"type": "END"}, registry=GUARDED)
+    assert step.state.configuration == ("m", "m.b")
+
+
+# --- v4's history values ---------------------------------------------------------------------
+
+
+def test_the_first_transition_records_every_history_value() -> None:
+    """v4 creates the history value on the first transition, from the previous state value
+    (here one the parent's initial does not name: the initial state of ``a`` is its history
+    state, whose default is ``a2``), or for a parent never active from its initial value:
+    its initial leaves (deep), its initial child (shallow), every region (parallel)."""
+    base = chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "states": {
+                "a": {
+                    "initial": "a1",
+                    "on": {"OUT": "#m.b"},
+                    "states": {"a1": {}, "a2": {}, "h": {"type": "history", "target": "a2"}},
+                },
+                "b": {"on": {"BACK": "a.h"}},
+                "q": {
+                    "initial": "q1",
+                    "states": {
+                        "q1": {"initial": "q1a", "states": {"q1a": {}}},
+                        "q2": {},
+                        "hd": {"type": "history", "history": "deep"},
+                        "hs": {"type": "history"},
+                    },
+                },
+                "pp": {"type": "parallel", "states": {"r": {}, "s": {}, "hp": {"type": "history"}}},
+            },
+        }
+    )
+    c = with_node(base, "m.a", initial=("m.a.h",))
+    s = E.start(c).state
+    assert s.configuration == ("m", "m.a", "m.a.a2")
+    assert s.history == {}
+    out = E.send(c, s, {"type": "OUT"}).state
+    assert out.configuration == ("m", "m.b")
+    assert out.history == {
+        "m.a.h": ("m.a.a2",),
+        "m.q.hd": ("m.q.q1.q1a",),
+        "m.q.hs": ("m.q.q1",),
+        "m.pp.hp": ("m.pp.r", "m.pp.s"),
+    }
+    back = E.send(c, out, {"type": "BACK"}).state
+    assert back.configuration == ("m", "m.a", "m.a.a2")
+
+
+# --- v4's next configuration: the targets' leaves merged into the previous one ----------------
+
+REGIONS = {
+    "id": "m",
+    "initial": "p",
+    "states": {
+        "b": {"on": {"GO": "#m.p.x.x2"}},
+        "p": {
+            "type": "parallel",
+            "on": {"LEAVE": "#m.b"},
+            "states": {
+                "x": {"initial": "x1", "states": {"x1": {"on": {"X": "#m.p.x.x2"}}, "x2": {}}},
+                "y": {"initial": "y1", "states": {"y1": {"on": {"Y": "y2"}}, "y2": {}}},
+            },
+        },
+    },
+}
+
+
+def test_a_region_not_targeted_keeps_its_state() -> None:
+    c = chart(REGIONS)
+    s = E.send(c, E.start(c).state, {"type": "Y"}).state
+    assert E.value(c, s) == {"p": {"x": "x1", "y": "y2"}}
+    s = E.send(c, s, {"type": "X"}).state
+    assert E.value(c, s) == {"p": {"x": "x2", "y": "y2"}}
+    assert s.configuration == ("m", "m.p", "m.p.x", "m.p.x.x2", "m.p.y", "m.p.y.y2")
+
+
+def test_a_region_entered_from_outside_gets_its_initial_state() -> None:
+    c = chart(REGIONS)
+    s = E.send(c, E.start(c).state, {"type": "LEAVE"}).state
+    assert s.configuration == ("m", "m.b")
+    s = E.send(c, s, {"type": "GO"}).state
+    assert E.value(c, s) == {"p": {"x": "x2", "y": "y1"}}
+    assert s.configuration == ("m", "m.p", "m.p.x", "m.p.x.x2", "m.p.y", "m.p.y.y1")
+
+
+# --- actions: v4's order, with and without predictableActionArguments -----------------------
+
+
+def assigned_from_event(c: Chart, source: str, predictable: bool) -> Chart:
+    """``c`` with the GO transition of ``source`` assigning ``v`` from the event, then
+    running ``note`` (an assign whose value is an expression: a hand-built chart)."""
+    from dialoghub.model.chart import ASSIGN
+
+    node = c.nodes[source]
+    assign = Ref(ASSIGN, {"assignments": {"v": Ref(EVENT, {"path": "v"})}})
+    t = dataclasses.replace(node.transitions[0], actions=(assign, Ref("note")))
+    out = with_node(c, source, transitions=(t,))
+    return dataclasses.replace(out, predictable=predictable)
+
+
+@pytest.mark.parametrize("predictable", [True, False])
+def test_an_assign_sees_the_event_and_the_actions_after_it_run(predictable: bool) -> None:
+    base = chart(
+        {"id": "m", "initial": "a", "context": {}, "states": {"a": {"on": {"GO": "b"}}, "b": {}}}
+    )
+    c = assigned_from_event(base, "m.a", predictable)
+    step = E.send(c, E.start(c).state, {"type": "GO", "v": 7})
+    assert step.state.context == {"v": 7}
+    assert step.effects == [Effect("action", "note", {})]
+
+
+def invoke_from_event(predictable: bool) -> Chart:
+    from dialoghub.model.chart import Invoke
+
+    base = chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "states": {
+                "a": {"on": {"GO": "b"}},
+                "b": {
+                    "entry": "hello",
+                    "invoke": {"id": "svc", "src": "fetch"},
+                    "on": {"OUT": "a"},
+                },
+            },
+        }
+    )
+    inv = Invoke(id="svc", src="fetch", input={"v": Ref(EVENT, {"path": "v"})})
+    return dataclasses.replace(with_node(base, "m.b", invoke=(inv,)), predictable=predictable)
+
+
+@pytest.mark.parametrize("predictable", [True, False])
+def test_an_invoke_starts_once_with_its_input_from_the_entering_event(predictable: bool) -> None:
+    c = invoke_from_event(predictable)
+    step = E.send(c, E.start(c).state, {"type": "GO", "v": 3})
+    invoke = Effect("invoke", "fetch", {"id": "svc", "input": {"v": 3}})
+    hello = Effect("action", "hello", {})
+    # with predictableActionArguments after the entry actions, without it before them
+    assert step.effects == ([hello, invoke] if predictable else [invoke, hello])
+    assert step.state.invoked == ("svc",)
+    out = E.send(c, step.state, {"type": "OUT"})
+    assert out.effects == [Effect("stop", "svc", {"id": "svc", "src": "fetch"})]
+    assert out.state.invoked == ()
+
+
+def test_a_raised_event_is_taken_after_the_transition() -> None:
+    c = chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "states": {
+                "a": {
+                    "on": {"GO": {"target": "b", "actions": {"type": "xstate.raise", "event": "X"}}}
+                },
+                "b": {"on": {"X": "c"}},
+                "c": {},
+            },
+        }
+    )
+    step = E.send(c, E.start(c).state, {"type": "GO"})
+    assert step.state.configuration == ("m", "m.c")
+    assert step.microsteps == [(("m.a",), ("m.b",)), (("m.b",), ("m.c",))]
+
+
+def test_raised_events_are_taken_depth_first() -> None:
+    def raise_(name: str) -> dict[str, Any]:
+        return {"type": "xstate.raise", "event": name}
+
+    c = chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "context": {},
+            "states": {
+                "a": {
+                    "on": {
+                        "GO": {"actions": [raise_("X"), raise_("Y")]},
+                        "X": {"actions": ["seen", raise_("Z")]},
+                        "Y": {"actions": "seen"},
+                        "Z": {"actions": "seen"},
+                    }
+                }
+            },
+        }
+    )
+    step = E.send(c, E.start(c).state, {"type": "GO"}, registry=REG)
+    assert [e["type"] for e in step.state.context["seen"]] == ["X", "Z", "Y"]
+
+
+def test_completion_cancels_the_timers_still_armed() -> None:
+    c = chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "after": {"1000": ".a"},
+            "states": {"a": {"on": {"END": "f"}}, "f": {"type": "final"}},
+        }
+    )
+    s = E.start(c).state
+    assert [(a.event, a.counter) for a in s.armed] == [("xstate.after.1000.m", 1)]
+    step = E.send(c, s, {"type": "END"})
+    assert step.state.done is True
+    assert step.effects == [Effect("cancel", "xstate.after.1000.m", {"node": "m", "counter": 1})]
+    assert step.state.armed == ()
+
+
+def test_completion_after_a_raised_event_takes_nothing_more() -> None:
+    def raise_(name: str) -> dict[str, Any]:
+        return {"type": "xstate.raise", "event": name}
+
+    c = chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "states": {
+                "a": {"on": {"GO": {"target": "b", "actions": raise_("X")}}},
+                "b": {"on": {"X": {"target": "f", "actions": raise_("Y")}}},
+                "f": {"type": "final", "exit": "bye"},
+            },
+            "on": {"Y": {"actions": "never"}},
+        }
+    )
+    step = E.send(c, E.start(c).state, {"type": "GO"})
+    assert step.state.done is True
+    assert step.effects == [Effect("action", "bye", {})]
+
+
+def counting() -> Chart:
+    """A chain of 600 raised events, each its own microstep (no eventless state)."""
+    return chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "context": {"n": 0},
+            "states": {
+                "a": {
+                    "on": {
+                        "X": {
+                            "cond": "below",
+                            "actions": ["inc", {"type": "xstate.raise", "event": "X"}],
+                        }
+                    }
+                }
+            },
+        },
+        guards=["below"],
+    )
+
+
+COUNTING = Registry(
+    guards={"below": lambda ctx, ev, p: ctx["n"] < 600},
+    actions={"inc": lambda ctx, ev, p: {"n": ctx["n"] + 1}},
+)
+
+
+def test_a_chain_of_raised_events_counts_one_microstep_each() -> None:
+    c = counting()
+    step = E.send(c, E.start(c).state, {"type": "X"}, registry=COUNTING)
+    assert step.state.context == {"n": 600}
+
+
+# --- done events -----------------------------------------------------------------------------
+
+
+def test_done_events_carry_the_final_states_data_as_v4_names_it() -> None:
+    base = chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "context": {"k": 4},
+            "states": {
+                "a": {
+                    "initial": "a1",
+                    "onDone": {"target": "b", "actions": "seen"},
+                    "states": {
+                        "a1": {"on": {"END": "f"}},
+                        "f": {"type": "final", "data": {"k": 1}},
+                    },
+                },
+                "b": {},
+            },
+            "on": {"done.state.m.a.f": {"actions": "seen"}},
+        }
+    )
+    step = E.send(base, E.start(base).state, {"type": "END"}, registry=REG)
+    assert step.state.configuration == ("m", "m.b")
+    assert step.state.context["seen"] == [
+        {"type": "done.state.m.a.f", "data": {"k": 1}},
+        {"type": "done.state.m.a", "data": {"k": 1}},
+    ]
+    data = {"n": Ref(CONTEXT, {"path": "k"}), "v": Ref(EVENT, {"path": "v"})}
+    c = with_node(base, "m.a.f", output=data)
+    step = E.send(c, E.start(c).state, {"type": "END", "v": 8}, registry=REG)
+    assert step.state.context["seen"][1] == {"type": "done.state.m.a", "data": {"n": 4, "v": 8}}
+
+
+def test_a_parallel_state_is_done_when_every_region_is() -> None:
+    config = {
+        "id": "m",
+        "initial": "p",
+        "context": {},
+        "states": {
+            "p": {
+                "type": "parallel",
+                "onDone": {"target": "b", "actions": "seen"},
+                "states": {
+                    "x": {
+                        "initial": "x1",
+                        "states": {"x1": {"on": {"X": "x2"}}, "x2": {"type": "final"}},
+                    },
+                    "y": {
+                        "initial": "y1",
+                        "states": {"y1": {"on": {"Y": "y2"}}, "y2": {"type": "final"}},
+                    },
+                },
+            },
+            "b": {},
+        },
+    }
+    c = chart(config)
+    s = E.send(c, E.start(c).state, {"type": "X"}, registry=REG).state
+    assert E.value(c, s) == {"p": {"x": "x2", "y": "y1"}}
+    s = E.send(c, s, {"type": "Y"}, registry=REG).state
+    assert s.configuration == ("m", "m.b")
+    assert s.context["seen"] == [{"type": "done.state.m.p", "data": None}]
+
+
+def test_an_atomic_region_is_never_in_a_final_state() -> None:
+    c = chart(
+        {
+            "id": "m",
+            "type": "parallel",
+            "states": {
+                "x": {
+                    "initial": "x1",
+                    "states": {"x1": {"on": {"X": "x2"}}, "x2": {"type": "final"}},
+                },
+                "w": {},
+            },
+        }
+    )
+    step = E.send(c, E.start(c).state, {"type": "X"})
+    assert step.state.done is False
+    assert E.value(c, step.state) == {"x": "x2", "w": {}}
+
+
+# --- start ------------------------------------------------------------------------------------
+
+
+def test_a_machine_starting_in_its_final_state_is_done_at_once() -> None:
+    c = chart(
+        {
+            "id": "m",
+            "initial": "f",
+            "exit": "rootBye",
+            "states": {"f": {"type": "final", "entry": "hi", "exit": "bye", "data": {"k": 1}}},
+        }
+    )
+    step = E.start(c)
+    assert step.state.done is True
+    assert step.state.output == {"k": 1}
+    # the final state's exit actions, then the root's, as the machine stops
+    assert step.effects == [
+        Effect("action", "hi", {}),
+        Effect("action", "bye", {}),
+        Effect("action", "rootBye", {}),
+    ]
+
+
+def test_start_takes_the_done_events_of_the_final_states_it_enters() -> None:
+    base = chart(
+        {
+            "id": "m",
+            "initial": "p",
+            "context": {"k": 2},
+            "states": {
+                "p": {
+                    "type": "parallel",
+                    "onDone": {"target": "b", "actions": "seen"},
+                    "states": {
+                        "x": {"initial": "xf", "states": {"xf": {"type": "final", "data": {}}}},
+                        "y": {"initial": "yf", "states": {"yf": {"type": "final"}}},
+                    },
+                },
+                "b": {},
+            },
+            "on": {"done.state.m.p.x": {"actions": "seen"}},
+        }
+    )
+    c = with_node(base, "m.p.x.xf", output={"n": Ref(CONTEXT, {"path": "k"})})
+    s = E.start(c, registry=REG).state
+    assert s.configuration == ("m", "m.b")
+    assert s.context["seen"] == [
+        {"type": "done.state.m.p.x", "data": {"n": 2}},
+        {"type": "done.state.m.p", "data": None},
+    ]
+
+
+def test_start_through_an_initial_history_state_with_a_deep_default() -> None:
+    base = chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "states": {
+                "a": {
+                    "initial": "a1",
+                    "states": {
+                        "a1": {},
+                        "x": {"initial": "x0", "states": {"x0": {}, "x1": {}}},
+                        "h": {"type": "history"},
+                    },
+                }
+            },
+        }
+    )
+    c = with_node(
+        with_node(base, "m.a", initial=("m.a.h",)), "m.a.h", history_default=("m.a.x.x1",)
+    )
+    step = E.start(c)
+    assert step.state.configuration == ("m", "m.a", "m.a.x", "m.a.x.x1")
+    assert step.microsteps == [((), ("m", "m.a", "m.a.x", "m.a.x.x1"))]
+
+
+def chain_at_start(n: int) -> Chart:
+    """Entering ``a`` raises X; X raises X again until it was taken ``n`` times."""
+    return chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "context": {"n": 0, "limit": n},
+            "states": {
+                "a": {
+                    "entry": {"type": "xstate.raise", "event": "X"},
+                    "on": {
+                        "X": {
+                            "cond": "belowLimit",
+                            "actions": ["inc", {"type": "xstate.raise", "event": "X"}],
+                        }
+                    },
+                }
+            },
+        },
+        guards=["belowLimit"],
+    )
+
+
+LIMITED = Registry(
+    guards={"belowLimit": lambda ctx, ev, p: ctx["n"] < ctx["limit"]},
+    actions={"inc": lambda ctx, ev, p: {"n": ctx["n"] + 1}},
+)
+
+
+def test_a_start_of_exactly_the_most_microsteps_is_allowed() -> None:
+    # n transitions, then the X whose guard fails: n + 1 microsteps
+    ok = E.start(chain_at_start(E.MAX_MICROSTEPS - 1), registry=LIMITED)
+    assert ok.state.context["n"] == E.MAX_MICROSTEPS - 1
+    with pytest.raises(ModelError) as e:
+        E.start(chain_at_start(E.MAX_MICROSTEPS), registry=LIMITED)
+    assert str(e.value).startswith(f"chart 'm': more than {E.MAX_MICROSTEPS} microsteps")

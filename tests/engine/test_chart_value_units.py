@@ -15,7 +15,7 @@ import pytest
 
 from dialoghub.engine.chart import ChartState, matches, value
 from dialoghub.errors import InvalidInput
-from dialoghub.model.chart import Chart
+from dialoghub.model.chart import Chart, Node
 from dialoghub.model.xstate_chart import compile_xstate
 
 NESTED = {
@@ -209,3 +209,17 @@ def test_v4_in_matches_the_value_v5_state_in_the_nodes() -> None:
     assert matches(v4, ["m.b"], "#m") is False
     assert matches(v5, ["m.b"], "#m") is False
     assert matches(v4, conf, "#m.b") is True
+
+
+def test_a_hash_query_names_a_node_never_a_state_value() -> None:
+    # a hand-built chart may have a key starting with "#"; "#x" still asks for the node id x
+    nodes = {
+        "m": Node(
+            id="m", key="", kind="compound", parent=None, children=("m.h",), initial=("m.h",)
+        ),
+        "m.h": Node(id="m.h", key="#x", kind="atomic", parent="m"),
+    }
+    c = Chart(id="m", root="m", nodes=nodes)
+    assert value(c, ["m", "m.h"]) == "#x"
+    assert matches(c, ["m", "m.h"], "#x") is False
+    assert matches(c, ["m", "m.h"], "#m.h") is True
