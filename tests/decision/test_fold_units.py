@@ -424,3 +424,13 @@ def test_the_history_keeps_the_last_keep_entries() -> None:
     s = apply(s, log.add("transition_executed", round="r9", state="s", transition="GO",
                          source="manual", keep=0))  # fmt: skip
     assert s.decision["history"] == []
+
+
+def test_a_round_opened_by_a_vote_solicitation_takes_its_attempt() -> None:
+    log = Log()
+    s = started(log, state="pending")
+    s = apply(s, log.add("vote_solicited", round="r1", specialist="a", correlation="r1.2.v.a",
+                         due_at=5.0, attempt=2, pairs=[["A", "B"]]))  # fmt: skip
+    rd = _round(s)
+    assert (rd["attempt"], rd["phase"], rd["state"]) == (2, "vote", "pending")
+    assert rd["pending"] == {"a": {"k": "v", "due": 5.0}}  # derived from attempt 2: not kept
