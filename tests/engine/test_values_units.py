@@ -7,6 +7,7 @@ import dataclasses
 from collections import OrderedDict
 from typing import Any
 
+import msgspec
 import pytest
 
 from dialoghub.engine import values
@@ -135,10 +136,13 @@ def test_the_kind_cache_remembers_each_types_kind() -> None:
     class Opaque:
         pass
 
-    assert too_deep({"d": D(), "l": L(), "t": Text(text="x"), "o": Opaque()}, 5) is None
+    class Record(msgspec.Struct):  # new types: no earlier walk has cached them
+        n: int
+
+    assert too_deep({"d": D(), "l": L(), "r": Record(1), "o": Opaque()}, 5) is None
     assert too_deep("top", 0) is None
     kinds = values._KINDS
-    assert (kinds[D], kinds[L], kinds[Text], kinds[Opaque]) == (
+    assert (kinds[D], kinds[L], kinds[Record], kinds[Opaque]) == (
         values._DICT, values._SEQ, values._STRUCT, values._OTHER
     )  # fmt: skip
     assert kinds[str] == kinds[int] == values._FLAT  # a scalar at the top leaves it flat
