@@ -322,3 +322,172 @@ def test_a_reprompt_keeps_requiring_the_wake_word() -> None:
     assert t.send(Timeout()) == ["Again?"]
     assert t.actions[-1] == WaitForUser(immediate=True, requires_wake_word=True)
     assert t.session.awaiting is not None and t.session.awaiting["wake"] is True
+
+
+# --- ambiguity ---------------------------------------------------------------------------
+
+BANK = """
+id: bank
+settings: {ambiguity_margin: MARGIN}
+commands:
+  log: {inputs: [], outputs: []}
+intents:
+  balance: [check my account balance]
+  close: [close my account]
+  twin: [close my account]
+no_match: "Pardon?"
+HANDLER
+states:
+  start:
+    ask: How can I help?
+    on: {balance: show, close: closing, twin: closing}
+  show: {say: "3 euros.", next: start}
+  closing: {say: Closed., final: true}
+"""
+LOGGED = 'ambiguous: {do: [{command: log}, {say: "Which one?"}]}'
+
+
+def _bank(margin: str, handler: str = LOGGED) -> Talk:
+    return Talk(BANK.replace("MARGIN", margin).replace("HANDLER", handler))
+
+
+def test_tied_intents_are_ambiguous_whatever_the_margin() -> None:
+    t = _bank("0")
+    assert t.send("close my account") == []
+    assert t.data("intent_recognized") == [
+        {"intent": None, "confidence": 1.0, "ambiguous": ["close", "twin"]}
+    ]
+    # the model's handler: its block key is kept while its command runs
+    assert t.session.awaiting == {"kind": "command", "command": "log", "params": {},
+                                  "block": ["model", "ambiguous"], "pc": 1}
+    assert t.send(CommandResult(id="log", outputs={})) == ["Which one?"]
+
+
+def test_close_scores_are_ambiguous_and_record_the_best_confidence() -> None:
+    t = Talk(BANK.replace("MARGIN", "0.5").replace("HANDLER", LOGGED)
+             .replace("  twin: [close my account]\n", "").replace(", twin: closing", ""))
+    raw = t.model.recognizer.recognize("my account")
+    assert raw.intent == "close" and raw.tied == () and 0.5 < raw.confidence < 1
+    assert raw.confidence - raw.alternatives[0][1] < 0.5
+    t.send("my account")
+    assert t.data("intent_recognized") == [
+        {"intent": None, "confidence": raw.confidence, "ambiguous": ["close", "balance"]}
+    ]
+
+
+def test_without_alternatives_or_handlers_the_best_intent_is_taken() -> None:
+    t = _bank("0.2")
+    assert t.model.recognizer.recognize("check").alternatives == ()
+    assert t.send("check") == ["3 euros.", "How can I help?"]  # no alternative to weigh
+    t = _bank("0.5", handler="")  # no ambiguous handler anywhere: no ambiguity either
+    assert t.send("close my account") == ["Closed."]
+    assert t.data("intent_recognized") == [{"intent": "close", "confidence": 1.0}]
+
+
+def test_text_below_the_threshold_is_no_match_even_with_close_alternatives() -> None:
+    t = _bank("0.5")
+    raw = t.model.recognizer.recognize("my")
+    assert raw.intent is None and raw.alternatives
+    assert t.send("my") == ["Pardon?"]
+    assert t.data("intent_recognized") == [{"intent": None, "confidence": raw.confidence}]
+
+
+# --- global intents and interrupts ------------------------------------------------------
+
+OUT = """
+id: out
+intents:
+  pay: [pay]
+  cancel: [cancel, no thanks]
+  help: [help me]
+  menu: {examples: [show the menu], interrupt: menu}
+global:
+  cancel: start
+  help: {say: "Say pay."}
+states:
+  start:
+    do: [{call: inner}]
+    next: start
+units:
+  inner:
+    states:
+      q:
+        confirm: {ask: "Anything else?", yes: q, no: done}
+      done: {final: true}
+  menu:
+    states:
+      show:
+        ask: The menu. Pay?
+        on: {pay: back}
+      back: {final: true}
+"""
+
+
+def test_a_yes_or_no_to_a_confirmation_is_an_answer_not_a_global() -> None:
+    t = Talk(OUT)
+    t.send("no thanks")
+    assert t.data("confirmation_answered") == [{"answer": "no", "state": "q"}]
+    assert t.data("intent_recognized") == []
+
+
+def test_a_global_with_a_target_leaves_every_unit_for_the_main_one() -> None:
+    t = Talk(OUT)
+    t.send("please show the menu now")  # an interrupt over the unit inner
+    assert [f["unit"] for f in t.session.stack] == ["main", "inner"]
+    assert t.send("cancel") == ["Anything else?"]
+    assert t.data("intent_recognized") == [{"intent": "cancel", "confidence": 1.0}]
+    assert t.data("frame_popped") == [{"unit": "inner", "state": "q"},
+                                      {"unit": "main", "state": "start"}]
+    assert [f["unit"] for f in t.session.stack] == ["main"]  # start calls inner again
+
+
+def test_a_global_handler_records_its_confidence() -> None:
+    t = Talk(OUT)
+    assert t.send("help me now please") == ["Say pay.", "Anything else?"]
+    assert t.data("intent_recognized") == [{"intent": "help", "confidence": 0.866}]
+
+
+def test_an_interrupt_records_its_confidence_and_does_not_interrupt_itself() -> None:
+    t = Talk(OUT)
+    assert t.send("please show the menu now") == ["The menu. Pay?"]
+    assert t.data("intent_recognized") == [{"intent": "menu", "confidence": 0.9129}]
+    assert t.session.unit == "menu" and len(t.session.stack) == 2
+    with pytest.raises(errors.NoMatch):  # in the menu already: "menu" is not an interrupt
+        step(t.model, t.session, Text(text="show the menu"), T0 + 99)
+    assert t.send("pay") == ["Anything else?"]
+    assert t.session.unit == "inner"
+
+
+# --- values alone -----------------------------------------------------------------------
+
+BARE = """
+id: bare
+entities:
+  size: [small, large]
+  city: [paris, london]
+intents:
+  order: {examples: ["a {size} coffee"], slots: {size: {entity: size}}}
+  book: {examples: ["a trip to {city}"], slots: {city: {entity: city}}}
+  sizes: ["{size}"]
+not_allowed: "Not now."
+states:
+  start:
+    ask: What?
+    on: {order: served, book: booked}
+  served: {say: "One {size} coffee.", final: true}
+  booked: {say: "To {city}.", final: true}
+"""
+
+
+@pytest.mark.parametrize(
+    ("said", "intent", "reply"),
+    [("large", "order", "One large coffee."), ("paris", "book", "To paris.")],
+)
+def test_a_value_alone_is_the_one_intent_of_the_state_with_a_slot_for_it(
+    said: str, intent: str, reply: str
+) -> None:
+    t = Talk(BARE)
+    # "large" is the intent `sizes` (not taken here), "paris" no intent at all
+    assert t.model.recognizer.recognize(said).intent == ("sizes" if said == "large" else None)
+    assert t.send(said) == [reply]
+    assert t.data("intent_recognized") == [{"intent": intent, "confidence": 1.0}]

@@ -325,3 +325,16 @@ def test_an_output_of_a_command_that_declares_none() -> None:
     assert isinstance(err, errors.InvalidInput)
     assert err.message == "command 'log' has no output 'total'; declared: none"
     assert err.details == {"command": "log", "outputs": ["total"]}
+
+
+def test_variables_set_while_a_command_runs_repeat_the_command_and_its_wait() -> None:
+    t = Talk(HANDLED)
+    t.send("blah blah")
+    aw = t.session.awaiting
+    assert aw is not None and aw["kind"] == "command"
+    t.send(SetVariables(variables={"note": "x"}))
+    assert list(t.actions) == [CommandAction(id="log", params={})]
+    assert t.new[-1].type == "action_emitted"
+    assert t.new[-1].data == {"action": {"type": "command", "id": "log", "params": {}},
+                              "awaiting": aw}
+    assert t.session.awaiting == aw
