@@ -447,3 +447,23 @@ def test_send_uses_the_cached_index_and_rebuilds_it_for_a_new_chart() -> None:
     E.send(other, s, {"type": "GO"})
     assert _compiled(other) is not first
     assert _compiled(other).owner() is other
+
+
+def test_send_does_not_use_the_index_of_a_dead_chart_whose_id_a_new_one_got() -> None:
+    from dialoghub.engine.chart_index import _CACHE
+
+    a = chart(FLAT)
+    b = chart({"id": "m", "initial": "a", "states": {"a": {"on": {"GO": "c"}}, "c": {}}})
+    _CACHE[id(b)] = _compiled(a)  # as if a had died and b had been given its id
+    step = E.send(b, E.start(b).state, {"type": "GO"})
+    assert step.state.configuration == ("m", "m.c")
+    assert _compiled(b).owner() is b
+
+
+def test_v4_strict_never_refuses_a_built_in_event_name() -> None:
+    c = chart({**FLAT, "strict": True}, "v4")
+    s = E.start(c).state
+    for etype in ("done.other", "error.other", "xstate.other"):
+        step = E.send(c, s, {"type": etype})
+        assert step.handled is False
+        assert step.state.configuration == ("m", "m.a")

@@ -696,3 +696,47 @@ def test_a_start_of_exactly_the_most_microsteps_is_allowed() -> None:
     with pytest.raises(ModelError) as e:
         E.start(chain_at_start(E.MAX_MICROSTEPS), registry=LIMITED)
     assert str(e.value).startswith(f"chart 'm': more than {E.MAX_MICROSTEPS} microsteps")
+
+
+def test_entering_a_compound_whose_initial_is_a_history_state_uses_its_default() -> None:
+    base = chart(
+        {
+            "id": "m",
+            "initial": "b",
+            "states": {
+                "a": {
+                    "initial": "a1",
+                    "on": {"OUT": "#m.b"},
+                    "states": {
+                        "a1": {},
+                        "a2": {"on": {"NEXT": "a3"}},
+                        "a3": {},
+                        "h": {"type": "history", "target": "a2"},
+                    },
+                },
+                "b": {"on": {"GO": "a"}},
+            },
+        }
+    )
+    c = with_node(base, "m.a", initial=("m.a.h",))
+    s = E.send(c, E.start(c).state, {"type": "GO"}).state
+    assert s.configuration == ("m", "m.a", "m.a.a2")
+    s = E.send(c, s, {"type": "NEXT"}).state
+    s = E.send(c, s, {"type": "OUT"}).state
+    assert s.history["m.a.h"] == ("m.a.a3",)
+    s = E.send(c, s, {"type": "GO"}).state
+    # the initial state value resolves the history state without its history value
+    assert s.configuration == ("m", "m.a", "m.a.a2")
+
+
+def test_completion_drops_the_raise_actions_of_the_exits_it_runs() -> None:
+    from dialoghub.model.chart import RAISE
+
+    base = chart(
+        {"id": "m", "initial": "a", "states": {"a": {"on": {"END": "f"}}, "f": {"type": "final"}}}
+    )
+    # a raise whose event is no event: run, it would be refused
+    c = with_node(base, "m.f", exit=(Ref(RAISE, {"event": 3}), Ref("bye")))
+    step = E.send(c, E.start(c).state, {"type": "END"})
+    assert step.state.done is True
+    assert step.effects == [Effect("action", "bye", {})]
