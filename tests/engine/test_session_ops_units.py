@@ -375,4 +375,6 @@ def test_the_step_function_hands_routing_inputs_over_for_any_model() -> None:
     out = step(r.model, r.session, MemoryOp(op="increment", key="n", value=2), T0 + 1)
     assert out.session.memory == {"n": 2}
     assert out.actions == (WaitForUser(immediate=True, requires_wake_word=False),)
-    assert [e.type for e in out.events] == ["memory_set", "action_emitted"]
+    assert [(e.type, e.time) for e in out.events] == [
+        ("memory_set", T0 + 1), ("action_emitted", T0 + 1),
+    ]

@@ -22,6 +22,7 @@ from dialoghub.engine.records import (
     Event,
     EventInput,
     Input,
+    Propose,
     Reply,
     Session,
     SetVariables,
@@ -338,3 +339,11 @@ def test_variables_set_while_a_command_runs_repeat_the_command_and_its_wait() ->
     assert t.new[-1].data == {"action": {"type": "command", "id": "log", "params": {}},
                               "awaiting": aw}
     assert t.session.awaiting == aw
+
+
+def test_a_decision_input_to_a_model_without_charts_is_refused() -> None:
+    t = Talk(HANDLED)
+    err = t.refused(Propose(round="r1", specialist="s", transition="go"))
+    assert isinstance(err, errors.InvalidInput)
+    assert err.message == "model 'handled' has no decision states (issue 10: charts)"
+    assert err.details == {}
