@@ -19,17 +19,19 @@ from dialoghub.engine.records import (
     End,
     EndAction,
     EventInput,
+    Expire,
     Jump,
     Propose,
     Reply,
     Session,
+    SetVariables,
     Status,
     Text,
     Timeout,
     WaitForUser,
 )
 from dialoghub.engine.step import Step, start, step
-from dialoghub.errors import InvalidInput, UnexpectedInput, UnknownCommand
+from dialoghub.errors import InvalidInput, SessionClosed, UnexpectedInput, UnknownCommand
 from dialoghub.model.loader import load_model_text
 from dialoghub.model.spec import Model
 from tests.decision.conftest import machine as review_machine
@@ -318,3 +320,256 @@ def test_a_decided_transition_a_guard_refuses_is_ignored() -> None:
     assert session.state == "pending"
     assert data(result, "chart_event_ignored") == [{"event": "APPROVE"}]
     assert data(result, "variable_set") == []
+
+
+# --- the bookkeeping a session keeps ------------------------------------------------------------
+
+
+def test_bookkeeping_keeps_due_times_and_marks_unregistered_timers() -> None:
+    state = ChartState(
+        configuration=("lamp", "lamp.timed"),
+        history={"lamp.h": ("lamp.on", "lamp.off")},
+        armed=(
+            Armed(event=AFTER_500, delay_ms=500, node="lamp.timed", counter=3),
+            Armed(event=AFTER_900, delay_ms=900, node="lamp.timed", counter=4, registered=False),
+        ),
+        invoked=("cam",),
+        counter=4,
+        output=7,
+        error="bad",
+        order=("lamp", "lamp.timed"),
+    )
+    previous = {"armed": [{"event": AFTER_500, "n": 3, "due_at": 12.5}]}
+    assert CS._bookkeeping(state, 100.0, previous) == {
+        "history": {"lamp.h": ["lamp.on", "lamp.off"]},
+        "armed": [
+            {"event": AFTER_500, "n": 3, "delay_ms": 500, "node": "lamp.timed", "due_at": 12.5},
+            {"event": AFTER_900, "n": 4, "delay_ms": 900, "node": "lamp.timed", "due_at": 100.9,
+             "registered": False},
+        ],
+        "invoked": ["cam"],
+        "counter": 4,
+        "output": 7,
+        "order": ["lamp", "lamp.timed"],
+        "error": "bad",
+    }  # fmt: skip
+    plain = CS._bookkeeping(ChartState(configuration=("lamp",)), 1.0, None)
+    assert plain == {"history": {}, "armed": [], "invoked": [], "counter": 0, "output": None}
+
+
+def test_an_armed_timer_keeps_its_due_time_across_updates() -> None:
+    model, session = _waiting()  # WAIT at T0 + 1
+    later = step(model, session, EventInput(name="NOPE"), T0 + 2).session
+    assert later.chart is not None
+    assert [(a["event"], a["due_at"]) for a in later.chart["armed"]] == [
+        (AFTER_500, T0 + 1.5),
+        (AFTER_900, T0 + 1.9),
+    ]
+
+
+# --- what an update records -----------------------------------------------------------------------
+
+
+def test_a_jump_that_drops_variables_replaces_them_all() -> None:
+    model = lamp()
+    result = step(model, started(model).session, Jump(state="on", variables={"count": 9}), T0 + 1)
+    assert data(result, "variables_replaced") == [{"variables": {"count": 9}}]
+    assert data(result, "variable_set") == []
+    assert result.session.variables[result.session.unit] == {"count": 9}
+
+
+def test_leaving_an_invoking_state_reports_the_stopped_invoke() -> None:
+    model = lamp()
+    session = step(model, started(model).session, EventInput(name="SPY"), T0 + 1).session
+    result = step(model, session, EventInput(name="LEAVE"), T0 + 2)
+    assert data(result, "chart_invoke_stopped") == [{"id": "cam", "src": "camera"}]
+
+
+def test_an_unregistered_action_keeps_its_params() -> None:
+    doc = {"id": "p", "initial": "a", "states": {"a": {"on": {"GO": {"actions": [
+        {"type": "notify", "params": {"to": "ops"}}]}}}}}  # fmt: skip
+    model = load_model_text(json.dumps(doc), "p.json")
+    result = step(model, started(model).session, EventInput(name="GO"), T0 + 1)
+    assert result.actions[0] == CommandAction(id="notify", params={"to": "ops", "action": True})
+
+
+def test_reaching_the_goal_state_ends_the_session_but_starting_in_it_does_not() -> None:
+    model = load_model_text(json.dumps({**LAMP, "default": "on"}), "lamp.json", functions=FUNCTIONS)
+    first = started(model)
+    assert not first.session.ended
+    result = step(model, first.session, EventInput(name="ON"), T0 + 1)
+    assert result.session.ended
+    assert data(result, "session_ended") == [{"reason": "done"}]
+    assert result.actions[-1] == EndAction(reason="done")
+    at_goal = load_model_text(
+        json.dumps({**LAMP, "default": "off"}), "lamp.json", functions=FUNCTIONS
+    )
+    assert not started(at_goal).session.ended and isinstance(started(at_goal).actions[-1], WaitForUser)
+
+
+def test_an_unhandled_invoke_error_ends_the_session_with_the_error() -> None:
+    doc = {"id": "job", "initial": "run", "states": {
+        "run": {"invoke": {"src": "work", "id": "w"}}}}  # fmt: skip
+    model = load_model_text(json.dumps(doc), "job.json")
+    result = step(model, started(model).session, CommandResult(id="w", error="bad"), T0 + 1)
+    assert data(result, "command_result_received") == [{"id": "w", "outputs": {}, "error": "bad"}]
+    assert data(result, "session_ended") == [{"reason": "error", "output": None, "error": "bad"}]
+    assert result.actions[-1] == EndAction(reason="error")
+
+
+def test_a_final_root_child_ends_the_session_done_with_the_output() -> None:
+    doc = {"id": "fin", "initial": "a", "output": {"ok": True},
+           "states": {"a": {"on": {"END": "z"}}, "z": {"type": "final"}}}  # fmt: skip
+    model = load_model_text(json.dumps(doc), "fin.json")
+    result = step(model, started(model).session, EventInput(name="END"), T0 + 1)
+    assert data(result, "session_ended") == [{"reason": "done", "output": {"ok": True},
+                                              "error": None}]  # fmt: skip
+    assert result.actions[-1] == EndAction(reason="done")
+
+
+def test_parallel_state_text_is_the_compact_json_value() -> None:
+    doc = {"id": "par", "type": "parallel", "states": {
+        "r1": {"initial": "x", "states": {"x": {}}},
+        "r2": {"initial": "y", "states": {"y": {}}}}}  # fmt: skip
+    model = load_model_text(json.dumps(doc), "par.json")
+    assert started(model).session.state == '{"r1":"x","r2":"y"}'
+
+
+# --- inputs that move no state ------------------------------------------------------------------
+
+
+def test_set_variables_sets_each_and_waits_for_the_running_invokes() -> None:
+    model = lamp()
+    session = step(model, started(model).session, EventInput(name="SPY"), T0 + 1).session
+    result = step(model, session, SetVariables(variables={"a": 1, "b": 2}), T0 + 2)
+    assert data(result, "variable_set") == [{"name": "a", "value": 1}, {"name": "b", "value": 2}]
+    assert result.actions == (WaitForUser(),)
+    (emitted,) = data(result, "action_emitted")
+    assert emitted["awaiting"] == {"chart": True, "invoked": ["cam"]}
+    with pytest.raises(InvalidInput) as err:
+        step(model, session, SetVariables(variables={}), T0 + 2)
+    assert err.value.message == "set_variables needs at least one variable"
+
+
+def test_an_acknowledgement_waits_for_the_running_invokes() -> None:
+    model = lamp()
+    session = step(model, started(model).session, EventInput(name="SPY"), T0 + 1).session
+    result = step(model, session, CommandResult(id="beep", outputs={"x": 1}), T0 + 2)
+    assert data(result, "command_result_received") == [
+        {"id": "beep", "outputs": {"x": 1}, "error": None}
+    ]
+    assert result.actions == (WaitForUser(),)
+    assert data(result, "action_emitted")[0]["awaiting"] == {"chart": True, "invoked": ["cam"]}
+    assert result.session.state == "watching"
+
+
+def test_a_closed_session_is_refused_with_its_status() -> None:
+    model = lamp()
+    ended = step(model, started(model).session, End(), T0 + 1)
+    assert data(ended, "session_ended") == [{"reason": "ended by request"}]
+    with pytest.raises(SessionClosed) as err:
+        step(model, ended.session, EventInput(name="ON"), T0 + 2)
+    assert err.value.details == {"session_id": "s", "status": "ended"}
+    blank = step(model, started(model).session, End(reason=""), T0 + 1)
+    assert data(blank, "session_ended") == [{"reason": "ended"}]
+    assert blank.actions == (EndAction(reason=""),)
+
+
+def test_expiry_ends_the_session() -> None:
+    model = lamp()
+    result = step(model, started(model).session, Expire(), T0 + 1)
+    assert [e.type for e in result.events] == [
+        "input_received", "session_expired", "action_emitted",
+    ]  # fmt: skip
+    assert result.actions == (EndAction(reason="expired"),)
+
+
+# --- prompts said on entry ------------------------------------------------------------------------
+
+NESTED = """
+id: trip
+entities:
+  city: [Paris, Rome]
+intents:
+  go:
+    examples: ["go to {city}", "travel to {city}"]
+    slots: {city: city}
+  back: [go back, back home]
+states:
+  talk:
+    initial: asking
+    states:
+      asking:
+        ask: Where to?
+        on: {go: told}
+      told:
+        say: "{city} for {params.who}, {metadata.team|nobody}, {params.x.y|-} {params.who.z|-}."
+        on: {back: asking}
+"""
+
+
+def test_prompts_of_a_dialog_are_templates_of_variables_params_and_metadata() -> None:
+    model = load_model_text(NESTED, "trip.yaml")
+    first = start(model, "s", now=T0, params={"who": "Ann", "x": {"y": "deep"}},
+                  metadata={"team": "blue"})  # fmt: skip
+    result = step(model, first.session, Text(text="go to Rome"), T0 + 1)
+    assert result.session.state == "talk.told"
+    assert Reply(text="Rome for Ann, blue, deep -.") in result.actions
+    # a dotted variable walks into the variable's own value, not into params or metadata
+    said = CS._said(model, result.session, {"trip": {"leg": "first"}, "who": "x"},
+                    "{trip.leg} {trip.none|-} {who}")  # fmt: skip
+    assert said == "first - x"
+    partly = step(model, first.session, Text(text="go to Rome now"), T0 + 1)
+    rec = model.recognizer.recognize("go to Rome now")
+    assert 0.5 < rec.confidence < 1.0
+    (recognized,) = data(partly, "intent_recognized")
+    assert recognized == {"intent": "go", "confidence": round(rec.confidence, 4)}
+
+
+def test_text_no_intent_fits_is_ignored() -> None:
+    model = load_model_text(NESTED, "trip.yaml")
+    result = step(model, started(model).session, Text(text="zzz qqq"), T0 + 1)
+    assert data(result, "chart_event_ignored") == [{"event": None}]
+    assert data(result, "intent_recognized")[0]["intent"] is None
+    assert result.actions == (WaitForUser(),)
+    assert data(result, "action_emitted")[0]["awaiting"] == {"chart": True, "invoked": []}
+
+
+def test_templates_are_parsed_once_and_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = load_model_text(NESTED, "trip.yaml")
+    session = started(model).session
+    cache: dict[str, Any] = {}
+    monkeypatch.setattr(CS, "_TEMPLATES", cache)
+    assert CS._said(model, session, {"city": "Oslo"}, "To {city}.") == "To Oslo."
+    first = cache["To {city}."]
+    assert CS._said(model, session, {"city": "Rome"}, "To {city}.") == "To Rome."
+    assert cache == {"To {city}.": first}
+    cache.clear()
+    cache.update({f"k{i}": first for i in range(4095)})
+    CS._said(model, session, {}, "A.")
+    assert cache["A."] is not first and len(cache) == 4096
+    CS._said(model, session, {}, "B.")
+    assert "B." not in cache
+
+
+def test_a_machine_prompt_is_said_as_written() -> None:
+    model = lamp()
+    session = started(model).session
+    assert CS._said(model, session, {"count": 1}, "Count {count}.") == "Count {count}."
+
+
+# --- a decided machine moved by events --------------------------------------------------------
+
+
+def test_a_decided_machine_takes_its_timers_and_events_by_hand() -> None:
+    doc = review_machine()
+    doc["states"]["approved"]["after"] = {"1000": "pending"}
+    model = load_model_text(json.dumps(doc), "review.json")
+    session = started(model).session
+    moved = step(model, session, EventInput(name="APPROVE", params={"by": "me"}), T0 + 1)
+    (executed,) = data(moved, "transition_executed")
+    assert executed["transition"] == "APPROVE" and executed["source"] == "manual"
+    assert executed["params"] == {"by": "me"}
+    assert data(moved, "params_set") == [{"params": {"by": "me"}}]
+    back = step(model, moved.session, Timeout(name="xstate.after.1000.review.approved"), T0 + 3)
+    assert back.session.state == "pending"
