@@ -17,16 +17,19 @@ from dialoghub import errors
 from dialoghub.engine.fold import replay
 from dialoghub.engine.records import (
     ASR,
+    Answers,
     CommandAction,
     CommandResult,
     Event,
     EventInput,
     Input,
+    Override,
     Propose,
     Reply,
     Session,
     SetVariables,
     Text,
+    Vote,
     WaitForUser,
 )
 from dialoghub.engine.step import start, step
@@ -341,9 +344,19 @@ def test_variables_set_while_a_command_runs_repeat_the_command_and_its_wait() ->
     assert t.session.awaiting == aw
 
 
-def test_a_decision_input_to_a_model_without_charts_is_refused() -> None:
+@pytest.mark.parametrize(
+    "inp",
+    [
+        Propose(round="r1", specialist="s", transition="go"),
+        Vote(round="r1", specialist="s"),
+        Override(transition="go"),
+        Answers(items=[]),
+    ],
+    ids=["propose", "vote", "override", "answers"],
+)
+def test_a_decision_input_to_a_model_without_charts_is_refused(inp: Input) -> None:
     t = Talk(HANDLED)
-    err = t.refused(Propose(round="r1", specialist="s", transition="go"))
+    err = t.refused(inp)
     assert isinstance(err, errors.InvalidInput)
     assert err.message == "model 'handled' has no decision states (issue 10: charts)"
     assert err.details == {}
