@@ -319,3 +319,63 @@ def test_an_unhandled_error_stops_the_others_in_the_order_they_started() -> None
         Effect("stop", "watch", {"id": "watch", "src": "watcher"}),
     ]
     assert step.state.invoked == ()
+
+
+# --- built-in guards: stateIn and the combinators ----------------------------------------------
+
+PAR_GUARDED = {
+    "type": "parallel",
+    "states": {
+        "r1": {"initial": "a", "states": {"a": {"on": {"GO": "m.r1.b"}}, "b": {}}},
+        "r2": {"initial": "c", "states": {"c": {"on": {"GO": {"target": "m.r2.d"}}}, "d": {}}},
+    },
+}
+
+
+@pytest.mark.parametrize("key", ["state", "stateValue"])
+def test_state_in_takes_a_state_or_a_state_value(key: str) -> None:
+    for query, taken in (("#m.r1.a", True), ("#m.r1.b", False)):
+        spec = json_copy(PAR_GUARDED)
+        spec["states"]["r2"]["states"]["c"]["on"]["GO"]["guard"] = Ref(
+            "xstate.stateIn", {key: query}
+        )
+        step = run(build(spec), "GO")
+        assert ("m.r2.d" in step.state.configuration) is taken, (key, query)
+
+
+def json_copy(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: json_copy(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [json_copy(v) for v in x]
+    return x
+
+
+def _guarded(guard: Ref, reg: Registry | None = None) -> bool:
+    chart = build({"initial": "a", "states": {
+        "a": {"on": {"GO": {"target": "m.b", "guard": guard}}}, "b": {}}})  # fmt: skip
+    return run(chart, "GO", registry=reg).state.configuration == ("m", "m.b")
+
+
+YES_NO = Registry(guards={"yes": lambda c, e, p: True, "no": lambda c, e, p: False})
+
+
+def test_combinators_take_a_list_of_names_or_refs_or_one_guard() -> None:
+    assert _guarded(Ref("xstate.and", {"guards": ["yes", Ref("yes")]}), YES_NO) is True
+    assert _guarded(Ref("xstate.and", {"guards": ["yes", "no"]}), YES_NO) is False
+    assert _guarded(Ref("xstate.or", {"guards": ["no", "yes"]}), YES_NO) is True
+    assert _guarded(Ref("xstate.or", {"guards": ["no"]}), YES_NO) is False
+    assert _guarded(Ref("xstate.not", {"guard": Ref("no")}), YES_NO) is True
+    assert _guarded(Ref("xstate.not", {"guard": "yes"}), YES_NO) is False
+    assert _guarded(Ref("xstate.not", {"guards": ["yes"], "guard": "no"}), YES_NO) is False
+    # no sub-guards at all: and() of nothing holds, or() of nothing does not
+    assert _guarded(Ref("xstate.and", {}), YES_NO) is True
+    assert _guarded(Ref("xstate.or", {}), YES_NO) is False
+
+
+def test_a_condition_guard_without_expr_is_the_empty_condition() -> None:
+    with pytest.raises(Exception) as err:
+        _guarded(Ref("xstate.condition", {}))
+    with pytest.raises(type(err.value)) as direct:
+        Condition.parse("")
+    assert str(err.value) == str(direct.value)

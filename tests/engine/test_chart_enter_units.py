@@ -75,3 +75,10 @@ def test_a_parallel_state_with_an_atomic_region_not_final_is_not_done() -> None:
     step = run(chart, "FIN")
     assert step.state.configuration == ("m", "m.p", "m.p.r1", "m.p.r2")
     assert [e.name for e in step.effects] == ["noted"]
+
+
+def test_a_done_event_carries_output_in_v5_and_data_in_v4() -> None:
+    from dialoghub.engine.chart_enter import _done_event
+
+    assert _done_event("m.c", 5, False) == {"type": "xstate.done.state.m.c", "output": 5}
+    assert _done_event("m.c", 5, True) == {"type": "xstate.done.state.m.c", "data": 5}

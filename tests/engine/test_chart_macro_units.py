@@ -3,6 +3,11 @@ output, computed from the done event of the state that completed it."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+from dialoghub.engine import chart as E
+from dialoghub.engine.chart import Effect
 from dialoghub.model.chart import Ref
 from tests.engine.test_chart import build, run
 
@@ -54,3 +59,99 @@ def test_a_parallel_root_completes_with_its_own_done_event_and_no_inner_output()
     step = run(chart, {"type": "FIN", "output": 9})
     assert step.state.done
     assert step.state.output == {"got": None, "kind": "xstate.done.state.m"}
+
+
+def _with_initial_actions(chart: Any, node_id: str, *actions: Ref) -> Any:
+    chart.nodes[node_id] = dataclasses.replace(chart.nodes[node_id], initial_actions=actions)
+    return chart
+
+
+def test_initial_actions_run_only_when_the_initial_child_is_entered_by_default() -> None:
+    chart = _with_initial_actions(build({
+        "initial": "x",
+        "states": {
+            "x": {"on": {"IN": "m.c", "DEEP": "m.c.b"}},
+            "c": {"initial": "a", "states": {"a": {}, "b": {}}},
+        },
+    }), "m.c", Ref("xstate.assign", {"assignments": {"v": Ref("xstate.event", {"path": "v"})}}),
+        Ref("hello"))  # fmt: skip
+    step = run(chart, {"type": "IN", "v": 3})
+    assert step.state.context == {"v": 3}
+    assert [e.name for e in step.effects] == ["hello"]
+    deep = run(chart, {"type": "DEEP", "v": 3})
+    assert deep.state.configuration == ("m", "m.c", "m.c.b")
+    assert deep.state.context == {} and deep.effects == []
+
+
+def test_the_roots_initial_actions_run_at_start_and_not_when_it_is_reentered() -> None:
+    chart = _with_initial_actions(build({
+        "initial": "a",
+        "on": {"E": {"target": "m.b", "reenter": True}},
+        "states": {"a": {}, "b": {}},
+    }), "m", Ref("hello"))  # fmt: skip
+    first = E.start(chart)
+    assert [e.name for e in first.effects] == ["hello"]
+    again = E.send(chart, first.state, {"type": "E"})
+    assert again.state.configuration == ("m", "m.b")
+    assert again.microsteps == [(("m.a", "m"), ("m", "m.b"))]
+    assert again.effects == []
+
+
+def test_deep_history_records_only_the_leaves_below_its_parent() -> None:
+    chart = build({
+        "initial": "p",
+        "states": {
+            "p": {"type": "parallel", "on": {"LEAVE": "m.x"}, "states": {
+                "r1": {"initial": "a", "states": {"a": {}, "h": {"type": "history",
+                                                                  "history": "deep"}}},
+                "r2": {"initial": "c", "states": {"c": {}}},
+            }},
+            "x": {},
+        },
+    })  # fmt: skip
+    first = E.start(chart)
+    left = E.send(chart, first.state, {"type": "LEAVE"})
+    assert left.state.history == {"m.p.r1.h": ("m.p.r1.a",)}
+    assert first.state.history == {}  # the state sent in is not changed
+
+
+def test_a_state_given_to_send_keeps_its_history() -> None:
+    chart = build({
+        "initial": "c",
+        "states": {
+            "c": {"initial": "a", "on": {"OUT": "m.x"},
+                  "states": {"a": {"on": {"NEXT": "m.c.b"}}, "b": {},
+                             "h": {"type": "history"}}},
+            "x": {"on": {"BACK": "m.c.h"}},
+        },
+    })  # fmt: skip
+    s = run(chart, "NEXT", "OUT").state
+    assert s.history == {"m.c.h": ("m.c.b",)}
+    back = E.send(chart, s, {"type": "BACK"}).state
+    again = E.send(chart, back, {"type": "OUT"})
+    assert again.state.history == {"m.c.h": ("m.c.b",)}
+    moved = E.send(chart, E.send(chart, back, {"type": "NEXT"}).state, {"type": "OUT"})
+    assert s.history == {"m.c.h": ("m.c.b",)} and back.history == {"m.c.h": ("m.c.b",)}
+    assert moved.state.configuration == ("m", "m.x")
+
+
+def test_a_targetless_eventless_action_runs_once_and_comes_to_rest() -> None:
+    chart = build({"initial": "a", "states": {"a": {"always": {"actions": ["beep"]}}}})
+    step = E.start(chart)
+    assert [e.name for e in step.effects] == ["beep"]
+    assert step.state.configuration == ("m", "m.a")
+
+
+def test_an_invoke_input_reads_the_event_that_entered_its_state() -> None:
+    chart = build({
+        "initial": "a",
+        "states": {
+            "a": {"on": {"GO": "m.b"}},
+            "b": {"invoke": [{"id": "job", "src": "work",
+                              "input": Ref("xstate.event", {"path": "who"})}]},
+        },
+    })  # fmt: skip
+    step = run(chart, {"type": "GO", "who": "ann"})
+    assert [e for e in step.effects if e.kind == "invoke"] == [
+        Effect("invoke", "work", {"id": "job", "input": "ann"})
+    ]

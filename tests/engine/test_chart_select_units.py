@@ -4,6 +4,7 @@ region is taken."""
 
 from __future__ import annotations
 
+from dialoghub.engine import chart as E
 from dialoghub.model.chart import Ref
 from tests.engine.test_chart import build, run
 
@@ -45,3 +46,43 @@ def test_every_regions_eventless_transition_is_taken() -> None:
         },
     })  # fmt: skip
     assert run(chart).state.configuration == ("m", "m.p", "m.p.r1", "m.p.r1.b", "m.p.r2", "m.p.r2.d")
+
+
+def test_a_regions_transition_from_a_deeper_source_preempts_its_ancestors() -> None:
+    """Of two eventless transitions exiting a common state, the one whose source descends
+    from the other's wins: r2's own runs first, in its own microstep, then the parallel
+    state's."""
+    chart = build({
+        "initial": "p",
+        "states": {
+            "p": {"type": "parallel",
+                  "always": {"target": "m.x", "actions": ["fromP"]},
+                  "states": {
+                      "r1": {"initial": "a", "states": {"a": {}}},
+                      "r2": {"initial": "c", "states": {
+                          "c": {"always": {"target": "m.p.r2.d", "actions": ["fromC"]}},
+                          "d": {}}},
+                  }},
+            "x": {},
+        },
+    })  # fmt: skip
+    step = E.start(chart)
+    assert [e.name for e in step.effects] == ["fromC", "fromP"]
+    assert step.microsteps[1:] == [
+        (("m.p.r2.c",), ("m.p.r2.d",)),
+        (("m.p.r2.d", "m.p.r2", "m.p.r1.a", "m.p.r1", "m.p"), ("m.x",)),
+    ]
+    assert step.state.configuration == ("m", "m.x")
+
+
+def test_in_a_parallel_state_the_exact_event_wins_over_a_wildcard_written_first() -> None:
+    chart = build({
+        "type": "parallel",
+        "states": {
+            "r1": {"initial": "a", "states": {
+                "a": {"on": {"*": "m.r1.w", "E": "m.r1.e"}}, "w": {}, "e": {}}},
+            "r2": {},
+        },
+    })  # fmt: skip
+    assert run(chart, "E").state.configuration == ("m", "m.r1", "m.r1.e", "m.r2")
+    assert run(chart, "F").state.configuration == ("m", "m.r1", "m.r1.w", "m.r2")

@@ -573,3 +573,13 @@ def test_a_decided_machine_takes_its_timers_and_events_by_hand() -> None:
     assert data(moved, "params_set") == [{"params": {"by": "me"}}]
     back = step(model, moved.session, Timeout(name="xstate.after.1000.review.approved"), T0 + 3)
     assert back.session.state == "pending"
+
+
+def test_start_runs_registered_entry_actions_and_keeps_the_lifetime() -> None:
+    doc = {**LAMP, "states": {**LAMP["states"], "off": {"entry": ["inc"]}}}
+    model = load_model_text(json.dumps(doc), "lamp.json", functions=FUNCTIONS)
+    first = start(model, "s", now=T0, lifetime={"idle": 60.0})
+    assert first.session.variables[first.session.unit] == {"count": 1, "keep": 5}
+    assert first.session.lifetime == {"idle": 60.0}
+    assert data(first, "session_started")[0]["lifetime"] == {"idle": 60.0}
+    assert "lifetime" not in data(started(model), "session_started")[0]
