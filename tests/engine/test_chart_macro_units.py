@@ -155,3 +155,43 @@ def test_an_invoke_input_reads_the_event_that_entered_its_state() -> None:
     assert [e for e in step.effects if e.kind == "invoke"] == [
         Effect("invoke", "work", {"id": "job", "input": "ann"})
     ]
+
+
+def test_a_final_root_is_done_as_soon_as_it_starts() -> None:
+    step = E.start(build({"type": "final"}))
+    assert step.state.done and step.state.configuration == ("m",)
+
+
+def _whole_event() -> Ref:
+    return Ref("xstate.assign", {"assignments": {"ev": Ref("xstate.event")}})
+
+
+def test_a_parallel_state_of_final_regions_is_done_once_on_entry() -> None:
+    chart = build({
+        "initial": "x",
+        "states": {
+            "x": {"on": {"GO": "m.p"}},
+            "p": {"type": "parallel", "onDone": {"actions": ["beep", _whole_event()]},
+                  "states": {"r1": {"type": "final"}, "r2": {"type": "final"}}},
+        },
+    })  # fmt: skip
+    step = run(chart, "GO")
+    assert [e.name for e in step.effects] == ["beep"]  # one done event, not one per region
+    assert step.state.context == {"ev": {"type": "xstate.done.state.m.p", "output": None}}
+    assert step.state.configuration == ("m", "m.p", "m.p.r1", "m.p.r2")
+
+
+def test_a_compound_states_done_event_carries_its_final_childs_output() -> None:
+    chart = build({
+        "initial": "c",
+        "states": {
+            "c": {"initial": "a", "onDone": {"target": "m.d", "actions": [_whole_event()]},
+                  "states": {"a": {"on": {"FIN": "m.c.z"}},
+                             "z": {"type": "final", "output": Ref("xstate.event",
+                                                                  {"path": "v"})}}},
+            "d": {},
+        },
+    })  # fmt: skip
+    step = run(chart, {"type": "FIN", "v": 4})
+    assert step.state.configuration == ("m", "m.d")
+    assert step.state.context == {"ev": {"type": "xstate.done.state.m.c", "output": 4}}
