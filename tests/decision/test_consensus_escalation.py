@@ -136,3 +136,24 @@ def test_an_escalated_tie_with_escalate_alone_parks() -> None:
     vote(run, "joe", ("A", "B", "both"))
     assert run.of("consensus_evaluated")[-1]["next"] == "park"
     assert run.round["phase"] == "attention"
+
+
+def test_an_escalated_tie_with_nobody_to_solicit_again_takes_the_next_step() -> None:
+    # The humans only vote: resolicit has nobody to ask once the round is escalated, so the
+    # policy's next step applies (here none: park). It recursed forever before.
+    specialists = [
+        _two(id="a"),
+        _two(id="b"),
+        {"id": "jane", "kind": "human", "human": True, "proposes": False, "votes": False},
+    ]
+    run = _run(specialists=specialists, policy={"on_tie": ["escalate", "resolicit"]})
+    _tie_of_two(run)
+    assert run.of("consensus_evaluated")[-1]["next"] == "escalate"
+    vote(run, "jane", ("A", "B", "both"))
+    evaluated = run.of("consensus_evaluated")
+    assert [c["next"] for c in evaluated] == ["escalate", "park"]
+    assert evaluated[-1]["why"].endswith("; nobody to solicit again")
+    assert evaluated[-1]["outcome"] == "tie"
+    assert run.round["phase"] == "attention" and run.round["pending"] == {}
+    run.check_replay()
+

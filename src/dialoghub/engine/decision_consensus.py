@@ -244,18 +244,17 @@ def _outcome(
     humans = [s for s in spec.of_state(state) if s.human]
     for choice in (*steps, "park"):
         if choice == "resolicit" and rd["attempt"] <= policy.max_resolicit:
-            up.emit("consensus_evaluated", **base, next="resolicit")
             proposers = [
                 s
                 for s in spec.of_state(state)
                 if s.proposes and (s.human or not rd.get("escalated"))
             ]
-            if proposers:
-                solicit(
-                    up, spec, rd["id"], state, rd["attempt"] + 1, proposers, "proposal_solicited"
-                )
-                return None
-            return _outcome(up, model, outcome, "nobody to solicit again", tally)
+            if not proposers:  # an escalated round whose humans only vote: the next step
+                base["why"] = f"{why}; nobody to solicit again"
+                continue
+            up.emit("consensus_evaluated", **base, next="resolicit")
+            solicit(up, spec, rd["id"], state, rd["attempt"] + 1, proposers, "proposal_solicited")
+            return None
         if choice == "escalate" and not rd.get("escalated") and humans:
             up.emit("consensus_evaluated", **base, next="escalate")
             candidates = candidates_of(rd)
