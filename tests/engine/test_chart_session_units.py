@@ -583,3 +583,14 @@ def test_start_runs_registered_entry_actions_and_keeps_the_lifetime() -> None:
     assert first.session.lifetime == {"idle": 60.0}
     assert data(first, "session_started")[0]["lifetime"] == {"idle": 60.0}
     assert "lifetime" not in data(started(model), "session_started")[0]
+
+
+@pytest.mark.parametrize(("prompt", "said"), [("Review it.", "Review it."), (5, None)])
+def test_a_decided_states_prompt_is_given_to_its_round_only_as_text(
+    prompt: object, said: str | None
+) -> None:
+    doc = review_machine()
+    doc["states"]["pending"]["meta"] = {"prompt": prompt}
+    first = started(load_model_text(json.dumps(doc), "review.json"))
+    solicited = data(first, "proposal_solicited")
+    assert solicited and solicited[0]["context"]["prompt"] == said
