@@ -360,3 +360,17 @@ def test_a_decision_input_to_a_model_without_charts_is_refused(inp: Input) -> No
     assert isinstance(err, errors.InvalidInput)
     assert err.message == "model 'handled' has no decision states (issue 10: charts)"
     assert err.details == {}
+
+
+def test_a_stored_handler_block_the_new_model_lacks_is_a_model_mismatch() -> None:
+    t = Talk(HANDLED)
+    t.send("blah blah")
+    assert t.session.awaiting is not None
+    assert t.session.awaiting["block"] == ["model", "no_match"]
+    without = load_model_text(HANDLED.replace('no_match: {do: [{command: log}, {say: "Pardon?"}]}\n',
+                                              ""))
+    assert without.no_match is None
+    with pytest.raises(errors.ModelMismatch) as info:
+        step(without, t.session, CommandResult(id="log", outputs={}), T0 + 99)
+    assert info.value.message == "model has no handler model.no_match"
+    assert info.value.details == {"block": ["model", "no_match"]}
