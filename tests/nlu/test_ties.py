@@ -78,3 +78,19 @@ def test_a_tie_without_an_ambiguous_handler_goes_to_the_first_declared() -> None
     begun = start(model, "t", now=1.0)
     r = step(model, begun.session, Text(text="open the door"), 2.0)
     assert r.session.state == "door"
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("kitchen bed my", "my bed kitchen"), ("kitchen a off", "kitchen off a")],
+)
+def test_the_same_words_in_another_order_tie(first: str, second: str) -> None:
+    # Both examples explain the whole text; their scores summed the words in another order
+    # and differed in the last bit, so the first declared won without a tie being reported.
+    from dialoghub.nlu import IntentSpec, Recognizer
+
+    r = Recognizer([IntentSpec("one", [first]), IntentSpec("two", [second])], [])
+    for text in (first, second):
+        rec = r.recognize(text)
+        assert rec.confidence == 1.0 and sorted(rec.tied) == ["one", "two"], text
+

@@ -240,7 +240,9 @@ class Recognizer:
         self._open_slots(self._intents[best], slots, analysis, kinds, matches)
         # Intents that score as the best does: declaration order picked ``best``, not the
         # text, so the tie is reported for the caller to ask (the ``ambiguous`` handler).
-        tied = tuple(self._names[i] for i in ranked if scores[i] == scores[best])
+        # Compared as reported (rounded): the same words in another order can sum to a
+        # score one bit off (0.9999999999999999 against 1.0), which is no difference.
+        tied = tuple(self._names[i] for i in ranked if round(scores[i], 4) == confidence)
         return Recognition(
             self._names[best], confidence, slots, alternatives, tied if len(tied) > 1 else ()
         )
