@@ -94,3 +94,14 @@ def test_the_same_words_in_another_order_tie(first: str, second: str) -> None:
         rec = r.recognize(text)
         assert rec.confidence == 1.0 and sorted(rec.tied) == ["one", "two"], text
 
+
+def test_a_partial_match_of_two_intents_ties_too() -> None:
+    from dialoghub.nlu import IntentSpec, Recognizer
+
+    r = Recognizer(
+        [IntentSpec("door", ["open the door now"]), IntentSpec("gate", ["now open the door"]),
+         IntentSpec("lamp", ["turn on the lamp"])], [],
+    )  # fmt: skip
+    rec = r.recognize("open the door")
+    assert 0.3 < rec.confidence < 1.0 and sorted(rec.tied) == ["door", "gate"]
+

@@ -41,6 +41,8 @@ _BUILTIN = {"number": EntityKind.NUMBER, "time": EntityKind.TIME}
 
 #: How many runner-up intents a recognition lists.
 MAX_ALTERNATIVES = 5
+#: Decimal places of a reported score (confidence, alternatives); scores equal at these tie.
+DIGITS = 4
 
 
 class Recognizer:
@@ -231,7 +233,7 @@ class Recognizer:
         if not ranked:
             return Recognition(None, 0.0)
         best = ranked[0]
-        confidence = round(scores[best], 4)  # scores are in [0, 1]
+        confidence = round(scores[best], DIGITS)  # scores are in [0, 1]
         if confidence < self.threshold:
             alternatives = self._alternatives(scores, ranked[:MAX_ALTERNATIVES])
             return Recognition(None, confidence, {}, alternatives)
@@ -242,7 +244,7 @@ class Recognizer:
         # text, so the tie is reported for the caller to ask (the ``ambiguous`` handler).
         # Compared as reported (rounded): the same words in another order can sum to a
         # score one bit off (0.9999999999999999 against 1.0), which is no difference.
-        tied = tuple(self._names[i] for i in ranked if round(scores[i], 4) == confidence)
+        tied = tuple(self._names[i] for i in ranked if round(scores[i], DIGITS) == confidence)
         return Recognition(
             self._names[best], confidence, slots, alternatives, tied if len(tied) > 1 else ()
         )
@@ -250,7 +252,7 @@ class Recognizer:
     def _alternatives(
         self, scores: list[float], ranked: list[int]
     ) -> tuple[tuple[str, float], ...]:
-        return tuple((self._names[i], round(scores[i], 4)) for i in ranked)
+        return tuple((self._names[i], round(scores[i], DIGITS)) for i in ranked)
 
     # --- values outside an open entity's list, values alone --------------------------------
 
