@@ -4,6 +4,7 @@ of v4's delayed events, v4 strict's events), its refusals, and its cache."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from types import SimpleNamespace
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from dialoghub.engine import chart_index as I
 from dialoghub.engine.chart import start
 from dialoghub.errors import ModelError
-from dialoghub.model.chart import Chart, Node, Transition
+from dialoghub.model.chart import Chart, Node, Ref, Transition
 from dialoghub.model.xstate_chart import compile_xstate
 
 
@@ -313,9 +314,10 @@ def test_refusals_name_the_chart_and_the_node() -> None:
 
 
 def test_a_compound_initial_is_its_first_target() -> None:
+    # only the first of the initial's target ids is the initial child; the rest is not read
     root = Node(
         id="m", key="", kind="compound", parent=None, children=("m.a", "m.b"),
-        initial=("m.b", "m.a"),
+        initial=("m.b", "m.nowhere"),
     )  # fmt: skip
     nodes = {
         "m": root,
@@ -384,3 +386,78 @@ def test_candidates_are_remembered_up_to_a_bound() -> None:
 def test_start_uses_the_index() -> None:
     s = start(chart(TREE)).state
     assert s.configuration == ("m", "m.a", "m.a.a1")
+
+
+def test_a_transition_to_a_history_state_recomputes_its_domain_each_time() -> None:
+    """The domain of a transition to a history state depends on what the history restores
+    (v5 getTransitionDomain over the effective targets), so it is never remembered."""
+    c = chart(
+        {
+            "id": "m",
+            "initial": "P",
+            "states": {
+                "P": {
+                    "initial": "a",
+                    "on": {"OUT": "#m.Q"},
+                    "states": {
+                        "a": {
+                            "initial": "a1",
+                            "on": {"HIST": "#m.P.h", "TOB": "#m.P.b"},
+                            "states": {"a1": {"on": {"NEXT": "a2"}}, "a2": {}},
+                        },
+                        "b": {},
+                        "h": {"type": "history", "history": "deep"},
+                    },
+                },
+                "Q": {"on": {"IN": "#m.P"}},
+            },
+        }
+    )
+
+    def run(state: Any, *events: str) -> Any:
+        for e in events:
+            state = start_send(c, state, e)
+        return state
+
+    s = run(None, "NEXT", "OUT", "IN", "HIST")
+    assert s.configuration == ("m", "m.P", "m.P.a", "m.P.a.a2")
+    s = run(s, "TOB", "OUT", "IN", "HIST")
+    assert s.configuration == ("m", "m.P", "m.P.b")
+    t = I._compiled(c).by_id["m.P.a"].exact["HIST"][0]
+    assert t.hist is True
+    assert t.domain is False  # not remembered
+    assert I._compiled(c).by_id["m.P.a"].exact["TOB"][0].hist is False
+
+
+def start_send(c: Chart, state: Any, event: str) -> Any:
+    from dialoghub.engine.chart import send
+
+    if state is None:
+        state = start(c).state
+    return send(c, state, {"type": event}).state
+
+
+def test_v4_after_names_only_delayed_events() -> None:
+    from dialoghub.model.chart import Delayed
+
+    base = chart({"id": "m", "initial": "a", "states": {"a": {"after": {"100": "a"}}}}, "v4")
+    nodes = dict(base.nodes)
+    own = nodes["m.a"].after[0]
+    nodes["m.a"] = dataclasses.replace(
+        nodes["m.a"], after=(own, Delayed(delay_ms=5, event="tick.m.a"))
+    )
+    c = I._C(dataclasses.replace(base, nodes=nodes))
+    assert c.v4_after == {"xstate.after.100.m.a": "xstate.after(100)#m.a"}
+
+
+def test_a_compounds_initial_actions_run_when_it_is_entered_by_default() -> None:
+    c = chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "states": {"a": {"initial": {"target": "a1", "actions": "init"}, "states": {"a1": {}}}},
+        }
+    )
+    assert I._compiled(c).by_id["m.a"].initial_actions == (Ref("init", line=1),)
+    step = start(c)
+    assert [(e.kind, e.name) for e in step.effects] == [("action", "init")]

@@ -454,8 +454,9 @@ def test_send_does_not_use_the_index_of_a_dead_chart_whose_id_a_new_one_got() ->
 
     a = chart(FLAT)
     b = chart({"id": "m", "initial": "a", "states": {"a": {"on": {"GO": "c"}}, "c": {}}})
+    state = E.start(b).state
     _CACHE[id(b)] = _compiled(a)  # as if a had died and b had been given its id
-    step = E.send(b, E.start(b).state, {"type": "GO"})
+    step = E.send(b, state, {"type": "GO"})
     assert step.state.configuration == ("m", "m.c")
     assert _compiled(b).owner() is b
 
@@ -467,3 +468,21 @@ def test_v4_strict_never_refuses_a_built_in_event_name() -> None:
         step = E.send(c, s, {"type": etype})
         assert step.handled is False
         assert step.state.configuration == ("m", "m.a")
+
+
+def test_v4_completion_stops_the_invokes_still_running() -> None:
+    c = chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "invoke": {"id": "svc", "src": "fetch"},
+            "states": {"a": {"on": {"END": "f"}}, "f": {"type": "final"}},
+        },
+        "v4",
+    )
+    s = E.start(c).state
+    assert s.invoked == ("svc",)
+    step = E.send(c, s, {"type": "END"})
+    assert step.state.done is True
+    assert step.state.invoked == ()
+    assert step.effects == [Effect("stop", "svc", {"id": "svc", "src": "fetch"})]

@@ -740,3 +740,85 @@ def test_completion_drops_the_raise_actions_of_the_exits_it_runs() -> None:
     step = E.send(c, E.start(c).state, {"type": "END"})
     assert step.state.done is True
     assert step.effects == [Effect("action", "bye", {})]
+
+
+def test_missing_regions_are_added_in_v4s_configuration_order() -> None:
+    c = chart(
+        {
+            "id": "m",
+            "initial": "b",
+            "states": {
+                "b": {"on": {"GO": "#m.p.x.x2"}},
+                "p": {
+                    "type": "parallel",
+                    "states": {
+                        "x": {"initial": "x1", "states": {"x1": {}, "x2": {}}},
+                        "y": {"initial": "y1", "states": {"y1": {}}},
+                        "z": {"initial": "z1", "states": {"z1": {}}},
+                    },
+                },
+            },
+        }
+    )
+    s = E.send(c, E.start(c).state, {"type": "GO"}).state
+    # getConfiguration's Set: the target, its ancestors, then each missing region followed
+    # at once by its initial state
+    assert s.order == ("m.p.x.x2", "m.p.x", "m.p", "m", "m.p.y", "m.p.y.y1", "m.p.z", "m.p.z.z1")
+
+
+def test_start_through_the_roots_initial_history_state() -> None:
+    base = chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "states": {
+                "a": {},
+                "b": {"initial": "b1", "states": {"b1": {}}},
+                "h": {"type": "history", "target": "b"},
+            },
+        }
+    )
+    c = with_node(base, "m", initial=("m.h",))
+    step = E.start(c)
+    assert step.state.configuration == ("m", "m.b", "m.b.b1")
+
+
+def test_start_computes_final_data_from_the_init_event_and_cancels_the_roots_timers() -> None:
+    base = chart(
+        {
+            "id": "m",
+            "initial": "a",
+            "after": {"500": ".a"},
+            "context": {},
+            "states": {
+                "a": {
+                    "initial": "af",
+                    "states": {"af": {"type": "final"}},
+                    "onDone": {"target": "f", "actions": "seen"},
+                },
+                "f": {"type": "final"},
+            },
+        }
+    )
+    seen_type = {"e": Ref(EVENT, {"path": "type"})}
+    c = with_node(with_node(base, "m.a.af", output=seen_type), "m.f", output=seen_type)
+    step = E.start(c, registry=REG)
+    assert step.state.done is True
+    # the root's timer is armed on entry and cancelled as the machine stops
+    assert [(e.kind, e.name) for e in step.effects] == [
+        ("arm", "xstate.after.500.m"),
+        ("cancel", "xstate.after.500.m"),
+    ]
+    assert step.state.armed == ()
+    # f is entered by a.onDone, whose event is a's done event (v4's name)
+    assert step.state.output == {"e": "done.state.m.a"}
+    # a's done event carries af's data, computed from the event that entered af: the init
+    assert step.state.context == {
+        "seen": [{"type": "done.state.m.a", "data": {"e": "xstate.init"}}]
+    }
+
+
+def test_start_in_a_final_state_sees_the_init_event() -> None:
+    base = chart({"id": "m", "initial": "f", "states": {"f": {"type": "final"}}})
+    c = with_node(base, "m.f", output={"e": Ref(EVENT, {"path": "type"})})
+    assert E.start(c).state.output == {"e": "xstate.init"}

@@ -223,3 +223,23 @@ def test_a_hash_query_names_a_node_never_a_state_value() -> None:
     assert value(c, ["m", "m.h"]) == "#x"
     assert matches(c, ["m", "m.h"], "#x") is False
     assert matches(c, ["m", "m.h"], "#m.h") is True
+
+
+DEEPER = {
+    "id": "m",
+    "initial": "a",
+    "states": {
+        "a": {"initial": "a1", "states": {"a1": {}, "a2": {}}},
+        "b": {"initial": "b1", "states": {"b1": {}, "b2": {}}},
+    },
+}
+
+
+@pytest.mark.parametrize("dialect", ["v5", "v4"])
+def test_a_node_under_an_inactive_parent_brings_its_ancestors(dialect: str) -> None:
+    c = chart(DEEPER, dialect)
+    # m and a with one child each: only the count of nodes shows b2 hangs from nowhere
+    assert value(c, ["m", "m.a", "m.a.a1", "m.b.b2"]) == {"a": "a1", "b": "b2"}
+    # two nodes without their ancestors: each one's are added
+    assert value(c, ["m.a.a2", "m.b.b2"]) == {"a": "a2", "b": "b2"}
+    assert value(c, ["m.b.b2", "m.a.a2"]) == {"b": "b2", "a": "a2"}
