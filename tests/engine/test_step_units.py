@@ -8,6 +8,7 @@ a slot question answered by its own intent again or by another request, and a mo
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgspec
@@ -20,6 +21,7 @@ from dialoghub.engine.records import (
     Answers,
     CommandAction,
     CommandResult,
+    EndAction,
     Event,
     EventInput,
     Input,
@@ -29,6 +31,7 @@ from dialoghub.engine.records import (
     Session,
     SetVariables,
     Text,
+    Transcribe,
     Vote,
     WaitForUser,
 )
@@ -374,3 +377,75 @@ def test_a_stored_handler_block_the_new_model_lacks_is_a_model_mismatch() -> Non
         step(without, t.session, CommandResult(id="log", outputs={}), T0 + 99)
     assert info.value.message == "model has no handler model.no_match"
     assert info.value.details == {"block": ["model", "no_match"]}
+
+
+def test_goto_transcribe_call_and_return_steps_of_a_do_list() -> None:
+    t = Talk("""
+id: steps
+units:
+  sub:
+    start: one
+    states:
+      one:
+        do: [{say: In sub.}, {return: true}]
+        final: true
+states:
+  start:
+    do: [{say: A.}, {transcribe: note}, {call: sub}, {goto: b}, {say: Never.}]
+    final: true
+  b:
+    do: [{say: B.}, {return: true}]
+    final: true
+""")
+    assert t.actions == (
+        Reply(text="A."), Transcribe(variable="note"), Reply(text="In sub."), Reply(text="B."),
+        EndAction(reason="unit 'main' returned"),
+    )
+    assert [e.data for e in t.new if e.type == "state_entered"] == [
+        {"state": "start"}, {"state": "one", "unit": "sub"}, {"state": "b"},
+    ]
+    assert t.session.state == "b" and t.session.ended
+
+
+GOAL = """
+id: goal
+default_state: done
+intents:
+  go: [go]
+states:
+  start:
+    START
+  done:
+    ask: Done?
+    on: {go: start}
+"""
+
+
+def test_the_default_state_reached_by_the_first_update_ends_the_session() -> None:
+    t = Talk(GOAL.replace("START", "ask: Go?\n    on: {go: done}"))
+    assert t.session.version == 1 and not t.session.ended
+    t.send("go")
+    assert t.session.version == 2
+    assert t.actions == (EndAction(reason="reached the default state 'done'"),)
+
+
+def test_the_default_state_reached_while_starting_ends_the_session() -> None:
+    t = Talk(GOAL.replace("START", "say: Hi.\n    next: done"))
+    assert t.actions == (Reply(text="Hi."), EndAction(reason="reached the default state 'done'"))
+    assert t.session.ended
+
+
+def test_a_start_state_named_empty_is_no_goal() -> None:
+    t = Talk('id: e\nintents:\n  go: [go]\nstates:\n  "":\n    ask: Nameless?\n'
+             "    on: {go: other}\n  other: {say: Other., final: true}\n")
+    assert t.actions == (Reply(text="Nameless?"), WaitForUser(immediate=True))
+    assert not t.session.ended and t.session.state == ""
+
+
+def test_a_chart_model_starts_with_its_lifetime() -> None:
+    chart = load_model_text(json.dumps({"id": "m", "initial": "a",
+                                        "states": {"a": {"on": {"GO": "b"}}, "b": {}}}), "m.json")
+    assert chart.chart is not None
+    r = start(chart, "c1", now=T0, lifetime={"idle": 60.0})
+    assert r.session.lifetime == {"idle": 60.0}
+    assert r.session.expires_at == T0 + 60
