@@ -195,3 +195,29 @@ def test_a_compound_states_done_event_carries_its_final_childs_output() -> None:
     step = run(chart, {"type": "FIN", "v": 4})
     assert step.state.configuration == ("m", "m.d")
     assert step.state.context == {"ev": {"type": "xstate.done.state.m.c", "output": 4}}
+
+
+def test_a_jump_is_handled_and_its_actions_see_the_jump_event() -> None:
+    chart = build({
+        "initial": "a",
+        "states": {"a": {}, "b": {"entry": [_whole_event()]}},
+    })  # fmt: skip
+    step = E.jump(chart, E.start(chart).state, "m.b")
+    assert step.handled is True
+    assert step.state.context == {"ev": {"type": "xstate.jump", "state": "m.b"}}
+
+
+def test_completion_runs_exit_actions_with_the_event_and_cancels_timers() -> None:
+    chart = build({
+        "initial": "a",
+        "exit": [Ref("xstate.assign", {"assignments": {"last": Ref("xstate.event",
+                                                                   {"path": "type"})}})],
+        "after": {"1000": "m.a"},
+        "states": {"a": {"on": {"END": "m.z"}}, "z": {"type": "final"}},
+    })  # fmt: skip
+    first = E.start(chart)
+    (armed,) = first.state.armed
+    step = E.send(chart, first.state, {"type": "END"})
+    assert step.state.done and step.state.context == {"last": "END"}
+    assert Effect("cancel", armed.event, {"node": "m", "counter": armed.counter}) in step.effects
+    assert step.state.armed == ()
