@@ -592,18 +592,23 @@ def test_a_machine_starting_in_its_final_state_is_done_at_once() -> None:
             "id": "m",
             "initial": "f",
             "exit": "rootBye",
+            "after": {"500": {"actions": "tick"}},
             "states": {"f": {"type": "final", "entry": "hi", "exit": "bye", "data": {"k": 1}}},
         }
     )
     step = E.start(c)
     assert step.state.done is True
     assert step.state.output == {"k": 1}
-    # the final state's exit actions, then the root's, as the machine stops
+    # the root's timer armed on entry; the final state's exit actions, then the root's, as
+    # the machine stops, and the root's timer cancelled
     assert step.effects == [
+        Effect("arm", "xstate.after.500.m", {"delay_ms": 500, "node": "m", "counter": 1}),
         Effect("action", "hi", {}),
         Effect("action", "bye", {}),
         Effect("action", "rootBye", {}),
+        Effect("cancel", "xstate.after.500.m", {"node": "m", "counter": 1}),
     ]
+    assert step.state.armed == ()
 
 
 def test_start_takes_the_done_events_of_the_final_states_it_enters() -> None:
@@ -822,3 +827,27 @@ def test_start_in_a_final_state_sees_the_init_event() -> None:
     base = chart({"id": "m", "initial": "f", "states": {"f": {"type": "final"}}})
     c = with_node(base, "m.f", output={"e": Ref(EVENT, {"path": "type"})})
     assert E.start(c).state.output == {"e": "xstate.init"}
+
+
+def test_a_region_restored_in_v4s_configuration_order() -> None:
+    xyz = {
+        "id": "m",
+        "initial": "p",
+        "states": {
+            "p": {
+                "type": "parallel",
+                "states": {
+                    "x": {"initial": "x1", "states": {"x1": {"on": {"X": "#m.p.x.x2"}}, "x2": {}}},
+                    "y": {"initial": "y1", "states": {"y1": {"on": {"Y": "y2"}}, "y2": {}}},
+                    "z": {"initial": "z1", "states": {"z1": {"on": {"Z": "z2"}}, "z2": {}}},
+                },
+            }
+        },
+    }
+    c = chart(xyz)
+    s = E.start(c).state
+    for e in ("Y", "Z", "X"):
+        s = E.send(c, s, {"type": e}).state
+    assert E.value(c, s) == {"p": {"x": "x2", "y": "y2", "z": "z2"}}
+    # the target, its ancestors, then each region it leaves followed at once by its state
+    assert s.order == ("m.p.x.x2", "m.p.x", "m.p", "m", "m.p.y", "m.p.y.y2", "m.p.z", "m.p.z.z2")

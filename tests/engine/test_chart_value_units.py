@@ -243,3 +243,26 @@ def test_a_node_under_an_inactive_parent_brings_its_ancestors(dialect: str) -> N
     # two nodes without their ancestors: each one's are added
     assert value(c, ["m.a.a2", "m.b.b2"]) == {"a": "a2", "b": "b2"}
     assert value(c, ["m.b.b2", "m.a.a2"]) == {"b": "b2", "a": "a2"}
+
+
+def test_an_active_history_node_in_a_parallel_state_does_not_count_as_a_region() -> None:
+    config = {
+        "id": "p",
+        "type": "parallel",
+        "states": {
+            "x": {"initial": "x1", "states": {"x1": {}}},
+            "y": {"initial": "y1", "states": {"y1": {}}},
+            "hp": {"type": "history"},
+        },
+    }
+    for dialect in ("v5", "v4"):
+        c = chart(config, dialect)
+        # two active children for two regions, but one is the history node: y is missing
+        got = value(c, ["p", "p.x", "p.x.x1", "p.hp"])
+        assert got == {"x": "x1", "hp": {}, "y": "y1"}, dialect
+
+
+def test_matches_a_value_deeper_than_an_atomic_state() -> None:
+    c = chart(NESTED)
+    assert matches(c, ["m", "m.b"], {"b": {"x": "y"}}) is False
+    assert matches(c, ["m", "m.b"], {"b": {}}) is True
