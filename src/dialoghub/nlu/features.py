@@ -5,7 +5,8 @@ Both models read the same :class:`~dialoghub.nlu.entities.Analysis` the matcher 
 found in it, so a training sentence and a user's text are seen the same way.
 
 * the intent classifier sees the words, word pairs, four-letter stems and the entities whose
-  values occur (``@city``);
+  values occur (``@city``), and, for models with few examples, the letter triples to
+  quintuples of each word (``subwords``);
 * the slot tagger sees, for each word, the word, its neighbours two either side, word pairs,
   a prefix and suffixes, how it is written (capitalized, all capitals, digits: the raw
   text keeps what normalization folds) and whether an entity value starts or continues there.
@@ -43,8 +44,12 @@ def intent_features(
     *,
     regex: frozenset[str] = frozenset(),
     entities: bool = True,
+    subwords: bool = False,
 ) -> dict[str, float]:
-    """The bag of features of a whole text (without ``entities``: no ``@entity`` terms)."""
+    """The bag of features of a whole text, every value 1.0 (without ``entities``: no
+    ``@entity`` terms; with ``subwords``: the 3- to 5-letter pieces of each word, its start
+    and end marked, so "playlists" shares evidence with "playlist" and a misspelling with
+    the word)."""
     words = _words(analysis, matches, regex)
     f: dict[str, float] = {}
     previous = "<s>"
@@ -54,11 +59,20 @@ def intent_features(
             f["p=" + w[:4]] = 1.0
         f["b=" + previous + "|" + w] = 1.0
         previous = w
+        if subwords:
+            _pieces(f, w)
     f["b=" + previous + "|</s>"] = 1.0
     if entities:
         for m in matches:
             f["e=" + m.entity] = 1.0
     return f
+
+
+def _pieces(f: dict[str, float], word: str) -> None:
+    marked = "<" + word + ">"
+    for n in (3, 4, 5):
+        for k in range(len(marked) - n + 1):
+            f["c=" + marked[k : k + n]] = 1.0
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -8,7 +8,8 @@ variants, so that the tagger sees several values in the same context). Each sent
 analysed by the matcher (:class:`~dialoghub.nlu.recognizer.Recognizer`): the same
 normalization, spelling correction and entity lists a user's text goes through. From it:
 
-* the intent classifier (:mod:`.classifier`) learns the intent from the words;
+* the intent classifier (:mod:`.classifier`) learns the intent from the words (and, with few
+  examples, their letter n-grams, TF-IDF weighted);
 * each intent's tagger (:mod:`.tagger`) learns where its slots are from the words around them,
   with entity values as one feature among others. Three sentences in four (chosen by a hash
   of the text, not at random) hide the entity features of their slot values, so a value that
@@ -83,7 +84,7 @@ _VARIANTS = 6
 # The tagger's entity-list features are shown on one training sentence in _HIDE_OF.
 _HIDE_OF = 4
 # Bump when training changes, so a cached model of an older build is not reused.
-_TRAINING_VERSION = "5"
+_TRAINING_VERSION = "6"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,8 @@ def export_trained(key: str) -> bytes | None:
             "version": _TRAINING_VERSION,
             "labels": list(trained.classifier.labels),
             "classifier": trained.classifier.model,
+            "weights": trained.classifier.weights,
+            "unseen": trained.classifier.unseen,
             "taggers": trained.taggers,
         }
     )
@@ -138,7 +141,7 @@ def import_trained(key: str, data: bytes) -> None:
         if raw.version != _TRAINING_VERSION:
             raise ValueError(f"trained by version {raw.version!r}")
         trained = _Trained(
-            IntentClassifier(raw.labels, raw.classifier),
+            IntentClassifier(raw.labels, raw.classifier, raw.weights, raw.unseen),
             {name: SlotTagger(model).model for name, model in raw.taggers.items()},
         )
     except Exception as exc:  # a decode error, a wrong version, a model CRFsuite refuses
@@ -153,6 +156,8 @@ class _Export(msgspec.Struct):
     labels: list[str]
     classifier: bytes | None
     taggers: dict[str, bytes]
+    weights: dict[str, float] | None = None
+    unseen: float = 0.0
 
 
 class LearnedRecognizer:
@@ -209,13 +214,16 @@ class LearnedRecognizer:
         else:
             _CACHE.move_to_end(key)
         self._classifier = trained.classifier
+        self._subwords = trained.classifier.weights is not None
         self._labels = {label: k for k, label in enumerate(trained.classifier.labels)}
         self._taggers = {n: SlotTagger(m) for n, m in trained.taggers.items()}
 
     # --- training --------------------------------------------------------------------------
 
     def _train(self, intents: Sequence[IntentSpec]) -> _Trained:
-        items: list[tuple[dict[str, float], str]] = []
+        # (analysis, matches, entities shown, intent): the features are made once the number
+        # of texts is known, which decides whether they include subwords (see classifier).
+        texts: list[tuple[Analysis, list[Match], bool, str]] = []
         sequences: dict[str, list[tuple[list[dict[str, float]], list[str]]]] = {}
         for intent in intents:
             slots = self._slots[intent.name]
@@ -237,10 +245,7 @@ class LearnedRecognizer:
                     labels = _labels(analysis, sentence.spans, marker)
                     hide = zlib.crc32(sentence.text.encode()) % 2 == 0
                     if index in classify:
-                        features = intent_features(
-                            analysis, matches, regex=self._regex, entities=not hide
-                        )
-                        items.append((features, intent.name))
+                        texts.append((analysis, matches, not hide, intent.name))
                     if tagged:
                         # The tagger sees the lists on a quarter of the sentences only: a
                         # value in the lists is rarely the value a user says (SNIPS, slot F1
@@ -249,6 +254,11 @@ class LearnedRecognizer:
                         hidden = _runs(labels) if crc % _HIDE_OF != 0 else []
                         feats = word_features(analysis, matches, regex=self._regex, hidden=hidden)
                         sequences.setdefault(intent.name, []).append((feats, labels))
+        subwords = IntentClassifier.weighted_for(len(texts))
+        items = [
+            (intent_features(a, m, regex=self._regex, entities=e, subwords=subwords), name)
+            for a, m, e, name in texts
+        ]
         classifier = IntentClassifier.train(items)
         taggers = {
             name: SlotTagger.train(seqs)
@@ -272,7 +282,7 @@ class LearnedRecognizer:
             matcher_scores = [0.0] * len(self._names)
         matches = self._matches(analysis)  # as in training
         probabilities = self._classifier.probabilities(
-            intent_features(analysis, matches, regex=self._regex)
+            intent_features(analysis, matches, regex=self._regex, subwords=self._subwords)
         )
         w = self._weight
         scores = []
