@@ -379,3 +379,26 @@ def test_a_condition_guard_without_expr_is_the_empty_condition() -> None:
     with pytest.raises(type(err.value)) as direct:
         Condition.parse("")
     assert str(err.value) == str(direct.value)
+
+
+def test_a_log_value_reads_the_event() -> None:
+    log = Ref("xstate.log", {"label": "got", "value": _event("n")})
+    chart = build({"initial": "a", "states": {"a": {"on": {"GO": {"actions": [log]}}}}})
+    assert run(chart, {"type": "GO", "n": 8}).effects == [Effect("log", "got", {"value": 8})]
+
+
+def test_leaving_an_invoking_state_stops_it_every_time() -> None:
+    """Stopping an invoke is not a pure step: it is never remembered and replayed."""
+    chart = build({
+        "initial": "a",
+        "states": {"a": {"on": {"SPY": "m.b"}},
+                   "b": {"invoke": [{"id": "cam", "src": "camera"}], "on": {"LEAVE": "m.a"}}},
+    })  # fmt: skip
+    state = E.start(chart).state
+    for _ in range(2):
+        state = E.send(chart, state, {"type": "SPY"}).state
+        assert state.invoked == ("cam",)
+        left = E.send(chart, state, {"type": "LEAVE"})
+        assert left.effects == [Effect("stop", "cam", {"id": "cam", "src": "camera"})]
+        state = left.state
+        assert state.invoked == ()

@@ -221,3 +221,17 @@ def test_completion_runs_exit_actions_with_the_event_and_cancels_timers() -> Non
     assert step.state.done and step.state.context == {"last": "END"}
     assert Effect("cancel", armed.event, {"node": "m", "counter": armed.counter}) in step.effects
     assert step.state.armed == ()
+
+
+def test_an_eventless_guard_sees_the_raised_event_even_after_a_step_that_changed_nothing() -> None:
+    guard = Ref("xstate.condition", {"expr": "event.type == 'PING'"})
+    chart = build({
+        "initial": "a",
+        "states": {
+            "a": {"on": {"GO": {"actions": [Ref("xstate.raise", {"event": "PING"})]},
+                         "PING": {"actions": []}},
+                  "always": {"target": "m.b", "guard": guard}},
+            "b": {},
+        },
+    })  # fmt: skip
+    assert run(chart, "GO").state.configuration == ("m", "m.b")
