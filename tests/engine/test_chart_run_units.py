@@ -9,6 +9,7 @@ import pytest
 
 from dialoghub.engine import chart as E
 from dialoghub.engine.chart import MAX_MICROSTEPS, ChartState, Registry
+from dialoghub.engine.chart_index import _compiled
 from dialoghub.errors import InvalidInput, ModelError
 from dialoghub.model.chart import Ref
 from tests.engine.test_chart import build
@@ -45,3 +46,15 @@ def test_a_state_naming_no_node_is_refused() -> None:
     with pytest.raises(InvalidInput) as err:
         E.send(chart, ChartState(configuration=("m", "m.gone")), {"type": "E"})
     assert err.value.message == "chart 'm' has no state 'm.gone'"
+
+
+def test_a_pure_step_of_a_flat_chart_is_remembered_and_an_impure_one_is_not() -> None:
+    """A step that evaluates no guard and runs no action is a function of (configuration,
+    event type): remembered in the chart's memo (a flat dialog then costs a lookup)."""
+    chart = build({"initial": "a", "states": {
+        "a": {"on": {"GO": "m.b", "BEEP": {"actions": ["beep"]}}}, "b": {}}})  # fmt: skip
+    state = E.start(chart).state
+    E.send(chart, state, {"type": "GO"})
+    E.send(chart, state, {"type": "BEEP"})
+    memo = _compiled(chart).memo
+    assert memo == {(("m", "m.a"), "GO"): (("m", "m.b"), (("m.a",), ("m.b",)))}
