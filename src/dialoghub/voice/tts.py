@@ -132,13 +132,16 @@ class Espeak:
         finally:
             # Kill both before waiting for either, and wait shielded: when the stream is
             # cancelled (barge-in, a closed socket) the waits still finish on this loop, so no
-            # process transport is left to be collected after the loop has closed.
+            # process transport is left to be collected after the loop has closed. sox's
+            # output is read to its end too: its transport closes only once that pipe has,
+            # and wait() alone returns when the process has exited, maybe before (a killed
+            # sox's transport, collected after a test's loop closed, raised there).
             for proc in (speak, convert):
                 if proc.returncode is None:
                     with contextlib.suppress(ProcessLookupError):
                         proc.kill()
             await asyncio.shield(
-                asyncio.gather(speak.wait(), convert.wait(), return_exceptions=True)
+                asyncio.gather(speak.wait(), convert.communicate(), return_exceptions=True)
             )
 
 
