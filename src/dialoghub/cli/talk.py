@@ -148,7 +148,9 @@ class _Microphone:
         if proc is not None and proc.returncode is None:
             proc.terminate()
         if proc is not None:
-            await proc.wait()
+            # Its pipes read to their end, not only its exit awaited: the transport closes
+            # once they have, on this loop (see voice.tts).
+            await proc.communicate()
 
     async def chunks(self) -> AsyncGenerator[bytes, None]:
         """The next chunks, until the caller stops taking them or the capture ends."""
