@@ -9,52 +9,20 @@ a session whose stored handler key the (new) model no longer has.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from dialoghub import errors
-from dialoghub.engine.fold import replay
 from dialoghub.engine.records import (
     CommandAction,
     CommandResult,
-    Event,
-    Input,
     Reply,
-    Session,
     Text,
     Timeout,
     WaitForUser,
 )
-from dialoghub.engine.step import start, step
+from dialoghub.engine.step import step
 from dialoghub.model.loader import load_model_text
-from dialoghub.model.spec import Model
-
-T0 = 1_700_000_000.0
-
-
-class Talk:
-    """A session of a model driven through the pure step function, replayed each update."""
-
-    def __init__(self, text: str) -> None:
-        self.model: Model = load_model_text(text)
-        r = start(self.model, "d1", now=T0)
-        self.session: Session = r.session
-        self.log: list[Event] = list(r.events)
-        self.actions: tuple[Any, ...] = r.actions
-        self.new: list[Event] = list(r.events)
-
-    def send(self, inp: Input | str, model: Model | None = None) -> list[str]:
-        inp = Text(text=inp) if isinstance(inp, str) else inp
-        r = step(model or self.model, self.session, inp, T0 + len(self.log))
-        self.session, self.actions, self.new = r.session, r.actions, list(r.events)
-        self.log.extend(r.events)
-        assert replay(self.log) == self.session
-        return [a.text for a in r.actions if isinstance(a, Reply)]
-
-    def data(self, type: str) -> list[dict[str, Any]]:
-        return [e.data for e in self.new if e.type == type]
-
+from tests.engine.talk import T0, Talk
 
 STORY = """
 id: story

@@ -9,9 +9,7 @@ a slot question answered by its own intent again or by another request, and a mo
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import msgspec
 import pytest
 
 from dialoghub import errors
@@ -22,13 +20,11 @@ from dialoghub.engine.records import (
     CommandAction,
     CommandResult,
     EndAction,
-    Event,
     EventInput,
     Input,
     Override,
     Propose,
     Reply,
-    Session,
     SetVariables,
     Text,
     Transcribe,
@@ -37,37 +33,7 @@ from dialoghub.engine.records import (
 )
 from dialoghub.engine.step import start, step
 from dialoghub.model.loader import load_model_text
-from dialoghub.model.spec import Model
-
-T0 = 1_700_000_000.0
-
-
-class Talk:
-    """A session of a model driven through :func:`step`, replayed after every update."""
-
-    def __init__(self, text: str) -> None:
-        self.model: Model = load_model_text(text)
-        r = start(self.model, "u1", now=T0)
-        self.session: Session = r.session
-        self.log: list[Event] = list(r.events)
-        self.actions: tuple[Any, ...] = r.actions
-        self.new: list[Event] = list(r.events)
-
-    def send(self, inp: Input | str) -> list[str]:
-        inp = Text(text=inp) if isinstance(inp, str) else inp
-        r = step(self.model, self.session, inp, T0 + len(self.log))
-        self.session, self.actions, self.new = r.session, r.actions, list(r.events)
-        self.log.extend(r.events)
-        assert replay(self.log) == self.session
-        return [a.text for a in r.actions if isinstance(a, Reply)]
-
-    def refused(self, inp: Input) -> errors.DialoghubError:
-        before = msgspec.to_builtins(self.session)
-        with pytest.raises(errors.DialoghubError) as info:
-            step(self.model, self.session, inp, T0 + 99)
-        assert msgspec.to_builtins(self.session) == before
-        return info.value
-
+from tests.engine.talk import T0, Talk
 
 RESTART = """
 id: again
